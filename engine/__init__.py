@@ -1,0 +1,1 @@
+"""Session state, framing, per-speaker features, turn tracking and the output schema."""

@@ -1,0 +1,208 @@
+"""The streaming core: audio blocks in, per-frame features and turn events out.
+
+The same audio pushed in any block sizes gives bit-identical results: every feature is computed
+on fixed 10 ms frames of the 16 kHz stream, and a frame is emitted only once all the audio it
+depends on (its look-ahead) has arrived, so every emitted value is final.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..native.vad import remove_bleed
+from .config import HOP_S, Config
+from .errors import ProsyncError
+from .speaker import FRAME_FIELDS, SpeakerTrack
+from .turns import TurnEvent, TurnTracker
+
+
+@dataclass
+class Update:
+    """What one :meth:`Session.push` produced.
+
+    ``frames[speaker]`` maps column name to array (``t_s`` plus the fields of
+    :data:`prosync.engine.speaker.FRAME_FIELDS`), one row per newly final 10 ms frame;
+    ``events`` are newly final turn events.
+    """
+
+    frames: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    events: list[TurnEvent] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.events) or any(len(c["t_s"]) for c in self.frames.values())
+
+
+class _Pending:
+    """Frames of one speaker waiting for the other speaker's frames of the same times."""
+
+    def __init__(self, cap: int = 256):
+        self.k0 = 0
+        self.n = 0
+        self.cols = {name: np.zeros(cap, dtype=dt) for name, dt in FRAME_FIELDS}
+
+    def add(self, n, out):
+        cap = self.cols["f0_hz"].shape[0]
+        if self.n + n > cap:
+            new = max(cap * 2, self.n + n)
+            for name, arr in self.cols.items():
+                grown = np.zeros(new, dtype=arr.dtype)
+                grown[: self.n] = arr[: self.n]
+                self.cols[name] = grown
+        for name, arr in self.cols.items():
+            arr[self.n:self.n + n] = out[name][:n]
+        self.n += n
+
+    def take(self, n) -> dict[str, np.ndarray]:
+        res = {name: arr[:n].copy() for name, arr in self.cols.items()}
+        for arr in self.cols.values():
+            arr[: self.n - n] = arr[n:self.n].copy()
+        self.n -= n
+        self.k0 += n
+        return res
+
+
+class Session:
+    """A conversation between one or two speakers, analysed as audio arrives.
+
+    Parameters
+    ----------
+    speakers : sequence of str
+        One or two speaker names (default ``("a", "b")``).
+    sample_rate : int
+        Rate of the audio that will be pushed (any rate >= 8000 Hz; resampled to 16 kHz by soxr).
+    config : Config, optional
+    two_mics : bool
+        The speakers are on separate microphones that may hear each other: a channel's speech is
+        dropped where it is only the other speaker's bleed.
+
+    Thread-safety: :meth:`push` and :meth:`close` take an internal lock, so one producer thread
+    per speaker may push concurrently; results are the same as pushing in any interleaving.
+    """
+
+    def __init__(self, speakers: Sequence[str] = ("a", "b"), sample_rate: int = 16000,
+                 config: Config | None = None, two_mics: bool = True,
+                 on_update: Callable[[Update], None] | None = None):
+        speakers = tuple(str(s) for s in speakers)
+        if not 1 <= len(speakers) <= 2 or len(set(speakers)) != len(speakers):
+            raise ProsyncError(f"speakers={speakers!r} is invalid: give one or two distinct names")
+        if int(sample_rate) < 8000:
+            raise ProsyncError(
+                f"sample rate {sample_rate} Hz is too low: prosync needs at least 8000 Hz"
+            )
+        self.config = (config or Config()).validate()
+        self.speakers = speakers
+        self.sample_rate = int(sample_rate)
+        self.two_mics = two_mics
+        self._tracks = [SpeakerTrack(self.config, self.sample_rate) for _ in speakers]
+        self._pending = [_Pending() for _ in speakers]
+        self._turns = TurnTracker(speakers, self.config.turns)
+        self._lock = threading.Lock()
+        self._on_update = on_update
+        self.closed = False
+
+    @property
+    def lookahead_s(self) -> float:
+        """Audio needed after a frame's centre before its features are final."""
+        return self._tracks[0].lookahead_s
+
+    @property
+    def turn_lookahead_s(self) -> float:
+        """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence."""
+        return self.config.turns.ipu_bridge_s
+
+    def _index(self, speaker) -> int:
+        if isinstance(speaker, (int, np.integer)) and 0 <= speaker < len(self.speakers):
+            return int(speaker)
+        try:
+            return self.speakers.index(str(speaker))
+        except ValueError:
+            raise ProsyncError(
+                f"unknown speaker {speaker!r}: this session has {', '.join(self.speakers)}"
+            ) from None
+
+    def push(self, speaker, samples) -> Update:
+        """Add audio of one speaker and return the frames and turn events that became final.
+
+        ``samples``: 1-D int16 (PCM) or float (full scale 1.0) array at ``sample_rate``.
+        """
+        i = self._index(speaker)
+        x = _as_float32(samples)
+        with self._lock:
+            if self.closed:
+                raise ProsyncError("push() after close(): start a new Session")
+            self._tracks[i].feed(x, self._collector(i))
+            return self._join(final=False)
+
+    def close(self) -> Update:
+        """End of input for every speaker: finish the last frames and turn events."""
+        with self._lock:
+            if self.closed:
+                return Update()
+            for i, tr in enumerate(self._tracks):
+                tr.flush(self._collector(i))
+            self.closed = True
+            return self._join(final=True)
+
+    def _collector(self, i):
+        pend = self._pending[i]
+
+        def emit(k0, n, out):
+            pend.add(n, out)
+
+        return emit
+
+    def _join(self, final: bool) -> Update:
+        upd = Update()
+        n = min(p.n for p in self._pending)
+        if final:
+            # a speaker with less audio: its missing frames are silence
+            n_max = max(p.n for p in self._pending)
+            for p in self._pending:
+                if p.n < n_max:
+                    p.add(n_max - p.n, _silent_frames(n_max - p.n))
+            n = n_max
+        if n > 0:
+            k0 = self._pending[0].k0
+            cols = [p.take(n) for p in self._pending]
+            if len(cols) == 2 and self.two_mics:
+                a, b = cols
+                remove_bleed(a["energy_db"], a["speech"], b["energy_db"], b["speech"], n,
+                             self.config.vad.bleed_db)
+            t = (np.arange(k0, k0 + n) + 0.5) * HOP_S
+            for spk, c in zip(self.speakers, cols):
+                c["t_s"] = t
+                upd.frames[spk] = c
+            upd.events.extend(self._turns.update(k0, n, [c["speech"] for c in cols]))
+        if final:
+            upd.events.extend(self._turns.flush())
+        if self._on_update is not None and upd:
+            self._on_update(upd)
+        return upd
+
+
+def _silent_frames(n):
+    out = {name: np.zeros(n, dtype=dt) for name, dt in FRAME_FIELDS}
+    out["f0_hz"][:] = np.nan
+    out["energy_db"][:] = -120.0
+    out["nucleus_age"][:] = -1
+    return out
+
+
+def _as_float32(samples) -> np.ndarray:
+    x = np.asarray(samples)
+    if x.ndim != 1:
+        raise ProsyncError(f"audio block has shape {x.shape}: push one speaker's mono samples (1-D)")
+    if x.dtype == np.int16:
+        return x.astype(np.float32) / np.float32(32768.0)
+    if x.dtype.kind not in "fiu":
+        raise ProsyncError(f"audio block of dtype {x.dtype}: push int16 PCM or float samples")
+    x = x.astype(np.float32, copy=False)
+    if not np.isfinite(x).all():
+        raise ProsyncError(
+            "audio block contains NaN or Inf samples: replace them (e.g. np.nan_to_num) before pushing"
+        )
+    return x

@@ -1,0 +1,139 @@
+"""One speaker's stream: resampling, framing at a 10 ms hop, and the per-frame kernels.
+
+Samples are appended to a linear buffer; every complete hop is analysed in place (views, no
+per-hop allocation) and the buffer is shifted left when it fills. Frame ``k`` is centred on
+sample ``k*HOP + HOP//2`` of the 16 kHz stream, so ``t_s = (k + 0.5) * 0.01``. The stream starts
+with ``LOOKBEHIND`` zero samples of padding, and :meth:`flush` pads with zeros to finish the frames
+whose hop contains audio.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import soxr
+import webrtcvad
+
+from ..native.frames import frame_energy_db, shift_left, to_pcm16
+from ..native.vad import vad_combine
+from .config import HOP, HOP_S, SAMPLE_RATE, Config
+from .pitch import PitchTracker
+from .rate import RateTracker
+
+#: Window of the energy (and intensity) measurement: 25 ms.
+ENERGY_WIN = 400
+#: Frames analysed per kernel call at most (1 s): bounds the buffer and the output arrays.
+MAX_FRAMES = 100
+
+FRAME_FIELDS = (
+    ("f0_hz", np.float32),
+    ("voiced", np.bool_),
+    ("periodicity", np.float32),
+    ("energy_db", np.float32),
+    ("speech", np.bool_),
+    ("webrtc", np.bool_),
+    ("nucleus_age", np.int64),
+    ("rate_sps", np.float32),
+)
+
+
+class SpeakerTrack:
+    """Per-speaker framing and features. Not thread-safe: :class:`~prosync.Session` serialises."""
+
+    def __init__(self, cfg: Config, sample_rate: int):
+        self.cfg = cfg
+        self.in_rate = int(sample_rate)
+        self._resampler = (
+            None if self.in_rate == SAMPLE_RATE
+            else soxr.ResampleStream(self.in_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        )
+        self.pitch = PitchTracker(cfg.pitch, MAX_FRAMES)
+        self.rate = RateTracker(cfg.rate)
+        self.lookbehind = max(self.pitch.LOOKBEHIND, ENERGY_WIN // 2, HOP // 2)
+        self.lookahead = max(self.pitch.LOOKAHEAD, ENERGY_WIN // 2, HOP // 2)
+        cap = self.lookbehind + self.lookahead + MAX_FRAMES * HOP + HOP
+        self._x = np.zeros(cap, dtype=np.float32)
+        self._n = self.lookbehind            # valid samples in _x (starts with zero padding)
+        self._base = -self.lookbehind        # stream sample index of _x[0]
+        self._samples_in = 0                 # 16 kHz samples received
+        self.next_frame = 0
+        self._vad = webrtcvad.Vad(cfg.vad.webrtc_mode)
+        self._pcm = np.zeros(MAX_FRAMES * HOP, dtype=np.int16)
+        self._vad_state = np.array([np.nan, 0.0, 0.0])
+        self._hang = int(round(cfg.vad.hangover_s / HOP_S))
+        self.out = {name: np.zeros(MAX_FRAMES, dtype=dt) for name, dt in FRAME_FIELDS}
+        self.ended = False
+
+    @property
+    def lookahead_s(self) -> float:
+        """Audio needed after a frame's centre before that frame is final."""
+        return self.lookahead / SAMPLE_RATE
+
+    def feed(self, samples: np.ndarray, emit) -> None:
+        """Append float32 samples at the input rate; call ``emit(k0, n, out)`` per analysed batch."""
+        if self._resampler is not None:
+            samples = self._resampler.resample_chunk(samples, last=False)
+        self._append(samples, emit)
+
+    def flush(self, emit) -> None:
+        """End of input: drain the resampler and pad with zeros to finish every started hop."""
+        if self.ended:
+            return
+        if self._resampler is not None:
+            tail = self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            self._append(tail, emit)
+        n_frames = -(-self._samples_in // HOP)
+        need = n_frames * HOP - HOP // 2 + self.lookahead  # stream index reached by the last frame
+        pad = need - self._samples_in
+        if pad > 0:
+            z = np.zeros(pad, dtype=np.float32)
+            self._append(z, emit, count=False, last_frame=n_frames)
+        self.ended = True
+
+    def _append(self, samples, emit, count=True, last_frame=None):
+        pos = 0
+        total = samples.shape[0]
+        cap = self._x.shape[0]
+        while pos < total:
+            m = min(total - pos, cap - self._n)
+            self._x[self._n:self._n + m] = samples[pos:pos + m]
+            self._n += m
+            pos += m
+            if count:
+                self._samples_in += m
+            self._analyse(emit, last_frame)
+
+    def _analyse(self, emit, last_frame):
+        end = self._base + self._n  # stream index one past the newest sample
+        # frame k is computable when its centre + lookahead <= end
+        k_hi = (end - self.lookahead - HOP // 2) // HOP + 1
+        if last_frame is not None:
+            k_hi = min(k_hi, last_frame)
+        while self.next_frame < k_hi:
+            n = min(k_hi - self.next_frame, MAX_FRAMES)
+            k0 = self.next_frame
+            c0 = k0 * HOP + HOP // 2 - self._base
+            self._compute(k0, c0, n)
+            self.next_frame += n
+            emit(k0, n, self.out)
+        # keep what the next frame needs
+        keep_from = self.next_frame * HOP + HOP // 2 - self.lookbehind - self._base
+        if keep_from > 0 and self._n == self._x.shape[0]:
+            shift_left(self._x, keep_from, self._n - keep_from)
+            self._n -= keep_from
+            self._base += keep_from
+
+    def _compute(self, k0, c0, n):
+        o = self.out
+        x = self._x
+        frame_energy_db(x, c0, n, HOP, ENERGY_WIN, o["energy_db"])
+        # webrtcvad on each 10 ms hop [c - HOP/2, c + HOP/2)
+        to_pcm16(x, c0 - HOP // 2, n * HOP, self._pcm)
+        web = o["webrtc"]
+        is_speech = self._vad.is_speech
+        pcm = self._pcm
+        for i in range(n):  # one C call per hop: webrtcvad has no batch interface
+            web[i] = is_speech(pcm[i * HOP:(i + 1) * HOP].data.cast("B"), SAMPLE_RATE)
+        vad_combine(o["energy_db"], web, n, self._vad_state, self.cfg.vad.floor_margin_db, 0.02,
+                    self._hang, o["speech"])
+        self.pitch.process(x, c0, n, o["energy_db"], o["f0_hz"], o["periodicity"], o["voiced"])
+        self.rate.process(k0, n, o["energy_db"], o["voiced"], o["nucleus_age"], o["rate_sps"])

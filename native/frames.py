@@ -1,0 +1,45 @@
+"""Framing kernels: buffer shifting, per-frame energy, float to PCM16."""
+
+import numpy as np
+
+from ._jit import jit
+
+
+@jit
+def shift_left(x, start, count):
+    """Move ``x[start:start+count]`` to ``x[0:count]`` in place (forward copy, no temporary)."""
+    for i in range(count):
+        x[i] = x[start + i]
+
+
+@jit
+def frame_energy_db(x, c0, n, hop, win, out):
+    """Energy of ``n`` frames in dBFS.
+
+    Frame ``i`` is centred on ``x[c0 + i*hop]`` and spans ``win`` samples
+    (``x[c - win//2 : c - win//2 + win]``). The level is ``10 log10(mean(x**2))`` relative to a
+    full-scale square wave (so a full-scale sine reads -3.01 dBFS), floored at -120 dB.
+    """
+    half = win // 2
+    for i in range(n):
+        s = c0 + i * hop - half
+        acc = 0.0
+        for j in range(win):
+            v = x[s + j]
+            acc += v * v
+        ms = acc / win
+        out[i] = 10.0 * np.log10(ms) if ms > 1e-12 else -120.0
+
+
+@jit
+def to_pcm16(x, start, count, out):
+    """Convert ``x[start:start+count]`` (float, full scale 1.0) to int16 in ``out[:count]``, clipping."""
+    for i in range(count):
+        v = x[start + i] * 32768.0
+        if v > 32767.0:
+            v = 32767.0
+        elif v < -32768.0:
+            v = -32768.0
+        elif not (v == v):
+            v = 0.0
+        out[i] = np.int16(v)

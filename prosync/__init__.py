@@ -1,0 +1,12 @@
+"""prosync: real-time prosodic synchrony between two speakers."""
+
+from prosync.engine.config import Config, PitchConfig, RateConfig, TurnConfig, VadConfig
+from prosync.engine.errors import AudioInputError, ProsyncError
+from prosync.engine.session import Session, Update
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AudioInputError", "Config", "PitchConfig", "ProsyncError", "RateConfig", "Session",
+    "TurnConfig", "Update", "VadConfig", "__version__",
+]
