@@ -1,0 +1,94 @@
+"""Make the built-in demo dialogue with espeak-ng (Debian package ``espeak-ng``).
+
+Two voices take turns in a scripted conversation; over its course the second speaker's rate and
+pitch converge toward the first speaker's, so the demo shows synchrony rising. The result is a
+stereo FLAC (channel 1 = ada, channel 2 = ben) at 16 kHz with natural-ish gaps and one overlap.
+
+    python -m prosync.make_demo prosync/data/demo_dialogue.flac
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+SR = 16000
+
+LINES = [
+    ("ada", "Hi Ben, thanks for making time today. How has your week been?"),
+    ("ben", "Honestly, it has been a slow and heavy week. I did not sleep much."),
+    ("ada", "I am sorry to hear that. What kept you awake at night?"),
+    ("ben", "Mostly work. There is a deadline coming, and I keep thinking about it."),
+    ("ada", "That sounds stressful. What part of the deadline worries you most?"),
+    ("ben", "I think it is the presentation. I have to speak in front of the whole team."),
+    ("ada", "Have you given presentations like that before?"),
+    ("ben", "A few times, yes. The last one actually went quite well."),
+    ("ada", "What helped you the last time?"),
+    ("ben", "I practised with a friend, and I wrote short notes for every slide."),
+    ("ada", "That is a good plan. Could you do the same this time?"),
+    ("ben", "Yes, I could. I could call my friend tonight and practise again."),
+    ("ada", "How do you feel when you picture that?"),
+    ("ben", "Better, I think. Lighter. It feels like something I can actually do."),
+    ("ada", "Great. Let us write that down as your plan for the week."),
+    ("ben", "Yes, let us do that. Thank you, this really helped."),
+]
+
+
+def _say(text, voice, wpm, pitch, wav):
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-p", str(pitch), "-w", str(wav),
+                    text], check=True, capture_output=True)
+    x, sr = sf.read(str(wav), dtype="float32")
+    y = soxr.resample(x, sr, SR)
+    nz = np.flatnonzero(np.abs(y) > 1e-3)  # trim espeak's leading/trailing silence
+    return y[nz[0]:nz[-1] + 1] if nz.size else y
+
+
+def make(out: Path) -> Path:
+    if shutil.which("espeak-ng") is None:
+        sys.exit("espeak-ng is missing: apt-get install espeak-ng")
+    rng = np.random.default_rng(7)
+    n_ben = sum(1 for s, _ in LINES if s == "ben")
+    segs = []
+    with tempfile.TemporaryDirectory() as td:
+        j = 0
+        for i, (spk, text) in enumerate(LINES):
+            if spk == "ada":
+                y = _say(text, "en-us+f3", 175, 60, Path(td) / f"{i}.wav")
+            else:
+                a = j / max(n_ben - 1, 1)          # 0 -> 1 over the conversation
+                wpm = int(round(120 + a * 50))     # ben speeds up toward ada's 175 wpm
+                pitch = int(round(25 + a * 25))    # and raises his pitch toward hers
+                y = _say(text, "en-gb+m3", wpm, pitch, Path(td) / f"{i}.wav")
+                j += 1
+            segs.append((spk, y))
+    chans = {"ada": [], "ben": []}
+    t = int(0.5 * SR)
+    for i, (spk, y) in enumerate(segs):
+        placed = (t, y)
+        chans[spk].append(placed)
+        # gaps of 150-700 ms (shrinking as the two converge), one overlap late in the talk
+        gap = int(SR * (0.7 - 0.5 * i / len(segs) + rng.uniform(-0.05, 0.05)))
+        if i == 12:
+            gap = -int(0.3 * SR)
+        t = t + len(y) + gap
+    n = t + int(0.5 * SR)
+    stereo = np.zeros((n, 2), dtype=np.float32)
+    for c, spk in enumerate(("ada", "ben")):
+        for start, y in chans[spk]:
+            stereo[start:start + len(y), c] += 0.5 * y
+    # a little room noise so the noise floor is realistic
+    stereo += rng.normal(0, 10 ** (-75 / 20), stereo.shape).astype(np.float32)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(out), stereo, SR, format="FLAC", subtype="PCM_16")
+    return out
+
+
+if __name__ == "__main__":
+    make(Path(sys.argv[1] if len(sys.argv) > 1 else "demo_dialogue.flac"))

@@ -1,0 +1,146 @@
+"""Audio file sources: read one or two speakers' audio in blocks (memory stays flat).
+
+Accepted layouts: one mono file (one speaker), one stereo file (channel 0 = first speaker,
+channel 1 = second), a multichannel file with two channels picked, or two mono files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from ..engine.errors import AudioInputError
+
+#: Samples per speaker read at a time (about 4 s at 48 kHz).
+BLOCK = 1 << 16
+
+
+@dataclass
+class AudioSource:
+    """One speaker's audio: a file and a channel in it."""
+
+    path: Path
+    channel: int
+    sample_rate: int
+    frames: int
+
+
+def _open(path: Path) -> sf.SoundFile:
+    if not path.exists():
+        raise AudioInputError(f"{path}: file not found: check the path")
+    if path.is_dir():
+        raise AudioInputError(f"{path}: is a folder, not an audio file: give the file's path")
+    try:
+        return sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        msg = str(exc).split("\n")[0]
+        raise AudioInputError(
+            f"{path}: cannot read as audio ({msg}): convert it to WAV or FLAC (e.g. with sox or ffmpeg)"
+        ) from None
+
+
+def plan_sources(inputs: Sequence[str | Path], channels: Sequence[int] | None = None,
+                 n_speakers: int | None = None) -> list[AudioSource]:
+    """Check the inputs and return one :class:`AudioSource` per speaker.
+
+    ``channels`` are 1-based channel numbers to pick from a multichannel file (two for two speakers).
+    """
+    paths = [Path(p) for p in inputs]
+    if not 1 <= len(paths) <= 2:
+        raise AudioInputError("give one audio file (mono or stereo) or two mono files")
+    infos = []
+    for p in paths:
+        with _open(p) as f:
+            infos.append((p, f.channels, f.samplerate, f.frames))
+    for p, _ch, sr, nfr in infos:
+        if nfr == 0:
+            raise AudioInputError(f"{p}: contains no audio samples: check the recording")
+        if sr < 8000:
+            raise AudioInputError(
+                f"{p}: sample rate {sr} Hz is below 8000 Hz: record or convert at 8 kHz or more"
+            )
+    if len(paths) == 2:
+        if channels:
+            raise AudioInputError("--channels picks channels of one file: with two files, omit it")
+        out = []
+        for p, ch, sr, nfr in infos:
+            if ch != 1:
+                raise AudioInputError(
+                    f"{p}: has {ch} channels, but two files must be mono: "
+                    "give one stereo file instead, or mix each file down to mono"
+                )
+            out.append(AudioSource(p, 0, sr, nfr))
+        return out
+    p, ch, sr, nfr = infos[0]
+    if channels:
+        picked = [int(c) for c in channels]
+        bad = [c for c in picked if not 1 <= c <= ch]
+        if bad:
+            raise AudioInputError(
+                f"{p}: has {ch} channels, so --channels {','.join(map(str, picked))} is out of "
+                f"range: use channel numbers 1 to {ch}"
+            )
+        if len(set(picked)) != len(picked):
+            raise AudioInputError("--channels names the same channel twice: pick distinct channels")
+        return [AudioSource(p, c - 1, sr, nfr) for c in picked]
+    if ch == 1:
+        if n_speakers == 2:
+            raise AudioInputError(
+                f"{p}: is mono but two speakers are needed: give a stereo file, two mono files, "
+                "or the mono mix with --rttm FILE"
+            )
+        return [AudioSource(p, 0, sr, nfr)]
+    if ch == 2:
+        return [AudioSource(p, 0, sr, nfr), AudioSource(p, 1, sr, nfr)]
+    raise AudioInputError(
+        f"{p}: has {ch} channels: pick the two speakers' channels with --channels, e.g. --channels 1,2"
+    )
+
+
+def read_blocks(sources: Sequence[AudioSource], block: int = BLOCK
+                ) -> Iterator[list[np.ndarray]]:
+    """Yield lists of float32 blocks, one per source, of equal duration until every file ends.
+
+    A source that ends earlier yields empty blocks from then on (the session pads it with silence).
+    Non-finite samples raise :class:`AudioInputError` naming the file and time.
+    """
+    files: dict[Path, sf.SoundFile] = {}
+    try:
+        for s in sources:
+            if s.path not in files:
+                files[s.path] = _open(s.path)
+        pos = 0
+        while True:
+            chunks: dict[Path, np.ndarray] = {}
+            for path, f in files.items():
+                sr = f.samplerate
+                want = int(round(block * sr / sources[0].sample_rate))
+                try:
+                    chunks[path] = f.read(want, dtype="float32", always_2d=True)
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    raise AudioInputError(
+                        f"{path}: read failed after {pos / sources[0].sample_rate:.1f} s "
+                        f"({str(exc).splitlines()[0]}): the file may be truncated; re-export it"
+                    ) from None
+            out = []
+            for s in sources:
+                data = chunks[s.path][:, s.channel]
+                if data.size and not np.isfinite(data).all():
+                    bad = int(np.flatnonzero(~np.isfinite(data))[0])
+                    t = (pos + bad) / s.sample_rate
+                    raise AudioInputError(
+                        f"{s.path}: NaN or Inf sample at {t:.3f} s: the file is corrupt; "
+                        "re-export it, or replace non-finite samples with 0"
+                    )
+                out.append(np.ascontiguousarray(data))
+            if all(len(d) == 0 for d in out):
+                return
+            pos += max(len(d) for d in out)
+            yield out
+    finally:
+        for f in files.values():
+            f.close()

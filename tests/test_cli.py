@@ -1,0 +1,99 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+
+from prosync.cli import main
+from prosync.engine.schema import SCHEMA_VERSION
+from tests.audio import dialogue
+
+
+@pytest.fixture(scope="module")
+def stereo(tmp_path_factory):
+    a, b, _ = dialogue()
+    p = tmp_path_factory.mktemp("in") / "dialogue.flac"
+    sf.write(str(p), np.stack([a, b], 1), 16000)
+    return p
+
+
+def test_score_stereo_writes_tables_and_summary(stereo, tmp_path, capsys):
+    assert main(["score", str(stereo), "--out", str(tmp_path), "--speakers", "client,coach"]) == 0
+    frames = pq.read_table(tmp_path / "frames.parquet")
+    assert set(frames.column("speaker").to_pylist()) == {"client", "coach"}
+    for col in ("t_s", "f0_hz", "voiced", "periodicity", "energy_db", "speech", "rate_sps"):
+        assert col in frames.column_names
+    md = frames.schema.metadata
+    assert md[b"prosync.schema_version"].decode() == SCHEMA_VERSION
+    turns = pq.read_table(tmp_path / "turns.parquet").to_pylist()
+    kinds = {t["kind"] for t in turns}
+    assert {"ipu", "gap"} <= kinds
+    summ = json.loads((tmp_path / "summary.json").read_text())
+    assert summ["speakers"]["client"]["f0_median_hz"] == pytest.approx(210, rel=0.03)
+    assert summ["speakers"]["coach"]["f0_median_hz"] == pytest.approx(110, rel=0.03)
+    assert not list(tmp_path.glob(".*partial"))
+    assert "client" in capsys.readouterr().out
+
+
+def test_score_two_mono_files_equals_stereo(stereo, tmp_path):
+    x, sr = sf.read(str(stereo), dtype="float32")
+    sf.write(str(tmp_path / "a.wav"), x[:, 0], sr, subtype="FLOAT")
+    sf.write(str(tmp_path / "b.wav"), x[:, 1], sr, subtype="FLOAT")
+    sf.write(str(tmp_path / "s.wav"), x, sr, subtype="FLOAT")
+    assert main(["score", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "--out",
+                 str(tmp_path / "o1"), "--quiet"]) == 0
+    assert main(["score", str(tmp_path / "s.wav"), "--out", str(tmp_path / "o2"), "--quiet"]) == 0
+    t1 = pq.read_table(tmp_path / "o1" / "frames.parquet")
+    t2 = pq.read_table(tmp_path / "o2" / "frames.parquet")
+    for col in t1.column_names:  # assert_array_equal treats NaN == NaN
+        np.testing.assert_array_equal(t1.column(col).to_numpy(), t2.column(col).to_numpy())
+
+
+def test_score_mono_one_speaker(tmp_path):
+    a, _, _ = dialogue()
+    sf.write(str(tmp_path / "m.wav"), a, 16000)
+    assert main(["score", str(tmp_path / "m.wav"), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    t = pq.read_table(tmp_path / "o" / "frames.parquet")
+    assert set(t.column("speaker").to_pylist()) == {"a"}
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["score", "/nonexistent.wav", "--out", "OUT"], "file not found"),
+    (["score", "IN", "--out", "OUT", "--speakers", "x,y,z"], "one name per channel"),
+    (["score", "IN", "--out", "OUT", "--channels", "a,b"], "comma-separated"),
+])
+def test_cli_errors_are_one_line_exit_2(args, msg, stereo, tmp_path):
+    args = [str(stereo) if a == "IN" else str(tmp_path / "o") if a == "OUT" else a for a in args]
+    p = subprocess.run([sys.executable, "-m", "prosync.cli", *args], capture_output=True, text=True)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and msg in lines[0] and "Traceback" not in p.stderr
+
+
+def test_silent_and_clipped_channels_give_warnings_not_crashes(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = np.zeros((32000, 2), np.float32)
+    x[:, 1] = np.clip(rng.normal(0, 1.0, 32000), -1, 1)
+    x[:, 1] += 0.0
+    sf.write(str(tmp_path / "w.wav"), x, 16000, subtype="FLOAT")
+    assert main(["score", str(tmp_path / "w.wav"), "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "is silent" in err and "clipped" in err
+    turns = pq.read_table(tmp_path / "o" / "turns.parquet").to_pylist()
+    assert not [t for t in turns if t["kind"] != "ipu"]
+
+
+def test_dc_offset_warns(tmp_path, capsys):
+    a, b, _ = dialogue()
+    x = np.stack([a + 0.2, b], 1).astype(np.float32)
+    sf.write(str(tmp_path / "dc.wav"), x, 16000, subtype="FLOAT")
+    assert main(["score", str(tmp_path / "dc.wav"), "--out", str(tmp_path / "o")]) == 0
+    assert "DC offset" in capsys.readouterr().err
+
+
+def test_demo_runs(tmp_path):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "frames.parquet").exists()

@@ -1,0 +1,156 @@
+import numpy as np
+import pytest
+
+from prosync import ProsyncError, Session
+from tests.audio import dialogue, harmonic
+
+
+def norm(events):
+    """Events as sortable tuples (NaN made comparable): emission order may differ by split."""
+    return sorted((e.start_s, e.end_s, e.kind, e.speaker, -1.0 if np.isnan(e.fto_s) else e.fto_s,
+                   e.speaker_before, e.speaker_after) for e in events)
+
+
+def run(session, chans, sizes):
+    """Push ``chans`` in blocks of the given sizes (cycled), interleaving speakers."""
+    frames = {s: [] for s in session.speakers}
+    events = []
+    pos = [0] * len(chans)
+    j = 0
+    while any(p < len(c) for p, c in zip(pos, chans)):
+        for i, c in enumerate(chans):
+            n = sizes[j % len(sizes)]
+            j += 1
+            if pos[i] < len(c):
+                upd = session.push(i, c[pos[i]:pos[i] + n])
+                pos[i] += n
+                for s, cols in upd.frames.items():
+                    frames[s].append(cols)
+                events += upd.events
+    upd = session.close()
+    for s, cols in upd.frames.items():
+        frames[s].append(cols)
+    events += upd.events
+    out = {s: {k: np.concatenate([c[k] for c in v]) for k in v[0]} for s, v in frames.items()}
+    return out, events
+
+
+def test_block_size_invariance_bit_identical():
+    a, b, _ = dialogue()
+    a, b = a[:80000], b[:80000]
+    ref, ref_ev = run(Session(), [a, b], [len(a)])
+    rng = np.random.default_rng(1)
+    for sizes in ([1, 7, 160, 3], list(rng.integers(1, 5000, 50)), [161]):
+        if sizes == [1, 7, 160, 3]:
+            got, ev = run(Session(), [a[:8000], b[:8000]], sizes)
+            exp, exp_ev = run(Session(), [a[:8000], b[:8000]], [8000])
+        else:
+            got, ev = run(Session(), [a, b], sizes)
+            exp, exp_ev = ref, ref_ev
+        for s in exp:
+            for k in exp[s]:
+                np.testing.assert_array_equal(got[s][k], exp[s][k], err_msg=f"{s}.{k}")
+        assert norm(ev) == norm(exp_ev)
+
+
+def test_block_size_invariance_with_resampling():
+    a, b, _ = dialogue()
+    import soxr
+    a44 = soxr.resample(a[:48000], 16000, 44100).astype(np.float32)
+    b44 = soxr.resample(b[:48000], 16000, 44100).astype(np.float32)
+    exp, exp_ev = run(Session(sample_rate=44100), [a44, b44], [len(a44)])
+    got, ev = run(Session(sample_rate=44100), [a44, b44], [441, 1000, 37, 4096])
+    for s in exp:
+        for k in exp[s]:
+            np.testing.assert_array_equal(got[s][k], exp[s][k], err_msg=f"{s}.{k}")
+    assert norm(ev) == norm(exp_ev)
+
+
+def test_frame_count_and_times():
+    x = harmonic(150, 1.234)
+    out, _ = run(Session(["solo"]), [x], [1000])
+    t = out["solo"]["t_s"]
+    assert len(t) == int(np.ceil(len(x) / 160))
+    np.testing.assert_allclose(t[:3], [0.005, 0.015, 0.025])
+
+
+def test_pitch_of_tone_and_dialogue_turns():
+    a, b, ipus = dialogue()
+    out, events = run(Session(), [a, b], [4096])
+    fa = out["a"]["f0_hz"][out["a"]["voiced"]]
+    fb = out["b"]["f0_hz"][out["b"]["voiced"]]
+    assert abs(np.log2(np.median(fa) / 210.0)) < 0.02
+    assert abs(np.log2(np.median(fb) / 110.0)) < 0.02
+    floor = [e for e in events if e.kind in ("gap", "overlap_between")]
+    # a -> b (gap 0.5 s), b -> a (gap 0.8 s), a -> b (overlap 0.2 s), and no others
+    assert [(e.speaker_before, e.speaker_after) for e in floor] == [("a", "b"), ("b", "a"), ("a", "b")]
+    np.testing.assert_allclose([e.fto_s for e in floor], [0.5, 0.8, -0.2], atol=0.06)
+
+
+def test_silence_and_noise_give_no_speech_no_turns():
+    rng = np.random.default_rng(3)
+    sil = np.zeros(32000, np.float32)
+    noise = (0.1 * rng.standard_normal(32000)).astype(np.float32)
+    out, events = run(Session(), [sil, noise], [3000])
+    assert not out["a"]["voiced"].any() and not out["a"]["speech"].any()
+    assert out["b"]["voiced"].mean() < 0.05
+    assert not [e for e in events if e.kind != "ipu"]
+
+
+def test_int16_input_equals_float():
+    x = harmonic(180, 0.5)
+    pcm = np.round(x * 32767).astype(np.int16)
+    o1, _ = run(Session(["s"]), [pcm], [500])
+    o2, _ = run(Session(["s"]), [pcm.astype(np.float32) / 32768], [500])
+    np.testing.assert_array_equal(o1["s"]["f0_hz"], o2["s"]["f0_hz"])
+
+
+@pytest.mark.parametrize("bad, msg", [
+    (np.array([0.1, np.nan], np.float32), "NaN or Inf"),
+    (np.zeros((10, 2), np.float32), "1-D"),
+    (np.array(["x"]), "dtype"),
+])
+def test_bad_blocks_raise_clear_errors(bad, msg):
+    with pytest.raises(ProsyncError, match=msg):
+        Session().push("a", bad)
+
+
+def test_bad_session_arguments():
+    with pytest.raises(ProsyncError, match="8000"):
+        Session(sample_rate=4000)
+    with pytest.raises(ProsyncError, match="distinct"):
+        Session(["x", "x"])
+    with pytest.raises(ProsyncError, match="unknown speaker"):
+        Session().push("zed", np.zeros(10, np.float32))
+    s = Session()
+    s.close()
+    with pytest.raises(ProsyncError, match="after close"):
+        s.push("a", np.zeros(10, np.float32))
+
+
+def test_threads_one_producer_per_speaker():
+    import threading
+
+    a, b, _ = dialogue()
+    a, b = a[:64000], b[:64000]
+    exp, exp_ev = run(Session(), [a, b], [len(a)])
+    s = Session()
+    got = {"a": [], "b": []}
+    lock = threading.Lock()
+
+    def prod(i, x):
+        for j in range(0, len(x), 777):
+            u = s.push(i, x[j:j + 777])
+            with lock:
+                for k, v in u.frames.items():
+                    got[k].append(v)
+
+    th = [threading.Thread(target=prod, args=(i, x)) for i, x in enumerate((a, b))]
+    [t.start() for t in th]
+    [t.join() for t in th]
+    u = s.close()
+    for k, v in u.frames.items():
+        got[k].append(v)
+    for spk in ("a", "b"):
+        f0 = np.concatenate([c["f0_hz"] for c in got[spk]])
+        np.testing.assert_array_equal(f0, exp[spk]["f0_hz"])
