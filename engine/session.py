@@ -16,7 +16,7 @@ import numpy as np
 from ..native.vad import remove_bleed
 from .config import HOP_S, Config
 from .errors import ProsyncError
-from .speaker import FRAME_FIELDS, SpeakerTrack
+from .speaker import FRAME_DTYPE, SpeakerTrack
 from .turns import TurnEvent, TurnTracker
 
 
@@ -24,12 +24,12 @@ from .turns import TurnEvent, TurnTracker
 class Update:
     """What one :meth:`Session.push` produced.
 
-    ``frames[speaker]`` maps column name to array (``t_s`` plus the fields of
-    :data:`prosync.engine.speaker.FRAME_FIELDS`), one row per newly final 10 ms frame;
-    ``events`` are newly final turn events.
+    ``frames[speaker]`` is a record array (dtype :data:`prosync.engine.speaker.FRAME_DTYPE`:
+    ``t_s``, ``f0_hz``, ``voiced``, ...), one row per newly final 10 ms frame, so
+    ``frames["a"]["f0_hz"]`` is the column; ``events`` are newly final turn events.
     """
 
-    frames: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    frames: dict[str, np.ndarray] = field(default_factory=dict)
     events: list[TurnEvent] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -37,31 +37,39 @@ class Update:
 
 
 class _Pending:
-    """Frames of one speaker waiting for the other speaker's frames of the same times."""
+    """Frames of one speaker waiting for the other speaker's frames of the same times.
 
-    def __init__(self, cap: int = 256):
+    Rows ``lo:hi`` of one record array; grows by doubling, compacts when half is consumed.
+    """
+
+    def __init__(self, cap: int = 512):
         self.k0 = 0
-        self.n = 0
-        self.cols = {name: np.zeros(cap, dtype=dt) for name, dt in FRAME_FIELDS}
+        self.buf = np.zeros(cap, dtype=FRAME_DTYPE)
+        self.lo = 0
+        self.hi = 0
+
+    @property
+    def n(self) -> int:
+        return self.hi - self.lo
 
     def add(self, n, out):
-        cap = self.cols["f0_hz"].shape[0]
-        if self.n + n > cap:
-            new = max(cap * 2, self.n + n)
-            for name, arr in self.cols.items():
-                grown = np.zeros(new, dtype=arr.dtype)
-                grown[: self.n] = arr[: self.n]
-                self.cols[name] = grown
-        for name, arr in self.cols.items():
-            arr[self.n:self.n + n] = out[name][:n]
-        self.n += n
+        if self.hi + n > self.buf.shape[0]:
+            live = self.buf[self.lo:self.hi]
+            cap = self.buf.shape[0]
+            if live.shape[0] + n > cap // 2:
+                cap = max(cap * 2, live.shape[0] + n)
+            new = np.zeros(cap, dtype=FRAME_DTYPE)
+            new[: live.shape[0]] = live
+            self.buf, self.lo, self.hi = new, 0, live.shape[0]
+        self.buf[self.hi:self.hi + n] = out[:n]
+        self.hi += n
 
-    def take(self, n) -> dict[str, np.ndarray]:
-        res = {name: arr[:n].copy() for name, arr in self.cols.items()}
-        for arr in self.cols.values():
-            arr[: self.n - n] = arr[n:self.n].copy()
-        self.n -= n
+    def take(self, n) -> np.ndarray:
+        res = self.buf[self.lo:self.lo + n].copy()
+        self.lo += n
         self.k0 += n
+        if self.lo == self.hi:
+            self.lo = self.hi = 0
         return res
 
 
@@ -150,7 +158,7 @@ class Session:
     def _collector(self, i):
         pend = self._pending[i]
 
-        def emit(k0, n, out):
+        def emit(k0, n, out):  # noqa: ARG001
             pend.add(n, out)
 
         return emit
@@ -163,7 +171,7 @@ class Session:
             n_max = max(p.n for p in self._pending)
             for p in self._pending:
                 if p.n < n_max:
-                    p.add(n_max - p.n, _silent_frames(n_max - p.n))
+                    p.add(n_max - p.n, _silent_frames(p.k0 + p.n, n_max - p.n))
             n = n_max
         if n > 0:
             k0 = self._pending[0].k0
@@ -172,9 +180,7 @@ class Session:
                 a, b = cols
                 remove_bleed(a["energy_db"], a["speech"], b["energy_db"], b["speech"], n,
                              self.config.vad.bleed_db)
-            t = (np.arange(k0, k0 + n) + 0.5) * HOP_S
             for spk, c in zip(self.speakers, cols):
-                c["t_s"] = t
                 upd.frames[spk] = c
             upd.events.extend(self._turns.update(k0, n, [c["speech"] for c in cols]))
         if final:
@@ -184,8 +190,9 @@ class Session:
         return upd
 
 
-def _silent_frames(n):
-    out = {name: np.zeros(n, dtype=dt) for name, dt in FRAME_FIELDS}
+def _silent_frames(k0, n):
+    out = np.zeros(n, dtype=FRAME_DTYPE)
+    out["t_s"] = (np.arange(k0, k0 + n) + 0.5) * HOP_S
     out["f0_hz"][:] = np.nan
     out["energy_db"][:] = -120.0
     out["nucleus_age"][:] = -1

@@ -25,6 +25,7 @@ ENERGY_WIN = 400
 MAX_FRAMES = 100
 
 FRAME_FIELDS = (
+    ("t_s", np.float64),
     ("f0_hz", np.float32),
     ("voiced", np.bool_),
     ("periodicity", np.float32),
@@ -34,6 +35,11 @@ FRAME_FIELDS = (
     ("nucleus_age", np.int64),
     ("rate_sps", np.float32),
 )
+
+
+#: The record of one frame: the columns of ``frames.parquet`` (without ``speaker``) and the
+#: internal ``webrtc`` flag.
+FRAME_DTYPE = np.dtype(list(FRAME_FIELDS))
 
 
 class SpeakerTrack:
@@ -60,7 +66,10 @@ class SpeakerTrack:
         self._pcm = np.zeros(MAX_FRAMES * HOP, dtype=np.int16)
         self._vad_state = np.array([np.nan, 0.0, 0.0])
         self._hang = int(round(cfg.vad.hangover_s / HOP_S))
-        self.out = {name: np.zeros(MAX_FRAMES, dtype=dt) for name, dt in FRAME_FIELDS}
+        # one record per frame; kernels fill the fields (strided views, no per-hop allocation)
+        self.out = np.zeros(MAX_FRAMES, dtype=FRAME_DTYPE)
+        self._idx = np.arange(MAX_FRAMES, dtype=np.float64)
+        self._cols = {name: self.out[name] for name in FRAME_DTYPE.names}
         self.ended = False
 
     @property
@@ -123,7 +132,10 @@ class SpeakerTrack:
             self._base += keep_from
 
     def _compute(self, k0, c0, n):
-        o = self.out
+        o = self._cols
+        t = o["t_s"][:n]
+        np.add(self._idx[:n], k0 + 0.5, out=t)
+        np.multiply(t, HOP_S, out=t)
         x = self._x
         frame_energy_db(x, c0, n, HOP, ENERGY_WIN, o["energy_db"])
         # webrtcvad on each 10 ms hop [c - HOP/2, c + HOP/2)

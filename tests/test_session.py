@@ -31,7 +31,7 @@ def run(session, chans, sizes):
     for s, cols in upd.frames.items():
         frames[s].append(cols)
     events += upd.events
-    out = {s: {k: np.concatenate([c[k] for c in v]) for k in v[0]} for s, v in frames.items()}
+    out = {s: np.concatenate(v) for s, v in frames.items()}
     return out, events
 
 
@@ -48,7 +48,7 @@ def test_block_size_invariance_bit_identical():
             got, ev = run(Session(), [a, b], sizes)
             exp, exp_ev = ref, ref_ev
         for s in exp:
-            for k in exp[s]:
+            for k in exp[s].dtype.names:
                 np.testing.assert_array_equal(got[s][k], exp[s][k], err_msg=f"{s}.{k}")
         assert norm(ev) == norm(exp_ev)
 
@@ -61,7 +61,7 @@ def test_block_size_invariance_with_resampling():
     exp, exp_ev = run(Session(sample_rate=44100), [a44, b44], [len(a44)])
     got, ev = run(Session(sample_rate=44100), [a44, b44], [441, 1000, 37, 4096])
     for s in exp:
-        for k in exp[s]:
+        for k in exp[s].dtype.names:
             np.testing.assert_array_equal(got[s][k], exp[s][k], err_msg=f"{s}.{k}")
     assert norm(ev) == norm(exp_ev)
 
