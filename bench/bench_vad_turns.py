@@ -1,0 +1,254 @@
+"""Voice activity and turn timing of the whole streaming Session against the reference segments.
+
+Run: ``python bench/bench_vad_turns.py`` (writes ``bench/results/vad_turns.md`` and prints it).
+
+Data (``../shared/data``, see its README):
+
+- CANDOR ``shift.wav`` / ``hold.wav``: stereo, one speaker per channel, run as speakers
+  ``('ch0', 'ch1')`` with ``two_mics=True``; reference ``shift.rttm`` / ``hold.rttm`` (ASR word
+  times merged with gaps < 0.2 s bridged, clip offset estimated to about +-20 ms).
+- pyannote phone call ``sample.wav``: mono mix, run as one speaker; scored against the union of
+  the RTTM speakers.
+
+(1) Frame F1: frame ``k`` (centre ``(k + 0.5) * 10 ms``) is reference speech when its centre lies
+in a reference segment. ``speech`` is prosync's decision (webrtcvad AND energy over the adaptive
+noise floor, hangover, bleed removal); ``webrtc`` is webrtcvad alone on the same frames.
+``hold`` ch0 is digital silence: only its false-positive frames are given.
+
+(2) Turn timing on ``shift.wav``: each reference floor change (``gap`` and ``overlap_between`` of
+``reference/turns/candor_shift__rttm__ipu180ms__events.csv``) is matched to the prosync floor
+change (``gap``/``overlap_between`` event from ``upd.events``) with the same speaker order whose
+midpoint is nearest to the reference midpoint, one-to-one, within ``MATCH_S``. FTO error =
+prosync FTO - reference FTO.
+
+(3) Sensitivity: the same Session re-run with each webrtc mode, and ``vad_combine`` re-run on the
+Session's own energy and webrtc columns (the same kernel) for a few noise-floor rise rates and
+hangovers, so that the chosen defaults can be judged against their neighbours.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shared import ROOT, shared_data  # noqa: E402
+from prosync.engine.config import HOP_S, Config  # noqa: E402
+from prosync.engine.turns import frames_to_segments, turn_events_from_segments  # noqa: E402
+from prosync.native.vad import remove_bleed, vad_combine  # noqa: E402
+
+import prosync  # noqa: E402
+
+MATCH_S = 1.0
+BLOCK = 1600  # 100 ms blocks at 16 kHz
+RESULTS = ROOT / "bench" / "results" / "vad_turns.md"
+
+
+def run_session(path: Path, cfg: Config):
+    """Whole Session over a file: per-speaker columns and all turn events."""
+    x, sr = sf.read(str(path), dtype="int16", always_2d=True)
+    spk = ("ch0", "ch1") if x.shape[1] == 2 else ("ch0",)
+    s = prosync.Session(spk, sample_rate=sr, config=cfg, two_mics=len(spk) == 2)
+    cols = {k: {c: [] for c in ("speech", "webrtc", "energy_db")} for k in spk}
+    events = []
+
+    def collect(upd):
+        for k in spk:
+            if k in upd.frames:
+                for c in cols[k]:
+                    cols[k][c].append(upd.frames[k][c])
+        events.extend(upd.events)
+
+    for i0 in range(0, x.shape[0], BLOCK):
+        for i in range(len(spk)):
+            collect(s.push(i, x[i0:i0 + BLOCK, i]))
+    collect(s.close())
+    return {k: {c: np.concatenate(v) for c, v in d.items()} for k, d in cols.items()}, events
+
+
+def read_rttm(path: Path) -> dict:
+    segs: dict = {}
+    for line in path.read_text().splitlines():
+        f = line.split()
+        if f and f[0] == "SPEAKER":
+            a = float(f[3])
+            segs.setdefault(f[7], []).append((a, a + float(f[4])))
+    return segs
+
+
+def rasterise(segs, n: int) -> np.ndarray:
+    centres = (np.arange(n) + 0.5) * 10  # ms
+    out = np.zeros(n, dtype=bool)
+    for a, b in segs:
+        out |= (centres >= round(a * 1000)) & (centres < round(b * 1000))
+    return out
+
+
+def f1(pred: np.ndarray, ref: np.ndarray) -> float:
+    n = min(len(pred), len(ref))
+    p, r = pred[:n], ref[:n]
+    tp = int((p & r).sum())
+    return 2 * tp / max(1, 2 * tp + int((p & ~r).sum()) + int((~p & r).sum()))
+
+
+def reference_floor_changes(data: Path):
+    path = data / "reference" / "turns" / "candor_shift__rttm__ipu180ms__events.csv"
+    with path.open() as fh:
+        return [(float(r["start_s"]), float(r["end_s"]), r["speaker_before"], r["speaker_after"],
+                 float(r["fto_s"])) for r in csv.DictReader(fh)
+                if r["type"] in ("gap", "overlap_between")]
+
+
+def match_floor_changes(ref, got):
+    """Per reference floor change: (ref, matched or None), nearest midpoint, same order."""
+    used = set()
+    out = []
+    for r in ref:
+        mid = (r[0] + r[1]) / 2
+        best = None
+        for j, g in enumerate(got):
+            if j in used or (g[2], g[3]) != (r[2], r[3]):
+                continue
+            d = abs((g[0] + g[1]) / 2 - mid)
+            if d <= MATCH_S and (best is None or d < best[0]):
+                best = (d, j)
+        if best is None:
+            out.append((r, None))
+        else:
+            used.add(best[1])
+            out.append((r, got[best[1]]))
+    return out
+
+
+def floor_changes(events):
+    return [(e.start_s, e.end_s, e.speaker_before, e.speaker_after, e.fto_s) for e in events
+            if e.kind in ("gap", "overlap_between")]
+
+
+def turn_score(ref_fc, got_fc):
+    m = match_floor_changes(ref_fc, got_fc)
+    errs = [g[4] - r[4] for r, g in m if g is not None]
+    med = float(np.median(np.abs(errs))) if errs else float("nan")
+    return m, len(errs), med
+
+
+def rerun_vad(cols, spk, cfg_vad, rise_db, hang_frames):
+    """``vad_combine`` + ``remove_bleed`` on a Session's energy/webrtc columns."""
+    outs = {}
+    for k in spk:
+        e = cols[k]["energy_db"]
+        out = np.zeros(e.shape[0], dtype=bool)
+        vad_combine(e, cols[k]["webrtc"], e.shape[0], np.array([np.nan, 0.0, 0.0]),
+                    cfg_vad.floor_margin_db, rise_db, hang_frames, out)
+        outs[k] = out
+    if len(spk) == 2:
+        a, b = spk
+        remove_bleed(cols[a]["energy_db"], outs[a], cols[b]["energy_db"], outs[b],
+                     outs[a].shape[0], cfg_vad.bleed_db)
+    return outs
+
+
+def main() -> None:
+    data = shared_data()
+    candor = data / "candor_mmvap_stereo"
+    phone = data / "pyannote_sample_phonecall"
+    cfg = Config()
+    files = {"shift": candor / "shift.wav", "hold": candor / "hold.wav",
+             "phone": phone / "sample.wav"}
+    refs = {"shift": read_rttm(candor / "shift.rttm"), "hold": read_rttm(candor / "hold.rttm"),
+            "phone": read_rttm(phone / "sample.rttm")}
+
+    t0 = time.perf_counter()
+    runs = {name: run_session(p, cfg) for name, p in files.items()}
+    wall = time.perf_counter() - t0
+
+    def ref_flags(name, k, n):
+        if name == "phone":
+            return rasterise([s for v in refs[name].values() for s in v], n)
+        return rasterise(refs[name].get(k, []), n)
+
+    lines = ["# Voice activity and turn timing (whole Session, default config)", "",
+             f"Config: `{cfg.vad}`, `{cfg.turns}`. Wall time of the three Session runs "
+             f"(incl. first-call compile): {wall:.1f} s.", "",
+             "## Frame F1 against the RTTM", "",
+             "| clip | channel | ref speech | prosync `speech` F1 | webrtcvad alone F1 |",
+             "|---|---|---|---|---|"]
+    for name, (cols, _) in runs.items():
+        for k, c in cols.items():
+            r = ref_flags(name, k, c["speech"].shape[0])
+            if not r.any():
+                fp_s = int(c["speech"].sum()) * HOP_S
+                fp_w = int(c["webrtc"].sum()) * HOP_S
+                lines.append(f"| {name} | {k} (silent) | 0.00 s | false positives {fp_s:.2f} s "
+                             f"| false positives {fp_w:.2f} s |")
+                continue
+            ch = "union of speakers" if name == "phone" else k
+            lines.append(f"| {name} | {ch} | {r.sum() * HOP_S:.2f} s | "
+                         f"{f1(c['speech'], r):.3f} | {f1(c['webrtc'], r):.3f} |")
+
+    ref_fc = reference_floor_changes(data)
+    m, found, med = turn_score(ref_fc, floor_changes(runs["shift"][1]))
+    lines += ["", "## Turn timing on CANDOR shift.wav (theta = "
+              f"{cfg.turns.ipu_bridge_s:.2f} s)", "",
+              f"Reference floor changes found: **{found} / {len(ref_fc)}**; "
+              f"median |FTO error|: **{med * 1000:.0f} ms** (target: all found, <= 60 ms). "
+              f"prosync floor changes in total: {len(floor_changes(runs['shift'][1]))}.", "",
+              "| reference | ref FTO s | prosync match | prosync FTO s | error ms |",
+              "|---|---|---|---|---|"]
+    for r, g in m:
+        rs = f"{r[2]}->{r[3]} {r[0]:.3f}-{r[1]:.3f}"
+        if g is None:
+            lines.append(f"| {rs} | {r[4]:+.3f} | not found | | |")
+        else:
+            lines.append(f"| {rs} | {r[4]:+.3f} | {g[0]:.2f}-{g[1]:.2f} | {g[4]:+.3f} | "
+                         f"{(g[4] - r[4]) * 1000:+.0f} |")
+
+    # sensitivity
+    lines += ["", "## Sensitivity (mean F1 over shift ch0/ch1, hold ch1, phone; shift turns)", "",
+              "| variant | mean F1 | found | median abs FTO err ms | floor changes |",
+              "|---|---|---|---|---|"]
+
+    def summarise(label, outs_by_name):
+        f1s = []
+        for name, outs in outs_by_name.items():
+            for k, o in outs.items():
+                r = ref_flags(name, k, o.shape[0])
+                if r.any():
+                    f1s.append(f1(o, r))
+        sh = outs_by_name["shift"]
+        segs = {k: frames_to_segments(v) for k, v in sh.items()}
+        n = sh["ch0"].shape[0]
+        _, _, ev = turn_events_from_segments(segs, n * HOP_S, cfg.turns.ipu_bridge_s)
+        fc = floor_changes(ev)
+        _, fnd, md = turn_score(ref_fc, fc)
+        lines.append(f"| {label} | {np.mean(f1s):.3f} | {fnd}/{len(ref_fc)} | {md * 1000:.0f} | "
+                     f"{len(fc)} |")
+
+    hang0 = int(round(cfg.vad.hangover_s / HOP_S))
+    for mode in range(4):
+        c2 = replace(cfg, vad=replace(cfg.vad, webrtc_mode=mode))
+        rr = runs if mode == cfg.vad.webrtc_mode else {
+            name: run_session(p, c2) for name, p in files.items()}
+        summarise(f"webrtc_mode={mode}" + (" (default)" if c2 == cfg else ""),
+                  {name: {k: c["speech"] for k, c in cols.items()}
+                   for name, (cols, _) in rr.items()})
+    for rise in (0.002, 0.005, 0.02):
+        for hang in (0, 3, hang0, 16):
+            outs = {name: rerun_vad(cols, tuple(cols), cfg.vad, rise, hang)
+                    for name, (cols, _) in runs.items()}
+            summarise(f"rise {rise * 100:.1f} dB/s, hangover {hang * 10} ms", outs)
+
+    text = "\n".join(lines) + "\n"
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

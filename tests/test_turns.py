@@ -1,0 +1,303 @@
+"""Turn tracker: batch rules against the reference CSVs, streaming against batch, causality."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prosync.engine.config import TurnConfig
+from prosync.engine.errors import ProsyncError
+from prosync.engine.turns import (
+    HOP_MS,
+    TurnEvent,
+    TurnTracker,
+    frames_to_segments,
+    turn_events_from_segments,
+)
+
+# ----------------------------------------------------------------------------- reference inputs
+
+
+def _read_rttm(path: Path, speakers) -> dict:
+    segs = {s: [] for s in speakers}
+    for line in path.read_text().splitlines():
+        f = line.split()
+        if not f or f[0] != "SPEAKER":
+            continue
+        a, d = float(f[3]), float(f[4])
+        segs.setdefault(f[7], []).append((a, a + d))
+    return segs
+
+
+def _read_words(path: Path) -> dict:
+    segs = {"ch0": [], "ch1": []}
+    with path.open() as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            segs[f"ch{row['channel']}"].append((float(row["start_s"]), float(row["end_s"])))
+    return segs
+
+
+def _duration(wav: Path) -> float:
+    import soundfile as sf
+
+    info = sf.info(str(wav))
+    return round(info.frames * 1000 / info.samplerate) / 1000
+
+
+def _reference_inputs(data: Path):
+    """(name, source, segments, duration_s) for every reference input."""
+    c = data / "candor_mmvap_stereo"
+    p = data / "pyannote_sample_phonecall"
+    out = []
+    for rec in ("shift", "hold"):
+        dur = _duration(c / f"{rec}.wav")
+        out.append((f"candor_{rec}", "rttm", _read_rttm(c / f"{rec}.rttm", ("ch0", "ch1")), dur))
+        out.append((f"candor_{rec}", "words", _read_words(c / f"{rec}.words.tsv"), dur))
+    segs = _read_rttm(p / "sample.rttm", ("speaker90", "speaker91"))
+    out.append(("pyannote_sample", "rttm", segs, _duration(p / "sample.wav")))
+    return out
+
+
+def _f3(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    with path.open() as fh:
+        return [row for row in csv.reader(fh)][1:]
+
+
+def _ipu_rows(ipus):
+    return [[e.speaker, _f3(e.start_s), _f3(e.end_s), _f3(e.duration_s)] for e in ipus]
+
+
+def _state_rows(states):
+    return [[_f3(a), _f3(b), _f3((round(b * 1000) - round(a * 1000)) / 1000), s]
+            for a, b, s in states]
+
+
+def _event_rows(events):
+    return [[e.kind, _f3(e.start_s), _f3(e.end_s), _f3(e.duration_s), e.speaker_before,
+             e.speaker_after, "" if math.isnan(e.fto_s) else _f3(e.fto_s)] for e in events]
+
+
+CASES = [(rec, src, th) for rec, srcs in (("candor_shift", ("rttm", "words")),
+                                          ("candor_hold", ("rttm", "words")),
+                                          ("pyannote_sample", ("rttm",)))
+         for src in srcs for th in (0, 180)]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("rec,src,theta_ms", CASES)
+def test_batch_reproduces_reference(shared_data, rec, src, theta_ms):
+    ref = shared_data / "reference" / "turns"
+    inputs = {(n, s): (seg, d) for n, s, seg, d in _reference_inputs(shared_data)}
+    segs, dur = inputs[(rec, src)]
+    ipus, states, events = turn_events_from_segments(segs, dur, theta_ms / 1000)
+    stem = f"{rec}__{src}__ipu{theta_ms}ms__"
+    assert _ipu_rows(ipus) == _csv_rows(ref / f"{stem}ipus.csv")
+    assert _state_rows(states) == _csv_rows(ref / f"{stem}states.csv")
+    assert _event_rows(events) == _csv_rows(ref / f"{stem}events.csv")
+
+
+# ----------------------------------------------------------------------------- streaming helpers
+
+
+def _rasterise(segs: dict, dur_s: float) -> tuple[list[np.ndarray], int]:
+    """Frame k is speech when its centre (k + 0.5) * 10 ms lies inside a segment."""
+    n = int(math.ceil(round(dur_s * 1000) / HOP_MS))
+    centres = (np.arange(n) + 0.5) * HOP_MS
+    flags = []
+    for s in segs:
+        f = np.zeros(n, dtype=bool)
+        for a, b in segs[s]:
+            f |= (centres >= round(a * 1000)) & (centres < round(b * 1000))
+        flags.append(f)
+    return flags, n
+
+
+def _key(e: TurnEvent):
+    return (e.kind, e.speaker, e.start_s, e.end_s, None if math.isnan(e.fto_s) else e.fto_s,
+            e.speaker_before, e.speaker_after)
+
+
+def _stream(speakers, flags, n, theta_s, cuts, log=None):
+    tr = TurnTracker(speakers, TurnConfig(ipu_bridge_s=theta_s))
+    out = []
+    bounds = [0, *sorted(cuts), n]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        ev = tr.update(a, b - a, [f[a:b] for f in flags])
+        out.extend(ev)
+        if log is not None:
+            log.extend((b, e) for e in ev)
+    ev = tr.flush()
+    out.extend(ev)
+    if log is not None:
+        log.extend((None, e) for e in ev)
+    return out, tr
+
+
+def _split(out, speakers):
+    ipus = sorted((e for e in out if e.kind == "ipu"),
+                  key=lambda e: (speakers.index(e.speaker), e.start_s))
+    events = [e for e in out if e.kind != "ipu"]
+    return [_key(e) for e in ipus], [_key(e) for e in events]
+
+
+def _batch_on_frames(speakers, flags, n, theta_s):
+    segs = {s: frames_to_segments(f) for s, f in zip(speakers, flags, strict=True)}
+    ipus, _, events = turn_events_from_segments(segs, n * HOP_MS / 1000, theta_s)
+    return [_key(e) for e in ipus], [_key(e) for e in events]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("theta_s", [0.0, 0.18, 0.25])
+def test_streaming_equals_batch_on_reference(shared_data, theta_s):
+    rng = np.random.default_rng(7)
+    for _name, _src, segs, dur in _reference_inputs(shared_data):
+        speakers = tuple(segs)
+        flags, n = _rasterise(segs, dur)
+        want = _batch_on_frames(speakers, flags, n, theta_s)
+        assert want[1], "reference input yields events"
+        for _ in range(3):
+            cuts = rng.choice(np.arange(1, n), size=int(rng.integers(1, 60)), replace=False)
+            got, _tr = _stream(speakers, flags, n, theta_s, cuts)
+            assert _split(got, speakers) == want
+
+
+def _random_flags(rng, n, p_on=0.04, p_off=0.06):
+    """Markov on/off frames: runs of varied length, many short silences."""
+    f = np.zeros(n, dtype=bool)
+    on = bool(rng.integers(2))
+    u = rng.random(n)
+    for k in range(n):  # test helper only
+        if (on and u[k] < p_off) or (not on and u[k] < p_on):
+            on = not on
+        f[k] = on
+    return f
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_streaming_equals_batch_random(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    n_spk = 1 + seed % 2
+    speakers = ("a", "b")[:n_spk]
+    flags = [_random_flags(rng, n) for _ in speakers]
+    if seed % 4 == 3:  # both speakers switch at the same frames sometimes
+        flags[-1] = flags[0] if n_spk == 1 else ~flags[0]
+    theta = [0.0, 0.05, 0.18, 0.2, 0.185][seed % 5]
+    want = _batch_on_frames(speakers, flags, n, theta)
+    cuts = rng.choice(np.arange(1, n), size=min(n - 1, int(rng.integers(0, 40))), replace=False) \
+        if n > 1 else []
+    got, _ = _stream(speakers, flags, n, theta, cuts)
+    assert _split(got, speakers) == want
+
+
+# ----------------------------------------------------------------------------- known answers
+
+
+def _ev(segs, dur, theta=0.18):
+    _, states, events = turn_events_from_segments(segs, dur, theta)
+    return states, [(e.kind, e.start_s, e.end_s, e.speaker_before, e.speaker_after,
+                     None if math.isnan(e.fto_s) else e.fto_s) for e in events]
+
+
+def test_backchannel_in_the_clear_gives_two_gaps():
+    _, ev = _ev({"a": [(0.5, 2.0), (3.0, 5.0)], "b": [(2.3, 2.6)]}, 6.0)
+    assert ev == [("edge_silence", 0.0, 0.5, "", "a", None),
+                  ("gap", 2.0, 2.3, "a", "b", 0.3),
+                  ("gap", 2.6, 3.0, "b", "a", 0.4),
+                  ("edge_silence", 5.0, 6.0, "a", "", None)]
+
+
+def test_pause_bridging_is_strict():
+    # a silence of exactly theta is a pause; shorter is bridged
+    _, ev = _ev({"a": [(0.0, 1.0), (1.18, 2.0), (2.179, 3.0)], "b": []}, 3.0)
+    assert ev == [("pause", 1.0, 1.18, "a", "a", None)]
+
+
+def test_overlap_kinds():
+    _, ev = _ev({"a": [(0.0, 2.0), (4.0, 6.0)], "b": [(1.5, 3.0), (4.5, 5.0)]}, 6.0)
+    assert ev == [("overlap_between", 1.5, 2.0, "a", "b", -0.5),
+                  ("gap", 3.0, 4.0, "b", "a", 1.0),
+                  ("overlap_within", 4.5, 5.0, "a", "a", None)]
+
+
+def test_ambiguous_and_other():
+    # both start together after a silence; both stop together at the end of a gap
+    states, ev = _ev({"a": [(0.0, 1.0), (2.0, 3.0)], "b": [(2.0, 4.0)]}, 5.0)
+    assert ev == [("silence_ambiguous", 1.0, 2.0, "a", "", None),
+                  ("overlap_other", 2.0, 3.0, "", "b", None),
+                  ("edge_silence", 4.0, 5.0, "b", "", None)]
+    assert states[0] == (0.0, 1.0, "a")
+
+
+def test_empty_and_single_speaker():
+    _, ev = _ev({"a": [], "b": []}, 2.0)
+    assert ev == [("edge_silence", 0.0, 2.0, "", "", None)]
+    _, ev = _ev({"x": [(0.2, 0.5), (0.9, 1.0)]}, 1.0)
+    assert ev == [("edge_silence", 0.0, 0.2, "", "x", None), ("pause", 0.5, 0.9, "x", "x", None)]
+
+
+def test_overlap_touching_end_is_other():
+    _, ev = _ev({"a": [(0.0, 2.0)], "b": [(1.0, 2.0)]}, 2.0)
+    assert ev == [("overlap_other", 1.0, 2.0, "a", "", None)]
+
+
+# ----------------------------------------------------------------------------- causality
+
+
+def test_bounded_delay_frame_by_frame():
+    rng = np.random.default_rng(3)
+    n = 1500
+    speakers = ("a", "b")
+    flags = [_random_flags(rng, n, 0.03, 0.03) for _ in speakers]
+    theta = 0.18
+    th_ms = 180
+    log = []
+    _stream(speakers, flags, n, theta, np.arange(1, n), log)
+    for now, e in log:
+        if now is None:
+            continue
+        now_ms = now * HOP_MS
+        end_ms = round(e.end_s * 1000)
+        start_ms = round(e.start_s * 1000)
+        if e.kind == "ipu":
+            # final exactly when theta of silence followed it (within one frame)
+            assert end_ms + th_ms <= now_ms < end_ms + th_ms + HOP_MS
+        elif e.kind in ("gap", "pause", "silence_ambiguous"):
+            # when the next IPU starts, or once the previous IPU is final
+            assert now_ms <= max(end_ms + HOP_MS, start_ms + th_ms + HOP_MS)
+        else:
+            # an overlap: once the stopping speaker's IPU end is final
+            assert now_ms <= end_ms + th_ms + HOP_MS
+        assert now_ms >= end_ms
+
+
+def test_memory_bounded_on_long_session():
+    tr = TurnTracker(("a", "b"), TurnConfig())
+    rng = np.random.default_rng(0)
+    block = 100
+    n_ev = 0
+    for i in range(300):
+        flags = [_random_flags(rng, block, 0.05, 0.05) for _ in range(2)]
+        n_ev += len(tr.update(i * block, block, flags))
+        assert all(len(sp.edges) <= 4 for sp in tr._spk)
+    assert n_ev > 100
+
+
+def test_update_errors():
+    tr = TurnTracker(("a", "b"), TurnConfig())
+    tr.update(0, 3, [np.ones(3, bool), np.zeros(3, bool)])
+    with pytest.raises(ProsyncError, match="k0=5"):
+        tr.update(5, 1, [np.ones(1, bool), np.zeros(1, bool)])
+    with pytest.raises(ProsyncError, match="one per speaker"):
+        tr.update(3, 1, [np.ones(1, bool)])
+    assert tr.flush()[0].kind == "ipu"
+    assert tr.flush() == []
+    with pytest.raises(ProsyncError, match="after flush"):
+        tr.update(3, 1, [np.ones(1, bool), np.zeros(1, bool)])
