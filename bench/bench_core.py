@@ -28,7 +28,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from prosync import Session  # noqa: E402
-from prosync.cli import DEMO  # noqa: E402
+from prosync.commands.offline import DEMO  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "core.md"
 

@@ -69,13 +69,73 @@ class TurnConfig:
 
 
 @dataclass(frozen=True)
+class SyncConfig:
+    """Streaming synchrony: windowed lagged cross-correlation of the speaker-relative series.
+
+    The defaults suit live pacing (8 s windows, ±2 s lags, a new window every 0.5 s);
+    :data:`RESEARCH_SYNC` is the research preset (30 s windows, ±5 s lags, 10 s step).
+    """
+
+    rate_hz: float = 10.0
+    window_s: float = 8.0
+    lag_s: float = 2.0
+    step_s: float = 0.5
+    #: Segment-shuffled surrogates per window for the z-score.
+    surrogates: int = 19
+    #: Surrogate segments (s): long enough to keep each series' own dynamics.
+    segment_s: float = 2.0
+    #: Recent history the surrogates shuffle (s).
+    history_s: float = 60.0
+    #: A speaker's last F0/energy/rate value is carried through this much of their silence
+    #: (0: unvoiced and silent stretches stay missing).
+    hold_s: float = 4.0
+    seed: int = 20261127
+
+    def validate(self) -> None:
+        if not 1.0 <= self.rate_hz <= 100.0 or abs(100.0 / self.rate_hz - round(100.0 / self.rate_hz)) > 1e-9:
+            raise ProsyncError(f"sync rate_hz={self.rate_hz} is invalid: use a divisor of 100 Hz, "
+                               "e.g. 10, 20 or 25")
+        if not 0 <= self.lag_s < self.window_s:
+            raise ProsyncError(f"sync lag_s={self.lag_s} must be >= 0 and below window_s={self.window_s}")
+        if self.step_s <= 0:
+            raise ProsyncError(f"sync step_s={self.step_s} must be positive")
+        if self.surrogates < 5:
+            raise ProsyncError(f"sync surrogates={self.surrogates} is too few: use 5 or more")
+
+
+#: The research preset (rMEA's defaults): 30 s windows, ±5 s lags, a window every 10 s.
+RESEARCH_SYNC = SyncConfig(window_s=30.0, lag_s=5.0, step_s=10.0, history_s=120.0)
+
+
+@dataclass(frozen=True)
+class PacingConfig:
+    """Bounds and dead bands of the pacing advice."""
+
+    #: The reply delay advised is bounded to this range (ms).
+    min_reply_delay_ms: float = 150.0
+    max_reply_delay_ms: float = 1500.0
+    #: Advised delay before the user's own gap habit is known (ms).
+    default_reply_delay_ms: float = 250.0
+    #: Rate matching dead band: the just-noticeable difference of tempo is about 10 %.
+    rate_dead_band: float = 0.10
+    #: Loudness matching dead band (dB) and limit of the advice (dB).
+    loudness_dead_band_db: float = 2.0
+    max_loudness_offset_db: float = 6.0
+    #: Limit of the pitch advice (semitones).
+    max_f0_offset_st: float = 4.0
+
+
+@dataclass(frozen=True)
 class Config:
     pitch: PitchConfig = field(default_factory=PitchConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     rate: RateConfig = field(default_factory=RateConfig)
     turns: TurnConfig = field(default_factory=TurnConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    pacing: PacingConfig = field(default_factory=PacingConfig)
 
     def validate(self) -> Config:
+        self.sync.validate()
         self.pitch.validate()
         self.vad.validate()
         self.turns.validate()

@@ -33,6 +33,37 @@ TURNS = pa.schema([
     pa.field("speaker_after", pa.string()),
 ])
 
+SYNCHRONY = pa.schema([
+    pa.field("t_s", pa.float64(), nullable=False),       # when the window's row became final
+    pa.field("window_start_s", pa.float64(), nullable=False),
+    pa.field("feature", pa.string(), nullable=False),    # f0, energy, rate, vad
+    pa.field("r_lag0", pa.float64()),
+    pa.field("r_peak", pa.float64()),
+    pa.field("lag_s", pa.float64()),                     # positive: the second speaker follows
+    pa.field("z", pa.float64()),                         # peak |r| vs segment-shuffled surrogates
+    pa.field("n_valid", pa.int32()),
+])
+
+PACING = pa.schema([
+    pa.field("t_s", pa.float64(), nullable=False),
+    pa.field("user_speaking", pa.bool_()),
+    pa.field("rate_ratio", pa.float64()),
+    pa.field("gap_mismatch_s", pa.float64()),
+    pa.field("loudness_mismatch_db", pa.float64()),
+    pa.field("f0_level_mismatch_st", pa.float64()),
+    pa.field("f0_range_mismatch_st", pa.float64()),
+    pa.field("reply_delay_ms", pa.float64()),
+    pa.field("target_rate_sps", pa.float64()),
+    pa.field("loudness_offset_db", pa.float64()),
+    pa.field("f0_offset_st", pa.float64()),
+    pa.field("hesitation", pa.float64()),
+    pa.field("conf_reply_delay", pa.float64()),
+    pa.field("conf_rate", pa.float64()),
+    pa.field("conf_loudness", pa.float64()),
+    pa.field("conf_f0", pa.float64()),
+    pa.field("warming_up", pa.bool_()),
+])
+
 #: Column descriptions, written into the README and the Parquet metadata.
 DESCRIPTIONS = {
     "frames": {
@@ -54,6 +85,35 @@ DESCRIPTIONS = {
         "fto_s": "floor-transfer offset: +gap or -overlap duration at a floor change, else NaN",
         "speaker_before": "speaker holding the floor before (pause/gap/overlap)",
         "speaker_after": "speaker holding the floor after (pause/gap/overlap)",
+    },
+    "synchrony": {
+        "t_s": "time the row became final: window start + window + lag reach",
+        "window_start_s": "start of the window's lag-0 span (rMEA alignment)",
+        "feature": "f0 (semitones re speaker median), energy (dB re speech level), rate, vad",
+        "r_lag0": "Pearson r at lag 0",
+        "r_peak": "signed r at the Boker peak of the smoothed |r| lag profile",
+        "lag_s": "peak lag; positive: the second speaker follows the first",
+        "z": "(peak |r| - mean of segment-shuffled surrogates) / their sd",
+        "n_valid": "complete pairs in the window at lag 0",
+    },
+    "pacing": {
+        "t_s": "end of the 100 ms bin",
+        "user_speaking": "the first speaker (user) speaks in this bin",
+        "rate_ratio": "second speaker's recent rate / first speaker's",
+        "gap_mismatch_s": "median FTO of the second speaker minus the first's",
+        "loudness_mismatch_db": "speech level of the second speaker minus the first's",
+        "f0_level_mismatch_st": "median F0 of the second minus the first, semitones",
+        "f0_range_mismatch_st": "F0 range (5-95 %) of the second minus the first, semitones",
+        "reply_delay_ms": "advice: wait this long after the user stops",
+        "target_rate_sps": "advice: speak at this rate (user's rate, 10 % dead band)",
+        "loudness_offset_db": "advice: change the agent's level by this much",
+        "f0_offset_st": "advice: shift the agent's pitch from its own baseline by this much",
+        "hesitation": "0..1: long pauses, falling energy and rate of the user",
+        "conf_reply_delay": "0..1 confidence of reply_delay_ms",
+        "conf_rate": "0..1 confidence of target_rate_sps",
+        "conf_loudness": "0..1 confidence of loudness_offset_db",
+        "conf_f0": "0..1 confidence of f0_offset_st",
+        "warming_up": "a baseline behind this row has not settled yet",
     },
 }
 

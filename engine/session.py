@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..calibration.baseline import SpeakerBaseline
 from ..native.vad import remove_bleed
 from .config import HOP_S, Config
 from .errors import ProsyncError
+from .pacing import PacingRow, PacingTracker
 from .speaker import FRAME_DTYPE, SpeakerTrack
+from .synchrony import SynchronyTracker, SyncRow
 from .turns import TurnEvent, TurnTracker
 
 
@@ -31,9 +34,12 @@ class Update:
 
     frames: dict[str, np.ndarray] = field(default_factory=dict)
     events: list[TurnEvent] = field(default_factory=list)
+    synchrony: list[SyncRow] = field(default_factory=list)
+    pacing: list[PacingRow] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.events) or any(len(c["t_s"]) for c in self.frames.values())
+        return bool(self.events or self.synchrony or self.pacing) or any(
+            len(c) for c in self.frames.values())
 
 
 class _Pending:
@@ -93,7 +99,8 @@ class Session:
 
     def __init__(self, speakers: Sequence[str] = ("a", "b"), sample_rate: int = 16000,
                  config: Config | None = None, two_mics: bool = True,
-                 on_update: Callable[[Update], None] | None = None):
+                 on_update: Callable[[Update], None] | None = None,
+                 profile: dict[str, SpeakerBaseline] | None = None):
         speakers = tuple(str(s) for s in speakers)
         if not 1 <= len(speakers) <= 2 or len(set(speakers)) != len(speakers):
             raise ProsyncError(f"speakers={speakers!r} is invalid: give one or two distinct names")
@@ -108,6 +115,15 @@ class Session:
         self._tracks = [SpeakerTrack(self.config, self.sample_rate) for _ in speakers]
         self._pending = [_Pending() for _ in speakers]
         self._turns = TurnTracker(speakers, self.config.turns)
+        profile = profile or {}
+        #: Per-speaker baselines (warm from ``profile`` for returning speakers).
+        self.baselines = {s: profile.get(s) or SpeakerBaseline() for s in speakers}
+        bl = [self.baselines[s] for s in speakers]
+        self._sync = self._pacing = None
+        if len(speakers) == 2:
+            self._sync = SynchronyTracker(self.config.sync, bl)
+            self._pacing = PacingTracker(self.config.pacing, self.config.sync.rate_hz, bl,
+                                         speakers, self.config.turns.ipu_bridge_s)
         self._lock = threading.Lock()
         self._on_update = on_update
         self.closed = False
@@ -121,6 +137,10 @@ class Session:
     def turn_lookahead_s(self) -> float:
         """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence."""
         return self.config.turns.ipu_bridge_s
+
+    def pacing(self) -> PacingRow | None:
+        """The latest pacing advice (``None`` before the first 100 ms of both speakers)."""
+        return self._pacing.latest if self._pacing is not None else None
 
     def _index(self, speaker) -> int:
         if isinstance(speaker, (int, np.integer)) and 0 <= speaker < len(self.speakers):
@@ -185,6 +205,15 @@ class Session:
             upd.events.extend(self._turns.update(k0, n, [c["speech"] for c in cols]))
         if final:
             upd.events.extend(self._turns.flush())
+        if self._sync is not None:
+            if upd.events:
+                self._pacing.add_events(upd.events)
+            if n > 0:
+                bins = self._sync.bin(cols[0], cols[1])
+                upd.synchrony = self._sync.update(bins)
+                upd.pacing = self._pacing.update(bins)
+        elif n > 0:
+            self.baselines[self.speakers[0]].add_frames(cols[0])
         if self._on_update is not None and upd:
             self._on_update(upd)
         return upd

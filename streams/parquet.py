@@ -3,6 +3,7 @@ flushed and renamed over the final name on :meth:`TableSink.close`."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..engine.schema import FRAMES, TURNS, metadata
+from ..engine.schema import FRAMES, PACING, SYNCHRONY, TURNS, metadata
 from ..engine.session import Update
 
 
@@ -81,6 +82,17 @@ def turns_batch(events) -> pa.RecordBatch:
     )
 
 
+def rows_batch(rows, schema: pa.Schema) -> pa.RecordBatch:
+    """Dataclass rows (SyncRow, PacingRow) to a record batch of ``schema``."""
+    names = schema.names
+    cols = {n: [getattr(r, n) for r in rows] for n in names}
+    return pa.RecordBatch.from_pydict(cols, schema=schema)
+
+
+def row_dict(row) -> dict:
+    return dataclasses.asdict(row)
+
+
 class SessionWriter:
     """Writes a session's frames and turns to ``out_dir`` as the updates arrive."""
 
@@ -89,16 +101,24 @@ class SessionWriter:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.frames = TableSink(self.out_dir / "frames.parquet", FRAMES, "frames", extra_md)
         self.turns = TableSink(self.out_dir / "turns.parquet", TURNS, "turns", extra_md)
+        self.synchrony = TableSink(self.out_dir / "synchrony.parquet", SYNCHRONY, "synchrony",
+                                   extra_md)
+        self.pacing = TableSink(self.out_dir / "pacing.parquet", PACING, "pacing", extra_md)
+        self._sinks = [self.frames, self.turns, self.synchrony, self.pacing]
 
     def __call__(self, upd: Update) -> None:
         for spk, cols in upd.frames.items():
             self.frames.write(frames_batch(spk, cols))
         if upd.events:
             self.turns.write(turns_batch(upd.events))
+        if upd.synchrony:
+            self.synchrony.write(rows_batch(upd.synchrony, SYNCHRONY))
+        if upd.pacing:
+            self.pacing.write(rows_batch(upd.pacing, PACING))
 
     def close(self) -> list[Path]:
-        return [self.frames.close(), self.turns.close()]
+        return [s.close() for s in self._sinks]
 
     def abort(self) -> None:
-        self.frames.abort()
-        self.turns.abort()
+        for s in self._sinks:
+            s.abort()

@@ -1,0 +1,175 @@
+"""Pacing: how the agent's voice differs from the user's, and advice for the agent's next reply.
+
+Speaker 0 of the session is the *user*, speaker 1 the *agent* (for two humans: how the second
+speaker paces relative to the first). Everything is computed at the synchrony rate (10 Hz) from
+the binned series and the speakers' baselines; each row is final when emitted.
+
+Mismatch (agent minus user, measured):
+
+* ``rate_ratio``: agent's recent speech rate / user's;
+* ``gap_mismatch_s``: the agent's median reply delay (its floor-transfer offsets) minus the
+  user's own median FTO;
+* ``loudness_mismatch_db``: agent's speech level minus the user's;
+* ``f0_level_mismatch_st``, ``f0_range_mismatch_st``: median and 5-95 % range of F0, semitones.
+
+Advice for the agent's next reply (signed, bounded by :class:`~prosync.engine.config.PacingConfig`):
+
+* ``reply_delay_ms``: the user's own typical gap (median FTO when they take the floor), bounded,
+  lengthened when the user hesitates (long within-turn pauses, energy and rate falling below
+  their baseline): people leave room for a hesitant speaker;
+* ``target_rate_sps``: converge toward the user's rate, with a 10 % dead band (the
+  just-noticeable difference of tempo): inside the band the agent's own rate is kept;
+* ``loudness_offset_db``: change of the agent's level toward the user's (dead band 2 dB);
+* ``f0_offset_st``: the user's current pitch excursion from their own median; an agent mirrors
+  it relative to *its* baseline (not the user's absolute pitch);
+* ``user_speaking`` and a confidence 0..1 for each item (how settled the baselines behind it are).
+
+The advice converges toward the user; it does not maximise synchrony, whose benefit is not
+established (see the README).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..calibration.baseline import MIN_FTO, MIN_SPEECH, MIN_VOICED
+from .config import PacingConfig
+
+
+@dataclass(frozen=True)
+class PacingRow:
+    t_s: float
+    user_speaking: bool
+    rate_ratio: float
+    gap_mismatch_s: float
+    loudness_mismatch_db: float
+    f0_level_mismatch_st: float
+    f0_range_mismatch_st: float
+    reply_delay_ms: float
+    target_rate_sps: float
+    loudness_offset_db: float
+    f0_offset_st: float
+    hesitation: float
+    conf_reply_delay: float
+    conf_rate: float
+    conf_loudness: float
+    conf_f0: float
+    warming_up: bool
+
+
+def _nan(x):
+    return float(x) if x is not None and math.isfinite(x) else float("nan")
+
+
+class PacingTracker:
+    """Advice from the binned series of both speakers, their baselines and recent pauses."""
+
+    def __init__(self, cfg: PacingConfig, rate_hz: float, baselines, speakers, settle_s: float):
+        self.cfg = cfg
+        self.speakers = tuple(speakers)
+        self.settle_s = settle_s + 0.05
+        self._queue: list = []
+        self.rate_hz = rate_hz
+        self.baselines = baselines
+        # exponential averages over bins: rate (10 s), energy and F0 excursion (2 s)
+        self._a_slow = 1.0 / (10.0 * rate_hz)
+        self._a_fast = 1.0 / (2.0 * rate_hz)
+        self._rate = [float("nan"), float("nan")]
+        self._energy_u = float("nan")
+        self._f0_u = float("nan")
+        self._pauses: list[tuple[float, float]] = []  # (end_s, duration_s) of user pauses
+        self.latest: PacingRow | None = None
+
+    def add_events(self, events) -> None:
+        """Queue turn events; each is applied at the first bin after it must have been final
+        (its end + the IPU bridging time + 50 ms), so results do not depend on push sizes."""
+        for e in events:
+            if math.isfinite(e.fto_s) or e.kind == "pause":
+                self._queue.append((float(e.end_s) + self.settle_s, e))
+        self._queue.sort(key=lambda q: q[0])
+
+    def _apply_events(self, t):
+        while self._queue and self._queue[0][0] <= t:
+            _, e = self._queue.pop(0)
+            if math.isfinite(e.fto_s) and e.speaker_after in self.speakers:
+                self.baselines[self.speakers.index(e.speaker_after)].add_fto(e.fto_s)
+            if e.kind == "pause" and e.speaker_before == self.speakers[0]:
+                self._pauses.append((float(e.end_s), float(e.end_s - e.start_s)))
+                del self._pauses[:-32]
+
+    def update(self, bins) -> list[PacingRow]:
+        """``bins``: the two speakers' binned series (from :meth:`SynchronyTracker.bin`)."""
+        u, g = bins
+        n = len(u["vad"])
+        rows = []
+        for i in range(n):  # 10 Hz: a handful of scalar updates per 100 ms
+            t = float(u["t_s"][i])
+            self._apply_events(t)
+            for s, b in ((0, u), (1, g)):
+                r = b["rate"][i]
+                if math.isfinite(r):
+                    old = self._rate[s]
+                    self._rate[s] = r if not math.isfinite(old) else old + self._a_slow * (r - old)
+            e = u["energy"][i]
+            if math.isfinite(e):
+                old = self._energy_u
+                self._energy_u = e if not math.isfinite(old) else old + self._a_fast * (e - old)
+            f = u["f0"][i]
+            if math.isfinite(f):
+                old = self._f0_u
+                self._f0_u = f if not math.isfinite(old) else old + self._a_fast * (f - old)
+            rows.append(self._row(t, i, u, g))
+        if rows:
+            self.latest = rows[-1]
+        return rows
+
+    def _row(self, t, i, u, g) -> PacingRow:
+        c = self.cfg
+        ru, rg = self._rate
+        fto_u = self.baselines[0].snapshot().fto_median_s
+        fto_g = self.baselines[1].snapshot().fto_median_s
+        base_rate_u = u["base_rate_sps"][i]
+        # hesitation: long pauses in the user's recent turn, energy and rate below baseline
+        recent = [d for end, d in self._pauses if t - end < 10.0 and d >= 0.4]
+        h_pause = min(1.0, sum(recent) / 2.0)
+        h_energy = min(1.0, max(0.0, -self._energy_u / 6.0)) if math.isfinite(self._energy_u) else 0.0
+        h_rate = 0.0
+        if math.isfinite(ru) and math.isfinite(base_rate_u) and base_rate_u > 0:
+            h_rate = min(1.0, max(0.0, (1.0 - ru / base_rate_u) / 0.3))
+        hesitation = min(1.0, 0.5 * h_pause + 0.25 * h_energy + 0.25 * h_rate)
+        base = fto_u * 1000.0 if math.isfinite(fto_u) else c.default_reply_delay_ms
+        delay = min(max(base, c.min_reply_delay_ms), c.max_reply_delay_ms)
+        delay = min(delay + hesitation * 600.0, c.max_reply_delay_ms)
+        if math.isfinite(ru) and ru > 0:
+            lo, hi = ru * (1 - c.rate_dead_band), ru * (1 + c.rate_dead_band)
+            target = min(max(rg, lo), hi) if math.isfinite(rg) else ru
+        else:
+            target = rg if math.isfinite(rg) else float("nan")
+        dl = u["base_level_db"][i] - g["base_level_db"][i]
+        if math.isfinite(dl):
+            loud = 0.0 if abs(dl) <= c.loudness_dead_band_db else float(
+                np.clip(dl, -c.max_loudness_offset_db, c.max_loudness_offset_db))
+        else:
+            loud = float("nan")
+        f0_off = float(np.clip(self._f0_u, -c.max_f0_offset_st, c.max_f0_offset_st)) \
+            if math.isfinite(self._f0_u) else float("nan")
+        nv_u, ns_u, ns_g = u["n_voiced"][i], u["n_speech"][i], g["n_speech"][i]
+        return PacingRow(
+            t_s=t, user_speaking=bool(u["vad"][i] >= 0.5),
+            rate_ratio=_nan(rg / ru) if math.isfinite(ru) and ru > 0 else float("nan"),
+            gap_mismatch_s=_nan(fto_g - fto_u),
+            loudness_mismatch_db=_nan(-dl),
+            f0_level_mismatch_st=_nan(g["base_f0_st"][i] - u["base_f0_st"][i]),
+            f0_range_mismatch_st=_nan(g["base_f0_range_st"][i] - u["base_f0_range_st"][i]),
+            reply_delay_ms=float(delay), target_rate_sps=_nan(target),
+            loudness_offset_db=loud, f0_offset_st=f0_off, hesitation=float(hesitation),
+            conf_reply_delay=min(1.0, self.baselines[0].n_fto / MIN_FTO),
+            conf_rate=min(1.0, ns_u / MIN_SPEECH),
+            conf_loudness=min(1.0, min(ns_u, ns_g) / MIN_SPEECH),
+            conf_f0=min(1.0, nv_u / MIN_VOICED),
+            warming_up=bool(nv_u < MIN_VOICED or ns_u < MIN_SPEECH
+                            or g["n_voiced"][i] < MIN_VOICED or ns_g < MIN_SPEECH),
+        )

@@ -1,0 +1,223 @@
+"""The session summary (``summary.json``), built online from the updates with bounded memory.
+
+Shared by every door: ``prosync score`` writes it, the live dashboard and the WebSocket server send
+it at the end of a session.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .entrainment import IPU, ipu_features, levitan_hirschberg, tama, turns_from_ipus
+from .synchrony import FEATURES
+
+#: Frames kept per speaker to measure IPU features when an IPU becomes final (60 s).
+FRAME_MEMORY = 6000
+#: IPU features used for entrainment.
+ENTRAINMENT_FEATURES = ("f0_mean_hz", "f0_max_hz", "energy_mean_db", "energy_max_db", "rate_sps")
+
+
+def _f(v):
+    """JSON-safe float: None for NaN."""
+    v = float(v)
+    return None if not np.isfinite(v) else round(v, 4)
+
+
+class SessionSummary:
+    """Running per-speaker statistics (bounded memory: histograms, counters)."""
+
+    def __init__(self, names):
+        self.names = names
+        self.n = dict.fromkeys(names, 0)
+        self.voiced = dict.fromkeys(names, 0)
+        self.speech = dict.fromkeys(names, 0)
+        self.nuclei = dict.fromkeys(names, 0)
+        # semitone histogram re 1 Hz, 0.1 st bins from 0 to 120 st: exact-enough quantiles
+        self.f0_hist = {n: np.zeros(1200, dtype=np.int64) for n in names}
+        self.events: dict[str, int] = {}
+        self.ftos: list[float] = []
+        self.ipus = dict.fromkeys(names, 0)
+        self.ipu_time = dict.fromkeys(names, 0.0)
+        self.peak = [0.0] * len(names)
+        self.clipped = [0] * len(names)
+        self.dc = [0.0] * len(names)
+        self.samples = [0] * len(names)
+        self._recent = {n: [] for n in names}   # recent frame record arrays (bounded)
+        self.ipu_list: list[IPU] = []
+        self.sync = {f: {"windows": 0, "r_lag0": 0.0, "r_peak": 0.0, "abs_r_peak": 0.0,
+                         "n_peak": 0, "z": 0.0, "n_z": 0, "significant": 0, "lag_s": 0.0}
+                     for f in FEATURES}
+        self.last_pacing = None
+
+    def audio(self, i, b):
+        if len(b):
+            self.peak[i] = max(self.peak[i], float(np.max(np.abs(b))))
+            self.clipped[i] += int(np.count_nonzero(np.abs(b) >= 0.999))
+            self.dc[i] += float(np.sum(b, dtype=np.float64))
+            self.samples[i] += len(b)
+
+    def update(self, upd):
+        for spk, c in upd.frames.items():
+            if len(c):
+                rec = self._recent[spk]
+                rec.append(c)
+                while sum(len(x) for x in rec) - len(rec[0]) > FRAME_MEMORY:
+                    rec.pop(0)
+            self.n[spk] += len(c["t_s"])
+            v = c["voiced"]
+            self.voiced[spk] += int(v.sum())
+            self.speech[spk] += int(c["speech"].sum())
+            self.nuclei[spk] += int((c["nucleus_age"] >= 0).sum())
+            f0 = c["f0_hz"][v & np.isfinite(c["f0_hz"])]
+            if f0.size:
+                st = np.clip((12 * np.log2(f0) * 10).astype(np.int64), 0, 1199)
+                np.add.at(self.f0_hist[spk], st, 1)
+        for e in upd.events:
+            self.events[e.kind] = self.events.get(e.kind, 0) + 1
+            if e.kind == "ipu":
+                self.ipus[e.speaker] += 1
+                self.ipu_time[e.speaker] += e.end_s - e.start_s
+                self.ipu_list.append(self._ipu(e))
+            if np.isfinite(e.fto_s):
+                self.ftos.append(float(e.fto_s))
+
+        for r in upd.synchrony:
+            a = self.sync[r.feature]
+            a["windows"] += 1
+            if math.isfinite(r.r_lag0):
+                a["r_lag0"] += r.r_lag0
+            if math.isfinite(r.r_peak):
+                a["n_peak"] += 1
+                a["r_peak"] += r.r_peak
+                a["abs_r_peak"] += abs(r.r_peak)
+                a["lag_s"] += r.lag_s
+            if math.isfinite(r.z):
+                a["n_z"] += 1
+                a["z"] += r.z
+                a["significant"] += r.z > 1.96
+        if upd.pacing:
+            self.last_pacing = upd.pacing[-1]
+
+    def _ipu(self, e) -> IPU:
+        """Features of one final IPU from the speaker's recent frames."""
+        rec = self._recent[e.speaker]
+        fr = np.concatenate(rec) if rec else None
+        feats = dict.fromkeys(ENTRAINMENT_FEATURES, float("nan"))
+        if fr is not None and len(fr) and fr["t_s"][0] <= e.start_s + 0.01:
+            f = ipu_features(fr["t_s"], fr["f0_hz"], fr["energy_db"], [(e.start_s, e.end_s)],
+                             ref_hz=100.0)
+            feats["f0_mean_hz"] = float(f.f0_mean_hz[0])
+            feats["f0_max_hz"] = float(f.f0_max_hz[0])
+            feats["energy_mean_db"] = float(f.energy_mean_db[0])
+            feats["energy_max_db"] = float(f.energy_max_db[0])
+            age = fr["nucleus_age"]
+            tn = fr["t_s"][age >= 0] - age[age >= 0] * 0.01
+            dur = e.end_s - e.start_s
+            if dur > 0:
+                feats["rate_sps"] = float(np.count_nonzero((tn >= e.start_s) & (tn <= e.end_s))
+                                          / dur)
+        return IPU(e.speaker, float(e.start_s), float(e.end_s), feats)
+
+    def check_audio(self, sources):
+        warn = []
+        for i, s in enumerate(sources):
+            where = f"{s.path}" + (f" channel {s.channel + 1}" if s.channel else "")
+            if self.samples[i] and self.peak[i] < 10 ** (-90 / 20):
+                warn.append(f"{where} is silent (peak below -90 dBFS): no speech can be found in it")
+            if self.samples[i] and self.clipped[i] > 0.001 * self.samples[i]:
+                warn.append(f"{where} is clipped ({100 * self.clipped[i] / self.samples[i]:.2f}% "
+                            "of samples at full scale): lower the recording gain")
+            dc = self.dc[i] / max(self.samples[i], 1)
+            if abs(dc) > 0.01:
+                warn.append(f"{where} has a DC offset of {dc:+.3f} full scale: energy and voice "
+                            "activity may be biased; high-pass the recording")
+        return warn
+
+    def summary(self, total_s, session):
+        spk = {}
+        for name in self.names:
+            h = self.f0_hist[name]
+            tot = h.sum()
+            if tot:
+                cdf = np.cumsum(h) / tot
+                q = [(np.searchsorted(cdf, p) + 0.5) / 10 for p in (0.05, 0.5, 0.95)]
+                med_hz = 2 ** (q[1] / 12)
+                rng = q[2] - q[0]
+            else:
+                med_hz, rng = float("nan"), float("nan")
+            n = max(self.n[name], 1)
+            speech_s = self.speech[name] * 0.01
+            spk[name] = {
+                "frames": self.n[name],
+                "voiced_fraction": _f(self.voiced[name] / n),
+                "speech_fraction": _f(self.speech[name] / n),
+                "speech_s": _f(speech_s),
+                "f0_median_hz": _f(med_hz),
+                "f0_range_st_5_95": _f(rng),
+                "syllables": self.nuclei[name],
+                "speech_rate_sps": _f(self.nuclei[name] / total_s) if total_s else None,
+                "articulation_rate_sps": _f(self.nuclei[name] / self.ipu_time[name])
+                if self.ipu_time[name] else None,
+                "ipus": self.ipus[name],
+            }
+        ftos = np.array(self.ftos)
+        sync = {}
+        for f, a in self.sync.items():
+            sync[f] = {
+                "windows": a["windows"],
+                "mean_r_lag0": _f(a["r_lag0"] / a["windows"]) if a["windows"] else None,
+                "mean_r_peak": _f(a["r_peak"] / a["n_peak"]) if a["n_peak"] else None,
+                "mean_abs_r_peak": _f(a["abs_r_peak"] / a["n_peak"]) if a["n_peak"] else None,
+                "mean_peak_lag_s": _f(a["lag_s"] / a["n_peak"]) if a["n_peak"] else None,
+                "mean_z": _f(a["z"] / a["n_z"]) if a["n_z"] else None,
+                "significant_windows": a["significant"],
+                "significant_fraction": _f(a["significant"] / a["n_z"]) if a["n_z"] else None,
+            }
+        return {
+            "duration_s": _f(total_s),
+            "lookahead_s": _f(session.lookahead_s),
+            "speakers": spk,
+            "turn_events": self.events,
+            "fto_s": {
+                "count": int(ftos.size),
+                "median": _f(np.median(ftos)) if ftos.size else None,
+                "values": [round(v, 3) for v in ftos.tolist()],
+            },
+            "synchrony": sync if len(self.names) == 2 else None,
+            "entrainment": self.entrainment(total_s) if len(self.names) == 2 else None,
+            "pacing_last": _jsonable_row(self.last_pacing),
+        }
+
+    def entrainment(self, total_s) -> dict:
+        """TAMA (20 s frames, 10 s step) and Levitan & Hirschberg over the session's IPUs."""
+        out = {"tama": {}, "levitan_hirschberg": {}}
+        a, b = self.names
+        for feat in ENTRAINMENT_FEATURES:
+            try:
+                res = tama(self.ipu_list, feat, total_s, speakers=(a, b))
+                out["tama"][feat] = {
+                    f"{x}_follows_{y}": {"signed": _f(sy.signed), "unsigned": _f(sy.unsigned),
+                                         "reason": sy.reason or None}
+                    for (x, y), sy in res.synchrony.items()}
+            except ValueError as exc:  # too short a session for one frame
+                out["tama"][feat] = {"reason": str(exc)}
+        turns = turns_from_ipus(self.ipu_list)
+        lh = levitan_hirschberg(turns, ENTRAINMENT_FEATURES)
+        for feat, r in lh.items():
+            out["levitan_hirschberg"][feat] = {
+                "proximity_t": _f(r.proximity.t), "proximity_p": _f(r.proximity.p),
+                "convergence_r": _f(r.convergence.value), "convergence_p": _f(r.convergence.p),
+                "synchrony_r": _f(r.synchrony.value), "synchrony_p": _f(r.synchrony.p),
+                "pairs": int(r.synchrony.n),
+            }
+        return out
+
+
+def _jsonable_row(row):
+    if row is None:
+        return None
+    import dataclasses
+
+    return {k: (_f(v) if isinstance(v, float) else v) for k, v in dataclasses.asdict(row).items()}
