@@ -1,47 +1,155 @@
-"""Causal pitch tracker: YIN with a voicing decision from periodicity and relative energy."""
+"""Causal pitch tracker: YIN candidates at 8 kHz, fixed-lag Viterbi, voicing from periodicity
+and the band energy relative to the speaker's level.
+
+Per 10 ms frame (all kernels in :mod:`prosync.native.pitch`):
+
+1. the 16 kHz signal is low-passed (31-tap windowed sinc, 3.6 kHz) and decimated to 8 kHz,
+   once per call for all the frames of the call, on a grid anchored to the frame centres so the
+   result does not depend on how frames are split into calls;
+2. the YIN difference function and CMNDF (de Cheveigné & Kawahara 2002) over a 20 ms window give
+   the ``K`` deepest dips with parabolic interpolation; each dip also gets a normalised
+   autocorrelation over a short (10 ms or one period) window centred on the frame, which keeps
+   voicing onsets and offsets sharp;
+3. a Viterbi search over the candidates plus an unvoiced state (octave cost, jump cost, voicing
+   transition cost; unvoiced cost falling with the energy below the speaker's level) decides each
+   frame ``D`` frames late (fixed-lag smoothing inside the look-ahead budget).
+
+The tuning (``PARAMS``) was fitted on FDA and PTDB-TUG (``bench/bench_pitch.py``).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..native.pitch import voicing, yin_frames
+from ..native import pitch as kp
 from .config import HOP, SAMPLE_RATE, PitchConfig
 
-#: Analysis window of the difference function (samples at 16 kHz).
-WIN = 400
+#: Rate of the candidate search (Hz): the input decimated by 2.
+RATE2 = SAMPLE_RATE // 2
+#: Half-band low-pass used before decimation: taps, cutoff (Hz).
+FIR_TAPS = 31
+FIR_CUTOFF_HZ = 3600.0
+#: Difference-function window at ``RATE2`` (160 = 20 ms).
+WIN2 = 160
+#: Band-energy window at ``RATE2`` (200 = 25 ms) and short NAC window (80 = 10 ms).
+EWIN2 = 200
+SWIN2 = 80
+#: Candidates kept per frame.
+N_CAND = 5
+#: Fixed lag of the Viterbi decision in frames (at most; less if the window needs the budget).
+MAX_LAG = 3
+#: Budget of audio after a frame's centre (samples at 16 kHz): 50 ms.
+MAX_LOOKAHEAD = 800
+
+#: Tracker parameters (see :func:`prosync.native.pitch.track`).
+PARAMS = {
+    "octave": 0.033,        # cost per octave of lag above the shortest lag
+    "jump": 0.2235,         # cost per octave of F0 change between frames
+    "vuv": 0.2025,          # cost of a voiced <-> unvoiced transition
+    "uv_base": 0.24,        # unvoiced cost at uv_rel_db below the level
+    "uv_db": 0.015,         # change of the unvoiced cost per dB of band energy
+    "uv_rel_db": 21.0,      # dB below the level where the unvoiced cost is uv_base
+    "level_q": 0.705,       # the speaker's level: this quantile of voiced-frame energies
+    "level_step_db": 0.778, # step of the online quantile tracker (dB per voiced frame)
+    "nac_weight": 0.6,      # weight of the short-window NAC against the CMNDF
+    "prior_db": 6.0,        # before the first voiced frame: level = running max - prior_db
+}
+
+
+def halfband_fir(taps: int = FIR_TAPS, cutoff_hz: float = FIR_CUTOFF_HZ) -> np.ndarray:
+    """Hamming-windowed sinc low-pass for 16 kHz, unit DC gain, ``taps`` odd."""
+    k = np.arange(taps) - taps // 2
+    fc = 2.0 * cutoff_hz / SAMPLE_RATE
+    h = fc * np.sinc(fc * k) * np.hamming(taps)
+    return h / h.sum()
 
 
 class PitchTracker:
-    """Per-speaker F0 and periodicity, one value per 10 ms hop.
+    """Per-speaker F0, periodicity and voicing, one value per 10 ms hop.
 
     Frame ``i`` of a call to :meth:`process` is centred on ``x[c0 + i*HOP]``. The tracker reads
-    ``LOOKBEHIND`` samples before and ``LOOKAHEAD`` samples after each centre.
+    ``LOOKBEHIND`` samples before and ``LOOKAHEAD`` samples after each centre (``LOOKAHEAD``
+    includes the ``lag`` frames of the fixed-lag decision). State carried between calls makes
+    the output independent of how frames are split into calls.
+
+    Parameters
+    ----------
+    cfg : PitchConfig
+        F0 floor and ceiling (Hz).
+    max_frames : int
+        Most frames per :meth:`process` call.
     """
 
     def __init__(self, cfg: PitchConfig, max_frames: int):
         self.cfg = cfg
-        self.tau_min = int(SAMPLE_RATE // cfg.ceiling_hz)
-        self.tau_max = int(np.ceil(SAMPLE_RATE / cfg.floor_hz))
-        half = (WIN + self.tau_max) // 2
-        self.LOOKBEHIND = half
-        self.LOOKAHEAD = WIN + self.tau_max - half
-        self._d = np.zeros(self.tau_max + 1)
-        self._tau = np.zeros(max_frames)
-        self._aper = np.zeros(max_frames)
-        self._level = np.zeros(max_frames)
-        self._peak_db = -60.0
+        self.max_frames = int(max_frames)
+        self.tau_min = max(2, int(RATE2 // cfg.ceiling_hz))
+        self.tau_max = int(np.ceil(RATE2 / cfg.floor_hz))
+        self._span = WIN2 + self.tau_max + 1           # y samples read per frame
+        self._left = self._span // 2                   # y samples left of the centre
+        right = self._span - 1 - self._left            # y samples right of the centre
+        half_fir = FIR_TAPS // 2
+        self.LOOKBEHIND = 2 * self._left + half_fir
+        reach = 2 * right + half_fir + 1               # exclusive, at 16 kHz
+        self.lag = max(0, min(MAX_LAG, (MAX_LOOKAHEAD - reach) // HOP))
+        self.LOOKAHEAD = reach + self.lag * HOP
+        self._h = halfband_fir()
+        nf = self.max_frames + self.lag
+        self._y = np.zeros((nf - 1) * (HOP // 2) + self._span, dtype=np.float32)
+        self._r = np.zeros(self.tau_max + 2, dtype=np.float32)
+        self._d = np.zeros(self.tau_max + 2)
+        self._cand = np.zeros((3, nf, N_CAND))
+        self._cnt = np.zeros(nf, dtype=np.int64)
+        self._edb = np.zeros(nf)
+        p = np.zeros(kp.N_PARAMS)
+        for i, key in enumerate(PARAMS):
+            p[i] = PARAMS[key]
+        p[kp.P_SR] = RATE2
+        p[kp.P_TAU_MIN] = self.tau_min
+        self._prm = p
+        self._delta = np.zeros(N_CAND + 1)
+        self._nd = np.zeros(N_CAND + 1)
+        self._rtau = np.zeros((self.lag + 2, N_CAND))
+        self._rbp = np.zeros((self.lag + 2, N_CAND + 1), dtype=np.int64)
+        self._rf = np.zeros((self.lag + 2, 2))
+        self._lvl = np.zeros(3)
+        self._pos = np.zeros(1, dtype=np.int64)   # frames analysed (stream index of the next)
+        self._done = 0                            # frames output
 
     @property
     def lookahead_s(self) -> float:
         return self.LOOKAHEAD / SAMPLE_RATE
 
+    @property
+    def level_db(self) -> float:
+        """The speaker's level (band energy, dB) as tracked so far; NaN before any voiced frame."""
+        return float(self._lvl[0]) if self._lvl[1] > 0.0 else float("nan")
+
     def process(self, x, c0, n, energy_db, out_f0, out_periodicity, out_voiced):
-        yin_frames(x, c0, n, HOP, WIN, self.tau_min, self.tau_max, 0.15, self._d,
-                   self._tau, self._aper)
-        # speaker level: slowly decaying running peak of the frame energy
-        for i in range(n):
-            self._peak_db = max(energy_db[i], self._peak_db - 0.002)
-            self._level[i] = self._peak_db
-        voicing(self._tau, self._aper, energy_db, self._level, n, float(SAMPLE_RATE), 0.35, 35.0,
-                out_f0, out_voiced)
-        np.subtract(1.0, self._aper[:n], out=out_periodicity[:n])
+        """Fill ``out_*[:n]`` for the next ``n`` frames of the stream.
+
+        Parameters
+        ----------
+        x : float32[:] 16 kHz buffer; ``x[c0 + i*HOP - LOOKBEHIND : c0 + i*HOP + LOOKAHEAD]`` valid.
+        c0 : int, index in ``x`` of the centre of the first frame.
+        n : int, frames (``<= max_frames``).
+        energy_db : float32[n] frame energy (dBFS). Not used: the tracker measures the energy of
+            its own 0-3.6 kHz band, which it needs ``lag`` frames ahead.
+        out_f0 : float32[n] Hz, NaN when unvoiced. out_periodicity : float32[n] 0..1.
+        out_voiced : bool[n].
+        """
+        if n <= 0:
+            return
+        a = int(self._pos[0]) - self._done     # first frame not analysed yet, relative to c0
+        m = n + self.lag - a                   # frames to analyse in this call
+        hop2 = HOP // 2
+        start = c0 + a * HOP - 2 * self._left  # x index of y[0]
+        ny = (m - 1) * hop2 + self._span
+        kp.decimate2(x, start, ny, self._h, self._y)
+        cand = self._cand
+        kp.yin_candidates(self._y, self._left, m, hop2, WIN2, self.tau_min, self.tau_max, EWIN2,
+                          SWIN2, self._r, self._d, cand[0], cand[1], cand[2], self._cnt,
+                          self._edb)
+        kp.track(cand, self._edb, m, a - self.lag, self._prm, self._delta, self._nd, self._rtau,
+                 self._rbp, self._rf, self._lvl, self._pos, out_f0, out_periodicity, out_voiced)
+        self._done += n

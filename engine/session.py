@@ -198,11 +198,12 @@ class Session:
             cols = [p.take(n) for p in self._pending]
             if len(cols) == 2 and self.two_mics:
                 a, b = cols
-                remove_bleed(a["energy_db"], a["speech"], b["energy_db"], b["speech"], n,
-                             self.config.vad.bleed_db)
+                for col in ("speech", "speech_raw"):
+                    remove_bleed(a["energy_db"], a[col], b["energy_db"], b[col], n,
+                                 self.config.vad.bleed_db)
             for spk, c in zip(self.speakers, cols):
                 upd.frames[spk] = c
-            upd.events.extend(self._turns.update(k0, n, [c["speech"] for c in cols]))
+            upd.events.extend(self._turns.update(k0, n, [c["speech_raw"] for c in cols]))
         if final:
             upd.events.extend(self._turns.flush())
         if self._sync is not None:

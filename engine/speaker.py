@@ -14,7 +14,7 @@ import soxr
 import webrtcvad
 
 from ..native.frames import frame_energy_db, shift_left, to_pcm16
-from ..native.vad import vad_combine
+from ..native.vad import apply_hangover, vad_combine
 from .config import HOP, HOP_S, SAMPLE_RATE, Config
 from .pitch import PitchTracker
 from .rate import RateTracker
@@ -31,6 +31,7 @@ FRAME_FIELDS = (
     ("periodicity", np.float32),
     ("energy_db", np.float32),
     ("speech", np.bool_),
+    ("speech_raw", np.bool_),
     ("webrtc", np.bool_),
     ("nucleus_age", np.int64),
     ("rate_sps", np.float32),
@@ -66,6 +67,7 @@ class SpeakerTrack:
         self._pcm = np.zeros(MAX_FRAMES * HOP, dtype=np.int16)
         self._vad_state = np.array([np.nan, 0.0, 0.0])
         self._hang = int(round(cfg.vad.hangover_s / HOP_S))
+        self._hang_state = np.zeros(1)
         # one record per frame; kernels fill the fields (strided views, no per-hop allocation)
         self.out = np.zeros(MAX_FRAMES, dtype=FRAME_DTYPE)
         self._idx = np.arange(MAX_FRAMES, dtype=np.float64)
@@ -145,7 +147,10 @@ class SpeakerTrack:
         pcm = self._pcm
         for i in range(n):  # one C call per hop: webrtcvad has no batch interface
             web[i] = is_speech(pcm[i * HOP:(i + 1) * HOP].data.cast("B"), SAMPLE_RATE)
+        # raw decision (turn timing uses it: IPU ends are not delayed by the hangover), then the
+        # hangover for the ``speech`` column
         vad_combine(o["energy_db"], web, n, self._vad_state, self.cfg.vad.floor_margin_db, 0.02,
-                    self._hang, o["speech"])
+                    0, o["speech_raw"])
+        apply_hangover(o["speech_raw"], n, self._hang_state, self._hang, o["speech"])
         self.pitch.process(x, c0, n, o["energy_db"], o["f0_hz"], o["periodicity"], o["voiced"])
         self.rate.process(k0, n, o["energy_db"], o["voiced"], o["nucleus_age"], o["rate_sps"])

@@ -89,3 +89,20 @@ def remove_bleed(energy_a, speech_a, energy_b, speech_b, n, bleed_db):
                 speech_a[i] = False
             elif energy_b[i] < energy_a[i] - bleed_db:
                 speech_b[i] = False
+
+
+@jit
+def apply_hangover(raw, n, state, hang_frames, out):
+    """``out[i]`` is True for raw speech frames and the ``hang_frames`` frames after each;
+    ``state[0]`` carries the frames of hangover left across calls."""
+    hang = state[0]
+    for i in range(n):
+        if raw[i]:
+            hang = hang_frames
+            out[i] = True
+        elif hang > 0:
+            hang -= 1
+            out[i] = True
+        else:
+            out[i] = False
+    state[0] = hang

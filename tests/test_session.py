@@ -94,7 +94,7 @@ def test_silence_and_noise_give_no_speech_no_turns():
     out, events = run(Session(), [sil, noise], [3000])
     assert not out["a"]["voiced"].any() and not out["a"]["speech"].any()
     assert out["b"]["voiced"].mean() < 0.05
-    assert not [e for e in events if e.kind != "ipu"]
+    assert not [e for e in events if e.kind != "edge_silence"]
 
 
 def test_int16_input_equals_float():

@@ -170,3 +170,32 @@ def test_remove_bleed_known_answer():
     remove_bleed(ea, sa, eb, sb, 4, 15.0)
     assert sa.tolist() == [True, True, False, False]
     assert sb.tolist() == [False, True, True, True]
+
+
+def apply_hangover_ref(raw, hang_frames, hang=0):
+    out = []
+    for r in raw:
+        if r:
+            hang = hang_frames
+            out.append(True)
+        elif hang > 0:
+            hang -= 1
+            out.append(True)
+        else:
+            out.append(False)
+    return np.array(out, bool), hang
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_apply_hangover_matches_reference_across_splits(seed):
+    from prosync.native.vad import apply_hangover
+
+    rng = np.random.default_rng(seed)
+    raw = rng.random(400) < 0.3
+    want, _ = apply_hangover_ref(raw, 5)
+    out = np.zeros(400, bool)
+    state = np.zeros(1)
+    cuts = np.sort(rng.choice(np.arange(1, 400), 9, replace=False))
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, 400]):
+        apply_hangover(raw[a:b], b - a, state, 5, out[a:b])
+    np.testing.assert_array_equal(out, want)
