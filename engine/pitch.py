@@ -31,6 +31,8 @@ FIR_TAPS = 31
 FIR_CUTOFF_HZ = 3600.0
 #: Difference-function window at ``RATE2`` (160 = 20 ms).
 WIN2 = 160
+#: Window of the full-rate refinement of the chosen period (20 ms).
+WIN_REFINE = 320
 #: Band-energy window at ``RATE2`` (200 = 25 ms) and short NAC window (80 = 10 ms).
 EWIN2 = 200
 SWIN2 = 80
@@ -152,4 +154,5 @@ class PitchTracker:
                           self._edb)
         kp.track(cand, self._edb, m, a - self.lag, self._prm, self._delta, self._nd, self._rtau,
                  self._rbp, self._rf, self._lvl, self._pos, out_f0, out_periodicity, out_voiced)
+        kp.refine_f0(x, c0, n, HOP, WIN_REFINE, float(SAMPLE_RATE), out_voiced, out_f0)
         self._done += n

@@ -44,6 +44,15 @@ SYNCHRONY = pa.schema([
     pa.field("n_valid", pa.int32()),
 ])
 
+SERIES = pa.schema([
+    pa.field("speaker", pa.string(), nullable=False),
+    pa.field("t_s", pa.float64(), nullable=False),       # end of the 100 ms bin
+    pa.field("f0_st", pa.float64()),                     # semitones re the speaker's median
+    pa.field("energy_db", pa.float64()),                 # dB re the speaker's speech level
+    pa.field("rate_sps", pa.float64()),
+    pa.field("vad", pa.float64()),                       # fraction of speech frames in the bin
+])
+
 PACING = pa.schema([
     pa.field("t_s", pa.float64(), nullable=False),
     pa.field("user_speaking", pa.bool_()),
@@ -95,6 +104,15 @@ DESCRIPTIONS = {
         "lag_s": "peak lag; positive: the second speaker follows the first",
         "z": "(peak |r| - mean of segment-shuffled surrogates) / their sd",
         "n_valid": "complete pairs in the window at lag 0",
+    },
+    "series": {
+        "speaker": "speaker name",
+        "t_s": "end of the 100 ms bin",
+        "f0_st": "mean F0 of voiced frames, semitones re the speaker's running median; "
+                 "held through up to hold_s of silence, else NaN",
+        "energy_db": "mean energy of speech frames, dB re the speaker's speech level (held)",
+        "rate_sps": "mean rolling speech rate over speech frames (held)",
+        "vad": "fraction of the bin's frames that are speech",
     },
     "pacing": {
         "t_s": "end of the 100 ms bin",

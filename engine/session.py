@@ -19,7 +19,7 @@ from .config import HOP_S, Config
 from .errors import ProsyncError
 from .pacing import PacingRow, PacingTracker
 from .speaker import FRAME_DTYPE, SpeakerTrack
-from .synchrony import SynchronyTracker, SyncRow
+from .synchrony import SERIES_FIELDS, SynchronyTracker, SyncRow
 from .turns import TurnEvent, TurnTracker
 
 
@@ -36,6 +36,10 @@ class Update:
     events: list[TurnEvent] = field(default_factory=list)
     synchrony: list[SyncRow] = field(default_factory=list)
     pacing: list[PacingRow] = field(default_factory=list)
+    #: The speaker-relative series the synchrony uses, per speaker: 100 ms bins (``t_s`` = bin
+    #: end, ``f0`` semitones re the speaker's median, ``energy`` dB re their speech level,
+    #: ``rate`` syl/s, ``vad`` speech fraction; NaN = missing), for two-speaker sessions.
+    series: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.events or self.synchrony or self.pacing) or any(
@@ -211,6 +215,9 @@ class Session:
                 self._pacing.add_events(upd.events)
             if n > 0:
                 bins = self._sync.bin(cols[0], cols[1])
+                if len(bins[0]["t_s"]):
+                    upd.series = {spk: {k: b[k] for k in SERIES_FIELDS}
+                                  for spk, b in zip(self.speakers, bins)}
                 upd.synchrony = self._sync.update(bins)
                 upd.pacing = self._pacing.update(bins)
         elif n > 0:

@@ -34,6 +34,8 @@ from .config import HOP_S, SyncConfig
 from .wcc import StreamingWcc
 
 FEATURES = ("f0", "energy", "rate", "vad")
+#: Columns of the binned series exposed in :attr:`Update.series` and ``series.parquet``.
+SERIES_FIELDS = ("t_s", "f0", "energy", "rate", "vad")
 #: Per-bin snapshot of the speaker's baseline, carried with the bins for the pacing.
 BASE_FIELDS = ("base_f0_st", "base_level_db", "base_f0_range_st", "base_rate_sps", "n_voiced",
                "n_speech")

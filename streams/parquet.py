@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..engine.schema import FRAMES, PACING, SYNCHRONY, TURNS, metadata
+from ..engine.schema import FRAMES, PACING, SERIES, SYNCHRONY, TURNS, metadata
 from ..engine.session import Update
 
 
@@ -82,6 +82,14 @@ def turns_batch(events) -> pa.RecordBatch:
     )
 
 
+def series_batch(speaker: str, b: dict[str, np.ndarray]) -> pa.RecordBatch:
+    n = len(b["t_s"])
+    return pa.RecordBatch.from_arrays(
+        [pa.array([speaker] * n, pa.string()), pa.array(b["t_s"], pa.float64()),
+         pa.array(b["f0"], pa.float64()), pa.array(b["energy"], pa.float64()),
+         pa.array(b["rate"], pa.float64()), pa.array(b["vad"], pa.float64())], schema=SERIES)
+
+
 def rows_batch(rows, schema: pa.Schema) -> pa.RecordBatch:
     """Dataclass rows (SyncRow, PacingRow) to a record batch of ``schema``."""
     names = schema.names
@@ -104,7 +112,8 @@ class SessionWriter:
         self.synchrony = TableSink(self.out_dir / "synchrony.parquet", SYNCHRONY, "synchrony",
                                    extra_md)
         self.pacing = TableSink(self.out_dir / "pacing.parquet", PACING, "pacing", extra_md)
-        self._sinks = [self.frames, self.turns, self.synchrony, self.pacing]
+        self.series = TableSink(self.out_dir / "series.parquet", SERIES, "series", extra_md)
+        self._sinks = [self.frames, self.turns, self.synchrony, self.pacing, self.series]
 
     def __call__(self, upd: Update) -> None:
         for spk, cols in upd.frames.items():
@@ -115,6 +124,8 @@ class SessionWriter:
             self.synchrony.write(rows_batch(upd.synchrony, SYNCHRONY))
         if upd.pacing:
             self.pacing.write(rows_batch(upd.pacing, PACING))
+        for spk, b in upd.series.items():
+            self.series.write(series_batch(spk, b))
 
     def close(self) -> list[Path]:
         return [s.close() for s in self._sinks]
