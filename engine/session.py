@@ -46,6 +46,9 @@ class Update:
             len(c) for c in self.frames.values())
 
 
+_RAW = np.dtype((np.void, FRAME_DTYPE.itemsize))
+
+
 class _Pending:
     """Frames of one speaker waiting for the other speaker's frames of the same times.
 
@@ -71,7 +74,8 @@ class _Pending:
             new = np.zeros(cap, dtype=FRAME_DTYPE)
             new[: live.shape[0]] = live
             self.buf, self.lo, self.hi = new, 0, live.shape[0]
-        self.buf[self.hi:self.hi + n] = out[:n]
+        # copy as raw records: structured assignment would promote field by field
+        self.buf[self.hi:self.hi + n].view(_RAW)[:] = out[:n].view(_RAW)
         self.hi += n
 
     def take(self, n) -> np.ndarray:
@@ -124,6 +128,8 @@ class Session:
         self.baselines = {s: profile.get(s) or SpeakerBaseline() for s in speakers}
         bl = [self.baselines[s] for s in speakers]
         self._sync = self._pacing = None
+        self._unbinned: list = []
+        self._n_unbinned = 0
         if len(speakers) == 2:
             self._sync = SynchronyTracker(self.config.sync, bl)
             self._pacing = PacingTracker(self.config.pacing, self.config.sync.rate_hz, bl,
@@ -214,7 +220,15 @@ class Session:
             if upd.events:
                 self._pacing.add_events(upd.events)
             if n > 0:
-                bins = self._sync.bin(cols[0], cols[1])
+                self._unbinned.append(cols)
+                self._n_unbinned += n
+            if self._n_unbinned >= self._sync.per_bin:
+                # binning only when a 100 ms bin can complete: cheap pushes stay cheap
+                a = np.concatenate([c[0] for c in self._unbinned])
+                b = np.concatenate([c[1] for c in self._unbinned])
+                self._unbinned.clear()
+                self._n_unbinned = 0
+                bins = self._sync.bin(a, b)
                 if len(bins[0]["t_s"]):
                     upd.series = {spk: {k: b[k] for k in SERIES_FIELDS}
                                   for spk, b in zip(self.speakers, bins)}

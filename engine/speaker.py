@@ -149,8 +149,9 @@ class SpeakerTrack:
             web[i] = is_speech(pcm[i * HOP:(i + 1) * HOP].data.cast("B"), SAMPLE_RATE)
         # raw decision (turn timing uses it: IPU ends are not delayed by the hangover), then the
         # hangover for the ``speech`` column
+        # (every argument passed: numba's fast dispatch does not cover omitted defaults)
         vad_combine(o["energy_db"], web, n, self._vad_state, self.cfg.vad.floor_margin_db, 0.02,
-                    0, o["speech_raw"])
+                    0, o["speech_raw"], 1000.0, 0.0)
         apply_hangover(o["speech_raw"], n, self._hang_state, self._hang, o["speech"])
         self.pitch.process(x, c0, n, o["energy_db"], o["f0_hz"], o["periodicity"], o["voiced"])
         self.rate.process(k0, n, o["energy_db"], o["voiced"], o["nucleus_age"], o["rate_sps"])
