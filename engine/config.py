@@ -52,10 +52,16 @@ class VadConfig:
 class RateConfig:
     #: Rolling window for syllables per second.
     window_s: float = 3.0
-    #: Minimum dip (dB) on both sides of an intensity peak (de Jong & Wempe 2009: 2 dB).
-    min_dip_db: float = 2.0
+    #: Minimum fall (dB) after an intensity peak, before the next peak (de Jong & Wempe 2009
+    #: use 2 dB on Praat's intensity; 1 dB fits prosync's 65 ms smoothed contour, tuned on FDA rl).
+    min_dip_db: float = 1.0
     #: Peaks must be above (speaker's running peak level - this) (de Jong & Wempe: -25 dB).
     silence_db: float = 25.0
+
+    def validate(self) -> None:
+        from .rate import check_rate_config
+
+        check_rate_config(self)
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,7 @@ class Config:
 
     def validate(self) -> Config:
         self.sync.validate()
+        self.rate.validate()
         self.pitch.validate()
         self.vad.validate()
         self.turns.validate()

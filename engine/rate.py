@@ -33,6 +33,7 @@ from ..native.nuclei import (
     smooth_intensity,
 )
 from .config import HOP_S, RateConfig
+from .errors import ProsyncError
 
 #: Weights of the intensity smoothing over the latest frames (power domain, newest first). The
 #: 25 ms frames at a 10 ms hop averaged with these weights span about 65 ms, close to Praat's
@@ -70,7 +71,7 @@ class RateTracker:
     Parameters
     ----------
     cfg : RateConfig
-        ``min_dip_db`` (the fall after a peak; its default maps to :data:`DEFAULT_DIP_DB`),
+        ``min_dip_db`` (the fall after a peak, default :data:`DEFAULT_DIP_DB`),
         ``silence_db`` (peaks below the speaker level minus this are silence), ``window_s``.
     smooth_weights, min_dip_db, rise_fraction, close_s, voice_reach, level_decay_db_per_s, \
 level_floor_db : optional
@@ -80,13 +81,13 @@ level_floor_db : optional
     def __init__(self, cfg: RateConfig, *, smooth_weights=None, min_dip_db=None,
                  rise_fraction=None, close_s=None, voice_reach=None,
                  level_decay_db_per_s=None, level_floor_db=None):
+        check_rate_config(cfg)
         self.cfg = cfg
         w = np.asarray(SMOOTH_WEIGHTS if smooth_weights is None else smooth_weights, dtype=float)
         self._weights = w / w.sum()
         self.delay = (len(w) - 1) // 2
         if min_dip_db is None:
-            min_dip_db = (DEFAULT_DIP_DB if cfg.min_dip_db == RateConfig.min_dip_db
-                          else cfg.min_dip_db)
+            min_dip_db = cfg.min_dip_db
         rf = RISE_FRACTION if rise_fraction is None else rise_fraction
         decay = LEVEL_DECAY_DB_PER_S if level_decay_db_per_s is None else level_decay_db_per_s
         p = np.zeros(N_PARAMS)
@@ -124,6 +125,22 @@ level_floor_db : optional
         smooth_intensity(intensity_db, n, self._weights, self._hist, self._pos, c)
         nuclei_online(c, voiced, n, self.params, self._fstate, self._istate, out_nucleus_age)
         rolling_count(k0, n, out_nucleus_age, self._ring, self._head, self._win, out_rate_sps)
+
+
+def check_rate_config(cfg: RateConfig) -> None:
+    """Raise :class:`ProsyncError` naming the bad ``RateConfig`` value and the valid range."""
+    if not 0.1 <= cfg.window_s <= 600.0:
+        raise ProsyncError(f"rate window_s={cfg.window_s} is invalid: use 0.1 to 600 s (default 3)")
+    if not 0.0 < cfg.min_dip_db <= 20.0:
+        raise ProsyncError(
+            f"rate min_dip_db={cfg.min_dip_db} is invalid: use more than 0 and at most 20 dB "
+            "(default 2, de Jong & Wempe)"
+        )
+    if not 0.0 < cfg.silence_db <= 100.0:
+        raise ProsyncError(
+            f"rate silence_db={cfg.silence_db} is invalid: use more than 0 and at most 100 dB "
+            "(default 25, de Jong & Wempe)"
+        )
 
 
 def articulation_rate(nucleus_frames: np.ndarray, ipu_start_s: float, ipu_end_s: float) -> float:
