@@ -3,10 +3,12 @@
 from prosync.engine.config import Config, PitchConfig, RateConfig, TurnConfig, VadConfig
 from prosync.engine.errors import AudioInputError, ProsyncError
 from prosync.engine.session import Session, Update
+from prosync.engine.wcc import StreamingWcc, pick_peaks, wcc, wcc_summary
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AudioInputError", "Config", "PitchConfig", "ProsyncError", "RateConfig", "Session",
-    "TurnConfig", "Update", "VadConfig", "__version__",
+    "StreamingWcc", "TurnConfig", "Update", "VadConfig", "__version__", "pick_peaks", "wcc",
+    "wcc_summary",
 ]
