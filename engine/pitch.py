@@ -12,7 +12,10 @@ Per 10 ms frame (all kernels in :mod:`prosync.native.pitch`):
    voicing onsets and offsets sharp;
 3. a Viterbi search over the candidates plus an unvoiced state (octave cost, jump cost, voicing
    transition cost; unvoiced cost falling with the energy below the speaker's level) decides each
-   frame ``D`` frames late (fixed-lag smoothing inside the look-ahead budget).
+   frame ``lag`` frames late (fixed-lag smoothing inside the 50 ms look-ahead budget: 3 frames
+   with the default 60 Hz floor);
+4. the chosen period is refined on the 16 kHz signal (YIN difference function at the four
+   integer lags around it, parabolic interpolation).
 
 The tuning (``PARAMS``) was fitted on FDA and PTDB-TUG (``bench/bench_pitch.py``).
 """
@@ -26,7 +29,7 @@ from .config import HOP, SAMPLE_RATE, PitchConfig
 
 #: Rate of the candidate search (Hz): the input decimated by 2.
 RATE2 = SAMPLE_RATE // 2
-#: Half-band low-pass used before decimation: taps, cutoff (Hz).
+#: Low-pass used before decimation: taps, cutoff (Hz).
 FIR_TAPS = 31
 FIR_CUTOFF_HZ = 3600.0
 #: Difference-function window at ``RATE2`` (160 = 20 ms).
@@ -58,8 +61,25 @@ PARAMS = {
 }
 
 
+_PARAM_INDEX = {
+    "octave": kp.P_OCTAVE, "jump": kp.P_JUMP, "vuv": kp.P_VUV, "uv_base": kp.P_UV_BASE,
+    "uv_db": kp.P_UV_DB, "uv_rel_db": kp.P_UV_REL_DB, "level_q": kp.P_LEVEL_Q,
+    "level_step_db": kp.P_LEVEL_STEP, "nac_weight": kp.P_NAC_W, "prior_db": kp.P_PRIOR_DB,
+}
+
+
+def tracker_params(tau_min: int, params: dict | None = None) -> np.ndarray:
+    """The parameter vector of :func:`prosync.native.pitch.track` (``PARAMS`` by default)."""
+    p = np.zeros(kp.N_PARAMS)
+    for key, val in (params or PARAMS).items():
+        p[_PARAM_INDEX[key]] = val
+    p[kp.P_SR] = RATE2
+    p[kp.P_TAU_MIN] = tau_min
+    return p
+
+
 def halfband_fir(taps: int = FIR_TAPS, cutoff_hz: float = FIR_CUTOFF_HZ) -> np.ndarray:
-    """Hamming-windowed sinc low-pass for 16 kHz, unit DC gain, ``taps`` odd."""
+    """Anti-alias low-pass before decimating 16 kHz by 2: Hamming-windowed sinc, unit DC gain."""
     k = np.arange(taps) - taps // 2
     fc = 2.0 * cutoff_hz / SAMPLE_RATE
     h = fc * np.sinc(fc * k) * np.hamming(taps)
@@ -103,12 +123,7 @@ class PitchTracker:
         self._cand = np.zeros((3, nf, N_CAND))
         self._cnt = np.zeros(nf, dtype=np.int64)
         self._edb = np.zeros(nf)
-        p = np.zeros(kp.N_PARAMS)
-        for i, key in enumerate(PARAMS):
-            p[i] = PARAMS[key]
-        p[kp.P_SR] = RATE2
-        p[kp.P_TAU_MIN] = self.tau_min
-        self._prm = p
+        self._prm = tracker_params(self.tau_min)
         self._delta = np.zeros(N_CAND + 1)
         self._nd = np.zeros(N_CAND + 1)
         self._rtau = np.zeros((self.lag + 2, N_CAND))

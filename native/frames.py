@@ -23,9 +23,10 @@ def frame_energy_db(x, c0, n, hop, win, out):
     half = win // 2
     for i in range(n):
         s = c0 + i * hop - half
+        seg = x[s:s + win]  # a view: lets LLVM vectorise the sum
         acc = 0.0
         for j in range(win):
-            v = x[s + j]
+            v = seg[j]
             acc += v * v
         ms = acc / win
         out[i] = 10.0 * np.log10(ms) if ms > 1e-12 else -120.0

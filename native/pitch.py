@@ -1,8 +1,14 @@
-"""Pitch kernels: YIN difference function, cumulative-mean normalisation, best-candidate pick.
+"""Pitch kernels: decimation, YIN candidates, and a fixed-lag Viterbi tracker with voicing.
 
 de Cheveigné & Kawahara (2002), "YIN, a fundamental frequency estimator for speech and music",
-JASA 111(4): steps 2 (difference function), 3 (cumulative mean normalised difference),
-4 (absolute threshold) and 5 (parabolic interpolation).
+JASA 111(4): steps 2 (difference function), 3 (cumulative mean normalised difference, CMNDF) and
+5 (parabolic interpolation). Instead of step 4's absolute threshold, every frame keeps its best
+few CMNDF dips as candidates and a Viterbi search over candidates plus an "unvoiced" state picks
+the track (as in Boersma 1993 / Praat and Talkin 1995 / RAPT), decided with a fixed lag of a
+few frames so that the tracker stays causal.
+
+Layout of the state and parameter arrays is documented on :func:`track`; the engine
+(:mod:`prosync.engine.pitch`) owns and allocates them.
 """
 
 import numpy as np
@@ -11,68 +17,350 @@ from ._jit import jit
 
 
 @jit
-def yin_frames(x, c0, n, hop, win, tau_min, tau_max, threshold, d, out_tau, out_aper):
-    """Raw YIN estimate for ``n`` frames.
+def decimate2(x, start, m, h, out):
+    """Low-pass and keep every second sample.
 
-    Frame ``i`` is centred on ``c = c0 + i*hop``; it compares ``x[s : s+win]`` with
-    ``x[s+tau : s+tau+win]`` where ``s = c - (win + tau_max)//2``.
-
-    Parameters
-    ----------
-    x : float32[:] signal at 16 kHz.
-    d : float64[tau_max + 1] scratch array (caller-owned).
-    out_tau : float64[n] period in samples (parabolic interpolation), 0 when no candidate.
-    out_aper : float64[n] aperiodicity (CMNDF value at the chosen lag, 0 = perfectly periodic, 1 = noise).
+    ``out[j] = sum_k h[k] * x[start + 2*j - L//2 + k]`` for ``j < m`` (``L = len(h)``, odd and
+    symmetric, so ``out[j]`` is centred on ``x[start + 2*j]``).
     """
-    half = (win + tau_max) // 2
-    for i in range(n):
-        s = c0 + i * hop - half
-        # step 2: difference function d(tau)
-        d[0] = 0.0
-        for tau in range(1, tau_max + 1):
-            acc = 0.0
-            for j in range(win):
-                v = x[s + j] - x[s + j + tau]
-                acc += v * v
-            d[tau] = acc
-        # step 3: cumulative mean normalised difference, in place
-        run = 0.0
-        d[0] = 1.0
-        for tau in range(1, tau_max + 1):
-            run += d[tau]
-            d[tau] = d[tau] * tau / run if run > 0.0 else 1.0
-        # step 4: first dip below threshold, else global minimum
-        best = -1
-        for tau in range(tau_min, tau_max + 1):
-            if d[tau] < threshold:
-                while tau + 1 <= tau_max and d[tau + 1] < d[tau]:
-                    tau += 1
-                best = tau
-                break
-        if best < 0:
-            best = tau_min
-            for tau in range(tau_min, tau_max + 1):
-                if d[tau] < d[best]:
-                    best = tau
-        # step 5: parabolic interpolation
-        t = float(best)
-        if tau_min < best < tau_max:
-            a, b, c = d[best - 1], d[best], d[best + 1]
-            den = a - 2.0 * b + c
-            if den > 0.0:
-                t = best + 0.5 * (a - c) / den
-        out_tau[i] = t
-        out_aper[i] = min(max(d[best], 0.0), 1.0)
+    L = h.shape[0]
+    half = L // 2
+    for j in range(m):
+        xs = x[start + 2 * j - half:start + 2 * j - half + L]
+        acc = 0.0
+        for k in range(L):
+            acc += h[k] * xs[k]
+        out[j] = acc
 
 
 @jit
-def voicing(tau, aper, energy_db, level_db, n, sr, aper_max, rel_db, out_f0, out_voiced):
-    """Voicing from periodicity and energy relative to the speaker's level.
+def _sumsq(v, m):
+    """``sum(v[:m]**2)`` in float64, four interleaved partial sums."""
+    s0 = s1 = s2 = s3 = 0.0
+    q = m // 4
+    for j in range(q):
+        a = float(v[4 * j])
+        b = float(v[4 * j + 1])
+        c = float(v[4 * j + 2])
+        d = float(v[4 * j + 3])
+        s0 += a * a
+        s1 += b * b
+        s2 += c * c
+        s3 += d * d
+    for j in range(4 * q, m):
+        a = float(v[j])
+        s0 += a * a
+    return (s0 + s1) + (s2 + s3)
 
-    A frame is voiced when its aperiodicity is below ``aper_max`` and its energy is above
-    ``level_db[i] - rel_db``. ``out_f0`` is NaN for unvoiced frames.
+
+@jit
+def _short_nac(y, p, t, swin):
+    """Normalised autocorrelation ``sum(u v) / sqrt(sum(u u) sum(v v))`` at lag ``t``.
+
+    ``u = y[s : s+w]``, ``v = y[s+t : s+t+w]``, ``w = max(swin, t)``, ``s = p - (w + t)//2``: a
+    short window centred on ``p``, so voicing onsets and offsets stay sharp, and the measure
+    ignores a change of level within the window (Boersma 1993 uses the same normalisation).
+    """
+    w = max(swin, t)
+    s = p - (w + t) // 2
+    ys = y[s:s + w + t]
+    # two interleaved partial sums per product: shorter dependency chains (no fastmath)
+    a0 = a1 = b0 = b1 = c0 = c1 = 0.0
+    h = w // 2
+    for j in range(h):
+        u = float(ys[2 * j])
+        v = float(ys[2 * j + t])
+        a0 += u * v
+        b0 += u * u
+        c0 += v * v
+        u = float(ys[2 * j + 1])
+        v = float(ys[2 * j + 1 + t])
+        a1 += u * v
+        b1 += u * u
+        c1 += v * v
+    if w % 2:
+        u = float(ys[w - 1])
+        v = float(ys[w - 1 + t])
+        a0 += u * v
+        b0 += u * u
+        c0 += v * v
+    a = a0 + a1
+    b = b0 + b1
+    c = c0 + c1
+    den = b * c
+    return a / np.sqrt(den) if den > 1e-30 else 0.0
+
+
+@jit
+def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_tau, out_val,
+                   out_nac, out_cnt, out_edb):
+    """CMNDF of ``n`` frames and its ``K`` deepest dips (``K = out_tau.shape[1]``).
+
+    Frame ``i`` is centred on ``y[p = p0 + i*hop]``. The difference function compares
+    ``y[s : s+win]`` with ``y[s+tau : s+tau+win]``, ``s = p - (win + tau_max + 1)//2``, for
+    ``tau = 1 .. tau_max + 1`` (YIN eq. 7 with both windows' energies:
+    ``d(tau) = e(s) + e(s+tau) - 2 r(tau)``).
+
+    Parameters
+    ----------
+    y : float32[:] signal (here 8 kHz).
+    r : float32[tau_max + 2] scratch (caller-owned): the autocorrelation, summed in float32 so the
+        inner loop runs 8 lanes wide; energies, CMNDF and everything after are float64.
+    d : float64[tau_max + 2] scratch (caller-owned).
+    out_tau : float64[n, K] period of each dip in samples of ``y`` (parabolic interpolation),
+        sorted by CMNDF value, ascending.
+    out_val : float64[n, K] interpolated CMNDF value at each dip (0 = periodic, about 1 = noise).
+    out_nac : float64[n, K] normalised autocorrelation at the dip's integer lag ``t`` over a
+        short window of ``max(swin, t)`` samples centred on the frame (see :func:`_short_nac`).
+    out_cnt : int64[n] number of dips found (0 .. K).
+    out_edb : float64[n] energy of ``y`` in dB over ``ewin`` samples centred on ``p``
+        (mean square, floored at -120 dB).
+    """
+    K = out_tau.shape[1]
+    span = win + tau_max + 1
+    for i in range(n):
+        p = p0 + i * hop
+        s = p - span // 2
+        # band energy centred on the frame
+        ye = y[p - ewin // 2:p - ewin // 2 + ewin]
+        ms = _sumsq(ye, ewin) / ewin
+        out_edb[i] = 10.0 * np.log10(ms) if ms > 1e-12 else -120.0
+        # autocorrelation r(tau), loop order chosen so the inner loop vectorises
+        for t in range(tau_max + 2):
+            r[t] = 0.0
+        # (a view: its indices are provably >= 0, which lets LLVM vectorise the inner loop)
+        ys = y[s:s + span]
+        for j in range(win):
+            a = ys[j]
+            for t in range(tau_max + 2):
+                r[t] += a * ys[j + t]
+        # difference function (eq. 7) and CMNDF (eq. 8), in place in d
+        e0 = _sumsq(ys, win)
+        et = e0
+        run = 0.0
+        d[0] = 1.0
+        for t in range(1, tau_max + 2):
+            v0 = float(ys[t - 1])
+            v1 = float(ys[win + t - 1])
+            et += v1 * v1 - v0 * v0
+            dt = e0 + et - 2.0 * r[t]
+            if dt < 0.0:
+                dt = 0.0
+            run += dt
+            d[t] = dt * t / run if run > 1e-20 else 1.0
+        # K deepest local minima in [tau_min, tau_max], insertion into a sorted list
+        cnt = 0
+        for t in range(max(tau_min, 2), tau_max + 1):
+            b = d[t]
+            if not (b <= d[t - 1] and b < d[t + 1]):
+                continue
+            a = d[t - 1]
+            c = d[t + 1]
+            den = a - 2.0 * b + c
+            tt = float(t)
+            vv = b
+            if den > 0.0:
+                off = 0.5 * (a - c) / den
+                tt = t + off
+                vv = b - 0.25 * (a - c) * off
+            if vv < 0.0:
+                vv = 0.0
+            if cnt == K and vv >= out_val[i, K - 1]:
+                continue
+            q = cnt if cnt < K else K - 1
+            while q > 0 and out_val[i, q - 1] > vv:
+                if q < K:
+                    out_val[i, q] = out_val[i, q - 1]
+                    out_tau[i, q] = out_tau[i, q - 1]
+                q -= 1
+            out_val[i, q] = vv
+            out_tau[i, q] = tt
+            if cnt < K:
+                cnt += 1
+        out_cnt[i] = cnt
+        for q in range(cnt):
+            out_nac[i, q] = _short_nac(y, p, int(out_tau[i, q] + 0.5), swin)
+        for q in range(cnt, K):
+            out_val[i, q] = 1.0
+            out_tau[i, q] = 0.0
+            out_nac[i, q] = 0.0
+
+
+
+#: Indices of the parameter vector of :func:`track`.
+P_OCTAVE, P_JUMP, P_VUV, P_UV_BASE, P_UV_DB, P_UV_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, P_NAC_W, \
+    P_PRIOR_DB, P_SR, P_TAU_MIN = range(12)
+N_PARAMS = 12
+BIG = 1e9
+
+
+@jit
+def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out_per, out_voiced):
+    """Fixed-lag Viterbi over ``K`` candidates plus an unvoiced state, ``m`` new frames.
+
+    State ``s < K`` is candidate ``s`` of a frame, state ``K`` is unvoiced. Costs (lower is
+    better; Boersma 1993 sect. 4 in cost form):
+
+    - voiced local: ``(1 - w) * cmndf + w * (1 - nac) + octave * log2(tau / tau_min)``;
+    - unvoiced local: ``uv_base + uv_db * (clip(e - level, -60, 0) + uv_rel_db)``, where ``e`` is
+      the frame's band energy (dB) and ``level`` the speaker's level: the ``level_q`` quantile of
+      the energy of the frames decided voiced, tracked online by stochastic approximation with
+      steps of ``level_step`` dB (before the first voiced frame: the running maximum of ``e`` minus
+      ``prior_db``);
+    - transitions: ``jump * |log2(tau_a / tau_b)|`` voiced to voiced, ``vuv`` across voicing.
+
+    After the forward step of stream frame ``f`` the best path is traced back ``D`` frames and
+    frame ``f - D`` is decided for good (``D = rtau.shape[0] - 2``).
+
+    Parameters
+    ----------
+    cand : float64[3, >=m, K] per new frame: ``cand[0]`` lag of each candidate (samples at
+        ``prm[P_SR]``; 0 = no candidate), ``cand[1]`` CMNDF value, ``cand[2]`` short-window NAC.
+    edb : float64[>=m] band energy of each new frame (dB).
+    m : int, new frames, in stream order.
+    o0 : int, output index of the frame decided after the first new frame (negative at the very
+        start of a stream, while fewer than ``D`` frames exist).
+    prm : float64[N_PARAMS] see the ``P_*`` indices.
+    delta : float64[K+1] state: accumulated cost of each state at the newest frame.
+    nd : float64[K+1] scratch.
+    rtau : float64[D+2, K] state: candidate lags of the last ``D+2`` frames (a ring: frame ``f``
+        in slot ``f % (D+2)``; two slots at least, so the previous frame survives when ``D = 0``).
+    rbp : int64[D+2, K+1] state: back-pointers of the same frames (same ring).
+    rf : float64[D+2, 2] state: band energy and periodicity of the same frames.
+    lvl : float64[3] state: speaker level (dB), 1.0 once a frame was voiced, running max of ``e``.
+    pos : int64[1] state: frames stepped so far.
+    out_f0 : float32[:] F0 in Hz, NaN when unvoiced. out_per : float32[:] periodicity 0..1
+        (``1 -`` the lowest voiced local cost without the octave term). out_voiced : bool[:].
+    """
+    K = cand.shape[2]
+    R = rtau.shape[0]
+    D = R - 2
+    oc = prm[P_OCTAVE]
+    jw = prm[P_JUMP]
+    vuc = prm[P_VUV]
+    wn = prm[P_NAC_W]
+    sr = prm[P_SR]
+    tmin = prm[P_TAU_MIN]
+    for r in range(m):
+        f = pos[0]
+        sl = f % R
+        prev = (f - 1) % R
+        e = edb[r]
+        if e > lvl[2] or f == 0:
+            lvl[2] = e
+        lev = lvl[0] if lvl[1] > 0.0 else lvl[2] - prm[P_PRIOR_DB]
+        rel = min(max(e - lev, -60.0), 0.0)
+        cuv = prm[P_UV_BASE] + prm[P_UV_DB] * (rel + prm[P_UV_REL_DB])
+        best_per = 0.0
+        for s in range(K + 1):
+            if s < K:
+                t = cand[0, r, s]
+                rtau[sl, s] = t
+                if t <= 0.0:
+                    nd[s] = BIG
+                    rbp[sl, s] = K
+                    continue
+                ap = (1.0 - wn) * cand[1, r, s] + wn * (1.0 - cand[2, r, s])
+                if 1.0 - ap > best_per:
+                    best_per = 1.0 - ap
+                loc = ap + oc * np.log2(t / tmin)
+            else:
+                loc = cuv
+            best = 0.0
+            bi = 0
+            if f > 0:
+                best = np.inf
+                for p in range(K + 1):
+                    c = delta[p]
+                    if p < K:
+                        tp = rtau[prev, p]
+                        if tp <= 0.0:
+                            continue
+                        if s < K:
+                            c += jw * abs(np.log2(rtau[sl, s] / tp))
+                        else:
+                            c += vuc
+                    elif s < K:
+                        c += vuc
+                    if c < best:
+                        best = c
+                        bi = p
+            nd[s] = best + loc
+            rbp[sl, s] = bi
+        lo = np.inf
+        for s in range(K + 1):
+            if nd[s] < lo:
+                lo = nd[s]
+        for s in range(K + 1):
+            delta[s] = nd[s] - lo
+        rf[sl, 0] = e
+        rf[sl, 1] = min(best_per, 1.0)
+        pos[0] = f + 1
+        g = f - D
+        if g < 0:
+            continue
+        # trace the best path back to frame g
+        s = 0
+        for q in range(1, K + 1):
+            if delta[q] < delta[s]:
+                s = q
+        for h in range(f, g, -1):
+            s = rbp[h % R, s]
+        gs = g % R
+        oi = o0 + r
+        out_per[oi] = rf[gs, 1]
+        if s < K:
+            out_f0[oi] = sr / rtau[gs, s]
+            out_voiced[oi] = True
+            eg = rf[gs, 0]
+            if lvl[1] > 0.0:
+                lvl[0] += prm[P_LEVEL_STEP] * (prm[P_LEVEL_Q] - (1.0 if eg < lvl[0] else 0.0))
+            else:
+                lvl[0] = eg
+                lvl[1] = 1.0
+        else:
+            out_f0[oi] = np.nan
+            out_voiced[oi] = False
+
+
+@jit
+def refine_f0(x, c0, n, hop, win, sr, voiced, f0):
+    """Refine voiced F0 values on the full-rate signal, in place.
+
+    For frame ``i`` (centre ``c = c0 + i*hop``) with period ``T0 = sr / f0[i]``, the YIN
+    difference function ``d(T) = sum_j (x[s+j] - x[s+j+T])**2`` (``j < win``, one window start
+    ``s = c - (win + ceil(T0) + 2)//2`` for all ``T``) is evaluated at the integers
+    ``T = floor(T0) - 1 .. floor(T0) + 2``; a parabola through the lowest interior minimum and
+    its neighbours gives the refined period. ``f0`` is left as it is when the minimum is at either
+    end of that range (the candidate was not near a dip at full rate).
     """
     for i in range(n):
-        v = aper[i] < aper_max and energy_db[i] > level_db[i] - rel_db and tau[i] > 0.0
-        out_voiced[i] = v
-        out_f0[i] = sr / tau[i] if v else np.nan
+        if not voiced[i]:
+            continue
+        t0 = sr / f0[i]
+        lo = int(t0) - 1
+        s = c0 + i * hop - (win + lo + 4) // 2
+        xs = x[s:s + win + lo + 4]
+        d0 = 0.0
+        d1 = 0.0
+        d2 = 0.0
+        d3 = 0.0
+        for j in range(win):
+            a = float(xs[j])
+            v = a - float(xs[j + lo])
+            d0 += v * v
+            v = a - float(xs[j + lo + 1])
+            d1 += v * v
+            v = a - float(xs[j + lo + 2])
+            d2 += v * v
+            v = a - float(xs[j + lo + 3])
+            d3 += v * v
+        if d1 <= d2 and d1 < d0 and d1 < d3:
+            a, b, c, tb = d0, d1, d2, lo + 1
+        elif d2 < d1 and d2 < d3:
+            a, b, c, tb = d1, d2, d3, lo + 2
+        else:
+            continue
+        den = a - 2.0 * b + c
+        if den > 0.0:
+            f0[i] = sr / (tb + 0.5 * (a - c) / den)
