@@ -28,10 +28,10 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _shared import ROOT, shared_data  # noqa: E402
-from prosync.engine.config import RateConfig  # noqa: E402
-from prosync.engine.rate import RateTracker, articulation_rate  # noqa: E402
 
 import prosync  # noqa: E402
+from prosync.engine.config import RateConfig  # noqa: E402
+from prosync.engine.rate import RateTracker, articulation_rate  # noqa: E402
 
 HOP_S = 0.01
 BLOCK_S = 0.25

@@ -39,11 +39,11 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _shared import ROOT, shared_data  # noqa: E402
+
+import prosync  # noqa: E402
 from prosync.engine.config import HOP_S, Config  # noqa: E402
 from prosync.engine.turns import frames_to_segments, turn_events_from_segments  # noqa: E402
 from prosync.native.vad import remove_bleed, vad_combine  # noqa: E402
-
-import prosync  # noqa: E402
 
 MATCH_S = 1.0
 BLOCK = 1600  # 100 ms blocks at 16 kHz

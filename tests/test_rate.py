@@ -6,6 +6,7 @@ import csv
 
 import numpy as np
 import pytest
+
 from prosync.engine.config import HOP, RateConfig
 from prosync.engine.errors import ProsyncError
 from prosync.engine.rate import DEFAULT_DIP_DB, RateTracker, articulation_rate
@@ -29,7 +30,6 @@ from prosync.native.nuclei import (
     rolling_count,
     smooth_intensity,
 )
-
 from tests.ref_rate import ref_nuclei, ref_rolling_rate, ref_smooth_intensity, synth_syllables
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from prosync.engine.config import TurnConfig
 from prosync.engine.errors import ProsyncError
 from prosync.engine.turns import (

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from prosync.native.vad import ABS_FLOOR_DB, LEVEL_REF_DB, remove_bleed, vad_combine
 
 # ----------------------------------------------------------------------------- slow references
