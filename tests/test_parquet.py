@@ -1,0 +1,41 @@
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from prosync import Session
+from prosync.engine.schema import TURNS
+from prosync.streams.parquet import SessionWriter, TableSink, turns_batch
+from tests.audio import dialogue
+
+
+def test_table_sink_is_invisible_until_closed(tmp_path):
+    sink = TableSink(tmp_path / "t.parquet", TURNS, "turns", row_group_rows=1)
+    sink.write(turns_batch([]))
+    assert not (tmp_path / "t.parquet").exists()
+    assert sink.tmp.exists()
+    sink.close()
+    assert (tmp_path / "t.parquet").exists() and not sink.tmp.exists()
+
+
+def test_abort_leaves_nothing(tmp_path):
+    sink = TableSink(tmp_path / "t.parquet", TURNS, "turns")
+    sink.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_session_writer_round_trip(tmp_path):
+    a, b, _ = dialogue()
+    s = Session()
+    w = SessionWriter(tmp_path)
+    w(s.push(0, a))
+    w(s.push(1, b))
+    w(s.close())
+    files = w.close()
+    names = sorted(f.name for f in files)
+    assert names == ["frames.parquet", "pacing.parquet", "series.parquet", "synchrony.parquet",
+                     "turns.parquet"]
+    fr = pq.read_table(tmp_path / "frames.parquet")
+    assert fr.num_rows == 2 * int(np.ceil(len(a) / 160))
+    assert fr.schema.field("f0_hz").type == pa.float32()
+    sync = pq.read_table(tmp_path / "synchrony.parquet").to_pylist()
+    assert {r["feature"] for r in sync} == {"f0", "energy", "rate", "vad"}
