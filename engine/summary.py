@@ -203,16 +203,40 @@ class SessionSummary:
                     for (x, y), sy in res.synchrony.items()}
             except ValueError as exc:  # too short a session for one frame
                 out["tama"][feat] = {"reason": str(exc)}
-        turns = turns_from_ipus(self.ipu_list)
-        lh = levitan_hirschberg(turns, ENTRAINMENT_FEATURES)
-        for feat, r in lh.items():
-            out["levitan_hirschberg"][feat] = {
-                "proximity_t": _f(r.proximity.t), "proximity_p": _f(r.proximity.p),
-                "convergence_r": _f(r.convergence.value), "convergence_p": _f(r.convergence.p),
-                "synchrony_r": _f(r.synchrony.value), "synchrony_p": _f(r.synchrony.p),
-                "pairs": int(r.synchrony.n),
-            }
+        # Levitan & Hirschberg on speaker-normalised IPU features (z-scores per speaker, so a
+        # low and a high voice can be compared), one direction at a time: pairs in which the
+        # responder's turn follows the other's (mixing both directions would correlate high
+        # with low voices by construction)
+        turns = turns_from_ipus(_zscored(self.ipu_list, ENTRAINMENT_FEATURES))
+        for responder, other in ((b, a), (a, b)):
+            key = f"{responder}_follows_{other}"
+            lh = levitan_hirschberg(turns, ENTRAINMENT_FEATURES, responder=responder)
+            out["levitan_hirschberg"][key] = {
+                feat: {
+                    "proximity_t": _f(r.proximity.t), "proximity_p": _f(r.proximity.p),
+                    "convergence_r": _f(r.convergence.value),
+                    "convergence_p": _f(r.convergence.p),
+                    "synchrony_r": _f(r.synchrony.value), "synchrony_p": _f(r.synchrony.p),
+                    "pairs": int(r.synchrony.n),
+                } for feat, r in lh.items()}
         return out
+
+
+def _zscored(ipus: list[IPU], features) -> list[IPU]:
+    """The IPUs with each feature z-scored within its speaker (NaN stays NaN)."""
+    stats = {}
+    for spk in {u.speaker for u in ipus}:
+        for f in features:
+            v = np.array([u.features.get(f, np.nan) for u in ipus if u.speaker == spk], float)
+            v = v[np.isfinite(v)]
+            sd = v.std() if v.size > 1 else 0.0
+            stats[spk, f] = (v.mean() if v.size else np.nan, sd if sd > 0 else np.nan)
+    out = []
+    for u in ipus:
+        feats = {f: (u.features.get(f, np.nan) - stats[u.speaker, f][0]) / stats[u.speaker, f][1]
+                 for f in features}
+        out.append(IPU(u.speaker, u.start_s, u.end_s, feats))
+    return out
 
 
 def _jsonable_row(row):

@@ -1,7 +1,9 @@
 """Make the built-in demo dialogue with espeak-ng (Debian package ``espeak-ng``).
 
-Two voices take turns in a scripted conversation; over its course the second speaker's rate and
-pitch converge toward the first speaker's, so the demo shows synchrony rising. The result is a
+Two voices take turns in a scripted conversation. The first (ada) varies her rate and pitch from
+turn to turn; the second (ben) starts in his own slow, low style and increasingly follows her last
+turn, so over the session his rate and pitch converge to hers and co-vary with them: the demo
+shows entrainment and synchrony rising. The result is a
 stereo FLAC (channel 1 = ada, channel 2 = ben) at 16 kHz with natural-ish gaps and one overlap.
 
     python -m prosync.make_demo prosync/data/demo_dialogue.flac
@@ -30,14 +32,22 @@ LINES = [
     ("ben", "I think it is the presentation. I have to speak in front of the whole team."),
     ("ada", "Have you given presentations like that before?"),
     ("ben", "A few times, yes. The last one actually went quite well."),
-    ("ada", "What helped you the last time?"),
+    ("ada", "Oh, that is good to hear! What helped you the last time?"),
     ("ben", "I practised with a friend, and I wrote short notes for every slide."),
     ("ada", "That is a good plan. Could you do the same this time?"),
     ("ben", "Yes, I could. I could call my friend tonight and practise again."),
     ("ada", "How do you feel when you picture that?"),
     ("ben", "Better, I think. Lighter. It feels like something I can actually do."),
+    ("ada", "What would you say in the first minute of the talk?"),
+    ("ben", "I would start with the problem, and then show the numbers we found."),
+    ("ada", "Wonderful. And if someone asks a hard question?"),
+    ("ben", "Then I take a breath, and I say I will check and come back to them."),
+    ("ada", "That sounds calm and honest. How does it feel to say it out loud?"),
+    ("ben", "It feels good! Much better than keeping it all in my head."),
     ("ada", "Great. Let us write that down as your plan for the week."),
     ("ben", "Yes, let us do that. Thank you, this really helped."),
+    ("ada", "You are welcome. See you next week, Ben."),
+    ("ben", "See you next week. Bye for now."),
 ]
 
 
@@ -54,28 +64,34 @@ def make(out: Path) -> Path:
     if shutil.which("espeak-ng") is None:
         sys.exit("espeak-ng is missing: apt-get install espeak-ng")
     rng = np.random.default_rng(7)
-    n_ben = sum(1 for s, _ in LINES if s == "ben")
+    n_turns = len(LINES)
     segs = []
     with tempfile.TemporaryDirectory() as td:
-        j = 0
+        last_ada = (170, 55)
         for i, (spk, text) in enumerate(LINES):
             if spk == "ada":
-                y = _say(text, "en-us+f3", 175, 60, Path(td) / f"{i}.wav")
+                # ada varies her rate and pitch from turn to turn
+                wpm = int(rng.integers(150, 201))
+                pitch = int(rng.integers(40, 76))
+                last_ada = (wpm, pitch)
+                y = _say(text, "en-us+f3", wpm, pitch, Path(td) / f"{i}.wav")
             else:
-                a = j / max(n_ben - 1, 1)          # 0 -> 1 over the conversation
-                wpm = int(round(120 + a * 50))     # ben speeds up toward ada's 175 wpm
-                pitch = int(round(25 + a * 25))    # and raises his pitch toward hers
+                # ben starts in his own slow, low, flat style and increasingly follows ada's
+                # last turn: his rate and pitch converge to hers and co-vary with them
+                w = i / (n_turns - 1)
+                own_wpm, own_pitch = 120 + rng.integers(-10, 11), 25 + rng.integers(-8, 9)
+                wpm = int(round((1 - w) * own_wpm + w * last_ada[0]))
+                pitch = int(round((1 - w) * own_pitch + w * (last_ada[1] - 10)))
                 y = _say(text, "en-gb+m3", wpm, pitch, Path(td) / f"{i}.wav")
-                j += 1
             segs.append((spk, y))
     chans = {"ada": [], "ben": []}
     t = int(0.5 * SR)
     for i, (spk, y) in enumerate(segs):
         placed = (t, y)
         chans[spk].append(placed)
-        # gaps of 150-700 ms (shrinking as the two converge), one overlap late in the talk
+        # gaps of 700 ms shrinking to about 200 ms as the two converge, two overlaps
         gap = int(SR * (0.7 - 0.5 * i / len(segs) + rng.uniform(-0.05, 0.05)))
-        if i == 12:
+        if i in (12, 19):
             gap = -int(0.3 * SR)
         t = t + len(y) + gap
     n = t + int(0.5 * SR)
@@ -84,7 +100,7 @@ def make(out: Path) -> Path:
         for start, y in chans[spk]:
             stereo[start:start + len(y), c] += 0.5 * y
     # a little room noise so the noise floor is realistic
-    stereo += rng.normal(0, 10 ** (-75 / 20), stereo.shape).astype(np.float32)
+    stereo += rng.normal(0, 10 ** (-84 / 20), stereo.shape).astype(np.float32)
     out.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(out), stereo, SR, format="FLAC", subtype="PCM_16")
     return out
