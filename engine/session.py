@@ -227,7 +227,8 @@ class Session:
                 a = np.concatenate([c[0] for c in self._unbinned])
                 b = np.concatenate([c[1] for c in self._unbinned])
                 self._unbinned.clear()
-                self._n_unbinned = 0
+                # the frames of an unfinished bin wait inside the tracker
+                self._n_unbinned %= self._sync.per_bin
                 bins = self._sync.bin(a, b)
                 if len(bins[0]["t_s"]):
                     upd.series = {spk: {k: b[k] for k in SERIES_FIELDS}
