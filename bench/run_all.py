@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["core", "pitch", "rate", "vad_turns", "wcc"]
+SCRIPTS = ["core", "pitch", "rate", "vad_turns", "wcc", "sync", "offline", "live", "ws"]
 
 
 def main(argv):
