@@ -6,6 +6,7 @@ channel 1 = second), a multichannel file with two channels picked, or two mono f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,9 @@ from ..engine.errors import AudioInputError
 
 #: Samples per speaker read at a time (about 4 s at 48 kHz).
 BLOCK = 1 << 16
+#: A file whose data ends before this fraction of the length its header declares is truncated
+#: (compressed formats such as MP3 only estimate their length).
+TRUNCATED_FRACTION = 0.98
 
 
 @dataclass
@@ -29,18 +33,35 @@ class AudioSource:
     frames: int
 
 
+def _truncated_wav(f: sf.SoundFile) -> str | None:
+    """libsndfile reads a truncated WAV silently (to the end of the data there is): its log says
+    ``data : <declared> (should be <present>)``."""
+    m = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", f.extra_info or "", re.M)
+    if m and int(m.group(1)) > int(m.group(2)) > 0:
+        return (f"{f.name}: is truncated: its header declares {int(m.group(1))} bytes of audio but "
+                f"only {int(m.group(2))} are there (about {f.frames / f.samplerate:.1f} s): the "
+                "copy or recording was cut short; copy or re-export it")
+    return None
+
+
 def _open(path: Path) -> sf.SoundFile:
     if not path.exists():
         raise AudioInputError(f"{path}: file not found: check the path")
     if path.is_dir():
         raise AudioInputError(f"{path}: is a folder, not an audio file: give the file's path")
     try:
-        return sf.SoundFile(str(path))
+        f = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         msg = str(exc).split("\n")[0]
         raise AudioInputError(
             f"{path}: cannot read as audio ({msg}): convert it to WAV or FLAC (e.g. with sox or ffmpeg)"
         ) from None
+    if f.format == "WAV" or f.format == "WAVEX":
+        why = _truncated_wav(f)
+        if why:
+            f.close()
+            raise AudioInputError(why)
+    return f
 
 
 def plan_sources(inputs: Sequence[str | Path], channels: Sequence[int] | None = None,
@@ -106,6 +127,8 @@ def read_blocks(sources: Sequence[AudioSource], block: int = BLOCK
     """Yield lists of float32 blocks, one per source, of equal duration until every file ends.
 
     A source that ends earlier yields empty blocks from then on (the session pads it with silence).
+    A file whose data ends well before the length its header declares raises
+    :class:`AudioInputError` (truncated).
     Non-finite samples raise :class:`AudioInputError` naming the file and time.
     """
     files: dict[Path, sf.SoundFile] = {}
@@ -114,6 +137,8 @@ def read_blocks(sources: Sequence[AudioSource], block: int = BLOCK
             if s.path not in files:
                 files[s.path] = _open(s.path)
         pos = 0
+        pos_of: dict[Path, int] = {}
+        ends: dict[Path, int] = {}
         while True:
             chunks: dict[Path, np.ndarray] = {}
             for path, f in files.items():
@@ -126,6 +151,15 @@ def read_blocks(sources: Sequence[AudioSource], block: int = BLOCK
                         f"{path}: read failed after {pos / sources[0].sample_rate:.1f} s "
                         f"({str(exc).splitlines()[0]}): the file may be truncated; re-export it"
                     ) from None
+            for path, f in files.items():
+                if len(chunks[path]) == 0 and f.frames > 0:
+                    got = ends.setdefault(path, pos_of[path])
+                    if got < TRUNCATED_FRACTION * f.frames:
+                        raise AudioInputError(
+                            f"{path}: audio ends at {got / f.samplerate:.1f} s but its header "
+                            f"declares {f.frames / f.samplerate:.1f} s: the file is truncated; "
+                            "copy or re-export it")
+                pos_of[path] = pos_of.get(path, 0) + len(chunks[path])
             out = []
             for s in sources:
                 data = chunks[s.path][:, s.channel]

@@ -6,9 +6,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
-from prosync.engine.schema import SCHEMA_VERSION
 
 from prosync.cli import main
+from prosync.engine.schema import SCHEMA_VERSION
 from tests.audio import dialogue
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import soundfile as sf
-from prosync.streams.files import plan_sources, read_blocks
 
 from prosync import AudioInputError
+from prosync.streams.files import plan_sources, read_blocks
 
 
 def write(path, data, sr=16000, **kw):

@@ -1,0 +1,46 @@
+"""``prosync corpus``: score every session of a folder into one Parquet dataset."""
+
+from __future__ import annotations
+
+import os
+
+
+def register(sub) -> None:
+    c = sub.add_parser("corpus", help="score every session of a folder into one Parquet dataset")
+    c.add_argument("root", metavar="DIR", help="folder of sessions (see the README's naming rule)")
+    c.add_argument("--out", required=True, help="output dataset folder")
+    c.add_argument("--manifest", metavar="CSV", help="session,audio[,audio2][,rttm][,speakers]")
+    c.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    c.add_argument("--dask", metavar="tcp://HOST:PORT", help="run on an existing Dask cluster")
+    c.add_argument("--reports", action="store_true", help="also write report.html per session")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=cmd_corpus)
+
+
+def cmd_corpus(args) -> int:
+    import sys
+
+    from prosync.engine.errors import ProsyncError
+
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    from prosync.corpus import run_corpus
+
+    if args.workers is not None and args.workers < 1:
+        raise ProsyncError(f"--workers {args.workers}: give 1 or more")
+    if args.dask:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise ProsyncError("--dask needs dask.distributed: pip install 'prosync[dask]'") from None
+    s = run_corpus(args.root, args.out, manifest=args.manifest, workers=args.workers,
+                   dask=args.dask, report=args.reports, progress=not args.quiet)
+    print(f"{s['done']}/{s['sessions']} sessions done ({s['audio_hours']:.2f} h of audio), "
+          f"{s['failed']} failed this run, {s['wall_s_this_run']:.1f} s")
+    for f in s["failures"]:
+        print(f"failed: {f['session']}: {f['reason']}", file=sys.stderr)
+    for feat, v in s["pseudo_dyads"]["features"].items():
+        d = v["cohens_d"]
+        print(f"{feat}: real {v['real_mean']} vs pseudo {v['pseudo_mean']} "
+              f"(|z| grand average), Cohen's d {'-' if d is None else f'{d:+.2f}'}")
+    print(f"wrote {os.path.join(args.out, 'corpus_summary.json')}")
+    return 0

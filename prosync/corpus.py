@@ -1,0 +1,353 @@
+"""``prosync corpus``: score every session of a folder into one partitioned Parquet dataset.
+
+Sessions (naming rule, files directly in DIR or below):
+
+* ``NAME.<ext>``: a stereo file, speakers ``a`` (channel 1) and ``b`` (channel 2);
+* ``NAME.<ext>`` + ``NAME.rttm``: a mono mix split by its RTTM (speakers named by the RTTM);
+* ``NAME.<spk1>.<ext>`` + ``NAME.<spk2>.<ext>``: two mono files, speakers named ``spk1``/``spk2``
+  (in alphabetical order of the labels);
+* or ``--manifest CSV`` with columns ``session,audio[,audio2][,rttm][,speakers]`` (paths relative
+  to the CSV).
+
+Output (``OUT``): ``<table>/session=NAME/part-0.parquet`` for frames, turns, synchrony, pacing and
+series (hive partitions: ``pyarrow.dataset.dataset(OUT / "frames", partitioning="hive")`` gives a
+``session`` column), ``summary/session=NAME/summary.json``, ``failures.parquet`` (session, file,
+reason), ``sessions.parquet`` and ``corpus_summary.json`` (with pseudo-dyad significance).
+
+Nothing is lost: a session is scored into ``OUT/.work/NAME/`` (every file written to a temporary
+name, fsynced, renamed); its tables are then renamed into their partitions and its
+``summary.json`` last. A session is done when its summary exists; a rerun skips done sessions,
+deletes the leftovers of unfinished ones and scores them again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+TABLES = ("frames", "turns", "synchrony", "pacing", "series")
+AUDIO_EXT = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf", ".opus"}
+FEATURES = {"f0": "f0_st", "energy": "energy_db", "rate": "rate_sps", "vad": "vad"}
+
+
+@dataclass
+class SessionSpec:
+    session: str
+    inputs: list[str]
+    rttm: str | None = None
+    speakers: list[str] | None = None
+    seconds: float = 0.0
+    problem: str | None = None  # a naming problem found while discovering (-> failure row)
+    extra: dict = field(default_factory=dict)
+
+
+def discover(root: str | Path, manifest: str | Path | None = None) -> list[SessionSpec]:
+    """The sessions of ``root`` by the naming rule (or the manifest), sorted by name."""
+    from prosync.engine.errors import ProsyncError
+
+    if manifest:
+        m = Path(manifest)
+        if not m.exists():
+            raise ProsyncError(f"{m}: manifest not found: check the path given to --manifest")
+        base = m.parent
+        out = []
+        with open(m, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if not rows or "session" not in rows[0] or "audio" not in rows[0]:
+            raise ProsyncError(f"{m}: needs a header with at least 'session,audio' columns")
+        for r in rows:
+            ins = [str(base / r["audio"])] + ([str(base / r["audio2"])] if r.get("audio2") else [])
+            out.append(SessionSpec(r["session"], ins, str(base / r["rttm"]) if r.get("rttm") else None,
+                                   r["speakers"].split(",") if r.get("speakers") else None))
+        return sorted(out, key=lambda s: s.session)
+    root = Path(root)
+    if not root.is_dir():
+        raise ProsyncError(f"{root}: is not a folder: give the folder holding the sessions")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    audio = [p for p in files if p.suffix.lower() in AUDIO_EXT]
+    rttms = {p.with_suffix(""): p for p in files if p.suffix.lower() == ".rttm"}
+    groups: dict[Path, list[Path]] = {}
+    for p in audio:
+        stem = p.with_suffix("")
+        if stem in rttms:
+            groups.setdefault(stem, []).append(p)
+            continue
+        parts = p.name.split(".")
+        key = p.parent / parts[0] if len(parts) >= 3 else stem
+        groups.setdefault(key, []).append(p)
+    out = []
+    for key, ps in sorted(groups.items()):
+        name = key.name
+        if key in rttms and len(ps) == 1:
+            out.append(SessionSpec(name, [str(ps[0])], str(rttms[key])))
+        elif len(ps) == 1:
+            out.append(SessionSpec(name, [str(ps[0])]))
+        elif len(ps) == 2:
+            labels = [p.name.split(".")[-2] for p in ps]
+            out.append(SessionSpec(name, [str(p) for p in ps], speakers=labels))
+        else:
+            out.append(SessionSpec(name, [str(p) for p in ps],
+                                   problem=f"{len(ps)} files share the session name {name!r}: "
+                                           "use NAME.spk1.ext + NAME.spk2.ext, or a manifest"))
+    seen: dict[str, int] = {}
+    for s in out:
+        seen[s.session] = seen.get(s.session, 0) + 1
+    for s in out:
+        if seen[s.session] > 1 and not s.problem:
+            s.problem = (f"session name {s.session!r} is used in {seen[s.session]} folders: rename "
+                         "the files or give a manifest")
+    return out
+
+
+def _seconds(spec: SessionSpec) -> float:
+    import soundfile as sf
+
+    try:
+        return max(sf.info(p).duration for p in spec.inputs)
+    except Exception:  # noqa: BLE001 - a broken file is reported when it is scored
+        return 0.0
+
+
+def done(out: Path, session: str) -> bool:
+    return (out / "summary" / f"session={session}" / "summary.json").exists()
+
+
+def score_session(spec: SessionSpec, out_root: str, report: bool = False) -> dict:
+    """Score one session into the dataset (run in a worker process or on a Dask worker).
+
+    Returns ``{"session", "status": "done"|"failed", "file", "reason", "seconds", "wall_s"}``;
+    never raises for a bad input.
+    """
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    from prosync.engine.errors import ProsyncError
+    from prosync.score import score
+    from prosync.streams.parquet import fsync_dir
+
+    out = Path(out_root)
+    t0 = time.perf_counter()
+    row = {"session": spec.session, "status": "failed", "file": ";".join(spec.inputs), "reason": "",
+           "seconds": 0.0, "wall_s": 0.0}
+    if spec.problem:
+        row["reason"] = spec.problem
+        return row
+    work = out / ".work" / spec.session
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        spk = spec.speakers or (None if spec.rttm else ["a", "b"])  # a corpus needs two speakers
+        res = score(spec.inputs, work, speakers=spk, rttm=spec.rttm, report=report)
+    except (ProsyncError, OSError, ValueError, RuntimeError) as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        bad = [p for p in spec.inputs + ([spec.rttm] if spec.rttm else []) if p and p in msg]
+        row.update(reason=msg, file=bad[0] if bad else row["file"],
+                   wall_s=time.perf_counter() - t0)
+        return row
+    for t in TABLES:
+        dst = out / t / f"session={spec.session}"
+        dst.mkdir(parents=True, exist_ok=True)
+        os.replace(work / f"{t}.parquet", dst / "part-0.parquet")
+        fsync_dir(dst)
+    sdir = out / "summary" / f"session={spec.session}"
+    sdir.mkdir(parents=True, exist_ok=True)
+    if report and (work / "report.html").exists():
+        os.replace(work / "report.html", sdir / "report.html")
+    os.replace(work / "summary.json", sdir / "summary.json")  # last: the session is done
+    fsync_dir(sdir)
+    shutil.rmtree(work, ignore_errors=True)
+    row.update(status="done", reason="", seconds=float(res.summary.get("duration_s") or 0.0),
+               wall_s=time.perf_counter() - t0)
+    return row
+
+
+def clean_unfinished(out: Path, specs) -> None:
+    """Remove the leftovers of sessions that did not finish (partitions without a summary)."""
+    shutil.rmtree(out / ".work", ignore_errors=True)
+    for s in specs:
+        if done(out, s.session):
+            continue
+        for t in TABLES:
+            shutil.rmtree(out / t / f"session={s.session}", ignore_errors=True)
+
+
+def _write_table(path: Path, cols: dict, schema) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from prosync.streams.parquet import batch, fsync_dir
+
+    t = pa.Table.from_batches([batch(cols, schema)], schema)
+    tmp = path.with_name(f".{path.name}.partial")
+    pq.write_table(t, str(tmp))
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def pseudo_dyads(out: Path, sessions: list[str], *, rate_hz=10.0, lag_s=2.0, window_s=8.0,
+                 step_s=0.5, max_pairs: int = 2000, seed: int = 0) -> dict:
+    """rMEA-style pseudo-dyad significance across sessions.
+
+    Real: per session the grand average of |Fisher z| WCC (``prosync.wcc``, ``sparse="nan"``)
+    between its two speakers' ``series.parquet`` features. Pseudo: speaker 1 of session i with
+    speaker 2 of session j != i, truncated to the shorter; every cross pairing (a seeded sample of
+    ``max_pairs`` when there are more). Effect size: Cohen's d = (mean real - mean pseudo) /
+    pooled sd, per feature.
+    """
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from prosync.engine.errors import ProsyncError
+    from prosync.engine.wcc import wcc
+    from prosync.report import _np, _speaker_mask
+
+    series = {}
+    for s in sessions:
+        p = out / "series" / f"session={s}" / "part-0.parquet"
+        if not p.exists():
+            continue
+        t = pq.ParquetFile(p).read()
+        sp = list(dict.fromkeys(t.column("speaker").to_pylist()))
+        if len(sp) != 2:
+            continue
+        masks = [_speaker_mask(t.column("speaker"), n) for n in sp]
+        series[s] = {f: [_np(t.column(c))[m].astype(np.float32) for m in masks]
+                     for f, c in FEATURES.items()}
+    keys = sorted(series)
+
+    def grand(a, b):
+        n = min(len(a), len(b))
+        try:
+            r = wcc(a[:n].astype(np.float64), b[:n].astype(np.float64), rate_hz=rate_hz, lag_s=lag_s,
+                    window_s=window_s, step_s=step_s, fisher_z=True, absolute=True, sparse="nan")
+        except ProsyncError:
+            return math.nan
+        m = r.matrix[np.isfinite(r.matrix)]
+        return float(m.mean()) if m.size else math.nan
+
+    pairs = [(i, j) for i in keys for j in keys if i != j]
+    if len(pairs) > max_pairs:
+        rng = np.random.default_rng(seed)
+        pairs = [pairs[k] for k in sorted(rng.choice(len(pairs), max_pairs, replace=False))]
+    res = {"settings": {"rate_hz": rate_hz, "lag_s": lag_s, "window_s": window_s, "step_s": step_s,
+                        "statistic": "grand average of |Fisher z| over windows and lags"},
+           "sessions": len(keys), "pseudo_pairs": len(pairs), "features": {}}
+    for f in FEATURES:
+        real = np.array([grand(*series[s][f]) for s in keys])
+        pseudo = np.array([grand(series[i][f][0], series[j][f][1]) for i, j in pairs])
+        r, p = real[np.isfinite(real)], pseudo[np.isfinite(pseudo)]
+        d = math.nan
+        if len(r) >= 2 and len(p) >= 2:
+            sd = math.sqrt(((len(r) - 1) * r.var(ddof=1) + (len(p) - 1) * p.var(ddof=1))
+                           / (len(r) + len(p) - 2))
+            d = (r.mean() - p.mean()) / sd if sd > 0 else math.nan
+
+        def j(v):
+            return None if not math.isfinite(v) else round(float(v), 4)
+
+        res["features"][f] = {
+            "real_mean": j(r.mean()) if len(r) else None, "real_sd": j(r.std(ddof=1)) if len(r) > 1 else None,
+            "pseudo_mean": j(p.mean()) if len(p) else None,
+            "pseudo_sd": j(p.std(ddof=1)) if len(p) > 1 else None,
+            "n_real": int(len(r)), "n_pseudo": int(len(p)), "cohens_d": j(d),
+            "reason": None if math.isfinite(d) else "fewer than 2 real or pseudo values, or no spread"}
+    return res
+
+
+def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=False, progress=True,
+               console=None, sync=None) -> dict:
+    """Score a corpus (see the module docstring); returns the corpus summary."""
+    import pyarrow as pa
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from prosync.engine.config import Config
+    from prosync.score import write_json
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = discover(root, manifest)
+    clean_unfinished(out, specs)
+    todo = [s for s in specs if not done(out, s.session)]
+    for s in todo:
+        s.seconds = _seconds(s)
+    total = sum(s.seconds for s in todo) or 1.0
+    console = console or Console(stderr=True)
+    rows, failures = [], []
+    t0 = time.perf_counter()
+    workers = workers or os.cpu_count() or 1
+    with Progress(TextColumn("scoring corpus"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.description}"), TimeElapsedColumn(), TextColumn("ETA"),
+                  TimeRemainingColumn(), console=console, disable=not progress) as prog:
+        task = prog.add_task("", total=len(todo))
+        secs = 0.0
+
+        def finished(r, spec):
+            nonlocal secs
+            rows.append(r)
+            if r["status"] != "done":
+                failures.append({"session": r["session"], "file": r["file"], "reason": r["reason"]})
+            secs += spec.seconds
+            prog.update(task, advance=1, description=f"{secs / 3600:.2f}/{total / 3600:.2f} h audio")
+
+        if dask:
+            from distributed import Client, as_completed
+
+            client = dask if not isinstance(dask, str) else Client(dask)
+            try:
+                futs = {client.submit(score_session, s, str(out), report, pure=False): s for s in todo}
+                for fut in as_completed(futs):
+                    finished(fut.result(), futs[fut])
+            finally:
+                if isinstance(dask, str):
+                    client.close()
+        elif workers == 1:
+            for s in todo:
+                finished(score_session(s, str(out), report), s)
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
+                futs = {ex.submit(score_session, s, str(out), report): s for s in todo}
+                for fut in as_completed(futs):
+                    finished(fut.result(), futs[fut])
+    wall = time.perf_counter() - t0
+    fs = pa.schema([("session", pa.string()), ("file", pa.string()), ("reason", pa.string())])
+    _write_table(out / "failures.parquet", {k: [f[k] for f in failures] for k in fs.names}, fs)
+    done_names = [s.session for s in specs if done(out, s.session)]
+    summaries = {}
+    for s in done_names:
+        summaries[s] = json.loads((out / "summary" / f"session={s}" / "summary.json").read_text())
+    ss = pa.schema([("session", pa.string()), ("duration_s", pa.float64())])
+    _write_table(out / "sessions.parquet",
+                 {"session": done_names,
+                  "duration_s": [float(summaries[s].get("duration_s") or 0.0) for s in done_names]}, ss)
+    cfg = sync or Config().sync
+    summary = {
+        "sessions": len(specs), "done": len(done_names), "failed": len(failures),
+        "scored_this_run": sum(r["status"] == "done" for r in rows),
+        "audio_hours": round(sum(float(v.get("duration_s") or 0) for v in summaries.values()) / 3600, 4),
+        "wall_s_this_run": round(wall, 2),
+        "failures": failures,
+        "pseudo_dyads": pseudo_dyads(out, done_names, rate_hz=cfg.rate_hz, lag_s=cfg.lag_s,
+                                     window_s=cfg.window_s, step_s=cfg.step_s),
+    }
+    write_json(out / "corpus_summary.json", summary)
+    return summary
+
+
+__all__ = ["SessionSpec", "asdict", "discover", "pseudo_dyads", "run_corpus", "score_session"]

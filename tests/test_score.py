@@ -1,0 +1,86 @@
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+
+from prosync import AudioInputError
+from prosync.cli import main
+from prosync.score import score
+from prosync.streams.parquet import column
+from tests.audio import dialogue
+
+
+@pytest.mark.parametrize("ext, kw", [("wav", {}), ("flac", {}), ("ogg", {"subtype": "VORBIS"}),
+                                     ("mp3", {"format": "MP3", "subtype": "MPEG_LAYER_III"})])
+def test_formats(tmp_path, ext, kw):
+    a, b, _ = dialogue()
+    p = tmp_path / f"d.{ext}"
+    try:
+        sf.write(str(p), np.stack([a, b], 1), 16000, **kw)
+    except (sf.LibsndfileError, ValueError, TypeError) as exc:
+        pytest.skip(f"libsndfile here cannot write {ext}: {exc}")
+    res = score([p], tmp_path / "o", report=False)
+    assert res.summary["speakers"]["a"]["f0_median_hz"] == pytest.approx(210, rel=0.05)
+
+
+def test_mismatched_lengths_pad_and_warn(tmp_path, capsys):
+    a, b, _ = dialogue()
+    sf.write(str(tmp_path / "a.wav"), a, 16000)
+    sf.write(str(tmp_path / "b.wav"), b[:16000 * 8], 16000)
+    assert main(["score", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "--out",
+                 str(tmp_path / "o"), "--no-report"]) == 0
+    err = capsys.readouterr().err
+    assert "b.wav (8.00 s) is shorter than" in err and "padded with silence to 12.00 s" in err
+    fr = pq.read_table(tmp_path / "o" / "frames.parquet")
+    assert fr.num_rows == 2 * 1200
+
+
+@pytest.mark.parametrize("make, msg", [
+    (lambda d: sf.write(str(d / "z.wav"), np.zeros((0, 2), np.float32), 16000) or d / "z.wav",
+     "no audio samples"),
+    (lambda d: sf.write(str(d / "m.wav"), np.zeros(16000, np.float32), 16000) or d / "m.wav", "--rttm"),
+])
+def test_bad_input_one_line_exit_2(tmp_path, capsys, make, msg):
+    p = make(tmp_path)
+    assert main(["score", str(p), "--speakers", "a,b", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(p) in err[0] and msg in err[0]
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac"])
+def test_truncated_file(tmp_path, ext):
+    x = np.random.default_rng(0).uniform(-.3, .3, (160000, 2)).astype(np.float32)
+    p = tmp_path / f"t.{ext}"
+    sf.write(str(p), x, 16000)
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(AudioInputError, match="truncated"):
+        score([p], tmp_path / "o", report=False)
+    assert not list((tmp_path / "o").glob("*.parquet"))
+
+
+def test_textgrid_and_rttm_out(tmp_path):
+    a, b, _ = dialogue()
+    sf.write(str(tmp_path / "s.wav"), np.stack([a, b], 1), 16000)
+    score([tmp_path / "s.wav"], tmp_path / "o", report=False, textgrid=tmp_path / "s.TextGrid",
+          rttm_out=tmp_path / "s.rttm")
+    from praatio import textgrid
+
+    tg = textgrid.openTextgrid(str(tmp_path / "s.TextGrid"), includeEmptyIntervals=False)
+    assert {"a IPU", "b IPU", "turns"} <= set(tg.tierNames)
+    assert 1 <= len(tg.getTier("a IPU").entries) <= 3
+    lines = (tmp_path / "s.rttm").read_text().splitlines()
+    assert lines and all(x.startswith("SPEAKER s 1 ") for x in lines)
+
+
+@pytest.mark.parametrize("t, vals", [
+    (pa.float64(), np.array([1.0, np.nan, 3.0])), (pa.float32(), np.array([1.5, 2.5], np.float32)),
+    (pa.int16(), np.array([-1, 5], np.int16)), (pa.bool_(), np.array([True, False, True] * 5)),
+    (pa.string(), ["a", "bb", None, ""]), (pa.float64(), [1.0, None]),
+])
+def test_column_builder_equals_pa_array(t, vals):
+    got = column(vals, t)
+    want = pa.array(vals, t, from_pandas=False)
+    assert got.to_pylist() == want.to_pylist() or np.array_equal(
+        np.asarray(got.to_pylist(), float), np.asarray(want.to_pylist(), float), equal_nan=True)
