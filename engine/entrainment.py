@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtr  # Student's t CDF; scipy.stats would cost ~50 MB at import
 
 from .errors import ProsyncError
 
@@ -730,8 +730,10 @@ def local_proximity(turns: Iterable[Turn], feature: str, *, responder: str | Non
         return LocalProximity(part_a, nonp_a, mp, mn, np.nan, np.nan, n,
                               f"partner minus non-partner differences for {feature!r} have zero "
                               "variance: the paired t-test is undefined")
-    res = stats.ttest_rel(nonp_a, part_a)
-    return LocalProximity(part_a, nonp_a, mp, mn, float(res.statistic), float(res.pvalue), n)
+    # paired t-test of non-partner minus partner differences (scipy.stats.ttest_rel)
+    t = float(dd.mean() / (dd.std(ddof=1) / math.sqrt(n)))
+    p = float(2.0 * stdtr(n - 1, -abs(t)))
+    return LocalProximity(part_a, nonp_a, mp, mn, t, p, n)
 
 
 def _pearson(x: np.ndarray, y: np.ndarray, what: str, min_n: int) -> LocalStat:
@@ -740,8 +742,13 @@ def _pearson(x: np.ndarray, y: np.ndarray, what: str, min_n: int) -> LocalStat:
         return LocalStat(np.nan, np.nan, n, f"{what}: {n} turn exchanges, need {min_n}")
     if np.all(x == x[0]) or np.all(y == y[0]):
         return LocalStat(np.nan, np.nan, n, f"{what}: zero variance, correlation undefined")
-    res = stats.pearsonr(x, y)
-    return LocalStat(float(res.statistic), float(res.pvalue), n)
+    r = float(np.clip(np.corrcoef(x, y)[0, 1], -1.0, 1.0))
+    if n <= 2:
+        return LocalStat(r, np.nan, n, f"{what}: p undefined with {n} pairs")
+    if abs(r) == 1.0:
+        return LocalStat(r, 0.0, n)
+    t = r * math.sqrt((n - 2) / (1.0 - r * r))
+    return LocalStat(r, float(2.0 * stdtr(n - 2, -abs(t))), n)
 
 
 def local_convergence(turns: Iterable[Turn], feature: str, *, responder: str | None = None,

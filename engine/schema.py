@@ -87,7 +87,9 @@ DESCRIPTIONS = {
         "nucleus_age": "a syllable nucleus confirmed at this frame lies this many frames earlier; -1 none",
     },
     "turns": {
-        "kind": "ipu | pause | gap | overlap_between | overlap_within (Heldner & Edlund 2010)",
+        "kind": "ipu | pause | gap | overlap_between | overlap_within (Heldner & Edlund 2010) | "
+                "edge_silence | silence_ambiguous | overlap_other | rttm_overlap (input split by "
+                "an RTTM: both speakers' turns overlap)",
         "speaker": "the IPU's speaker; for pauses, gaps and overlaps the speaker before",
         "start_s": "start, seconds from session start",
         "end_s": "end, seconds from session start",
