@@ -194,6 +194,20 @@ def lag_matrices(out: Path, names, sync_cfg):
     return res
 
 
+def _time_binned(m: np.ndarray, cols: int = 600) -> np.ndarray:
+    """At most ``cols`` windows: means over runs of neighbouring windows (NaN ignored), so the
+    picture of a long session costs no more memory than a short one's."""
+    k = -(-m.shape[0] // cols)
+    if k <= 1:
+        return m
+    n = -(-m.shape[0] // k) * k
+    pad = np.full((n - m.shape[0], m.shape[1]), np.nan)
+    g = np.concatenate([m, pad]).reshape(-1, k, m.shape[1])
+    ok = np.isfinite(g)
+    with np.errstate(invalid="ignore"):
+        return np.where(ok.any(1), np.where(ok, g, 0).sum(1) / np.maximum(ok.sum(1), 1), np.nan)
+
+
 def heatmap_figure(mats: dict):
     feats = list(mats)
     fig = _figure(12, 2.1 * len(feats) + 0.6)
@@ -210,7 +224,8 @@ def heatmap_figure(mats: dict):
         t0 = r.window_start_s[0] - step / 2 if len(r.window_start_s) else 0
         t1 = r.window_start_s[-1] + step / 2 if len(r.window_start_s) else 1
         dl = (r.lags_s[1] - r.lags_s[0]) / 2 if len(r.lags_s) > 1 else 0.05
-        im = ax.imshow(r.matrix.T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-1, vmax=1,
+        im = ax.imshow(_time_binned(r.matrix).T, aspect="auto", origin="lower", cmap="RdBu_r",
+                       vmin=-1, vmax=1,
                        extent=(t0, t1, r.lags_s[0] - dl, r.lags_s[-1] + dl),
                        interpolation="nearest")
         ax.axhline(0, color="k", lw=0.4, alpha=0.5)
