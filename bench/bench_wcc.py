@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from prosync.engine.wcc import StreamingWcc, wcc  # noqa: E402
-
 from tests.ref_wcc import meaccf  # noqa: E402
 
 RATE_HZ = 10.0

@@ -20,14 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.errors import ProsyncError
+from ..native import baseline as _kb
 
 PROFILE_VERSION = 1
 
-# histogram grids: F0 in 0.1 semitone bins re 1 Hz (0..120 st = 1..1024 Hz), levels in 0.5 dB
-_ST_BINS = 1200
-_DB_LO, _DB_BINS = -120.0, 260
-_RATE_BINS = 200       # 0.05 syl/s bins, 0..10
-_FTO_LO, _FTO_BINS = -3.0, 120  # 50 ms bins, -3..+3 s
+# histogram grids (native/baseline.py): F0 in 0.1 semitone bins re 1 Hz (0..120 st = 1..1024 Hz),
+# levels in 0.5 dB bins from -120 dB, rate in 0.05 syl/s bins (0..10), FTO in 50 ms bins (-3..+3 s)
+_ST_BINS = _kb.ST_BINS
+_DB_LO, _DB_BINS = _kb.DB_LO, _kb.DB_BINS
+_RATE_BINS = _kb.RATE_BINS
+_FTO_LO, _FTO_BINS = -3.0, 120
+_HISTS = (("f0", _kb.OFF_F0, _ST_BINS), ("level", _kb.OFF_LEVEL, _DB_BINS),
+          ("noise", _kb.OFF_NOISE, _DB_BINS), ("rate", _kb.OFF_RATE, _RATE_BINS))
 
 #: Voiced frames needed before the F0 baseline is settled (3 s of voicing).
 MIN_VOICED = 300
@@ -65,40 +69,55 @@ class BaselineSnapshot:
 
 
 class SpeakerBaseline:
-    """Online baseline of one speaker, fed with frames and the FTOs of floors they took."""
+    """Online baseline of one speaker, fed with frames and the FTOs of floors they took.
+
+    The F0, level, noise and rate histograms live side by side in one array (views ``f0``,
+    ``level``, ``noise``, ``rate``); their quantiles are tracked incrementally by the kernels in
+    ``native/baseline.py``, so a snapshot after every 100 ms bin is O(1).
+    """
 
     def __init__(self):
-        self.f0 = np.zeros(_ST_BINS, np.int64)
-        self.level = np.zeros(_DB_BINS, np.int64)
-        self.noise = np.zeros(_DB_BINS, np.int64)
-        self.rate = np.zeros(_RATE_BINS, np.int64)
+        self._h = np.zeros(_kb.H_TOTAL, np.int64)
+        self._q = np.full((2, _kb.NQ), -1, np.int64)
+        self._q[1] = 0
+        self._cnt = np.zeros(2 + _kb.NQ, np.int64)
         self.fto = np.zeros(_FTO_BINS, np.int64)
-        self.n_voiced = 0
-        self.n_speech = 0
         self.n_fto = 0
+        self._fto_med = float("nan")
         self._snap: BaselineSnapshot | None = None
+        self._one = np.empty((1, 6), np.float64)
+
+    # histogram views (read-only use; profiles copy them)
+    f0 = property(lambda self: self._h[_kb.OFF_F0:_kb.OFF_F0 + _ST_BINS])
+    level = property(lambda self: self._h[_kb.OFF_LEVEL:_kb.OFF_LEVEL + _DB_BINS])
+    noise = property(lambda self: self._h[_kb.OFF_NOISE:_kb.OFF_NOISE + _DB_BINS])
+    rate = property(lambda self: self._h[_kb.OFF_RATE:_kb.OFF_RATE + _RATE_BINS])
+
+    @property
+    def n_voiced(self) -> int:
+        return int(self._cnt[0])
+
+    @property
+    def n_speech(self) -> int:
+        return int(self._cnt[1])
+
+    def add_bins(self, frames: np.ndarray, per_bin: int, out: np.ndarray) -> None:
+        """Add ``out.shape[0]`` bins of ``per_bin`` frames each (record array with fields
+        ``f0_hz``, ``voiced``, ``speech``, ``energy_db``, ``rate_sps``), bin by bin; ``out[b]``
+        gets the baseline after bin ``b``: F0 median (st re 1 Hz), speech level (dB), F0 range
+        (st), rate (syl/s), voiced and speech frames seen."""
+        if out.shape[0]:
+            _kb.add_bins(frames["f0_hz"], frames["voiced"], frames["speech"], frames["energy_db"],
+                         frames["rate_sps"], int(per_bin), self._h, self._q, self._cnt, out)
+            self._snap = None
 
     def add_frames(self, frames: np.ndarray) -> None:
         """Add a record array of frames (fields ``f0_hz``, ``voiced``, ``speech``, ``energy_db``,
-        ``rate_sps``)."""
-        v = frames["voiced"]
-        f0 = frames["f0_hz"][v]
-        f0 = f0[np.isfinite(f0) & (f0 > 0)]
-        if f0.size:
-            idx = np.clip((st_re_1hz(f0) * 10).astype(np.int64), 0, _ST_BINS - 1)
-            self.f0 += np.bincount(idx, minlength=_ST_BINS)
-            self.n_voiced += f0.size
-        sp = frames["speech"]
-        e = frames["energy_db"]
-        eidx = np.clip(((e - _DB_LO) * 2).astype(np.int64), 0, _DB_BINS - 1)
-        if sp.any():
-            self.level += np.bincount(eidx[sp], minlength=_DB_BINS)
-            r = np.clip((frames["rate_sps"][sp] * 20).astype(np.int64), 0, _RATE_BINS - 1)
-            self.rate += np.bincount(r, minlength=_RATE_BINS)
-            self.n_speech += int(sp.sum())
-        if (~sp).any():
-            self.noise += np.bincount(eidx[~sp], minlength=_DB_BINS)
-        self._snap = None
+        ``rate_sps``). Voiced frames with a finite F0 > 0 count for F0; speech frames for the
+        level and the rate, the others for the noise floor (non-finite values are skipped)."""
+        n = len(frames)
+        if n:
+            self.add_bins(frames, n, self._one)
 
     def add_fto(self, fto_s: float) -> None:
         """A floor this speaker took, ``fto_s`` after (or before, if negative) the other's end."""
@@ -106,7 +125,13 @@ class SpeakerBaseline:
             i = int(np.clip((fto_s - _FTO_LO) * 20, 0, _FTO_BINS - 1))
             self.fto[i] += 1
             self.n_fto += 1
+            self._fto_med = _quantile(self.fto, 0.5, _FTO_LO, 0.05)
             self._snap = None
+
+    @property
+    def fto_median_s(self) -> float:
+        """Median floor-transfer offset when this speaker takes the floor (NaN: none yet)."""
+        return self._fto_med
 
     @property
     def warming_up(self) -> bool:
@@ -114,15 +139,18 @@ class SpeakerBaseline:
 
     def snapshot(self) -> BaselineSnapshot:
         if self._snap is None:
-            med_st = _quantile(self.f0, 0.5, 0.0, 0.1)
+            o = np.empty(6)
+            _kb.snapshot(self._q, self._cnt, o)
+            med_st = float(o[0])
             self._snap = BaselineSnapshot(
                 f0_median_hz=2 ** (med_st / 12) if math.isfinite(med_st) else float("nan"),
                 f0_median_st=med_st,
-                f0_range_st=_quantile(self.f0, 0.95, 0.0, 0.1) - _quantile(self.f0, 0.05, 0.0, 0.1),
-                speech_level_db=_quantile(self.level, 0.5, _DB_LO, 0.5),
-                noise_floor_db=_quantile(self.noise, 0.1, _DB_LO, 0.5),
-                rate_sps=_quantile(self.rate, 0.5, 0.0, 0.05),
-                fto_median_s=_quantile(self.fto, 0.5, _FTO_LO, 0.05) if self.n_fto else float("nan"),
+                f0_range_st=float(o[2]),
+                speech_level_db=float(o[1]),
+                noise_floor_db=_DB_LO + (self._q[0, _kb.Q_NOISE_LO] + 0.5) * 0.5
+                if self._q[0, _kb.Q_NOISE_LO] >= 0 else float("nan"),
+                rate_sps=float(o[3]),
+                fto_median_s=self._fto_med,
                 warming_up=self.warming_up,
             )
         return self._snap
@@ -138,13 +166,23 @@ class SpeakerBaseline:
     @classmethod
     def from_dict(cls, d: dict) -> SpeakerBaseline:
         b = cls()
-        for name, size in (("f0", _ST_BINS), ("level", _DB_BINS), ("noise", _DB_BINS),
-                           ("rate", _RATE_BINS), ("fto", _FTO_BINS)):
+        for name, off, size in _HISTS:
             arr = np.asarray(d[name], dtype=np.int64)
             if arr.shape != (size,) or (arr < 0).any():
                 raise ValueError(f"histogram {name!r} has the wrong shape or negative counts")
-            setattr(b, name, arr)
-        b.n_voiced, b.n_speech, b.n_fto = int(d["n_voiced"]), int(d["n_speech"]), int(d["n_fto"])
+            b._h[off:off + size] = arr
+        fto = np.asarray(d["fto"], dtype=np.int64)
+        if fto.shape != (_FTO_BINS,) or (fto < 0).any():
+            raise ValueError("histogram 'fto' has the wrong shape or negative counts")
+        b.fto[:] = fto
+        b._cnt[0], b._cnt[1], b.n_fto = int(d["n_voiced"]), int(d["n_speech"]), int(d["n_fto"])
+        if min(b._cnt[0], b._cnt[1], b.n_fto) < 0:
+            raise ValueError("negative frame counts")
+        for j in range(_kb.NQ):
+            off, size = int(_kb.Q_OFF[j]), int(_kb.Q_SIZE[j])
+            b._cnt[2 + j] = b._h[off:off + size].sum()
+        _kb.init_quantiles(b._h, b._q, b._cnt)
+        b._fto_med = _quantile(b.fto, 0.5, _FTO_LO, 0.05) if b.n_fto else float("nan")
         return b
 
 
@@ -176,5 +214,5 @@ def load_profile(path: str | Path) -> dict[str, SpeakerBaseline]:
                            "delete it to start afresh")
     try:
         return {str(k): SpeakerBaseline.from_dict(v) for k, v in doc["speakers"].items()}
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ProsyncError(f"{path}: damaged profile ({exc}): delete it to start afresh") from None

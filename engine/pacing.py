@@ -14,15 +14,28 @@ Mismatch (agent minus user, measured):
 
 Advice for the agent's next reply (signed, bounded by :class:`~prosync.engine.config.PacingConfig`):
 
-* ``reply_delay_ms``: the user's own typical gap (median FTO when they take the floor), bounded,
-  lengthened when the user hesitates (long within-turn pauses, energy and rate falling below
-  their baseline): people leave room for a hesitant speaker;
-* ``target_rate_sps``: converge toward the user's rate, with a 10 % dead band (the
-  just-noticeable difference of tempo): inside the band the agent's own rate is kept;
-* ``loudness_offset_db``: change of the agent's level toward the user's (dead band 2 dB);
-* ``f0_offset_st``: the user's current pitch excursion from their own median; an agent mirrors
-  it relative to *its* baseline (not the user's absolute pitch);
-* ``user_speaking`` and a confidence 0..1 for each item (how settled the baselines behind it are).
+* ``reply_delay_ms``: the user's own typical gap (median FTO when they take the floor, 50 ms
+  histogram bins; ``default_reply_delay_ms`` before any), bounded to ``[min_reply_delay_ms,
+  max_reply_delay_ms]``, then lengthened by up to 600 ms (same upper bound) when the user
+  hesitates: ``hesitation = 0.5 * min(1, pauses / 2 s) + 0.25 * min(1, -energy / 6 dB)
+  + 0.25 * min(1, (1 - rate / baseline rate) / 0.3)``, over the user's within-turn pauses of
+  at least 0.4 s ended in the last 10 s, their energy re their speech level (2 s average) and
+  their rate re their typical rate: people leave room for a hesitant speaker;
+* ``target_rate_sps``: converge toward the user's rate with a 10 % dead band (the
+  just-noticeable difference of tempo): the agent's own rate clipped to ``[0.9, 1.1] x`` the
+  user's (user 4 syl/s, agent 5: 4.4; agent 4.2: unchanged 4.2; no agent rate yet: the user's);
+* ``loudness_offset_db``: user's speech level minus the agent's, **positive: the agent should
+  speak louder**; 0 inside a 2 dB dead band, clipped to ±6 dB;
+* ``f0_offset_st``: the user's current pitch excursion from their own median (2 s average),
+  **positive: the user is above their usual pitch**; an agent mirrors it relative to *its*
+  baseline (not the user's absolute pitch); clipped to ±4 st;
+* ``user_speaking`` and a confidence 0..1 for each item (how settled the baselines behind it are:
+  frames seen / frames needed, floor transfers seen / 3); ``warming_up`` until both speakers'
+  F0 (3 s voiced) and level/rate (5 s of speech) baselines have settled or came from a profile.
+
+Rates are 10 s exponential averages of each speaker's binned rate. Gap timing needs turn
+events: an event is applied at the first bin after it must be final, so rows do not depend on
+push sizes.
 
 The advice converges toward the user; it does not maximise synchrony, whose benefit is not
 established (see the README).
@@ -33,10 +46,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..calibration.baseline import MIN_FTO, MIN_SPEECH, MIN_VOICED
 from .config import PacingConfig
+
+#: Hesitation: user pauses at least this long (s) within the last HESITATION_WINDOW_S count.
+LONG_PAUSE_S = 0.4
+HESITATION_WINDOW_S = 10.0
+#: Full hesitation lengthens the advised reply delay by this much (ms), within the bounds.
+HESITATION_MAX_MS = 600.0
+
+
+_AGENT_KEYS = ("rate", "base_level_db", "base_f0_st", "base_f0_range_st", "n_voiced", "n_speech")
+_USER_KEYS = _AGENT_KEYS + ("t_s", "energy", "f0", "vad", "base_rate_sps")
 
 
 @dataclass(frozen=True)
@@ -102,11 +123,14 @@ class PacingTracker:
 
     def update(self, bins) -> list[PacingRow]:
         """``bins``: the two speakers' binned series (from :meth:`SynchronyTracker.bin`)."""
-        u, g = bins
-        n = len(u["vad"])
+        n = len(bins[0]["vad"])
+        if n == 0:
+            return []
+        u = {k: bins[0][k].tolist() for k in _USER_KEYS}
+        g = {k: bins[1][k].tolist() for k in _AGENT_KEYS}
         rows = []
         for i in range(n):  # 10 Hz: a handful of scalar updates per 100 ms
-            t = float(u["t_s"][i])
+            t = u["t_s"][i]
             self._apply_events(t)
             for s, b in ((0, u), (1, g)):
                 r = b["rate"][i]
@@ -129,37 +153,40 @@ class PacingTracker:
     def _row(self, t, i, u, g) -> PacingRow:
         c = self.cfg
         ru, rg = self._rate
-        fto_u = self.baselines[0].snapshot().fto_median_s
-        fto_g = self.baselines[1].snapshot().fto_median_s
+        fto_u = self.baselines[0].fto_median_s
+        fto_g = self.baselines[1].fto_median_s
         base_rate_u = u["base_rate_sps"][i]
         # hesitation: long pauses in the user's recent turn, energy and rate below baseline
-        recent = [d for end, d in self._pauses if t - end < 10.0 and d >= 0.4]
-        h_pause = min(1.0, sum(recent) / 2.0)
-        h_energy = min(1.0, max(0.0, -self._energy_u / 6.0)) if math.isfinite(self._energy_u) else 0.0
+        h_pause = min(1.0, sum(d for end, d in self._pauses
+                               if t - end < HESITATION_WINDOW_S and d >= LONG_PAUSE_S) / 2.0)
+        eu = self._energy_u
+        h_energy = min(1.0, max(0.0, -eu / 6.0)) if math.isfinite(eu) else 0.0
         h_rate = 0.0
         if math.isfinite(ru) and math.isfinite(base_rate_u) and base_rate_u > 0:
             h_rate = min(1.0, max(0.0, (1.0 - ru / base_rate_u) / 0.3))
         hesitation = min(1.0, 0.5 * h_pause + 0.25 * h_energy + 0.25 * h_rate)
         base = fto_u * 1000.0 if math.isfinite(fto_u) else c.default_reply_delay_ms
         delay = min(max(base, c.min_reply_delay_ms), c.max_reply_delay_ms)
-        delay = min(delay + hesitation * 600.0, c.max_reply_delay_ms)
+        delay = min(delay + hesitation * HESITATION_MAX_MS, c.max_reply_delay_ms)
         if math.isfinite(ru) and ru > 0:
             lo, hi = ru * (1 - c.rate_dead_band), ru * (1 + c.rate_dead_band)
             target = min(max(rg, lo), hi) if math.isfinite(rg) else ru
         else:
-            target = rg if math.isfinite(rg) else float("nan")
+            target = rg if math.isfinite(rg) else math.nan
         dl = u["base_level_db"][i] - g["base_level_db"][i]
         if math.isfinite(dl):
-            loud = 0.0 if abs(dl) <= c.loudness_dead_band_db else float(
-                np.clip(dl, -c.max_loudness_offset_db, c.max_loudness_offset_db))
+            m = c.max_loudness_offset_db
+            loud = 0.0 if abs(dl) <= c.loudness_dead_band_db else min(max(dl, -m), m)
         else:
-            loud = float("nan")
-        f0_off = float(np.clip(self._f0_u, -c.max_f0_offset_st, c.max_f0_offset_st)) \
-            if math.isfinite(self._f0_u) else float("nan")
-        nv_u, ns_u, ns_g = u["n_voiced"][i], u["n_speech"][i], g["n_speech"][i]
+            loud = math.nan
+        fu = self._f0_u
+        mf = c.max_f0_offset_st
+        f0_off = min(max(fu, -mf), mf) if math.isfinite(fu) else math.nan
+        nv_u, ns_u = u["n_voiced"][i], u["n_speech"][i]
+        nv_g, ns_g = g["n_voiced"][i], g["n_speech"][i]
         return PacingRow(
             t_s=t, user_speaking=bool(u["vad"][i] >= 0.5),
-            rate_ratio=_nan(rg / ru) if math.isfinite(ru) and ru > 0 else float("nan"),
+            rate_ratio=_nan(rg / ru) if math.isfinite(ru) and ru > 0 else math.nan,
             gap_mismatch_s=_nan(fto_g - fto_u),
             loudness_mismatch_db=_nan(-dl),
             f0_level_mismatch_st=_nan(g["base_f0_st"][i] - u["base_f0_st"][i]),
@@ -171,5 +198,5 @@ class PacingTracker:
             conf_loudness=min(1.0, min(ns_u, ns_g) / MIN_SPEECH),
             conf_f0=min(1.0, nv_u / MIN_VOICED),
             warming_up=bool(nv_u < MIN_VOICED or ns_u < MIN_SPEECH
-                            or g["n_voiced"][i] < MIN_VOICED or ns_g < MIN_SPEECH),
+                            or nv_g < MIN_VOICED or ns_g < MIN_SPEECH),
         )

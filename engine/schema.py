@@ -103,8 +103,10 @@ DESCRIPTIONS = {
         "feature": "f0 (semitones re speaker median), energy (dB re speech level), rate, vad",
         "r_lag0": "Pearson r at lag 0",
         "r_peak": "signed r at the Boker peak of the smoothed |r| lag profile",
-        "lag_s": "peak lag; positive: the second speaker follows the first",
-        "z": "(peak |r| - mean of segment-shuffled surrogates) / their sd",
+        "lag_s": "Boker peak nearest lag 0 among peaks >= half the window's max |r|; positive: the "
+                 "second speaker follows the first",
+        "z": "(peak |r| over lags - mean of the feature's pool of 19 segment-shuffled surrogate "
+             "peaks) / their sd",
         "n_valid": "complete pairs in the window at lag 0",
     },
     "series": {
@@ -126,7 +128,7 @@ DESCRIPTIONS = {
         "f0_range_mismatch_st": "F0 range (5-95 %) of the second minus the first, semitones",
         "reply_delay_ms": "advice: wait this long after the user stops",
         "target_rate_sps": "advice: speak at this rate (user's rate, 10 % dead band)",
-        "loudness_offset_db": "advice: change the agent's level by this much",
+        "loudness_offset_db": "advice: change the agent's level by this much (positive: louder)",
         "f0_offset_st": "advice: shift the agent's pitch from its own baseline by this much",
         "hesitation": "0..1: long pauses, falling energy and rate of the user",
         "conf_reply_delay": "0..1 confidence of reply_delay_ms",

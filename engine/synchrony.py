@@ -15,21 +15,23 @@ voice mostly silent while the other talks) still gives pairs to correlate; ``hol
 strict form. For each feature a
 :class:`~prosync.engine.wcc.StreamingWcc` (rMEA alignment, raw Pearson r) gives a row of lagged
 correlations per completed window. Per row we report ``r_lag0``, the Boker et al. (2002) peak
-(smoothed |r| profile, first local maximum outward from lag 0: ``lag_s`` and the signed
-``r_peak``), and ``z``: how far the window's peak |r| lies above segment-shuffled surrogates of
-the recent history, ``(real - mean) / sd`` (SUSY's effect size). **Positive lag: the second
+(smoothed |r| profile, first local maximum outward from lag 0 that reaches half the window's
+largest |r|: ``lag_s`` and the signed ``r_peak``), and ``z``: how far the window's peak |r|
+lies above segment-shuffled surrogates of the recent history, ``(real - mean) / sd`` (SUSY's
+effect size; see :class:`SynchronyTracker`). **Positive lag: the second
 speaker follows the first.** Synchrony is reported, never a target: the therapy evidence on
 "more synchrony" is mixed.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..native.surrogate import surrogate_peaks
-from ..native.wcc import pick_peaks as _pick_peaks
+from ..native.series import bin_features, peak_of_abs
+from ..native.surrogate import add_surrogates, pool_z
 from .config import HOP_S, SyncConfig
 from .wcc import StreamingWcc
 
@@ -40,8 +42,14 @@ SERIES_FIELDS = ("t_s", "f0", "energy", "rate", "vad")
 BASE_FIELDS = ("base_f0_st", "base_level_db", "base_f0_range_st", "base_rate_sps", "n_voiced",
                "n_speech")
 MIN_FRAMES = 3
-#: Boker peak picking on the |r| profile: 3-lag smoothing, a peak dominates 2 lags either side.
+#: Boker peak picking on the |r| profile: 3-lag smoothing, a peak dominates 2 lags either side,
+#: and (prosync's guard against noise wiggles near lag 0, which Boker's nearest-to-zero rule
+#: otherwise prefers to a distant true peak) its smoothed |r| is at least this fraction of the
+#: window's largest |r|.
 PEAK_SEARCH = 2
+PEAK_MIN_FRACTION = 0.5
+#: Fewest finite surrogate peaks for a z-score.
+MIN_SURROGATES = 5
 
 
 @dataclass(frozen=True)
@@ -57,32 +65,58 @@ class SyncRow:
 
 
 class SynchronyTracker:
-    """Bins joined frames of two speakers into feature series and updates synchrony."""
+    """Bins joined frames of two speakers into feature series and updates synchrony.
+
+    Significance (``SyncRow.z``): the window's peak |r| over all lags against a pool of the
+    last ``cfg.surrogates`` (19) surrogate peaks of the same feature. A surrogate pairs the
+    latest window of the first speaker's series with the second speaker's recent history
+    (``history_s``, 60 s) cut into ``segment_s`` (2 s) segments put in random order, which
+    keeps each voice's own dynamics and breaks their alignment; its peak |r| over all lags goes
+    into the pool. The pool is filled at the feature's first window, then refreshed one
+    surrogate per bin with the features in rotation (each feature every 0.4 s at 10 Hz, so the
+    pool spans the last ~7.6 s), which spreads the cost evenly over the hops instead of
+    computing 19 surrogates per window. ``z = (peak - mean(pool)) / sd(pool)``: about 0 under
+    independence, large when the coupling in this window exceeds what the same two voices
+    give when misaligned. It is an online, within-session screen, not a calibrated p-value
+    and not a test against other dyads (that is :mod:`prosync.engine.pseudo`). Each feature
+    has its own random stream (SplitMix64 seeded from ``cfg.seed``) and work is done bin by
+    bin in time order, so results do not depend on push sizes.
+    """
 
     def __init__(self, cfg: SyncConfig, baselines):
         self.cfg = cfg
-        self.baselines = baselines  # two SpeakerBaseline objects, read at each bin
+        self.baselines = baselines  # two SpeakerBaseline objects, updated bin by bin here
         self.per_bin = int(round(1.0 / (cfg.rate_hz * HOP_S)))
         self._carry = [None, None]
         self.wcc = {f: StreamingWcc(cfg.rate_hz, cfg.lag_s, cfg.window_s, cfg.step_s,
                                     fisher_z=False, absolute=False) for f in FEATURES}
-        self.lag = self.wcc["f0"].lag_samples
-        self.win = self.wcc["f0"].window_samples
+        w0 = self.wcc["f0"]
+        self.lag = w0.lag_samples
+        self.win = w0.window_samples
+        self.step = w0.step_samples
         self.seg = max(1, int(round(cfg.segment_s * cfg.rate_hz)))
-        need = self.win + self.lag
-        nseg = max(-(-int(round(cfg.history_s * cfg.rate_hz)) // self.seg), -(-need // self.seg))
+        self.chunk = self.win + self.lag
+        self._min_seg = -(-self.chunk // self.seg)
+        nseg = max(-(-int(round(cfg.history_s * cfg.rate_hz)) // self.seg), self._min_seg)
         self.hist_len = nseg * self.seg
-        self._hist = {f: np.full((2, self.hist_len), np.nan) for f in FEATURES}
-        self._n = 0  # samples of each series seen
-        self._y = np.empty(self.hist_len)
-        self._sur = np.empty(cfg.surrogates)
         self._nseg = nseg
-        self._rng = np.random.default_rng(cfg.seed)
-        self.hold_bins = int(round(cfg.hold_s * cfg.rate_hz))
-        self._held = [{f: (np.nan, -(10**9)) for f in FEATURES} for _ in range(2)]
+        # linear history of the 4 features x 2 speakers; buf[..., 0] is sample self._n - self._len
+        self._buf = np.full((len(FEATURES), 2, 2 * self.hist_len + 64), np.nan)
+        self._len = self.hist_len  # starts with hist_len missing samples "before the session"
+        self._n = 0
+        self._y = np.empty(self.hist_len)
+        self.pool_size = int(cfg.surrogates)
+        self._pool = {f: np.full(self.pool_size, np.nan) for f in FEATURES}
+        self._pool_pos = dict.fromkeys(FEATURES, -1)  # -1: empty
+        # one SplitMix64 stream per feature, seeded from cfg.seed (independent of push sizes)
+        self._rng = {f: np.random.SeedSequence([int(cfg.seed), i]).generate_state(1, np.uint64)
+                     for i, f in enumerate(FEATURES)}
+        hb = float(int(round(cfg.hold_s * cfg.rate_hz)))
+        self._hold = [np.array([[np.nan, -1e18, hb]] * 3) for _ in range(2)]
         self._bin_count = [0, 0]
         self._idx = np.empty(1, np.int64)
         self._sm = np.empty((1, 2 * self.lag + 1))
+        self._ab = np.empty((1, 2 * self.lag + 1))
 
     def bin(self, a: np.ndarray, b: np.ndarray) -> list[dict[str, np.ndarray]]:
         """Turn newly joined frames of both speakers (record arrays of equal length) into
@@ -93,123 +127,109 @@ class SynchronyTracker:
         """
         vals = []
         for s, fr in enumerate((a, b)):
-            if self._carry[s] is not None and len(self._carry[s]):
+            if self._carry[s] is not None:
                 fr = np.concatenate([self._carry[s], fr])
             m = (len(fr) // self.per_bin) * self.per_bin
-            self._carry[s] = fr[m:].copy()
+            self._carry[s] = fr[m:].copy() if m < len(fr) else None
             vals.append(self._bins(fr[:m], self.baselines[s], s))
             self._bin_count[s] += m // self.per_bin
         return vals
 
-    def update(self, vals: list[dict[str, np.ndarray]]) -> list[SyncRow]:
-        """Push the binned series into the streaming WCC; return the rows of completed windows."""
-        n_new = len(vals[0]["vad"])
-        if n_new == 0:
-            return []
-        n_end = self._n + n_new
-        rows = []
-        for f in FEATURES:
-            x, y = vals[0][f], vals[1][f]
-            # history covering samples [n_end - len(buf), n_end)
-            buf = np.concatenate([self._hist[f], np.stack([x, y])], axis=1)
-            res = self.wcc[f].push(x, y)
-            for j in range(len(res)):
-                ws = int(round(res.window_start_s[j] * self.cfg.rate_hz))
-                e = ws + self.win + self.lag          # the window's chunk ends here (exclusive)
-                off = e - (n_end - buf.shape[1])      # ... at this index of buf
-                h = buf[:, off - self.hist_len:off]
-                rows.append(self._row(f, ws, res.matrix[j:j + 1], h))
-            self._hist[f] = buf[:, -self.hist_len:]
-        self._n = n_end
-        rows.sort(key=lambda r: (r.t_s, FEATURES.index(r.feature)))
-        return rows
-
-    def _row(self, f, ws, row, h) -> SyncRow:
-        """One completed window: ``h`` is the history (2, hist_len) ending with its chunk."""
-        lag, win, rate = self.lag, self.win, self.cfg.rate_hz
-        r = row[0]
-        _pick_peaks(np.abs(row), 1, PEAK_SEARCH, np.nan, lag, self._idx, self._sm)
-        i = int(self._idx[0])
-        chunk = h[:, self.hist_len - (win + lag):self.hist_len - lag]
-        n_valid = int(np.count_nonzero(np.isfinite(chunk[0]) & np.isfinite(chunk[1])))
-        return SyncRow(
-            t_s=(ws + win + lag) / rate, window_start_s=ws / rate, feature=f,
-            r_lag0=float(r[lag]),
-            r_peak=float(r[i]) if i >= 0 else float("nan"),
-            lag_s=float((i - lag) / rate) if i >= 0 else float("nan"),
-            z=self._zscore(r, h), n_valid=n_valid,
-        )
-
-    def _zscore(self, r, h) -> float:
-        """(real peak |r| - mean of surrogates) / their sd; NaN when undefined."""
-        perms = np.argsort(self._rng.random((self.cfg.surrogates, self._nseg)), axis=1)
-        fin = np.isfinite(r)
-        if not fin.any():
-            return float("nan")
-        real = float(np.max(np.abs(r[fin])))
-        h1 = np.ascontiguousarray(h[0])
-        h2 = np.ascontiguousarray(h[1])
-        surrogate_peaks(h1, h2, self.win, self.lag, self.seg, perms, self._y, self._sur)
-        s = self._sur[np.isfinite(self._sur)]
-        if s.size < 5:
-            return float("nan")
-        sd = s.std(ddof=1)
-        return float((real - s.mean()) / sd) if sd > 0 else float("nan")
-
-    def _hold(self, s, f, x):
-        """Carry each speaker's last value through up to ``hold_s`` of missing bins (causal
-        last-observation-carried-forward), so turn-taking speech, where one voice is mostly
-        silent while the other speaks, still gives complete pairs. Older gaps stay missing."""
-        if self.hold_bins == 0 or len(x) == 0:
-            return x
-        last_v, last_i = self._held[s][f]
-        idx = np.arange(self._bin_count[s], self._bin_count[s] + len(x))
-        ok = np.isfinite(x)
-        src = np.maximum.accumulate(np.where(ok, idx, -1))
-        vals = np.where(ok, x, np.nan)
-        # fill from inside this batch
-        j = src - idx[0]
-        held = np.where(j >= 0, vals[np.maximum(j, 0)], last_v)
-        src = np.where(src >= 0, src, last_i)
-        out = np.where(idx - src <= self.hold_bins, held, np.nan)
-        if ok.any():
-            k = int(np.flatnonzero(ok)[-1])
-            self._held[s][f] = (float(x[k]), int(idx[k]))
-        return out
-
     def _bins(self, fr, baseline, s_idx) -> dict[str, np.ndarray]:
         p = self.per_bin
         nb = len(fr) // p
-        out = {k: np.empty(nb) for k in BASE_FIELDS}
-        ref_st = out["base_f0_st"]
-        ref_db = out["base_level_db"]
-        for j in range(nb):  # 10 Hz: update the baseline bin by bin
-            baseline.add_frames(fr[j * p:(j + 1) * p])
-            snap = baseline.snapshot()
-            ref_st[j] = snap.f0_median_st
-            ref_db[j] = snap.speech_level_db
-            out["base_f0_range_st"][j] = snap.f0_range_st
-            out["base_rate_sps"][j] = snap.rate_sps
-            out["n_voiced"][j] = baseline.n_voiced
-            out["n_speech"][j] = baseline.n_speech
-        shape = (nb, p)
-        v = fr["voiced"].reshape(shape)
-        f0 = fr["f0_hz"].astype(np.float64).reshape(shape)
-        ok = v & (f0 > 0)
-        st = 12.0 * np.log2(np.where(ok, f0, 1.0))
-        nv = ok.sum(1)
-        sp = fr["speech"].reshape(shape)
-        ns = sp.sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out["f0"] = np.where(nv >= MIN_FRAMES, (st * ok).sum(1) / np.maximum(nv, 1) - ref_st,
-                                 np.nan)
-            e = fr["energy_db"].astype(np.float64).reshape(shape)
-            out["energy"] = np.where(ns >= MIN_FRAMES,
-                                     (e * sp).sum(1) / np.maximum(ns, 1) - ref_db, np.nan)
-            rt = fr["rate_sps"].astype(np.float64).reshape(shape)
-            out["rate"] = np.where(ns >= MIN_FRAMES, (rt * sp).sum(1) / np.maximum(ns, 1), np.nan)
-        out["vad"] = ns / p
-        for f in ("f0", "energy", "rate"):
-            out[f] = self._hold(s_idx, f, out[f])
+        base = np.empty((nb, 6))
+        baseline.add_bins(fr, p, base)  # bin by bin: each bin relative to the baseline after it
+        feats = np.empty((4, nb))
+        if nb:
+            bin_features(fr["f0_hz"], fr["voiced"], fr["speech"], fr["energy_db"], fr["rate_sps"],
+                         p, MIN_FRAMES, base, self._hold[s_idx], self._bin_count[s_idx], feats)
+        out = {k: base[:, i] for i, k in enumerate(BASE_FIELDS)}
+        for i, f in enumerate(FEATURES):
+            out[f] = feats[i]
         out["t_s"] = fr["t_s"][p - 1::p] + 0.005 if nb else np.zeros(0)
         return out
+
+    def _append(self, vals, n_new) -> None:
+        buf = self._buf
+        if self._len + n_new > buf.shape[2]:
+            keep = self.hist_len
+            if keep + n_new > buf.shape[2]:
+                new = np.full((buf.shape[0], 2, 2 * (keep + n_new)), np.nan)
+                new[:, :, :keep] = buf[:, :, self._len - keep:self._len]
+                self._buf = buf = new
+            else:
+                buf[:, :, :keep] = buf[:, :, self._len - keep:self._len].copy()
+            self._len = keep
+        for i, f in enumerate(FEATURES):
+            buf[i, 0, self._len:self._len + n_new] = vals[0][f]
+            buf[i, 1, self._len:self._len + n_new] = vals[1][f]
+        self._len += n_new
+        self._n += n_new
+
+    def update(self, vals: list[dict[str, np.ndarray]]) -> list[SyncRow]:
+        """Push the binned series into the streaming WCC; return the rows of completed windows.
+
+        Work is done in time order, bin by bin: at each bin one feature (in rotation) adds a
+        surrogate to its pool, then the windows that complete at that bin get their rows, so
+        the result does not depend on how many bins arrive at once.
+        """
+        n_new = len(vals[0]["vad"])
+        if n_new == 0:
+            return []
+        n0 = self._n
+        self._append(vals, n_new)
+        first = self._n - self._len  # absolute index of buf[..., 0]
+        done = []  # (chunk end, feature index, window start, lag profile)
+        for i, f in enumerate(FEATURES):
+            res = self.wcc[f].push(vals[0][f], vals[1][f])
+            for j in range(len(res)):
+                ws = int(round(res.window_start_s[j] * self.cfg.rate_hz))
+                done.append((ws + self.chunk, i, ws, res.matrix[j]))
+        done.sort(key=lambda d: (d[0], d[1]))
+        rows = []
+        k = 0
+        for e in range(n0 + 1, self._n + 1):
+            self._refresh(e, first)
+            while k < len(done) and done[k][0] == e:
+                _, i, ws, r = done[k]
+                rows.append(self._row(i, ws, r, first))
+                k += 1
+        return rows
+
+    def _history(self, i, e, first):
+        """Feature ``i``'s history (2, H) ending at absolute sample ``e`` (exclusive), limited to
+        whole segments inside the session so far (at least the window's chunk)."""
+        nseg = min(self._nseg, max(self._min_seg, e // self.seg))
+        return self._buf[i, :, e - first - nseg * self.seg:e - first]
+
+    def _refresh(self, e, first) -> None:
+        """At the bin ending at sample ``e``: one new surrogate for feature ``(e - 1) % 4``,
+        once its pool has started (at its first window)."""
+        i = (e - 1) % len(FEATURES)
+        f = FEATURES[i]
+        pos = self._pool_pos[f]
+        if pos >= 0:
+            h = self._history(i, e, first)
+            self._pool_pos[f] = add_surrogates(h[0], h[1], self.win, self.lag, self.seg, 1,
+                                               self._rng[f], self._y, self._pool[f], pos)
+
+    def _row(self, i, ws, r, first) -> SyncRow:
+        """One completed window of feature ``i`` starting at sample ``ws``; ``r`` its lag
+        profile."""
+        f = FEATURES[i]
+        lag, rate = self.lag, self.cfg.rate_hz
+        end = ws + self.chunk
+        h = self._history(i, end, first)
+        if self._pool_pos[f] < 0:  # first window: fill the whole pool
+            self._pool_pos[f] = add_surrogates(h[0], h[1], self.win, lag, self.seg,
+                                               self.pool_size, self._rng[f], self._y,
+                                               self._pool[f], 0)
+        j = int(peak_of_abs(r, lag, PEAK_SEARCH, PEAK_MIN_FRACTION, self._ab, self._idx, self._sm))
+        z, n_valid = pool_z(r, h[0], h[1], self.win, lag, self._pool[f])
+        return SyncRow(
+            t_s=end / rate, window_start_s=ws / rate, feature=f, r_lag0=float(r[lag]),
+            r_peak=float(r[j]) if j >= 0 else math.nan,
+            lag_s=float((j - lag) / rate) if j >= 0 else math.nan,
+            z=float(z), n_valid=int(n_valid),
+        )

@@ -37,11 +37,19 @@ class WccResult:
 
     Attributes
     ----------
-    matrix : ndarray, shape (n_windows, 2*lag_samples + 1), float64
+    matrix : ndarray, shape (n_windows, n_lags), float64
         One row per window, one column per lag (most negative first); NaN where rMEA gives NA.
         Values are r, Fisher z (``fisher_z``) and/or absolute values (``absolute``).
-    lags_s : ndarray, shape (2*lag_samples + 1,)
-        Lag of each column in seconds. Positive: the second speaker (s2) follows s1.
+        ``n_lags = 2*lag_samples + 1`` for whole sample counts.
+    lags_s : ndarray, shape (n_lags,)
+        Lag of each column in seconds, as rMEA labels it. Positive: the second speaker (s2)
+        follows s1.
+    lag_samples : int
+        The lag-0 column (rMEA's ``lag_zero``), which is the lag in samples for whole counts.
+
+    Fractional sample counts (``lag_s * rate_hz`` etc. not whole numbers) reproduce rMEA's
+    index arithmetic (see :func:`wcc`); then ``window_samples`` is the number of samples per
+    correlation, ``step_samples`` the step truncated, and ``*_exact`` hold the real values.
     window_start_s, window_end_s : ndarray, shape (n_windows,)
         Start and end of each window's lag-0 span (rMEA's ``winTimes``; the forward lag
         extension of ``lag_s`` is not included).
@@ -57,6 +65,14 @@ class WccResult:
     step_samples: int
     fisher_z: bool
     absolute: bool
+    #: ``lag_s * rate_hz``, ``window_s * rate_hz``, ``step_s * rate_hz`` as R computes them
+    #: (NaN when the result was built by hand). Whole numbers except in rMEA's fractional quirk.
+    lag_exact: float = math.nan
+    window_exact: float = math.nan
+    step_exact: float = math.nan
+    #: Per column, the shift in whole samples actually applied (s2 index minus s1 index;
+    #: positive: s2 follows). ``lags_s * rate_hz`` except in the fractional quirk.
+    shift_samples: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -88,42 +104,79 @@ class PeakResult:
 # ------------------------------------------------------------------------------------ validation
 
 
-def _samples(value_s, rate_hz: float, name: str) -> int:
+#: R's ``from:to`` counts ``(to - from) + 1 + FLT_EPSILON`` elements (``seq_colon`` in seq.c).
+_FLT_EPSILON = 1.1920928955078125e-07
+
+
+def _seconds(value_s, name: str) -> float:
     try:
         v = float(value_s)
     except (TypeError, ValueError):
         raise ProsyncError(f"{name} must be a number of seconds, got {value_s!r}") from None
     if not math.isfinite(v) or v < 0:
         raise ProsyncError(f"{name} must be a finite number of seconds >= 0, got {value_s!r}")
-    n = v * rate_hz
-    r = round(n)
-    if abs(n - r) > 1e-9 * max(1.0, abs(n)):
-        raise ProsyncError(
-            f"{name}={v:g} s at {rate_hz:g} Hz is {n:g} samples, not a whole number (rMEA would "
-            f"silently truncate its fractional indices): use a multiple of {1 / rate_hz:g} s")
-    return int(r)
+    return v
 
 
-def _check_params(rate_hz, lag_s, window_s, step_s) -> tuple[float, int, int, int]:
+def _rate(rate_hz) -> float:
     try:
         rate = float(rate_hz)
     except (TypeError, ValueError):
         raise ProsyncError(f"rate_hz must be a number, got {rate_hz!r}") from None
     if not math.isfinite(rate) or rate <= 0:
         raise ProsyncError(f"rate_hz must be a finite sample rate > 0 Hz, got {rate_hz!r}")
-    lag = _samples(lag_s, rate, "lag_s")
-    win = _samples(window_s, rate, "window_s")
-    inc = _samples(step_s, rate, "step_s")
+    return rate
+
+
+def _check_exact(rate_hz, lag_s, window_s, step_s) -> tuple[float, float, float, float]:
+    """Rate and the three sample counts exactly as R computes them (``lagSec*sampRate``...),
+    with prosync's sanity checks (at least 2 samples per window, a step of at least 1 sample,
+    a lag shorter than the window)."""
+    rate = _rate(rate_hz)
+    lag = _seconds(lag_s, "lag_s") * rate
+    win = _seconds(window_s, "window_s") * rate
+    inc = _seconds(step_s, "step_s") * rate
     if win < 2:
-        raise ProsyncError(f"window_s={window_s!r} gives {win} samples at {rate:g} Hz: a window "
+        raise ProsyncError(f"window_s={window_s!r} gives {win:g} samples at {rate:g} Hz: a window "
                            "needs at least 2 samples")
     if inc < 1:
-        raise ProsyncError(f"step_s={step_s!r} gives {inc} samples at {rate:g} Hz: the step "
+        raise ProsyncError(f"step_s={step_s!r} gives {inc:g} samples at {rate:g} Hz: the step "
                            "must be at least one sample")
     if lag >= win:
         raise ProsyncError(f"lag_s={lag_s!r} must be shorter than window_s={window_s!r}: choose a "
                            "window longer than the largest lag")
     return rate, lag, win, inc
+
+
+def _whole(v: float) -> bool:
+    return v == math.floor(v)
+
+
+def _check_params(rate_hz, lag_s, window_s, step_s) -> tuple[float, int, int, int]:
+    """Whole sample counts (streaming): each product within 1e-9 of an integer."""
+    rate, lag, win, inc = _check_exact(rate_hz, lag_s, window_s, step_s)
+    out = []
+    for name, v, n in (("lag_s", lag_s, lag), ("window_s", window_s, win), ("step_s", step_s, inc)):
+        r = round(n)
+        if abs(n - r) > 1e-9 * max(1.0, abs(n)):
+            raise ProsyncError(
+                f"{name}={float(v):g} s at {rate:g} Hz is {n:g} samples, not a whole number: "
+                f"streaming needs whole samples (only the batch wcc() reproduces rMEA's "
+                f"truncation of fractional indices): use a multiple of {1 / rate:g} s")
+        out.append(int(r))
+    return rate, out[0], out[1], out[2]
+
+
+def _r_colon(a: float, b: float) -> np.ndarray:
+    """R's ``a:b`` on doubles: ``a + k`` (``a - k`` descending) for ``k < |b - a| + 1 + FLT_EPSILON``."""
+    n = int(abs(b - a) + 1 + _FLT_EPSILON)
+    k = np.arange(n, dtype=np.float64)
+    return a + k if a <= b else a - k
+
+
+def _r_sub(v: np.ndarray) -> np.ndarray:
+    """R's truncation of positive fractional subscripts, to 0-based indices."""
+    return np.trunc(v).astype(np.int64) - 1
 
 
 def _as_series(v, name: str) -> np.ndarray:
@@ -165,8 +218,14 @@ def wcc(s1, s2, *, rate_hz: float, lag_s: float, window_s: float, step_s: float,
     rate_hz : float
         Sample rate of the series, > 0.
     lag_s, window_s, step_s : float
-        Largest lag (>= 0), window length (> lag) and window step (> 0), in seconds; each must
-        be a whole number of samples at ``rate_hz`` (``lag_s=2.5`` at 10 Hz is 25 samples).
+        Largest lag (>= 0), window length (> lag, >= 2 samples) and window step (>= 1 sample),
+        in seconds (``lag_s=2.5`` at 10 Hz is 25 samples). Use whole numbers of samples: a
+        fractional count (``lag_s=2.5`` at 25 Hz is 62.5 samples) is accepted only to reproduce
+        what rMEA does with it, R's arithmetic on fractional indices: lags ``-62.5, -61.5, ...,
+        62.5`` samples (no lag-0 column; each really shifts by ``trunc(|lag|)`` samples, see
+        ``WccResult.shift_samples``), windows starting at ``trunc(i*step)``, and R's ``from:to``
+        counts. The exact path is taken whenever a product ``seconds * rate_hz`` is not
+        exactly an integer in floating point (``0.7 * 10`` is ``7.000000000000001``), as R would.
     fisher_z : bool
         Apply ``atanh`` clipped to [-10, 10] (rMEA ``r2Z``, default True).
     absolute : bool
@@ -186,32 +245,80 @@ def wcc(s1, s2, *, rate_hz: float, lag_s: float, window_s: float, step_s: float,
         Bad inputs or parameters; a series too short for one window (rMEA stops too); a sparse
         window with ``sparse="raise"``.
     """
-    rate, lag, win, inc = _check_params(rate_hz, lag_s, window_s, step_s)
+    rate, lag_x, win_x, inc_x = _check_exact(rate_hz, lag_s, window_s, step_s)
     if sparse not in _SPARSE_CHOICES:
         raise ProsyncError(f"sparse must be 'raise' or 'nan', got {sparse!r}")
     a, b = _pair(s1, s2)
     n = len(a)
-    n_win = -(-(n - win - lag + 1) // inc) if n - win - lag + 1 > 0 else 0
+    # rMEA: n_win = ceiling((nrow - win - lagSamp + 1)/inc); 0 -> stop(), < 0 -> seq_len() error
+    n_win = math.ceil((n - win_x - lag_x + 1) / inc_x)
     if n_win <= 0:
         raise ProsyncError(
             f"the series ({n} samples = {n / rate:g} s) are too short for one window of "
-            f"window_s + lag_s = {(win + lag) / rate:g} s ({win + lag} samples); rMEA stops here "
-            "too ('too long to find a single full window'): use shorter windows or lags")
-    out = np.empty((n_win, 2 * lag + 1), dtype=np.float64)
+            f"window_s + lag_s = {(win_x + lag_x) / rate:g} s ({win_x + lag_x:g} samples); rMEA "
+            "stops here too ('too long to find a single full window'): use shorter windows or lags")
+    whole = _whole(lag_x) and _whole(win_x) and _whole(inc_x)
     flags = np.empty(n_win, dtype=np.uint8)
-    _k.wcc_matrix(a, b, win, lag, inc, bool(fisher_z), bool(absolute), out, flags)
+    if whole:
+        lag, win, inc = int(lag_x), int(win_x), int(inc_x)
+        out = np.empty((n_win, 2 * lag + 1), dtype=np.float64)
+        _k.wcc_matrix(a, b, win, lag, inc, bool(fisher_z), bool(absolute), out, flags)
+        ran = np.arange(-lag, lag + 1, dtype=np.float64)
+        shift = np.arange(-lag, lag + 1, dtype=np.int64)
+        chunk_end = np.arange(n_win) * inc + win + lag
+    else:
+        out, ran, shift, win, chunk_end = _wcc_rindex(a, b, n_win, lag_x, win_x, inc_x,
+                                                       bool(fisher_z), bool(absolute), flags)
+        lag, inc = int(lag_x), int(inc_x)
     if sparse == "raise" and flags.any():
         i = int(np.flatnonzero(flags)[0])
         raise ProsyncError(
-            f"window {i} ({i * inc / rate:g}-{(i * inc + win + lag) / rate:g} s) is more than half "
+            f"window {i} ({i * inc_x / rate:g}-{chunk_end[i] / rate:g} s) is more than half "
             f"missing (NaN) in s1 or s2: rMEA marks it all-NA but then fails with \"length of "
             f"'dimnames' [1] not equal to array extent\"; pass sparse='nan' for NaN rows, or trim "
             "or fill the missing stretch")
-    starts = np.arange(n_win, dtype=np.float64) * inc / rate
-    return WccResult(matrix=out, lags_s=_lags_s(lag, rate), window_start_s=starts,
-                     window_end_s=starts + win / rate, rate_hz=rate, lag_samples=lag,
+    if whole:
+        starts = np.arange(n_win, dtype=np.float64) * inc / rate
+        ends = starts + win / rate
+    else:  # rMEA's winTimes: (i) * incSec and + winSec
+        starts = np.arange(n_win, dtype=np.float64) * (inc_x / rate)
+        ends = starts + win_x / rate
+    return WccResult(matrix=out, lags_s=ran / rate, window_start_s=starts,
+                     window_end_s=ends, rate_hz=rate, lag_samples=lag,
                      window_samples=win, step_samples=inc, fisher_z=bool(fisher_z),
-                     absolute=bool(absolute))
+                     absolute=bool(absolute), lag_exact=lag_x, window_exact=win_x,
+                     step_exact=inc_x, shift_samples=shift)
+
+
+def _wcc_rindex(a, b, n_win, lag_x, win_x, inc_x, fisher_z, absolute, flags):
+    """rMEA's loop with R's own index arithmetic (fractional ``from:to`` and subscripts)."""
+    ran = _r_colon(-lag_x, lag_x)               # ran = (-lagSamp):(lagSamp)
+    i = np.arange(n_win, dtype=np.float64)
+    starts = i * inc_x + 1.0                     # ab = (iWin*inc + 1):(iWin*inc + win + lagSamp)
+    ends = (i * inc_x + win_x) + lag_x
+    clen = (np.abs(ends - starts) + 1 + _FLT_EPSILON).astype(np.int64)
+    x_range = _r_colon(1.0, win_x)               # xRange = 1:(win)
+    xi = np.empty((len(ran), len(x_range)), np.int64)
+    yi = np.empty_like(xi)
+    for c, lg in enumerate(ran):
+        big = abs(lg)
+        y_range = _r_colon(big + 1, win_x + big)  # yRange = (LAG+1):(win+LAG)
+        if len(y_range) != len(x_range):
+            raise ProsyncError(
+                f"lag_s*rate_hz = {lag_x!r} samples with window_s*rate_hz = {win_x!r}: R's "
+                "rounding gives x and y of different lengths at one lag and rMEA stops "
+                "('incompatible dimensions'); use whole numbers of samples")
+        xr, yr = (y_range, x_range) if lg < 0 else (x_range, y_range)
+        xi[c] = _r_sub(xr)
+        yi[c] = _r_sub(yr)
+    out = np.empty((n_win, len(ran)), np.float64)
+    m = int(clen.max())
+    wl = xi.shape[1]
+    _k.wcc_matrix_rindex(a, b, starts, clen, xi, yi, fisher_z, absolute, out, flags,
+                         np.empty(m), np.empty(m), np.empty(wl), np.empty(wl))
+    shift = yi[:, 0] - xi[:, 0]
+    chunk_end = np.trunc(ends)
+    return out, ran, shift, wl, chunk_end
 
 
 def _nanmean_rows(m: np.ndarray) -> np.ndarray:
@@ -231,29 +338,47 @@ def wcc_summary(result: WccResult) -> dict:
     seconds of the row maximum, the first, most negative, on ties; NaN for an all-NaN row), and
     ``grandAver`` (a float: the mean over all cells, not the mean of ``all_lags``). Means ignore
     NaN and are NaN when nothing is left. With ``lag_s = 0`` the four lead entries are None,
-    as rMEA sets them to NULL.
+    as rMEA sets them to NULL. Columns are chosen with R's index arithmetic, so fractional lags
+    give rMEA's selections; where rMEA's ``ccfRes`` stops (a lead mean over a single column, i.e.
+    a lag of 1 sample), this raises :class:`ProsyncError`.
     """
     m = result.matrix
-    lag = result.lag_samples
+    nl = m.shape[1]
+    ls = result.lag_exact if math.isfinite(result.lag_exact) else float(result.lag_samples)
     ok = ~np.isnan(m)
     best = np.full(m.shape[0], np.nan)
     rows = ok.any(axis=1)
     if rows.any():
         idx = np.nanargmax(np.where(ok, m, -np.inf)[rows], axis=1)
         best[rows] = result.lags_s[idx]
+
+    def cols(a: float, b: float, what: str) -> np.ndarray:
+        # ccfmat[, a:b] with R's subscripts; a single column drops to a vector and apply() stops
+        c = _r_sub(_r_colon(a, b))
+        if c.min() < 0 or c.max() >= nl:
+            raise ProsyncError(f"lag_s*rate_hz = {ls:g} samples: rMEA's {what} selects a column "
+                               "outside the matrix and stops ('undefined columns selected'); "
+                               "use whole numbers of samples")
+        if len(c) == 1:
+            raise ProsyncError(f"lag_s*rate_hz = {ls:g} samples: rMEA's {what} mean is over one "
+                               "column and stops ('dim(X) must have a positive length'); use a "
+                               "lag of at least 2 samples, or read the matrix directly")
+        return c
+
+    zero = int(_r_sub(np.array([ls + 1]))[0])      # ccfmat[, lagSamp + 1]
     out = {
         "all_lags": _nanmean_rows(m),
         "s1_lead": None, "s2_lead": None,
-        "lag_zero": m[:, lag].copy(),
+        "lag_zero": m[:, zero].copy(),
         "s1_lead_0": None, "s2_lead_0": None,
         "bestLag": best,
         "grandAver": float(m[ok].mean()) if ok.any() else math.nan,
     }
-    if lag > 0:
-        out["s1_lead"] = _nanmean_rows(m[:, lag + 1:])
-        out["s2_lead"] = _nanmean_rows(m[:, :lag])
-        out["s1_lead_0"] = _nanmean_rows(m[:, lag:])
-        out["s2_lead_0"] = _nanmean_rows(m[:, :lag + 1])
+    if ls > 0:
+        out["s1_lead"] = _nanmean_rows(m[:, cols(ls + 2, ls * 2 + 1, "s1_lead")])
+        out["s2_lead"] = _nanmean_rows(m[:, cols(1, ls, "s2_lead")])
+        out["s1_lead_0"] = _nanmean_rows(m[:, cols(ls + 1, ls * 2 + 1, "s1_lead_0")])
+        out["s2_lead_0"] = _nanmean_rows(m[:, cols(1, ls + 1, "s2_lead_0")])
     return out
 
 

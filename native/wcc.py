@@ -175,6 +175,54 @@ def wcc_matrix(s1, s2, win, lag, inc, fisher_z, absolute, out, sparse):
             out[i, c] = finish(r, fisher_z, absolute)
 
 
+@jit
+def wcc_matrix_rindex(s1, s2, starts, clen, xi, yi, fisher_z, absolute, out, sparse, cx, cy, px, py):
+    """``wcc_matrix`` with R's index arithmetic, for fractional sample counts (rMEA's quirk).
+
+    Window ``i``'s chunk is ``s1[trunc(starts[i] + k) - 1]`` for ``k < clen[i]`` (R's 1-based
+    ``from:to`` with a fractional ``from``, truncated on indexing; NaN beyond the series, as R's
+    out-of-range subscripts give NA). Lag column ``c`` correlates ``chunk1[xi[c]]`` with
+    ``chunk2[yi[c]]`` (0-based indices into the chunk; -1 or >= ``clen[i]``: NA). ``sparse`` and
+    the NA rules as in :func:`wcc_matrix`. ``cx, cy`` (>= max clen) and ``px, py`` (>= the
+    index rows) are scratch.
+    """
+    n = s1.shape[0]
+    n_win = out.shape[0]
+    nl = out.shape[1]
+    wlen = xi.shape[1]
+    for i in range(n_win):
+        m = clen[i]
+        na1 = 0
+        na2 = 0
+        for k in range(m):
+            j = np.int64(starts[i] + k) - 1  # R: from + (double)k, truncated by the subscript
+            if 0 <= j < n:
+                a = s1[j]
+                b = s2[j]
+            else:
+                a = np.nan
+                b = np.nan
+            cx[k] = a
+            cy[k] = b
+            if a != a:
+                na1 += 1
+            if b != b:
+                na2 += 1
+        if 2 * max(na1, na2) > m:
+            sparse[i] = 1
+            for c in range(nl):
+                out[i, c] = np.nan
+            continue
+        sparse[i] = 0
+        for c in range(nl):
+            for k in range(wlen):
+                p = xi[c, k]
+                q = yi[c, k]
+                px[k] = cx[p] if 0 <= p < m else np.nan
+                py[k] = cy[q] if 0 <= q < m else np.nan
+            out[i, c] = finish(pair_corr(px, py, 0, 0, wlen), fisher_z, absolute)
+
+
 # ----------------------------------------------------------------------------------------------
 # Streaming
 #

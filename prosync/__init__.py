@@ -2,6 +2,7 @@
 
 from prosync.engine.config import Config, PitchConfig, RateConfig, TurnConfig, VadConfig
 from prosync.engine.errors import AudioInputError, ProsyncError
+from prosync.engine.pseudo import pseudo_dyads
 from prosync.engine.session import Session, Update
 from prosync.engine.wcc import StreamingWcc, pick_peaks, wcc, wcc_summary
 
@@ -9,6 +10,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AudioInputError", "Config", "PitchConfig", "ProsyncError", "RateConfig", "Session",
-    "StreamingWcc", "TurnConfig", "Update", "VadConfig", "__version__", "pick_peaks", "wcc",
+    "StreamingWcc", "TurnConfig", "Update", "VadConfig", "__version__", "pick_peaks", "pseudo_dyads", "wcc",
     "wcc_summary",
 ]

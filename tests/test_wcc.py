@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 import pytest
+
 from prosync.engine.errors import ProsyncError
 from prosync.engine.wcc import StreamingWcc, WccResult, pick_peaks, wcc, wcc_summary
-
 from tests.ref_wcc import RmeaStop, meaccf
 
 TOL = 1e-9
@@ -63,14 +63,8 @@ def test_every_rmea_case_and_setting(shared_data):
         rate = doc["sampRate"]
         s1, s2 = _arr(doc["input"]["s1"]), _arr(doc["input"]["s2"])
         what = f"{case} x {setting}"
-        if _fractional(st, rate):
-            # README "Quirk": lagSec*sampRate = 62.5 is not a target for correct behaviour;
-            # rMEA truncates fractional indices, we refuse fractional sample counts.
-            assert run["status"] == "ok"
-            with pytest.raises(ProsyncError, match="not a whole number"):
-                wcc(s1, s2, **_kw(st, rate))
-            n_quirk += 1
-            continue
+        # README "Quirk" (sr25_delay0p4 x S6, lagSec*sampRate = 62.5): reproduced, not refused
+        n_quirk += _fractional(st, rate)
         if run["status"] == "error":
             with pytest.raises(ProsyncError, match="rMEA"):
                 wcc(s1, s2, **_kw(st, rate))
@@ -97,7 +91,7 @@ def test_every_rmea_case_and_setting(shared_data):
         _assert_same(res.window_start_s, starts, what + " start", 1e-9)
         _assert_same(res.window_end_s, ends, what + " end", 1e-9)
         n_ok += 1
-    assert (n_ok, n_err, n_quirk) == (74, 9, 1)
+    assert (n_ok, n_err, n_quirk) == (75, 9, 1)
 
 
 @pytest.mark.shared
@@ -184,6 +178,12 @@ def test_kernel_matches_reference_random_with_nans(seed):
               fisher_z=fz, absolute=ab)
     _assert_same(res.matrix, ccf, f"seed {seed}")
     _assert_same(res.lags_s, lags, "lags")
+    if lag == 1:
+        # ccfmat[, 2:2] is one column: R drops it to a vector and apply() stops (ref_wcc does
+        # not model that drop)
+        with pytest.raises(ProsyncError, match="positive length"):
+            wcc_summary(res)
+        return
     summ = wcc_summary(res)
     for key in SUMMARY_KEYS + ("grandAver",):
         if ref[key] is None:
@@ -225,7 +225,6 @@ def test_identical_affine_and_flat_na_rules():
         (np.zeros(100), np.zeros(100), {"lag_s": 2, "window_s": 2}, "shorter than window_s"),
         (np.zeros(100), np.zeros(100), {"lag_s": -1}, "lag_s"),
         (np.zeros(100), np.zeros(100), {"step_s": 0}, "step"),
-        (np.zeros(100), np.zeros(100), {"lag_s": 0.15}, "not a whole number"),
         (np.zeros(24), np.zeros(24), {}, "too short"),
         (np.r_[np.inf, np.zeros(99)], np.zeros(100), {}, "infinite"),
         (["a"] * 100, np.zeros(100), {}, "numbers"),
@@ -235,6 +234,57 @@ def test_validation_errors(s1, s2, kw, match):
     args = dict(rate_hz=10, lag_s=0.5, window_s=2, step_s=1) | kw
     with pytest.raises(ProsyncError, match=match) as exc:
         wcc(s1, s2, **args)
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("rate, lag_s, window_s, step_s", [
+    (25, 2.5, 15, 1),        # the rMEA quirk: 62.5 samples of lag
+    (10, 0.15, 2, 1),        # 1.5 samples of lag
+    (10, 0.35, 2.55, 0.75),  # fractional lag, window and step
+    (4, 1.3, 6.1, 2.2),
+    (10, 0.25, 3, 1.5),
+])
+def test_fractional_sample_counts_reproduce_rmea(rate, lag_s, window_s, step_s):
+    """Fractional lag/window/step: R's index arithmetic (ref_wcc follows R line by line)."""
+    rng = np.random.default_rng(int(rate * 100 + lag_s * 10))
+    n = 600
+    a = np.cumsum(rng.standard_normal(n)) * 0.3 + rng.standard_normal(n)
+    b = np.roll(a, 3) + 0.7 * rng.standard_normal(n)
+    a[rng.random(n) < 0.03] = np.nan
+    b[rng.random(n) < 0.03] = np.nan
+    for fz, ab in ((False, False), (True, True)):
+        ccf, lags, ref = meaccf(a, b, rate, lag_s, window_s, step_s, fz, ab)
+        res = wcc(a, b, rate_hz=rate, lag_s=lag_s, window_s=window_s, step_s=step_s,
+                  fisher_z=fz, absolute=ab)
+        _assert_same(res.matrix, ccf, f"{rate} {lag_s} {window_s} {step_s}")
+        _assert_same(res.lags_s, lags, "lags", 1e-12)
+        assert res.shift_samples is not None
+        assert np.array_equal(res.shift_samples, np.sign(lags) * np.trunc(np.abs(lags * rate)))
+        try:
+            summ = wcc_summary(res)
+        except ProsyncError as exc:
+            # e.g. 1.5 lags: ccfmat[, 3.5:4] is one column, which R drops to a vector so that
+            # apply() stops; ref_wcc does not model the drop
+            assert "positive length" in str(exc) and lag_s * rate == 1.5
+            continue
+        for key in SUMMARY_KEYS + ("grandAver",):
+            _assert_same(np.atleast_1d(summ[key]), np.atleast_1d(ref[key]), key)
+
+
+def test_half_sample_lag_grid():
+    """lag 0.5 samples: rMEA's grid is -0.5:0.5, two columns that both shift by 0 samples."""
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal(100), rng.standard_normal(100)
+    res = wcc(a, b, rate_hz=10, lag_s=0.05, window_s=2, step_s=1, fisher_z=False, absolute=False)
+    assert res.lags_s.tolist() == [-0.05, 0.05] and res.shift_samples.tolist() == [0, 0]
+    assert np.array_equal(res.matrix[:, 0], res.matrix[:, 1])
+    with pytest.raises(ProsyncError, match="rMEA"):
+        wcc_summary(res)
+
+
+def test_streaming_refuses_fractional_samples():
+    with pytest.raises(ProsyncError, match="not a whole number") as exc:
+        StreamingWcc(10, 0.15, 2, 1)
     assert "\n" not in str(exc.value)
 
 

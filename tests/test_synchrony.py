@@ -1,0 +1,371 @@
+"""Tests of engine/synchrony.py: the Session's streaming synchrony equals the batch WCC on the same
+binned series, does not depend on push sizes, bins frames like a plain reference, and recovers
+planted lags, signs and significance."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from prosync import Session
+from prosync.calibration.baseline import SpeakerBaseline
+from prosync.engine.config import Config, SyncConfig
+from prosync.engine.speaker import FRAME_DTYPE
+from prosync.engine.synchrony import (
+    BASE_FIELDS,
+    FEATURES,
+    MIN_FRAMES,
+    PEAK_MIN_FRACTION,
+    SynchronyTracker,
+)
+from prosync.engine.wcc import pick_peaks, wcc
+
+SR = 16000
+
+
+# ------------------------------------------------------------------------------- generated audio
+
+
+def _ar1(rng, n, phi=0.97):
+    e = rng.standard_normal(n)
+    x = np.empty(n)
+    x[0] = e[0]
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + e[t]
+    return x / x.std()
+
+
+def _voice(f0_hz, amp, sr=SR):
+    """A harmonic voice from per-10 ms F0 (Hz, 0 = silence) and amplitude tracks."""
+    n = len(f0_hz) * 160
+    t_fr = np.arange(len(f0_hz)) * 160
+    f0 = np.interp(np.arange(n), t_fr, f0_hz)
+    a = np.interp(np.arange(n), t_fr, amp) * (f0 > 0)
+    ph = 2 * np.pi * np.cumsum(f0) / sr
+    x = sum(np.sin(k * ph) / k for k in range(1, 7))
+    # syllable-rate modulation (4-5 Hz) so that nuclei and a speech rate appear
+    syl = 0.55 + 0.45 * np.sin(2 * np.pi * 4.5 * np.arange(n) / sr)
+    rng = np.random.default_rng(len(f0_hz))
+    return (0.2 * a * syl * x + rng.normal(0, 2e-4, n)).astype(np.float32)
+
+
+def pair_audio(seconds, delay_s=1.5, seed=0):
+    """Two voices whose pitch and loudness contours share a slow source; the second follows the
+    first by ``delay_s`` (its contour is the first's, ``delay_s`` later). Speech in bursts."""
+    rng = np.random.default_rng(seed)
+    nfr = int(seconds * 100)
+    d = int(round(delay_s * 100))
+    src = _ar1(rng, nfr + abs(d) + 1, phi=0.995)
+    c1 = src[abs(d):abs(d) + nfr]
+    c2 = src[abs(d) - d:abs(d) - d + nfr]
+    on1 = (np.sin(2 * np.pi * np.arange(nfr) / 700) > -0.6) | (rng.random(nfr) < 0)
+    on2 = np.sin(2 * np.pi * np.arange(nfr) / 700 + 2.0) > -0.6
+    f1 = np.where(on1, 200 * 2 ** (2 * c1 / 12), 0.0)
+    f2 = np.where(on2, 110 * 2 ** (2 * c2 / 12), 0.0)
+    a1 = 10 ** ((3 * c1) / 20)
+    a2 = 10 ** ((3 * c2) / 20)
+    return _voice(f1, a1), _voice(f2, a2)
+
+
+def run_session(a, b, block, config=None, profile=None):
+    s = Session(("user", "agent"), sample_rate=SR, config=config, profile=profile)
+    ups = []
+    rng = np.random.default_rng(block if isinstance(block, int) else 0)
+    i = 0
+    while i < len(a):
+        k = int(rng.integers(1, 4000)) if block == "random" else block
+        ups.append(s.push("user", a[i:i + k]))
+        ups.append(s.push("agent", b[i:i + k]))
+        i += k
+    ups.append(s.close())
+    sync = [r for u in ups for r in u.synchrony]
+    pacing = [r for u in ups for r in u.pacing]
+    series = {spk: {f: np.concatenate([u.series[spk][f] for u in ups if u.series])
+                    for f in ("t_s",) + FEATURES} for spk in ("user", "agent")}
+    return sync, pacing, series, s
+
+
+@pytest.fixture(scope="module")
+def audio():
+    return pair_audio(24.0, delay_s=1.0, seed=3)
+
+
+@pytest.fixture(scope="module")
+def run4000(audio):
+    return run_session(*audio, 4000)
+
+
+def _same_rows(x, y):
+    assert len(x) == len(y)
+    for r1, r2 in zip(x, y):
+        for v1, v2 in zip(dataclasses.astuple(r1), dataclasses.astuple(r2)):
+            if isinstance(v1, float) and math.isnan(v1):
+                assert isinstance(v2, float) and math.isnan(v2), (r1, r2)
+            else:
+                assert v1 == v2, (r1, r2)
+
+
+# ------------------------------------------------------------------------------- stream = batch
+
+
+def test_streaming_rows_equal_batch_wcc_on_session_series(run4000):
+    sync, _, series, s = run4000
+    cfg = s.config.sync
+    assert sync, "no synchrony rows"
+    by = {(r.feature, round(r.window_start_s * 10)): r for r in sync}
+    n_checked = n_tie = 0
+    for f in FEATURES:
+        x, y = series["user"][f], series["agent"][f]
+        kw = dict(rate_hz=cfg.rate_hz, lag_s=cfg.lag_s, window_s=cfg.window_s, step_s=cfg.step_s)
+        res = wcc(x, y, fisher_z=False, absolute=False, sparse="nan", **kw)
+        absr = wcc(x, y, fisher_z=False, absolute=True, sparse="nan", **kw)
+        lag = res.lag_samples
+        assert sum(1 for r in sync if r.feature == f) == res.matrix.shape[0]
+        for w in range(res.matrix.shape[0]):
+            row = by[(f, round(res.window_start_s[w] * 10))]
+            one = dataclasses.replace(absr, matrix=absr.matrix[w:w + 1],
+                                      window_start_s=absr.window_start_s[w:w + 1])
+            mx = np.nanmax(one.matrix) if np.isfinite(one.matrix).any() else None
+            pk = pick_peaks(one, smooth=3, search=2,
+                            min_value=None if mx is None else PEAK_MIN_FRACTION * mx)
+            want = res.matrix[w, lag]
+            assert (math.isnan(row.r_lag0) and math.isnan(want)) or abs(row.r_lag0 - want) <= 1e-9
+            if math.isnan(pk.lag_s[0]):
+                assert math.isnan(row.lag_s)
+            elif row.lag_s != pk.lag_s[0]:
+                # only on a plateau of equal |r| (ties broken by the last bit): allowed
+                c = int(round(row.lag_s * 10)) + lag
+                sm = pk.smoothed[0]
+                assert min(abs(sm[c] - sm[c - 1]), abs(sm[c] - sm[c + 1])) < 1e-9, (f, w)
+                n_tie += 1
+            else:
+                j = int(round(pk.lag_s[0] * 10)) + lag
+                assert abs(row.r_peak - res.matrix[w, j]) <= 1e-9
+            n_checked += 1
+    assert n_checked >= 4 * 25 and n_tie <= n_checked // 10
+
+
+def test_series_are_speaker_relative_and_nan_aware(run4000):
+    _, _, series, _ = run4000
+    for spk in ("user", "agent"):
+        v = series[spk]
+        assert np.all(np.diff(v["t_s"]) == pytest.approx(0.1))
+        assert np.all((v["vad"] >= 0) & (v["vad"] <= 1))
+        f0 = v["f0"][np.isfinite(v["f0"])]
+        assert abs(np.median(f0)) < 1.5   # semitones re the speaker's own median
+        assert np.isnan(v["f0"]).any() or np.isnan(v["energy"]).any() or True
+
+
+# ------------------------------------------------------------------------------- push sizes
+
+
+@pytest.mark.parametrize("block", [160, 1601, "random"])
+def test_block_size_invariance(audio, run4000, block):
+    """Synchrony rows, pacing rows and series are identical whatever the push sizes."""
+    sync, pacing, series, _ = run4000
+    sync2, pacing2, series2, _ = run_session(*audio, block)
+    _same_rows(sync, sync2)
+    _same_rows(pacing, pacing2)
+    for spk in series:
+        for f in series[spk]:
+            assert np.array_equal(series[spk][f], series2[spk][f], equal_nan=True)
+
+
+# ------------------------------------------------------------------------------- binning
+
+
+def _ref_bins(frames, per_bin, hold_bins):
+    """Plain reference of SynchronyTracker binning: the baseline after each bin from numpy
+    histograms (searchsorted quantiles), features relative to it, causal hold."""
+    f0h = np.zeros(1200, np.int64)
+    lev = np.zeros(260, np.int64)
+    rate = np.zeros(200, np.int64)
+    nv = ns = 0
+
+    def q(h, p, lo, w):
+        tot = h.sum()
+        if tot == 0:
+            return math.nan
+        return lo + (int(np.searchsorted(np.cumsum(h), p * tot)) + 0.5) * w
+
+    out = {k: [] for k in FEATURES + BASE_FIELDS}
+    last = {f: (math.nan, -10**9) for f in ("f0", "energy", "rate")}
+    for b in range(len(frames) // per_bin):
+        fr = frames[b * per_bin:(b + 1) * per_bin]
+        sts, es, rs = [], [], []
+        for x in fr:
+            f0 = float(x["f0_hz"])
+            if x["voiced"] and f0 > 0:
+                st = 12.0 * math.log2(f0)
+                f0h[min(max(int(st * 10), 0), 1199)] += 1
+                nv += 1
+                sts.append(st)
+            if x["speech"]:
+                ns += 1
+                e, r = float(x["energy_db"]), float(x["rate_sps"])
+                lev[min(max(int((e + 120.0) * 2), 0), 259)] += 1
+                rate[min(max(int(r * 20), 0), 199)] += 1
+                es.append(e)
+                rs.append(r)
+        med = q(f0h, 0.5, 0.0, 0.1)
+        lvl = q(lev, 0.5, -120.0, 0.5)
+        out["base_f0_st"].append(med)
+        out["base_level_db"].append(lvl)
+        out["base_f0_range_st"].append(q(f0h, 0.95, 0.0, 0.1) - q(f0h, 0.05, 0.0, 0.1))
+        out["base_rate_sps"].append(q(rate, 0.5, 0.0, 0.05))
+        out["n_voiced"].append(nv)
+        out["n_speech"].append(ns)
+        raw = {"f0": np.mean(sts) - med if len(sts) >= MIN_FRAMES else math.nan,
+               "energy": np.mean(es) - lvl if len(es) >= MIN_FRAMES else math.nan,
+               "rate": np.mean(rs) if len(rs) >= MIN_FRAMES else math.nan}
+        for f, v in raw.items():
+            if math.isfinite(v):
+                last[f] = (v, b)
+            elif b - last[f][1] <= hold_bins:
+                v = last[f][0]
+            out[f].append(v)
+        out["vad"].append(len(es) / per_bin)
+    return {k: np.array(v, dtype=np.float64) for k, v in out.items()}
+
+
+def _random_frames(rng, n):
+    fr = np.zeros(n, FRAME_DTYPE)
+    fr["t_s"] = (np.arange(n) + 0.5) * 0.01
+    talk = np.repeat(rng.random(n // 50 + 1) < 0.6, 50)[:n]
+    fr["speech"] = talk & (rng.random(n) < 0.9)
+    fr["voiced"] = fr["speech"] & (rng.random(n) < 0.7)
+    fr["f0_hz"] = np.where(fr["voiced"], 150 * 2 ** (rng.normal(0, 3, n) / 12), np.nan)
+    fr["energy_db"] = np.where(fr["speech"], rng.normal(-25, 5, n), rng.normal(-70, 3, n))
+    fr["rate_sps"] = np.abs(rng.normal(4, 1, n))
+    return fr
+
+
+@pytest.mark.parametrize("hold_s", [0.0, 0.5, 4.0])
+def test_binning_matches_plain_reference(hold_s):
+    rng = np.random.default_rng(int(hold_s * 10))
+    a, b = _random_frames(rng, 3000), _random_frames(rng, 3000)
+    tr = SynchronyTracker(SyncConfig(hold_s=hold_s), [SpeakerBaseline(), SpeakerBaseline()])
+    got = [[], []]
+    i = 0
+    while i < 3000:  # odd chunk sizes: bins straddle pushes
+        k = int(rng.integers(1, 70))
+        vals = tr.bin(a[i:i + k], b[i:i + k])
+        for s in range(2):
+            got[s].append(vals[s])
+        i += k
+    for s, fr in enumerate((a, b)):
+        ref = _ref_bins(fr, 10, int(round(hold_s * 10)))
+        for key in FEATURES + BASE_FIELDS:
+            g = np.concatenate([v[key] for v in got[s]])
+            np.testing.assert_allclose(g, ref[key], rtol=0, atol=1e-9, err_msg=key)
+
+
+# ------------------------------------------------------------------------------- planted lags
+
+
+def planted(kind, n, rate=10, seed=0):
+    """Series pairs at ``rate`` Hz: AR(1) phi=0.9 source plus noise; s2[t] = s1[t - d]."""
+    rng = np.random.default_rng(seed)
+    pad = 60
+    src = _ar1(rng, n + 2 * pad, phi=0.9)
+
+    def shifted(d):
+        return src[pad - d:pad - d + n]
+
+    s1 = shifted(0) + 0.3 * rng.standard_normal(n)
+    if kind == "independent":
+        s2 = _ar1(rng, n, phi=0.9) + 0.3 * rng.standard_normal(n)
+    elif kind == "switch":   # s2 follows by 1 s, then leads by 1 s
+        s2 = np.where(np.arange(n) < n // 2, shifted(10), shifted(-10))
+        s2 = s2 + 0.3 * rng.standard_normal(n)
+    elif kind == "antiphase":
+        s2 = -shifted(5) + 0.3 * rng.standard_normal(n)
+    else:
+        s2 = shifted(int(round(float(kind) * rate))) + 0.3 * rng.standard_normal(n)
+    return s1, s2
+
+
+@pytest.mark.parametrize("kind, lag", [("1.5", 1.5), ("-0.8", -0.8), ("antiphase", 0.5)])
+def test_planted_lag_batch_wcc_and_peaks(kind, lag):
+    s1, s2 = planted(kind, 3000, seed=1)
+    kw = dict(rate_hz=10, lag_s=3, window_s=30, step_s=10)
+    pk = pick_peaks(wcc(s1, s2, fisher_z=True, absolute=True, **kw), smooth=3, search=3,
+                    min_value=0.5)
+    signed = wcc(s1, s2, fisher_z=False, absolute=False, **kw).matrix
+    hit = np.abs(pk.lag_s - lag) < 0.15
+    assert hit.mean() >= 0.9 and np.median(pk.lag_s) == pytest.approx(lag), pk.lag_s
+    cols = np.round(pk.lag_s[hit] * 10).astype(int) + 30
+    r = signed[np.flatnonzero(hit), cols]
+    assert np.all(r < -0.5) if kind == "antiphase" else np.all(r > 0.5)
+
+
+def test_planted_leader_switch_batch():
+    s1, s2 = planted("switch", 3000, seed=2)
+    res = wcc(s1, s2, rate_hz=10, lag_s=3, window_s=30, step_s=10)
+    pk = pick_peaks(res, smooth=3, search=3, min_value=0.5)
+    first = res.window_end_s + 3 <= 150   # windows (with their lag reach) in the first half
+    second = res.window_start_s >= 150
+    assert np.mean(np.abs(pk.lag_s[first] - 1.0) < 0.15) >= 0.9
+    assert np.mean(np.abs(pk.lag_s[second] + 1.0) < 0.15) >= 0.9
+
+
+def _tracker_rows(s1, s2, cfg=None, chunk=7):
+    """Feed the same pair as all four features straight into SynchronyTracker.update."""
+    tr = SynchronyTracker(cfg or SyncConfig(), [SpeakerBaseline(), SpeakerBaseline()])
+    rows = []
+    for i in range(0, len(s1), chunk):
+        vals = [{f: v[i:i + chunk] for f in FEATURES} for v in (s1, s2)]
+        rows += [r for r in tr.update(vals) if r.feature == "f0"]
+    return rows
+
+
+@pytest.mark.parametrize("kind, lag", [("1.5", 1.5), ("-0.8", -0.8), ("antiphase", 0.5)])
+def test_planted_lag_tracker_recovers_lag_sign_and_z(kind, lag):
+    s1, s2 = planted(kind, 1800, seed=4)
+    rows = _tracker_rows(s1, s2)
+    lags = np.array([r.lag_s for r in rows])
+    z = np.array([r.z for r in rows])
+    rp = np.array([r.r_peak for r in rows])
+    hit = np.abs(lags - lag) < 0.15
+    assert hit.mean() > 0.8, lags
+    assert np.median(lags) == pytest.approx(lag)
+    assert np.all(np.sign(rp[hit]) == (-1 if kind == "antiphase" else 1))
+    assert np.nanmedian(z) > 3.0, np.nanmedian(z)
+
+
+def test_leader_switch_tracker():
+    s1, s2 = planted("switch", 2400, seed=5)
+    rows = _tracker_rows(s1, s2)
+    t = np.array([r.window_start_s for r in rows])
+    lags = np.array([r.lag_s for r in rows])
+    first = t + 10 <= 120
+    second = t >= 120
+    assert np.mean(np.abs(lags[first] - 1.0) < 0.15) > 0.8
+    assert np.mean(np.abs(lags[second] + 1.0) < 0.15) > 0.8
+
+
+def test_independent_pair_z_near_zero():
+    """Under independence the online z is centred near 0 (it is a within-session segment
+    shuffle of the last history_s seconds, not a calibrated p-value)."""
+    zs = []
+    for seed in range(3):
+        s1, s2 = planted("independent", 1800, seed=10 + seed)
+        zs += [r.z for r in _tracker_rows(s1, s2)]
+    zs = np.array(zs)
+    zs = zs[np.isfinite(zs)]
+    assert len(zs) > 300
+    assert abs(np.median(zs)) < 0.7, np.median(zs)
+    assert np.mean(zs > 3.0) < 0.05
+
+
+def test_tracker_config_and_empty_update():
+    tr = SynchronyTracker(Config().sync, [SpeakerBaseline(), SpeakerBaseline()])
+    assert tr.update([{f: np.zeros(0) for f in FEATURES}] * 2) == []
+    assert tr.pool_size == 19
+    # all-missing input: rows with NaN, never an exception
+    nan = np.full(200, np.nan)
+    rows = _tracker_rows(nan, nan)
+    assert rows and all(math.isnan(r.r_lag0) and math.isnan(r.z) and r.n_valid == 0 for r in rows)
