@@ -21,6 +21,8 @@ from .rate import RateTracker
 
 #: Window of the energy (and intensity) measurement: 25 ms.
 ENERGY_WIN = 400
+#: Periodicity above which a frame counts as voiced for syllable nuclei (see ``_compute``).
+RATE_PERIODICITY = 0.8
 #: Frames analysed per kernel call at most (1 s): bounds the buffer and the output arrays.
 MAX_FRAMES = 100
 
@@ -68,6 +70,7 @@ class SpeakerTrack:
         self._vad_state = np.array([np.nan, 0.0, 0.0])
         self._hang = int(round(cfg.vad.hangover_s / HOP_S))
         self._hang_state = np.zeros(1)
+        self._soft = np.zeros(MAX_FRAMES, dtype=np.bool_)
         # one record per frame; kernels fill the fields (strided views, no per-hop allocation)
         self.out = np.zeros(MAX_FRAMES, dtype=FRAME_DTYPE)
         self._idx = np.arange(MAX_FRAMES, dtype=np.float64)
@@ -154,4 +157,9 @@ class SpeakerTrack:
                     0, o["speech_raw"], 1000.0, 0.0)
         apply_hangover(o["speech_raw"], n, self._hang_state, self._hang, o["speech"])
         self.pitch.process(x, c0, n, o["energy_db"], o["f0_hz"], o["periodicity"], o["voiced"])
-        self.rate.process(k0, n, o["energy_db"], o["voiced"], o["nucleus_age"], o["rate_sps"])
+        # syllable nuclei accept a frame as voiced when the tracker says so or it is strongly
+        # periodic: the fixed-lag voicing decision drops some short syllables
+        soft = self._soft[:n]
+        np.greater(o["periodicity"][:n], RATE_PERIODICITY, out=soft)
+        np.logical_or(soft, o["voiced"][:n], out=soft)
+        self.rate.process(k0, n, o["energy_db"], soft, o["nucleus_age"], o["rate_sps"])

@@ -45,6 +45,7 @@ class SessionSummary:
         self.dc = [0.0] * len(names)
         self.samples = [0] * len(names)
         self._recent = {n: [] for n in names}   # recent frame record arrays (bounded)
+        self._recent_n = dict.fromkeys(names, 0)
         self.ipu_list: list[IPU] = []
         self.sync = {f: {"windows": 0, "r_lag0": 0.0, "r_peak": 0.0, "abs_r_peak": 0.0,
                          "n_peak": 0, "z": 0.0, "n_z": 0, "significant": 0, "lag_s": 0.0}
@@ -63,8 +64,9 @@ class SessionSummary:
             if len(c):
                 rec = self._recent[spk]
                 rec.append(c)
-                while sum(len(x) for x in rec) - len(rec[0]) > FRAME_MEMORY:
-                    rec.pop(0)
+                self._recent_n[spk] += len(c)
+                while self._recent_n[spk] - len(rec[0]) > FRAME_MEMORY:
+                    self._recent_n[spk] -= len(rec.pop(0))
             self.n[spk] += len(c["t_s"])
             v = c["voiced"]
             self.voiced[spk] += int(v.sum())
