@@ -224,8 +224,8 @@ class Session:
                 self._n_unbinned += n
             if self._n_unbinned >= self._sync.per_bin:
                 # binning only when a 100 ms bin can complete: cheap pushes stay cheap
-                a = np.concatenate([c[0] for c in self._unbinned])
-                b = np.concatenate([c[1] for c in self._unbinned])
+                a = _concat([c[0] for c in self._unbinned])
+                b = _concat([c[1] for c in self._unbinned])
                 self._unbinned.clear()
                 # the frames of an unfinished bin wait inside the tracker
                 self._n_unbinned %= self._sync.per_bin
@@ -240,6 +240,13 @@ class Session:
         if self._on_update is not None and upd:
             self._on_update(upd)
         return upd
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    """Concatenate frame records as raw bytes (no per-field dtype promotion)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([p.view(_RAW) for p in parts]).view(FRAME_DTYPE)
 
 
 def _silent_frames(k0, n):

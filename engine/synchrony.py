@@ -128,7 +128,8 @@ class SynchronyTracker:
         vals = []
         for s, fr in enumerate((a, b)):
             if self._carry[s] is not None:
-                fr = np.concatenate([self._carry[s], fr])
+                raw = np.dtype((np.void, fr.dtype.itemsize))  # no per-field promotion
+                fr = np.concatenate([self._carry[s].view(raw), fr.view(raw)]).view(fr.dtype)
             m = (len(fr) // self.per_bin) * self.per_bin
             self._carry[s] = fr[m:].copy() if m < len(fr) else None
             vals.append(self._bins(fr[:m], self.baselines[s], s))

@@ -241,6 +241,9 @@ class _SpeakerIpus:
         n = flags.shape[0]
         if n == 0:
             return
+        if (flags.all() if self.last else not flags.any()):  # no change: the common case
+            self.settle(k0 + n, out, speaker)
+            return
         d = np.diff(flags.astype(np.int8), prepend=np.int8(self.last))
         for j in np.flatnonzero(d):  # Python work per change only
             f = k0 + int(j)
