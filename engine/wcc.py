@@ -478,6 +478,7 @@ class StreamingWcc:
         self._ist[:] = 0
         self._fst[:] = 0.0
         self._ref[:] = 0.0
+        self._ref_set = [False, False]
         self._ring[:] = np.nan
 
     @property
@@ -497,12 +498,15 @@ class StreamingWcc:
         completes when sample ``i*step + window + lag - 1`` arrives.
         """
         a, b = _pair(s1_values, s2_values)
-        if self._sc[0] == 0 and len(a):
-            # first reference level: the first finite sample (the running sums are about it)
-            fa = a[np.isfinite(a)]
-            fb = b[np.isfinite(b)]
-            self._ref[0] = self._ref[2] = fa[0] if len(fa) else 0.0
-            self._ref[1] = self._ref[3] = fb[0] if len(fb) else 0.0
+        # reference levels the running sums are taken about: each series' first finite sample,
+        # whichever push it arrives in (no pair, hence no sum, exists before both are set), so
+        # the sums, and every bit of the result, do not depend on how the series was chunked
+        for k, v in ((0, a), (1, b)):
+            if not self._ref_set[k]:
+                fin = np.flatnonzero(np.isfinite(v))
+                if fin.size:
+                    self._ref[k] = self._ref[k + 2] = v[fin[0]]
+                    self._ref_set[k] = True
         cap_rows = len(a) // self.step_samples + 1
         if self._out.shape[0] < cap_rows:
             self._out = np.empty((cap_rows, self._out.shape[1]), np.float64)
