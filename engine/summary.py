@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .entrainment import IPU, ipu_features, levitan_hirschberg, tama, turns_from_ipus
+from .speaker import FRAME_DTYPE
 from .synchrony import FEATURES
 
 #: Frames kept per speaker to measure IPU features when an IPU becomes final (60 s).
@@ -44,8 +45,9 @@ class SessionSummary:
         self.clipped = [0] * len(names)
         self.dc = [0.0] * len(names)
         self.samples = [0] * len(names)
-        self._recent = {n: [] for n in names}   # recent frame record arrays (bounded)
-        self._recent_n = dict.fromkeys(names, 0)
+        # the last FRAME_MEMORY frames per speaker, in a ring (raw record bytes)
+        self._ring = {n: np.zeros(FRAME_MEMORY, dtype=FRAME_DTYPE) for n in names}
+        self._ring_n = dict.fromkeys(names, 0)
         self.ipu_list: list[IPU] = []
         self.sync = {f: {"windows": 0, "r_lag0": 0.0, "r_peak": 0.0, "abs_r_peak": 0.0,
                          "n_peak": 0, "z": 0.0, "n_z": 0, "significant": 0, "lag_s": 0.0}
@@ -62,11 +64,7 @@ class SessionSummary:
     def update(self, upd):
         for spk, c in upd.frames.items():
             if len(c):
-                rec = self._recent[spk]
-                rec.append(c)
-                self._recent_n[spk] += len(c)
-                while self._recent_n[spk] - len(rec[0]) > FRAME_MEMORY:
-                    self._recent_n[spk] -= len(rec.pop(0))
+                self._remember(spk, c)
             self.n[spk] += len(c["t_s"])
             v = c["voiced"]
             self.voiced[spk] += int(v.sum())
@@ -102,10 +100,30 @@ class SessionSummary:
         if upd.pacing:
             self.last_pacing = upd.pacing[-1]
 
+    def _remember(self, spk, c) -> None:
+        ring, m = self._ring[spk], FRAME_MEMORY
+        raw = np.dtype((np.void, FRAME_DTYPE.itemsize))
+        c = c[-m:]
+        pos = self._ring_n[spk] % m
+        k = min(len(c), m - pos)
+        ring[pos:pos + k].view(raw)[:] = c[:k].view(raw)
+        ring[:len(c) - k].view(raw)[:] = c[k:].view(raw)
+        self._ring_n[spk] += len(c)
+
+    def _recent(self, spk) -> np.ndarray:
+        """The speaker's remembered frames in time order."""
+        ring, n, m = self._ring[spk], self._ring_n[spk], FRAME_MEMORY
+        if n <= m:
+            return ring[:n]
+        pos = n % m
+        if not pos:
+            return ring
+        raw = np.dtype((np.void, FRAME_DTYPE.itemsize))
+        return np.concatenate([ring[pos:].view(raw), ring[:pos].view(raw)]).view(FRAME_DTYPE)
+
     def _ipu(self, e) -> IPU:
         """Features of one final IPU from the speaker's recent frames."""
-        rec = self._recent[e.speaker]
-        fr = np.concatenate(rec) if rec else None
+        fr = self._recent(e.speaker)
         feats = dict.fromkeys(ENTRAINMENT_FEATURES, float("nan"))
         if fr is not None and len(fr) and fr["t_s"][0] <= e.start_s + 0.01:
             f = ipu_features(fr["t_s"], fr["f0_hz"], fr["energy_db"], [(e.start_s, e.end_s)],
