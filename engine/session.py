@@ -235,6 +235,8 @@ class Session:
                                   for spk, b in zip(self.speakers, bins)}
                 upd.synchrony = self._sync.update(bins)
                 upd.pacing = self._pacing.update(bins)
+            if final:
+                upd.synchrony.extend(self._sync.flush())
         elif n > 0:
             self.baselines[self.speakers[0]].add_frames(cols[0])
         if self._on_update is not None and upd:

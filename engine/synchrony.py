@@ -114,6 +114,7 @@ class SynchronyTracker:
         hb = float(int(round(cfg.hold_s * cfg.rate_hz)))
         self._hold = [np.array([[np.nan, -1e18, hb]] * 3) for _ in range(2)]
         self._bin_count = [0, 0]
+        self._queue: list = []  # (bin to compute at, feature, window start, lag profile)
         self._idx = np.empty(1, np.int64)
         self._sm = np.empty((1, 2 * self.lag + 1))
         self._ab = np.empty((1, 2 * self.lag + 1))
@@ -154,7 +155,7 @@ class SynchronyTracker:
     def _append(self, vals, n_new) -> None:
         buf = self._buf
         if self._len + n_new > buf.shape[2]:
-            keep = self.hist_len
+            keep = self.hist_len + len(FEATURES)  # staggered rows look back up to 3 bins
             if keep + n_new > buf.shape[2]:
                 new = np.full((buf.shape[0], 2, 2 * (keep + n_new)), np.nan)
                 new[:, :, :keep] = buf[:, :, self._len - keep:self._len]
@@ -183,19 +184,29 @@ class SynchronyTracker:
         first = self._n - self._len  # absolute index of buf[..., 0]
         done = []  # (chunk end, feature index, window start, lag profile)
         for i, f in enumerate(FEATURES):
-            res = self.wcc[f].push(vals[0][f], vals[1][f])
-            for j in range(len(res)):
-                ws = int(round(res.window_start_s[j] * self.cfg.rate_hz))
-                done.append((ws + self.chunk, i, ws, res.matrix[j]))
-        done.sort(key=lambda d: (d[0], d[1]))
+            w = self.wcc[f]
+            k = w.push_unchecked(vals[0][f], vals[1][f])  # the binning made contiguous float64
+            for j in range(k):
+                ws = int(w._out_win[j]) * w.step_samples
+                done.append((ws + self.chunk, i, ws, w._out[j].copy()))
+        # the four features' windows complete at the same bin; feature i's row is computed i
+        # bins later (its values, time and t_s unchanged), so no bin carries all four
+        for end, i, ws, r in done:
+            self._queue.append((end + i, i, ws, r))
+        self._queue.sort(key=lambda q: (q[0], q[1]))
         rows = []
-        k = 0
         for e in range(n0 + 1, self._n + 1):
             self._refresh(e, first)
-            while k < len(done) and done[k][0] == e:
-                _, i, ws, r = done[k]
+            while self._queue and self._queue[0][0] <= e:
+                _, i, ws, r = self._queue.pop(0)
                 rows.append(self._row(i, ws, r, first))
-                k += 1
+        return rows
+
+    def flush(self) -> list[SyncRow]:
+        """End of the session: the rows still waiting for their turn."""
+        first = self._n - self._len
+        rows = [self._row(i, ws, r, first) for _, i, ws, r in self._queue]
+        self._queue.clear()
         return rows
 
     def _history(self, i, e, first):

@@ -498,6 +498,14 @@ class StreamingWcc:
         completes when sample ``i*step + window + lag - 1`` arrives.
         """
         a, b = _pair(s1_values, s2_values)
+        k = self.push_unchecked(a, b)
+        starts = self._out_win[:k] * (self.step_samples / self.rate_hz)
+        return WccRows(window_start_s=starts, matrix=self._out[:k].copy())
+
+    def push_unchecked(self, a: np.ndarray, b: np.ndarray) -> int:
+        """:meth:`push` for trusted callers: ``a``, ``b`` contiguous float64 of equal length.
+        Returns the number ``k`` of completed windows; their rows are ``self._out[:k]`` and their
+        window indices ``self._out_win[:k]``, valid until the next push."""
         # reference levels the running sums are taken about: each series' first finite sample,
         # whichever push it arrives in (no pair, hence no sum, exists before both are set), so
         # the sums, and every bit of the result, do not depend on how the series was chunked
@@ -511,7 +519,5 @@ class StreamingWcc:
         if self._out.shape[0] < cap_rows:
             self._out = np.empty((cap_rows, self._out.shape[1]), np.float64)
             self._out_win = np.empty(cap_rows, np.int64)
-        k = _k.stream_push(a, b, self._cfg, self._ring, self._sc, self._ist, self._fst,
-                           self._ref, self._scr, self._out, self._out_win)
-        starts = self._out_win[:k] * (self.step_samples / self.rate_hz)
-        return WccRows(window_start_s=starts, matrix=self._out[:k].copy())
+        return int(_k.stream_push(a, b, self._cfg, self._ring, self._sc, self._ist, self._fst,
+                                  self._ref, self._scr, self._out, self._out_win))
