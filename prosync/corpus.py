@@ -52,20 +52,7 @@ def discover(root: str | Path, manifest: str | Path | None = None) -> list[Sessi
     from prosync.engine.errors import ProsyncError
 
     if manifest:
-        m = Path(manifest)
-        if not m.exists():
-            raise ProsyncError(f"{m}: manifest not found: check the path given to --manifest")
-        base = m.parent
-        out = []
-        with open(m, newline="") as f:
-            rows = list(csv.DictReader(f))
-        if not rows or "session" not in rows[0] or "audio" not in rows[0]:
-            raise ProsyncError(f"{m}: needs a header with at least 'session,audio' columns")
-        for r in rows:
-            ins = [str(base / r["audio"])] + ([str(base / r["audio2"])] if r.get("audio2") else [])
-            out.append(SessionSpec(r["session"], ins, str(base / r["rttm"]) if r.get("rttm") else None,
-                                   r["speakers"].split(",") if r.get("speakers") else None))
-        return sorted(out, key=lambda s: s.session)
+        return _read_manifest(Path(manifest))
     root = Path(root)
     if not root.is_dir():
         raise ProsyncError(f"{root}: is not a folder: give the folder holding the sessions")
@@ -103,6 +90,76 @@ def discover(root: str | Path, manifest: str | Path | None = None) -> list[Sessi
             s.problem = (f"session name {s.session!r} is used in {seen[s.session]} folders: rename "
                          "the files or give a manifest")
     return out
+
+
+def _bad_name(name: str) -> str | None:
+    """Why ``name`` cannot be a session name (it becomes a folder name in the dataset), or None."""
+    if not name:
+        return "is empty"
+    if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
+        return "is not a plain file name (it has a slash or starts with a dot)"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "contains control characters"
+    return None
+
+
+def _read_manifest(m: Path) -> list[SessionSpec]:
+    """Parse a manifest CSV (``session,audio[,audio2][,rttm][,speakers]``, paths relative to it).
+
+    Every problem is a :class:`ProsyncError` naming the file and the line: the manifest is
+    checked whole before anything is scored."""
+    from prosync.engine.errors import ProsyncError
+
+    if not m.exists():
+        raise ProsyncError(f"{m}: manifest not found: check the path given to --manifest")
+    if m.is_dir():
+        raise ProsyncError(f"{m}: is a folder: give the manifest CSV file to --manifest")
+    base = m.parent
+    try:
+        with open(m, newline="", encoding="utf-8-sig") as f:
+            rd = csv.DictReader(f)
+            header = [(h or "").strip() for h in (rd.fieldnames or [])]
+            rd.fieldnames = header
+            rows = [(rd.line_num, r) for r in rd]
+    except UnicodeDecodeError as exc:
+        raise ProsyncError(f"{m}: is not UTF-8 text (bad byte at offset {exc.start}): save the "
+                           "manifest as a UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise ProsyncError(f"{m}: is not a readable CSV ({str(exc).splitlines()[0]}): save it as a "
+                           "plain comma-separated file") from None
+    except OSError as exc:
+        raise ProsyncError(f"{m}: cannot read the manifest ({exc.strerror or exc}): check the "
+                           "file") from None
+    if "session" not in header or "audio" not in header:
+        raise ProsyncError(f"{m}: needs a header with at least 'session,audio' columns "
+                           "(comma-separated); its first line has "
+                           f"{', '.join(repr(h) for h in header[:6]) or 'nothing'}")
+    out: list[SessionSpec] = []
+    seen: dict[str, int] = {}
+    for no, r in rows:
+        if r.get(None):
+            raise ProsyncError(f"{m}:{no}: has more fields than the header ({len(header)}): quote "
+                               'fields that contain commas, e.g. "client,coach"')
+        v = {k: (r.get(k) or "").strip() for k in ("session", "audio", "audio2", "rttm", "speakers")}
+        if not any(v.values()):
+            continue  # a blank line
+        why = _bad_name(v["session"])
+        if why:
+            raise ProsyncError(f"{m}:{no}: session name {v['session']!r} {why}: use a plain name "
+                               "such as s01 (it names the session's folders in the dataset)")
+        if v["session"] in seen:
+            raise ProsyncError(f"{m}:{no}: session {v['session']!r} is already on line "
+                               f"{seen[v['session']]}: give every session its own name")
+        seen[v["session"]] = no
+        if not v["audio"]:
+            raise ProsyncError(f"{m}:{no}: session {v['session']!r} has no audio file: fill in the "
+                               "'audio' column")
+        ins = [str(base / v["audio"])] + ([str(base / v["audio2"])] if v["audio2"] else [])
+        spk = [s.strip() for s in v["speakers"].split(",")] if v["speakers"] else None
+        out.append(SessionSpec(v["session"], ins, str(base / v["rttm"]) if v["rttm"] else None, spk))
+    if not out:
+        raise ProsyncError(f"{m}: lists no sessions: add one row per session under the header")
+    return sorted(out, key=lambda s: s.session)
 
 
 def _seconds(spec: SessionSpec) -> float:

@@ -153,11 +153,12 @@ def read_blocks(sources: Sequence[AudioSource], block: int = BLOCK
                     ) from None
             for path, f in files.items():
                 if len(chunks[path]) == 0 and f.frames > 0:
-                    got = ends.setdefault(path, pos_of[path])
+                    got = ends.setdefault(path, pos_of.get(path, 0))  # 0: not one sample read
                     if got < TRUNCATED_FRACTION * f.frames:
                         raise AudioInputError(
-                            f"{path}: audio ends at {got / f.samplerate:.1f} s but its header "
-                            f"declares {f.frames / f.samplerate:.1f} s: the file is truncated; "
+                            f"{path}: audio ends at {got / f.samplerate:.1f} s ({got} samples) but "
+                            f"its header declares {f.frames / f.samplerate:.1f} s ({f.frames}): the "
+                            "file is truncated; "
                             "copy or re-export it")
                 pos_of[path] = pos_of.get(path, 0) + len(chunks[path])
             out = []

@@ -40,7 +40,8 @@ def read_rttm(path: str | Path) -> list[RttmTurn]:
     if not path.exists():
         raise AudioInputError(f"{path}: RTTM file not found: check the path given to --rttm")
     try:
-        text = path.read_text(encoding="utf-8", errors="strict")
+        # utf-8-sig: an editor's byte-order mark would otherwise hide the first line
+        text = path.read_text(encoding="utf-8-sig", errors="strict")
     except (UnicodeDecodeError, OSError) as exc:
         raise AudioInputError(f"{path}: cannot read the RTTM ({exc}): give a plain-text RTTM file") \
             from None

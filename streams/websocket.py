@@ -285,8 +285,12 @@ class Connection:
         try:
             msg = json.loads(text)
         except ValueError as exc:
-            self.error("bad_json", f"malformed JSON ({exc.msg} at character {exc.pos}): "
-                       "send one JSON object per text message")
+            where = f" ({exc.msg} at character {exc.pos})" if hasattr(exc, "pos") else ""
+            self.error("bad_json", f"malformed JSON{where}: send one JSON object per text message")
+            return
+        except RecursionError:
+            self.error("bad_json", "JSON nested too deeply: send one flat JSON object per text "
+                       "message")
             return
         if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
             self.error("bad_message", "a text message must be a JSON object with a string \"type\"")
