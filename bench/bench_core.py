@@ -40,8 +40,10 @@ def tiled(minutes: float) -> np.ndarray:
     return np.tile(x, (reps, 1))[:n]
 
 
-def run_session(x, block=8000):
+def run_session(x, block=8000, with_sync=True):
     s = Session(sample_rate=16000)
+    if not with_sync:  # the per-speaker core and turn tracker alone
+        s._sync = s._pacing = None
     for i in range(0, len(x), block):
         s.push(0, x[i:i + block, 0])
         s.push(1, x[i:i + block, 1])
@@ -56,8 +58,10 @@ def praat(x):
         snd.to_pitch_ac(time_step=0.01, pitch_floor=60.0, pitch_ceiling=500.0)
 
 
-def per_hop(x, n_hops=6000):
+def per_hop(x, n_hops=6000, with_sync=True):
     s = Session(sample_rate=16000)
+    if not with_sync:
+        s._sync = s._pacing = None
     times = np.empty(n_hops)
     for k in range(n_hops):
         a = x[k * 160:(k + 1) * 160, 0]
@@ -73,9 +77,11 @@ def cli_run(args, env=None):
     """Run ``prosync`` in a child; return (wall seconds, peak RSS MB of that child)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    code = ("import resource,sys;from prosync.cli import main;rc=main(sys.argv[1:]);"
-            "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr);"
-            "sys.exit(rc)")
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child forked from this big
+    # process would report this process's size
+    code = ("import re,sys;from prosync.cli import main;rc=main(sys.argv[1:]);"
+            "hwm=re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1);"
+            "print('RSS', hwm, file=sys.stderr);sys.exit(rc)")
     p = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
                        text=True)
     wall = time.perf_counter() - t0
@@ -103,15 +109,22 @@ def main():
     praat(x)
     t_praat = time.perf_counter() - t0
     dur = len(x) / 16000
-    rows.append(("core, 2 speakers / Praat to_pitch_ac on both channels",
-                 f"{t_core / t_praat:.2f}",
-                 f"{args.minutes:g} min stereo: prosync {t_core:.1f} s "
-                 f"(RTF {t_core / dur:.4f}), Praat {t_praat:.1f} s"))
+    t0 = time.perf_counter()
+    run_session(x, with_sync=False)
+    t_core_only = time.perf_counter() - t0
+    rows.append(("per-speaker core (pitch, energy, VAD, rate, turns), 2 speakers / Praat "
+                 "to_pitch_ac on both channels", f"{t_core_only / t_praat:.2f}",
+                 f"{args.minutes:g} min stereo: prosync {t_core_only:.2f} s "
+                 f"(RTF {t_core_only / dur:.4f}), Praat {t_praat:.2f} s"))
+    rows.append(("whole Session with synchrony and pacing / Praat", f"{t_core / t_praat:.2f}",
+                 f"prosync {t_core:.2f} s; with synchrony / core alone: {t_core / t_core_only:.2f}"))
     rows.append(("first-call overhead in this process (numba cache load)", f"{compile_s:.2f} s", ""))
-    hop = per_hop(x)
-    rows.append(("per-hop compute, 2 speakers, p50", f"{np.percentile(hop, 50):.0f} µs",
-                 f"{len(hop)} hops of 10 ms pushed one by one"))
-    rows.append(("per-hop compute, 2 speakers, p99", f"{np.percentile(hop, 99):.0f} µs", ""))
+    per_hop(x, 300)  # warm
+    for label, sync in (("core", False), ("whole Session", True)):
+        hop = per_hop(x, with_sync=sync)
+        rows.append((f"per-hop compute, 2 speakers, {label}: p50 / p90 / p99",
+                     " / ".join(f"{np.percentile(hop, q):.0f}" for q in (50, 90, 99)) + " µs",
+                     f"{len(hop)} hops of 10 ms pushed one by one"))
 
     with tempfile.TemporaryDirectory() as td:
         td = Path(td)
