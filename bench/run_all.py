@@ -2,6 +2,7 @@
 
     python bench/run_all.py            # all
     python bench/run_all.py core pitch # some
+    python bench/run_all.py --collect  # only gather the existing results into RESULTS.md
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ SCRIPTS = ["core", "pitch", "rate", "vad_turns", "wcc", "sync", "offline", "live
 
 
 def main(argv):
-    names = argv or SCRIPTS
-    for name in names:
+    collect_only = "--collect" in argv
+    names = [a for a in argv if not a.startswith("--")] or SCRIPTS
+    for name in ([] if collect_only else names):
         script = HERE / f"bench_{name}.py"
         if not script.exists():
             print(f"no such bench: {script}")
@@ -33,6 +35,9 @@ def main(argv):
         f = HERE / "results" / f"{name}.md"
         if f.exists():
             parts.append(f.read_text())
+    rel = HERE / "RELIABILITY.md"
+    if rel.exists():
+        parts.append(rel.read_text())
     (HERE / "RESULTS.md").write_text("\n".join(parts))
     print(f"wrote {HERE / 'RESULTS.md'}")
 
