@@ -423,7 +423,9 @@ class Connection:
 
     async def on_stop(self) -> None:
         self.stopping = True
-        upd = self.agent.close()
+        # the last frames and the summary (entrainment over the whole session) take milliseconds:
+        # off the event loop, so the other sessions' audio keeps flowing meanwhile
+        upd = await asyncio.to_thread(self.agent.close)
         if upd:
             self.pending.append(upd)
         t_end = max(self.agent._pos) / self.sr
@@ -431,7 +433,7 @@ class Connection:
             if len(rec):
                 t_end = float(rec["t_s"][-1]) + 0.005
         self.flush(t_end, final=True)
-        summary = self.agent.summary()
+        summary = await asyncio.to_thread(self.agent.summary)
         self._enqueue("summary", _dumps({"type": "summary", "protocol_version": PROTOCOL_VERSION,
                                          "schema_version": SCHEMA_VERSION, **summary}))
         self._enqueue("close", "")  # marker: the sender closes after the summary
