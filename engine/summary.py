@@ -110,7 +110,7 @@ class SessionSummary:
         ring[:len(c) - k].view(raw)[:] = c[k:].view(raw)
         self._ring_n[spk] += len(c)
 
-    def _recent(self, spk) -> np.ndarray:
+    def recent_frames(self, spk) -> np.ndarray:
         """The speaker's remembered frames in time order."""
         ring, n, m = self._ring[spk], self._ring_n[spk], FRAME_MEMORY
         if n <= m:
@@ -123,7 +123,7 @@ class SessionSummary:
 
     def _ipu(self, e) -> IPU:
         """Features of one final IPU from the speaker's recent frames."""
-        fr = self._recent(e.speaker)
+        fr = self.recent_frames(e.speaker)
         feats = dict.fromkeys(ENTRAINMENT_FEATURES, float("nan"))
         if fr is not None and len(fr) and fr["t_s"][0] <= e.start_s + 0.01:
             f = ipu_features(fr["t_s"], fr["f0_hz"], fr["energy_db"], [(e.start_s, e.end_s)],

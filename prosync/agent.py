@@ -287,15 +287,9 @@ class AgentSession:
 
     def _silence(self, i: int) -> float:
         self._flush_stats()
-        rec = self._stats._recent[self.speakers[i]]
-        run = 0
-        for chunk in reversed(rec):
-            sp = chunk["speech"]
-            nz = np.flatnonzero(sp)
-            if nz.size:
-                return float(run + sp.shape[0] - 1 - nz[-1]) * HOP_S
-            run += sp.shape[0]
-        return run * HOP_S
+        sp = self._stats.recent_frames(self.speakers[i])["speech"]  # the last 60 s at most
+        nz = np.flatnonzero(sp)
+        return float(sp.shape[0] - 1 - nz[-1] if nz.size else sp.shape[0]) * HOP_S
 
     def latest(self) -> dict:
         """The latest final values: ``{"t_s", "frames": {speaker: row dict}, "events": [...],

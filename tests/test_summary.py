@@ -15,7 +15,7 @@ def test_recent_frames_ring_keeps_the_last_frames_in_order():
         rec["t_s"] = (np.arange(t, t + n) + 0.5) * 0.01
         t += n
         s._remember("a", rec)
-    got = s._recent("a")["t_s"]
+    got = s.recent_frames("a")["t_s"]
     want = (np.arange(max(0, t - FRAME_MEMORY), t) + 0.5) * 0.01
     np.testing.assert_array_equal(got, want)
 
