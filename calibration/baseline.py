@@ -216,3 +216,28 @@ def load_profile(path: str | Path) -> dict[str, SpeakerBaseline]:
         return {str(k): SpeakerBaseline.from_dict(v) for k, v in doc["speakers"].items()}
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ProsyncError(f"{path}: damaged profile ({exc}): delete it to start afresh") from None
+
+
+def open_profile(path: str | Path | None, speakers) -> dict[str, SpeakerBaseline]:
+    """The baselines in ``path`` for these speakers (a speaker not in it, or a file that does
+    not exist yet, starts uncalibrated); ``{}`` without a path."""
+    if path is None:
+        return {}
+    p = Path(path)
+    if p.is_dir():
+        raise ProsyncError(f"--profile {p} is a folder: give a file name, e.g. client.json")
+    if not p.exists():
+        if not p.parent.exists():
+            raise ProsyncError(f"--profile {p}: folder {p.parent} does not exist: create it first")
+        return {}
+    loaded = load_profile(p)
+    return {s: loaded[s] for s in speakers if s in loaded}
+
+
+def update_profile(path: str | Path, baselines: dict[str, SpeakerBaseline]) -> Path:
+    """Write ``baselines`` into ``path``, keeping the speakers of an existing profile that this
+    session did not have."""
+    p = Path(path)
+    merged = load_profile(p) if p.exists() else {}
+    merged.update(baselines)
+    return save_profile(p, merged)

@@ -61,7 +61,7 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
           rttm: str | Path | None = None, config: Config | None = None,
           progress: Callable[[float, float], None] | None = None, report: bool = True,
           textgrid: str | Path | None = None, rttm_out: str | Path | None = None,
-          title: str | None = None) -> ScoreResult:
+          title: str | None = None, profile: str | Path | None = None) -> ScoreResult:
     """Score one recorded session and write its tables, ``summary.json`` and ``report.html``.
 
     Parameters
@@ -69,6 +69,8 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
     inputs : one file (mono: one speaker; stereo: two) or two mono files; with ``rttm`` one mono
         mix.
     speakers : names of the speakers (default ``a``/``b``); with ``rttm`` two of its names.
+    profile : a JSON profile of speaker baselines: loaded at the start when it exists (a
+        returning speaker starts calibrated), updated with this session's baselines at the end.
     channels : 1-based channels to pick from a multichannel file.
     rttm : the diarization of a mono mix: the mix is split into the two speakers' streams
         (see :mod:`prosync.streams.rttm`); overlapped stretches become ``rttm_overlap`` rows of
@@ -100,10 +102,13 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
           "speakers": ",".join(names)}
     if split:
         md["rttm"] = str(split["path"])
+    from prosync.calibration.baseline import open_profile, update_profile
+
+    known = open_profile(profile, names)  # before any file is opened: a bad profile writes nothing
     writer = SessionWriter(out, md)
     stats = SessionSummary(names)
     session = Session(names, sample_rate=sr, config=config,
-                      two_mics=len(names) == 2 and split is None)
+                      two_mics=len(names) == 2 and split is None, profile=known)
     cfg = session.config
     done = 0
     try:
@@ -137,6 +142,7 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
         raise
     lookahead = session.lookahead_s
     summary = stats.summary(total_s, session)
+    baselines = session.baselines
     del session, stats, writer
     summary["warnings"] = warnings
     summary["lookahead_s"] = summary.get("lookahead_s", lookahead)
@@ -145,6 +151,8 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
         summary["rttm"] = {"file": str(split["path"]), "overlaps": int(len(ov)),
                            "overlap_s": round(float((ov[:, 1] - ov[:, 0]).sum()) / sr, 3)}
     sp = write_json(out / "summary.json", summary)
+    if profile is not None:  # the speakers' baselines, for their next session
+        update_profile(profile, baselines)
     files.append(sp)
     res = ScoreResult(out, files, summary, warnings)
     if textgrid or rttm_out:

@@ -205,3 +205,47 @@ def test_returning_speaker_starts_calibrated(tmp_path):
     s2 = Session(("user", "agent"), sample_rate=16000)
     rows2 = s2.push("user", x).pacing + s2.push("agent", x).pacing + s2.close().pacing
     assert rows2[0].warming_up
+
+
+def test_score_profile_round_trip_returning_speaker_starts_calibrated(tmp_path):
+    """``prosync score --profile``: written at the end, loaded by the next session."""
+    import json
+
+    import numpy as np
+    import pyarrow.parquet as pq
+    import soundfile as sf
+
+    from prosync.cli import main
+    from tests.audio import dialogue
+
+    a, b, _ = dialogue()
+    wav = tmp_path / "s.wav"
+    sf.write(str(wav), np.tile(np.stack([a, b], 1), (2, 1)), 16000)  # 24 s: baselines settle
+    prof = tmp_path / "clients.json"
+    args = ["score", str(wav), "--speakers", "client,coach", "--profile", str(prof), "--quiet",
+            "--no-report"]
+    assert main([*args, "--out", str(tmp_path / "o1")]) == 0
+    doc = json.loads(prof.read_text())
+    assert set(doc["speakers"]) == {"client", "coach"}
+    first = pq.read_table(tmp_path / "o1" / "pacing.parquet").column("warming_up").to_pylist()
+    assert first[0] is True
+    assert main([*args, "--out", str(tmp_path / "o2")]) == 0
+    second = pq.read_table(tmp_path / "o2" / "pacing.parquet").column("warming_up").to_pylist()
+    assert second[0] is False  # the returning speakers start calibrated
+
+
+def test_bad_profile_is_one_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "p.json"
+    bad.write_text("{not json")
+    wav = tmp_path / "x.wav"
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(str(wav), np.zeros((16000, 2), np.float32), 16000)
+    r = subprocess.run([sys.executable, "-m", "prosync.cli", "score", str(wav), "--out",
+                        str(tmp_path / "o"), "--profile", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2 and "not a prosync profile" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

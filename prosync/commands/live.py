@@ -40,6 +40,8 @@ def register(sub) -> None:
     s.add_argument("--jsonl", metavar="-", help="write the metric stream as JSON lines to stdout "
                    "(give -) instead of the dashboard")
     s.add_argument("--record", metavar="DIR", help="keep raw audio (FLAC) and metrics in DIR")
+    s.add_argument("--profile", metavar="FILE",
+                   help="speaker baselines (JSON): loaded if it exists, updated at the end")
     s.add_argument("--block-ms", type=float, default=20.0,
                    help="device block, ms (default 20: CPU and latency trade off)")
     s.add_argument("--segment-s", type=float, default=60.0,
@@ -146,7 +148,10 @@ def cmd_live(args) -> int:
                            "channel(s) are captured: give one name per channel")
     rate = src.rate
     _warm_up(names, rate)
-    session = Session(names, sample_rate=rate, two_mics=len(names) == 2)
+    from prosync.calibration.baseline import open_profile
+
+    session = Session(names, sample_rate=rate, two_mics=len(names) == 2,
+                      profile=open_profile(args.profile, names))
     stats = SessionSummary(names)
     rec = None
     if args.record:
@@ -247,6 +252,10 @@ def cmd_live(args) -> int:
                 files = rec.close(summary)
             if args.latency_log:
                 np.save(args.latency_log, np.array(lat.log, dtype=np.int64).reshape(-1, 3))
+            if args.profile:
+                from prosync.calibration.baseline import update_profile
+
+                files.append(update_profile(args.profile, session.baselines))
         finally:
             signal.signal(signal.SIGINT, old_int)
             signal.signal(signal.SIGTERM, old_term)

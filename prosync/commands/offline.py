@@ -29,6 +29,8 @@ def register(sub) -> None:
     s.add_argument("--textgrid", metavar="FILE", help="also write IPUs and turns as a Praat TextGrid")
     s.add_argument("--rttm-out", metavar="FILE", help="also write the IPUs as an RTTM file")
     s.add_argument("--no-report", action="store_true", help="do not write report.html")
+    s.add_argument("--profile", metavar="FILE",
+                   help="speaker baselines (JSON): loaded if it exists, updated at the end")
     s.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     s.set_defaults(func=cmd_score)
 
@@ -40,7 +42,7 @@ def register(sub) -> None:
 def cmd_score(args) -> int:
     _run_score(args.inputs, args.out, csv_list(args.speakers), csv_list(args.channels, int),
                args.quiet, rttm=args.rttm, textgrid=args.textgrid, rttm_out=args.rttm_out,
-               report=not args.no_report)
+               report=not args.no_report, profile=args.profile)
     return 0
 
 
