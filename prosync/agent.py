@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 
@@ -130,8 +131,17 @@ class AgentSession:
         if len(tuple(speakers)) != 2:
             raise ProsyncError(f"speakers={tuple(speakers)!r}: an agent session has two speakers, "
                                "the user then the agent")
+        # the session calls back through a weak reference: no reference cycle, so a session is
+        # freed (with its buffers) the moment its owner lets go, not at the next full collection
+        dispatch = weakref.WeakMethod(self._dispatch)
+
+        def on_session_update(upd, dispatch=dispatch):
+            d = dispatch()
+            if d is not None:
+                d(upd)
+
         self.session = Session(tuple(speakers), sample_rate=sample_rate, config=config,
-                               two_mics=two_mics, on_update=self._dispatch)
+                               two_mics=two_mics, on_update=on_session_update)
         self.speakers = self.session.speakers
         self.sample_rate = self.session.sample_rate
         self.pad_agent = pad_agent
