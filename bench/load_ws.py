@@ -1,16 +1,19 @@
 """WebSocket load: many clients streaming in real time, with random disconnects and malformed
 messages mixed in, against one ``prosync serve`` process on 127.0.0.1.
 
-    python bench/load_ws.py [--clients 50] [--minutes 10] [--seed 0]
+    python bench/load_ws.py [--clients 50] [--minutes 10] [--seed 0] [--workers 2] [--interval-ms 100]
 
-* Every client streams the demo dialogue (both speakers, 20 ms blocks, real time,
-  ``metrics_interval_ms = 0``) and measures latency: from sending a block to receiving the
-  metrics it made final (``received_s`` tells which block that was).
+* The server runs as a user on this machine would run it: one worker process per core
+  (``--workers``), sessions with the default 100 ms metrics interval (``--interval-ms 0``: a
+  message per update).
+* Every client streams the demo dialogue (both speakers, 20 ms blocks, real time) and measures
+  latency: from sending a block to receiving the metrics message it completed (``received_s``
+  tells which block that was).
 * A third of the clients are unruly: they also send malformed messages (bad JSON, unknown types,
   odd byte counts, bad speaker bytes) and each must get exactly one ``error`` back; every client
   disconnects abruptly at random moments (on average every ``--reconnect-s``) and reconnects.
-* The server's RSS is sampled every 5 s (slope in MB/hour), its stderr is checked for tracebacks,
-  and every ``error`` with code ``internal`` counts as a server error.
+* The server's RSS (all its processes) is sampled every 5 s (slope in MB/hour), its stderr is
+  checked for tracebacks, and every ``error`` with code ``internal`` counts as a server error.
 * First a 1-client baseline of the same duration (capped at 60 s), then the load; p50/p99 latency
   of the well-behaved clients are reported against the baseline.
 * Unauthenticated connections: the server runs with ``--token``; connections without it or with
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import subprocess
@@ -46,16 +50,47 @@ MALFORMED = [("text", "not json"), ("text", '{"type": "nope"}'), ("text", "[1, 2
 
 
 def rss_mb(pid) -> float:
+    """Resident memory of a process and its children (the server's worker processes)."""
     import os
 
-    with open(f"/proc/{pid}/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    total = 0.0
+    for q in [pid, *_children(pid)]:
+        try:
+            with open(f"/proc/{q}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+        except OSError:
+            if q == pid:
+                raise
+    return total
 
 
-def start_server(token=TOKEN, host="127.0.0.1"):
-    p = subprocess.Popen([sys.executable, "-m", "prosync.cli", "serve", "--host", host, "--port", "0",
-                          "--token", token], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                         cwd=ROOT)
+def _children(pid: int) -> list[int]:
+    import os
+
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+def start_server(token=TOKEN, host="127.0.0.1", workers=1):
+    cmd = [sys.executable, "-m", "prosync.cli", "serve", "--host", host, "--token", token]
+    if workers > 1:  # the workers share a fixed port (SO_REUSEPORT)
+        import socket
+
+        with socket.socket() as so:
+            so.bind((host, 0))
+            port = so.getsockname()[1]
+        cmd += ["--port", str(port), "--workers", str(workers)]
+    else:
+        cmd += ["--port", "0"]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     err: list[str] = []
     t0 = time.time()
     url = None
@@ -86,7 +121,8 @@ class Stats:
         self.failures: list[str] = []
 
 
-async def client(url, pcm, sr, until, stats: Stats, rng: random.Random, unruly: bool, reconnect_s: float):
+async def client(url, pcm, sr, until, stats: Stats, rng: random.Random, unruly: bool, reconnect_s: float,
+                 interval_ms: float):
     from websockets.asyncio.client import connect
 
     blk = int(sr * BLOCK_S)
@@ -98,8 +134,8 @@ async def client(url, pcm, sr, until, stats: Stats, rng: random.Random, unruly: 
         expected_errors = 0
         try:
             async with connect(url + f"?token={TOKEN}", max_size=None) as ws:
-                await ws.send(json.dumps({"type": "start", "sample_rate": sr, "metrics_interval_ms": 0,
-                                          "frames": False}))
+                await ws.send(json.dumps({"type": "start", "sample_rate": sr,
+                                          "metrics_interval_ms": interval_ms, "frames": False}))
                 ready = json.loads(await ws.recv())
                 assert ready["type"] == "ready", ready
                 stats.sessions += 1
@@ -162,7 +198,7 @@ async def client(url, pcm, sr, until, stats: Stats, rng: random.Random, unruly: 
                 stats.failures.append(repr(exc)[:200])
 
 
-async def _run_clients(url, n, seconds, seed, reconnect_s, pcm, sr, unruly_share=1 / 3):
+async def _run_clients(url, n, seconds, seed, reconnect_s, pcm, sr, interval_ms, unruly_share=1 / 3):
     stats = Stats()
     rng = random.Random(seed)
     until = time.perf_counter() + seconds
@@ -171,7 +207,7 @@ async def _run_clients(url, n, seconds, seed, reconnect_s, pcm, sr, unruly_share
         await asyncio.sleep(0.013)  # spread the starts over the 20 ms grid
         tasks.append(asyncio.create_task(client(url, pcm, sr, until, stats, random.Random(rng.random()),
                                                 c % round(1 / unruly_share) == 1 if n > 1 else False,
-                                                reconnect_s)))
+                                                reconnect_s, interval_ms)))
     await asyncio.gather(*tasks)
     return stats
 
@@ -196,11 +232,11 @@ def _pct(x, q):
 
 
 def run(clients: int, minutes: float, seed: int = 0, reconnect_s: float = 60.0, log=print,
-        baseline_s: float | None = None) -> dict:
+        baseline_s: float | None = None, workers: int = 1, interval_ms: float = 0) -> dict:
     x, sr = sf.read(str(DEMO), dtype="int16")
     seconds = minutes * 60
     base_s = baseline_s if baseline_s is not None else min(seconds, 60.0)
-    srv, url, err = start_server()
+    srv, url, err = start_server(workers=workers)
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
 
@@ -215,10 +251,11 @@ def run(clients: int, minutes: float, seed: int = 0, reconnect_s: float = 60.0, 
 
     try:
         log(f"load: baseline, 1 client for {base_s:.0f} s ...")
-        base = asyncio.run(_run_clients(url, 1, base_s, seed, 0, x, sr))
+        base = asyncio.run(_run_clients(url, 1, base_s, seed, 0, x, sr, interval_ms))
         threading.Thread(target=sample, daemon=True).start()
         log(f"load: {clients} clients for {seconds:.0f} s ...")
-        st = asyncio.run(_run_clients(url, clients, seconds, seed + 1, reconnect_s, x, sr))
+        st = asyncio.run(_run_clients(url, clients, seconds, seed + 1, reconnect_s, x, sr,
+                                     interval_ms))
         tried, refused = asyncio.run(_refused(url))
         stop.set()
         alive = srv.poll() is None
@@ -235,7 +272,8 @@ def run(clients: int, minutes: float, seed: int = 0, reconnect_s: float = 60.0, 
     slope = float(np.polyfit(t[steady], mb[steady], 1)[0]) if steady.sum() >= 3 else float("nan")
     tracebacks = sum("Traceback" in ln for ln in err)
     return {
-        "clients": clients, "minutes": minutes, "bind": url.split("//")[1].rsplit(":", 1)[0],
+        "clients": clients, "minutes": minutes, "server_workers": workers,
+        "metrics_interval_ms": interval_ms, "bind": url.split("//")[1].rsplit(":", 1)[0],
         "baseline_p50_ms": _pct(base.lat_ms, 50), "baseline_p99_ms": _pct(base.lat_ms, 99),
         "p50_ms": _pct(st.lat_ms, 50), "p99_ms": _pct(st.lat_ms, 99), "latency_samples": len(st.lat_ms),
         "sessions": st.sessions, "summaries": st.summaries, "disconnects": st.disconnects,
@@ -260,9 +298,14 @@ def main(argv=None) -> int:
     ap.add_argument("--reconnect-s", type=float, default=60.0,
                     help="mean time between a client's abrupt disconnects (default 60 s)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="server worker processes (default: one per core)")
+    ap.add_argument("--interval-ms", type=float, default=100.0,
+                    help="metrics_interval_ms of every session (default: the server's 100)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "load_ws.json"))
     a = ap.parse_args(argv)
-    res = run(a.clients, a.minutes, a.seed, a.reconnect_s, log=lambda m: print(m, flush=True))
+    res = run(a.clients, a.minutes, a.seed, a.reconnect_s, log=lambda m: print(m, flush=True),
+              workers=a.workers, interval_ms=a.interval_ms)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1))
     for k, v in res.items():

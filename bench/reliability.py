@@ -181,8 +181,10 @@ def render() -> str:
                 L.append(f"* {name}: {p}")
     if ld:
         L += ["", "## WebSocket load", "", f"`python bench/load_ws.py --clients {ld['clients']} "
-              f"--minutes {ld['minutes']}` ({ld['recorded']}): server `prosync serve` in its own "
-              f"process on {ld['bind']}; clients stream 20 ms two-speaker blocks in real time.", "",
+              f"--minutes {ld['minutes']} --workers {ld.get('server_workers', 1)} --interval-ms "
+              f"{ld.get('metrics_interval_ms', 0):g}` ({ld['recorded']}): server `prosync serve` "
+              f"with {ld.get('server_workers', 1)} worker process(es) on {ld['bind']}, all clients "
+              "in one other process; clients stream 20 ms two-speaker blocks in real time.", "",
               "| figure | value |", "|---|---|"]
         for k, v in ld.items():
             if k not in ("recorded", "rss_series", "note"):

@@ -182,6 +182,33 @@ def test_metrics_interval_and_frames_off(server, tmp_path):
     assert met[-1]["advice"] is not None
 
 
+@pytest.mark.parametrize("sr", [16000, 44100])
+def test_coalesced_audio_gives_the_same_messages(server, tmp_path, monkeypatch, sr):
+    """Audio waiting for the next metrics message changes nothing the client sees: the same
+    messages, sent on the same received audio (at 16 kHz; resampled input may leave one block
+    later, as soxr holds samples back)."""
+    import prosync.streams.websocket as wsmod
+
+    pcm, _ = read_stereo_pcm16(_stereo(tmp_path, seconds=4.0, sr=sr))
+
+    def run():
+        msgs = asyncio.run(stream_audio(server.url, pcm, sr, speed=0, block_ms=20))
+        return [{k: v for k, v in m.items() if k != "compute_ms"} for m in msgs
+                if m["type"] == "metrics"]
+
+    coalesced = run()
+    monkeypatch.setattr(wsmod, "COALESCE", False)
+    each = run()
+    assert len(coalesced) == len(each) > 30
+    if sr == 16000:
+        assert coalesced == each
+    else:
+        strip = [{k: v for k, v in m.items() if k != "received_s"} for m in coalesced]
+        assert strip == [{k: v for k, v in m.items() if k != "received_s"} for m in each]
+        late = [a["received_s"][0] - b["received_s"][0] for a, b in zip(coalesced, each)]
+        assert all(0 <= d <= 0.0201 for d in late)
+
+
 def test_high_rate_audio_is_resampled(server, tmp_path):
     pcm, sr = read_stereo_pcm16(_stereo(tmp_path, seconds=2.0, sr=48000))
     msgs = asyncio.run(stream_audio(server.url, pcm, sr, speed=0, block_ms=20))
