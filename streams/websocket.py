@@ -589,9 +589,40 @@ def warm_up() -> None:
     gc.freeze()
 
 
+#: Seconds between returns of freed heap memory to the system (see :func:`_trim_memory`).
+TRIM_INTERVAL_S = 10.0
+
+
+def _malloc_trim():
+    """glibc's ``malloc_trim`` (None elsewhere)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+async def _trim_memory() -> None:
+    """Hand freed heap pages back to the system every :data:`TRIM_INTERVAL_S`.
+
+    A finished session's buffers go back to the allocator, which keeps them: the server's RSS
+    would otherwise stay at its busiest moment. One trim takes about 1.5 ms.
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return
+    while True:
+        await asyncio.sleep(TRIM_INTERVAL_S)
+        trim(0)
+
+
 async def _serve_forever(opts: ServerOptions, reuse_port: bool, ready=None) -> None:
     srv = MetricsServer(opts, reuse_port=reuse_port)
     await srv.start()
+    trimmer = asyncio.create_task(_trim_memory())
     if ready is not None:
         ready(srv)
     stop = asyncio.get_running_loop().create_future()
@@ -604,6 +635,7 @@ async def _serve_forever(opts: ServerOptions, reuse_port: bool, ready=None) -> N
         await stop
     except asyncio.CancelledError:
         pass
+    trimmer.cancel()
     await srv.close()
 
 
@@ -618,8 +650,8 @@ def serve(opts: ServerOptions, announce=print) -> None:
     warning = exposure_warning(opts)
     if warning:
         print(warning, file=sys.stderr)
-    warm_up()
     if opts.workers == 1:
+        warm_up()
         def ready(srv):
             announce(f"prosync: serving on {srv.url} (protocol {PROTOCOL_VERSION}"
                      f"{', token required' if opts.token else ''}); Ctrl-C stops")

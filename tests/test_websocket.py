@@ -467,3 +467,26 @@ def test_stream_command_token_refused(tmp_path, capsys):
         assert main(["stream", str(path), "--url", srv.url, "--speed", "0", "--token", "t0k"]) == 0
     finally:
         srv.stop()
+
+
+def test_freed_memory_is_handed_back(monkeypatch):
+    """The server's trimming task calls glibc's malloc_trim on its interval (Linux)."""
+    import sys as _sys
+
+    import prosync.streams.websocket as wsmod
+
+    trim = wsmod._malloc_trim()
+    if not _sys.platform.startswith("linux"):
+        pytest.skip("malloc_trim is glibc's")
+    assert trim is not None and trim(0) in (0, 1)
+    calls = []
+    monkeypatch.setattr(wsmod, "TRIM_INTERVAL_S", 0.01)
+    monkeypatch.setattr(wsmod, "_malloc_trim", lambda: (lambda pad: calls.append(pad) or 1))
+
+    async def run():
+        t = asyncio.create_task(wsmod._trim_memory())
+        await asyncio.sleep(0.1)
+        t.cancel()
+
+    asyncio.run(run())
+    assert len(calls) >= 3 and set(calls) == {0}
