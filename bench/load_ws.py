@@ -14,8 +14,11 @@ messages mixed in, against one ``prosync serve`` process on 127.0.0.1.
   disconnects abruptly at random moments (on average every ``--reconnect-s``) and reconnects.
 * The server's RSS (all its processes) is sampled every 5 s (slope in MB/hour), its stderr is
   checked for tracebacks, and every ``error`` with code ``internal`` counts as a server error.
-* First a 1-client baseline of the same duration (capped at 60 s), then the load; p50/p99 latency
-  of the well-behaved clients are reported against the baseline.
+* Latency seen by another user: a probe client (well-behaved, in a process of its own, so that
+  the load generator's busy event loop does not delay its clocks) streams first alone (the
+  baseline, capped at 60 s), then as one of the clients during the load; its p50/p99 under load
+  are reported against its baseline. The load process's own well-behaved clients' p50/p99 are
+  reported too (they include that process's scheduling delays).
 * Unauthenticated connections: the server runs with ``--token``; connections without it or with
   a wrong one must be refused (HTTP 401).
 
@@ -227,6 +230,37 @@ async def _refused(url) -> tuple[int, int]:
     return tried, refused
 
 
+def _probe_main(url, seconds, seed, interval_ms, conn) -> None:
+    """One well-behaved client in a process of its own (spawned): its latencies, unaffected by
+    the load generator's own event loop, are what another user of the server sees."""
+    x, sr = sf.read(str(DEMO), dtype="int16")
+    st = asyncio.run(_run_clients(url, 1, seconds, seed, 0, x, sr, interval_ms))
+    conn.send({"lat_ms": st.lat_ms, "failures": st.failures, "internal": st.internal,
+               "other_errors": st.other_errors})
+    conn.close()
+
+
+class _Probe:
+    def __init__(self, url, seconds, seed, interval_ms):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.rx, tx = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_probe_main, args=(url, seconds, seed, interval_ms, tx),
+                                daemon=True)
+        self.proc.start()
+        tx.close()
+
+    def result(self, timeout) -> dict:
+        if not self.rx.poll(timeout):
+            self.proc.kill()
+            return {"lat_ms": [], "failures": ["probe client did not report"], "internal": 0,
+                    "other_errors": []}
+        r = self.rx.recv()
+        self.proc.join(5)
+        return r
+
+
 def _pct(x, q):
     return round(float(np.percentile(x, q)), 2) if len(x) else None
 
@@ -250,12 +284,14 @@ def run(clients: int, minutes: float, seed: int = 0, reconnect_s: float = 60.0, 
             stop.wait(5.0)
 
     try:
-        log(f"load: baseline, 1 client for {base_s:.0f} s ...")
-        base = asyncio.run(_run_clients(url, 1, base_s, seed, 0, x, sr, interval_ms))
+        log(f"load: baseline, the probe client alone for {base_s:.0f} s ...")
+        base = _Probe(url, base_s, seed, interval_ms).result(base_s + 60)
         threading.Thread(target=sample, daemon=True).start()
-        log(f"load: {clients} clients for {seconds:.0f} s ...")
-        st = asyncio.run(_run_clients(url, clients, seconds, seed + 1, reconnect_s, x, sr,
+        log(f"load: {clients} clients ({clients - 1} load + the probe) for {seconds:.0f} s ...")
+        probe = _Probe(url, seconds, seed + 7, interval_ms)
+        st = asyncio.run(_run_clients(url, clients - 1, seconds, seed + 1, reconnect_s, x, sr,
                                      interval_ms))
+        under = probe.result(120)
         tried, refused = asyncio.run(_refused(url))
         stop.set()
         alive = srv.poll() is None
@@ -274,13 +310,18 @@ def run(clients: int, minutes: float, seed: int = 0, reconnect_s: float = 60.0, 
     return {
         "clients": clients, "minutes": minutes, "server_workers": workers,
         "metrics_interval_ms": interval_ms, "bind": url.split("//")[1].rsplit(":", 1)[0],
-        "baseline_p50_ms": _pct(base.lat_ms, 50), "baseline_p99_ms": _pct(base.lat_ms, 99),
+        "baseline_p50_ms": _pct(base["lat_ms"], 50), "baseline_p99_ms": _pct(base["lat_ms"], 99),
+        "probe_p50_ms": _pct(under["lat_ms"], 50), "probe_p99_ms": _pct(under["lat_ms"], 99),
+        "probe_samples": len(under["lat_ms"]),
         "p50_ms": _pct(st.lat_ms, 50), "p99_ms": _pct(st.lat_ms, 99), "latency_samples": len(st.lat_ms),
         "sessions": st.sessions, "summaries": st.summaries, "disconnects": st.disconnects,
         "malformed_sent": st.malformed_sent, "malformed_answered": st.malformed_answered,
-        "unexpected_errors": len(st.other_errors), "client_failures": len(st.failures),
-        "client_failure_examples": st.failures[:5],
-        "server_errors": st.internal + base.internal + tracebacks + (0 if alive else 1),
+        "unexpected_errors": len(st.other_errors) + len(base["other_errors"])
+        + len(under["other_errors"]),
+        "client_failures": len(st.failures) + len(base["failures"]) + len(under["failures"]),
+        "client_failure_examples": (st.failures + base["failures"] + under["failures"])[:5],
+        "server_errors": st.internal + base["internal"] + under["internal"] + tracebacks
+        + (0 if alive else 1),
         "server_alive": alive, "server_tracebacks": tracebacks,
         "rss_start_mb": round(float(mb[0]), 1) if len(mb) else None,
         "rss_end_mb": round(float(mb[-1]), 1) if len(mb) else None,

@@ -77,7 +77,10 @@ def update_kill(res: dict) -> None:
 
 
 def update_load(res: dict) -> None:
+    after = [mb for t, mb in res.get("rss_series", []) if t >= 60]
     res = {k: v for k, v in res.items() if k != "rss_series"}
+    if after:
+        res["rss_1min_mb"] = after[0]
     _save("load", res)
 
 
@@ -115,11 +118,17 @@ def render() -> str:
                      f"{t['files_checked']} files checked readable, **{t['files_lost']} lost**, "
                      f"{t['unreadable']} unreadable, reruns complete {t['reruns_ok']}/{t['runs']} |")
     ld = d.get("load")
+
     if ld:
         L.append(f"| WebSocket load | {ld['clients']} clients × {ld['minutes']} min real time, "
                  f"{ld['disconnects']} random disconnects, {ld['malformed_sent']} malformed messages | "
-                 f"p99 {ld['p99_ms']:.1f} ms (1-client baseline {ld['baseline_p99_ms']:.1f} ms), "
-                 f"server RSS {ld['rss_start_mb']} → {ld['rss_end_mb']} MB "
+                 + (f"probe client p50/p99 {ld['probe_p50_ms']:.1f}/{ld['probe_p99_ms']:.1f} ms under "
+                    f"load vs {ld['baseline_p50_ms']:.1f}/{ld['baseline_p99_ms']:.1f} ms alone; the "
+                    f"load process's clients p99 {ld['p99_ms']:.1f} ms; "
+                    if "probe_p99_ms" in ld else
+                    f"p99 {ld['p99_ms']:.1f} ms (1-client baseline {ld['baseline_p99_ms']:.1f} ms), ")
+                 + f"server RSS {ld['rss_start_mb']} MB at the start, {ld.get('rss_1min_mb', '–')} MB after "
+                 f"1 min, {ld['rss_end_mb']} MB at the end "
                  f"(slope {ld['rss_slope_mb_per_h']} MB/h), **{ld['server_errors']} server errors**, "
                  f"token refusals {ld['unauthenticated_refused']}/{ld['unauthenticated_tried']}, "
                  f"bound to {ld['bind']} |")

@@ -54,3 +54,4 @@ def test_ws_load_five_clients_ten_seconds():
     assert r["unauthenticated_refused"] == r["unauthenticated_tried"] == 3
     assert r["bind"] == "127.0.0.1"
     assert r["latency_samples"] > 100 and r["p99_ms"] < 250, r
+    assert r["probe_samples"] > 50 and r["probe_p99_ms"] < 250, r
