@@ -54,7 +54,7 @@ MALFORMED = [("text", "not json"), ("text", '{"type": "nope"}'), ("text", "[1, 2
 
 def rss_mb(pid) -> float:
     """Resident memory of a process and its children (the server's worker processes)."""
-    import os
+    from bench.bench_ws import _children
 
     total = 0.0
     for q in [pid, *_children(pid)]:
@@ -65,21 +65,6 @@ def rss_mb(pid) -> float:
             if q == pid:
                 raise
     return total
-
-
-def _children(pid: int) -> list[int]:
-    import os
-
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(d))
-            except OSError:
-                pass
-    return out
 
 
 def start_server(token=TOKEN, host="127.0.0.1", workers=1):
