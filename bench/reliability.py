@@ -118,15 +118,12 @@ def render() -> str:
                      f"{t['files_checked']} files checked readable, **{t['files_lost']} lost**, "
                      f"{t['unreadable']} unreadable, reruns complete {t['reruns_ok']}/{t['runs']} |")
     ld = d.get("load")
-
     if ld:
         L.append(f"| WebSocket load | {ld['clients']} clients × {ld['minutes']} min real time, "
                  f"{ld['disconnects']} random disconnects, {ld['malformed_sent']} malformed messages | "
-                 + (f"probe client p50/p99 {ld['probe_p50_ms']:.1f}/{ld['probe_p99_ms']:.1f} ms under "
-                    f"load vs {ld['baseline_p50_ms']:.1f}/{ld['baseline_p99_ms']:.1f} ms alone; the "
-                    f"load process's clients p99 {ld['p99_ms']:.1f} ms; "
-                    if "probe_p99_ms" in ld else
-                    f"p99 {ld['p99_ms']:.1f} ms (1-client baseline {ld['baseline_p99_ms']:.1f} ms), ")
+                 f"probe client p50/p99 {ld['probe_p50_ms']:.1f}/{ld['probe_p99_ms']:.1f} ms under "
+                 f"load vs {ld['baseline_p50_ms']:.1f}/{ld['baseline_p99_ms']:.1f} ms alone; the "
+                 f"load process's clients p99 {ld['p99_ms']:.1f} ms; "
                  + f"server RSS {ld['rss_start_mb']} MB at the start, {ld.get('rss_1min_mb', '–')} MB after "
                  f"1 min, {ld['rss_end_mb']} MB at the end "
                  f"(slope {ld['rss_slope_mb_per_h']} MB/h), **{ld['server_errors']} server errors**, "
