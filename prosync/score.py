@@ -132,9 +132,9 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
         if split and len(split["overlaps"]):
             ov = [TurnEvent("rttm_overlap", "+".join(names), round(a / sr, 3), round(b / sr, 3))
                   for a, b in split["overlaps"]]
-            from prosync.streams.parquet import turns_batch
+            from prosync.streams.arrow import rows_batch
 
-            writer.turns.write(turns_batch(ov))
+            writer.sinks["turns"].write(rows_batch("turns", ov))
         warnings += stats.check_audio(sources if not split else sources[:1])
         files = writer.close()
     except BaseException:

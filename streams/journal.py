@@ -30,11 +30,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import soundfile as sf
 
-from ..engine.schema import FRAMES, PACING, SERIES, SYNCHRONY, TURNS, metadata
-from .parquet import TableSink, frames_batch, rows_batch, series_batch, turns_batch
-
-TABLES = {"frames": FRAMES, "turns": TURNS, "synchrony": SYNCHRONY, "pacing": PACING,
-          "series": SERIES}
+from ..engine.schema import metadata
+from .arrow import TABLES, update_batches
+from .parquet import TableSink
 
 
 # --------------------------------------------------------------------------- audio
@@ -229,19 +227,11 @@ class Recorder:
                 w.write(b.reshape(-1, 1))
 
     def add(self, upd) -> None:
-        j = self.journals
-        for spk, cols in upd.frames.items():
-            j["frames"].add(frames_batch(spk, cols))
+        for cols in upd.frames.values():
             if len(cols):
                 self._t = max(self._t, float(cols["t_s"][-1]))
-        if upd.events:
-            j["turns"].add(turns_batch(upd.events))
-        if upd.synchrony:
-            j["synchrony"].add(rows_batch(upd.synchrony, SYNCHRONY))
-        if upd.pacing:
-            j["pacing"].add(rows_batch(upd.pacing, PACING))
-        for spk, b in upd.series.items():
-            j["series"].add(series_batch(spk, b))
+        for table, b in update_batches(upd):
+            self.journals[table].add(b)
         if self._t - self._last_flush >= self.batch_s:
             self.flush()
 

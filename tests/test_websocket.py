@@ -46,7 +46,7 @@ def _validator():
 def test_schemas_are_valid_json_schema():
     jsonschema = pytest.importorskip("jsonschema")
     names = sorted(p.stem for p in SCHEMAS.glob("*.json"))
-    assert names == ["error", "metrics", "ready", "start", "stop", "summary"]
+    assert names == ["error", "line", "metrics", "ready", "start", "stop", "summary"]
     for p in SCHEMAS.glob("*.json"):
         jsonschema.Draft202012Validator.check_schema(json.loads(p.read_text()))
 
