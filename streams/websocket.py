@@ -114,6 +114,10 @@ def _dumps(obj) -> str:
     return json.dumps(obj, allow_nan=False, separators=(",", ":"))
 
 
+def _not_json(token: str):
+    raise ProsyncError(f"the server sent {token}, which is not JSON: upgrade the server")
+
+
 def metrics_body(updates, frames: bool = True) -> dict:
     """The rows of consecutive updates: :func:`prosync.streams.jsonl.updates_to_dict`."""
     return updates_to_dict(updates, frames)
@@ -691,7 +695,7 @@ async def stream_audio(url: str, pcm: np.ndarray, sample_rate: int, *, speed: fl
     async with connect(url, **kw) as ws:
         async def reader():
             async for text in ws:
-                m = json.loads(text)
+                m = json.loads(text, parse_constant=_not_json)
                 msgs.append(m)
                 if on_message is not None:
                     on_message(m, time.perf_counter())
