@@ -68,10 +68,17 @@ class RateConfig:
 class TurnConfig:
     #: Within-speaker silences shorter than this are bridged into one IPU (Heldner & Edlund 2010).
     ipu_bridge_s: float = 0.18
+    #: An IPU (after bridging) shorter than this is not one: stray frames are dropped.
+    min_ipu_s: float = 0.0
+    #: An IPU needs this much voiced speech (pitch tracker): breaths and noise bursts are dropped.
+    min_voiced_s: float = 0.0
 
     def validate(self) -> None:
         if not 0.0 <= self.ipu_bridge_s <= 2.0:
             raise ProsyncError(f"ipu_bridge_s={self.ipu_bridge_s} is invalid: use 0 to 2 s")
+        if not 0.0 <= self.min_ipu_s <= 2.0 or not 0.0 <= self.min_voiced_s <= 2.0:
+            raise ProsyncError(f"min_ipu_s={self.min_ipu_s}, min_voiced_s={self.min_voiced_s}: "
+                               "use 0 to 2 s")
 
 
 @dataclass(frozen=True)
