@@ -113,7 +113,7 @@ def test_candor_synchrony_means_and_silent_channel(shared_data, tmp_path, capsys
     s = json.loads((tmp_path / "hold" / "summary.json").read_text())
     assert [w for w in s["warnings"] if "hold.wav channel 1 (speaker a) is near-silent" in w]
     assert "warning: " in err and "near-silent" in err
-    for feat, v in s["synchrony"].items():
+    for v in s["synchrony"].values():
         assert v["windows"] > 0 and v["valid_windows"] == 0
         assert v["mean_r_lag0"] is None and v["reason"] == "a silent speaker: no speech found for a"
     assert "+0.00" not in out and "– no synchrony for f0, energy, rate, vad: a silent speaker" in out

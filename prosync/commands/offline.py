@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from prosync.commands._util import csv_list
+from prosync.commands._util import add_preset, csv_list
 
 # Offline runs keep memory flat: pyarrow's default allocator (mimalloc) holds about 30 MB more of
 # freed memory than the system allocator over an hour of audio. Read by pyarrow at import, so it
@@ -32,17 +32,19 @@ def register(sub) -> None:
     s.add_argument("--profile", metavar="FILE",
                    help="speaker baselines (JSON): loaded if it exists, updated at the end")
     s.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_preset(s)
     s.set_defaults(func=cmd_score)
 
     d = sub.add_parser("demo", help="score the built-in two-speaker dialogue")
     d.add_argument("--out", default="prosync-demo", help="output folder (default ./prosync-demo)")
+    add_preset(d)
     d.set_defaults(func=cmd_demo)
 
 
 def cmd_score(args) -> int:
     _run_score(args.inputs, args.out, csv_list(args.speakers), csv_list(args.channels, int),
                args.quiet, rttm=args.rttm, textgrid=args.textgrid, rttm_out=args.rttm_out,
-               report=not args.no_report, profile=args.profile)
+               report=not args.no_report, profile=args.profile, preset=args.preset)
     return 0
 
 
@@ -58,7 +60,7 @@ def cmd_demo(args) -> int:
     if not DEMO.exists():
         raise ProsyncError(f"the demo recording {DEMO} is missing: reinstall prosync")
     res = _run_score([DEMO], args.out, ["ada", "ben"],
-                     title="prosync demo: two espeak-ng voices in conversation")
+                     title="prosync demo: two espeak-ng voices in conversation", preset=args.preset)
     _print_following(res, "ben", "ada")
     return 0
 
@@ -116,13 +118,17 @@ def _turn_pairs_f0(out, names, responder):
     return turn_pairs(turns_from_ipus(ipus), "f0", responder=responder)
 
 
-def _run_score(inputs, out, speakers=None, channels=None, quiet=False, title=None, **kw):
+def _run_score(inputs, out, speakers=None, channels=None, quiet=False, title=None, preset=None,
+               **kw):
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from prosync.engine.config import Config
     from prosync.score import score
 
     lean_memory()
+    if preset is not None:
+        kw["config"] = Config.preset(preset)
     console = Console(stderr=True)
     kw.setdefault("title", title)
     if quiet:
