@@ -132,6 +132,39 @@ class PacingConfig:
 
 
 @dataclass(frozen=True)
+class EndOfTurnConfig:
+    """The end-of-turn hazard (:mod:`prosync.engine.endofturn`): few parameters, chosen by
+    leave-one-dataset-out on the development conversations (``bench/bench_end_of_turn.py``)."""
+
+    #: ``turn_end`` fires when ``turn_end_prob`` reaches this (0..1): higher waits longer and
+    #: interrupts less.
+    threshold: float = 0.5
+    #: Log-odds of a turn end at the end of an IPU with ``cue_centre`` turn-yielding cues.
+    bias: float = -1.0
+    #: Log-odds per turn-yielding cue (Gravano & Hirschberg 2011: the chance of a switch rises
+    #: with the number of cues shown together).
+    cue_weight: float = 0.5
+    cue_centre: float = 3.0
+    #: Population prior of the user's pause durations (log-normal median, s), its spread (sd of
+    #: log duration) and its weight in pauses before the user's own pauses dominate.
+    prior_pause_s: float = 0.5
+    pause_sigma: float = 0.7
+    prior_pauses: float = 5.0
+    #: Silences shorter than this are not counted among the user's pauses (s).
+    min_pause_s: float = 0.2
+    #: Rows are emitted for this much of each silence at most (s).
+    horizon_s: float = 3.0
+
+    def validate(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ProsyncError(f"end_of_turn threshold={self.threshold} is invalid: use 0 < threshold < 1")
+        if not (self.prior_pause_s > 0 and self.pause_sigma > 0 and self.prior_pauses > 0):
+            raise ProsyncError("end_of_turn prior_pause_s, pause_sigma and prior_pauses must be > 0")
+        if not 0.0 < self.horizon_s <= 30.0:
+            raise ProsyncError(f"end_of_turn horizon_s={self.horizon_s} is invalid: use 0 to 30 s")
+
+
+@dataclass(frozen=True)
 class Config:
     pitch: PitchConfig = field(default_factory=PitchConfig)
     vad: VadConfig = field(default_factory=VadConfig)
@@ -139,6 +172,7 @@ class Config:
     turns: TurnConfig = field(default_factory=TurnConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     pacing: PacingConfig = field(default_factory=PacingConfig)
+    end_of_turn: EndOfTurnConfig = field(default_factory=EndOfTurnConfig)
 
     def validate(self) -> Config:
         self.sync.validate()
@@ -146,6 +180,7 @@ class Config:
         self.pitch.validate()
         self.vad.validate()
         self.turns.validate()
+        self.end_of_turn.validate()
         return self
 
     def to_dict(self) -> dict:
