@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prosync.commands._util import csv_list
+from prosync.commands._util import add_preset, csv_list
 from prosync.engine.errors import ProsyncError
 
 #: A hop whose metric leaves the process later than this beyond the look-ahead is counted late.
@@ -47,6 +47,7 @@ def register(sub) -> None:
     s.add_argument("--segment-s", type=float, default=60.0,
                    help="roll the metric journal into a Parquet segment every S s (default 60)")
     s.add_argument("--latency-log", metavar="FILE.npy", help=argparse_suppress())
+    add_preset(s)
     s.set_defaults(func=cmd_live)
 
     r = sub.add_parser("recover", help="finalise a recording left by a crashed `prosync live`")
@@ -151,7 +152,7 @@ def cmd_live(args) -> int:
     from prosync.calibration.baseline import open_profile
 
     session = Session(names, sample_rate=rate, two_mics=len(names) == 2,
-                      profile=open_profile(args.profile, names))
+                      profile=open_profile(args.profile, names), preset=args.preset)
     stats = SessionSummary(names)
     rec = None
     if args.record:
