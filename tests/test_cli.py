@@ -104,5 +104,6 @@ def test_library_errors_name_parameters_the_cli_names_flags():
 
     assert cli_message("f.wav: has 6 channels: pick them with channels=, e.g. channels=1,2") == \
         "f.wav: has 6 channels: pick them with --channels, e.g. --channels 1,2"
-    assert cli_message("omit profile= to start, or use devices=3") == "omit --profile to start, or use --device 3"
+    assert cli_message("omit profile= to start, or use devices=3") == \
+        "omit --profile to start, or use --device 3"
     assert cli_message("sync rate_hz=7 and sample_rate=8") == "sync rate_hz=7 and sample_rate=8"
