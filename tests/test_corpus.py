@@ -80,6 +80,7 @@ def test_pseudo_dyads_real_beats_pseudo_on_coupled_pairs(tmp_path):
 
     api = pseudo_dyads(pairs)["f0"]
     assert f["cohens_d"] == round(api.cohens_d, 4) and r["settings"]["window_s"] == 8.0
+    assert f["p_value"] == round(api.p_value, 4) and f["p_value"] < 0.05
     research = corpus_pseudo_dyads(tmp_path, [f"s{k}" for k in range(4)], preset="research")
     assert research["settings"]["window_s"] == 30.0 and research["settings"]["step_s"] == 10.0
 
