@@ -117,7 +117,8 @@ FRAMES = Table("frames", "one row per speaker per 10 ms frame", (
 
 TURNS = Table("turns", "one row per turn-taking event (Heldner & Edlund 2010)", (
     _c("kind", "string", "", "ipu; pause (the same speaker alone before and after a joint "
-       "silence); gap (floor change through silence); overlap_between (floor change through "
+       "silence); gap (floor change through silence, of zero length when one speaker stops in "
+       "the frame the other starts); overlap_between (floor change through "
        "overlap); overlap_within (the other speaker's IPU lies inside this speaker's); "
        "edge_silence (silence touching the start or end); silence_ambiguous and overlap_other "
        "(both speakers start or stop at the same 10 ms frame); rttm_overlap (input split by an "

@@ -11,7 +11,7 @@ from pathlib import Path
 from prosync.engine.config import Config
 from prosync.engine.errors import AudioInputError
 from prosync.engine.session import Session
-from prosync.engine.summary import SessionSummary
+from prosync.engine.summary import SessionSummary, input_files
 from prosync.engine.turns import TurnEvent
 from prosync.streams.files import AudioSource, plan_sources, read_blocks
 from prosync.streams.parquet import SessionWriter, fsync_dir
@@ -146,6 +146,8 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
     del session, stats, writer
     summary["warnings"] = warnings
     summary["lookahead_s"] = summary.get("lookahead_s", lookahead)
+    summary["inputs"] = input_files(sources[:1] if split else sources)
+    summary["settings"]["profile"] = str(Path(profile).resolve()) if profile is not None else None
     if split:
         ov = split["overlaps"]
         summary["rttm"] = {"file": str(split["path"]), "overlaps": int(len(ov)),

@@ -161,7 +161,7 @@ def _print_summary(res, title=None):
         t.add_column(col, justify="right")
     for name, v in s["speakers"].items():
         def fmt(x, spec=".1f"):
-            return "-" if x is None else format(x, spec)
+            return "–" if x is None else format(x, spec)
         t.add_row(name, fmt(v["speech_fraction"] and 100 * v["speech_fraction"], ".0f"),
                   fmt(v["voiced_fraction"] and 100 * v["voiced_fraction"], ".0f"),
                   fmt(v["f0_median_hz"], ".0f"), fmt(v["f0_range_st_5_95"]),
@@ -178,17 +178,22 @@ def _print_summary(res, title=None):
     sync = s.get("synchrony")
     if sync:
         st = Table(title="synchrony (windowed lagged cross-correlation; + lag: second follows)")
-        for col in ("feature", "windows", "mean r lag 0", "mean peak r", "mean peak lag s",
+        for col in ("feature", "valid windows", "mean r lag 0", "mean peak r", "mean peak lag s",
                     "mean z vs surrogates", "windows z>1.96"):
             st.add_column(col, justify="right")
+        notes = {}
         for feat, v in sync.items():
             def g(x, spec="+.2f"):
-                return "-" if x is None else format(x, spec)
+                return "–" if x is None else format(x, spec)
             sig = v["significant_fraction"]
-            st.add_row(feat, str(v["windows"]), g(v["mean_r_lag0"]), g(v["mean_r_peak"]),
-                       g(v["mean_peak_lag_s"]), g(v["mean_z"]),
-                       "-" if sig is None else f"{100 * sig:.0f}%")
+            st.add_row(feat, f"{v.get('valid_windows', v['windows'])}/{v['windows']}",
+                       g(v["mean_r_lag0"]), g(v["mean_r_peak"]), g(v["mean_peak_lag_s"]),
+                       g(v["mean_z"]), "–" if sig is None else f"{100 * sig:.0f}%")
+            if v.get("reason"):
+                notes.setdefault(v["reason"], []).append(feat)
         c.print(st)
+        for why, feats in notes.items():
+            c.print(f"– no synchrony for {', '.join(feats)}: {why}")
     for f in res.files:
         c.print(f"wrote {f}")
     if res.report is not None:
