@@ -135,8 +135,8 @@ def test_corpus_ws(server, path):
 
 
 def test_corpus_ws_crashes_found_by_the_long_run(server):
-    """``crash-*.json``: inputs on which ``bench/reliability/fuzz.py`` saw an ``internal`` error (deeply nested
-    JSON: a ``RecursionError`` in the server, since fixed in ``streams/websocket.py``)."""
+    """``crash-*.json``: inputs on which ``bench/reliability/fuzz.py`` saw an ``internal`` error
+    (deeply nested JSON: a ``RecursionError`` in the server, since fixed in ``streams/websocket.py``)."""
     crashes = sorted(CORPUS.glob("crash-*.json"))
     assert crashes
     for p in crashes:
