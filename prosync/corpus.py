@@ -184,7 +184,7 @@ def score_session(spec: SessionSpec, out_root: str, report: bool = False) -> dic
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     from prosync.engine.errors import ProsyncError
     from prosync.score import score
-    from prosync.streams.parquet import fsync_dir
+    from prosync.streams.atomic import fsync_dir
 
     out = Path(out_root)
     t0 = time.perf_counter()
@@ -236,15 +236,12 @@ def _write_table(path: Path, cols: dict, schema) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from prosync.streams.parquet import batch, fsync_dir
+    from prosync.streams.atomic import atomic_path
+    from prosync.streams.parquet import batch
 
     t = pa.Table.from_batches([batch(cols, schema)], schema)
-    tmp = path.with_name(f".{path.name}.partial")
-    pq.write_table(t, str(tmp))
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    with atomic_path(path) as tmp:
+        pq.write_table(t, str(tmp))
 
 
 def pseudo_dyads(out: Path, sessions: list[str], *, rate_hz=10.0, lag_s=2.0, window_s=8.0,
@@ -332,7 +329,7 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
     )
 
     from prosync.engine.config import Config
-    from prosync.score import write_json
+    from prosync.streams.atomic import write_json
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
