@@ -215,9 +215,10 @@ class Duplex:
             return self._summary_cache
 
     def finish(self, sources=None, warnings: Sequence[str] = (), extra: dict | None = None,
-               release: bool = False) -> dict:
-        """Close the session, build the summary (plus ``extra`` keys) and close every sink with
-        it, in order. A sink that fails aborts the sinks not yet closed, then the error goes on.
+               release: bool = False, edit=None) -> dict:
+        """Close the session, build the summary (plus ``extra`` keys, then ``edit(summary)``
+        applied) and close every sink with it, in order. A sink that fails aborts the sinks not
+        yet closed, then the error goes on.
 
         ``release``: drop the session and the running statistics before the sinks close (a report
         drawn at the end does not add to the engine's memory); :attr:`baselines` stay.
@@ -227,6 +228,8 @@ class Duplex:
                 self.close()
                 summary = dict(self.summary(sources, warnings))
                 summary.update(extra or {})
+                if edit is not None:
+                    edit(summary)
             except BaseException:
                 self.abort()
                 raise

@@ -51,7 +51,7 @@ class SessionResult:
 def run_session(source, session: Session, sinks: Sequence = (), *,
                 progress: Callable[[float, float | None], None] | None = None,
                 stop: Callable[[], str | None] | None = None,
-                extra: Callable[[], dict] | dict | None = None) -> SessionResult:
+                extra: Callable[[dict], dict | None] | dict | None = None) -> SessionResult:
     """Feed ``source`` through ``session`` into ``sinks`` and finish them with the summary.
 
     Parameters
@@ -63,7 +63,8 @@ def run_session(source, session: Session, sinks: Sequence = (), *,
     progress : called as ``progress(done_s, total_s)`` after each list of blocks.
     stop : polled after each list of blocks; a true answer (the reason) ends the input there, and
         the session is finished normally with what it has.
-    extra : keys added to the summary (or a function returning them, called at the end).
+    extra : keys added to the summary, or a function called with the summary at the end that
+        edits it in place or returns keys to add.
 
     On any exception (``KeyboardInterrupt`` included) the sinks are aborted and the error goes
     on: no sink leaves a half-written file where a finished one would be.
@@ -89,11 +90,16 @@ def run_session(source, session: Session, sinks: Sequence = (), *,
         if tail:
             for s in duplex.sinks:
                 s.write(tail)
-        more = dict(source.summary_extra()) if hasattr(source, "summary_extra") else {}
-        more.update((extra() if callable(extra) else extra) or {})
     except BaseException:
         duplex.abort()
         raise
-    summary = duplex.finish(source.describe(), getattr(source, "warnings", ()), extra=more,
+
+    def edit(summary: dict) -> None:
+        if hasattr(source, "summary_extra"):
+            summary.update(source.summary_extra())
+        more = extra(summary) if callable(extra) else extra
+        summary.update(more or {})
+
+    summary = duplex.finish(source.describe(), getattr(source, "warnings", ()), edit=edit,
                             release=True)
     return SessionResult(summary, duplex.files, duplex.baselines, stopped)

@@ -101,6 +101,9 @@ class Session:
     sample_rate : int
         Rate of the audio that will be pushed (any rate >= 8000 Hz; resampled to 16 kHz by soxr).
     config : Config, optional
+    preset : {"live", "research"}, optional
+        Named synchrony settings (:data:`prosync.engine.config.SYNC_PRESETS`), instead of
+        ``config.sync``; default ``"live"``.
     two_mics : bool
         The speakers are on separate microphones that may hear each other: a channel's speech is
         dropped where it is only the other speaker's bleed.
@@ -118,8 +121,8 @@ class Session:
     def __init__(self, speakers: Sequence[str] = ("a", "b"), sample_rate: int = 16000,
                  config: Config | None = None, two_mics: bool = True,
                  on_update: Callable[[Update], None] | None = None,
-                 profile: dict[str, SpeakerBaseline] | None = None, *,
-                 synchrony: bool = True, warm: bool = True):
+                 profile: dict[str, SpeakerBaseline] | None = None, preset: str | None = None,
+                 *, synchrony: bool = True, warm: bool = True):
         speakers = tuple(str(s) for s in speakers)
         if not 1 <= len(speakers) <= 2 or len(set(speakers)) != len(speakers):
             raise ProsyncError(f"speakers={speakers!r} is invalid: give one or two distinct names")
@@ -127,7 +130,7 @@ class Session:
             raise ProsyncError(
                 f"sample rate {sample_rate} Hz is too low: prosync needs at least 8000 Hz"
             )
-        self.config = (config or Config()).validate()
+        self.config = (config or Config()).with_preset(preset).validate()
         if warm:
             from .warm import warm as _warm
 

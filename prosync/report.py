@@ -291,13 +291,20 @@ def summary_tables(summary: dict) -> str:
           _fmt(ev.get("overlap_within", 0)), _fmt(fto.get("count")), _fmt(fto.get("median"), "+.3f")]]))
     sync = summary.get("synchrony")
     if sync:
-        rows = [[html.escape(f), _fmt(v["windows"]), _fmt(v["mean_r_lag0"], "+.2f"),
+        rows = [[html.escape(f), f"{v.get('valid_windows', v['windows'])} of {v['windows']}",
+                 _fmt(v["mean_r_lag0"], "+.2f"),
                  _fmt(v["mean_r_peak"], "+.2f"), _fmt(v["mean_peak_lag_s"], "+.2f"),
                  _fmt(v["mean_z"], "+.2f"), _fmt(v["significant_fraction"], ".0%")]
                 for f, v in sync.items()]
         parts.append("<h3>Synchrony</h3>" + _table(
             ["feature", "windows", "mean r at lag 0", "mean peak r", "mean peak lag (s)",
              "mean z vs surrogates", "windows z > 1.96"], rows))
+        why: dict[str, list[str]] = {}
+        for f, v in sync.items():
+            if v.get("reason"):
+                why.setdefault(v["reason"], []).append(f)
+        parts += [f"<p class='note'>– no synchrony for {html.escape(', '.join(fs))}: "
+                  f"{html.escape(r)}</p>" for r, fs in why.items()]
     lh = (summary.get("entrainment") or {}).get("levitan_hirschberg") or {}
     flat = []  # {feature: stats} or {direction: {feature: stats}}
     for k, v in lh.items():
@@ -313,6 +320,10 @@ def summary_tables(summary: dict) -> str:
         parts.append("<h3>Turn-level entrainment (Levitan &amp; Hirschberg 2011)</h3>" + _table(
             ["direction", "IPU feature", "proximity t", "p", "convergence r", "p", "synchrony r",
              "p", "pairs"], rows))
+        least = (summary.get("entrainment") or {}).get("levitan_hirschberg_min_pairs_p")
+        if least and any(v.get("p_note") for _, _, v in flat):
+            parts.append(f"<p class='note'>– p-values are withheld below {least} turn exchanges: "
+                         "with so few pairs they say next to nothing.</p>")
     return "\n".join(parts)
 
 

@@ -66,7 +66,11 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
         from prosync.report import ReportSink
 
         sinks.append(ReportSink(out, names, config=session.config, title=title))
-    res = run_session(source, session, sinks, progress=progress)
+
+    def add_profile(summary):
+        summary["settings"]["profile"] = str(Path(profile).resolve()) if profile is not None else None
+
+    res = run_session(source, session, sinks, progress=progress, extra=add_profile)
     del session
     files = list(res.files)
     if profile is not None:  # the speakers' baselines, for their next session

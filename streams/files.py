@@ -242,10 +242,14 @@ class FileSource:
                                         round(b / sr, 3)) for a, b in self.split["overlaps"]])
 
     def summary_extra(self) -> dict:
+        """``inputs`` (each file's path, duration, rate, channels) and the RTTM split's figures."""
+        from ..engine.summary import input_files
+
+        extra = {"inputs": input_files(self.describe())}
         if not self.split:
-            return {}
+            return extra
         ov = self.split["overlaps"]
-        return {"rttm": {"file": str(self.split["path"]), "overlaps": int(len(ov)),
+        return {**extra, "rttm": {"file": str(self.split["path"]), "overlaps": int(len(ov)),
                          "overlap_s": round(float((ov[:, 1] - ov[:, 0]).sum()) / self.sample_rate,
                                             3)}}
 

@@ -81,7 +81,7 @@ def test_silent_and_clipped_channels_give_warnings_not_crashes(tmp_path, capsys)
     sf.write(str(tmp_path / "w.wav"), x, 16000, subtype="FLOAT")
     assert main(["score", str(tmp_path / "w.wav"), "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err
-    assert "is silent" in err and "clipped" in err
+    assert "channel 1 (speaker a) is digital silence" in err and "channel 2 (speaker b) is clipped" in err
     turns = pq.read_table(tmp_path / "o" / "turns.parquet").to_pylist()
     assert not [t for t in turns if t["kind"] not in ("edge_silence",)]
 

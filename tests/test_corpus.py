@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
-from prosync.corpus import discover, pseudo_dyads, run_corpus
+from prosync.corpus import corpus_pseudo_dyads, discover, run_corpus
 from tests.audio import dialogue
 
 
@@ -61,18 +61,28 @@ def test_pseudo_dyads_real_beats_pseudo_on_coupled_pairs(tmp_path):
     from prosync.streams.parquet import batch
 
     rng = np.random.default_rng(3)
+    pairs = {}
     for k in range(4):
         x = np.convolve(rng.normal(size=1200), np.ones(10) / 10, "same")
         y = np.roll(x, 5) + 0.3 * rng.normal(size=1200)
+        pairs[f"s{k}"] = {"f0": (x.astype(np.float32), y.astype(np.float32))}
         d = tmp_path / "series" / f"session=s{k}"
         d.mkdir(parents=True)
         cols = {"speaker": ["a"] * 1200 + ["b"] * 1200, "t_s": np.r_[np.arange(1200), np.arange(1200)] * 0.1}
         for c in ("f0_st", "energy_db", "rate_sps", "vad"):
             cols[c] = np.r_[x, y]
         pq.write_table(pa.Table.from_batches([batch(cols, SERIES)]), d / "part-0.parquet")
-    r = pseudo_dyads(tmp_path, [f"s{k}" for k in range(4)])
+    r = corpus_pseudo_dyads(tmp_path, [f"s{k}" for k in range(4)])
     f = r["features"]["f0"]
     assert r["pseudo_pairs"] == 12 and f["real_mean"] > f["pseudo_mean"] and f["cohens_d"] > 2
+    # the one pseudo-dyad implementation, with the same defaults as the Python API
+    from prosync import pseudo_dyads
+
+    api = pseudo_dyads(pairs)["f0"]
+    assert f["cohens_d"] == round(api.cohens_d, 4) and r["settings"]["window_s"] == 8.0
+    assert f["p_value"] == round(api.p_value, 4) and f["p_value"] < 0.05
+    research = corpus_pseudo_dyads(tmp_path, [f"s{k}" for k in range(4)], preset="research")
+    assert research["settings"]["window_s"] == 30.0 and research["settings"]["step_s"] == 10.0
 
 
 def test_corpus_on_dask_local_cluster(tmp_path):

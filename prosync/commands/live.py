@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prosync.commands._util import csv_list
+from prosync.commands._util import add_preset, csv_list
 from prosync.engine.errors import ProsyncError
 from prosync.streams.sink import Sink
 
@@ -48,6 +48,7 @@ def register(sub) -> None:
     s.add_argument("--segment-s", type=float, default=60.0,
                    help="roll the metric journal into a Parquet segment every S s (default 60)")
     s.add_argument("--latency-log", metavar="FILE.npy", help=argparse_suppress())
+    add_preset(s)
     s.set_defaults(func=cmd_live)
 
     r = sub.add_parser("recover", help="finalise a recording left by a crashed `prosync live`")
@@ -174,7 +175,7 @@ def cmd_live(args) -> int:
 
     # constructing the session loads the kernels (prosync.engine.warm): the first hops are not late
     session = Session(names, sample_rate=rate, two_mics=len(names) == 2,
-                      profile=open_profile(args.profile, names))
+                      profile=open_profile(args.profile, names), preset=args.preset)
     devices_md = ",".join(c.device["name"] for c in src.captures)
     sinks = []
     lat = _Latency(src, rate, session.lookahead_s, len(names), args.latency_log is not None)
@@ -233,7 +234,7 @@ def cmd_live(args) -> int:
             live.start()
         try:  # Ctrl-C and SIGTERM only set the flag: the session is finished normally
             res = run_session(src, session, sinks, progress=redraw, stop=should_stop,
-                              extra=lambda: {"live": _live_stats(src, lat, rate, src.pushed)})
+                              extra=lambda _: {"live": _live_stats(src, lat, rate, src.pushed)})
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)   # let the finalisation finish
             src.close()
