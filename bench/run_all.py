@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["core", "pitch", "rate", "vad_turns", "wcc", "sync", "offline", "live", "ws", "server_memory"]
+SCRIPTS = ["core", "pitch", "rate", "vad_turns", "turns_planted", "wcc", "sync", "offline", "live",
+           "ws", "server_memory"]
 
 
 def main(argv):

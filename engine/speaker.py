@@ -25,6 +25,16 @@ ENERGY_WIN = 400
 RATE_PERIODICITY = 0.8
 #: Frames analysed per kernel call at most (1 s): bounds the buffer and the output arrays.
 MAX_FRAMES = 100
+#: The VAD's noise floor follows the energy down at once and rises at most this much per 10 ms
+#: frame (2 dB/s), so speech does not lift it.
+FLOOR_RISE_DB = 0.02
+#: ``vad_combine``'s hangover is not used: the raw decision feeds the turn tracker and
+#: :func:`apply_hangover` adds ``VadConfig.hangover_s`` for the ``speech`` column.
+NO_HANGOVER = 0
+#: ``vad_combine``'s gate relative to the speaker's loudest speech, off (a gap no frame reaches),
+#: and the per-frame decay of that level (unused while the gate is off).
+NO_LEVEL_GATE_DB = 1000.0
+LEVEL_FALL_DB = 0.0
 
 FRAME_FIELDS = (
     ("t_s", np.float64),
@@ -152,9 +162,10 @@ class SpeakerTrack:
             web[i] = is_speech(pcm[i * HOP:(i + 1) * HOP].data.cast("B"), SAMPLE_RATE)
         # raw decision (turn timing uses it: IPU ends are not delayed by the hangover), then the
         # hangover for the ``speech`` column
-        # (every argument passed: numba's fast dispatch does not cover omitted defaults)
-        vad_combine(o["energy_db"], web, n, self._vad_state, self.cfg.vad.floor_margin_db, 0.02,
-                    0, o["speech_raw"], 1000.0, 0.0)
+        # (every argument passed positionally: numba's fast dispatch does not cover omitted
+        # defaults, and keywords go through a slower Python path)
+        vad_combine(o["energy_db"], web, n, self._vad_state, self.cfg.vad.floor_margin_db,
+                    FLOOR_RISE_DB, NO_HANGOVER, o["speech_raw"], NO_LEVEL_GATE_DB, LEVEL_FALL_DB)
         apply_hangover(o["speech_raw"], n, self._hang_state, self._hang, o["speech"])
         self.pitch.process(x, c0, n, o["energy_db"], o["f0_hz"], o["periodicity"], o["voiced"])
         # syllable nuclei accept a frame as voiced when the tracker says so or it is strongly

@@ -112,9 +112,9 @@ def _read_manifest(m: Path) -> list[SessionSpec]:
     from prosync.engine.errors import ProsyncError
 
     if not m.exists():
-        raise ProsyncError(f"{m}: manifest not found: check the path given to --manifest")
+        raise ProsyncError(f"{m}: manifest not found: check the path given to manifest=")
     if m.is_dir():
-        raise ProsyncError(f"{m}: is a folder: give the manifest CSV file to --manifest")
+        raise ProsyncError(f"{m}: is a folder: give the manifest CSV file to manifest=")
     base = m.parent
     try:
         with open(m, newline="", encoding="utf-8-sig") as f:

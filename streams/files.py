@@ -86,7 +86,7 @@ def plan_sources(inputs: Sequence[str | Path], channels: Sequence[int] | None = 
             )
     if len(paths) == 2:
         if channels:
-            raise AudioInputError("--channels picks channels of one file: with two files, omit it")
+            raise AudioInputError("channels= picks channels of one file: with two files, omit it")
         out = []
         for p, ch, sr, nfr in infos:
             if ch != 1:
@@ -102,23 +102,23 @@ def plan_sources(inputs: Sequence[str | Path], channels: Sequence[int] | None = 
         bad = [c for c in picked if not 1 <= c <= ch]
         if bad:
             raise AudioInputError(
-                f"{p}: has {ch} channels, so --channels {','.join(map(str, picked))} is out of "
+                f"{p}: has {ch} channels, so channels={','.join(map(str, picked))} is out of "
                 f"range: use channel numbers 1 to {ch}"
             )
         if len(set(picked)) != len(picked):
-            raise AudioInputError("--channels names the same channel twice: pick distinct channels")
+            raise AudioInputError("channels= names the same channel twice: pick distinct channels")
         return [AudioSource(p, c - 1, sr, nfr) for c in picked]
     if ch == 1:
         if n_speakers == 2:
             raise AudioInputError(
                 f"{p}: is mono but two speakers are needed: give a stereo file, two mono files, "
-                "or the mono mix with --rttm FILE"
+                "or the mono mix with rttm=FILE"
             )
         return [AudioSource(p, 0, sr, nfr)]
     if ch == 2:
         return [AudioSource(p, 0, sr, nfr), AudioSource(p, 1, sr, nfr)]
     raise AudioInputError(
-        f"{p}: has {ch} channels: pick the two speakers' channels with --channels, e.g. --channels 1,2"
+        f"{p}: has {ch} channels: pick the two speakers' channels with channels=, e.g. channels=1,2"
     )
 
 

@@ -211,24 +211,24 @@ class MicSource:
         self.sd = sd = import_sounddevice()
         devs = [resolve_device(sd, d) for d in devices]
         if not 1 <= len(devs) <= 2:
-            raise ProsyncError("give one --device (stereo or mono) or two (one speaker each)")
+            raise ProsyncError("give one device in devices= (stereo or mono) or two (one speaker each)")
         self.rate = int(rate or devs[0]["default_rate"])
         if self.rate < 8000:
-            raise ProsyncError(f"--rate {self.rate} is below 8000 Hz: use 16000 or more")
+            raise ProsyncError(f"rate={self.rate} is below 8000 Hz: use 16000 or more")
         if len(devs) == 2:
             ch = list(channels or [1, 1])
             if len(ch) != 2:
-                raise ProsyncError("with two devices give one channel of each, e.g. --channels 1,1")
+                raise ProsyncError("with two devices give one channel of each, e.g. channels=1,1")
             plan = [(devs[0], [ch[0] - 1], [0]), (devs[1], [ch[1] - 1], [1])]
         else:
             d = devs[0]
             ch = list(channels or ([1, 2] if d["channels"] >= 2 and n_speakers != 1 else [1]))
             if n_speakers and len(ch) != n_speakers:
                 raise ProsyncError(
-                    f"{n_speakers} speaker(s) but --channels {','.join(map(str, ch))} picks {len(ch)} "
+                    f"{n_speakers} speaker(s) but channels={','.join(map(str, ch))} picks {len(ch)} "
                     "channel(s): give one channel per speaker")
             if len(ch) > 2 or len(set(ch)) != len(ch):
-                raise ProsyncError("--channels picks one or two distinct channels, e.g. 1,2")
+                raise ProsyncError("channels= picks one or two distinct channels, e.g. channels=1,2")
             plan = [(d, [c - 1 for c in ch], list(range(len(ch))))]
         for d, cs, _ in plan:
             bad = [c + 1 for c in cs if not 0 <= c < d["channels"]]
@@ -299,7 +299,7 @@ class MicSource:
             self.close()
             names = " and ".join(repr(c.device["name"]) for c in self.captures)
             raise ProsyncError(
-                f"cannot open {names} at {self.rate} Hz ({exc}): try another --rate (the device's "
+                f"cannot open {names} at {self.rate} Hz ({exc}): try another rate= (the device's "
                 "default is in `prosync devices`) or another device") from None
 
     def blocks(self, poll_s: float = 0.1):

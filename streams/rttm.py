@@ -38,7 +38,7 @@ def read_rttm(path: str | Path) -> list[RttmTurn]:
     """Parse the ``SPEAKER`` lines of an RTTM file; a clear error names the bad line."""
     path = Path(path)
     if not path.exists():
-        raise AudioInputError(f"{path}: RTTM file not found: check the path given to --rttm")
+        raise AudioInputError(f"{path}: RTTM file not found: check the path given to rttm=")
     try:
         # utf-8-sig: an editor's byte-order mark would otherwise hide the first line
         text = path.read_text(encoding="utf-8-sig", errors="strict")
@@ -90,22 +90,22 @@ def select(turns: Sequence[RttmTurn], path: Path, audio: Path, duration_s: float
         if unknown:
             raise AudioInputError(
                 f"{path}: names speakers {', '.join(names)}, not {', '.join(unknown)}: "
-                "give --speakers with two of the RTTM's names")
+                "give speakers= with two of the RTTM's names")
         if len(speakers) != 2:
-            raise AudioInputError(f"--speakers names {len(speakers)} speaker(s): with --rttm give "
-                                  "exactly two of the RTTM's names, e.g. --speakers "
+            raise AudioInputError(f"speakers={','.join(speakers)} names {len(speakers)} speaker(s): "
+                                  "with rttm= give exactly two of the RTTM's names, e.g. speakers="
                                   + ",".join(names[:2]))
         picked = tuple(speakers)
     elif len(names) == 2:
         picked = tuple(names)
     elif len(names) > 2:
         raise AudioInputError(
-            f"{path}: names {len(names)} speakers ({', '.join(names)}): pick two with --speakers, "
-            f"e.g. --speakers {names[0]},{names[1]}")
+            f"{path}: names {len(names)} speakers ({', '.join(names)}): pick two with speakers=, "
+            f"e.g. speakers={names[0]},{names[1]}")
     else:
         raise AudioInputError(
             f"{path}: names only one speaker ({names[0]}): synchrony needs two; score the file "
-            "without --rttm for one speaker")
+            "without rttm= for one speaker")
     late = [t for t in turns if t.end_s > duration_s + END_TOLERANCE_S]
     if late:
         t = max(late, key=lambda t: t.end_s)

@@ -97,3 +97,13 @@ def test_dc_offset_warns(tmp_path, capsys):
 def test_demo_runs(tmp_path):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "frames.parquet").exists()
+
+
+def test_library_errors_name_parameters_the_cli_names_flags():
+    from prosync.cli import cli_message
+
+    assert cli_message("f.wav: has 6 channels: pick them with channels=, e.g. channels=1,2") == \
+        "f.wav: has 6 channels: pick them with --channels, e.g. --channels 1,2"
+    assert cli_message("omit profile= to start, or use devices=3") == \
+        "omit --profile to start, or use --device 3"
+    assert cli_message("sync rate_hz=7 and sample_rate=8") == "sync rate_hz=7 and sample_rate=8"
