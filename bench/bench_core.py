@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from prosync import Session  # noqa: E402
-from prosync.commands.offline import DEMO  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for _shared
+from _shared import DEMO, RESULTS, praat_pitch_ac  # noqa: E402
 
-OUT = ROOT / "bench" / "results" / "core.md"
+from prosync import Session  # noqa: E402
+
+OUT = RESULTS / "core.md"
 
 
 def tiled(minutes: float) -> np.ndarray:
@@ -49,11 +49,7 @@ def run_session(x, block=8000, with_sync=True):
 
 
 def praat(x):
-    import parselmouth
-
-    for c in range(2):
-        snd = parselmouth.Sound(x[:, c].astype(np.float64), sampling_frequency=16000)
-        snd.to_pitch_ac(time_step=0.01, pitch_floor=60.0, pitch_ceiling=500.0)
+    praat_pitch_ac(x, 16000)
 
 
 def per_hop(x, n_hops=6000, with_sync=True):
