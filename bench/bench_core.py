@@ -41,9 +41,7 @@ def tiled(minutes: float) -> np.ndarray:
 
 
 def run_session(x, block=8000, with_sync=True):
-    s = Session(sample_rate=16000)
-    if not with_sync:  # the per-speaker core and turn tracker alone
-        s._sync = s._pacing = None
+    s = Session(sample_rate=16000, synchrony=with_sync)  # off: the core and turn tracker alone
     for i in range(0, len(x), block):
         s.push(0, x[i:i + block, 0])
         s.push(1, x[i:i + block, 1])
@@ -55,9 +53,7 @@ def praat(x):
 
 
 def per_hop(x, n_hops=6000, with_sync=True):
-    s = Session(sample_rate=16000)
-    if not with_sync:
-        s._sync = s._pacing = None
+    s = Session(sample_rate=16000, synchrony=with_sync)
     times = np.empty(n_hops)
     for k in range(n_hops):
         a = x[k * 160:(k + 1) * 160, 0]

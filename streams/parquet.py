@@ -1,12 +1,10 @@
 """Parquet sinks. A file becomes visible only complete: rows go to a temporary name, which is
-flushed (fsync) and renamed over the final name on :meth:`TableSink.close`.
-
-Record batches come from :func:`prosync.streams.arrow.update_batches`.
+flushed (fsync) and renamed over the final name on :meth:`TableSink.close`
+(:mod:`prosync.streams.atomic`). Record batches come from :mod:`prosync.streams.arrow`.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +13,8 @@ import pyarrow.parquet as pq
 from ..engine.schema import metadata
 from ..engine.session import Update
 from .arrow import TABLES, update_batches
+from .atomic import AtomicFile, fsync_dir, write_json  # noqa: F401 - fsync_dir: re-exported
+from .sink import Sink
 
 
 class TableSink:
@@ -28,7 +28,8 @@ class TableSink:
     def __init__(self, path: Path, schema: pa.Schema, table: str, extra_md=None,
                  row_group_rows: int = 65_536, compact_batches: int = 64):
         self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.name}.partial")
+        self._file = AtomicFile(self.path)
+        self.tmp = self._file.tmp
         self.schema = schema.with_metadata(metadata(table, extra_md))
         self._writer = pq.ParquetWriter(str(self.tmp), self.schema, compression="zstd")
         self._buf: list[pa.RecordBatch] = []
@@ -36,11 +37,11 @@ class TableSink:
         self._rg = row_group_rows
         self._compact = compact_batches
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows == 0:
+    def write(self, rows: pa.RecordBatch) -> None:
+        if rows.num_rows == 0:
             return
-        self._buf.append(batch)
-        self._rows += batch.num_rows
+        self._buf.append(rows)
+        self._rows += rows.num_rows
         if self._rows >= self._rg:
             self._flush()
         elif len(self._buf) >= self._compact:
@@ -55,51 +56,39 @@ class TableSink:
     def close(self) -> Path:
         self._flush()
         self._writer.close()
-        with open(self.tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(self.tmp, self.path)
-        fsync_dir(self.path.parent)
-        return self.path
+        return self._file.commit()
 
     def abort(self) -> None:
         try:
             self._writer.close()
         finally:
-            self.tmp.unlink(missing_ok=True)
+            self._file.discard()
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(str(path), os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-class SessionWriter:
-    """Writes a session's tables to ``out_dir`` as the updates arrive.
-
-    """
+class SessionWriter(Sink):
+    """The ``prosync score`` folder as a sink: the five tables as updates arrive, then
+    ``summary.json`` on :meth:`close` (every file invisible until complete)."""
 
     def __init__(self, out_dir: Path, extra_md=None):
+        super().__init__()
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.sinks = {t: TableSink(self.out_dir / f"{t}.parquet", schema, t, extra_md)
-                      for t, schema in TABLES.items()}
+        self.tables = {t: TableSink(self.out_dir / f"{t}.parquet", schema, t, extra_md)
+                       for t, schema in TABLES.items()}
+        self.turns = self.tables["turns"]
 
-    def __call__(self, upd: Update) -> None:
+    def _write(self, upd: Update) -> None:
         for table, b in update_batches(upd):
-            self.sinks[table].write(b)
+            self.tables[table].write(b)
 
-    def close(self) -> list[Path]:
-        return [s.close() for s in self.sinks.values()]
+    __call__ = Sink.write
 
-    def abort(self) -> None:
-        for s in self.sinks.values():
+    def _close(self, summary: dict | None) -> list[Path]:
+        files = [s.close() for s in self.tables.values()]
+        if summary is not None:
+            files.append(write_json(self.out_dir / "summary.json", summary))
+        return files
+
+    def _abort(self) -> None:
+        for s in self.tables.values():
             s.abort()
