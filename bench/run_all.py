@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["core", "pitch", "rate", "vad_turns", "wcc", "sync", "offline", "live", "ws", "server_memory"]
+SCRIPTS = ["core", "pitch", "rate", "vad_turns", "wcc", "sync", "offline", "live", "ws", "server_memory",
+           "end_of_turn"]
 
 
 def main(argv):

@@ -157,6 +157,8 @@ class AgentSession:
         self._last_frame: dict[str, np.ndarray | None] = dict.fromkeys(self.speakers)
         self._events: collections.deque[TurnEvent] = collections.deque(maxlen=keep_events)
         self._sync: dict[str, object] = {}
+        #: The latest ``turn_end`` event (the user's end of turn), None before the first.
+        self.last_turn_end = None
         self._summary_cache = None
         if on_update is not None:
             self.subscribe(on_update)
@@ -272,6 +274,8 @@ class AgentSession:
         self._events.extend(upd.events)
         for r in upd.synchrony:
             self._sync[r.feature] = r
+        if upd.turn_end:
+            self.last_turn_end = upd.turn_end[-1]
         for cb in list(self._callbacks):
             cb(upd)
         for s in list(self._streams):
@@ -281,6 +285,23 @@ class AgentSession:
     def pacing(self) -> PacingRow | None:
         """The latest pacing advice (``None`` until both speakers have 100 ms of frames)."""
         return self.session.pacing()
+
+    def turn_end_prob(self) -> float:
+        """The user's latest end-of-turn probability (see :mod:`prosync.engine.endofturn`):
+        NaN while they speak; rises while they stay silent."""
+        return self.session.turn_end_prob()
+
+    def reply_go(self) -> bool:
+        """Whether the agent may start its reply now: ``turn_end`` fired in the user's current
+        silence and that silence has reached the advised ``reply_delay_ms`` (replies timed like
+        the user's own gaps, see :mod:`prosync.engine.pacing`)."""
+        with self._lock:
+            eot = self.session.end_of_turn_state()
+            if eot is None or not eot[0]:
+                return False
+            pace = self.session.pacing()
+            delay_s = pace.reply_delay_ms / 1000.0 if pace is not None else 0.0
+            return eot[1] >= delay_s - 1e-9
 
     @property
     def user_speaking(self) -> bool:
@@ -358,6 +379,10 @@ def merge_updates(parts: Sequence[Update]) -> Update:
         out.events.extend(p.events)
         out.synchrony.extend(p.synchrony)
         out.pacing.extend(p.pacing)
+        out.turn_end.extend(p.turn_end)
+    eot = [p.end_of_turn for p in parts if len(p.end_of_turn)]
+    if eot:
+        out.end_of_turn = eot[0] if len(eot) == 1 else np.concatenate(eot)
     series_spk = list(dict.fromkeys(k for p in parts for k in p.series))
     for spk in series_spk:
         cols = [p.series[spk] for p in parts if spk in p.series]
