@@ -84,9 +84,15 @@ class RateConfig:
 class TurnConfig:
     #: Within-speaker silences shorter than this are bridged into one IPU (Heldner & Edlund 2010).
     ipu_bridge_s: float = 0.18
+    #: An IPU (after bridging) shorter than this is not one: stray frames are dropped.
+    min_ipu_s: float = 0.0
+    #: An IPU needs this much voiced speech (pitch tracker): breaths and noise bursts are dropped.
+    min_voiced_s: float = 0.0
 
     def validate(self) -> None:
         _in_range(self, "turns", "ipu_bridge_s", 0.0, 2.0, " s")
+        _in_range(self, "turns", "min_ipu_s", 0.0, 2.0, " s")
+        _in_range(self, "turns", "min_voiced_s", 0.0, 2.0, " s")
 
 
 @dataclass(frozen=True)
