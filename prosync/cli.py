@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from prosync.engine.errors import ProsyncError
+
+#: Library errors name the Python parameter (``speakers=a,b``, ``rttm=``); here, its flag.
+FLAGS = {"speakers": "--speakers", "channels": "--channels", "rttm": "--rttm",
+         "profile": "--profile", "rate": "--rate", "devices": "--device", "manifest": "--manifest"}
+_PARAM = re.compile(r"(?<![\w.])(" + "|".join(FLAGS) + r")=(?=(\S?))")
+
+
+def cli_message(msg: str) -> str:
+    """A library error message as the command line says it: ``channels=1,2`` -> ``--channels 1,2``."""
+    return _PARAM.sub(lambda m: FLAGS[m[1]] + (" " if m[2] and m[2] not in ",.:;)'\"" else ""), msg)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +33,7 @@ def main(argv=None) -> int:
     try:
         return int(args.func(args) or 0)
     except ProsyncError as exc:
-        print(f"prosync: error: {exc}", file=sys.stderr)
+        print(f"prosync: error: {cli_message(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""

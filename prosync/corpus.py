@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from prosync.engine.config import DEFAULT_PRESET
 
 TABLES = ("frames", "turns", "synchrony", "pacing", "series")
 AUDIO_EXT = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf", ".opus"}
@@ -111,9 +112,9 @@ def _read_manifest(m: Path) -> list[SessionSpec]:
     from prosync.engine.errors import ProsyncError
 
     if not m.exists():
-        raise ProsyncError(f"{m}: manifest not found: check the path given to --manifest")
+        raise ProsyncError(f"{m}: manifest not found: check the path given to manifest=")
     if m.is_dir():
-        raise ProsyncError(f"{m}: is a folder: give the manifest CSV file to --manifest")
+        raise ProsyncError(f"{m}: is a folder: give the manifest CSV file to manifest=")
     base = m.parent
     try:
         with open(m, newline="", encoding="utf-8-sig") as f:
@@ -175,16 +176,18 @@ def done(out: Path, session: str) -> bool:
     return (out / "summary" / f"session={session}" / "summary.json").exists()
 
 
-def score_session(spec: SessionSpec, out_root: str, report: bool = False) -> dict:
+def score_session(spec: SessionSpec, out_root: str, report: bool = False,
+                  preset: str = DEFAULT_PRESET) -> dict:
     """Score one session into the dataset (run in a worker process or on a Dask worker).
 
     Returns ``{"session", "status": "done"|"failed", "file", "reason", "seconds", "wall_s"}``;
     never raises for a bad input.
     """
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    from prosync.engine.config import Config
     from prosync.engine.errors import ProsyncError
     from prosync.score import score
-    from prosync.streams.parquet import fsync_dir
+    from prosync.streams.atomic import fsync_dir
 
     out = Path(out_root)
     t0 = time.perf_counter()
@@ -197,7 +200,8 @@ def score_session(spec: SessionSpec, out_root: str, report: bool = False) -> dic
     shutil.rmtree(work, ignore_errors=True)
     try:
         spk = spec.speakers or (None if spec.rttm else ["a", "b"])  # a corpus needs two speakers
-        res = score(spec.inputs, work, speakers=spk, rttm=spec.rttm, report=report)
+        res = score(spec.inputs, work, speakers=spk, rttm=spec.rttm, report=report,
+                    config=Config.preset(preset))
     except (ProsyncError, OSError, ValueError, RuntimeError) as exc:
         shutil.rmtree(work, ignore_errors=True)
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -232,36 +236,29 @@ def clean_unfinished(out: Path, specs) -> None:
             shutil.rmtree(out / t / f"session={s.session}", ignore_errors=True)
 
 
-def _write_table(path: Path, cols: dict, schema) -> None:
+def _write_table(path: Path, table: str, cols: dict) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from prosync.streams.parquet import batch, fsync_dir
+    from prosync.streams.arrow import columns_batch
+    from prosync.streams.atomic import atomic_path
 
-    t = pa.Table.from_batches([batch(cols, schema)], schema)
-    tmp = path.with_name(f".{path.name}.partial")
-    pq.write_table(t, str(tmp))
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    t = pa.Table.from_batches([columns_batch(table, cols)])
+    with atomic_path(path) as tmp:
+        pq.write_table(t, str(tmp))
 
 
-def pseudo_dyads(out: Path, sessions: list[str], *, rate_hz=10.0, lag_s=2.0, window_s=8.0,
-                 step_s=0.5, max_pairs: int = 2000, seed: int = 0) -> dict:
-    """rMEA-style pseudo-dyad significance across sessions.
-
-    Real: per session the grand average of |Fisher z| WCC (``prosync.wcc``, ``sparse="nan"``)
-    between its two speakers' ``series.parquet`` features. Pseudo: speaker 1 of session i with
-    speaker 2 of session j != i, truncated to the shorter; every cross pairing (a seeded sample of
-    ``max_pairs`` when there are more). Effect size: Cohen's d = (mean real - mean pseudo) /
-    pooled sd, per feature.
+def corpus_pseudo_dyads(out: Path, sessions: list[str], *, preset=DEFAULT_PRESET) -> dict:
+    """Pseudo-dyad significance across the dataset's sessions: reads each session's
+    ``series.parquet`` (sessions without two speakers are left out) and runs
+    :func:`prosync.engine.pseudo.pseudo_dyads` with the synchrony settings of ``preset`` (a name
+    or a ``SyncConfig``); returns :func:`~prosync.engine.pseudo.pseudo_summary`'s dict.
     """
     import numpy as np
     import pyarrow.parquet as pq
 
     from prosync.engine.errors import ProsyncError
-    from prosync.engine.wcc import wcc
+    from prosync.engine.pseudo import pseudo_dyads, pseudo_summary
     from prosync.report import _np, _speaker_mask
 
     series = {}
@@ -276,51 +273,19 @@ def pseudo_dyads(out: Path, sessions: list[str], *, rate_hz=10.0, lag_s=2.0, win
         masks = [_speaker_mask(t.column("speaker"), n) for n in sp]
         series[s] = {f: [_np(t.column(c))[m].astype(np.float32) for m in masks]
                      for f, c in FEATURES.items()}
-    keys = sorted(series)
-
-    def grand(a, b):
-        n = min(len(a), len(b))
-        try:
-            r = wcc(a[:n].astype(np.float64), b[:n].astype(np.float64), rate_hz=rate_hz, lag_s=lag_s,
-                    window_s=window_s, step_s=step_s, fisher_z=True, absolute=True, sparse="nan")
-        except ProsyncError:
-            return math.nan
-        m = r.matrix[np.isfinite(r.matrix)]
-        return float(m.mean()) if m.size else math.nan
-
-    pairs = [(i, j) for i in keys for j in keys if i != j]
-    if len(pairs) > max_pairs:
-        rng = np.random.default_rng(seed)
-        pairs = [pairs[k] for k in sorted(rng.choice(len(pairs), max_pairs, replace=False))]
-    res = {"settings": {"rate_hz": rate_hz, "lag_s": lag_s, "window_s": window_s, "step_s": step_s,
-                        "statistic": "grand average of |Fisher z| over windows and lags"},
-           "sessions": len(keys), "pseudo_pairs": len(pairs), "features": {}}
-    for f in FEATURES:
-        real = np.array([grand(*series[s][f]) for s in keys])
-        pseudo = np.array([grand(series[i][f][0], series[j][f][1]) for i, j in pairs])
-        r, p = real[np.isfinite(real)], pseudo[np.isfinite(pseudo)]
-        d = math.nan
-        if len(r) >= 2 and len(p) >= 2:
-            sd = math.sqrt(((len(r) - 1) * r.var(ddof=1) + (len(p) - 1) * p.var(ddof=1))
-                           / (len(r) + len(p) - 2))
-            d = (r.mean() - p.mean()) / sd if sd > 0 else math.nan
-
-        def j(v):
-            return None if not math.isfinite(v) else round(float(v), 4)
-
-        res["features"][f] = {
-            "real_mean": j(r.mean()) if len(r) else None, "real_sd": j(r.std(ddof=1)) if len(r) > 1 else None,
-            "pseudo_mean": j(p.mean()) if len(p) else None,
-            "pseudo_sd": j(p.std(ddof=1)) if len(p) > 1 else None,
-            "n_real": int(len(r)), "n_pseudo": int(len(p)), "cohens_d": j(d),
-            "reason": None if math.isfinite(d) else "fewer than 2 real or pseudo values, or no spread"}
-    return res
+    try:
+        res = pseudo_dyads(dict(sorted(series.items())), preset=preset, features=list(FEATURES))
+    except ProsyncError as exc:
+        return pseudo_summary({}, preset=preset, n_sessions=len(series), reason=str(exc))
+    return pseudo_summary(res, preset=preset, n_sessions=len(series))
 
 
 def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=False, progress=True,
-               console=None, sync=None) -> dict:
-    """Score a corpus (see the module docstring); returns the corpus summary."""
-    import pyarrow as pa
+               console=None, preset=DEFAULT_PRESET) -> dict:
+    """Score a corpus (see the module docstring); returns the corpus summary.
+
+    ``preset`` names the synchrony settings (``"live"``, ``"research"``) of every session and
+    of the pseudo-dyads."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -331,8 +296,10 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
         TimeRemainingColumn,
     )
 
-    from prosync.engine.config import Config
-    from prosync.score import write_json
+    from prosync.engine.config import SyncConfig
+    from prosync.streams.atomic import write_json
+
+    SyncConfig.preset(preset)  # an unknown name fails before anything is scored
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -365,7 +332,8 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
 
             client = dask if not isinstance(dask, str) else Client(dask)
             try:
-                futs = {client.submit(score_session, s, str(out), report, pure=False): s for s in todo}
+                futs = {client.submit(score_session, s, str(out), report, preset, pure=False): s
+                        for s in todo}
                 for fut in as_completed(futs):
                     finished(fut.result(), futs[fut])
             finally:
@@ -373,38 +341,35 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
                     client.close()
         elif workers == 1:
             for s in todo:
-                finished(score_session(s, str(out), report), s)
+                finished(score_session(s, str(out), report, preset), s)
         else:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
-                futs = {ex.submit(score_session, s, str(out), report): s for s in todo}
+                futs = {ex.submit(score_session, s, str(out), report, preset): s for s in todo}
                 for fut in as_completed(futs):
                     finished(fut.result(), futs[fut])
     wall = time.perf_counter() - t0
-    fs = pa.schema([("session", pa.string()), ("file", pa.string()), ("reason", pa.string())])
-    _write_table(out / "failures.parquet", {k: [f[k] for f in failures] for k in fs.names}, fs)
+    _write_table(out / "failures.parquet", "failures",
+                 {k: [f[k] for f in failures] for k in ("session", "file", "reason")})
     done_names = [s.session for s in specs if done(out, s.session)]
     summaries = {}
     for s in done_names:
         summaries[s] = json.loads((out / "summary" / f"session={s}" / "summary.json").read_text())
-    ss = pa.schema([("session", pa.string()), ("duration_s", pa.float64())])
-    _write_table(out / "sessions.parquet",
+    _write_table(out / "sessions.parquet", "sessions",
                  {"session": done_names,
-                  "duration_s": [float(summaries[s].get("duration_s") or 0.0) for s in done_names]}, ss)
-    cfg = sync or Config().sync
+                  "duration_s": [float(summaries[s].get("duration_s") or 0.0) for s in done_names]})
     summary = {
         "sessions": len(specs), "done": len(done_names), "failed": len(failures),
         "scored_this_run": sum(r["status"] == "done" for r in rows),
         "audio_hours": round(sum(float(v.get("duration_s") or 0) for v in summaries.values()) / 3600, 4),
         "wall_s_this_run": round(wall, 2),
         "failures": failures,
-        "pseudo_dyads": pseudo_dyads(out, done_names, rate_hz=cfg.rate_hz, lag_s=cfg.lag_s,
-                                     window_s=cfg.window_s, step_s=cfg.step_s),
+        "pseudo_dyads": corpus_pseudo_dyads(out, done_names, preset=preset),
     }
     write_json(out / "corpus_summary.json", summary)
     return summary
 
 
-__all__ = ["SessionSpec", "asdict", "discover", "pseudo_dyads", "run_corpus", "score_session"]
+__all__ = ["SessionSpec", "asdict", "corpus_pseudo_dyads", "discover", "run_corpus", "score_session"]

@@ -38,7 +38,7 @@ def read_rttm(path: str | Path) -> list[RttmTurn]:
     """Parse the ``SPEAKER`` lines of an RTTM file; a clear error names the bad line."""
     path = Path(path)
     if not path.exists():
-        raise AudioInputError(f"{path}: RTTM file not found: check the path given to --rttm")
+        raise AudioInputError(f"{path}: RTTM file not found: check the path given to rttm=")
     try:
         # utf-8-sig: an editor's byte-order mark would otherwise hide the first line
         text = path.read_text(encoding="utf-8-sig", errors="strict")
@@ -90,22 +90,22 @@ def select(turns: Sequence[RttmTurn], path: Path, audio: Path, duration_s: float
         if unknown:
             raise AudioInputError(
                 f"{path}: names speakers {', '.join(names)}, not {', '.join(unknown)}: "
-                "give --speakers with two of the RTTM's names")
+                "give speakers= with two of the RTTM's names")
         if len(speakers) != 2:
-            raise AudioInputError(f"--speakers names {len(speakers)} speaker(s): with --rttm give "
-                                  "exactly two of the RTTM's names, e.g. --speakers "
+            raise AudioInputError(f"speakers={','.join(speakers)} names {len(speakers)} speaker(s): "
+                                  "with rttm= give exactly two of the RTTM's names, e.g. speakers="
                                   + ",".join(names[:2]))
         picked = tuple(speakers)
     elif len(names) == 2:
         picked = tuple(names)
     elif len(names) > 2:
         raise AudioInputError(
-            f"{path}: names {len(names)} speakers ({', '.join(names)}): pick two with --speakers, "
-            f"e.g. --speakers {names[0]},{names[1]}")
+            f"{path}: names {len(names)} speakers ({', '.join(names)}): pick two with speakers=, "
+            f"e.g. speakers={names[0]},{names[1]}")
     else:
         raise AudioInputError(
             f"{path}: names only one speaker ({names[0]}): synchrony needs two; score the file "
-            "without --rttm for one speaker")
+            "without rttm= for one speaker")
     late = [t for t in turns if t.end_s > duration_s + END_TOLERANCE_S]
     if late:
         t = max(late, key=lambda t: t.end_s)
@@ -161,16 +161,10 @@ def gate(block: np.ndarray, pos: int, iv: np.ndarray) -> np.ndarray:
 
 def write_rttm(path: str | Path, file_id: str, ipus: Iterable[tuple[str, float, float]]) -> Path:
     """Write IPUs ``(speaker, start_s, end_s)`` as RTTM ``SPEAKER`` lines (atomically)."""
-    import os
+    from .atomic import write_text
 
     path = Path(path)
     fid = file_id.replace(" ", "_") or "session"
     lines = [f"SPEAKER {fid} 1 {s:.3f} {e - s:.3f} <NA> <NA> {spk.replace(' ', '_')} <NA> <NA>\n"
              for spk, s, e in sorted(ipus, key=lambda x: (x[1], x[0]))]
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "w") as f:
-        f.writelines(lines)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return write_text(path, "".join(lines))

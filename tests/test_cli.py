@@ -81,7 +81,7 @@ def test_silent_and_clipped_channels_give_warnings_not_crashes(tmp_path, capsys)
     sf.write(str(tmp_path / "w.wav"), x, 16000, subtype="FLOAT")
     assert main(["score", str(tmp_path / "w.wav"), "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err
-    assert "is silent" in err and "clipped" in err
+    assert "channel 1 (speaker a) is digital silence" in err and "channel 2 (speaker b) is clipped" in err
     turns = pq.read_table(tmp_path / "o" / "turns.parquet").to_pylist()
     assert not [t for t in turns if t["kind"] not in ("edge_silence",)]
 
@@ -97,3 +97,13 @@ def test_dc_offset_warns(tmp_path, capsys):
 def test_demo_runs(tmp_path):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "frames.parquet").exists()
+
+
+def test_library_errors_name_parameters_the_cli_names_flags():
+    from prosync.cli import cli_message
+
+    assert cli_message("f.wav: has 6 channels: pick them with channels=, e.g. channels=1,2") == \
+        "f.wav: has 6 channels: pick them with --channels, e.g. --channels 1,2"
+    assert cli_message("omit profile= to start, or use devices=3") == \
+        "omit --profile to start, or use --device 3"
+    assert cli_message("sync rate_hz=7 and sample_rate=8") == "sync rate_hz=7 and sample_rate=8"

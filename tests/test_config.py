@@ -21,3 +21,50 @@ def test_defaults_and_research_preset_validate():
     Config().validate()
     Config(sync=RESEARCH_SYNC).validate()
     assert RESEARCH_SYNC.window_s == 30 and RESEARCH_SYNC.lag_s == 5 and RESEARCH_SYNC.step_s == 10
+
+
+def test_presets_are_named_once_and_selectable():
+    from prosync import SYNC_PRESETS, Session
+
+    assert set(SYNC_PRESETS) == {"live", "research"}
+    live, research = SyncConfig.preset("live"), SyncConfig.preset("research")
+    assert live == SyncConfig() and (live.window_s, live.lag_s, live.step_s) == (8, 2, 0.5)
+    assert (research.window_s, research.lag_s, research.step_s) == (30, 5, 10)
+    assert Config.preset("research").sync is research
+    assert Session(preset="research").config.sync == research
+    assert Session().config.sync == live
+    with pytest.raises(ProsyncError, match="preset 'fast' is unknown: use one of live, research"):
+        SyncConfig.preset("fast")
+    with pytest.raises(ProsyncError, match="not both"):
+        Session(preset="research", config=Config(sync=SyncConfig(window_s=12)))
+
+
+def test_preset_option_on_every_command():
+    from prosync.cli import _parser
+
+    p = _parser()
+    for argv in (["score", "x.wav", "--out", "o"], ["demo"], ["live"], ["corpus", "d", "--out", "o"]):
+        assert p.parse_args(argv + ["--preset", "research"]).preset == "research"
+        assert p.parse_args(argv).preset == "live"
+
+
+@pytest.mark.parametrize("section, field, value, msg", [
+    ("pacing", "min_reply_delay_ms", -5.0, r"pacing.min_reply_delay_ms=-5.0 is invalid: use 0 to 5000 ms"),
+    ("pacing", "max_reply_delay_ms", 100.0, r"max_reply_delay_ms=100.0 is below min_reply_delay_ms"),
+    ("pacing", "default_reply_delay_ms", 9000.0, r"default_reply_delay_ms=9000.0 is invalid"),
+    ("pacing", "rate_dead_band", float("nan"), r"pacing.rate_dead_band=nan is invalid: use 0 to 1"),
+    ("pacing", "max_f0_offset_st", "4", r"pacing.max_f0_offset_st='4' is invalid"),
+    ("vad", "floor_margin_db", -1.0, r"vad.floor_margin_db=-1.0 is invalid: use 0 to 40 dB \(default 9\)"),
+    ("vad", "bleed_db", 99.0, r"vad.bleed_db=99.0 is invalid"),
+    ("vad", "webrtc_mode", True, r"vad.webrtc_mode=True is invalid"),
+    ("rate", "min_dip_db", 0.0, r"rate.min_dip_db=0.0 is invalid: use more than 0 and at most 20 dB"),
+    ("turns", "ipu_bridge_s", float("inf"), r"turns.ipu_bridge_s=inf is invalid: use 0 to 2 s"),
+])
+def test_every_section_names_the_field_and_the_fix(section, field, value, msg):
+    import dataclasses
+
+    base = Config()
+    cfg = dataclasses.replace(base, **{section: dataclasses.replace(getattr(base, section),
+                                                                    **{field: value})})
+    with pytest.raises(ProsyncError, match=msg):
+        cfg.validate()

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
-from prosync.corpus import discover, pseudo_dyads, run_corpus
+from prosync.corpus import corpus_pseudo_dyads, discover, run_corpus
 from tests.audio import dialogue
 
 
@@ -45,7 +45,7 @@ def test_corpus_dataset_failures_and_resume(tmp_path):
     assert s["done"] == 3 and s["failed"] == 2
     fails = {f["session"]: f for f in pq.read_table(out / "failures.parquet").to_pylist()}
     assert "broken.wav" in fails["broken"]["file"] and "cannot read" in fails["broken"]["reason"]
-    assert "--rttm" in fails["mono"]["reason"]
+    assert "rttm=" in fails["mono"]["reason"]  # the library names its parameter
     fr = ds.dataset(out / "frames", partitioning="hive").to_table()
     assert set(fr.column("session").to_pylist()) == {"s0", "s1", "s2"}
     pd_ = s["pseudo_dyads"]
@@ -57,22 +57,31 @@ def test_corpus_dataset_failures_and_resume(tmp_path):
 def test_pseudo_dyads_real_beats_pseudo_on_coupled_pairs(tmp_path):
     import pyarrow as pa
 
-    from prosync.engine.schema import SERIES
-    from prosync.streams.parquet import batch
+    from prosync.streams.arrow import columns_batch
 
     rng = np.random.default_rng(3)
+    pairs = {}
     for k in range(4):
         x = np.convolve(rng.normal(size=1200), np.ones(10) / 10, "same")
         y = np.roll(x, 5) + 0.3 * rng.normal(size=1200)
+        pairs[f"s{k}"] = {"f0": (x.astype(np.float32), y.astype(np.float32))}
         d = tmp_path / "series" / f"session=s{k}"
         d.mkdir(parents=True)
         cols = {"speaker": ["a"] * 1200 + ["b"] * 1200, "t_s": np.r_[np.arange(1200), np.arange(1200)] * 0.1}
         for c in ("f0_st", "energy_db", "rate_sps", "vad"):
             cols[c] = np.r_[x, y]
-        pq.write_table(pa.Table.from_batches([batch(cols, SERIES)]), d / "part-0.parquet")
-    r = pseudo_dyads(tmp_path, [f"s{k}" for k in range(4)])
+        pq.write_table(pa.Table.from_batches([columns_batch("series", cols)]), d / "part-0.parquet")
+    r = corpus_pseudo_dyads(tmp_path, [f"s{k}" for k in range(4)])
     f = r["features"]["f0"]
     assert r["pseudo_pairs"] == 12 and f["real_mean"] > f["pseudo_mean"] and f["cohens_d"] > 2
+    # the one pseudo-dyad implementation, with the same defaults as the Python API
+    from prosync import pseudo_dyads
+
+    api = pseudo_dyads(pairs)["f0"]
+    assert f["cohens_d"] == round(api.cohens_d, 4) and r["settings"]["window_s"] == 8.0
+    assert f["p_value"] == round(api.p_value, 4) and f["p_value"] < 0.05
+    research = corpus_pseudo_dyads(tmp_path, [f"s{k}" for k in range(4)], preset="research")
+    assert research["settings"]["window_s"] == 30.0 and research["settings"]["step_s"] == 10.0
 
 
 def test_corpus_on_dask_local_cluster(tmp_path):

@@ -46,7 +46,7 @@ def test_gate_zeroes_outside_turns():
 
 @pytest.mark.parametrize("lines, speakers, msg", [
     (["SPEAKER mix 1 0 1 <NA> <NA> x <NA> <NA>\n", "SPEAKER mix 1 1 1 <NA> <NA> y <NA> <NA>\n",
-      "SPEAKER mix 1 2 1 <NA> <NA> z <NA> <NA>\n"], None, "pick two with --speakers"),
+      "SPEAKER mix 1 2 1 <NA> <NA> z <NA> <NA>\n"], None, "pick two with speakers="),
     (["SPEAKER mix 1 0 1 <NA> <NA> x <NA> <NA>\n", "SPEAKER mix 1 1 1 <NA> <NA> y <NA> <NA>\n"],
      ["x", "q"], "not q"),
     (["SPEAKER mix 1 0 1 <NA> <NA> x <NA> <NA>\n", "SPEAKER mix 1 1 30 <NA> <NA> y <NA> <NA>\n"],

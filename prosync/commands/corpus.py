@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from prosync.commands._util import add_preset
+
 
 def register(sub) -> None:
     c = sub.add_parser("corpus", help="score every session of a folder into one Parquet dataset")
@@ -14,12 +16,14 @@ def register(sub) -> None:
     c.add_argument("--dask", metavar="tcp://HOST:PORT", help="run on an existing Dask cluster")
     c.add_argument("--reports", action="store_true", help="also write report.html per session")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_preset(c)
     c.set_defaults(func=cmd_corpus)
 
 
 def cmd_corpus(args) -> int:
     import sys
 
+    from prosync.cli import cli_message
     from prosync.engine.errors import ProsyncError
 
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
@@ -33,14 +37,16 @@ def cmd_corpus(args) -> int:
         except ImportError:
             raise ProsyncError("--dask needs dask.distributed: pip install 'prosync[dask]'") from None
     s = run_corpus(args.root, args.out, manifest=args.manifest, workers=args.workers,
-                   dask=args.dask, report=args.reports, progress=not args.quiet)
+                   dask=args.dask, report=args.reports, progress=not args.quiet,
+                   preset=args.preset)
     print(f"{s['done']}/{s['sessions']} sessions done ({s['audio_hours']:.2f} h of audio), "
           f"{s['failed']} failed this run, {s['wall_s_this_run']:.1f} s")
     for f in s["failures"]:
-        print(f"failed: {f['session']}: {f['reason']}", file=sys.stderr)
+        print(f"failed: {f['session']}: {cli_message(f['reason'])}", file=sys.stderr)
     for feat, v in s["pseudo_dyads"]["features"].items():
-        d = v["cohens_d"]
+        d, p = v["cohens_d"], v.get("p_value")
         print(f"{feat}: real {v['real_mean']} vs pseudo {v['pseudo_mean']} "
-              f"(|z| grand average), Cohen's d {'-' if d is None else f'{d:+.2f}'}")
+              f"(|z| grand average), Cohen's d {'–' if d is None else f'{d:+.2f}'}, "
+              f"p {'–' if p is None else f'{p:.3g}'}" + (f" ({v['reason']})" if v.get("reason") else ""))
     print(f"wrote {os.path.join(args.out, 'corpus_summary.json')}")
     return 0

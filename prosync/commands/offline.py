@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from prosync.commands._util import csv_list
+from prosync.commands._util import add_preset, csv_list
 
 # Offline runs keep memory flat: pyarrow's default allocator (mimalloc) holds about 30 MB more of
 # freed memory than the system allocator over an hour of audio. Read by pyarrow at import, so it
@@ -32,17 +32,19 @@ def register(sub) -> None:
     s.add_argument("--profile", metavar="FILE",
                    help="speaker baselines (JSON): loaded if it exists, updated at the end")
     s.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_preset(s)
     s.set_defaults(func=cmd_score)
 
     d = sub.add_parser("demo", help="score the built-in two-speaker dialogue")
     d.add_argument("--out", default="prosync-demo", help="output folder (default ./prosync-demo)")
+    add_preset(d)
     d.set_defaults(func=cmd_demo)
 
 
 def cmd_score(args) -> int:
     _run_score(args.inputs, args.out, csv_list(args.speakers), csv_list(args.channels, int),
                args.quiet, rttm=args.rttm, textgrid=args.textgrid, rttm_out=args.rttm_out,
-               report=not args.no_report, profile=args.profile)
+               report=not args.no_report, profile=args.profile, preset=args.preset)
     return 0
 
 
@@ -58,7 +60,7 @@ def cmd_demo(args) -> int:
     if not DEMO.exists():
         raise ProsyncError(f"the demo recording {DEMO} is missing: reinstall prosync")
     res = _run_score([DEMO], args.out, ["ada", "ben"],
-                     title="prosync demo: two espeak-ng voices in conversation")
+                     title="prosync demo: two espeak-ng voices in conversation", preset=args.preset)
     _print_following(res, "ben", "ada")
     return 0
 
@@ -116,13 +118,17 @@ def _turn_pairs_f0(out, names, responder):
     return turn_pairs(turns_from_ipus(ipus), "f0", responder=responder)
 
 
-def _run_score(inputs, out, speakers=None, channels=None, quiet=False, title=None, **kw):
+def _run_score(inputs, out, speakers=None, channels=None, quiet=False, title=None, preset=None,
+               **kw):
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from prosync.engine.config import Config
     from prosync.score import score
 
     lean_memory()
+    if preset is not None:
+        kw["config"] = Config.preset(preset)
     console = Console(stderr=True)
     kw.setdefault("title", title)
     if quiet:
@@ -155,7 +161,7 @@ def _print_summary(res, title=None):
         t.add_column(col, justify="right")
     for name, v in s["speakers"].items():
         def fmt(x, spec=".1f"):
-            return "-" if x is None else format(x, spec)
+            return "–" if x is None else format(x, spec)
         t.add_row(name, fmt(v["speech_fraction"] and 100 * v["speech_fraction"], ".0f"),
                   fmt(v["voiced_fraction"] and 100 * v["voiced_fraction"], ".0f"),
                   fmt(v["f0_median_hz"], ".0f"), fmt(v["f0_range_st_5_95"]),
@@ -172,17 +178,22 @@ def _print_summary(res, title=None):
     sync = s.get("synchrony")
     if sync:
         st = Table(title="synchrony (windowed lagged cross-correlation; + lag: second follows)")
-        for col in ("feature", "windows", "mean r lag 0", "mean peak r", "mean peak lag s",
+        for col in ("feature", "valid windows", "mean r lag 0", "mean peak r", "mean peak lag s",
                     "mean z vs surrogates", "windows z>1.96"):
             st.add_column(col, justify="right")
+        notes = {}
         for feat, v in sync.items():
             def g(x, spec="+.2f"):
-                return "-" if x is None else format(x, spec)
+                return "–" if x is None else format(x, spec)
             sig = v["significant_fraction"]
-            st.add_row(feat, str(v["windows"]), g(v["mean_r_lag0"]), g(v["mean_r_peak"]),
-                       g(v["mean_peak_lag_s"]), g(v["mean_z"]),
-                       "-" if sig is None else f"{100 * sig:.0f}%")
+            st.add_row(feat, f"{v.get('valid_windows', v['windows'])}/{v['windows']}",
+                       g(v["mean_r_lag0"]), g(v["mean_r_peak"]), g(v["mean_peak_lag_s"]),
+                       g(v["mean_z"]), "–" if sig is None else f"{100 * sig:.0f}%")
+            if v.get("reason"):
+                notes.setdefault(v["reason"], []).append(feat)
         c.print(st)
+        for why, feats in notes.items():
+            c.print(f"– no synchrony for {', '.join(feats)}: {why}")
     for f in res.files:
         c.print(f"wrote {f}")
     if res.report is not None:

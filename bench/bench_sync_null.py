@@ -1,0 +1,336 @@
+"""False-positive rates of every synchrony statistic prosync emits, on real speech that never
+interacted.
+
+    nice -n 5 python bench/bench_sync_null.py [--quick]
+
+Null sets (``bench/sync_data.py`` builds the speakers' series once, through ``prosync.Session``):
+
+* **real, shifted**: the real two-party recordings in ``../shared/data`` (CANDOR ``shift.wav``,
+  the phone call and the AMI excerpts split by their RTTMs) put end to end (about 8 minutes);
+  the second speakers' series are circularly shifted by 30 s or more against the first's, and cut
+  into 90 s sessions. Each voice keeps its own dynamics and the speech/silence structure of a
+  real conversation; the pairing in time is broken.
+* **pseudo, turn-taking**: dialogues of two different people (FDA, ARCTIC, NOIZEUS clean, SpEAR
+  TIMIT) laid out in alternating turns. Their F0, energy and rate never interacted; their voice
+  activity *did* (the layout alternates them), so voice activity is not a null there and is
+  reported apart.
+* **pseudo, shifted**: the same dialogues with the second side shifted by 60-180 s: a null for
+  every feature.
+
+Statistics: the window ``z`` of every ``SyncRow`` (``z > 1.96`` = significant at 2.5 %, per
+feature); the session summary (``summary.json`` synchrony: the session p-value where the engine
+gives one, else its count of significant windows read as independent, a binomial test at 5 %);
+the pseudo-dyad test of rMEA (``engine/pseudo.py``: the session's grand average |Fisher z| ranked
+among its pseudo-dyads with the other sessions of the set, p < 0.05; and Cohen's d of the set);
+TAMA (Kousidis et al. 2008, 20 s frames, 10 s step: r at lag 0 of the frame series read with the
+usual t test, p < 0.05); Levitan & Hirschberg (proximity, convergence, synchrony p < 0.05, both
+directions). Rates carry 95 % Wilson intervals; windows of one session are not independent, so
+the window-level intervals are too narrow (the session-level ones are right).
+
+Writes ``bench/results/sync_null.md`` (``--quick``: fewer sessions, not written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _shared import shared_data  # noqa: E402
+from sync_data import pseudo_sessions, real_sessions  # noqa: E402
+
+from prosync.calibration.baseline import SpeakerBaseline  # noqa: E402
+from prosync.engine import synchrony as _sync  # noqa: E402
+from prosync.engine.config import SyncConfig  # noqa: E402
+from prosync.engine.entrainment import IPU, levitan_hirschberg, tama, turns_from_ipus  # noqa: E402
+from prosync.engine.pseudo import cohens_d, grand_average  # noqa: E402
+from prosync.engine.summary import ENTRAINMENT_FEATURES, _zscored  # noqa: E402
+from prosync.engine.synchrony import FEATURES, SynchronyTracker  # noqa: E402
+
+OUT = ROOT / "bench" / "results" / "sync_null.md"
+RATE = 10
+SEG_S = 60
+TAMA_FEATURES = ("f0_mean_hz", "energy_mean_db", "rate_sps")
+LH_FEATURES = ("f0_mean_hz", "energy_mean_db", "rate_sps")
+PSEUDO_KW = dict(rate_hz=RATE, lag_s=2.0, window_s=8.0, step_s=1.0)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return math.nan, math.nan
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return c - h, c + h
+
+
+def rate_cell(k: int, n: int) -> str:
+    if n == 0:
+        return "n/a"
+    lo, hi = wilson(k, n)
+    return f"{100 * k / n:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}] ({k}/{n})"
+
+
+# ---------------------------------------------------------------------------- null sessions
+
+
+def _shift_ipus(ipus, d_s, total_s):
+    out = []
+    for u in ipus:
+        s, e = u.start_s + d_s, u.end_s + d_s
+        if s >= total_s:
+            s, e = s - total_s, e - total_s
+        if e <= total_s:
+            out.append(IPU(u.speaker, s, e, u.features))
+    return out
+
+
+def _cut(a, b, ipus, t0_s, t1_s, name):
+    i0, i1 = int(round(t0_s * RATE)), int(round(t1_s * RATE))
+    ip = [IPU(u.speaker, u.start_s - t0_s, u.end_s - t0_s, u.features) for u in ipus
+          if u.start_s >= t0_s and u.end_s <= t1_s]
+    return {"a": {f: a[f][i0:i1] for f in FEATURES}, "b": {f: b[f][i0:i1] for f in FEATURES},
+            "ipus": ip, "duration_s": t1_s - t0_s, "name": name}
+
+
+def real_shifted(recs, offsets_s):
+    """The real recordings end to end; b circularly shifted by each offset; 90 s sessions."""
+    a = {f: np.concatenate([r["series"]["a"][f] for r in recs]) for f in FEATURES}
+    b = {f: np.concatenate([r["series"]["b"][f] for r in recs]) for f in FEATURES}
+    ipus, t = [], 0.0
+    for r in recs:
+        ipus += [IPU(u.speaker, u.start_s + t, u.end_s + t, u.features) for u in r["ipus"]]
+        t += r["duration_s"]
+    n = len(a["vad"])
+    total = n / RATE
+    out = []
+    for d in offsets_s:
+        k = int(round(d * RATE))
+        bs = {f: np.roll(v, k) for f, v in b.items()}
+        ip = [u for u in ipus if u.speaker == "a"] + _shift_ipus(
+            [u for u in ipus if u.speaker == "b"], d, total)
+        for s0 in range(0, int(total) - SEG_S + 1, SEG_S):
+            out.append(dict(_cut(a, bs, ip, s0, s0 + SEG_S, f"real+{d:g}s@{s0}"), src=s0))
+    return out
+
+
+def pseudo_as_is(recs):
+    return [{"a": r["series"]["a"], "b": r["series"]["b"], "ipus": r["ipus"],
+             "duration_s": r["duration_s"], "name": r["name"], "src": r["name"]} for r in recs]
+
+
+def pseudo_shifted(recs, offsets_s):
+    out = []
+    for r in recs:
+        total = r["duration_s"]
+        for d in offsets_s:
+            k = int(round(d * RATE))
+            ip = [u for u in r["ipus"] if u.speaker == "a"] + _shift_ipus(
+                [u for u in r["ipus"] if u.speaker == "b"], d, total)
+            out.append({"a": r["series"]["a"], "b": {f: np.roll(v, k) for f, v in r["series"]["b"].items()},
+                        "ipus": ip, "duration_s": total, "name": f"{r['name']}+{d:g}s",
+                        "src": r["name"]})
+    return out
+
+
+# ---------------------------------------------------------------------------- statistics
+
+
+def window_rows(sess, cfg: SyncConfig):
+    """The tracker's rows of one session, its series pushed 50 bins at a time."""
+    tr = SynchronyTracker(cfg, [SpeakerBaseline(), SpeakerBaseline()])
+    n = len(sess["a"]["vad"])
+    rows = []
+    for i in range(0, n, 50):
+        vals = [{f: np.ascontiguousarray(sess[s][f][i:i + 50]) for f in FEATURES} for s in "ab"]
+        rows += tr.update(vals)
+    rows += tr.flush()
+    return tr, rows
+
+
+def session_decisions(tr, rows):
+    """feature -> (p of the session-level statistic, naive binomial p of significant windows)."""
+    out = {}
+    test = getattr(tr, "session_test", None)
+    res = test() if test is not None else {}
+    for f in FEATURES:
+        z = np.array([r.z for r in rows if r.feature == f])
+        z = z[np.isfinite(z)]
+        k = int(np.sum(z > 1.96))
+        naive = float(stats.binomtest(k, len(z), 0.025, alternative="greater").pvalue) if len(z) else math.nan
+        p = res[f].p if f in res else math.nan
+        out[f] = (p, naive, z)
+    return out
+
+
+def pseudo_p(sessions, feature):
+    """Per session: rank p of its grand average among its pseudo-dyads with the other sessions
+    of the set (its a with their b, their a with its b; at most 24 others)."""
+    ga = {}
+
+    def g(i, j):
+        if (i, j) not in ga:
+            a, b = sessions[i]["a"][feature], sessions[j]["b"][feature]
+            n = min(len(a), len(b))
+            try:
+                ga[i, j] = grand_average(a[:n], b[:n], **PSEUDO_KW)
+            except Exception:  # noqa: BLE001  (too short: no value)
+                ga[i, j] = math.nan
+        return ga[i, j]
+
+    ps, reals, pseudo = [], [], []
+    m = len(sessions)
+    rng = np.random.default_rng(3)
+    for i in range(m):
+        others = [j for j in range(m) if j != i and sessions[j]["src"] != sessions[i]["src"]]
+        if len(others) > 24:
+            others = list(rng.choice(others, 24, replace=False))
+        real = g(i, i)
+        null = np.array([g(i, j) for j in others] + [g(j, i) for j in others])
+        null = null[np.isfinite(null)]
+        if not math.isfinite(real) or len(null) < 19:
+            continue
+        reals.append(real)
+        pseudo += list(null)
+        ps.append((1 + np.sum(null >= real)) / (1 + len(null)))
+    return np.array(ps), cohens_d(reals, pseudo)
+
+
+def tama_lag0_p(sess, feature):
+    try:
+        res = tama(sess["ipus"], feature, sess["duration_s"], speakers=("a", "b"))
+    except Exception:  # noqa: BLE001  (too short for frames)
+        return math.nan
+    r = res.r[("b", "a")][0]
+    s = res.series
+    n = int(np.sum(np.isfinite(s["a"].values) & np.isfinite(s["b"].values)))
+    if not math.isfinite(r) or n < 5:
+        return math.nan
+    r = min(abs(r), 0.999999)
+    t = r * math.sqrt((n - 2) / (1 - r * r))
+    return float(2 * stats.t.sf(t, n - 2))
+
+
+def lh_ps(sess):
+    """(feature, measure, direction) -> p."""
+    out = {}
+    turns = turns_from_ipus(_zscored(sess["ipus"], ENTRAINMENT_FEATURES))
+    for resp in ("a", "b"):
+        try:
+            lh = levitan_hirschberg(turns, LH_FEATURES, responder=resp)
+        except Exception:  # noqa: BLE001
+            continue
+        for f, r in lh.items():
+            out[f, "proximity", resp] = r.proximity.p
+            out[f, "convergence", resp] = r.convergence.p
+            out[f, "synchrony", resp] = r.synchrony.p
+    return out
+
+
+def evaluate(name, sessions, cfg, features, lines):
+    t0 = time.perf_counter()
+    win = {f: [0, 0] for f in features}
+    ses = {f: [0, 0] for f in features}
+    naive = {f: [0, 0] for f in features}
+    for s in sessions:
+        tr, rows = window_rows(s, cfg)
+        dec = session_decisions(tr, rows)
+        for f in features:
+            p, pn, z = dec[f]
+            win[f][0] += int(np.sum(z > 1.96))
+            win[f][1] += len(z)
+            if math.isfinite(p):
+                ses[f][0] += p < 0.05
+                ses[f][1] += 1
+            if math.isfinite(pn):
+                naive[f][0] += pn < 0.05
+                naive[f][1] += 1
+    pseudo = {f: pseudo_p(sessions, f) for f in features}
+    lines += [f"### {name}: {len(sessions)} sessions of "
+              f"{np.median([s['duration_s'] for s in sessions]):.0f} s\n",
+              "| feature | window z > 1.96 (nominal 2.5 %) | session test p < 0.05 | "
+              "significant windows as independent (binomial p < 0.05) | pseudo-dyad p < 0.05 "
+              "| pseudo-dyad Cohen's d |",
+              "|---|---|---|---|---|---:|"]
+    for f in features:
+        pp, d = pseudo[f]
+        lines.append(f"| {f} | {rate_cell(*win[f])} | {rate_cell(*ses[f])} | "
+                     f"{rate_cell(*naive[f])} | {rate_cell(int(np.sum(pp < 0.05)), len(pp))} | "
+                     f"{d:+.2f} |")
+    lines.append("")
+    tam = {f: [0, 0] for f in TAMA_FEATURES}
+    lh: dict = {}
+    for s in sessions:
+        for f in TAMA_FEATURES:
+            p = tama_lag0_p(s, f)
+            if math.isfinite(p):
+                tam[f][0] += p < 0.05
+                tam[f][1] += 1
+        for k, p in lh_ps(s).items():
+            if math.isfinite(p):
+                c = lh.setdefault(k[:2], [0, 0])
+                c[0] += p < 0.05
+                c[1] += 1
+    lines += ["| IPU feature | TAMA r(lag 0) t test p < 0.05 | L&H proximity p < 0.05 | "
+              "L&H convergence p < 0.05 | L&H synchrony p < 0.05 |",
+              "|---|---|---|---|---|"]
+    for f in TAMA_FEATURES:
+        cells = [rate_cell(*lh.get((f, m), [0, 0])) for m in ("proximity", "convergence", "synchrony")]
+        lines.append(f"| {f} | {rate_cell(*tam[f])} | " + " | ".join(cells) + " |")
+    lines.append("")
+    print("\n".join(lines[-(len(features) + len(TAMA_FEATURES) + 9):]),
+          f"({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer sessions; nothing written")
+    ap.add_argument("--pseudo", type=int, default=24, help="pseudo-dialogues (default 24)")
+    args = ap.parse_args(argv)
+    root = shared_data()
+    t0 = time.perf_counter()
+    n_pd = 6 if args.quick else args.pseudo
+    recs = real_sessions(root)
+    pds = pseudo_sessions(root, n_pd, 240.0)
+    print(f"series ready in {time.perf_counter() - t0:.0f} s: {len(recs)} real recordings "
+          f"({sum(r['duration_s'] for r in recs):.0f} s), {len(pds)} pseudo-dialogues", flush=True)
+    cfg = SyncConfig()
+    offs = list(range(30, 290, 20)) if not args.quick else [45, 120]
+    real = real_shifted(recs, offs)
+    pas = pseudo_as_is(pds)
+    psh = pseudo_shifted(pds, [60, 120, 180] if not args.quick else [90])
+    lines = [
+        "# Synchrony under the null: false-positive rates on real speech "
+        "(`python bench/bench_sync_null.py`)\n",
+        f"Live preset ({cfg.window_s:g} s windows, ±{cfg.lag_s:g} s lags, a window every "
+        f"{cfg.step_s:g} s, 10 Hz series). Window rows come from `SynchronyTracker` fed with each "
+        "session's series; session tests from the engine's session-level statistic "
+        f"({'present' if hasattr(SynchronyTracker, 'session_test') else 'absent: n/a'}). "
+        "Pseudo-dyads use the same settings with a 1 s step. Intervals: 95 % Wilson.\n",
+        f"Engine: `{_sync.__name__}`; {len(recs)} real recordings, {len(pds)} pseudo-dialogues "
+        "of 240 s.\n",
+    ]
+    evaluate("real conversations, second speaker shifted by " + ", ".join(f"{o}" for o in offs)
+             + " s", real, cfg, FEATURES, lines)
+    evaluate("pseudo-dialogues, turn-taking as laid out (voice activity coupled by the layout)",
+             pas, cfg, FEATURES, lines)
+    evaluate("pseudo-dialogues, second side shifted", psh, cfg, FEATURES, lines)
+    lines.append(f"Total {time.perf_counter() - t0:.0f} s on a busy 2-core machine.\n")
+    if not args.quick:
+        OUT.parent.mkdir(exist_ok=True)
+        OUT.write_text("\n".join(lines))
+        print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,209 @@
+"""Real speech for the synchrony null and power benches: conversations split per speaker and
+pseudo-dialogues of single-speaker recordings, turned into prosync's per-speaker series once.
+
+* Real conversations: CANDOR ``shift.wav`` (one speaker per channel), the phone call and every AMI
+  excerpt split by their RTTMs (the two most talkative speakers; each speaker's channel is the
+  mono mix with everything outside their turns set to zero, overlaps in both).
+* Pseudo-dialogues: sentences of two different people (FDA rl/sb, CMU ARCTIC jmk/ksp, NOIZEUS
+  clean speakers sp01-05, ..., sp26-30 taken as six speakers, SpEAR's clean TIMIT originals as
+  one pool) laid out in turns: one or two sentences, then the other speaker after a gap drawn
+  around 200 ms (Stivers et al. 2009; overlaps to -300 ms, pauses to 1.5 s), so that voice
+  activity has the alternation of a conversation. Each side is its own channel with a -70 dBFS
+  noise floor.
+
+Every recording goes once through :class:`prosync.Session` (live defaults); what the benches
+need is kept: each speaker's 10 Hz series (``f0``, ``energy``, ``rate``, ``vad``) and the IPUs
+with their features (for TAMA and Levitan & Hirschberg). Cached under
+``~/.cache/prosync/bench_sync`` (derived numbers, never audio), keyed by the code's commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from prosync import Session
+from prosync.engine.summary import SessionSummary
+from prosync.engine.synchrony import FEATURES
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path.home() / ".cache" / "prosync" / "bench_sync"
+SR = 16000
+BLOCK = 1600
+
+
+def read_rttm(path: Path) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """uri -> speaker -> [(start, end)]."""
+    out: dict = {}
+    for line in path.read_text().splitlines():
+        p = line.split()
+        if len(p) >= 8 and p[0] == "SPEAKER":
+            out.setdefault(p[1], {}).setdefault(p[7], []).append(
+                (float(p[3]), float(p[3]) + float(p[4])))
+    return out
+
+
+def split_by_turns(x: np.ndarray, sr: int, turns: dict) -> list[np.ndarray] | None:
+    names = sorted(turns, key=lambda k: -sum(e - s for s, e in turns[k]))[:2]
+    if len(names) < 2 or sum(e - s for s, e in turns[names[1]]) < 3.0:
+        return None
+    chans = []
+    for name in names:
+        m = np.zeros(len(x), bool)
+        for s, e in turns[name]:
+            m[int(s * sr):int(e * sr)] = True
+        chans.append(np.where(m, x, 0.0).astype(np.float32))
+    return chans
+
+
+def _load(path: Path) -> np.ndarray:
+    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    x = x[:, 0]
+    return soxr.resample(x, sr, SR).astype(np.float32) if sr != SR else x
+
+
+def real_conversations(root: Path) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
+    """(name, speaker a, speaker b, two_mics) of every real two-party stretch in ``root``."""
+    recs = []
+    x, sr = sf.read(str(root / "candor_mmvap_stereo" / "shift.wav"), dtype="float32")
+    recs.append(("candor_shift", x[:, 0].copy(), x[:, 1].copy(), True))
+    x = _load(root / "pyannote_sample_phonecall" / "sample.wav")
+    ab = split_by_turns(x, SR, read_rttm(root / "pyannote_sample_phonecall" / "sample.rttm")["sample"])
+    recs.append(("phone", ab[0], ab[1], False))
+    ami = root / "ami_pyannote_debug"
+    turns = {}
+    for f in sorted(ami.glob("*.rttm")):
+        turns.update(read_rttm(f))
+    for uri in sorted(turns):
+        if not (ami / f"{uri}.wav").exists():
+            continue
+        ab = split_by_turns(_load(ami / f"{uri}.wav"), SR, turns[uri])
+        if ab is not None:
+            recs.append((f"ami_{uri}", ab[0], ab[1], False))
+    return recs
+
+
+def speaker_pools(root: Path) -> dict[str, list[np.ndarray]]:
+    """Single-speaker sentence pools, one per person (16 kHz float32, silences trimmed)."""
+    pools: dict[str, list[Path]] = {}
+    fda = root / "fda_ue_pitch"
+    pools["fda_rl"] = sorted(fda.glob("rl*.wav"))
+    pools["fda_sb"] = sorted(fda.glob("sb*.wav"))
+    arc = root / "arctic_egg_gci"
+    pools["arctic_jmk"] = sorted(arc.glob("en-CA.m.JmkAr_*.wav"))
+    pools["arctic_ksp"] = sorted(arc.glob("en-IN.m.KspAr_*.wav"))
+    pools["arctic_bdl_slt"] = []  # too few sentences each; not used as a person
+    clean = sorted((root / "noizeus" / "clean").glob("sp*.wav"))
+    for k in range(0, len(clean), 5):
+        pools[f"noizeus_{k // 5 + 1}"] = clean[k:k + 5]
+    pools["spear_timit"] = sorted((root / "spear" / "TIMIT").glob("*_16.wav"))
+    out = {}
+    for name, paths in pools.items():
+        if not paths:
+            continue
+        sents = []
+        for p in paths:
+            x = _load(p)
+            e = np.convolve(x.astype(np.float64) ** 2, np.ones(320) / 320, "same")
+            on = np.flatnonzero(e > 1e-3 * e.max())
+            if on.size:
+                sents.append(x[max(on[0] - 800, 0):on[-1] + 800])
+        out[name] = sents
+    return out
+
+
+def pseudo_dialogue(pool_a, pool_b, seconds: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Two channels of ``seconds``: turns of one or two sentences, alternating speakers."""
+    n = int(seconds * SR)
+    a = np.zeros(n + 20 * SR, np.float32)
+    b = np.zeros_like(a)
+    t = int(rng.uniform(0.2, 1.0) * SR)
+    chans, pools = (a, b), (pool_a, pool_b)
+    who = int(rng.integers(2))
+    order = [list(rng.permutation(len(p))) for p in pools]
+    while t < n:
+        for _ in range(int(rng.integers(1, 3))):
+            if not order[who]:
+                order[who] = list(rng.permutation(len(pools[who])))
+            s = pools[who][order[who].pop()]
+            m = min(len(s), len(a) - t)
+            chans[who][t:t + m] += s[:m]
+            t += m + int(rng.uniform(0.15, 0.5) * SR)
+        gap = float(np.clip(rng.normal(0.2, 0.35), -0.3, 1.5))
+        t = max(0, t + int(gap * SR))
+        who = 1 - who
+    floor = (10 ** (-70 / 20)) * rng.standard_normal((2, n)).astype(np.float32)
+    return a[:n] + floor[0], b[:n] + floor[1]
+
+
+def run_pair(a: np.ndarray, b: np.ndarray, two_mics: bool) -> dict:
+    """One pass of prosync over a two-speaker recording: series and IPUs per speaker."""
+    s = Session(("a", "b"), sample_rate=SR, two_mics=two_mics)
+    summ = SessionSummary(("a", "b"))
+    parts = {k: {f: [] for f in FEATURES} for k in ("a", "b")}
+    ups = []
+    for i in range(0, len(a), BLOCK):
+        ups.append(s.push("a", a[i:i + BLOCK]))
+        ups.append(s.push("b", b[i:i + BLOCK]))
+    ups.append(s.close())
+    for u in ups:
+        summ.update(u)
+        if u.series:
+            for k in ("a", "b"):
+                for f in FEATURES:
+                    parts[k][f].append(u.series[k][f])
+    series = {k: {f: np.concatenate(v[f]) for f in FEATURES} for k, v in parts.items()}
+    n = min(len(series["a"]["vad"]), len(series["b"]["vad"]))
+    series = {k: {f: v[f][:n] for f in FEATURES} for k, v in series.items()}
+    return {"series": series, "ipus": list(summ.ipu_list), "duration_s": n / 10.0}
+
+
+def _key(*parts) -> str:
+    try:
+        rev = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%H", "--",
+                              "engine", "native", "calibration"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        rev = "nogit"
+    return hashlib.sha1(repr((rev,) + parts).encode()).hexdigest()[:16]
+
+
+def cached(name: str, make, *parts):
+    """``make()`` once per code version; the result pickled under ~/.cache."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    p = CACHE / f"{name}_{_key(name, *parts)}.pkl"
+    if p.exists():
+        return pickle.loads(p.read_bytes())
+    v = make()
+    p.write_bytes(pickle.dumps(v))
+    return v
+
+
+def real_sessions(root: Path) -> list[dict]:
+    def make():
+        return [dict(run_pair(a, b, two), name=name)
+                for name, a, b, two in real_conversations(root)]
+    return cached("real", make)
+
+
+def pseudo_sessions(root: Path, n: int, seconds: float, seed: int = 17) -> list[dict]:
+    """``n`` pseudo-dialogues of ``seconds`` between different people (pairs in rotation)."""
+    def make():
+        pools = speaker_pools(root)
+        names = [k for k, v in pools.items() if len(v) >= 3]
+        rng = np.random.default_rng(seed)
+        pairs = [(p, q) for i, p in enumerate(names) for q in names[i + 1:]]
+        rng.shuffle(pairs)
+        out = []
+        for k in range(n):
+            p, q = pairs[k % len(pairs)]
+            a, b = pseudo_dialogue(pools[p], pools[q], seconds, rng)
+            out.append(dict(run_pair(a, b, True), name=f"{p}+{q}#{k}"))
+        return out
+    return cached("pseudo", make, n, seconds, seed)
