@@ -11,9 +11,9 @@ PESTO (pesto-pitch, a small CPU neural tracker) when it is installed. All search
 10 ms step. Peers get 16 kHz audio (the telephone condition upsampled back from 8 kHz); prosync
 gets the telephone condition at 8 kHz, as a phone recording would arrive.
 
-Truth sets and conditions: see ``pitch_data.py``. prosync's voicing model is trained leave one
-dataset out (``bench/train_voicing.py``): every prosync figure on FDA, PTDB or ARCTIC here
-comes from the model trained without that dataset (``--in-sample`` uses the shipped model).
+Truth sets and conditions: see ``pitch_data.py``. When ``bench/results/voicing_folds.json``
+exists (a voicing model trained leave one dataset out), every prosync figure on FDA, PTDB or
+ARCTIC comes from the model trained without that dataset (``--in-sample``: the shipped one).
 
 Metrics (pooled over reference frames; nearest tracker frame at each reference time):
 GPE = gross errors (> 20 %) over frames voiced in both; VDE = voicing disagreements over all
@@ -139,7 +139,7 @@ PEERS = {
 #: Slow peers (pYIN, harvest, PESTO: 0.1-0.2 x real time alone, several times that on a busy
 #: machine) run on these conditions only, and on the 5 dB NOIZEUS files and SpEAR's re-recordings.
 SLOW = ("harvest", "pYIN", "PESTO")
-SLOW_CONDS = ("clean", "white20", "white5", "pink10", "f1610", "factory5", "babble10",
+SLOW_CONDS = ("clean", "white20", "white5", "pink10", "f16_10", "factory_5", "babble10",
               "telephone", "reverb", "opus")
 PEER_MODULES = {"Praat ac": "parselmouth", "Praat cc": "parselmouth", "RAPT": "pysptk",
                 "REAPER": "pyreaper", "harvest": "pyworld", "pYIN": "librosa", "PESTO": "pesto"}
@@ -172,6 +172,26 @@ def counts(est, ref):
     both = rv & ev
     gross = np.abs(est[both] / ref[both] - 1.0) > 0.2
     return np.array([gross.sum(), both.sum(), (rv != ev).sum(), len(ref)], dtype=np.int64)
+
+
+#: Kinds of prosync's errors (clean condition) for the worst-frame look per speaker.
+ERROR_KINDS = ("missed voiced, at an edge", "missed voiced, inside", "false voiced, at an edge",
+               "false voiced, inside", "octave down", "octave up", "other gross")
+
+
+def error_kinds(est, ref):
+    """Counts of ``ERROR_KINDS``; 'at an edge' = within 2 reference frames of a voicing change."""
+    rv, ev = ref > 0, est > 0
+    edge = np.zeros(len(ref), bool)
+    for j in np.flatnonzero(np.diff(rv.astype(np.int8)) != 0):
+        edge[max(0, j - 1):j + 3] = True
+    both = rv & ev
+    r = np.where(both, est / np.where(rv, ref, 1.0), 1.0)
+    gross = both & (np.abs(r - 1) > 0.2)
+    return np.array([(rv & ~ev & edge).sum(), (rv & ~ev & ~edge).sum(),
+                     (~rv & ev & edge).sum(), (~rv & ev & ~edge).sum(),
+                     (gross & (r < 0.65)).sum(), (gross & (r > 1.6)).sum(),
+                     (gross & (r >= 0.65) & (r <= 1.6)).sum()], dtype=np.int64)
 
 
 def gpe_vde(c):
@@ -218,13 +238,17 @@ def truth_run(items, conds, peers, cache, models, data, log):
     """``res[tracker][cond][(dataset, speaker)] = counts``."""
     res = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: np.zeros(4, np.int64))))
     pool = items
+    kinds = res["_kinds"] = {}
     for cond in conds:
         t0 = time.perf_counter()
         for it in items:
             x, sr = pdata.degrade(it, cond, pool, data / "spear")
             key = (it["dataset"], it["speaker"])
             t, f = run_prosync(x, sr, models.get(it["dataset"]))
-            res["prosync"][cond][key] += counts(sample_nearest(t, f, it["ref_t"]), it["ref_f0"])
+            est = sample_nearest(t, f, it["ref_t"])
+            res["prosync"][cond][key] += counts(est, it["ref_f0"])
+            if cond == "clean":
+                kinds[key] = kinds.get(key, 0) + error_kinds(est, it["ref_f0"])
             for name in peers:
                 if name in SLOW and cond not in SLOW_CONDS:
                     continue
@@ -290,14 +314,17 @@ def _agg(per_spk, keys):
     return sum((per_spk[k] for k in keys), np.zeros(4, np.int64))
 
 
-def report(res, twins, conds, trackers, items, timing_row, notes, in_sample):
+def report(res, twins, conds, trackers, items, timing_row, notes, folds):
     spk_keys = sorted({(it["dataset"], it["speaker"]) for it in items},
                       key=lambda k: (list(pdata.SPEAKERS).index(k[0]), k[1]))
     dsets = [d for d in pdata.SPEAKERS if any(k[0] == d for k in spk_keys)]
     frames = {d: int(_agg(res[trackers[0]]["clean"], [k for k in spk_keys if k[0] == d])[3])
               for d in dsets}
-    fold = "in-sample model" if in_sample else "voicing model trained without the dataset scored"
-    L = [f"Pitch robustness ({len(items)} files with laryngograph/EGG truth; reference frames per "
+    fold = ("voicing model trained without the dataset scored" if folds else
+            "its shipped constants, fitted on FDA and PTDB-TUG clean speech: ARCTIC and every "
+            "degraded condition are held out, FDA and PTDB clean are in-sample")
+    L = ["# Pitch and voicing robustness (`python bench/bench_pitch_robust.py`)", "",
+         f"Pitch robustness ({len(items)} files with laryngograph/EGG truth; reference frames per "
          f"condition: " + ", ".join(f"{d} {n}" for d, n in frames.items())
          + f"; prosync: {fold}). GPE % / VDE %, pooled over the dataset's frames.", ""]
     # per dataset x condition
@@ -336,6 +363,15 @@ def report(res, twins, conds, trackers, items, timing_row, notes, in_sample):
             cells.append(f"{g:.2f} / {v:.2f}")
         L.append(f"| {k[0]} {k[1]} | " + " | ".join(cells) + " |")
     L.append("")
+    kinds = res.get("_kinds", {})
+    if kinds:
+        L += ["### prosync's errors on clean speech, by kind (reference frames)", "",
+              "Edge: within 2 reference frames of a reference voicing change. Octave down/up: "
+              "estimate/reference below 0.65 or above 1.6.", "",
+              "| speaker | " + " | ".join(ERROR_KINDS) + " |", "|---|" + "---|" * len(ERROR_KINDS)]
+        for k in spk_keys:
+            L.append(f"| {k[0]} {k[1]} | " + " | ".join(str(int(v)) for v in kinds[k]) + " |")
+        L.append("")
     if twins:
         L += ["### Noisy recordings against their clean twins (GPE % / VDE %)", "",
               "Left: against the tracker's own output on the clean twin; right: against Praat ac "
@@ -367,7 +403,9 @@ def report(res, twins, conds, trackers, items, timing_row, notes, in_sample):
 
 
 def to_json(res, twins, conds, trackers):
-    out = {"truth": {}, "twins": {}}
+    out = {"truth": {}, "twins": {}, "error_kinds": list(ERROR_KINDS),
+           "prosync_clean_errors": {f"{k[0]}/{k[1]}": v.tolist()
+                                    for k, v in res.get("_kinds", {}).items()}}
     for t in trackers:
         out["truth"][t] = {c: {f"{k[0]}/{k[1]}": v.tolist() for k, v in res[t][c].items()}
                            for c in conds}
@@ -428,7 +466,7 @@ def main(argv=None):
         twins = twin_run(pairs, peers, cache, log)
     timing_row = timing(items[:: max(1, len(items) // 20)])
     trackers = ["prosync"] + peers
-    text = report(res, twins, conds, trackers, items, timing_row, notes, args.in_sample)
+    text = report(res, twins, conds, trackers, items, timing_row, notes, bool(models))
     text += f"\nRun: `nice -n 5 python bench/bench_pitch_robust.py {' '.join(argv or sys.argv[1:])}`" \
         f" ({time.perf_counter() - t_start:.0f} s, peers from the cache where present).\n"
     print(text)

@@ -177,7 +177,7 @@ def reverb(x, rng):
 def conditions(with_opus: bool) -> list[str]:
     c = ["clean"]
     c += [f"{k}{s}" for k in ("white", "pink") for s in (20, 10, 5)]
-    c += [f"{k}{s}" for k in SPEAR_NOISES for s in (10, 5)]
+    c += [f"{k}_{s}" for k in SPEAR_NOISES for s in (10, 5)]
     c += ["babble10", "babble5", "telephone", "8k", "reverb"]
     if with_opus:
         c.append("opus")
@@ -198,8 +198,12 @@ def degrade(item, cond, pool, spear_dir: Path):
         return opus(x), SR
     if cond == "reverb":
         return reverb(x, rng), SR
-    kind = cond.rstrip("0123456789")
-    snr = float(cond[len(kind):])
+    if "_" in cond:
+        kind, snr = cond.rsplit("_", 1)
+    else:
+        kind = cond.rstrip("0123456789")
+        snr = cond[len(kind):]
+    snr = float(snr)
     if kind == "white":
         z = rng.standard_normal(len(x))
     elif kind == "pink":
