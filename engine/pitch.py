@@ -1,5 +1,5 @@
-"""Causal pitch tracker: YIN candidates at 8 kHz, fixed-lag Viterbi, voicing from a small
-logistic model on per-frame evidence normalised against the speaker's level and the noise floor.
+"""Causal pitch tracker: YIN candidates at 8 kHz, fixed-lag Viterbi, voicing from periodicity
+and the band energy relative to the speaker's level.
 
 Per 10 ms frame (all kernels in :mod:`prosync.native.pitch`):
 
@@ -9,22 +9,15 @@ Per 10 ms frame (all kernels in :mod:`prosync.native.pitch`):
 2. the YIN difference function and CMNDF (de Cheveigné & Kawahara 2002) over a 20 ms window give
    the ``K`` deepest dips with parabolic interpolation; each dip also gets a normalised
    autocorrelation over a short (10 ms or one period) window centred on the frame, which keeps
-   voicing onsets and offsets sharp; the same band also gives the zero-crossing rate, ``r1/r0``
-   and the linear-prediction error (Atal & Rabiner 1976's voiced/unvoiced measures);
-3. the voicing evidence (:data:`prosync.native.pitch.EVIDENCE`: CMNDF, NAC, energy against the
-   tracked speaker level and noise floor, spectral shape, the level over the floor) goes through
-   a logistic model (``VOICING_WEIGHTS``, trained across speakers and noise conditions by
-   ``bench/train_voicing.py``, leave one dataset out) whose log-odds become the voiced and
-   unvoiced costs of a Viterbi search over the candidates plus an unvoiced state (octave cost,
-   jump cost, voicing transition cost), which decides each frame ``lag`` frames late (fixed-lag
-   smoothing inside the 50 ms look-ahead budget: 3 frames with the default 60 Hz floor);
+   voicing onsets and offsets sharp;
+3. a Viterbi search over the candidates plus an unvoiced state (octave cost, jump cost, voicing
+   transition cost; unvoiced cost falling with the energy below the speaker's level) decides each
+   frame ``lag`` frames late (fixed-lag smoothing inside the 50 ms look-ahead budget: 3 frames
+   with the default 60 Hz floor);
 4. the chosen period is refined on the 16 kHz signal (YIN difference function at the four
    integer lags around it, parabolic interpolation).
 
-``octave``, ``jump``, ``level_q``, ``level_step_db`` and ``nac_weight`` were fitted on FDA and
-PTDB-TUG (``bench/bench_pitch.py``); ``octave`` was re-checked held out (grid 0 / 0.033 / 0.1,
-every fold kept 0.033). ``ap_weight``, ``noise_bias`` and ``vuv`` are chosen with the voicing
-model, held out (``bench/train_voicing.py``). Figures: ``bench/bench_pitch_robust.py``.
+The tuning (``PARAMS``) was fitted on FDA and PTDB-TUG (``bench/bench_pitch.py``).
 """
 
 from __future__ import annotations
@@ -57,54 +50,29 @@ MAX_LOOKAHEAD = 800
 PARAMS = {
     "octave": 0.033,        # cost per octave of lag above the shortest lag
     "jump": 0.2235,         # cost per octave of F0 change between frames
-    "vuv": 1.0,             # cost of a voiced <-> unvoiced transition (nats)
-    "level_q": 0.705,       # the speaker's level: this quantile of periodic frames' energies
-    "level_step_db": 0.778, # step of the online quantile tracker (dB per periodic frame)
-    "level_periodicity": 0.8,  # frames above this periodicity count for the level
+    "vuv": 0.2025,          # cost of a voiced <-> unvoiced transition
+    "uv_base": 0.24,        # unvoiced cost at uv_rel_db below the level
+    "uv_db": 0.015,         # change of the unvoiced cost per dB of band energy
+    "uv_rel_db": 21.0,      # dB below the level where the unvoiced cost is uv_base
+    "level_q": 0.705,       # the speaker's level: this quantile of voiced-frame energies
+    "level_step_db": 0.778, # step of the online quantile tracker (dB per voiced frame)
     "nac_weight": 0.6,      # weight of the short-window NAC against the CMNDF
     "prior_db": 6.0,        # before the first voiced frame: level = running max - prior_db
-    "floor_rise_db": 0.02,  # the noise floor rises at most this much per frame (2 dB/s)
-    "ap_weight": 2.0,       # the best candidate's aperiodicity as an extra voiced cost
-    "noise_bias": 0.5,      # voicing log-odds added per 10 dB of level over floor below 30 dB
 }
-
-#: The voicing model: logistic weights on ``[1, evidence]`` (:data:`prosync.native.pitch.EVIDENCE`),
-#: trained by ``bench/train_voicing.py`` across speakers and noise conditions.
-VOICING_WEIGHTS = np.array([-1.740, -3.294, 0.996, 1.119, 0.156, -0.582, 1.908, 0.123, 0.611, 0.089, 0.065])
-
-#: What :class:`PitchTracker` uses: the weights and the ``PARAMS`` chosen with them (the bench
-#: swaps it for the model of a cross-validation fold).
-VOICING_MODEL = {"w": VOICING_WEIGHTS, "params": {}}
-
-
-def voicing_model_from(d: dict) -> dict:
-    """A voicing model from its JSON form (``{"w": [...], "params": {name: value}}``)."""
-    w = np.asarray(d["w"], dtype=np.float64)
-    if w.shape != (kp.NX + 1,):
-        raise ValueError(f"voicing model needs {kp.NX + 1} weights, got {w.shape}")
-    params = {k: float(v) for k, v in d.get("params", {}).items()}
-    unknown = set(params) - set(PARAMS)
-    if unknown:
-        raise ValueError(f"unknown tracker parameters {sorted(unknown)}")
-    return {"w": w, "params": params}
 
 
 _PARAM_INDEX = {
-    "octave": kp.P_OCTAVE, "jump": kp.P_JUMP, "vuv": kp.P_VUV, "level_q": kp.P_LEVEL_Q,
+    "octave": kp.P_OCTAVE, "jump": kp.P_JUMP, "vuv": kp.P_VUV, "uv_base": kp.P_UV_BASE,
+    "uv_db": kp.P_UV_DB, "uv_rel_db": kp.P_UV_REL_DB, "level_q": kp.P_LEVEL_Q,
     "level_step_db": kp.P_LEVEL_STEP, "nac_weight": kp.P_NAC_W, "prior_db": kp.P_PRIOR_DB,
-    "floor_rise_db": kp.P_FLOOR_RISE, "ap_weight": kp.P_AP,
-    "level_periodicity": kp.P_LEVEL_PER, "noise_bias": kp.P_NOISE_BIAS,
 }
 
 
-def tracker_params(tau_min: int, params: dict | None = None, model: dict | None = None):
-    """The parameter vector of :func:`prosync.native.pitch.track`: ``params`` (default
-    ``PARAMS``) overridden by the ``model``'s (default ``VOICING_MODEL``), and its weights."""
-    model = model or VOICING_MODEL
+def tracker_params(tau_min: int, params: dict | None = None) -> np.ndarray:
+    """The parameter vector of :func:`prosync.native.pitch.track` (``PARAMS`` by default)."""
     p = np.zeros(kp.N_PARAMS)
-    for key, val in {**(params or PARAMS), **model["params"]}.items():
+    for key, val in (params or PARAMS).items():
         p[_PARAM_INDEX[key]] = val
-    p[kp.P_W:] = model["w"]
     p[kp.P_SR] = RATE2
     p[kp.P_TAU_MIN] = tau_min
     return p
@@ -155,15 +123,13 @@ class PitchTracker:
         self._cand = np.zeros((3, nf, N_CAND))
         self._cnt = np.zeros(nf, dtype=np.int64)
         self._edb = np.zeros(nf)
-        self._feat = np.zeros((nf, 3))
-        self._sc = np.zeros((3, kp.LPC_ORDER + 1))
         self._prm = tracker_params(self.tau_min)
-        self._st = np.zeros((2, N_CAND + 1 + max(5, kp.NX)))
+        self._delta = np.zeros(N_CAND + 1)
+        self._nd = np.zeros(N_CAND + 1)
         self._rtau = np.zeros((self.lag + 2, N_CAND))
         self._rbp = np.zeros((self.lag + 2, N_CAND + 1), dtype=np.int64)
-        self._rf = np.zeros((self.lag + 2, 3 + kp.NX))
-        #: Voicing log-odds and evidence of the frames of the last :meth:`process` call.
-        self.evidence = np.zeros((self.max_frames, 1 + kp.NX))
+        self._rf = np.zeros((self.lag + 2, 2))
+        self._lvl = np.zeros(3)
         self._pos = np.zeros(1, dtype=np.int64)   # frames analysed (stream index of the next)
         self._done = 0                            # frames output
 
@@ -174,14 +140,7 @@ class PitchTracker:
     @property
     def level_db(self) -> float:
         """The speaker's level (band energy, dB) as tracked so far; NaN before any voiced frame."""
-        lvl = self._st[0, N_CAND + 1:]
-        return float(lvl[0]) if lvl[1] > 0.0 else float("nan")
-
-    @property
-    def floor_db(self) -> float:
-        """The noise floor (band energy, dB) as tracked so far; NaN before the first frame."""
-        lvl = self._st[0, N_CAND + 1:]
-        return float(lvl[3]) if lvl[4] > 0.0 else float("nan")
+        return float(self._lvl[0]) if self._lvl[1] > 0.0 else float("nan")
 
     def process(self, x, c0, n, energy_db, out_f0, out_periodicity, out_voiced):
         """Fill ``out_*[:n]`` for the next ``n`` frames of the stream.
@@ -207,9 +166,8 @@ class PitchTracker:
         cand = self._cand
         kp.yin_candidates(self._y, self._left, m, hop2, WIN2, self.tau_min, self.tau_max, EWIN2,
                           SWIN2, self._r, self._d, cand[0], cand[1], cand[2], self._cnt,
-                          self._edb, self._feat, self._sc)
-        kp.track(cand, self._edb, self._feat, m, a - self.lag, self._prm, self._st, self._rtau,
-                 self._rbp, self._rf, self._pos, out_f0, out_periodicity, out_voiced,
-                 self.evidence)
+                          self._edb)
+        kp.track(cand, self._edb, m, a - self.lag, self._prm, self._delta, self._nd, self._rtau,
+                 self._rbp, self._rf, self._lvl, self._pos, out_f0, out_periodicity, out_voiced)
         kp.refine_f0(x, c0, n, HOP, WIN_REFINE, float(SAMPLE_RATE), out_voiced, out_f0)
         self._done += n

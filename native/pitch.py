@@ -93,7 +93,7 @@ def _short_nac(y, p, t, swin):
 
 @jit
 def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_tau, out_val,
-                   out_nac, out_cnt, out_edb, out_feat, sc):
+                   out_nac, out_cnt, out_edb):
     """CMNDF of ``n`` frames and its ``K`` deepest dips (``K = out_tau.shape[1]``).
 
     Frame ``i`` is centred on ``y[p = p0 + i*hop]``. The difference function compares
@@ -115,10 +115,6 @@ def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_t
     out_cnt : int64[n] number of dips found (0 .. K).
     out_edb : float64[n] energy of ``y`` in dB over ``ewin`` samples centred on ``p``
         (mean square, floored at -120 dB).
-    out_feat : float64[n, 3] spectral shape of the same ``ewin`` samples (see :func:`_shape`):
-        zero-crossing rate, first normalised autocorrelation ``r1/r0`` and the prediction error
-        of an order-``LPC_ORDER`` linear predictor relative to ``r0`` in dB.
-    sc : float64[3, LPC_ORDER + 1] scratch (caller-owned).
     """
     K = out_tau.shape[1]
     span = win + tau_max + 1
@@ -129,7 +125,6 @@ def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_t
         ye = y[p - ewin // 2:p - ewin // 2 + ewin]
         ms = _sumsq(ye, ewin) / ewin
         out_edb[i] = 10.0 * np.log10(ms) if ms > 1e-12 else -120.0
-        _shape(ye, ewin, sc, out_feat[i])
         # autocorrelation r(tau), loop order chosen so the inner loop vectorises
         for t in range(tau_max + 2):
             r[t] = 0.0
@@ -192,133 +187,27 @@ def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_t
 
 
 
-#: Order of the linear predictor whose error measures spectral flatness.
-LPC_ORDER = 8
-
-
-@jit
-def _shape(v, m, sc, out):
-    """Atal & Rabiner (1976) voiced/unvoiced/silence measures of ``v[:m]`` into ``out[:3]``.
-
-    ``out[0]`` zero-crossing rate (crossings per sample), ``out[1]`` ``r1/r0`` (near 1 for
-    low-frequency voiced sound, near 0 or negative for fricatives and white noise), ``out[2]``
-    ``10 log10(E_p / r0)``: the normalised error of the order-``p`` linear predictor found by the
-    Levinson-Durbin recursion on ``r0 .. rp`` (0 dB for white noise; by Kolmogorov's formula
-    it tends to the spectral flatness in dB as ``p`` grows). Reflection coefficients are
-    clipped to ``|k| <= 0.9999`` and the error floored at -60 dB. ``sc``: float64[3, P + 1]
-    scratch.
-    """
-    P = LPC_ORDER
-    rr = sc[0]
-    a = sc[1]
-    tmp = sc[2]
-    for k in range(P + 1):
-        rr[k] = 0.0
-        a[k] = 0.0
-    zc = 0
-    for j in range(m):
-        u = float(v[j])
-        if j > 0 and (u >= 0.0) != (float(v[j - 1]) >= 0.0):
-            zc += 1
-        for k in range(P + 1):
-            if j + k < m:
-                rr[k] += u * float(v[j + k])
-    out[0] = zc / (m - 1)
-    if rr[0] <= 1e-20:
-        out[1] = 0.0
-        out[2] = 0.0
-        return
-    out[1] = rr[1] / rr[0]
-    a[0] = 1.0
-    err = rr[0]
-    for i in range(1, P + 1):
-        acc = rr[i]
-        for j in range(1, i):
-            acc += a[j] * rr[i - j]
-        k = -acc / err
-        k = min(max(k, -0.9999), 0.9999)
-        for j in range(1, i):
-            tmp[j] = a[j] + k * a[i - j]
-        for j in range(1, i):
-            a[j] = tmp[j]
-        a[i] = k
-        err *= 1.0 - k * k
-    out[2] = max(10.0 * np.log10(err / rr[0]), -60.0)
-
-
-#: Indices of the parameter vector of :func:`track`; the voicing model's weights start at P_W.
-P_OCTAVE, P_JUMP, P_VUV, P_LEVEL_Q, P_LEVEL_STEP, P_NAC_W, P_PRIOR_DB, P_SR, P_TAU_MIN, \
-    P_FLOOR_RISE, P_AP, P_LEVEL_PER, P_NOISE_BIAS, P_W = range(14)
-#: Evidence of the voicing model, in the order of its weights (after the bias).
-EVIDENCE = ("cmndf", "nac", "level_db", "above_floor", "zcr", "r1", "lpc_err_db", "snr_db",
-            "nac_x_snr", "cmndf_x_snr")
-NX = len(EVIDENCE)
-N_PARAMS = P_W + 1 + NX
+#: Indices of the parameter vector of :func:`track`.
+P_OCTAVE, P_JUMP, P_VUV, P_UV_BASE, P_UV_DB, P_UV_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, P_NAC_W, \
+    P_PRIOR_DB, P_SR, P_TAU_MIN = range(12)
+N_PARAMS = 12
 BIG = 1e9
 
 
 @jit
-def _softplus(z):
-    """``log(1 + exp(z))`` without overflow."""
-    return max(z, 0.0) + np.log1p(np.exp(-abs(z)))
-
-
-@jit
-def evidence(cand, r, e, lev, floor, feat, x):
-    """The voicing model's evidence of frame ``r`` into ``x[:NX]`` (order of ``EVIDENCE``).
-
-    CMNDF of the deepest dip (1 without a dip), the largest short-window NAC (0 without a dip),
-    band energy over the speaker's level (-60..20 dB, in units of 10 dB), where the energy sits
-    between the noise floor and the level (``(e - floor) / max(level - floor, 3 dB)``, 0..2),
-    zero-crossing rate, ``r1/r0``, the prediction error (-60..0 dB, in units of 10 dB), the
-    level over the floor (0..30 dB, units of 10 dB: the
-    condition; above 30 dB the noise no longer matters) and its products with the NAC and the
-    CMNDF.
-    """
-    K = cand.shape[2]
-    x[0] = cand[1, r, 0] if cand[0, r, 0] > 0.0 else 1.0
-    best = 0.0
-    for s in range(K):
-        if cand[0, r, s] > 0.0 and cand[2, r, s] > best:
-            best = cand[2, r, s]
-    x[1] = best
-    x[2] = min(max(e - lev, -60.0), 20.0) / 10.0
-    # where the frame sits between the noise floor (0) and the speaker's level (1)
-    x[3] = min(max((e - floor) / max(lev - floor, 3.0), 0.0), 2.0)
-    x[4] = feat[r, 0]
-    x[5] = feat[r, 1]
-    x[6] = feat[r, 2] / 10.0
-    # the condition: the speaker's level over the noise floor, and how it changes what the
-    # periodicity measures mean (noise lowers the NAC and raises the CMNDF of voiced frames)
-    snr = min(max(lev - floor, 0.0), 30.0) / 10.0
-    x[7] = snr
-    x[8] = x[1] * snr
-    x[9] = x[0] * snr
-
-
-@jit
-def track(cand, edb, feat, m, o0, prm, st, rtau, rbp, rf, pos, out_f0, out_per, out_voiced,
-          out_x):
+def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out_per, out_voiced):
     """Fixed-lag Viterbi over ``K`` candidates plus an unvoiced state, ``m`` new frames.
 
     State ``s < K`` is candidate ``s`` of a frame, state ``K`` is unvoiced. Costs (lower is
-    better; Boersma 1993 sect. 4 in cost form, the voicing term as a negative log probability):
+    better; Boersma 1993 sect. 4 in cost form):
 
-    - voicing: a logistic model gives each frame the log-odds ``z = w . [1, x]`` that it is
-      voiced from its evidence ``x`` (:func:`evidence`), plus ``noise_bias * (3 - snr)`` where
-      ``snr`` is the level over the floor in units of 10 dB, clipped to 0..3; voiced states pay
-      ``softplus(-z)`` (``-log p``), the unvoiced state ``softplus(z)`` (``-log (1 - p)``);
-    - voiced local, on top: ``ap_s - (1 - ap_weight) * min_s ap_s + octave * log2(tau / tau_min)``
-      with ``ap = (1 - w) * cmndf + w * (1 - nac)`` (``ap_weight``: how much the best
-      candidate's own aperiodicity counts against voicing, beyond the voicing model);
+    - voiced local: ``(1 - w) * cmndf + w * (1 - nac) + octave * log2(tau / tau_min)``;
+    - unvoiced local: ``uv_base + uv_db * (clip(e - level, -60, 0) + uv_rel_db)``, where ``e`` is
+      the frame's band energy (dB) and ``level`` the speaker's level: the ``level_q`` quantile of
+      the energy of the frames decided voiced, tracked online by stochastic approximation with
+      steps of ``level_step`` dB (before the first voiced frame: the running maximum of ``e`` minus
+      ``prior_db``);
     - transitions: ``jump * |log2(tau_a / tau_b)|`` voiced to voiced, ``vuv`` across voicing.
-
-    The evidence is normalised against what is tracked: the speaker's level (the ``level_q``
-    quantile of the band energy of the clearly periodic frames, periodicity above
-    ``level_periodicity``, by stochastic approximation with steps of ``level_step`` dB; before
-    the first such frame the running maximum minus ``prior_db``) and the noise floor
-    (``floor = min(e, floor + floor_rise)``: down with the band energy at once, up by at most
-    ``floor_rise`` dB per frame; frames below -100 dB, digital silence, leave it alone).
 
     After the forward step of stream frame ``f`` the best path is traced back ``D`` frames and
     frame ``f - D`` is decided for good (``D = rtau.shape[0] - 2``).
@@ -328,25 +217,20 @@ def track(cand, edb, feat, m, o0, prm, st, rtau, rbp, rf, pos, out_f0, out_per, 
     cand : float64[3, >=m, K] per new frame: ``cand[0]`` lag of each candidate (samples at
         ``prm[P_SR]``; 0 = no candidate), ``cand[1]`` CMNDF value, ``cand[2]`` short-window NAC.
     edb : float64[>=m] band energy of each new frame (dB).
-    feat : float64[>=m, 3] spectral shape of each new frame (``yin_candidates``'s ``out_feat``).
     m : int, new frames, in stream order.
     o0 : int, output index of the frame decided after the first new frame (negative at the very
         start of a stream, while fewer than ``D`` frames exist).
     prm : float64[N_PARAMS] see the ``P_*`` indices.
-    st : float64[2, K + 1 + max(5, NX)] state and scratch: ``st[0, :K+1]`` accumulated cost of each state
-        at the newest frame; ``st[1, :K+1]`` scratch; ``st[0, K+1:]`` the trackers: speaker
-        level (dB), 1.0 once a frame was clearly periodic, running max of the energy, noise floor (dB),
-        1.0 once the floor is set; ``st[1, K+1:K+1+NX]`` scratch for the evidence.
+    delta : float64[K+1] state: accumulated cost of each state at the newest frame.
+    nd : float64[K+1] scratch.
     rtau : float64[D+2, K] state: candidate lags of the last ``D+2`` frames (a ring: frame ``f``
         in slot ``f % (D+2)``; two slots at least, so the previous frame survives when ``D = 0``).
     rbp : int64[D+2, K+1] state: back-pointers of the same frames (same ring).
-    rf : float64[D+2, 3 + NX] state: band energy, periodicity, voicing log-odds and evidence
-        of the same frames.
+    rf : float64[D+2, 2] state: band energy and periodicity of the same frames.
+    lvl : float64[3] state: speaker level (dB), 1.0 once a frame was voiced, running max of ``e``.
     pos : int64[1] state: frames stepped so far.
     out_f0 : float32[:] F0 in Hz, NaN when unvoiced. out_per : float32[:] periodicity 0..1
-        (``1 - min_s ap_s``). out_voiced : bool[:].
-    out_x : float64[:, 1 + NX] the decided frames' voicing log-odds and evidence (diagnostics
-        and the voicing model's training data).
+        (``1 -`` the lowest voiced local cost without the octave term). out_voiced : bool[:].
     """
     K = cand.shape[2]
     R = rtau.shape[0]
@@ -357,11 +241,6 @@ def track(cand, edb, feat, m, o0, prm, st, rtau, rbp, rf, pos, out_f0, out_per, 
     wn = prm[P_NAC_W]
     sr = prm[P_SR]
     tmin = prm[P_TAU_MIN]
-    apw = prm[P_AP]
-    delta = st[0]
-    nd = st[1]
-    lvl = st[0, K + 1:]
-    x = st[1, K + 1:K + 1 + NX]
     for r in range(m):
         f = pos[0]
         sl = f % R
@@ -370,23 +249,9 @@ def track(cand, edb, feat, m, o0, prm, st, rtau, rbp, rf, pos, out_f0, out_per, 
         if e > lvl[2] or f == 0:
             lvl[2] = e
         lev = lvl[0] if lvl[1] > 0.0 else lvl[2] - prm[P_PRIOR_DB]
-        if e > -100.0:
-            lvl[3] = min(e, lvl[3] + prm[P_FLOOR_RISE]) if lvl[4] > 0.0 else e
-            lvl[4] = 1.0
-        evidence(cand, r, e, lev, lvl[3] if lvl[4] > 0.0 else e, feat, x)
-        # noise_bias: voiced frames in noise are less periodic, so ap_weight counts against
-        # them; give back noise_bias per 10 dB of the level over the floor below 30 dB
-        z = prm[P_W] + prm[P_NOISE_BIAS] * (3.0 - x[7])
-        for q in range(NX):
-            z += prm[P_W + 1 + q] * x[q]
-        cvo = _softplus(-z)
-        cuv = _softplus(z)
-        ap_min = BIG
-        for s in range(K):
-            if cand[0, r, s] > 0.0:
-                ap = (1.0 - wn) * cand[1, r, s] + wn * (1.0 - cand[2, r, s])
-                if ap < ap_min:
-                    ap_min = ap
+        rel = min(max(e - lev, -60.0), 0.0)
+        cuv = prm[P_UV_BASE] + prm[P_UV_DB] * (rel + prm[P_UV_REL_DB])
+        best_per = 0.0
         for s in range(K + 1):
             if s < K:
                 t = cand[0, r, s]
@@ -396,7 +261,9 @@ def track(cand, edb, feat, m, o0, prm, st, rtau, rbp, rf, pos, out_f0, out_per, 
                     rbp[sl, s] = K
                     continue
                 ap = (1.0 - wn) * cand[1, r, s] + wn * (1.0 - cand[2, r, s])
-                loc = ap - ap_min + oc * np.log2(t / tmin) + cvo + apw * ap_min
+                if 1.0 - ap > best_per:
+                    best_per = 1.0 - ap
+                loc = ap + oc * np.log2(t / tmin)
             else:
                 loc = cuv
             best = 0.0
@@ -427,17 +294,7 @@ def track(cand, edb, feat, m, o0, prm, st, rtau, rbp, rf, pos, out_f0, out_per, 
         for s in range(K + 1):
             delta[s] = nd[s] - lo
         rf[sl, 0] = e
-        rf[sl, 1] = min(max(1.0 - ap_min, 0.0), 1.0)
-        # the speaker's level, from clearly periodic frames (not from the decisions: no feedback)
-        if rf[sl, 1] > prm[P_LEVEL_PER]:
-            if lvl[1] > 0.0:
-                lvl[0] += prm[P_LEVEL_STEP] * (prm[P_LEVEL_Q] - (1.0 if e < lvl[0] else 0.0))
-            else:
-                lvl[0] = e
-                lvl[1] = 1.0
-        rf[sl, 2] = z
-        for q in range(NX):
-            rf[sl, 3 + q] = x[q]
+        rf[sl, 1] = min(best_per, 1.0)
         pos[0] = f + 1
         g = f - D
         if g < 0:
@@ -452,11 +309,15 @@ def track(cand, edb, feat, m, o0, prm, st, rtau, rbp, rf, pos, out_f0, out_per, 
         gs = g % R
         oi = o0 + r
         out_per[oi] = rf[gs, 1]
-        for q in range(1 + NX):
-            out_x[oi, q] = rf[gs, 2 + q]
         if s < K:
             out_f0[oi] = sr / rtau[gs, s]
             out_voiced[oi] = True
+            eg = rf[gs, 0]
+            if lvl[1] > 0.0:
+                lvl[0] += prm[P_LEVEL_STEP] * (prm[P_LEVEL_Q] - (1.0 if eg < lvl[0] else 0.0))
+            else:
+                lvl[0] = eg
+                lvl[1] = 1.0
         else:
             out_f0[oi] = np.nan
             out_voiced[oi] = False

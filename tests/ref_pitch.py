@@ -28,27 +28,8 @@ def ref_short_nac(y, p, t, swin):
     return np.dot(u, v) / math.sqrt(den) if den > 1e-30 else 0.0
 
 
-def ref_shape(v, order=8):
-    """Zero-crossing rate, r1/r0 and the order-``order`` linear prediction error (dB re r0).
-
-    The predictor is solved directly from the normal equations (Toeplitz system) instead of the
-    Levinson recursion; the error is ``r0 - a . r[1:]``.
-    """
-    from scipy.linalg import solve_toeplitz
-
-    v = np.asarray(v, dtype=np.float64)
-    s = v >= 0
-    zcr = np.count_nonzero(s[1:] != s[:-1]) / (len(v) - 1)
-    r = np.array([np.dot(v[:len(v) - k], v[k:]) for k in range(order + 1)])
-    if r[0] <= 1e-20:
-        return zcr, 0.0, 0.0
-    a = solve_toeplitz(r[:order], r[1:])
-    err = r[0] - np.dot(a, r[1:])
-    return zcr, r[1] / r[0], max(10 * math.log10(err / r[0]), -60.0)
-
-
 def ref_yin_frame(y, p, win, tau_min, tau_max, ewin, swin, K):
-    """One frame: (taus, values, nacs, band energy dB, shape), dips sorted by CMNDF value."""
+    """One frame: (taus, values, nacs, band energy dB), dips sorted by CMNDF value."""
     y = np.asarray(y, dtype=np.float64)
     s = p - (win + tau_max + 1) // 2
     frame = y[s:s + win]
@@ -74,16 +55,15 @@ def ref_yin_frame(y, p, win, tau_min, tau_max, ewin, swin, K):
     e = y[p - ewin // 2:p - ewin // 2 + ewin]
     ms = np.mean(e * e)
     edb = 10 * math.log10(ms) if ms > 1e-12 else -120.0
-    return taus, vals, nacs, edb, ref_shape(e)
+    return taus, vals, nacs, edb
 
 
-def ref_track(cand, edb, feat, prm, lag):
+def ref_track(cand, edb, prm, lag):
     """Whole-stream fixed-lag Viterbi, written plainly (see :func:`prosync.native.pitch.track`).
 
-    ``cand``: float64[3, n, K] (lag, CMNDF, NAC; lag 0 = no candidate); ``feat``: float64[n, 3]
-    (zero-crossing rate, r1/r0, prediction error dB). Returns ``f0`` (NaN = unvoiced),
-    ``voiced``, ``periodicity`` and the voicing log-odds ``z`` for the frames ``0 .. n-1-lag``
-    (the rest would need frames after the stream's end).
+    ``cand``: float64[3, n, K] (lag, CMNDF, NAC; lag 0 = no candidate). Returns ``f0`` (NaN =
+    unvoiced), ``voiced`` and ``periodicity`` for the frames ``0 .. n-1-lag`` (the rest would
+    need frames after the stream's end).
     """
     from prosync.native import pitch as kp
 
@@ -91,52 +71,28 @@ def ref_track(cand, edb, feat, prm, lag):
     UV = K
     oc, jw, vuc = prm[kp.P_OCTAVE], prm[kp.P_JUMP], prm[kp.P_VUV]
     wn, sr, tmin = prm[kp.P_NAC_W], prm[kp.P_SR], prm[kp.P_TAU_MIN]
-    w = prm[kp.P_W:]
-    level, seen, runmax, floor = 0.0, False, -np.inf, None
+    level, seen, runmax = 0.0, False, -np.inf
     delta = None
     back = []   # back[f][s] = best predecessor of state s at frame f
     per = np.zeros(n)
-    zs = np.zeros(n)
     f0 = np.full(n - lag, np.nan)
     voiced = np.zeros(n - lag, dtype=bool)
-
-    def softplus(v):
-        return math.log1p(math.exp(v)) if v < 30 else v
-
     for f in range(n):
-        e = edb[f]
-        runmax = max(runmax, e)
+        runmax = max(runmax, edb[f])
         lev = level if seen else runmax - prm[kp.P_PRIOR_DB]
-        if e > -100:
-            floor = e if floor is None else min(e, floor + prm[kp.P_FLOOR_RISE])
-        fl = e if floor is None else floor
-        have = cand[0, f] > 0
-        x = [cand[1, f, 0] if have[0] else 1.0,
-             max([cand[2, f, s] for s in range(K) if have[s]] + [0.0]),
-             min(max(e - lev, -60), 20) / 10, min(max((e - fl) / max(lev - fl, 3), 0), 2),
-             feat[f, 0], feat[f, 1], feat[f, 2] / 10]
-        snr = min(max(lev - fl, 0), 30) / 10
-        x += [snr, x[1] * snr, x[0] * snr]
-        z = w[0] + prm[kp.P_NOISE_BIAS] * (3 - snr) + sum(wi * xi for wi, xi in zip(w[1:], x))
-        zs[f] = z
-        aps = [(1 - wn) * cand[1, f, s] + wn * (1 - cand[2, f, s]) for s in range(K) if have[s]]
-        ap_min = min(aps) if aps else kp.BIG
-        per[f] = min(max(1 - ap_min, 0.0), 1.0)
-        if per[f] > prm[kp.P_LEVEL_PER]:   # level from clearly periodic frames
-            if seen:
-                level += prm[kp.P_LEVEL_STEP] * (prm[kp.P_LEVEL_Q] - (e < level))
-            else:
-                level, seen = e, True
+        rel = min(max(edb[f] - lev, -60.0), 0.0)
         loc = []
+        aps = []
         for s in range(K + 1):
             if s == UV:
-                loc.append(softplus(z))
-            elif not have[s]:
+                loc.append(prm[kp.P_UV_BASE] + prm[kp.P_UV_DB] * (rel + prm[kp.P_UV_REL_DB]))
+            elif cand[0, f, s] <= 0:
                 loc.append(None)
             else:
                 ap = (1 - wn) * cand[1, f, s] + wn * (1 - cand[2, f, s])
-                loc.append(ap - ap_min + oc * math.log2(cand[0, f, s] / tmin) + softplus(-z)
-                           + prm[kp.P_AP] * ap_min)
+                aps.append(1 - ap)
+                loc.append(ap + oc * math.log2(cand[0, f, s] / tmin))
+        per[f] = min(max(aps + [0.0]), 1.0)
         new = [0.0] * (K + 1)
         bp = [0] * (K + 1)
         for s in range(K + 1):
@@ -170,7 +126,11 @@ def ref_track(cand, edb, feat, prm, lag):
         if s != UV:
             f0[g] = sr / cand[0, g, s]
             voiced[g] = True
-    return f0, voiced, per[:n - lag], zs[:n - lag]
+            if seen:
+                level += prm[kp.P_LEVEL_STEP] * (prm[kp.P_LEVEL_Q] - (edb[g] < level))
+            else:
+                level, seen = edb[g], True
+    return f0, voiced, per[:n - lag]
 
 
 def ref_refine(x, c, f0, win, sr):
