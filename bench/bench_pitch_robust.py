@@ -137,7 +137,8 @@ PEERS = {
     "REAPER": run_reaper, "harvest": run_harvest, "pYIN": run_pyin, "PESTO": run_pesto,
 }
 #: Slow peers (pYIN, harvest, PESTO: 0.1-0.2 x real time alone, several times that on a busy
-#: machine) run on these conditions only, and on the 5 dB NOIZEUS files and SpEAR's re-recordings.
+#: machine) run on these conditions only, and on the 5 and 15 dB NOIZEUS files and SpEAR's
+#: re-recordings.
 SLOW = ("harvest", "pYIN", "PESTO")
 SLOW_CONDS = ("clean", "white20", "white5", "pink10", "f16_10", "factory_5", "babble10",
               "telephone", "reverb", "opus")
@@ -274,7 +275,7 @@ def twin_run(pairs, peers, cache, log):
         xn, srn = pdata.read16(noisy)
         shift = pdata.align(xn, xc) if st == "SpEAR" else 0
         for name in trackers:
-            if name in SLOW and not (st == "SpEAR" or cond.endswith("5")):
+            if name in SLOW and not (st == "SpEAR" or cond.endswith(("5", "15"))):
                 continue
             ck = (name, clean)
             if ck not in clean_out:
@@ -353,7 +354,7 @@ def report(res, twins, conds, trackers, items, timing_row, notes, folds):
     L += ["### Per speaker: clean, and pooled over all conditions (GPE % / VDE %)", "",
           "| speaker | " + " | ".join(f"{t} clean" for t in trackers[:3]) + " | "
           + " | ".join(f"{t} all" for t in trackers) + " |",
-          "|---|" + "---|" * (3 + len(trackers))]
+          "|---|" + "---|" * (len(trackers[:3]) + len(trackers))]
     for k in spk_keys:
         cells = [f"{gpe_vde(res[t]['clean'][k])[0]:.2f} / {gpe_vde(res[t]['clean'][k])[1]:.2f}"
                  for t in trackers[:3]]
@@ -446,7 +447,7 @@ def main(argv=None):
     if slow:
         notes.append(f"{', '.join(slow)} (slow) ran on {', '.join(SLOW_CONDS)} "
                      "only ('-' elsewhere; their per-speaker 'all' pools those conditions), and on "
-                     "the NOIZEUS 5 dB files and the SpEAR re-recordings")
+                     "the NOIZEUS 5 and 15 dB files and the SpEAR re-recordings")
     if not with_opus:
         notes.append("Opus: this libsndfile cannot write Ogg/Opus, condition skipped")
     cache = Cache(not args.no_cache)
