@@ -12,8 +12,8 @@ frames), the F0 of every frame moved so that it follows the leader's:
 ``d``: the leader's F0 in semitones from their median (WORLD's track of the original
 sentences), through unvoiced and silent stretches the mean of their last utterance (the level
 the partner heard last), smoothed over 0.3 s and standardised; ``sd_st``: the follower's own
-F0 spread in semitones; ``beta = rho / sqrt(1 - rho**2)``, so that the follower's F0 correlates about ``rho`` with the leader's F0
-``lag`` seconds earlier (the correlation reached on the follower's voiced frames is measured and
+F0 spread in semitones; ``beta = rho / sqrt(1 - rho**2)``, so that the follower's F0
+correlates about ``rho`` with the leader's F0 ``lag`` seconds earlier (the correlation reached on the follower's voiced frames is measured and
 reported). Positive lag: the second speaker follows; a negative lag plants the first speaker
 following the second. The null condition is the same resynthesis with the F0 unchanged, so
 WORLD's own traces are in both. Energy coupling is planted the same way as a gain on the
