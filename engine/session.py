@@ -16,11 +16,11 @@ import numpy as np
 
 from ..calibration.baseline import SpeakerBaseline
 from ..native.vad import remove_bleed
-from .config import HOP_S, Config
+from .config import Config
 from .endofturn import EOT_DTYPE, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
 from .pacing import PacingRow, PacingTracker
-from .speaker import FRAME_DTYPE, SpeakerTrack
+from .speaker import FRAME_DTYPE, FRAMES_PER_S, SpeakerTrack
 from .synchrony import SERIES_FIELDS, SynchronyTracker, SyncRow
 from .turns import TurnEvent, TurnTracker
 
@@ -299,7 +299,7 @@ def _concat(parts: list[np.ndarray]) -> np.ndarray:
 
 def _silent_frames(k0, n):
     out = np.zeros(n, dtype=FRAME_DTYPE)
-    out["t_s"] = (np.arange(k0, k0 + n) + 0.5) * HOP_S
+    out["t_s"] = (np.arange(k0, k0 + n) + 0.5) / FRAMES_PER_S
     out["f0_hz"][:] = np.nan
     out["energy_db"][:] = -120.0
     out["nucleus_age"][:] = -1
