@@ -8,6 +8,7 @@ depends on (its look-ahead) has arrived, so every emitted value is final.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -40,6 +41,9 @@ class Update:
     #: end, ``f0`` semitones re the speaker's median, ``energy`` dB re their speech level,
     #: ``rate`` syl/s, ``vad`` speech fraction; NaN = missing), for two-speaker sessions.
     series: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: Compute time of the push (or close) that made this update, in seconds (wall clock of
+    #: the engine's work; for merged updates the sum of their pushes).
+    compute_s: float = 0.0
 
     def __bool__(self) -> bool:
         return bool(self.events or self.synchrony or self.pacing) or any(
@@ -103,6 +107,12 @@ class Session:
     two_mics : bool
         The speakers are on separate microphones that may hear each other: a channel's speech is
         dropped where it is only the other speaker's bleed.
+    synchrony : bool
+        Two speakers: compute the synchrony windows, series and pacing advice (default). Off:
+        frames and turn events only (the per-speaker core and the turn tracker).
+    warm : bool
+        Load every numba kernel before the first push (once per process, see
+        :func:`prosync.engine.warm.warm`), so the first push does not wait for the JIT cache.
 
     Thread-safety: :meth:`push` and :meth:`close` take an internal lock, so one producer thread
     per speaker may push concurrently; results are the same as pushing in any interleaving.
@@ -111,7 +121,8 @@ class Session:
     def __init__(self, speakers: Sequence[str] = ("a", "b"), sample_rate: int = 16000,
                  config: Config | None = None, two_mics: bool = True,
                  on_update: Callable[[Update], None] | None = None,
-                 profile: dict[str, SpeakerBaseline] | None = None, preset: str | None = None):
+                 profile: dict[str, SpeakerBaseline] | None = None, preset: str | None = None,
+                 *, synchrony: bool = True, warm: bool = True):
         speakers = tuple(str(s) for s in speakers)
         if not 1 <= len(speakers) <= 2 or len(set(speakers)) != len(speakers):
             raise ProsyncError(f"speakers={speakers!r} is invalid: give one or two distinct names")
@@ -120,6 +131,10 @@ class Session:
                 f"sample rate {sample_rate} Hz is too low: prosync needs at least 8000 Hz"
             )
         self.config = (config or Config()).with_preset(preset).validate()
+        if warm:
+            from .warm import warm as _warm
+
+            _warm()
         self.speakers = speakers
         self.sample_rate = int(sample_rate)
         self.two_mics = two_mics
@@ -133,7 +148,8 @@ class Session:
         self._sync = self._pacing = None
         self._unbinned: list = []
         self._n_unbinned = 0
-        if len(speakers) == 2:
+        self.synchrony = bool(synchrony) and len(speakers) == 2
+        if self.synchrony:
             self._sync = SynchronyTracker(self.config.sync, bl)
             self._pacing = PacingTracker(self.config.pacing, self.config.sync.rate_hz, bl,
                                          speakers, self.config.turns.ipu_bridge_s)
@@ -170,23 +186,25 @@ class Session:
 
         ``samples``: 1-D int16 (PCM) or float (full scale 1.0) array at ``sample_rate``.
         """
+        t0 = time.perf_counter()
         i = self._index(speaker)
         x = _as_float32(samples)
         with self._lock:
             if self.closed:
                 raise ProsyncError("push() after close(): start a new Session")
             self._tracks[i].feed(x, self._collector(i))
-            return self._join(final=False)
+            return self._join(final=False, t0=t0)
 
     def close(self) -> Update:
         """End of input for every speaker: finish the last frames and turn events."""
+        t0 = time.perf_counter()
         with self._lock:
             if self.closed:
                 return Update()
             for i, tr in enumerate(self._tracks):
                 tr.flush(self._collector(i))
             self.closed = True
-            return self._join(final=True)
+            return self._join(final=True, t0=t0)
 
     def _collector(self, i):
         pend = self._pending[i]
@@ -196,7 +214,7 @@ class Session:
 
         return emit
 
-    def _join(self, final: bool) -> Update:
+    def _join(self, final: bool, t0: float) -> Update:
         upd = Update()
         n = min(p.n for p in self._pending)
         if final:
@@ -240,8 +258,10 @@ class Session:
                 upd.pacing = self._pacing.update(bins)
             if final:
                 upd.synchrony.extend(self._sync.flush())
-        elif n > 0:
-            self.baselines[self.speakers[0]].add_frames(cols[0])
+        elif n > 0:  # no synchrony tracker: the baselines learn from the frames directly
+            for spk, c in zip(self.speakers, cols):
+                self.baselines[spk].add_frames(c)
+        upd.compute_s = time.perf_counter() - t0
         if self._on_update is not None and upd:
             self._on_update(upd)
         return upd

@@ -187,7 +187,7 @@ def score_session(spec: SessionSpec, out_root: str, report: bool = False,
     from prosync.engine.config import Config
     from prosync.engine.errors import ProsyncError
     from prosync.score import score
-    from prosync.streams.parquet import fsync_dir
+    from prosync.streams.atomic import fsync_dir
 
     out = Path(out_root)
     t0 = time.perf_counter()
@@ -240,15 +240,12 @@ def _write_table(path: Path, cols: dict, schema) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from prosync.streams.parquet import batch, fsync_dir
+    from prosync.streams.atomic import atomic_path
+    from prosync.streams.parquet import batch
 
     t = pa.Table.from_batches([batch(cols, schema)], schema)
-    tmp = path.with_name(f".{path.name}.partial")
-    pq.write_table(t, str(tmp))
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    with atomic_path(path) as tmp:
+        pq.write_table(t, str(tmp))
 
 
 def corpus_pseudo_dyads(out: Path, sessions: list[str], *, preset=DEFAULT_PRESET) -> dict:
@@ -310,7 +307,7 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
     )
 
     from prosync.engine.config import SyncConfig
-    from prosync.score import write_json
+    from prosync.streams.atomic import write_json
 
     SyncConfig.preset(preset)  # an unknown name fails before anything is scored
 

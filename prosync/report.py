@@ -14,10 +14,11 @@ import base64
 import html
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from prosync.streams.sink import Sink
 
 #: At most this many points per speaker and contour are drawn (longer sessions are binned).
 MAX_POINTS = 6000
@@ -390,11 +391,25 @@ def render(out_dir: str | Path, summary: dict, names, *, config=None, title=None
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
             + "\n".join(body) + "</body></html>")
-    path = out / "report.html"
-    tmp = out / ".report.html.partial"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(page)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    from prosync.streams.atomic import write_text
+
+    return write_text(out / "report.html", page)
+
+
+class ReportSink(Sink):
+    """``report.html`` as the last sink of a session folder: drawn on ``close(summary)`` from the
+    tables the folder's Parquet sink has finished just before (place it after that sink)."""
+
+    def __init__(self, out_dir: str | Path, names, *, config=None, title=None):
+        super().__init__()
+        self.out_dir, self.names, self.config, self.title = Path(out_dir), names, config, title
+
+    def _write(self, upd) -> None:
+        pass  # drawn from the finished tables
+
+    def _close(self, summary: dict | None) -> list[Path]:
+        from prosync.streams.heap import release_memory
+
+        release_memory()  # the engine's freed heap back before the figures are drawn
+        return [render(self.out_dir, summary or {}, self.names, config=self.config,
+                       title=self.title)]

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..engine.schema import SCHEMA_VERSION
 from ..engine.session import Update
+from .sink import Sink
 
 #: Frame columns sent (the ``frames.parquet`` columns).
 FRAME_COLUMNS = ("t_s", "f0_hz", "voiced", "periodicity", "energy_db", "speech", "rate_sps",
@@ -59,3 +60,34 @@ def update_to_jsonl(upd: Update) -> str:
         for row in d[key]:
             out.append(json.dumps({"type": kind, **row}, allow_nan=False))
     return "".join(line + "\n" for line in out)
+
+
+class JsonlSink(Sink):
+    """The metric stream as JSON lines on a text stream (``prosync live --jsonl -``); flushed
+    after every update. A closed pipe (the reader went away) raises ``BrokenPipeError``, or with
+    ``tolerate_closed`` sets :attr:`broken` and drops the rest."""
+
+    def __init__(self, out, tolerate_closed: bool = False):
+        super().__init__()
+        self.out = out
+        self.tolerate_closed = tolerate_closed
+        self.broken = False
+
+    def _write(self, upd: Update) -> None:
+        if self.broken:
+            return
+        try:
+            self.out.write(update_to_jsonl(upd))
+            self.out.flush()
+        except BrokenPipeError:
+            if not self.tolerate_closed:
+                raise
+            self.broken = True
+
+    def _close(self, summary=None) -> list:
+        if not self.broken:
+            try:
+                self.out.flush()
+            except BrokenPipeError:
+                self.broken = True
+        return []

@@ -179,16 +179,10 @@ def gate(block: np.ndarray, pos: int, iv: np.ndarray) -> np.ndarray:
 
 def write_rttm(path: str | Path, file_id: str, ipus: Iterable[tuple[str, float, float]]) -> Path:
     """Write IPUs ``(speaker, start_s, end_s)`` as RTTM ``SPEAKER`` lines (atomically)."""
-    import os
+    from .atomic import write_text
 
     path = Path(path)
     fid = file_id.replace(" ", "_") or "session"
     lines = [f"SPEAKER {fid} 1 {s:.3f} {e - s:.3f} <NA> <NA> {spk.replace(' ', '_')} <NA> <NA>\n"
              for spk, s, e in sorted(ipus, key=lambda x: (x[1], x[0]))]
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "w") as f:
-        f.writelines(lines)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return write_text(path, "".join(lines))

@@ -5,7 +5,7 @@ then mono PCM16 little-endian samples), then a JSON ``stop``. Server → client:
 ``metrics`` (the offline tables' fields, every ``metrics_interval_ms`` of stream time),
 ``error`` (the connection stays open) and, after ``stop``, ``summary`` before a normal close.
 
-Edges only: features are computed by :class:`prosync.agent.AgentSession`. Audio is processed
+Edges only: features are computed by the engine's :class:`~prosync.engine.duplex.Duplex`. Audio is processed
 on the event loop: with a metrics interval, each speaker's audio waits until it can complete the
 next metrics message and is then pushed in one block (same results, the message leaves at the
 same moment, a fraction of the per-push cost); with ``metrics_interval_ms = 0`` (or
@@ -38,8 +38,10 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from ..engine.config import Config
+from ..engine.duplex import Duplex
 from ..engine.errors import ProsyncError
 from ..engine.schema import SCHEMA_VERSION
+from ..engine.session import Session
 from .jsonl import FRAME_COLUMNS
 
 PROTOCOL_VERSION = "1.0"
@@ -316,8 +318,6 @@ class Connection:
                        "(audio goes in binary messages)")
 
     def on_start(self, msg: dict) -> None:
-        from prosync.agent import AgentSession
-
         if self.agent is not None:
             self.error("already_started", "this connection has a session already: one connection "
                        "is one session; open another connection for another session")
@@ -349,8 +349,8 @@ class Connection:
                     raise ProsyncError(f"{k} {v!r} is invalid: use true or false")
                 flags[k] = v
             config = _config_from(msg["config"]) if "config" in msg else None
-            self.agent = AgentSession(sr, speakers, pad_agent=flags["pad_agent"], config=config,
-                                      two_mics=flags["two_mics"])
+            self.agent = Duplex(Session(speakers, sample_rate=sr, config=config,
+                                        two_mics=flags["two_mics"]), pad_agent=flags["pad_agent"])
         except ProsyncError as exc:
             self.error("bad_start", str(exc))
             return
@@ -450,7 +450,7 @@ class Connection:
     def flush(self, t_end: float, final: bool = False) -> None:
         d = metrics_body(self.pending, self.frames)
         self.pending = []
-        pace = self.agent.pacing()
+        pace = self.agent.session.pacing()
         self.seq += 1
         msg = {"type": "metrics", "seq": self.seq, "t_s": round(t_end, 6),
                "received_s": [self.received[0] / self.sr, self.received[1] / self.sr],
@@ -470,7 +470,7 @@ class Connection:
         upd = await asyncio.to_thread(self.agent.close)
         if upd:
             self.pending.append(upd)
-        t_end = max(self.agent._pos) / self.sr
+        t_end = self.agent.time_s
         for rec in upd.frames.values():
             if len(rec):
                 t_end = float(rec["t_s"][-1]) + 0.005
@@ -560,32 +560,12 @@ class MetricsServer:
 
 
 def warm_up() -> None:
-    """Load every numba kernel (from the cache) before the first client comes (11 s of the demo
-    dialogue reach a synchrony window, whose kernels would otherwise load mid-session), then
-    freeze the garbage collector's view of everything loaded so far."""
-    from pathlib import Path
+    """Load every numba kernel (from the cache) before the first client comes
+    (:func:`prosync.engine.warm.warm`: its short synchrony windows load the window kernels
+    too), then freeze the garbage collector's view of everything loaded so far."""
+    from ..engine.warm import warm
 
-    import soundfile as sf
-
-    import prosync
-    from prosync.agent import AgentSession
-
-    demo = Path(prosync.__file__).resolve().parent / "data" / "demo_dialogue.flac"
-    try:
-        x, sr = sf.read(demo, frames=11 * 48000, dtype="int16", always_2d=True)
-    except Exception:  # noqa: BLE001 - warm-up is best effort
-        sr = 16000
-        x = (np.random.default_rng(0).normal(0, 3000, (11 * sr, 2))).astype(np.int16)
-    x = x[: 11 * sr]
-    if x.shape[1] == 1:
-        x = np.repeat(x, 2, axis=1)
-    a = AgentSession(sr, pad_agent=False)
-    step = sr // 2
-    for i in range(0, x.shape[0], step):
-        a.push_user(x[i:i + step, 0])
-        a.push_agent(x[i:i + step, 1])
-    a.close()
-    a.summary()
+    warm()
     # The kernels' compiler objects (numba, llvmlite) are many and long-lived: left in the
     # collected generations, each full collection scans them (50-90 ms pauses of every session
     # of the process). Freezing moves them out of the collector's way (pauses below 5 ms).

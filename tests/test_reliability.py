@@ -1,5 +1,5 @@
-"""Short CI versions of the reliability benches (``bench/kill.py``, ``bench/soak.py``,
-``bench/load_ws.py``): a few SIGKILLs of ``prosync score`` and ``prosync corpus``, a 2-minute
+"""Short CI versions of the reliability benches (``kill.py``, ``soak.py``, ``load_ws.py`` in
+``bench/reliability/``): a few SIGKILLs of ``prosync score`` and ``prosync corpus``, a 2-minute
 soak with RSS checked flat, a 5-client 10-second WebSocket load."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from bench import kill, load_ws, soak
+from bench.reliability import kill, load_ws, soak
 
 
 def test_kill_score_loses_nothing(tmp_path):
@@ -26,7 +26,7 @@ def test_kill_corpus_loses_nothing_and_resumes(tmp_path):
 
 def test_soak_ten_minutes_rss_flat_and_final_window_features_match():
     """10 minutes of audio (about 2 s of compute): the session's buffers reach their steady size
-    within 4 audio minutes (bench/soak.py, 8 h), so RSS must not grow from minute 5 to minute 9
+    within 4 audio minutes (bench/reliability/soak.py, 8 h), so RSS must not grow from minute 5 to minute 9
     (the last minute is the window whose rows the benchmark keeps)."""
     res = soak.run(10 / 60, window_min=1.0, warmup_min=2.0, log=lambda m: None)
     mb = np.array([m for _, m in res["rss_series"]])
