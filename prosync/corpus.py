@@ -236,14 +236,14 @@ def clean_unfinished(out: Path, specs) -> None:
             shutil.rmtree(out / t / f"session={s.session}", ignore_errors=True)
 
 
-def _write_table(path: Path, cols: dict, schema) -> None:
+def _write_table(path: Path, table: str, cols: dict) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from prosync.streams.arrow import columns_batch
     from prosync.streams.atomic import atomic_path
-    from prosync.streams.parquet import batch
 
-    t = pa.Table.from_batches([batch(cols, schema)], schema)
+    t = pa.Table.from_batches([columns_batch(table, cols)])
     with atomic_path(path) as tmp:
         pq.write_table(t, str(tmp))
 
@@ -295,7 +295,6 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
 
     ``preset`` names the synchrony settings (``"live"``, ``"research"``) of every session and
     of the pseudo-dyads."""
-    import pyarrow as pa
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -362,16 +361,15 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
                 for fut in as_completed(futs):
                     finished(fut.result(), futs[fut])
     wall = time.perf_counter() - t0
-    fs = pa.schema([("session", pa.string()), ("file", pa.string()), ("reason", pa.string())])
-    _write_table(out / "failures.parquet", {k: [f[k] for f in failures] for k in fs.names}, fs)
+    _write_table(out / "failures.parquet", "failures",
+                 {k: [f[k] for f in failures] for k in ("session", "file", "reason")})
     done_names = [s.session for s in specs if done(out, s.session)]
     summaries = {}
     for s in done_names:
         summaries[s] = json.loads((out / "summary" / f"session={s}" / "summary.json").read_text())
-    ss = pa.schema([("session", pa.string()), ("duration_s", pa.float64())])
-    _write_table(out / "sessions.parquet",
+    _write_table(out / "sessions.parquet", "sessions",
                  {"session": done_names,
-                  "duration_s": [float(summaries[s].get("duration_s") or 0.0) for s in done_names]}, ss)
+                  "duration_s": [float(summaries[s].get("duration_s") or 0.0) for s in done_names]})
     summary = {
         "sessions": len(specs), "done": len(done_names), "failed": len(failures),
         "scored_this_run": sum(r["status"] == "done" for r in rows),

@@ -40,11 +40,12 @@ import numpy as np
 from ..engine.config import Config
 from ..engine.duplex import Duplex
 from ..engine.errors import ProsyncError
-from ..engine.schema import SCHEMA_VERSION
+from ..engine.schema import PROTOCOL_VERSION, SCHEMA_VERSION
 from ..engine.session import Session
-from .jsonl import FRAME_COLUMNS
+from .arrow import json_rows, rows_batch
+from .arrow import warm as warm_arrow
+from .jsonl import updates_to_dict
 
-PROTOCOL_VERSION = "1.0"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 #: Audio messages carrying more than this many seconds are processed in a worker thread.
@@ -116,56 +117,13 @@ def _dumps(obj) -> str:
     return json.dumps(obj, allow_nan=False, separators=(",", ":"))
 
 
-def _jsonable(v):
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, (np.floating,)):
-        v = float(v)
-        return v if math.isfinite(v) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _row(obj) -> dict:
-    """A dataclass row as a JSON-ready dict (``dataclasses.asdict`` without its deep copies)."""
-    names = _FIELDS.get(type(obj))
-    if names is None:
-        names = _FIELDS[type(obj)] = tuple(f.name for f in dataclasses.fields(obj))
-    return {k: _jsonable(getattr(obj, k)) for k in names}
-
-
-def _finite_or_none(values: list) -> list:
-    return [v if math.isfinite(v) else None for v in values]
+def _not_json(token: str):
+    raise ProsyncError(f"the server sent {token}, which is not JSON: upgrade the server")
 
 
 def metrics_body(updates, frames: bool = True) -> dict:
-    """The rows of consecutive updates in the JSON form of :func:`prosync.streams.jsonl.
-    update_to_dict` of their merge (same keys, values and order), built column by column."""
-    rows = []
-    if frames:
-        for upd in updates:
-            for spk, rec in upd.frames.items():
-                if not len(rec):
-                    continue
-                cols = []
-                for c in FRAME_COLUMNS:
-                    v = rec[c].tolist()
-                    cols.append(_finite_or_none(v) if rec.dtype[c].kind == "f" else v)
-                rows.extend({"speaker": spk, **dict(zip(FRAME_COLUMNS, vals))} for vals in zip(*cols))
-        rows.sort(key=lambda r: r["t_s"])
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "frames": rows,
-        "turns": [_row(e) for u in updates for e in u.events],
-        "synchrony": [_row(r) for u in updates for r in u.synchrony],
-        "pacing": [_row(r) for u in updates for r in u.pacing],
-    }
+    """The rows of consecutive updates: :func:`prosync.streams.jsonl.updates_to_dict`."""
+    return updates_to_dict(updates, frames)
 
 
 def _config_from(d) -> Config:
@@ -452,10 +410,10 @@ class Connection:
         self.pending = []
         pace = self.agent.session.pacing()
         self.seq += 1
-        msg = {"type": "metrics", "seq": self.seq, "t_s": round(t_end, 6),
+        msg = {"type": "metrics", "seq": self.seq, "t_s": round(t_end, 3),
                "received_s": [self.received[0] / self.sr, self.received[1] / self.sr],
                "compute_ms": round(self.compute_s * 1000, 3), **d,
-               "advice": None if pace is None else _row(pace)}
+               "advice": None if pace is None else json_rows(rows_batch("pacing", [pace]))[0]}
         if final:
             msg["final"] = True
         self.compute_s = 0.0
@@ -566,6 +524,7 @@ def warm_up() -> None:
     from ..engine.warm import warm
 
     warm()
+    warm_arrow()  # pa.array's one-time imports, before the first metrics message
     # The kernels' compiler objects (numba, llvmlite) are many and long-lived: left in the
     # collected generations, each full collection scans them (50-90 ms pauses of every session
     # of the process). Freezing moves them out of the collector's way (pauses below 5 ms).
@@ -734,7 +693,7 @@ async def stream_audio(url: str, pcm: np.ndarray, sample_rate: int, *, speed: fl
     async with connect(url, **kw) as ws:
         async def reader():
             async for text in ws:
-                m = json.loads(text)
+                m = json.loads(text, parse_constant=_not_json)
                 msgs.append(m)
                 if on_message is not None:
                     on_message(m, time.perf_counter())

@@ -57,8 +57,7 @@ def test_corpus_dataset_failures_and_resume(tmp_path):
 def test_pseudo_dyads_real_beats_pseudo_on_coupled_pairs(tmp_path):
     import pyarrow as pa
 
-    from prosync.engine.schema import SERIES
-    from prosync.streams.parquet import batch
+    from prosync.streams.arrow import columns_batch
 
     rng = np.random.default_rng(3)
     pairs = {}
@@ -71,7 +70,7 @@ def test_pseudo_dyads_real_beats_pseudo_on_coupled_pairs(tmp_path):
         cols = {"speaker": ["a"] * 1200 + ["b"] * 1200, "t_s": np.r_[np.arange(1200), np.arange(1200)] * 0.1}
         for c in ("f0_st", "energy_db", "rate_sps", "vad"):
             cols[c] = np.r_[x, y]
-        pq.write_table(pa.Table.from_batches([batch(cols, SERIES)]), d / "part-0.parquet")
+        pq.write_table(pa.Table.from_batches([columns_batch("series", cols)]), d / "part-0.parquet")
     r = corpus_pseudo_dyads(tmp_path, [f"s{k}" for k in range(4)])
     f = r["features"]["f0"]
     assert r["pseudo_pairs"] == 12 and f["real_mean"] > f["pseudo_mean"] and f["cohens_d"] > 2

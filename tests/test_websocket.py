@@ -46,7 +46,7 @@ def _validator():
 def test_schemas_are_valid_json_schema():
     jsonschema = pytest.importorskip("jsonschema")
     names = sorted(p.stem for p in SCHEMAS.glob("*.json"))
-    assert names == ["error", "metrics", "ready", "start", "stop", "summary"]
+    assert names == ["error", "line", "metrics", "ready", "start", "stop", "summary"]
     for p in SCHEMAS.glob("*.json"):
         jsonschema.Draft202012Validator.check_schema(json.loads(p.read_text()))
 
@@ -167,6 +167,38 @@ def test_socket_metrics_equal_prosync_score(server, tmp_path):
         for k, x in v.items():
             y = summ["synchrony"][feat][k]
             assert (x is None and y is None) or abs(x - y) <= 1e-4, (feat, k, x, y)
+
+
+def test_messages_are_strict_json_with_nulls(server, tmp_path):
+    """Every text the server sends parses with NaN/Infinity tokens refused; missing values (a
+    silent agent: no F0, no rate) arrive as null; times print as exact milliseconds."""
+    pcm, sr = read_stereo_pcm16(_stereo(tmp_path, seconds=4.0))
+    pcm[:, 1] = 0
+
+    def strict(tok):
+        raise AssertionError(f"non-JSON number {tok} sent")
+
+    async def run():
+        texts = []
+        async with connect(server.url) as ws:
+            await ws.send(json.dumps({"type": "start", "sample_rate": sr}))
+            for i in range(0, len(pcm), sr // 5):
+                for spk in (0, 1):
+                    await ws.send(bytes([spk]) + pcm[i:i + sr // 5, spk].astype("<i2").tobytes())
+            await ws.send(json.dumps({"type": "stop"}))
+            async for text in ws:
+                texts.append(text)
+        return texts
+
+    texts = asyncio.run(run())
+    msgs = [json.loads(t, parse_constant=strict) for t in texts]
+    assert msgs[-1]["type"] == "summary"
+    frames, turns, _, pacing = _collect(msgs)
+    agent = [f for f in frames if f["speaker"] == "agent"]
+    assert agent and all(f["f0_hz"] is None for f in agent)
+    assert all(f["t_s"] == round(f["t_s"], 3) for f in frames)
+    assert any(v is None for r in pacing for v in r.values())
+    assert any(t["speaker"] is None or t["speaker_before"] is None for t in turns)
 
 
 def test_metrics_interval_and_frames_off(server, tmp_path):
