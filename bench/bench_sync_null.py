@@ -57,7 +57,7 @@ from prosync.engine.synchrony import FEATURES, SynchronyTracker  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "sync_null.md"
 RATE = 10
-SEG_S = 60
+SEG_S = 100
 TAMA_FEATURES = ("f0_mean_hz", "energy_mean_db", "rate_sps")
 LH_FEATURES = ("f0_mean_hz", "energy_mean_db", "rate_sps")
 RAW = FEATURES[:3]  # features whose session test permutes the second speaker's runs
@@ -105,7 +105,7 @@ def _cut(a, b, ipus, t0_s, t1_s, name):
 
 
 def real_shifted(recs, offsets_s):
-    """The real recordings end to end; b circularly shifted by each offset; 60 s sessions."""
+    """The real recordings end to end; b circularly shifted by each offset; 100 s sessions."""
     a = {f: np.concatenate([r["series"]["a"][f] for r in recs]) for f in FEATURES}
     b = {f: np.concatenate([r["series"]["b"][f] for r in recs]) for f in FEATURES}
     b.update({"raw_" + f: np.concatenate([r["series"]["b_raw"][f] for r in recs]) for f in RAW})

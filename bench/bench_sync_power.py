@@ -3,7 +3,7 @@
     nice -n 5 python bench/bench_sync_power.py [--quick] [--dialogues 12]
 
 Pseudo-dialogues of two real people (``bench/sync_data.py``: FDA, ARCTIC, NOIZEUS clean, SpEAR
-TIMIT sentences in alternating turns, 5 minutes) are rendered again with the follower's
+TIMIT sentences in alternating turns, 4 minutes) are rendered again with the follower's
 sentences resynthesised by WORLD (``pyworld``: DIO + StoneMask F0, CheapTrick, D4C, 5 ms
 frames), the F0 of every frame moved so that it follows the leader's:
 
@@ -13,14 +13,15 @@ frames), the F0 of every frame moved so that it follows the leader's:
 sentences), through unvoiced and silent stretches the mean of their last utterance (the level
 the partner heard last), smoothed over 0.3 s and standardised; ``sd_st``: the follower's own
 F0 spread in semitones; ``beta = rho / sqrt(1 - rho**2)``, so that the follower's F0
-correlates about ``rho`` with the leader's F0 ``lag`` seconds earlier (the correlation reached on the follower's voiced frames is measured and
+correlates about ``rho`` with the leader's F0 ``lag`` seconds earlier (the correlation
+reached on the follower's voiced frames is measured and
 reported). Positive lag: the second speaker follows; a negative lag plants the first speaker
 following the second. The null condition is the same resynthesis with the F0 unchanged, so
 WORLD's own traces are in both. Energy coupling is planted the same way as a gain on the
 follower's samples following the leader's frame energy in dB.
 
 Each rendering goes once through ``prosync.Session`` (live defaults); the tests are computed on
-the first 1, 2, 3 and 5 minutes of its series: the engine's session test
+the first 1, 2, 3 and 4 minutes of its series: the engine's session test
 (:func:`prosync.engine.synchrony.session_test`, p < 0.05) for the live and research presets and
 variants, the share of windows with z > 1.96, and rMEA's pseudo-dyad procedure on the same
 sessions (grand average |Fisher z|, 30 s windows, ±5 s, 10 s step, ranked among the session's
@@ -56,7 +57,7 @@ from prosync.native.surrogate import hold_runs  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "sync_power.md"
 FP_MS = 5.0
-LENGTHS_S = (60, 120, 180, 300)
+LENGTHS_S = (60, 120, 180, 240)
 RMEA = dict(rate_hz=10.0, lag_s=5.0, window_s=30.0, step_s=10.0)
 TESTS = {
     "live (8 s, ±2 s, 0.5 s)": SyncConfig.preset("live"),
@@ -196,12 +197,12 @@ def rmea_pseudo_p(series, feature, n):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 dialogues of 2 min; nothing written")
-    ap.add_argument("--dialogues", type=int, default=10)
+    ap.add_argument("--dialogues", type=int, default=8)
     args = ap.parse_args(argv)
     root = shared_data()
     t0 = time.perf_counter()
     n_d = 3 if args.quick else args.dialogues
-    seconds = 120.0 if args.quick else 300.0
+    seconds = 120.0 if args.quick else 240.0
     lengths = [L for L in LENGTHS_S if L <= seconds]
     pools = speaker_pools(root)
     names = [k for k, v in pools.items() if len(v) >= 3]
@@ -210,7 +211,7 @@ def main(argv=None) -> int:
     rng.shuffle(pairs)
     voices = {}
     conds = [("f0", 0.0, 0.0), ("f0", 0.3, 0.5), ("f0", 0.3, 2.0), ("f0", 0.3, -2.0),
-             ("f0", 0.15, 1.0), ("f0", 0.5, 1.0), ("energy", 0.3, 1.0)]
+             ("f0", 0.5, 1.0), ("energy", 0.3, 1.0)]
     if args.quick:
         conds = conds[:3]
     results = {c: [] for c in conds}

@@ -203,11 +203,11 @@ def load_profile(path: str | Path) -> dict[str, SpeakerBaseline]:
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ProsyncError(f"{path}: profile not found: check the path, or omit --profile "
+        raise ProsyncError(f"{path}: profile not found: check the path, or omit profile= "
                            "to start uncalibrated") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProsyncError(f"{path}: not a prosync profile ({exc}): give a file written by "
-                           "--profile, or delete it to start afresh") from None
+                           "profile=, or delete it to start afresh") from None
     version = doc.get("prosync_profile") if isinstance(doc, dict) else None
     if version != PROFILE_VERSION:
         raise ProsyncError(f"{path}: profile version {version} is not {PROFILE_VERSION}: "
@@ -225,10 +225,10 @@ def open_profile(path: str | Path | None, speakers) -> dict[str, SpeakerBaseline
         return {}
     p = Path(path)
     if p.is_dir():
-        raise ProsyncError(f"--profile {p} is a folder: give a file name, e.g. client.json")
+        raise ProsyncError(f"profile={p} is a folder: give a file name, e.g. client.json")
     if not p.exists():
         if not p.parent.exists():
-            raise ProsyncError(f"--profile {p}: folder {p.parent} does not exist: create it first")
+            raise ProsyncError(f"profile={p}: folder {p.parent} does not exist: create it first")
         return {}
     loaded = load_profile(p)
     return {s: loaded[s] for s in speakers if s in loaded}

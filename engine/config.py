@@ -16,6 +16,19 @@ HOP = 160
 HOP_S = HOP / SAMPLE_RATE
 
 
+def _in_range(cfg, section: str, name: str, lo: float, hi: float, unit: str = "", *,
+              lo_open: bool = False) -> None:
+    """Raise :class:`ProsyncError` unless ``cfg.<name>`` is a number in ``[lo, hi]`` (``(lo, hi]``
+    with ``lo_open``); the message names the field, the valid range and the default."""
+    v = getattr(cfg, name)
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v <= hi and (
+        v > lo if lo_open else v >= lo)
+    if not ok:
+        default = getattr(type(cfg), name)  # a dataclass keeps the field's default on the class
+        span = f"more than {lo:g} and at most {hi:g}" if lo_open else f"{lo:g} to {hi:g}"
+        raise ProsyncError(f"{section}.{name}={v!r} is invalid: use {span}{unit} (default {default:g})")
+
+
 @dataclass(frozen=True)
 class PitchConfig:
     floor_hz: float = 60.0
@@ -42,10 +55,12 @@ class VadConfig:
     bleed_db: float = 15.0
 
     def validate(self) -> None:
-        if self.webrtc_mode not in (0, 1, 2, 3):
-            raise ProsyncError(f"webrtc_mode={self.webrtc_mode} is invalid: use 0, 1, 2 or 3")
-        if not 0.0 <= self.hangover_s <= 1.0:
-            raise ProsyncError(f"hangover_s={self.hangover_s} is invalid: use 0 to 1 s")
+        if self.webrtc_mode not in (0, 1, 2, 3) or isinstance(self.webrtc_mode, bool):
+            raise ProsyncError(f"vad.webrtc_mode={self.webrtc_mode!r} is invalid: use 0, 1, 2 or 3 "
+                               "(default 2)")
+        _in_range(self, "vad", "floor_margin_db", 0.0, 40.0, " dB")
+        _in_range(self, "vad", "hangover_s", 0.0, 1.0, " s")
+        _in_range(self, "vad", "bleed_db", 0.0, 60.0, " dB")
 
 
 @dataclass(frozen=True)
@@ -59,19 +74,25 @@ class RateConfig:
     silence_db: float = 25.0
 
     def validate(self) -> None:
-        from .rate import check_rate_config
-
-        check_rate_config(self)
+        _in_range(self, "rate", "window_s", 0.1, 600.0, " s")
+        _in_range(self, "rate", "min_dip_db", 0.0, 20.0, " dB (de Jong & Wempe use 2)", lo_open=True)
+        _in_range(self, "rate", "silence_db", 0.0, 100.0, " dB (de Jong & Wempe use 25)",
+                  lo_open=True)
 
 
 @dataclass(frozen=True)
 class TurnConfig:
     #: Within-speaker silences shorter than this are bridged into one IPU (Heldner & Edlund 2010).
     ipu_bridge_s: float = 0.18
+    #: An IPU (after bridging) shorter than this is not one: stray frames are dropped.
+    min_ipu_s: float = 0.0
+    #: An IPU needs this much voiced speech (pitch tracker): breaths and noise bursts are dropped.
+    min_voiced_s: float = 0.0
 
     def validate(self) -> None:
-        if not 0.0 <= self.ipu_bridge_s <= 2.0:
-            raise ProsyncError(f"ipu_bridge_s={self.ipu_bridge_s} is invalid: use 0 to 2 s")
+        _in_range(self, "turns", "ipu_bridge_s", 0.0, 2.0, " s")
+        _in_range(self, "turns", "min_ipu_s", 0.0, 2.0, " s")
+        _in_range(self, "turns", "min_voiced_s", 0.0, 2.0, " s")
 
 
 @dataclass(frozen=True)
@@ -122,10 +143,9 @@ class SyncConfig:
                                f"{', '.join(SYNC_PRESETS)}") from None
 
 
-#: The named synchrony presets, defined here only (the docs quote this table):
-#: ``live`` (the defaults above) suits live pacing: 8 s windows, ±2 s lags, a window every 0.5 s;
-#: ``research`` is rMEA's: 30 s windows, ±5 s lags, a window every 10 s, surrogates drawn from
-#: the last 2 minutes.
+#: The named synchrony presets, defined here only (the README's preset table quotes them):
+#: ``live`` (the field defaults above) suits live pacing; ``research`` takes rMEA's window, lag
+#: range and step, with a longer surrogate history.
 SYNC_PRESETS: dict[str, SyncConfig] = {
     "live": SyncConfig(),
     "research": SyncConfig(window_s=30.0, lag_s=5.0, step_s=10.0, history_s=120.0),
@@ -153,6 +173,60 @@ class PacingConfig:
     #: Limit of the pitch advice (semitones).
     max_f0_offset_st: float = 4.0
 
+    def validate(self) -> None:
+        _in_range(self, "pacing", "min_reply_delay_ms", 0.0, 5000.0, " ms")
+        _in_range(self, "pacing", "max_reply_delay_ms", 0.0, 10000.0, " ms")
+        if self.max_reply_delay_ms < self.min_reply_delay_ms:
+            raise ProsyncError(f"pacing.max_reply_delay_ms={self.max_reply_delay_ms} is below "
+                               f"min_reply_delay_ms={self.min_reply_delay_ms}: give a max at least "
+                               f"the min (defaults {PacingConfig.min_reply_delay_ms:g} and "
+                               f"{PacingConfig.max_reply_delay_ms:g})")
+        if not self.min_reply_delay_ms <= self.default_reply_delay_ms <= self.max_reply_delay_ms:
+            raise ProsyncError(f"pacing.default_reply_delay_ms={self.default_reply_delay_ms!r} is "
+                               f"invalid: use {self.min_reply_delay_ms:g} to "
+                               f"{self.max_reply_delay_ms:g} ms, inside the min and max "
+                               f"(default {PacingConfig.default_reply_delay_ms:g})")
+        _in_range(self, "pacing", "rate_dead_band", 0.0, 1.0, " (a fraction: 0.10 is 10 %)")
+        _in_range(self, "pacing", "loudness_dead_band_db", 0.0, 20.0, " dB")
+        _in_range(self, "pacing", "max_loudness_offset_db", 0.0, 40.0, " dB")
+        _in_range(self, "pacing", "max_f0_offset_st", 0.0, 24.0, " semitones")
+
+
+@dataclass(frozen=True)
+class EndOfTurnConfig:
+    """The end-of-turn hazard (:mod:`prosync.engine.endofturn`): few parameters, chosen by
+    leave-one-dataset-out on the development conversations (``bench/bench_end_of_turn.py``)."""
+
+    #: ``turn_end`` fires when ``turn_end_prob`` reaches this (0..1): higher waits longer and
+    #: interrupts less.
+    threshold: float = 0.5
+    #: Log-odds of a turn end at the end of an IPU with ``cue_centre`` turn-yielding cues.
+    bias: float = -2.5
+    #: Log-odds per turn-yielding cue (Gravano & Hirschberg 2011: the chance of a switch rises
+    #: with the number of cues shown together).
+    #: Chosen on all development data; the leave-one-dataset-out folds disagree (0 without AMI,
+    #: 1 without CANDOR or the phone call): the cues as measured separate pauses from ends only
+    #: weakly there (mean cue sum 4.2 before pauses, 3.7 before ends, 39 events).
+    cue_weight: float = 1.0
+    cue_centre: float = 4.0
+    #: Population prior of the user's pause durations (log-normal median, s), its spread (sd of
+    #: log duration) and its weight in pauses before the user's own pauses dominate.
+    prior_pause_s: float = 0.5
+    pause_sigma: float = 0.7
+    prior_pauses: float = 5.0
+    #: Silences shorter than this are not counted among the user's pauses (s).
+    min_pause_s: float = 0.2
+    #: Rows are emitted for this much of each silence at most (s).
+    horizon_s: float = 3.0
+
+    def validate(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ProsyncError(f"end_of_turn threshold={self.threshold} is invalid: use 0 < threshold < 1")
+        if not (self.prior_pause_s > 0 and self.pause_sigma > 0 and self.prior_pauses > 0):
+            raise ProsyncError("end_of_turn prior_pause_s, pause_sigma and prior_pauses must be > 0")
+        if not 0.0 < self.horizon_s <= 30.0:
+            raise ProsyncError(f"end_of_turn horizon_s={self.horizon_s} is invalid: use 0 to 30 s")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -162,6 +236,7 @@ class Config:
     turns: TurnConfig = field(default_factory=TurnConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     pacing: PacingConfig = field(default_factory=PacingConfig)
+    end_of_turn: EndOfTurnConfig = field(default_factory=EndOfTurnConfig)
 
     @classmethod
     def preset(cls, name: str) -> Config:
@@ -187,6 +262,8 @@ class Config:
         self.pitch.validate()
         self.vad.validate()
         self.turns.validate()
+        self.pacing.validate()
+        self.end_of_turn.validate()
         return self
 
     def to_dict(self) -> dict:

@@ -399,7 +399,7 @@ def tama_series(start_s, end_s, values, frame_starts_s, frame_ends_s) -> TamaSer
 
 
 def tama_cross_correlation(a, b, max_lag: int = 6, *, min_terms: int = 4,
-                           package_denominator: bool = True) -> np.ndarray:
+                           package_denominator: bool = False) -> np.ndarray:
     """TAMA sample cross-correlation r[h], h = 0..max_lag, of series ``a`` on lagged ``b``.
 
     As ``calculate_sample_correlation``: ``A = a - nanmean(a)``, ``B = b - nanmean(b)``;
@@ -410,10 +410,13 @@ def tama_cross_correlation(a, b, max_lag: int = 6, *, min_terms: int = 4,
     to the behavior her partner had h frames before", a = speaker, b = partner); swap the
     arguments for the other direction.
 
-    Quirk kept by default (``package_denominator=True``): the package sums ``A**2`` with
-    ``np.sum`` but ``B**2`` with ``np.nansum``, so one missing frame in ``a`` makes every r NaN
-    while missing frames in ``b`` count as 0. ``package_denominator=False`` uses ``nansum`` for
-    both (a prosync variant, not the package).
+    Missing frames (default, ``package_denominator=False``): both sums of squares skip missing
+    frames (``np.nansum``), so a frame without an IPU only drops its own products. The package
+    sums ``A**2`` with ``np.sum`` but ``B**2`` with ``np.nansum``, so one missing frame in ``a``
+    makes every r NaN (a real 5-minute session with one silent 20 s frame gets no value) while
+    missing frames in ``b`` count as 0; ``package_denominator=True`` reproduces that quirk
+    exactly (the reference-exact mode the comparison tests use). Without missing frames both
+    modes give the same r.
 
     Returns
     -------
@@ -472,7 +475,8 @@ def tama_synchrony(r, max_lag: int | None = None) -> TamaSynchrony:
     if r.size == 0 or np.all(np.isnan(r)):
         return TamaSynchrony(np.nan, np.nan, -1,
                              "every r(lag) is NaN: too few frames (at least 4 valid products "
-                             "per lag), a missing frame in the first series, or zero variance")
+                             "per lag), zero variance, or (reference mode) a missing frame in "
+                             "the first series")
     k = int(np.nanargmax(np.abs(r)))
     return TamaSynchrony(float(r[k]), float(abs(r[k])), k)
 
@@ -515,7 +519,7 @@ class TamaResult:
 def tama(ipus: Iterable[IPU], feature: str, duration_s: float, *,
          speakers: tuple[str, str] | None = None, frame_s: float = 20.0, step_s: float = 10.0,
          max_lag: int = 6, sample_rate: int | None = None,
-         package_denominator: bool = True) -> TamaResult:
+         package_denominator: bool = False) -> TamaResult:
     """TAMA entrainment of two speakers on one IPU feature, as entrainment-metrics 1.0.6.
 
     Steps: frame grid (:func:`tama_frame_grid`), duration-weighted frame values per speaker
@@ -534,7 +538,8 @@ def tama(ipus: Iterable[IPU], feature: str, duration_s: float, *,
         Default: the speakers in order of first appearance (exactly two required). Passing the
         same name twice correlates a speaker with itself, as the package's unit tests do.
     frame_s, step_s, max_lag, sample_rate, package_denominator
-        See :func:`tama_frame_grid` and :func:`tama_cross_correlation`.
+        See :func:`tama_frame_grid` and :func:`tama_cross_correlation` (missing frames are
+        skipped by default; ``package_denominator=True`` is the package's exact arithmetic).
     """
     ipus = list(ipus)
     if speakers is None:

@@ -36,7 +36,7 @@ from .config import DEFAULT_PRESET, SyncConfig
 from .errors import ProsyncError
 from .wcc import wcc
 
-__all__ = ["PseudoFeature", "cohens_d", "grand_average", "pseudo_dyads", "pseudo_summary"]
+__all__ = ["PseudoFeature", "cohens_d", "grand_average", "pseudo_dyads", "pseudo_summary", "welch_p"]
 
 _PAIRINGS = ("cross", "rmea")
 
@@ -62,21 +62,50 @@ class PseudoFeature:
     cohens_d: float
     n_real: int
     n_pseudo: int
+    #: Two-sided Welch t-test p of real against pseudo (see :func:`welch_p`); NaN with d.
+    p_value: float = math.nan
     reason: str = ""
     skipped: list = field(default_factory=list)
     #: The WCC settings used: rate_hz, lag_s, window_s, step_s.
     settings: dict = field(default_factory=dict)
 
 
+#: Spreads below this fraction of the values' magnitude are zero (float rounding of identical
+#: values leaves about 1e-17, which would make d a ratio of two rounding errors).
+ZERO_SPREAD = 1e-9
+
+
+def _no_spread(x: np.ndarray, y: np.ndarray, pooled: float) -> bool:
+    scale = max(float(np.abs(x).max(initial=0.0)), float(np.abs(y).max(initial=0.0)), 1e-300)
+    return not pooled > ZERO_SPREAD * scale
+
+
 def cohens_d(x, y) -> float:
-    """Cohen's d of ``x`` against ``y`` with the pooled sd (ddof 1); NaN if undefined."""
+    """Cohen's d of ``x`` against ``y`` with the pooled sd (ddof 1); NaN if undefined: fewer
+    than 2 values on a side, or no spread on either side (both sds zero up to rounding)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     nx, ny = len(x), len(y)
     if nx < 2 or ny < 2:
         return math.nan
     pooled = math.sqrt(((nx - 1) * x.var(ddof=1) + (ny - 1) * y.var(ddof=1)) / (nx + ny - 2))
-    return float((x.mean() - y.mean()) / pooled) if pooled > 0 else math.nan
+    return math.nan if _no_spread(x, y, pooled) else float((x.mean() - y.mean()) / pooled)
+
+
+def welch_p(x, y) -> float:
+    """Two-sided p of Welch's t-test of mean(x) = mean(y) (``scipy.stats.ttest_ind`` with
+    ``equal_var=False``); NaN where :func:`cohens_d` is undefined.
+
+    The pseudo-dyads reuse each session's speakers, so they are not independent draws: read p
+    as a guide beside d, not as an exact error rate.
+    """
+    from scipy.stats import ttest_ind
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if not math.isfinite(cohens_d(x, y)):
+        return math.nan
+    return float(ttest_ind(x, y, equal_var=False).pvalue)
 
 
 def grand_average(s1, s2, *, rate_hz: float, lag_s: float, window_s: float, step_s: float) -> float:
@@ -199,15 +228,16 @@ def pseudo_dyads(sessions: Mapping, *, preset: str | SyncConfig = DEFAULT_PRESET
         elif len(ps) < 2:
             reason = f"{len(ps)} pseudo-dyad(s) with a defined grand average: need 2"
         elif not math.isfinite(d):
-            reason = "zero pooled variance"
+            reason = ("no spread: every real and every pseudo-dyad value is the same, so the "
+                      "effect size is undefined")
         out[f] = PseudoFeature(
             feature=f, real=real, pseudo=pseudo,
             real_mean=float(r.mean()) if len(r) else math.nan,
             real_sd=float(r.std(ddof=1)) if len(r) > 1 else math.nan,
             pseudo_mean=float(ps.mean()) if len(ps) else math.nan,
             pseudo_sd=float(ps.std(ddof=1)) if len(ps) > 1 else math.nan,
-            cohens_d=d, n_real=len(r), n_pseudo=len(ps), reason=reason, skipped=skipped,
-            settings=dict(kw))
+            cohens_d=d, n_real=len(r), n_pseudo=len(ps), p_value=welch_p(r, ps), reason=reason,
+            skipped=skipped, settings=dict(kw))
     return out
 
 
@@ -228,7 +258,7 @@ def pseudo_summary(res: Mapping[str, PseudoFeature], *, preset: str | SyncConfig
     feats = {f: {"real_mean": j(r.real_mean), "real_sd": j(r.real_sd),
                  "pseudo_mean": j(r.pseudo_mean), "pseudo_sd": j(r.pseudo_sd),
                  "n_real": r.n_real, "n_pseudo": r.n_pseudo, "cohens_d": j(r.cohens_d),
-                 "reason": r.reason or None} for f, r in res.items()}
+                 "p_value": j(r.p_value), "reason": r.reason or None} for f, r in res.items()}
     n = max((len(r.pseudo) for r in res.values()), default=0)
     if n_sessions is None:
         n_sessions = len(next(iter(res.values())).real) if res else 0

@@ -33,17 +33,16 @@ from ..native.nuclei import (
     smooth_intensity,
 )
 from .config import HOP_S, RateConfig
-from .errors import ProsyncError
 
 #: Weights of the intensity smoothing over the latest frames (power domain, newest first). The
 #: 25 ms frames at a 10 ms hop averaged with these weights span about 65 ms, close to Praat's
 #: intensity with a 50 Hz minimum pitch (a 64 ms window) that de Jong & Wempe use. The contour
 #: lags the frames by half the length (2 frames); nuclei are reported with their age.
 SMOOTH_WEIGHTS = (1.0, 2.0, 3.0, 2.0, 1.0)
-#: The dip used when ``RateConfig.min_dip_db`` has its default (2 dB, de Jong & Wempe's value on
-#: Praat's contour): on this contour a 1 dB dip matched transcript syllable counts best (tuned on
-#: the FDA male speaker, checked on the female one). Any other configured value is used as is.
-DEFAULT_DIP_DB = 1.0
+#: The default dip, ``RateConfig.min_dip_db`` (1 dB; de Jong & Wempe use 2 dB on Praat's contour,
+#: but on this contour 1 dB matched transcript syllable counts best: tuned on the FDA male
+#: speaker, checked on the female one).
+DEFAULT_DIP_DB = RateConfig.min_dip_db
 #: De Jong & Wempe's rule keeps a peak when the intensity dips by the dip before the next peak,
 #: whatever the rise before it. Here a peak less than :data:`CLOSE_S` after the previous nucleus
 #: must also have risen ``RISE_FRACTION * dip`` above the dip between them: two nuclei that close
@@ -81,7 +80,7 @@ level_floor_db : optional
     def __init__(self, cfg: RateConfig, *, smooth_weights=None, min_dip_db=None,
                  rise_fraction=None, close_s=None, voice_reach=None,
                  level_decay_db_per_s=None, level_floor_db=None):
-        check_rate_config(cfg)
+        cfg.validate()
         self.cfg = cfg
         w = np.asarray(SMOOTH_WEIGHTS if smooth_weights is None else smooth_weights, dtype=float)
         self._weights = w / w.sum()
@@ -125,22 +124,6 @@ level_floor_db : optional
         smooth_intensity(intensity_db, n, self._weights, self._hist, self._pos, c)
         nuclei_online(c, voiced, n, self.params, self._fstate, self._istate, out_nucleus_age)
         rolling_count(k0, n, out_nucleus_age, self._ring, self._head, self._win, out_rate_sps)
-
-
-def check_rate_config(cfg: RateConfig) -> None:
-    """Raise :class:`ProsyncError` naming the bad ``RateConfig`` value and the valid range."""
-    if not 0.1 <= cfg.window_s <= 600.0:
-        raise ProsyncError(f"rate window_s={cfg.window_s} is invalid: use 0.1 to 600 s (default 3)")
-    if not 0.0 < cfg.min_dip_db <= 20.0:
-        raise ProsyncError(
-            f"rate min_dip_db={cfg.min_dip_db} is invalid: use more than 0 and at most 20 dB "
-            "(default 2, de Jong & Wempe)"
-        )
-    if not 0.0 < cfg.silence_db <= 100.0:
-        raise ProsyncError(
-            f"rate silence_db={cfg.silence_db} is invalid: use more than 0 and at most 100 dB "
-            "(default 25, de Jong & Wempe)"
-        )
 
 
 def articulation_rate(nucleus_frames: np.ndarray, ipu_start_s: float, ipu_end_s: float) -> float:

@@ -8,6 +8,7 @@ depends on (its look-ahead) has arrived, so every emitted value is final.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -15,10 +16,11 @@ import numpy as np
 
 from ..calibration.baseline import SpeakerBaseline
 from ..native.vad import remove_bleed
-from .config import HOP_S, Config
+from .config import Config
+from .endofturn import EOT_DTYPE, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
 from .pacing import PacingRow, PacingTracker
-from .speaker import FRAME_DTYPE, SpeakerTrack
+from .speaker import FRAME_DTYPE, FRAMES_PER_S, SpeakerTrack
 from .synchrony import SERIES_FIELDS, SynchronyTracker, SyncRow
 from .turns import TurnEvent, TurnTracker
 
@@ -40,9 +42,19 @@ class Update:
     #: end, ``f0`` semitones re the speaker's median, ``energy`` dB re their speech level,
     #: ``rate`` syl/s, ``vad`` speech fraction; NaN = missing), for two-speaker sessions.
     series: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: Compute time of the push (or close) that made this update, in seconds (wall clock of
+    #: the engine's work; for merged updates the sum of their pushes).
+    compute_s: float = 0.0
+    #: One row per 10 ms frame of the user's (speaker 0) silence after speech, for up to
+    #: ``end_of_turn.horizon_s`` (dtype :data:`prosync.engine.endofturn.EOT_DTYPE`: ``t_s``,
+    #: ``silence_s``, ``turn_end_prob``), for two-speaker sessions.
+    end_of_turn: np.ndarray = field(default_factory=lambda: np.zeros(0, EOT_DTYPE))
+    #: ``turn_end`` events: ``turn_end_prob`` reached ``end_of_turn.threshold``.
+    turn_end: list[TurnEndEvent] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.synchrony or self.pacing) or any(
+        return bool(self.events or self.synchrony or self.pacing or self.turn_end
+                    or len(self.end_of_turn)) or any(
             len(c) for c in self.frames.values())
 
 
@@ -103,6 +115,12 @@ class Session:
     two_mics : bool
         The speakers are on separate microphones that may hear each other: a channel's speech is
         dropped where it is only the other speaker's bleed.
+    synchrony : bool
+        Two speakers: compute the synchrony windows, series and pacing advice (default). Off:
+        frames and turn events only (the per-speaker core and the turn tracker).
+    warm : bool
+        Load every numba kernel before the first push (once per process, see
+        :func:`prosync.engine.warm.warm`), so the first push does not wait for the JIT cache.
 
     Thread-safety: :meth:`push` and :meth:`close` take an internal lock, so one producer thread
     per speaker may push concurrently; results are the same as pushing in any interleaving.
@@ -111,7 +129,8 @@ class Session:
     def __init__(self, speakers: Sequence[str] = ("a", "b"), sample_rate: int = 16000,
                  config: Config | None = None, two_mics: bool = True,
                  on_update: Callable[[Update], None] | None = None,
-                 profile: dict[str, SpeakerBaseline] | None = None, preset: str | None = None):
+                 profile: dict[str, SpeakerBaseline] | None = None, preset: str | None = None,
+                 *, synchrony: bool = True, warm: bool = True):
         speakers = tuple(str(s) for s in speakers)
         if not 1 <= len(speakers) <= 2 or len(set(speakers)) != len(speakers):
             raise ProsyncError(f"speakers={speakers!r} is invalid: give one or two distinct names")
@@ -120,6 +139,10 @@ class Session:
                 f"sample rate {sample_rate} Hz is too low: prosync needs at least 8000 Hz"
             )
         self.config = (config or Config()).with_preset(preset).validate()
+        if warm:
+            from .warm import warm as _warm
+
+            _warm()
         self.speakers = speakers
         self.sample_rate = int(sample_rate)
         self.two_mics = two_mics
@@ -130,10 +153,14 @@ class Session:
         #: Per-speaker baselines (warm from ``profile`` for returning speakers).
         self.baselines = {s: profile.get(s) or SpeakerBaseline() for s in speakers}
         bl = [self.baselines[s] for s in speakers]
-        self._sync = self._pacing = None
+        self._sync = self._pacing = self._eot = None
+        if len(speakers) == 2:
+            self._eot = EndOfTurnTracker(self.config.end_of_turn, bl[0],
+                                         self.config.turns.ipu_bridge_s)
         self._unbinned: list = []
         self._n_unbinned = 0
-        if len(speakers) == 2:
+        self.synchrony = bool(synchrony) and len(speakers) == 2
+        if self.synchrony:
             self._sync = SynchronyTracker(self.config.sync, bl)
             self._pacing = PacingTracker(self.config.pacing, self.config.sync.rate_hz, bl,
                                          speakers, self.config.turns.ipu_bridge_s)
@@ -165,6 +192,16 @@ class Session:
             raise ProsyncError("synchrony needs two speakers")
         return self._sync.session_series(feature)
 
+    def turn_end_prob(self) -> float:
+        """The user's latest end-of-turn probability (NaN while they speak, before they first
+        spoke, or in one-speaker sessions; past ``horizon_s`` of silence it keeps its last value)."""
+        return self._eot.latest_prob if self._eot is not None else float("nan")
+
+    def end_of_turn_state(self) -> tuple[bool, float] | None:
+        """``(turn_end fired in the user's current silence, that silence so far in s)``;
+        ``(False, 0.0)`` while the user speaks; None in one-speaker sessions."""
+        return self._eot.state() if self._eot is not None else None
+
     def pacing(self) -> PacingRow | None:
         """The latest pacing advice (``None`` before the first 100 ms of both speakers)."""
         return self._pacing.latest if self._pacing is not None else None
@@ -184,23 +221,25 @@ class Session:
 
         ``samples``: 1-D int16 (PCM) or float (full scale 1.0) array at ``sample_rate``.
         """
+        t0 = time.perf_counter()
         i = self._index(speaker)
         x = _as_float32(samples)
         with self._lock:
             if self.closed:
                 raise ProsyncError("push() after close(): start a new Session")
             self._tracks[i].feed(x, self._collector(i))
-            return self._join(final=False)
+            return self._join(final=False, t0=t0)
 
     def close(self) -> Update:
         """End of input for every speaker: finish the last frames and turn events."""
+        t0 = time.perf_counter()
         with self._lock:
             if self.closed:
                 return Update()
             for i, tr in enumerate(self._tracks):
                 tr.flush(self._collector(i))
             self.closed = True
-            return self._join(final=True)
+            return self._join(final=True, t0=t0)
 
     def _collector(self, i):
         pend = self._pending[i]
@@ -210,7 +249,7 @@ class Session:
 
         return emit
 
-    def _join(self, final: bool) -> Update:
+    def _join(self, final: bool, t0: float) -> Update:
         upd = Update()
         n = min(p.n for p in self._pending)
         if final:
@@ -231,6 +270,8 @@ class Session:
             for spk, c in zip(self.speakers, cols):
                 upd.frames[spk] = c
             upd.events.extend(self._turns.update(k0, n, [c["speech_raw"] for c in cols]))
+            if self._eot is not None:
+                upd.end_of_turn, upd.turn_end = self._eot.update(cols[0], cols[1], n)
         if final:
             upd.events.extend(self._turns.flush())
         if self._sync is not None:
@@ -254,8 +295,10 @@ class Session:
                 upd.pacing = self._pacing.update(bins)
             if final:
                 upd.synchrony.extend(self._sync.flush())
-        elif n > 0:
-            self.baselines[self.speakers[0]].add_frames(cols[0])
+        elif n > 0:  # no synchrony tracker: the baselines learn from the frames directly
+            for spk, c in zip(self.speakers, cols):
+                self.baselines[spk].add_frames(c)
+        upd.compute_s = time.perf_counter() - t0
         if self._on_update is not None and upd:
             self._on_update(upd)
         return upd
@@ -270,7 +313,7 @@ def _concat(parts: list[np.ndarray]) -> np.ndarray:
 
 def _silent_frames(k0, n):
     out = np.zeros(n, dtype=FRAME_DTYPE)
-    out["t_s"] = (np.arange(k0, k0 + n) + 0.5) * HOP_S
+    out["t_s"] = (np.arange(k0, k0 + n) + 0.5) / FRAMES_PER_S
     out["f0_hz"][:] = np.nan
     out["energy_db"][:] = -120.0
     out["nucleus_age"][:] = -1

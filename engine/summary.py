@@ -7,15 +7,26 @@ it at the end of a session.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
 from .entrainment import IPU, ipu_features, levitan_hirschberg, tama, turns_from_ipus
 from .speaker import FRAME_DTYPE
-from .synchrony import FEATURES
+from .synchrony import FEATURES, session_note
 
 #: Frames kept per speaker to measure IPU features when an IPU becomes final (60 s).
 FRAME_MEMORY = 6000
+#: A channel peaking below this level (dBFS) is called near-silent: a voice at a working
+#: microphone peaks tens of dB higher, a muted or unplugged input stays near the noise floor.
+SILENT_DBFS = -60.0
+#: A channel with speech in less than this fraction of its frames ...
+MIN_SPEECH_FRACTION = 0.01
+#: ... over at least this long (s) is reported as having no speech.
+MIN_CHECK_S = 5.0
+#: Levitan & Hirschberg p-values are withheld (null, with a note) below this many turn
+#: exchanges: with a handful of pairs a correlation's p-value says next to nothing.
+LH_MIN_PAIRS_P = 10
 #: IPU features used for entrainment.
 ENTRAINMENT_FEATURES = ("f0_mean_hz", "f0_max_hz", "energy_mean_db", "energy_max_db", "rate_sps")
 
@@ -49,7 +60,7 @@ class SessionSummary:
         self._ring = {n: np.zeros(FRAME_MEMORY, dtype=FRAME_DTYPE) for n in names}
         self._ring_n = dict.fromkeys(names, 0)
         self.ipu_list: list[IPU] = []
-        self.sync = {f: {"windows": 0, "r_lag0": 0.0, "r_peak": 0.0, "abs_r_peak": 0.0,
+        self.sync = {f: {"windows": 0, "r_lag0": 0.0, "n_lag0": 0, "r_peak": 0.0, "abs_r_peak": 0.0,
                          "n_peak": 0, "z": 0.0, "n_z": 0, "significant": 0, "lag_s": 0.0}
                      for f in FEATURES}
         self.last_pacing = None
@@ -87,6 +98,7 @@ class SessionSummary:
             a = self.sync[r.feature]
             a["windows"] += 1
             if math.isfinite(r.r_lag0):
+                a["n_lag0"] += 1
                 a["r_lag0"] += r.r_lag0
             if math.isfinite(r.r_peak):
                 a["n_peak"] += 1
@@ -140,12 +152,29 @@ class SessionSummary:
                                           / dur)
         return IPU(e.speaker, float(e.start_s), float(e.end_s), feats)
 
-    def check_audio(self, sources):
+    def check_audio(self, sources, speakers=None):
+        """Warnings about each source's audio: silent or speechless, clipped, DC offset.
+
+        ``speakers`` names the speaker of each source (default: the summary's speakers, when
+        there is one per source); a source with a speaker is also checked for speech found.
+        """
+        if speakers is None and len(sources) == len(self.names):
+            speakers = self.names
         warn = []
+        shared = len({str(s.path) for s in sources}) < len(sources)  # channels of one file
         for i, s in enumerate(sources):
-            where = f"{s.path}" + (f" channel {s.channel + 1}" if s.channel else "")
-            if self.samples[i] and self.peak[i] < 10 ** (-90 / 20):
-                warn.append(f"{where} is silent (peak below -90 dBFS): no speech can be found in it")
+            where = f"{s.path}" + (f" channel {s.channel + 1}" if s.channel or shared else "")
+            if speakers is not None and speakers[i] in self.n:
+                name = speakers[i]
+                where += f" (speaker {name})"
+                speech = self.speech[name] / self.n[name] if self.n[name] else 0.0
+                seconds = self.n[name] * 0.01
+            else:
+                speech, seconds = None, 0.0
+            quiet = self._silence(i, speech, seconds)
+            if quiet:
+                warn.append(f"{where} {quiet}: check that the microphone is not muted and that "
+                            "the right file or channel is given")
             if self.samples[i] and self.clipped[i] > 0.001 * self.samples[i]:
                 warn.append(f"{where} is clipped ({100 * self.clipped[i] / self.samples[i]:.2f}% "
                             "of samples at full scale): lower the recording gain")
@@ -154,6 +183,28 @@ class SessionSummary:
                 warn.append(f"{where} has a DC offset of {dc:+.3f} full scale: energy and voice "
                             "activity may be biased; high-pass the recording")
         return warn
+
+    def _silence(self, i: int, speech: float | None, seconds: float) -> str:
+        """Why source ``i`` holds no usable speech, or ''.
+
+        Digital silence (every sample 0) and near-silence (peak below :data:`SILENT_DBFS`, far
+        under any voice at a working microphone) are named as such; a louder channel in which
+        the voice activity detector found speech in under :data:`MIN_SPEECH_FRACTION` of at
+        least :data:`MIN_CHECK_S` seconds is reported as speechless.
+        """
+        n = self.samples[i]
+        if not n:
+            return ""
+        peak = self.peak[i]
+        if peak == 0.0:
+            return "is digital silence (every sample is 0)"
+        db = 20 * math.log10(peak)
+        pct = "" if speech is None else f", {100 * speech:.0f}% speech"
+        if db < SILENT_DBFS:
+            return f"is near-silent (peak {db:.0f} dBFS{pct})"
+        if speech is not None and speech < MIN_SPEECH_FRACTION and seconds >= MIN_CHECK_S:
+            return f"has no speech found (peak {db:.0f} dBFS{pct})"
+        return ""
 
     def summary(self, total_s, session):
         spk = {}
@@ -184,18 +235,32 @@ class SessionSummary:
             }
         ftos = np.array(self.ftos)
         sync = {}
+        tests = session.session_synchrony() if len(self.names) == 2 else {}
+        preset = settings(session.config)["preset"]
         for f, a in self.sync.items():
+            t = tests.get(f)
             sync[f] = {
                 "windows": a["windows"],
-                "mean_r_lag0": _f(a["r_lag0"] / a["windows"]) if a["windows"] else None,
+                "valid_windows": a["n_lag0"],
+                "mean_r_lag0": _f(a["r_lag0"] / a["n_lag0"]) if a["n_lag0"] else None,
                 "mean_r_peak": _f(a["r_peak"] / a["n_peak"]) if a["n_peak"] else None,
                 "mean_abs_r_peak": _f(a["abs_r_peak"] / a["n_peak"]) if a["n_peak"] else None,
                 "mean_peak_lag_s": _f(a["lag_s"] / a["n_peak"]) if a["n_peak"] else None,
                 "mean_z": _f(a["z"] / a["n_z"]) if a["n_z"] else None,
                 "significant_windows": a["significant"],
                 "significant_fraction": _f(a["significant"] / a["n_z"]) if a["n_z"] else None,
+                "reason": None if a["n_lag0"] else self._no_window_reason(a, total_s, session),
+                # the session-level test: windows overlap, so their significant share is no test
+                "session_r": _f(t.r) if t else None,
+                "session_lag_s": _f(t.lag_s) if t else None,
+                "session_p": _f(t.p) if t else None,
+                "session_r_crit": _f(t.r_crit) if t else None,
+                "session_significant": bool(t.p < 0.05) if t and math.isfinite(t.p) else None,
+                "session_note": session_note(t, preset) if t else None,
             }
         return {
+            "made_by": made_by(),
+            "settings": settings(session.config),
             "duration_s": _f(total_s),
             "lookahead_s": _f(session.lookahead_s),
             "speakers": spk,
@@ -209,6 +274,16 @@ class SessionSummary:
             "entrainment": self.entrainment(total_s) if len(self.names) == 2 else None,
             "pacing_last": _jsonable_row(self.last_pacing),
         }
+
+    def _no_window_reason(self, a: dict, total_s: float, session) -> str:
+        """Why a feature has no window with a finite correlation."""
+        w = session.config.sync.window_s
+        if not a["windows"]:
+            return f"too short: {total_s:.1f} s of audio, one window needs {w:g} s"
+        silent = [n for n in self.names if self.speech[n] < MIN_SPEECH_FRACTION * max(self.n[n], 1)]
+        if silent:
+            return f"a silent speaker: no speech found for {', '.join(silent)}"
+        return f"no {w:g} s window with enough values from both speakers"
 
     def entrainment(self, total_s) -> dict:
         """TAMA (20 s frames, 10 s step) and Levitan & Hirschberg over the session's IPUs."""
@@ -231,15 +306,72 @@ class SessionSummary:
         for responder, other in ((b, a), (a, b)):
             key = f"{responder}_follows_{other}"
             lh = levitan_hirschberg(turns, ENTRAINMENT_FEATURES, responder=responder)
-            out["levitan_hirschberg"][key] = {
-                feat: {
-                    "proximity_t": _f(r.proximity.t), "proximity_p": _f(r.proximity.p),
-                    "convergence_r": _f(r.convergence.value),
-                    "convergence_p": _f(r.convergence.p),
-                    "synchrony_r": _f(r.synchrony.value), "synchrony_p": _f(r.synchrony.p),
-                    "pairs": int(r.synchrony.n),
-                } for feat, r in lh.items()}
+            out["levitan_hirschberg"][key] = {feat: _lh_row(r) for feat, r in lh.items()}
+        out["levitan_hirschberg_min_pairs_p"] = LH_MIN_PAIRS_P
         return out
+
+
+def _lh_row(r) -> dict:
+    """One feature's Levitan & Hirschberg statistics; p-values from fewer than
+    :data:`LH_MIN_PAIRS_P` turn exchanges are withheld (null) and ``p_note`` says why."""
+    def p(stat):
+        return _f(stat.p) if stat.n >= LH_MIN_PAIRS_P else None
+
+    n = int(r.synchrony.n)
+    withheld = [k for k, st in (("proximity", r.proximity), ("convergence", r.convergence),
+                                ("synchrony", r.synchrony))
+                if st.n < LH_MIN_PAIRS_P and math.isfinite(st.p)]
+    return {
+        "proximity_t": _f(r.proximity.t), "proximity_p": p(r.proximity),
+        "convergence_r": _f(r.convergence.value), "convergence_p": p(r.convergence),
+        "synchrony_r": _f(r.synchrony.value), "synchrony_p": p(r.synchrony),
+        "pairs": n,
+        "p_note": (f"p withheld for {', '.join(withheld)}: {n} turn exchanges, below the "
+                   f"minimum of {LH_MIN_PAIRS_P}") if withheld else None,
+    }
+
+
+def made_by() -> dict:
+    """What made an output and when: prosync and schema versions, the time (UTC)."""
+    from datetime import datetime, timezone
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .schema import SCHEMA_VERSION
+
+    try:
+        v = version("prosync")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        v = "unknown"
+    return {"prosync_version": v, "schema_version": SCHEMA_VERSION,
+            "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def settings(config) -> dict:
+    """Every setting of a session: the synchrony preset's name (``custom`` when the settings
+    match none) and the whole configuration (windows, lags, thresholds)."""
+    from . import config as C
+
+    presets = getattr(C, "SYNC_PRESETS", None) or {"live": C.SyncConfig(),
+                                                   "research": C.RESEARCH_SYNC}
+    name = next((k for k, v in presets.items() if v == config.sync), "custom")
+    return {"preset": name, **config.to_dict()}
+
+
+def input_files(sources) -> list[dict]:
+    """The input files of a session (:class:`~prosync.streams.files.AudioSource`): absolute path,
+    the channel used (1-based), duration, sample rate and the file's channel count."""
+    import soundfile as sf
+
+    out = []
+    for s in sources:
+        try:
+            channels = sf.info(str(s.path)).channels
+        except (RuntimeError, OSError):  # a format soundfile cannot open (read by another decoder)
+            channels = None
+        out.append({"path": str(Path(s.path).resolve()), "channel": s.channel + 1,
+                    "channels": channels, "sample_rate_hz": int(s.sample_rate),
+                    "duration_s": round(s.frames / s.sample_rate, 3)})
+    return out
 
 
 def _zscored(ipus: list[IPU], features) -> list[IPU]:

@@ -67,6 +67,11 @@ MIN_SURROGATES = 39
 REFRESH = 4
 #: Fewest surrogates for the session-level test (p can then reach 0.05).
 MIN_SESSION_SHIFTS = 19
+#: The session test needs this many times ``window + 2 * lag`` of session: with fewer
+#: independent alignments its surrogates are too few to be calibrated (real conversations
+#: shifted against each other: 12-15 % false positives at 60 s with 8 s windows, 2-7 % at 100 s;
+#: bench/bench_sync_null.py).
+MIN_SESSION_SPANS = 8
 #: A speaker's IPUs in the series are runs of values joined across gaps of at most this long
 #: (s; about the turn tracker's IPU bridging): the hold carries the mean of the last one, and
 #: the session test of f0, energy and rate permutes their content.
@@ -74,6 +79,14 @@ RUN_BRIDGE_S = 0.3
 #: ... and the content of at least this many runs is permuted (else: circular shifts).
 MIN_RUNS = 8
 _PROBIT = NormalDist().inv_cdf
+#: Planted coupling strength (r) the power statement is about, and per preset and feature the
+#: shortest session (s) in which the session test found it with 80 % power on real voices
+#: (``bench/bench_sync_power.py``, bench/RESULTS.md); None: not reached within 5 minutes.
+POWER_R = 0.3
+MIN_SESSION_S = {
+    "live": {"f0": None, "energy": None},
+    "research": {"f0": None, "energy": None},
+}
 
 
 @dataclass(frozen=True)
@@ -205,7 +218,8 @@ class SynchronyTracker:
             out[f] = feats[i]
         for i, f in enumerate(FEATURES[:3]):
             out["raw_" + f] = feats[4 + i]
-        out["t_s"] = fr["t_s"][p - 1::p] + 0.005 if nb else np.zeros(0)
+        # bin end = last frame centre + half a hop, as the double nearest whole milliseconds
+        out["t_s"] = np.rint(fr["t_s"][p - 1::p] * 1000 + 5) / 1000 if nb else np.zeros(0)
         return out
 
     def _append(self, vals, n_new) -> None:
@@ -360,11 +374,12 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
     g = win + 2 * lag
     avail = n - 2 * g + 1
     nan = math.nan
-    if n < win + lag or avail < MIN_SESSION_SHIFTS:
-        need = (2 * g + MIN_SESSION_SHIFTS - 1) / rate
+    need = max(2 * g + MIN_SESSION_SHIFTS - 1, MIN_SESSION_SPANS * g)
+    if n < need:
         return SessionSync(feature, nan, nan, nan, nan, 0, 0, n / rate,
-                           f"{n / rate:.0f} s is too short for a session test: need "
-                           f"{need:.0f} s with {cfg.window_s:g} s windows and ±{cfg.lag_s:g} s")
+                           f"{n / rate:.0f} s is too short for a calibrated session test: need "
+                           f"{need / rate:.0f} s with {cfg.window_s:g} s windows and "
+                           f"±{cfg.lag_s:g} s")
     nl = 2 * lag + 1
     pre = np.empty((9, n + 1))
     runs = None
@@ -414,3 +429,23 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
     p = (1.0 + np.sum(null >= stat[0])) / (1.0 + len(null))
     return SessionSync(feature, float(mean[0, j]), (j - lag) / rate, float(p),
                        float(np.quantile(null, 0.95)), windows, len(null), n / rate)
+
+
+def session_note(t: SessionSync, preset: str) -> str | None:
+    """What a session's test can and cannot say: why there is no p-value, or that the session
+    is shorter than the bench found necessary to detect a coupling of ``POWER_R`` with 80 %
+    power (so a p >= 0.05 is no evidence of no coupling)."""
+    if t.reason:
+        return t.reason
+    need = MIN_SESSION_S.get(preset, {})
+    if t.feature not in need:
+        return None
+    n = need[t.feature]
+    what = f"a coupling of r = {POWER_R:g} with 80 % power"
+    if n is None:
+        return (f"not significant is no evidence of no coupling: even 5 minutes did not detect "
+                f"{what} on real voices (bench/RESULTS.md)") if t.p >= 0.05 else None
+    if t.duration_s < n:
+        return (f"{t.duration_s:.0f} s is too short to detect {what}: that needs "
+                f"{n / 60:g} min (bench/RESULTS.md)")
+    return None

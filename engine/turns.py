@@ -11,7 +11,10 @@ Follows Heldner & Edlund (2010), "Pauses, gaps and overlaps in conversations", J
    ``none``, one speaker alone, or ``both``; equal neighbours are merged.
 4. A maximal ``none`` interval is ``edge_silence`` when it touches the recording start or end,
    a ``pause`` when the same speaker is alone before and after, a ``gap`` (FTO = +duration) when
-   X is alone before and Y != X after, otherwise ``silence_ambiguous``.
+   X is alone before and Y != X after, otherwise ``silence_ambiguous``. When X alone is followed
+   directly by Y alone (X stops in the very millisecond or frame Y starts), the handover is still a
+   floor transfer: a zero-length ``gap`` with FTO 0 (the reference files list no event there; rule 6
+   gives every floor change an FTO).
 5. A maximal ``both`` interval is ``overlap_between`` (FTO = -duration) when X is alone before and
    Y != X alone after, ``overlap_within`` when the same X is alone before and after, otherwise
    ``overlap_other`` (it starts from or ends in ``none``, or touches a recording edge).
@@ -130,6 +133,10 @@ class _JointStates:
         if t_ms > self.cur_start:
             self._close(t_ms, lab, out_events, out_states)
             self.prev = self.cur
+        if self.cur >= 0 and lab >= 0:
+            # X alone straight to Y alone: a floor transfer with a zero-length gap (rule 6)
+            sb, sa = self.speakers[self.cur], self.speakers[lab]
+            out_events.append(TurnEvent("gap", sa, t_ms / 1000, t_ms / 1000, 0.0, sb, sa))
         self.cur = lab
         self.cur_start = t_ms
 
@@ -168,7 +175,7 @@ def _ipus_ms(segs, bridge_ms: int, dur_ms: int) -> list[tuple[int, int]]:
 
 
 def turn_events_from_segments(segments: Mapping[str, Sequence[tuple[float, float]]],
-                              duration_s: float, bridge_s: float):
+                              duration_s: float, bridge_s: float, min_ipu_s: float = 0.0):
     """Batch turn analysis of reference segments, at integer milliseconds.
 
     Parameters
@@ -179,6 +186,8 @@ def turn_events_from_segments(segments: Mapping[str, Sequence[tuple[float, float
         Recording length in s: the timeline is ``[0, duration_s]``.
     bridge_s : float
         Theta: within-speaker silences shorter than this are bridged (rule 2).
+    min_ipu_s : float
+        IPUs (after bridging) shorter than this are dropped (0: the reference rules).
 
     Returns
     -------
@@ -195,7 +204,9 @@ def turn_events_from_segments(segments: Mapping[str, Sequence[tuple[float, float
     bridge_ms = _to_ms(bridge_s)
     if dur_ms < 0 or bridge_ms < 0:
         raise ProsyncError(f"duration_s={duration_s}, bridge_s={bridge_s}: both must be >= 0")
-    per = [_ipus_ms(segments[s], bridge_ms, dur_ms) for s in speakers]
+    min_ms = _to_ms(min_ipu_s)
+    per = [[(a, b) for a, b in _ipus_ms(segments[s], bridge_ms, dur_ms) if b - a >= min_ms]
+           for s in speakers]
     ipus = [TurnEvent("ipu", s, a / 1000, b / 1000)
             for s, iv in zip(speakers, per, strict=True) for a, b in iv]
     edges: dict[int, list[tuple[int, bool]]] = {}
@@ -215,51 +226,92 @@ def turn_events_from_segments(segments: Mapping[str, Sequence[tuple[float, float
 
 
 class _SpeakerIpus:
-    """Streaming IPU bridging for one speaker: only the undecided IPU is kept."""
+    """Streaming IPU bridging for one speaker: only the undecided IPU is kept.
 
-    __slots__ = ("idx", "bridge_ms", "last", "open_start", "open_end", "edges")
+    An IPU counts once it is confirmed: it spans at least ``min_frames`` frames and holds at
+    least ``min_voiced`` voiced speech frames. Until then its start edge is held back (the joint
+    states wait at its start); an IPU that ends unconfirmed is dropped, so stray frames, breaths
+    and noise bursts never become IPUs.
+    """
 
-    def __init__(self, idx: int, bridge_ms: int):
+    __slots__ = ("idx", "bridge_ms", "min_frames", "min_voiced", "last", "open_start", "open_end",
+                 "confirmed", "voiced_n", "acc_from", "edges")
+
+    def __init__(self, idx: int, bridge_ms: int, min_frames: int = 0, min_voiced: int = 0):
         self.idx = idx
         self.bridge_ms = bridge_ms
+        self.min_frames = min_frames
+        self.min_voiced = min_voiced
         self.last = False        # speech flag of the last frame seen
         self.open_start = -1     # start frame of the undecided IPU, -1 if none
         self.open_end = -1       # end frame of its last speech run while silent, -1 while speaking
+        self.confirmed = False   # the open IPU has met the minimum length and voicing
+        self.voiced_n = 0        # voiced speech frames of the open IPU counted so far
+        self.acc_from = 0        # frame from which the current speech run is not yet counted
         self.edges: deque = deque()  # final (frame, active) edges not yet consumed
 
     def horizon(self, now: int) -> int:
         """Frame up to which this speaker's bridged activity is final."""
+        if self.open_start >= 0 and not self.confirmed:
+            return self.open_start
         return self.open_end if self.open_start >= 0 and self.open_end >= 0 else now
 
+    def _confirm(self, end: int) -> None:
+        if (not self.confirmed and end - self.open_start >= self.min_frames
+                and self.voiced_n >= self.min_voiced):
+            self.confirmed = True
+            self.edges.append((self.open_start, True))
+
     def _finalise(self, end: int, out: list, speaker: str) -> None:
-        self.edges.append((end, False))
-        out.append(TurnEvent("ipu", speaker, self.open_start * HOP_MS / 1000, end * HOP_MS / 1000))
+        if self.confirmed:
+            self.edges.append((end, False))
+            out.append(TurnEvent("ipu", speaker, self.open_start * HOP_MS / 1000,
+                                 end * HOP_MS / 1000))
         self.open_start = -1
         self.open_end = -1
+        self.confirmed = False
+        self.voiced_n = 0
 
-    def update(self, k0: int, flags: np.ndarray, out: list, speaker: str) -> None:
+    def update(self, k0: int, flags: np.ndarray, voiced: np.ndarray | None, out: list,
+               speaker: str) -> None:
         n = flags.shape[0]
         if n == 0:
             return
-        if (flags.all() if self.last else not flags.any()):  # no change: the common case
-            self.settle(k0 + n, out, speaker)
-            return
-        d = np.diff(flags.astype(np.int8), prepend=np.int8(self.last))
-        for j in np.flatnonzero(d):  # Python work per change only
-            f = k0 + int(j)
-            if d[j] > 0:  # speech starts at frame f
-                if self.open_start >= 0:
-                    if (f - self.open_end) * HOP_MS < self.bridge_ms:
-                        self.open_end = -1  # bridged: the same IPU goes on
-                        continue
-                    self._finalise(self.open_end, out, speaker)
-                self.open_start = f
-                self.open_end = -1
-                self.edges.append((f, True))
-            else:  # speech ends at frame f (exclusive end)
-                self.open_end = f
-        self.last = bool(flags[-1])
+        # voiced speech frames before each frame of the block (cv[j] for frames k0 .. k0+j-1)
+        cv = None
+        if voiced is not None and self.min_voiced > 0:
+            cv = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(voiced & flags, out=cv[1:])
+        if not (flags.all() if self.last else not flags.any()):
+            d = np.diff(flags.astype(np.int8), prepend=np.int8(self.last))
+            for j in np.flatnonzero(d):  # Python work per change only
+                f = k0 + int(j)
+                if d[j] > 0:  # speech starts at frame f
+                    self.acc_from = f
+                    if self.open_start >= 0:
+                        if (f - self.open_end) * HOP_MS < self.bridge_ms:
+                            self.open_end = -1  # bridged: the same IPU goes on
+                            continue
+                        self._finalise(self.open_end, out, speaker)
+                    self.open_start = f
+                    self.open_end = -1
+                else:  # speech ends at frame f (exclusive end)
+                    self._count(cv, k0, f)
+                    self.open_end = f
+                    self._confirm(f)
+            self.last = bool(flags[-1])
+        if self.last:
+            self._count(cv, k0, k0 + n)
+            self._confirm(k0 + n)
         self.settle(k0 + n, out, speaker)
+
+    def _count(self, cv, k0: int, f: int) -> None:
+        """Add the voiced frames of the current speech run up to frame ``f``."""
+        if cv is None:
+            self.voiced_n = self.min_voiced
+        else:
+            self.voiced_n += int(cv[f - k0] - cv[max(self.acc_from, k0) - k0])
+        self.acc_from = f
 
     def settle(self, now: int, out: list, speaker: str) -> None:
         """Finalise the open IPU once theta of silence followed it."""
@@ -269,7 +321,9 @@ class _SpeakerIpus:
 
     def close(self, now: int, out: list, speaker: str) -> None:
         if self.open_start >= 0:
-            self._finalise(self.open_end if self.open_end >= 0 else now, out, speaker)
+            end = self.open_end if self.open_end >= 0 else now
+            self._confirm(end)
+            self._finalise(end, out, speaker)
 
 
 class TurnTracker:
@@ -292,7 +346,10 @@ class TurnTracker:
         self.speakers = tuple(speakers)
         self.cfg = cfg
         self.bridge_ms = _to_ms(cfg.ipu_bridge_s)
-        self._spk = [_SpeakerIpus(i, self.bridge_ms) for i in range(len(self.speakers))]
+        self.min_frames = int(round(cfg.min_ipu_s / HOP_S))
+        self.min_voiced = int(round(cfg.min_voiced_s / HOP_S))
+        self._spk = [_SpeakerIpus(i, self.bridge_ms, self.min_frames, self.min_voiced)
+                     for i in range(len(self.speakers))]
         self._joint = _JointStates(self.speakers)
         self._k = 0
         self._closed = False
@@ -301,8 +358,13 @@ class TurnTracker:
     def frames_seen(self) -> int:
         return self._k
 
-    def update(self, k0: int, n: int, speech: Sequence[np.ndarray]) -> list[TurnEvent]:
+    def update(self, k0: int, n: int, speech: Sequence[np.ndarray],
+               voiced: Sequence[np.ndarray] | None = None) -> list[TurnEvent]:
         """Feed frames ``k0 .. k0+n-1`` (bool flags, one array per speaker); return final events.
+
+        ``voiced`` (optional, one bool array per speaker): the pitch tracker's voicing of the same
+        frames; an IPU needs ``min_voiced_s`` of voiced speech frames. Without it only the
+        minimum length applies.
 
         Events come as ``ipu`` events (when final) followed by the joint-state events that
         became decidable, each group in time order.
@@ -316,12 +378,13 @@ class TurnTracker:
             raise ProsyncError(f"got {len(speech)} speech arrays for {len(self.speakers)} "
                                "speakers: give one per speaker")
         out: list[TurnEvent] = []
-        for sp, name, flags in zip(self._spk, self.speakers, speech, strict=True):
+        for i, (sp, name, flags) in enumerate(zip(self._spk, self.speakers, speech, strict=True)):
             flags = np.asarray(flags, dtype=bool)[:n]
             if flags.shape[0] != n:
                 raise ProsyncError(f"speech array of {name!r} has {flags.shape[0]} frames, "
                                    f"expected n={n}")
-            sp.update(k0, flags, out, name)
+            sp.update(k0, flags, None if voiced is None else np.asarray(voiced[i], bool)[:n],
+                      out, name)
         self._k = k0 + n
         self._advance(min(sp.horizon(self._k) for sp in self._spk), out)
         return out

@@ -133,9 +133,9 @@ class Dashboard:
                 if r is None:
                     sy.add_row(f, "-", "-", "-", "-", Text("warming up", style="dim"))
                     continue
-                sig = math.isfinite(r.z) and r.z > 1.96
+                sig = math.isfinite(r.z) and r.z > 1.96  # the window's surrogate p < 0.025
                 sy.add_row(f, _g(r.r_lag0), _g(r.r_peak), _g(r.lag_s, "+.1f"), _g(r.z, "+.1f"),
-                           Text("significant", style="bold") if sig else "")
+                           Text("window p<0.025", style="bold") if sig else "")
             parts.append(sy)
             p = self.pacing
             if p is not None:

@@ -174,6 +174,12 @@ class _Ring:
 
 
 @dataclass
+class _Where:
+    path: str
+    channel: int
+
+
+@dataclass
 class Capture:
     """One device stream: which of its channels feed which speakers."""
 
@@ -205,24 +211,24 @@ class MicSource:
         self.sd = sd = import_sounddevice()
         devs = [resolve_device(sd, d) for d in devices]
         if not 1 <= len(devs) <= 2:
-            raise ProsyncError("give one --device (stereo or mono) or two (one speaker each)")
+            raise ProsyncError("give one device in devices= (stereo or mono) or two (one speaker each)")
         self.rate = int(rate or devs[0]["default_rate"])
         if self.rate < 8000:
-            raise ProsyncError(f"--rate {self.rate} is below 8000 Hz: use 16000 or more")
+            raise ProsyncError(f"rate={self.rate} is below 8000 Hz: use 16000 or more")
         if len(devs) == 2:
             ch = list(channels or [1, 1])
             if len(ch) != 2:
-                raise ProsyncError("with two devices give one channel of each, e.g. --channels 1,1")
+                raise ProsyncError("with two devices give one channel of each, e.g. channels=1,1")
             plan = [(devs[0], [ch[0] - 1], [0]), (devs[1], [ch[1] - 1], [1])]
         else:
             d = devs[0]
             ch = list(channels or ([1, 2] if d["channels"] >= 2 and n_speakers != 1 else [1]))
             if n_speakers and len(ch) != n_speakers:
                 raise ProsyncError(
-                    f"{n_speakers} speaker(s) but --channels {','.join(map(str, ch))} picks {len(ch)} "
+                    f"{n_speakers} speaker(s) but channels={','.join(map(str, ch))} picks {len(ch)} "
                     "channel(s): give one channel per speaker")
             if len(ch) > 2 or len(set(ch)) != len(ch):
-                raise ProsyncError("--channels picks one or two distinct channels, e.g. 1,2")
+                raise ProsyncError("channels= picks one or two distinct channels, e.g. channels=1,2")
             plan = [(d, [c - 1 for c in ch], list(range(len(ch))))]
         for d, cs, _ in plan:
             bad = [c + 1 for c in cs if not 0 <= c < d["channels"]]
@@ -236,6 +242,15 @@ class MicSource:
         self.captures = [Capture(d, cs, ss, _Ring(cap, len(cs))) for d, cs, ss in plan]
         self._wake = threading.Event()
         self._started_ns = 0
+        #: Samples per speaker handed out by :meth:`blocks`.
+        self.pushed = 0
+        #: Stop after this many samples per speaker (None: until stopped).
+        self.limit: int | None = None
+        #: Why capture ended early (a :class:`DeviceError` message), or None.
+        self.error: str | None = None
+        #: A live source: no length known, the path of each speaker is the device.
+        self.total_s = None
+        self.warnings: list[str] = []
 
     # ------------------------------------------------------------------ callback side
     def _callback_for(self, cap: Capture):
@@ -284,8 +299,35 @@ class MicSource:
             self.close()
             names = " and ".join(repr(c.device["name"]) for c in self.captures)
             raise ProsyncError(
-                f"cannot open {names} at {self.rate} Hz ({exc}): try another --rate (the device's "
+                f"cannot open {names} at {self.rate} Hz ({exc}): try another rate= (the device's "
                 "default is in `prosync devices`) or another device") from None
+
+    def blocks(self, poll_s: float = 0.1):
+        """The source of :func:`prosync.engine.loop.run_session`: int16 blocks per speaker as
+        they arrive (every ``poll_s`` at least, empty when nothing came, so the loop can stop),
+        until :attr:`limit` samples or a device failure (recorded in :attr:`error`)."""
+        while True:
+            self.wait(poll_s)
+            blocks = self.read()
+            if self.limit is not None:
+                blocks = [b[: max(0, self.limit - self.pushed)] for b in blocks]
+            self.pushed += len(blocks[0])
+            yield blocks
+            if self.limit is not None and self.pushed >= self.limit:
+                return
+            try:
+                self.check()
+            except DeviceError as exc:
+                self.error = str(exc)
+                return
+
+    def describe(self) -> list:
+        """Per speaker: the device (``path``) and its 0-based channel, for the audio warnings."""
+        out: list = [None] * self.n_speakers
+        for cap in self.captures:
+            for ch, s in zip(cap.channels, cap.speakers):
+                out[s] = _Where(f"device {cap.device['name']!r}", ch)
+        return out
 
     def wait(self, timeout: float) -> None:
         self._wake.wait(timeout)

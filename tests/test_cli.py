@@ -81,7 +81,7 @@ def test_silent_and_clipped_channels_give_warnings_not_crashes(tmp_path, capsys)
     sf.write(str(tmp_path / "w.wav"), x, 16000, subtype="FLOAT")
     assert main(["score", str(tmp_path / "w.wav"), "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err
-    assert "is silent" in err and "clipped" in err
+    assert "channel 1 (speaker a) is digital silence" in err and "channel 2 (speaker b) is clipped" in err
     turns = pq.read_table(tmp_path / "o" / "turns.parquet").to_pylist()
     assert not [t for t in turns if t["kind"] not in ("edge_silence",)]
 
@@ -94,6 +94,30 @@ def test_dc_offset_warns(tmp_path, capsys):
     assert "DC offset" in capsys.readouterr().err
 
 
-def test_demo_runs(tmp_path):
+def test_demo_runs_and_claims_only_what_its_scores_show(tmp_path, capsys):
+    import json
+    import re
+
     assert main(["demo", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "frames.parquet").exists()
+    out = " ".join(capsys.readouterr().out.split())
+    assert "increasingly" not in out and "in the second r" not in out
+    lh = json.loads((tmp_path / "summary.json").read_text())["entrainment"]["levitan_hirschberg"]
+    for feat, label in (("f0_mean_hz", "pitch"), ("rate_sps", "speech rate")):
+        v = lh["ben_follows_ada"][feat]
+        m = re.search(label + r": ben after ada's turn r = ([+-][\d.]+) over (\d+) exchanges, "
+                      r"p = ([\d.]+) \(([^)]*)\)", out)
+        assert m, out
+        assert float(m[1]) == round(v["synchrony_r"], 2) and int(m[2]) == v["pairs"]
+        assert float(m[3]) == round(v["synchrony_p"], 2)
+        assert m[4].startswith("significant") == (v["synchrony_p"] < 0.05)
+
+
+def test_library_errors_name_parameters_the_cli_names_flags():
+    from prosync.cli import cli_message
+
+    assert cli_message("f.wav: has 6 channels: pick them with channels=, e.g. channels=1,2") == \
+        "f.wav: has 6 channels: pick them with --channels, e.g. --channels 1,2"
+    assert cli_message("omit profile= to start, or use devices=3") == \
+        "omit --profile to start, or use --device 3"
+    assert cli_message("sync rate_hz=7 and sample_rate=8") == "sync rate_hz=7 and sample_rate=8"

@@ -46,3 +46,25 @@ def test_preset_option_on_every_command():
     for argv in (["score", "x.wav", "--out", "o"], ["demo"], ["live"], ["corpus", "d", "--out", "o"]):
         assert p.parse_args(argv + ["--preset", "research"]).preset == "research"
         assert p.parse_args(argv).preset == "live"
+
+
+@pytest.mark.parametrize("section, field, value, msg", [
+    ("pacing", "min_reply_delay_ms", -5.0, r"pacing.min_reply_delay_ms=-5.0 is invalid: use 0 to 5000 ms"),
+    ("pacing", "max_reply_delay_ms", 100.0, r"max_reply_delay_ms=100.0 is below min_reply_delay_ms"),
+    ("pacing", "default_reply_delay_ms", 9000.0, r"default_reply_delay_ms=9000.0 is invalid"),
+    ("pacing", "rate_dead_band", float("nan"), r"pacing.rate_dead_band=nan is invalid: use 0 to 1"),
+    ("pacing", "max_f0_offset_st", "4", r"pacing.max_f0_offset_st='4' is invalid"),
+    ("vad", "floor_margin_db", -1.0, r"vad.floor_margin_db=-1.0 is invalid: use 0 to 40 dB \(default 9\)"),
+    ("vad", "bleed_db", 99.0, r"vad.bleed_db=99.0 is invalid"),
+    ("vad", "webrtc_mode", True, r"vad.webrtc_mode=True is invalid"),
+    ("rate", "min_dip_db", 0.0, r"rate.min_dip_db=0.0 is invalid: use more than 0 and at most 20 dB"),
+    ("turns", "ipu_bridge_s", float("inf"), r"turns.ipu_bridge_s=inf is invalid: use 0 to 2 s"),
+])
+def test_every_section_names_the_field_and_the_fix(section, field, value, msg):
+    import dataclasses
+
+    base = Config()
+    cfg = dataclasses.replace(base, **{section: dataclasses.replace(getattr(base, section),
+                                                                    **{field: value})})
+    with pytest.raises(ProsyncError, match=msg):
+        cfg.validate()

@@ -159,7 +159,7 @@ def test_tama_matches_entrainment_metrics_reference(shared_data):
             for key, pv in fd["pairs"].items():
                 a, b = (x.split("=")[1] for x in key.split(","))
                 res = tama(ipus, feat, dur, speakers=(a, b), frame_s=fl, step_s=ts,
-                           max_lag=st["max_lag"])
+                           max_lag=st["max_lag"], package_denominator=True)
                 r = res.r[(a, b)]
                 ref = _nan(pv["r_by_lag"])
                 np.testing.assert_allclose(r, ref, rtol=0, atol=1e-9,
@@ -184,7 +184,8 @@ def test_tama_package_published_numbers():
     ipus = [IPU("A", s, e, {"F0_MAX": v}) for s, e, v in [
         (0.0, 4.0, 100.003), (8.0, 12.0, 200.002), (16.0, 24.0, 300.002),
         (28.0, 32.0, 100.003), (36.0, 40.0, 200.002), (44.0, 52.0, 300.002)]]
-    res = tama(ipus, "F0_MAX", 832000 / 16000, speakers=("A", "A"), frame_s=16, step_s=8)
+    res = tama(ipus, "F0_MAX", 832000 / 16000, speakers=("A", "A"), frame_s=16, step_s=8,
+               package_denominator=True)
     np.testing.assert_allclose(res.series["A"].values, [
         150.0025, 266.6686666666667, 233.33566666666667, 150.0025, 266.6686666666667,
         300.002, 300.002], rtol=0, atol=1e-9)
@@ -239,8 +240,8 @@ def test_tama_against_slow_reference_random():
         for a in (got, np.where(np.isnan(got), 0.0, got)):
             with np.errstate(all="ignore"):
                 ref_r = naive_tama_r(a, b, 6)
-            np.testing.assert_allclose(tama_cross_correlation(a, b, 6), ref_r, rtol=1e-12,
-                                       atol=1e-14)
+            np.testing.assert_allclose(tama_cross_correlation(a, b, 6, package_denominator=True),
+                                       ref_r, rtol=1e-12, atol=1e-14)
 
 
 def test_tama_lag_direction_and_asymmetry():
@@ -252,14 +253,34 @@ def test_tama_lag_direction_and_asymmetry():
     assert int(np.nanargmax(np.abs(r))) == 2 and r[2] > 0.9
     sy = tama_synchrony(r)
     assert sy.lag == 2 and sy.signed == r[2] and sy.unsigned == abs(r[2])
-    # one missing frame in the first series: every r is NaN (package quirk)...
+    # reference mode: one missing frame in the first series makes every r NaN (package quirk)...
     a2 = a.copy()
     a2[10] = np.nan
-    assert np.all(np.isnan(tama_cross_correlation(a2, b, 6)))
+    assert np.all(np.isnan(tama_cross_correlation(a2, b, 6, package_denominator=True)))
     # ...but in the second series it counts as 0
-    assert not np.any(np.isnan(tama_cross_correlation(b, a2, 6)))
-    # the symmetric prosync variant keeps values
-    assert not np.any(np.isnan(tama_cross_correlation(a2, b, 6, package_denominator=False)))
+    assert not np.any(np.isnan(tama_cross_correlation(b, a2, 6, package_denominator=True)))
+    # the default skips the missing frame: values on both sides, still peaking at lag 2
+    r2 = tama_cross_correlation(a2, b, 6)
+    assert not np.any(np.isnan(r2)) and int(np.argmax(np.abs(r2))) == 2 and r2[2] > 0.85
+    # without missing frames both modes agree
+    np.testing.assert_array_equal(tama_cross_correlation(a, b, 6),
+                                  tama_cross_correlation(a, b, 6, package_denominator=True))
+
+
+def test_tama_default_survives_one_silent_frame():
+    """A speaker silent for one 20 s frame: the reference mode loses a_follows_b, the default
+    keeps it (the summary uses the default)."""
+    ipus = []
+    for k in range(0, 120, 4):
+        if not 40 <= k < 62:  # a says nothing from 40 s to 62 s: frame 40-60 s is missing
+            ipus.append(IPU("a", k, k + 1.5, {"x": float(np.sin(k / 9))}))
+        ipus.append(IPU("b", k + 2, k + 3.5, {"x": float(np.sin((k - 10) / 9))}))
+    ref = tama(ipus, "x", 120.0, speakers=("a", "b"), package_denominator=True)
+    assert np.isnan(ref.series["a"].values).any()
+    assert math.isnan(ref.synchrony[("a", "b")].signed)
+    assert "missing frame" in ref.synchrony[("a", "b")].reason
+    res = tama(ipus, "x", 120.0, speakers=("a", "b"))
+    assert math.isfinite(res.synchrony[("a", "b")].signed) and not res.synchrony[("a", "b")].reason
 
 
 def test_tama_degenerate_gives_nan_with_reason():
@@ -479,6 +500,6 @@ def test_tama_reasons_are_specific():
     res = tama(ipus, "x", 60.0, speakers=("a", "b"))
     assert "'b' has no IPU" in res.synchrony[("a", "b")].reason
     ipus += [IPU("b", k, k + 1, {"x": float(k % 7)}) for k in range(0, 60, 3)]
-    res = tama(ipus, "x", 60.0, speakers=("a", "b"))
+    res = tama(ipus, "x", 60.0, speakers=("a", "b"), package_denominator=True)
     assert "missing frame" in res.synchrony[("a", "b")].reason
     assert "4 per lag" in res.synchrony[("b", "a")].reason

@@ -43,11 +43,11 @@ def test_channels_pick(tmp_path):
     (lambda d: (d / "t.wav").write_bytes(b"RIFF....WAVEjunk") and d / "t.wav", {}, "cannot read"),
     (lambda d: write(d / "e.wav", np.zeros((0, 1), np.float32)), {}, "no audio samples"),
     (lambda d: write(d / "l.wav", np.zeros(100, np.float32), sr=4000), {}, "below 8000"),
-    (lambda d: write(d / "six.wav", np.zeros((100, 6), np.float32)), {}, "--channels"),
+    (lambda d: write(d / "six.wav", np.zeros((100, 6), np.float32)), {}, "channels="),
     (lambda d: write(d / "q.wav", np.zeros((100, 4), np.float32)), {"channels": [1, 9]},
      "out of range"),
     (lambda d: write(d / "mono.wav", np.zeros(100, np.float32)), {"n_speakers": 2},
-     "--rttm"),
+     "rttm="),
 ])
 def test_bad_inputs_name_the_problem(tmp_path, make, args, msg):
     p = make(tmp_path)

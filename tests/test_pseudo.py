@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from prosync.engine.errors import ProsyncError
-from prosync.engine.pseudo import cohens_d, grand_average, pseudo_dyads
+from prosync.engine.pseudo import cohens_d, grand_average, pseudo_dyads, welch_p
 from tests.ref_wcc import meaccf
 
 KW = dict(rate_hz=10, lag_s=3, window_s=30, step_s=10)
@@ -59,6 +59,7 @@ def test_planted_synchrony_real_beats_pseudo():
         assert r.n_real == 5 and r.n_pseudo == 20          # every ordered cross pairing
         assert r.real_mean > r.pseudo_mean
         assert r.cohens_d > 2.0, (f, r.cohens_d)
+        assert r.p_value < 0.01, (f, r.p_value)
         assert not r.reason and not r.skipped
         assert all(p[0][0] != q[0] and p[1] == 0 and q[1] == 1 for p, q in r.pseudo)
 
@@ -67,6 +68,29 @@ def test_no_synchrony_real_like_pseudo():
     res = pseudo_dyads(_corpus(5, coupled=False, seed=3), **KW)
     for r in res.values():
         assert abs(r.cohens_d) < 1.0, r.cohens_d
+        assert r.p_value > 0.05, r.p_value
+
+
+def test_identical_sessions_have_no_effect_size():
+    """12 copies of one session: every real and every pseudo value is the same up to float
+    rounding (sds ~1e-17), so d must be undefined with a reason, not a ratio of rounding errors."""
+    one = _corpus(1, coupled=True, seed=5)["s0"]
+    res = pseudo_dyads({f"s{i}": one for i in range(12)}, **KW)
+    for r in res.values():
+        assert r.n_real == 12 and r.real_sd < 1e-12
+        assert math.isnan(r.cohens_d) and math.isnan(r.p_value)
+        assert "no spread" in r.reason
+    x = np.full(12, 0.1) + np.arange(12) * 1e-18
+    assert math.isnan(cohens_d(x, x[::-1].copy())) and math.isnan(welch_p(x, x))
+
+
+def test_welch_p_matches_scipy():
+    from scipy.stats import ttest_ind
+
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(0.3, 0.1, 8), rng.normal(0.2, 0.2, 40)
+    assert welch_p(x, y) == pytest.approx(ttest_ind(x, y, equal_var=False).pvalue, rel=1e-12)
+    assert math.isnan(welch_p([1.0], y))
 
 
 def test_pseudo_values_are_truncated_cross_pairs():

@@ -1,5 +1,4 @@
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
@@ -7,7 +6,6 @@ import soundfile as sf
 from prosync import AudioInputError
 from prosync.cli import main
 from prosync.score import score
-from prosync.streams.parquet import column
 from tests.audio import dialogue
 
 
@@ -74,13 +72,37 @@ def test_textgrid_and_rttm_out(tmp_path):
     assert lines and all(x.startswith("SPEAKER s 1 ") for x in lines)
 
 
-@pytest.mark.parametrize("t, vals", [
-    (pa.float64(), np.array([1.0, np.nan, 3.0])), (pa.float32(), np.array([1.5, 2.5], np.float32)),
-    (pa.int16(), np.array([-1, 5], np.int16)), (pa.bool_(), np.array([True, False, True] * 5)),
-    (pa.string(), ["a", "bb", None, ""]), (pa.float64(), [1.0, None]),
-])
-def test_column_builder_equals_pa_array(t, vals):
-    got = column(vals, t)
-    want = pa.array(vals, t, from_pandas=False)
-    assert got.to_pylist() == want.to_pylist() or np.array_equal(
-        np.asarray(got.to_pylist(), float), np.asarray(want.to_pylist(), float), equal_nan=True)
+@pytest.mark.shared
+def test_candor_synchrony_means_and_silent_channel(shared_data, tmp_path, capsys):
+    """shift.wav: the rate mean is over finite windows (-0.433 with the held IPU mean; it was
+    -0.468 when the last value was held);
+    hold.wav: channel 1 is near-silent, no window is valid, so every mean is null / "–" with
+    the reason, in the terminal, the JSON and the report, and a warning names the channel."""
+    import json
+
+    d = shared_data / "candor_mmvap_stereo"
+    assert main(["score", str(d / "shift.wav"), "--out", str(tmp_path / "shift"), "--no-report",
+                 "--quiet"]) == 0
+    s = json.loads((tmp_path / "shift" / "summary.json").read_text())
+    rate = s["synchrony"]["rate"]
+    rows = pq.read_table(tmp_path / "shift" / "synchrony.parquet").to_pylist()
+    r0 = np.array([r["r_lag0"] for r in rows if r["feature"] == "rate"], float)
+    assert len(r0) == rate["windows"] and np.isnan(r0).any()
+    assert rate["mean_r_lag0"] == pytest.approx(np.nanmean(r0), abs=1e-4)
+    assert rate["mean_r_lag0"] == pytest.approx(-0.433, abs=0.01)
+    assert s["inputs"][0]["channels"] == 2 and s["inputs"][1]["channel"] == 2
+    assert s["inputs"][0]["duration_s"] == pytest.approx(41.013, abs=1e-3)
+    assert s["warnings"] == []
+
+    capsys.readouterr()
+    assert main(["score", str(d / "hold.wav"), "--out", str(tmp_path / "hold")]) == 0
+    out, err = capsys.readouterr()
+    s = json.loads((tmp_path / "hold" / "summary.json").read_text())
+    assert [w for w in s["warnings"] if "hold.wav channel 1 (speaker a) is near-silent" in w]
+    assert "warning: " in err and "near-silent" in err
+    for v in s["synchrony"].values():
+        assert v["windows"] > 0 and v["valid_windows"] == 0
+        assert v["mean_r_lag0"] is None and v["reason"] == "a silent speaker: no speech found for a"
+    assert "+0.00" not in out and "– no synchrony for f0, energy, rate, vad: a silent speaker" in out
+    page = (tmp_path / "hold" / "report.html").read_text()
+    assert "+0.00" not in page and "a silent speaker: no speech found for a" in page

@@ -100,8 +100,23 @@ def test_batch_reproduces_reference(shared_data, rec, src, theta_ms):
     ipus, states, events = turn_events_from_segments(segs, dur, theta_ms / 1000)
     stem = f"{rec}__{src}__ipu{theta_ms}ms__"
     assert _ipu_rows(ipus) == _csv_rows(ref / f"{stem}ipus.csv")
-    assert _state_rows(states) == _csv_rows(ref / f"{stem}states.csv")
-    assert _event_rows(events) == _csv_rows(ref / f"{stem}events.csv")
+    state_rows = _csv_rows(ref / f"{stem}states.csv")
+    assert _state_rows(states) == state_rows
+    assert _event_rows(events) == _with_direct_handovers(_csv_rows(ref / f"{stem}events.csv"),
+                                                         state_rows)
+
+
+def _with_direct_handovers(event_rows, state_rows):
+    """The reference events plus a zero-length gap (FTO 0) wherever one speaker alone is followed
+    directly by the other alone (``shift`` at 29.665 s): the reference files list no event there,
+    but rule 6 gives every floor change an FTO, and issue 15 asks that every handover be a row
+    (a handover inside one frame was lost before)."""
+    out = list(event_rows)
+    for prev, nxt in zip(state_rows, state_rows[1:]):
+        if prev[3] not in ("none", "both") and nxt[3] not in ("none", "both") and prev[3] != nxt[3]:
+            t = nxt[0]
+            out.append(["gap", t, t, "0.000", prev[3], nxt[3], "0.000"])
+    return sorted(out, key=lambda r: float(r[1]))
 
 
 # ----------------------------------------------------------------------------- streaming helpers
@@ -125,12 +140,15 @@ def _key(e: TurnEvent):
             e.speaker_before, e.speaker_after)
 
 
-def _stream(speakers, flags, n, theta_s, cuts, log=None):
-    tr = TurnTracker(speakers, TurnConfig(ipu_bridge_s=theta_s))
+def _stream(speakers, flags, n, theta_s, cuts, log=None, min_ipu=0.0, voiced=None,
+            min_voiced=0.0):
+    tr = TurnTracker(speakers, TurnConfig(ipu_bridge_s=theta_s, min_ipu_s=min_ipu,
+                                          min_voiced_s=min_voiced))
     out = []
     bounds = [0, *sorted(cuts), n]
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        ev = tr.update(a, b - a, [f[a:b] for f in flags])
+        ev = tr.update(a, b - a, [f[a:b] for f in flags],
+                       None if voiced is None else [v[a:b] for v in voiced])
         out.extend(ev)
         if log is not None:
             log.extend((b, e) for e in ev)
@@ -148,9 +166,9 @@ def _split(out, speakers):
     return [_key(e) for e in ipus], [_key(e) for e in events]
 
 
-def _batch_on_frames(speakers, flags, n, theta_s):
+def _batch_on_frames(speakers, flags, n, theta_s, min_ipu=0.0):
     segs = {s: frames_to_segments(f) for s, f in zip(speakers, flags, strict=True)}
-    ipus, _, events = turn_events_from_segments(segs, n * HOP_MS / 1000, theta_s)
+    ipus, _, events = turn_events_from_segments(segs, n * HOP_MS / 1000, theta_s, min_ipu)
     return [_key(e) for e in ipus], [_key(e) for e in events]
 
 
@@ -198,6 +216,68 @@ def test_streaming_equals_batch_random(seed):
     assert _split(got, speakers) == want
 
 
+def _confirmed_ipus_ref(flags, voiced, bridge_ms, min_frames, min_voiced):
+    """Slow twin of the IPU confirmation: runs of speech frames, bridged (rule 2), kept when
+    they span ``min_frames`` frames and hold ``min_voiced`` voiced speech frames."""
+    runs = []
+    k = 0
+    n = len(flags)
+    while k < n:
+        if flags[k]:
+            j = k
+            while j < n and flags[j]:
+                j += 1
+            if runs and (k - runs[-1][1]) * HOP_MS < bridge_ms:
+                runs[-1][1] = j
+            else:
+                runs.append([k, j])
+            k = j
+        else:
+            k += 1
+    keep = []
+    for a, b in runs:
+        n_voiced = sum(1 for i in range(a, b) if flags[i] and voiced[i])
+        if b - a >= min_frames and n_voiced >= min_voiced:
+            keep.append((a * HOP_MS / 1000, b * HOP_MS / 1000))
+    return keep
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_confirmed_ipus_streaming_equals_reference(seed):
+    rng = np.random.default_rng(50 + seed)
+    n = int(rng.integers(200, 2500))
+    speakers = ("a", "b")
+    flags = [_random_flags(rng, n, 0.08, 0.12) for _ in speakers]
+    voiced = [f & (rng.random(n) < [0.05, 0.3, 0.7][seed % 3]) for f in flags]
+    theta, min_ipu, min_voiced = [(0.18, 0.08, 0.03), (0.0, 0.05, 0.02), (0.25, 0.2, 0.1),
+                                  (0.18, 0.0, 0.05), (0.1, 0.1, 0.0)][seed % 5]
+    segs = {s: _confirmed_ipus_ref(f.tolist(), v.tolist(), round(theta * 1000),
+                                   round(min_ipu * 100), round(min_voiced * 100))
+            for s, f, v in zip(speakers, flags, voiced, strict=True)}
+    ipus, _, events = turn_events_from_segments(segs, n * HOP_MS / 1000, 0.0)
+    want = ([_key(e) for e in ipus], [_key(e) for e in events])
+    assert want[0], "some IPUs survive"
+    for _ in range(2):
+        cuts = rng.choice(np.arange(1, n), size=int(rng.integers(0, 50)), replace=False)
+        got, _ = _stream(speakers, flags, n, theta, cuts, min_ipu=min_ipu, voiced=voiced,
+                         min_voiced=min_voiced)
+        assert _split(got, speakers) == want
+
+
+def test_stray_frames_are_not_ipus():
+    # single stray frames 100 ms apart: bridged they would make a 410 ms IPU; unvoiced, they
+    # make none; one voiced frame is not enough either
+    f = np.zeros(100, bool)
+    f[[20, 30, 40, 50, 60]] = True
+    v = np.zeros(100, bool)
+    v[40] = True
+    got, _ = _stream(("a",), [f], 100, 0.18, [], min_ipu=0.08, voiced=[v], min_voiced=0.03)
+    assert [e for e in got if e.kind == "ipu"] == []
+    v[[20, 30]] = True  # three voiced frames: one IPU from the first to the last
+    got, _ = _stream(("a",), [f], 100, 0.18, [], min_ipu=0.08, voiced=[v], min_voiced=0.03)
+    assert [(e.start_s, e.end_s) for e in got if e.kind == "ipu"] == [(0.2, 0.61)]
+
+
 # ----------------------------------------------------------------------------- known answers
 
 
@@ -213,6 +293,18 @@ def test_backchannel_in_the_clear_gives_two_gaps():
                   ("gap", 2.0, 2.3, "a", "b", 0.3),
                   ("gap", 2.6, 3.0, "b", "a", 0.4),
                   ("edge_silence", 5.0, 6.0, "a", "", None)]
+
+
+def test_direct_handover_is_a_zero_length_gap():
+    # a stops in the very millisecond b starts: still a floor transfer, FTO 0
+    _, ev = _ev({"a": [(0.0, 1.0)], "b": [(1.0, 2.0)]}, 2.0)
+    assert ev == [("gap", 1.0, 1.0, "a", "b", 0.0)]
+    # streaming, on 10 ms frames: the same row, also when the frames arrive one by one
+    fa = np.r_[np.ones(50, bool), np.zeros(50, bool)]
+    got, _ = _stream(("a", "b"), [fa, ~fa], 100, 0.18, np.arange(1, 100))
+    gaps = [e for e in got if e.kind == "gap"]
+    assert [(e.start_s, e.end_s, e.fto_s, e.speaker_before, e.speaker_after) for e in gaps] == \
+        [(0.5, 0.5, 0.0, "a", "b")]
 
 
 def test_pause_bridging_is_strict():
@@ -292,7 +384,7 @@ def test_memory_bounded_on_long_session():
 
 
 def test_update_errors():
-    tr = TurnTracker(("a", "b"), TurnConfig())
+    tr = TurnTracker(("a", "b"), TurnConfig(min_ipu_s=0.0))  # a 30 ms IPU counts here
     tr.update(0, 3, [np.ones(3, bool), np.zeros(3, bool)])
     with pytest.raises(ProsyncError, match="k0=5"):
         tr.update(5, 1, [np.ones(1, bool), np.zeros(1, bool)])

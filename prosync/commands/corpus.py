@@ -23,6 +23,7 @@ def register(sub) -> None:
 def cmd_corpus(args) -> int:
     import sys
 
+    from prosync.cli import cli_message
     from prosync.engine.errors import ProsyncError
 
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
@@ -41,10 +42,11 @@ def cmd_corpus(args) -> int:
     print(f"{s['done']}/{s['sessions']} sessions done ({s['audio_hours']:.2f} h of audio), "
           f"{s['failed']} failed this run, {s['wall_s_this_run']:.1f} s")
     for f in s["failures"]:
-        print(f"failed: {f['session']}: {f['reason']}", file=sys.stderr)
+        print(f"failed: {f['session']}: {cli_message(f['reason'])}", file=sys.stderr)
     for feat, v in s["pseudo_dyads"]["features"].items():
-        d = v["cohens_d"]
+        d, p = v["cohens_d"], v.get("p_value")
         print(f"{feat}: real {v['real_mean']} vs pseudo {v['pseudo_mean']} "
-              f"(|z| grand average), Cohen's d {'-' if d is None else f'{d:+.2f}'}")
+              f"(|z| grand average), Cohen's d {'–' if d is None else f'{d:+.2f}'}, "
+              f"p {'–' if p is None else f'{p:.3g}'}" + (f" ({v['reason']})" if v.get("reason") else ""))
     print(f"wrote {os.path.join(args.out, 'corpus_summary.json')}")
     return 0

@@ -1,0 +1,345 @@
+"""Turn timing against exact truth: planted two-channel dialogues from real single-speaker recordings.
+
+Run: ``nice -n 5 python bench/bench_turns_planted.py [--quick]`` (writes
+``bench/results/turns_planted.md`` and prints it).
+
+Dialogues (``bench/planted.py``): recordings of FDA, PTDB-TUG, CMU ARCTIC, NOIZEUS (clean) and
+SpEAR (clean TIMIT) laid out on two channels, turns of 1-3 recordings, FTOs drawn like Heldner &
+Edlund's (mode near +200 ms, ~40 % overlaps, -1 to +1.5 s), within-speaker pauses 0.2-1.5 s.
+Truth IPUs are cut on the clean recordings, truth events follow through the turn rules
+(theta 180 ms). Speakers are split into two groups: **tuning** (FDA, PTDB-TUG: the only speakers
+looked at while developing the VAD) and **held out** (ARCTIC, NOIZEUS, SpEAR).
+
+Every channel carries the recordings' own room tone between the recordings (their material outside
+the truth IPUs and the first/last 50 ms, breaths and lip noise included, looped with cross-fades):
+the recording goes on between turns. Conditions: clean (that alone), cross-talk (each channel gets the
+other at -18 dB, 1-3 ms later, low-passed at 3 kHz), pink noise at 20 and 10 dB SNR, real noise at
+15 dB SNR (SpEAR noise-only recordings; NOIZEUS noise = noisy - clean at 0 dB), real room tone
+(the same bed raised or lowered so that its median frame is 35 dB under the speech level), a
+quiet second speaker (channel b 20 dB down; the channels are not correlated), telephone band
+(300-3400 Hz, 8 kHz).
+
+Systems, all through the same turn rules: prosync (the whole two-channel ``Session``, its own
+turn events), webrtcvad modes 2 and 3 per channel, and Silero VAD (the ``silero_vad.onnx`` that
+ships inside ``pipecat-ai``, run with onnxruntime on 32 ms chunks, speech from probability 0.5
+until it falls under 0.35, the thresholds of Silero's own ``get_speech_timestamps``).
+
+Scores per condition: a truth floor transfer (``gap``/``overlap_between``) is found when a
+detected floor transfer with the same speaker order has its midpoint within ``MATCH_S`` of the
+truth's (one-to-one, nearest first); recall, precision, |FTO error| median and p90; IPU onset and
+offset error (each truth IPU against the detected IPU of the same speaker overlapping it most);
+truth pauses with a spurious floor transfer inside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soxr
+import webrtcvad
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shared import ROOT, shared_data  # noqa: E402
+from planted import (  # noqa: E402
+    CONDITIONS,
+    THETA_S,
+    apply_condition,
+    build_dialogue,
+    load16,
+    make_utt,
+)
+
+import prosync  # noqa: E402
+from prosync.engine.turns import frames_to_segments, turn_events_from_segments  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "turns_planted.md"
+MATCH_S = 0.5
+SEED = 20261202
+SYSTEMS = ("prosync", "webrtcvad 2", "webrtcvad 3", "silero")
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def groups(data: Path, quick: bool) -> dict:
+    """Speaker groups -> list of (dialogue name, utts of channel a, utts of channel b)."""
+    fda = data / "fda_ue_pitch"
+    ptdb = data / "ptdb_tug_excerpt"
+    arc = data / "arctic_egg_gci"
+    nz = data / "noizeus" / "clean"
+    sp = sorted((data / "spear" / "TIMIT").glob("*_16.wav"))
+
+    def u(paths, spk):
+        return [make_utt(p, spk) for p in paths]
+
+    rl = u(sorted(fda.glob("rl*.wav")), "rl")
+    sb = u(sorted(fda.glob("sb*.wav")), "sb")
+    f01 = u([ptdb / "mic_F01_sa1.wav"], "F01")
+    m01 = u([ptdb / "mic_M01_sa1.wav"], "M01")
+    jmk = u(sorted(arc.glob("en-CA*.wav")), "jmk")
+    ksp = u(sorted(arc.glob("en-IN*.wav")), "ksp")
+    bdl = u(sorted(arc.glob("bdl*.wav")), "bdl")
+    slt = u(sorted(arc.glob("slt*.wav")), "slt")
+    nzs = [u([nz / f"sp{i:02d}.wav" for i in range(5 * k + 1, 5 * k + 6)], f"noizeus{k}")
+           for k in range(6)]
+    g = {
+        "tuning (FDA, PTDB-TUG)": [
+            ("fda1", rl[:25], sb[:25]), ("fda2", sb[25:], rl[25:]),
+            ("ptdb", f01 * 2, m01 * 2)],
+        "held out (ARCTIC, NOIZEUS, SpEAR)": [
+            ("arctic_jmk_ksp", jmk, ksp), ("arctic_bdl_slt", bdl, slt),
+            ("noizeus1", nzs[0], nzs[1]), ("noizeus2", nzs[2], nzs[3]),
+            ("noizeus3", nzs[4], nzs[5]),
+            ("spear", u(sp[:9], "timitA"), u(sp[9:], "timitB"))],
+    }
+    if quick:
+        g = {k: [(n, a[:8], b[:8]) for n, a, b in v[:2]] for k, v in g.items()}
+    return g
+
+
+def real_noises(data: Path) -> list:
+    """(name, 16 kHz samples) of real noise recordings."""
+    out = []
+    for f in ("f16noiseR2_16", "factoryR1_16", "volvoR1_16", "mvolvoR1_16", "pinkR5_16"):
+        out.append((f"spear {f}", load16(data / "spear" / "Lombard" / f"{f}.wav")))
+    nzd = data / "noizeus"
+    for kind in ("airport", "babble", "car", "exhibition", "restaurant", "station", "street",
+                 "train"):
+        parts = []
+        for i in range(1, 31):
+            noisy = load16(nzd / "noisy" / f"{kind}_0dB" / f"sp{i:02d}_{kind}_sn0.wav")
+            clean = load16(nzd / "clean" / f"sp{i:02d}.wav")
+            m = min(noisy.shape[0], clean.shape[0])
+            parts.append(noisy[:m] - clean[:m])
+        out.append((f"noizeus {kind}", np.concatenate(parts)))
+    return out
+
+
+# ----------------------------------------------------------------------------- systems
+
+
+def run_prosync(chans, sr):
+    s = prosync.Session(("a", "b"), sample_rate=sr, two_mics=True)
+    block = sr // 10
+    events = []
+    n = chans[0].shape[0]
+    for i0 in range(0, n, block):
+        for i in range(2):
+            events.extend(s.push(i, chans[i][i0:i0 + block]).events)
+    events.extend(s.close().events)
+    return events
+
+
+def _webrtc_flags(x, sr, mode):
+    v = webrtcvad.Vad(mode)
+    hop = sr // 100
+    pcm = (np.clip(x, -1, 1) * 32767).astype(np.int16)
+    return np.array([v.is_speech(pcm[k * hop:(k + 1) * hop].tobytes(), sr)
+                     for k in range(x.shape[0] // hop)], dtype=bool)
+
+
+_SILERO = None
+
+
+def _silero_flags(chans, sr, on=0.5, off=0.35):
+    """Silero probabilities per 32 ms chunk (both channels as a batch) -> 10 ms flags."""
+    global _SILERO
+    if _SILERO is None:
+        import pipecat.audio.vad.silero as ps
+
+        path = Path(ps.__file__).parent / "data" / "silero_vad.onnx"
+        _SILERO = ps.SileroOnnxModel(str(path))
+    model = _SILERO
+    model.reset_states()
+    if sr != 16000:  # the model takes 8 kHz too, but one rate keeps the frame arithmetic simple
+        chans = [soxr.resample(c, sr, 16000, "HQ") for c in chans]
+    x = np.stack([c.astype(np.float32) for c in chans])
+    m = x.shape[1] // 512
+    probs = np.zeros((2, m), np.float32)
+    for k in range(m):
+        probs[:, k] = model(x[:, k * 512:(k + 1) * 512], 16000)[:, 0]
+    n = x.shape[1] // 160
+    chunk = np.minimum(((np.arange(n) + 0.5) * 160 // 512).astype(int), m - 1)
+    out = []
+    for c in range(2):
+        state = False
+        flags = np.zeros(m, bool)
+        for k in range(m):
+            state = probs[c, k] >= on if not state else probs[c, k] >= off
+            flags[k] = state
+        out.append(flags[chunk])
+    return out
+
+
+def events_from_flags(flags, dur_s):
+    segs = {k: frames_to_segments(f) for k, f in zip(("a", "b"), flags, strict=True)}
+    ipus, _, ev = turn_events_from_segments(segs, dur_s, THETA_S)
+    return ipus + ev
+
+
+def run_system(name, chans, sr, dur_s):
+    if name == "prosync":
+        return run_prosync(chans, sr)
+    if name.startswith("webrtcvad"):
+        mode = int(name.split()[1])
+        return events_from_flags([_webrtc_flags(c, sr, mode) for c in chans], dur_s)
+    return events_from_flags(_silero_flags(chans, sr), dur_s)
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def transfers(events):
+    return [e for e in events if e.kind in ("gap", "overlap_between")]
+
+
+def match(truth, got):
+    """One-to-one matches (truth index, got index), nearest midpoints first, same speaker order."""
+    cand = []
+    for i, t in enumerate(truth):
+        mt = (t.start_s + t.end_s) / 2
+        for j, g in enumerate(got):
+            if (g.speaker_before, g.speaker_after) != (t.speaker_before, t.speaker_after):
+                continue
+            d = abs((g.start_s + g.end_s) / 2 - mt)
+            if d <= MATCH_S:
+                cand.append((d, i, j))
+    used_i, used_j, out = set(), set(), []
+    for _d, i, j in sorted(cand):
+        if i not in used_i and j not in used_j:
+            used_i.add(i)
+            used_j.add(j)
+            out.append((i, j))
+    return out
+
+
+def score(truth_events, got_events):
+    """Counts and error lists of one dialogue."""
+    tt, gt = transfers(truth_events), transfers(got_events)
+    m = match(tt, gt)
+    fto_err = [gt[j].fto_s - tt[i].fto_s for i, j in m]
+    matched_j = {j for _, j in m}
+    spurious = [g for j, g in enumerate(gt) if j not in matched_j]
+    pauses = [e for e in truth_events if e.kind == "pause"]
+    bad_pauses = sum(any(p.start_s - 0.1 <= (g.start_s + g.end_s) / 2 <= p.end_s + 0.1
+                         for g in spurious) for p in pauses)
+    on_err, off_err = [], []
+    for t in (e for e in truth_events if e.kind == "ipu"):
+        best, ov = None, 0.0
+        for g in got_events:
+            if g.kind == "ipu" and g.speaker == t.speaker:
+                o = min(g.end_s, t.end_s) - max(g.start_s, t.start_s)
+                if o > ov:
+                    best, ov = g, o
+        if best is not None:
+            on_err.append(best.start_s - t.start_s)
+            off_err.append(best.end_s - t.end_s)
+    return {"n_truth": len(tt), "n_got": len(gt), "n_match": len(m), "fto_err": fto_err,
+            "pauses": len(pauses), "bad_pauses": bad_pauses, "on_err": on_err, "off_err": off_err}
+
+
+def merge(scores):
+    out = {k: 0 for k in ("n_truth", "n_got", "n_match", "pauses", "bad_pauses")}
+    out.update({k: [] for k in ("fto_err", "on_err", "off_err")})
+    for s in scores:
+        for k, v in s.items():
+            out[k] = out[k] + v
+    return out
+
+
+def ms(x):
+    return f"{x * 1000:.0f}" if x == x else "-"
+
+
+def summary_row(s):
+    fe = np.abs(s["fto_err"])
+    rec = s["n_match"] / max(1, s["n_truth"])
+    prec = s["n_match"] / max(1, s["n_got"])
+    med = float(np.median(fe)) if fe.size else float("nan")
+    p90 = float(np.percentile(fe, 90)) if fe.size else float("nan")
+    on, off = np.array(s["on_err"]), np.array(s["off_err"])
+    return (rec, prec, med, p90,
+            f"{rec:.3f} ({s['n_match']}/{s['n_truth']}) | {prec:.3f} | {ms(med)} | {ms(p90)} | "
+            f"{ms(float(np.median(on)))} / {ms(float(np.median(np.abs(on))))} | "
+            f"{ms(float(np.median(off)))} / {ms(float(np.median(np.abs(off))))} | "
+            f"{s['bad_pauses']}/{s['pauses']}")
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="2 short dialogues per group")
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--conditions", default=",".join(CONDITIONS))
+    ap.add_argument("--groups", default="", help="substring of the group names to run")
+    ap.add_argument("--out", default=str(RESULTS))
+    args = ap.parse_args(argv)
+    systems = [s for s in args.systems.split(",") if s]
+    conds = [c for c in args.conditions.split(",") if c]
+    data = shared_data()
+    t0 = time.perf_counter()
+    noises = real_noises(data)
+    grp = {k: v for k, v in groups(data, args.quick).items() if args.groups in k}
+    rng = np.random.default_rng(SEED)
+    dialogues = {g: [build_dialogue(n, a, b, rng) for n, a, b in v] for g, v in grp.items()}
+    truth = {}
+    for ds in dialogues.values():
+        for d in ds:
+            ipus, _, ev = turn_events_from_segments(d.segs, d.duration_s, THETA_S)
+            truth[d.name] = ipus + ev
+    results = {}
+    wall = {s: 0.0 for s in systems}
+    for ci, cond in enumerate(conds):
+        for g, ds in dialogues.items():
+            for di, d in enumerate(ds):
+                crng = np.random.default_rng([SEED, ci, di])
+                chans, sr = apply_condition(cond, d, noises, crng)
+                for sysname in systems:
+                    t1 = time.perf_counter()
+                    got = run_system(sysname, chans, sr, d.duration_s)
+                    wall[sysname] += time.perf_counter() - t1
+                    results.setdefault((g, cond, sysname), []).append(score(truth[d.name], got))
+    audio_s = sum(d.duration_s for ds in dialogues.values() for d in ds)
+    lines = ["# Turn timing on planted dialogues (exact truth)", "",
+             "Command: `nice -n 5 python bench/bench_turns_planted.py`" +
+             (" --quick (development subset)" if args.quick else "") + ". "
+             f"{sum(len(ds) for ds in dialogues.values())} dialogues, {audio_s:.0f} s of stereo audio "
+             f"per condition; theta {THETA_S * 1000:.0f} ms; transfers matched within "
+             f"{MATCH_S * 1000:.0f} ms.", ""]
+    for g, ds in dialogues.items():
+        n_tr = sum(len(transfers(truth[d.name])) for d in ds)
+        n_pa = sum(e.kind == "pause" for d in ds for e in truth[d.name])
+        n_ov = sum(e.kind == "overlap_between" for d in ds for e in truth[d.name])
+        lines.append(f"- {g}: {len(ds)} dialogues ({', '.join(d.name for d in ds)}), "
+                     f"{sum(d.duration_s for d in ds):.0f} s, {n_tr} floor transfers "
+                     f"({n_ov} overlaps), {n_pa} pauses.")
+    lines += ["", "Columns: recall (found/truth) | precision | median / p90 of |FTO error| (ms) | "
+              "IPU onset error median signed / median abs (ms) | offset likewise | truth pauses "
+              "with a spurious floor transfer.", ""]
+    for g in dialogues:
+        lines += [f"## {g}", "", "| condition | system | recall | precision | FTO med | FTO p90 | "
+                  "onset | offset | pauses as floor change |", "|---|---|---|---|---|---|---|---|---|"]
+        for cond in conds:
+            for sysname in systems:
+                row = summary_row(merge(results[(g, cond, sysname)]))
+                name = f"**{sysname}**" if sysname == "prosync" else sysname
+                lines.append(f"| {cond} | {name} | {row[4]} |")
+        lines.append("")
+    lines.append("Wall time per system over all conditions (busy 2-core machine, ratios only): " +
+                 ", ".join(f"{s} {wall[s] / max(wall[systems[0]], 1e-9):.2f}x" for s in systems) +
+                 f" of {systems[0]}; whole run {time.perf_counter() - t0:.0f} s.")
+    text = "\n".join(lines) + "\n"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

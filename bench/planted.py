@@ -1,0 +1,244 @@
+"""Planted two-channel dialogues from real single-speaker recordings, with exact turn truth.
+
+Used by ``bench/bench_turns_planted.py``. Every true boundary is known to the millisecond: truth
+IPUs are cut on each clean recording, the recordings are laid out on two channels with drawn
+floor-transfer offsets (FTOs) and within-speaker pauses, and the truth events follow from the
+truth IPUs through the same turn rules (``turn_events_from_segments``, theta 180 ms).
+
+Truth IPUs of one recording (1 ms hop, 10 ms window energy): the speech level ``L`` is the 95th
+percentile of the frame energy and the noise floor ``N`` its 10th percentile; a frame is active
+above ``max(N + 12, L - 45)`` dB (weak fricative onsets and tails included); active runs closer
+than 100 ms are joined; a run whose loudest frame stays below ``L - 20`` dB has no vowel in it
+and is dropped (breaths, lip noise, clicks); so is a run shorter than 40 ms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+from scipy.signal import butter, lfilter, sosfilt
+
+SR = 16000
+THETA_S = 0.18
+PAD_S = 0.10  # each clip carries this much of its own recording around its first/last IPU
+
+
+def load16(path: Path) -> np.ndarray:
+    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    x = x[:, 0]
+    if sr != SR:
+        x = soxr.resample(x, sr, SR, "HQ").astype(np.float32)
+    return x
+
+
+def energy_db(x: np.ndarray, hop: int, win: int) -> np.ndarray:
+    """Energy (dB) of the window of ``win`` samples centred on sample ``k*hop + hop//2``."""
+    c = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
+    centre = np.arange(x.shape[0] // hop) * hop + hop // 2
+    lo = np.clip(centre - win // 2, 0, x.shape[0])
+    hi = np.clip(centre + win // 2, 0, x.shape[0])
+    return 10 * np.log10((c[hi] - c[lo]) / win + 1e-12)
+
+
+def runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    d = np.diff(flags.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    return list(zip(np.flatnonzero(d > 0).tolist(), np.flatnonzero(d < 0).tolist(), strict=True))
+
+
+def truth_segments(x: np.ndarray) -> tuple[list[tuple[float, float]], float, float]:
+    """Truth IPUs of a clean recording in s, its speech level and noise floor (dB)."""
+    e = energy_db(x, 16, 160)  # 1 ms hop, 10 ms window
+    level, floor = float(np.percentile(e, 95)), float(np.percentile(e, 10))
+    act = e > max(floor + 12.0, level - 45.0)
+    joined: list[list[int]] = []
+    for a, b in runs(act):
+        if joined and a - joined[-1][1] < 100:
+            joined[-1][1] = b
+        else:
+            joined.append([a, b])
+    segs = [(a / 1000, b / 1000) for a, b in joined
+            if b - a >= 40 and e[a:b].max() > level - 20.0]
+    return segs, level, floor
+
+
+@dataclass
+class Utt:
+    """One recording: 16 kHz samples, truth IPUs (s, in the recording), speaker and levels."""
+
+    name: str
+    speaker: str
+    x: np.ndarray
+    segs: list
+    level_db: float
+    floor_db: float
+
+
+def make_utt(path: Path, speaker: str) -> Utt:
+    x = load16(path)
+    segs, level, floor = truth_segments(x)
+    return Utt(path.stem, speaker, x, segs, level, floor)
+
+
+def draw_fto(rng) -> float:
+    """Heldner & Edlund-like FTO: 60 % gaps (lognormal, mode ~200 ms), 40 % overlaps; -1..1.5 s."""
+    if rng.random() < 0.6:
+        return float(min(1.5, max(0.02, rng.lognormal(np.log(0.3), 0.6))))
+    return float(-min(1.0, max(0.02, rng.exponential(0.3))))
+
+
+@dataclass
+class Dialogue:
+    name: str
+    clean: tuple  # two float32 channels at 16 kHz
+    segs: dict    # speaker ('a'/'b') -> truth IPUs in s (raw, before bridging)
+    duration_s: float
+    utts: tuple   # the Utt lists per channel (for room-tone beds and levels)
+
+
+def build_dialogue(name: str, utts_a: list, utts_b: list, rng) -> Dialogue:
+    """Alternating turns of 1-3 recordings; FTOs drawn by :func:`draw_fto`, pauses 0.2-1.5 s."""
+    queues = [list(utts_a), list(utts_b)]
+    placed: list[list[tuple[float, Utt]]] = [[], []]  # (offset of the recording start, utt)
+    last_end = [-10.0, -10.0]      # end of each speaker's last truth IPU (absolute s)
+    last_ipu_dur = [0.0, 0.0]
+    spk, t = 0, 0.6
+    first = True
+    while queues[spk]:
+        k = int(rng.integers(1, 4))
+        for j in range(min(k, len(queues[spk]))):
+            u = queues[spk].pop(0)
+            a0 = u.segs[0][0]
+            if first:
+                start = t
+                first = False
+            elif j == 0:  # floor transfer from the other speaker
+                o = 1 - spk
+                fto = draw_fto(rng)
+                lim = 0.7 * min(last_ipu_dur[o], u.segs[0][1] - u.segs[0][0])
+                fto = max(fto, -lim)
+                start = last_end[o] + fto
+                # the channel's own previous recording must be over, with room for its pause
+                start = max(start, last_end[spk] + 0.4)
+            else:  # within-speaker pause
+                start = last_end[spk] + float(rng.uniform(0.2, 1.5))
+            placed[spk].append((start - a0, u))
+            last_end[spk] = start - a0 + u.segs[-1][1]
+            last_ipu_dur[spk] = u.segs[-1][1] - u.segs[-1][0]
+        spk = 1 - spk
+    dur = max(last_end) + 0.8
+    n = int(round(dur * SR))
+    chans = [np.zeros(n, np.float32), np.zeros(n, np.float32)]
+    segs = {"a": [], "b": []}
+    for c, (ch, key) in enumerate(zip(chans, ("a", "b"), strict=True)):
+        for off, u in placed[c]:
+            lo = max(0.0, u.segs[0][0] - PAD_S)
+            hi = min(u.x.shape[0] / SR, u.segs[-1][1] + PAD_S)
+            clip = u.x[int(lo * SR):int(hi * SR)].copy()
+            ramp = min(160, clip.shape[0] // 4)
+            w = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, ramp))
+            clip[:ramp] *= w
+            clip[-ramp:] *= w[::-1]
+            i0 = int(round((off + lo) * SR))
+            ch[i0:i0 + clip.shape[0]] += clip[:max(0, n - i0)]
+            segs[key].extend((round(off + a, 3), round(off + b, 3)) for a, b in u.segs)
+    return Dialogue(name, tuple(chans), segs, round(dur, 3),
+                    ([u for _, u in placed[0]], [u for _, u in placed[1]]))
+
+
+# ----------------------------------------------------------------------------- conditions
+
+
+def speech_level_db(x: np.ndarray, segs) -> float:
+    """Mean power (dB) over the truth IPUs: the channel's active speech level."""
+    parts = [x[int(a * SR):int(b * SR)] for a, b in segs]
+    p = np.concatenate(parts).astype(np.float64)
+    return float(10 * np.log10(np.mean(p ** 2) + 1e-12))
+
+
+def fit_noise(noise: np.ndarray, n: int, rng) -> np.ndarray:
+    """``n`` samples of a noise recording from a random start, looped with 20 ms cross-fades."""
+    fade = 320
+    w = np.linspace(0, 1, fade, dtype=np.float32)
+    out = noise[int(rng.integers(0, max(1, noise.shape[0] - SR))):]
+    while out.shape[0] < n:
+        out = np.concatenate([out[:-fade], out[-fade:] * (1 - w) + noise[:fade] * w, noise[fade:]])
+    return out[:n].astype(np.float32)
+
+
+def at_snr(noise: np.ndarray, level_db: float, snr_db: float) -> np.ndarray:
+    p = 10 * np.log10(np.mean(noise.astype(np.float64) ** 2) + 1e-20)
+    return (noise * 10 ** ((level_db - snr_db - p) / 20)).astype(np.float32)
+
+
+def pink(n: int, rng) -> np.ndarray:
+    """Pink noise (Voss-McCartney-like via a 1/f-shaped filter on white noise)."""
+    b = [0.049922035, -0.095993537, 0.050612699, -0.004408786]
+    a = [1, -2.494956002, 2.017265875, -0.522189400]
+    return lfilter(b, a, rng.standard_normal(n + 2000))[2000:].astype(np.float32)
+
+
+def room_tone_bed(utts: list, n: int, rng) -> np.ndarray:
+    """The recordings' own material outside their truth IPUs (breaths and lip noise included)."""
+    parts = []
+    for u in utts:
+        keep = np.ones(u.x.shape[0], bool)
+        keep[:800] = keep[-800:] = False  # FDA files open with a click: not room tone
+        for a, b in u.segs:
+            keep[max(0, int((a - 0.03) * SR)):int((b + 0.03) * SR)] = False
+        for a, b in runs(keep):
+            if b - a > 0.1 * SR:
+                parts.append(u.x[a + 160:b - 160] * 10 ** (-(u.level_db - utts[0].level_db) / 20))
+    return fit_noise(np.concatenate(parts), n, rng)
+
+
+def cross_talk(x: np.ndarray, other: np.ndarray, rng, gain_db=-18.0) -> np.ndarray:
+    delay = int(rng.integers(16, 49))  # 1-3 ms
+    sos = butter(2, 3000, "low", fs=SR, output="sos")
+    bleed = sosfilt(sos, other).astype(np.float32) * 10 ** (gain_db / 20)
+    out = x.copy()
+    out[delay:] += bleed[:-delay]
+    return out
+
+
+def telephone(x: np.ndarray) -> np.ndarray:
+    sos = butter(4, [300, 3400], "band", fs=SR, output="sos")
+    return soxr.resample(sosfilt(sos, x).astype(np.float32), SR, 8000, "HQ").astype(np.float32)
+
+
+CONDITIONS = ("clean", "cross-talk", "pink 20 dB", "pink 10 dB", "real noise 15 dB", "room tone",
+              "quiet second speaker", "telephone")
+
+
+def apply_condition(cond: str, d: Dialogue, noises: list, rng):
+    """The two channels of dialogue ``d`` under ``cond``, and their sample rate."""
+    n = d.clean[0].shape[0]
+    lv = [speech_level_db(d.clean[0], d.segs["a"]), speech_level_db(d.clean[1], d.segs["b"])]
+    beds = [room_tone_bed(d.utts[i], n, rng) for i in range(2)]
+    if cond == "room tone":  # the bed's median frame level 35 dB under the speech level
+        for i in range(2):
+            med = float(np.median(energy_db(beds[i], 160, 400)))
+            beds[i] = (beds[i] * 10 ** ((lv[i] - 35.0 - med) / 20)).astype(np.float32)
+    # every condition: the recordings' own room tone goes on between the clips
+    a, b = d.clean[0] + beds[0], d.clean[1] + beds[1]
+    if cond in ("clean", "room tone"):
+        return (a, b), SR
+    if cond == "cross-talk":
+        return (cross_talk(a, b, rng), cross_talk(b, a, rng)), SR
+    if cond.startswith("pink"):
+        snr = float(cond.split()[1])
+        return tuple(x + at_snr(pink(n, rng), lv[i], snr) for i, x in enumerate((a, b))), SR
+    if cond.startswith("real noise"):
+        out = []
+        for i, x in enumerate((a, b)):
+            nz = noises[int(rng.integers(len(noises)))]
+            out.append(x + at_snr(fit_noise(nz[1], n, rng), lv[i], 15.0))
+        return tuple(out), SR
+    if cond == "quiet second speaker":
+        return (a, (b * 10 ** (-20 / 20)).astype(np.float32)), SR
+    if cond == "telephone":
+        return (telephone(a), telephone(b)), 8000
+    raise ValueError(cond)

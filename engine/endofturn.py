@@ -1,0 +1,311 @@
+"""End of turn: a causal probability that the user has finished, every 10 ms of their silence.
+
+While the user (speaker 0) is silent after speaking, each 10 ms frame gets ``turn_end_prob``,
+the probability that this silence is the end of their turn (a *gap* the other party should fill)
+rather than a pause inside it; a ``turn_end`` event marks the first frame where it reaches
+``EndOfTurnConfig.threshold``, with its latency from the end of speech.
+
+The model is a hazard in two parts (log-odds add):
+
+``logit p(t) = bias + cue_weight * (cues - cue_centre) + log(1 / S_user(t))``
+
+1. **Prosodic cues at the end of the IPU** (known the moment speech stops). Gravano & Hirschberg
+   (2011, "Turn-taking cues in task-oriented dialogue", Computer Speech & Language 25:601-634)
+   found that the likelihood of a turn switch rises roughly *linearly with the number of
+   turn-yielding cues* shown together; each cue here is a soft count 0..1, all relative to the
+   speaker's own baseline (online calibration, :class:`~prosync.calibration.baseline.SpeakerBaseline`):
+
+   * ``cue_f0_move``: a final fall or rise: |F0 change| over the last 250 ms of voicing, in
+     quarters of the speaker's 5-95 % F0 range (a plateau, the "continuation" contour, scores 0);
+   * ``cue_f0_low``: a final pitch level below the speaker's median (in halves of the range);
+   * ``cue_energy``: energy decay: the last 200 ms of speech below the speaker's speech level
+     (6 dB = 1);
+   * ``cue_voicing``: voicing loss: the share of unvoiced frames among the last 200 ms of speech
+     (breathy or creaky endings; G&H's voice-quality cue);
+   * ``cue_lengthening``: final lengthening (Duncan 1972's "drawl"): the last voiced stretch against
+     the speaker's syllable duration (1 / their rate): twice as long = 1;
+   * ``cue_ipu``: IPU length, log-scaled between 0.5 s (0) and 4 s (1) (G&H: longer IPUs
+     precede switches);
+   * ``cue_other``: the other channel: 1 minus the other's speech share in the last second of the
+     user's IPU (a backchannel or talk from the other party during the user's speech signals that
+     the user is expected to go on). The other channel is read only up to the end of the user's
+     speech, never during the silence being judged.
+
+   ``cues`` is their sum (0..7); ``cue_centre`` the typical sum, so that ``bias`` is the log-odds
+   of a turn end for an ordinary ending.
+
+2. **The silence so far against this user's own pauses**. If the turn has ended, the user stays
+   silent; if it has not, they resume after a pause drawn from their pause distribution. Bayes
+   gives posterior odds = prior odds / S(t), S(t) = P(pause > t), here the user's pauses as a
+   log-normal (Heldner & Edlund 2010, "Pauses, gaps and overlaps in conversations", J. Phonetics
+   38:555-568: within-speaker pauses are longer than between-speaker gaps and skewed; Campione &
+   Véronis 2002 for log-normal pause durations). ``log_pause_mu`` starts at the population prior
+   (``prior_pause_s``) and moves to the user's own pauses with ``prior_pauses`` pseudo-counts.
+
+Parameters were chosen by leave-one-dataset-out on the shared development conversations
+(``bench/bench_end_of_turn.py``); they are few on purpose.
+
+Cost: Python work per speech run and per push; per-frame values are numpy over the block.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import HOP_S, EndOfTurnConfig
+
+#: Frames of the user's recent speech kept for the cues (1 s).
+RING = 100
+#: Frames of voicing whose F0 change is the final movement (250 ms).
+F0_WIN = 25
+#: Frames of the end of speech for energy decay and voicing loss (200 ms).
+END_WIN = 20
+#: Window of the other channel's activity before the user's end of speech (1 s).
+OTHER_WIN = 100
+
+#: One row per 10 ms frame of user silence after speech (``Update.end_of_turn``).
+EOT_DTYPE = np.dtype([("t_s", np.float64), ("silence_s", np.float32),
+                      ("turn_end_prob", np.float32)])
+
+CUE_NAMES = ("cue_f0_move", "cue_f0_low", "cue_energy", "cue_voicing", "cue_lengthening",
+             "cue_ipu", "cue_other")
+
+
+@dataclass(frozen=True)
+class TurnEndEvent:
+    """The moment ``turn_end_prob`` first reached the threshold in a silence of the user.
+
+    ``t_s`` is the frame centre at the crossing, ``speech_end_s`` the end of the user's last
+    speech frame, ``latency_s = t_s + 0.005 - speech_end_s`` (the silence up to the crossing
+    frame's end), ``ipu_s`` the length of the IPU that ended, ``prior`` the probability from the
+    cues alone (before any silence), ``cues`` the seven cue values (see the module doc).
+    """
+
+    t_s: float
+    speech_end_s: float
+    latency_s: float
+    turn_end_prob: float
+    prior: float
+    ipu_s: float
+    cues: tuple
+
+    def as_dict(self) -> dict:
+        d = {"kind": "turn_end", "t_s": self.t_s, "speech_end_s": self.speech_end_s,
+             "latency_s": self.latency_s, "turn_end_prob": self.turn_end_prob,
+             "prior": self.prior, "ipu_s": self.ipu_s}
+        d.update(zip(CUE_NAMES, (float(c) for c in self.cues), strict=True))
+        return d
+
+
+def _clip01(x: float) -> float:
+    return 0.0 if not math.isfinite(x) else min(1.0, max(0.0, x))
+
+
+class EndOfTurnTracker:
+    """Causal end-of-turn probability of the user (speaker 0) from both speakers' frames.
+
+    Feed consecutive blocks of joined frames with :meth:`update`; it returns the rows of the
+    user's silent frames (:data:`EOT_DTYPE`) and the ``turn_end`` events that became final.
+    Results do not depend on block sizes.
+    """
+
+    def __init__(self, cfg: EndOfTurnConfig, baseline, bridge_s: float):
+        self.cfg = cfg
+        self.baseline = baseline  # the user's SpeakerBaseline (F0 range, level, rate)
+        self.bridge = max(1, int(round(bridge_s / HOP_S)))
+        # ring of the user's last RING frames (and the other's speech flag)
+        self._f0 = np.full(RING, np.nan)
+        self._en = np.full(RING, np.nan)
+        self._voiced = np.zeros(RING, bool)
+        self._sp = np.zeros(RING, bool)
+        self._other = np.zeros(RING, bool)
+        self._k = 0                 # frames seen
+        self._speaking = False
+        self._ipu_start = -1        # frame where the current IPU began, -1 before any speech
+        self._end = -1              # frame one past the last speech frame, -1 while speaking
+        self._logit0 = math.nan     # cue log-odds of the silence in progress
+        self._fired = False
+        self._prior = math.nan
+        self._cues: tuple = ()
+        self._ipu_s = math.nan
+        # the user's pauses (silences they resumed after, no other speech between): log-normal
+        self._n_pause = 0
+        self._sum_log_pause = 0.0
+        self._other_in_silence = False
+        self.latest_prob = math.nan
+        #: When a list, each silence's start is appended as ``(speech_end_s, cues, n_pauses,
+        #: sum_log_pauses)`` (for offline analysis, e.g. the bench's parameter search).
+        self.log: list | None = None
+
+    def state(self) -> tuple[bool, float]:
+        """``(turn_end fired in the current silence, silence so far in s)``; ``(False, 0.0)``
+        while the user speaks or before they spoke."""
+        if self._speaking or self._end < 0:
+            return False, 0.0
+        return self._fired, (self._k - self._end) * HOP_S
+
+    # ------------------------------------------------------------------ pauses
+    @property
+    def pause_mu(self) -> float:
+        """Log-mean of the user's pause durations (prior blended with their own pauses)."""
+        c = self.cfg
+        n0 = c.prior_pauses
+        return (n0 * math.log(c.prior_pause_s) + self._sum_log_pause) / (n0 + self._n_pause)
+
+    @property
+    def pause_median_s(self) -> float:
+        return math.exp(self.pause_mu)
+
+    def _log_inv_survival(self, t: np.ndarray) -> np.ndarray:
+        """``-log P(pause > t)`` for the user's log-normal pauses (0 for t <= 0)."""
+        from scipy.special import log_ndtr
+
+        z = (np.log(np.maximum(t, 1e-3)) - self.pause_mu) / self.cfg.pause_sigma
+        return -log_ndtr(-z)
+
+    # -------------------------------------------------------------------- cues
+    def _recent(self, block: dict, k0: int, end: int) -> dict:
+        """The last ``RING`` frames before frame ``end`` (ring before the block + block head)."""
+        j = end - k0  # frames of this block before the end
+        out = {}
+        for name, ring in (("f0", self._f0), ("en", self._en), ("vo", self._voiced),
+                           ("sp", self._sp), ("ot", self._other)):
+            head = block[name][:j]
+            if j >= RING:
+                out[name] = head[j - RING:].astype(ring.dtype)
+            else:
+                n_old = min(RING - j, k0)
+                idx = np.arange(k0 - n_old, k0) % RING
+                out[name] = np.concatenate([ring[idx], head])
+        return out
+
+    def _cue_values(self, r: dict) -> tuple:
+        """The seven cues at the end of the IPU that just ended (frame ``self._end``)."""
+        snap = self.baseline.snapshot()
+        f0, en, vo, sp = r["f0"], r["en"], r["vo"], r["sp"]
+        # final F0 movement and level, semitones re the speaker's median, in units of their range
+        rng = snap.f0_range_st if math.isfinite(snap.f0_range_st) and snap.f0_range_st > 1 else 8.0
+        med = snap.f0_median_st
+        fv = np.flatnonzero(vo & np.isfinite(f0) & (f0 > 0))
+        move = low = 0.0
+        if fv.size >= 6:
+            st = 12.0 * np.log2(f0[fv[-F0_WIN:]])
+            k = max(2, st.size // 4)
+            move = _clip01(abs(float(np.median(st[-k:]) - np.median(st[:k]))) / (0.25 * rng))
+            if math.isfinite(med):
+                low = _clip01((med - float(np.median(st[-k:]))) / (0.5 * rng))
+        # energy decay and voicing loss over the last 200 ms of speech
+        spi = np.flatnonzero(sp)[-END_WIN:]
+        energy = voicing = 0.0
+        if spi.size:
+            lvl = snap.speech_level_db
+            if math.isfinite(lvl):
+                energy = _clip01((lvl - float(np.mean(en[spi]))) / 6.0)
+            voicing = _clip01(1.0 - float(np.mean(vo[spi])))
+        # final lengthening: the last voiced run against the speaker's syllable duration
+        length = 0.0
+        rate = snap.rate_sps if math.isfinite(snap.rate_sps) and snap.rate_sps > 0.5 else 4.0
+        if fv.size:
+            gaps = np.flatnonzero(np.diff(fv) != 1)
+            run = fv.size - (int(gaps[-1]) + 1 if gaps.size else 0)
+            length = _clip01(run * HOP_S * rate - 1.0)
+        ipu_s = (self._end - self._ipu_start) * HOP_S
+        ipu = _clip01(math.log2(max(ipu_s, 1e-3) / 0.5) / 3.0)
+        oth = r["ot"][-OTHER_WIN:]
+        other = 1.0 - (float(np.mean(oth)) if oth.size else 0.0)
+        return (move, low, energy, voicing, length, ipu, other), ipu_s
+
+    def _start_silence(self, r: dict) -> None:
+        c = self.cfg
+        self._cues, self._ipu_s = self._cue_values(r)
+        self._logit0 = c.bias + c.cue_weight * (sum(self._cues) - c.cue_centre)
+        self._prior = 1.0 / (1.0 + math.exp(-self._logit0))
+        if self.log is not None:
+            self.log.append((self._end * HOP_S, self._cues, self._n_pause, self._sum_log_pause))
+        self._fired = False
+        self._other_in_silence = False
+
+    # ------------------------------------------------------------------ update
+    def update(self, user: np.ndarray, other: np.ndarray | None, n: int):
+        """Feed ``n`` joined frames (record arrays with ``t_s``, ``f0_hz``, ``voiced``,
+        ``energy_db``, ``speech_raw``; ``other`` may be None); returns ``(rows, events)``:
+        one :data:`EOT_DTYPE` row per frame of user silence within ``horizon_s`` of their last
+        speech, and the :class:`TurnEndEvent` of each threshold crossing."""
+        if n == 0:
+            return np.zeros(0, EOT_DTYPE), []
+        sp = np.asarray(user["speech_raw"][:n], bool)
+        osp = (np.asarray(other["speech_raw"][:n], bool) if other is not None
+               else np.zeros(n, bool))
+        blk = {"f0": user["f0_hz"][:n], "en": user["energy_db"][:n], "vo": user["voiced"][:n],
+               "sp": sp, "ot": osp}
+        k0 = self._k
+        rows = np.zeros(n, EOT_DTYPE)
+        n_rows = 0
+        events: list[TurnEndEvent] = []
+        # runs of equal speech flags: Python per run, numpy over the frames of a run
+        change = np.flatnonzero(np.diff(sp.astype(np.int8), prepend=np.int8(self._speaking)))
+        start = 0
+        for b in [*change.tolist(), n]:
+            if b > start and not self._speaking and self._end >= 0:
+                n_rows = self._silent_run(k0, start, b, user["t_s"], osp, rows, n_rows, events)
+            if b < n:
+                self._toggle(k0 + b, blk, k0)
+            start = b
+        # the ring keeps the last RING frames for the next block's cues
+        m = min(n, RING)
+        ri = np.arange(k0 + n - m, k0 + n) % RING
+        for name, ring in (("f0", self._f0), ("en", self._en), ("vo", self._voiced),
+                           ("sp", self._sp), ("ot", self._other)):
+            ring[ri] = blk[name][n - m:]
+        self._k = k0 + n
+        return rows[:n_rows].copy(), events
+
+    def _toggle(self, k: int, blk: dict, k0: int) -> None:
+        """The user's speech flag changes at frame ``k``."""
+        if not self._speaking:  # speech starts at frame k
+            if self._end < 0 or k - self._end >= self.bridge:  # a new IPU
+                if self._end >= 0 and not self._other_in_silence:
+                    dur = (k - self._end) * HOP_S
+                    if dur >= self.cfg.min_pause_s:  # a pause of the user: calibrate
+                        self._n_pause += 1
+                        self._sum_log_pause += math.log(dur)
+                self._ipu_start = k
+            self._end = -1
+            self._speaking = True
+            self.latest_prob = math.nan
+        else:  # speech ends: frame k is the first silent one
+            self._speaking = False
+            self._end = k
+            if self._ipu_start < 0:
+                self._ipu_start = k
+            self._start_silence(self._recent(blk, k0, k))
+
+    def _silent_run(self, k0, a, b, t_s, osp, rows, n_rows, events) -> int:
+        """Frames ``a:b`` of the block are user silence after speech ended at ``self._end``."""
+        if osp[a:b].any():
+            self._other_in_silence = True
+        # silence at the end of each frame
+        t = (np.arange(k0 + a, k0 + b) - self._end + 1) * HOP_S
+        m = int(np.searchsorted(t, self.cfg.horizon_s + 1e-9, side="right"))
+        if m == 0:
+            return n_rows
+        t = t[:m]
+        p = 1.0 / (1.0 + np.exp(-(self._logit0 + self._log_inv_survival(t))))
+        out = rows[n_rows:n_rows + m]
+        out["t_s"] = t_s[a:a + m]
+        out["silence_s"] = t
+        out["turn_end_prob"] = p
+        self.latest_prob = float(p[-1])
+        if not self._fired:
+            hit = np.flatnonzero(p >= self.cfg.threshold)
+            if hit.size:
+                j = int(hit[0])
+                self._fired = True
+                events.append(TurnEndEvent(
+                    t_s=float(out["t_s"][j]), speech_end_s=round(self._end * HOP_S, 3),
+                    latency_s=round(float(t[j]), 3), turn_end_prob=float(p[j]),
+                    prior=self._prior, ipu_s=round(self._ipu_s, 3), cues=self._cues))
+        return n_rows + m

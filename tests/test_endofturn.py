@@ -1,0 +1,144 @@
+"""Known-answer tests of engine/endofturn.py (EndOfTurnTracker) on constructed frames."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy.stats import lognorm
+
+from prosync.calibration.baseline import SpeakerBaseline
+from prosync.engine.config import HOP_S, EndOfTurnConfig
+from prosync.engine.endofturn import EOT_DTYPE, EndOfTurnTracker
+from prosync.engine.speaker import FRAME_DTYPE
+
+
+def _frames(pattern, f0_end_st=0.0, level_db=-20.0, end_db=-20.0):
+    """Frames from a list of (seconds, speaking) runs; speech is voiced at 200 Hz with the last
+    250 ms of each speech run gliding by ``f0_end_st`` semitones and at ``end_db``."""
+    n = sum(int(round(s / HOP_S)) for s, _ in pattern)
+    f = np.zeros(n, FRAME_DTYPE)
+    f["t_s"] = (np.arange(n) + 0.5) * HOP_S
+    f["f0_hz"] = np.nan
+    f["energy_db"] = -90.0
+    k = 0
+    for s, sp in pattern:
+        m = int(round(s / HOP_S))
+        if sp:
+            st = np.zeros(m)
+            st[-25:] = np.linspace(0.0, f0_end_st, 25)
+            f["f0_hz"][k:k + m] = 200.0 * 2 ** (st / 12)
+            f["voiced"][k:k + m] = True
+            f["speech_raw"][k:k + m] = True
+            f["speech"][k:k + m] = True
+            f["energy_db"][k:k + m] = level_db
+            f["energy_db"][k + m - 20:k + m] = end_db
+            f["rate_sps"][k:k + m] = 4.0
+        k += m
+    return f
+
+
+def _baseline():
+    b = SpeakerBaseline()
+    b.add_frames(_frames([(6.0, True)]))  # 6 s of speech at 200 Hz, -20 dB: settled
+    return b
+
+
+def _run(frames, cfg=None, block=None, other=None):
+    cfg = cfg or EndOfTurnConfig(bias=-1.5, cue_weight=0.5)
+    tr = EndOfTurnTracker(cfg, _baseline(), 0.18)
+    rows, events = [], []
+    n = len(frames)
+    step = block or n
+    for i in range(0, n, step):
+        o = None if other is None else other[i:i + step]
+        r, e = tr.update(frames[i:i + step], o, len(frames[i:i + step]))
+        rows.append(r)
+        events.extend(e)
+    return np.concatenate(rows), events, tr
+
+
+def test_rows_only_while_silent_after_speech_and_probability_rises():
+    f = _frames([(0.5, False), (2.0, True), (2.0, False)])
+    rows, events, _ = _run(f)
+    assert rows.dtype == EOT_DTYPE
+    # no rows before the first speech; one per silent frame up to the horizon afterwards
+    assert rows.shape[0] == 200
+    assert rows["t_s"][0] == pytest.approx(2.505)
+    assert rows["silence_s"][0] == pytest.approx(0.01)
+    p = rows["turn_end_prob"]
+    assert np.all(np.diff(p) >= 0) and p[-1] > 0.8 and p[0] < 0.5
+    (ev,) = events
+    j = int(np.flatnonzero(p >= 0.5)[0])
+    assert ev.t_s == pytest.approx(rows["t_s"][j]) and ev.latency_s == pytest.approx((j + 1) * 0.01)
+    assert ev.speech_end_s == pytest.approx(2.5) and ev.ipu_s == pytest.approx(2.0)
+
+
+def test_probability_is_the_hazard_of_the_lognormal_pause():
+    cfg = EndOfTurnConfig(bias=0.3, cue_weight=0.0)
+    rows, events, tr = _run(_frames([(1.0, True), (3.0, False)]), cfg)
+    t = rows["silence_s"].astype(float)
+    s = lognorm.sf(t, cfg.pause_sigma, scale=cfg.prior_pause_s)
+    expect = 1.0 / (1.0 + np.exp(-(0.3 - np.log(s))))
+    np.testing.assert_allclose(rows["turn_end_prob"], expect, rtol=1e-5)
+    assert events[0].prior == pytest.approx(1 / (1 + math.exp(-0.3)))
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 333])
+def test_block_sizes_do_not_change_anything(block):
+    f = _frames([(0.3, False), (1.5, True), (0.4, False), (0.8, True), (2.5, False), (1.0, True),
+                 (1.0, False)], f0_end_st=-4.0)
+    ref_rows, ref_ev, _ = _run(f)
+    rows, ev, _ = _run(f, block=block)
+    np.testing.assert_array_equal(rows, ref_rows)
+    assert ev == ref_ev
+
+
+def test_users_own_pauses_calibrate_the_wait():
+    cfg = EndOfTurnConfig(bias=-1.5, cue_weight=0.0)
+    # a user who pauses 1.2 s inside their turns, again and again
+    pattern = [(1.0, True), (1.2, False)] * 8 + [(1.0, True), (3.0, False)]
+    _, events, tr = _run(_frames(pattern), cfg)
+    # the prior 0.5 s (5 pseudo-pauses) moved towards their 1.2 s pauses: exp of the mean log
+    assert tr.pause_median_s == pytest.approx(math.exp((5 * math.log(0.5) + 8 * math.log(1.2)) / 13))
+    _, ev0, _ = _run(_frames([(1.0, True), (3.0, False)]), cfg)
+    assert ev0[0].latency_s > 0.3
+    assert events[-1].latency_s > ev0[0].latency_s + 0.3
+
+
+def test_turn_yielding_cues_make_it_fire_earlier():
+    cfg = EndOfTurnConfig(cue_weight=1.0)
+    flat = _frames([(3.0, True), (3.0, False)])
+    fall = _frames([(3.0, True), (3.0, False)], f0_end_st=-6.0, end_db=-30.0)
+    _, (e_flat,), _ = _run(flat, cfg)
+    _, (e_fall,), _ = _run(fall, cfg)
+    assert e_fall.cues[0] == 1.0 and e_flat.cues[0] == 0.0       # final fall vs plateau
+    assert e_fall.cues[1] > 0.5 and e_fall.cues[2] > 0.9           # low end, energy decay
+    assert e_fall.prior > e_flat.prior and e_fall.latency_s < e_flat.latency_s
+
+
+def test_other_talking_during_the_users_speech_is_a_hold_cue():
+    f = _frames([(2.0, True), (3.0, False)])
+    other = np.zeros(len(f), FRAME_DTYPE)
+    other["speech_raw"][150:190] = True   # a backchannel in the last second of the user's IPU
+    cfg = EndOfTurnConfig(bias=-1.0, cue_weight=1.0)
+    _, (alone,), _ = _run(f, cfg)
+    _, (bc,), _ = _run(f, cfg, other=other)
+    assert alone.cues[6] == 1.0 and bc.cues[6] == pytest.approx(0.6)
+    assert bc.prior < alone.prior
+
+
+def test_short_gaps_are_bridged_into_one_ipu():
+    f = _frames([(1.0, True), (0.1, False), (1.0, True), (2.5, False)])
+    _, events, tr = _run(f, replace(EndOfTurnConfig(), threshold=0.2))
+    assert events[-1].ipu_s == pytest.approx(2.1)
+    assert tr._n_pause == 0   # a 100 ms gap is not a pause
+
+
+def test_config_is_validated():
+    from prosync.engine.errors import ProsyncError
+
+    with pytest.raises(ProsyncError, match="threshold"):
+        EndOfTurnConfig(threshold=1.5).validate()
