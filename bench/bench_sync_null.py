@@ -335,6 +335,10 @@ def main(argv=None) -> int:
     evaluate("research preset (30 s windows, ±5 s, 10 s step): pseudo-dialogues, second side "
              "shifted", psh, SyncConfig.preset("research"), FEATURES, lines)
     lines.append(f"Total {time.perf_counter() - t0:.0f} s on a busy 2-core machine.\n")
+    before = OUT.parent / "sync_null_before.md"
+    if before.exists():  # the same bench before the calibrated surrogates (kept for comparison)
+        lines += ["## Before: segment-shuffled surrogates, last value held (commit 0cf9bfb)\n"]
+        lines += [x.replace("### ", "#### ") for x in before.read_text().splitlines()[3:]]
     if not args.quick:
         OUT.parent.mkdir(exist_ok=True)
         OUT.write_text("\n".join(lines))
