@@ -60,7 +60,7 @@ RATE = 10
 SEG_S = 100
 TAMA_FEATURES = ("f0_mean_hz", "energy_mean_db", "rate_sps")
 LH_FEATURES = ("f0_mean_hz", "energy_mean_db", "rate_sps")
-RAW = FEATURES[:3]  # features whose session test permutes the second speaker's runs
+RAW = FEATURES[:3]  # features whose session test rotates the second speaker's runs
 PSEUDO_KW = dict(rate_hz=RATE, lag_s=2.0, window_s=8.0, step_s=1.0)
 
 

@@ -186,7 +186,8 @@ def _key(*parts) -> str:
     h = hashlib.sha1(repr(parts).encode())
     for d in ("engine", "native", "calibration"):
         for f in sorted((ROOT / d).glob("*.py")):
-            h.update(f.read_bytes())
+            if f.name != "surrogate.py":  # the tests' kernels do not change the series
+                h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 

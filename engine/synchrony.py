@@ -39,8 +39,8 @@ from ..native.series import bin_features, peak_of_abs
 from ..native.surrogate import (
     find_runs,
     hold_runs,
-    permute_runs,
     pool_p,
+    rotate_runs,
     session_profiles,
     shift_surrogates,
 )
@@ -74,10 +74,11 @@ MIN_SESSION_SHIFTS = 19
 MIN_SESSION_SPANS = 8
 #: A speaker's IPUs in the series are runs of values joined across gaps of at most this long
 #: (s; about the turn tracker's IPU bridging): the hold carries the mean of the last one, and
-#: the session test of f0, energy and rate permutes their content.
+#: the session test of f0, energy and rate rotates their content over the slots.
 RUN_BRIDGE_S = 0.3
-#: ... and the content of at least this many runs is permuted (else: circular shifts).
-MIN_RUNS = 8
+#: ... whose content is rotated by at least this many runs either way; with fewer than
+#: ``2 * MIN_ROTATION + MIN_SESSION_SHIFTS - 1`` runs the series is shifted instead.
+MIN_ROTATION = 2
 _PROBIT = NormalDist().inv_cdf
 #: Planted coupling strength (r) the power statement is about, and per preset and feature the
 #: shortest session (s) in which the session test found it with 80 % power on real voices
@@ -349,17 +350,19 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
     over windows per lag) at its largest |value|. Null: the same statistic for
     ``n_surrogates`` (default ``cfg.session_surrogates``) surrogates of the second speaker.
     Overlapping windows are dependent in the real statistic and in every surrogate alike, so
-    the rank p-value needs no independence. Deterministic (seeded from ``cfg.seed``): the same
+    the rank p-value needs no independence. Deterministic (no random draws): the same
     series give the same result however they were pushed.
 
     Surrogates: with ``raw2`` (the second speaker's series before the hold; f0, energy and
     rate), the content of the speaker's runs of values (IPUs: gaps of at most 0.3 s joined)
-    is permuted among the run slots (each resampled to its slot) and the hold applied again:
-    both speakers' timing, hence the turn-taking, stays exactly as it was, and only what the
-    second speaker said where is reshuffled. The turn-taking itself couples the series (the
+    is rotated over the run slots (slot i gets run i + k's values, resampled to its length,
+    for every k at least ``MIN_ROTATION`` runs away) and the hold applied again: both
+    speakers' timing, hence the turn-taking, stays exactly as it was, the order of the
+    second speaker's utterances too (their drift), and only which utterance sits where
+    moves. The turn-taking itself couples the series (the
     shared rise and fall of every utterance, lined up by the alternation of turns), and a
     test that broke the timing would call that F0 or energy synchrony. Without ``raw2``
-    (voice activity, whose coupling *is* the timing), or with fewer than ``MIN_RUNS`` runs:
+    (voice activity, whose coupling *is* the timing), or with too few runs:
     ``s2`` circularly shifted by shifts spread evenly over ``[g, N - g]``, ``g = window +
     2 * lag`` samples, so no shifted pairing falls within the lag reach of the real one.
     """
@@ -389,7 +392,7 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
         ends = np.empty(n, np.int64)
         bridge = int(round(RUN_BRIDGE_S * rate))
         nrun = find_runs(raw, bridge, starts, ends)
-        if nrun >= MIN_RUNS:
+        if nrun >= 2 * MIN_ROTATION + MIN_SESSION_SHIFTS - 1:
             runs = (raw, starts, ends, nrun)
     if runs is None:
         k = min(k, avail)
@@ -402,16 +405,17 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
     else:
         raw, starts, ends, nrun = runs
         hb = int(round(cfg.hold_s * rate))
+        rots = np.unique(np.round(np.linspace(MIN_ROTATION, nrun - MIN_ROTATION,
+                                              min(k, nrun - 2 * MIN_ROTATION + 1))).astype(int))
+        k = len(rots)
         prof = np.empty((k + 1, nl))
         cnt = np.empty((k + 1, nl))
         zero = np.zeros(1, np.int64)
         session_profiles(a, b, win, lag, step, zero, pre, prof[:1], cnt[:1])
-        state = np.random.SeedSequence([int(cfg.seed), 7]).generate_state(1, np.uint64)
-        perm = np.empty(nrun, np.int64)
         sur = np.empty(n)
         held = np.empty(n)
-        for j in range(1, k + 1):
-            permute_runs(raw, starts, ends, nrun, state, perm, sur)
+        for j, r in enumerate(rots, 1):
+            rotate_runs(raw, starts, ends, nrun, int(r), sur)
             hold_runs(sur, hb, bridge, held)
             session_profiles(a, held, win, lag, step, zero, pre, prof[j:j + 1], cnt[j:j + 1])
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -317,22 +317,15 @@ def hold_runs(raw, hb, bridge, out):
 
 
 @jit
-def permute_runs(raw, starts, ends, nrun, state, perm, out):
+def rotate_runs(raw, starts, ends, nrun, k, out):
     """A surrogate of ``raw`` (before the hold) that keeps the speaker's timing and moves the
-    content: every run slot ``i`` (``starts[i]:ends[i]``) gets the values of run ``perm[i]``
-    (a random permutation from the SplitMix64 ``state``), resampled to the slot's length
-    (nearest earlier sample); NaN outside the runs."""
+    content: run slot ``i`` (``starts[i]:ends[i]``) gets the values of run ``(i + k) % nrun``,
+    resampled to the slot's length (nearest earlier sample); NaN outside the runs. The order of
+    the contents is kept (rotated), so their drift from utterance to utterance stays."""
     for t in range(raw.shape[0]):
         out[t] = np.nan
     for i in range(nrun):
-        perm[i] = i
-    for i in range(nrun - 1, 0, -1):
-        j = rand_below(state, i + 1)
-        tmp = perm[i]
-        perm[i] = perm[j]
-        perm[j] = tmp
-    for i in range(nrun):
-        j = perm[i]
+        j = (i + k) % nrun
         ni = ends[i] - starts[i]
         nj = ends[j] - starts[j]
         for t in range(ni):

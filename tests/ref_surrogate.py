@@ -119,7 +119,8 @@ def hold_runs(raw, hb, bridge) -> np.ndarray:
     return out
 
 
-def permute_runs(raw, runs, perm) -> np.ndarray:
+def rotate_runs(raw, runs, k) -> np.ndarray:
+    perm = [(i + k) % len(runs) for i in range(len(runs))]
     out = np.full(len(raw), np.nan)
     for (s, e), j in zip(runs, perm):
         sj, ej = runs[j]
