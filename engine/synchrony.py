@@ -84,10 +84,7 @@ _PROBIT = NormalDist().inv_cdf
 #: shortest session (s) in which the session test found it with 80 % power on real voices
 #: (``bench/bench_sync_power.py``, bench/RESULTS.md); None: not reached within 5 minutes.
 POWER_R = 0.3
-MIN_SESSION_S = {
-    "live": {"f0": None, "energy": None},
-    "research": {"f0": None, "energy": None},
-}
+MIN_SESSION_S: dict[str, dict[str, float | None]] = {}
 
 
 @dataclass(frozen=True)
