@@ -40,11 +40,12 @@ import numpy as np
 from ..engine.config import Config
 from ..engine.duplex import Duplex
 from ..engine.errors import ProsyncError
-from ..engine.schema import SCHEMA_VERSION
+from ..engine.schema import PROTOCOL_VERSION, SCHEMA_VERSION
 from ..engine.session import Session
-from .jsonl import FRAME_COLUMNS
+from .arrow import json_rows, rows_batch
+from .arrow import warm as warm_arrow
+from .jsonl import updates_to_dict
 
-PROTOCOL_VERSION = "1.0"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 #: Audio messages carrying more than this many seconds are processed in a worker thread.
@@ -116,56 +117,13 @@ def _dumps(obj) -> str:
     return json.dumps(obj, allow_nan=False, separators=(",", ":"))
 
 
-def _jsonable(v):
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, (np.floating,)):
-        v = float(v)
-        return v if math.isfinite(v) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _row(obj) -> dict:
-    """A dataclass row as a JSON-ready dict (``dataclasses.asdict`` without its deep copies)."""
-    names = _FIELDS.get(type(obj))
-    if names is None:
-        names = _FIELDS[type(obj)] = tuple(f.name for f in dataclasses.fields(obj))
-    return {k: _jsonable(getattr(obj, k)) for k in names}
-
-
-def _finite_or_none(values: list) -> list:
-    return [v if math.isfinite(v) else None for v in values]
+def _not_json(token: str):
+    raise ProsyncError(f"the server sent {token}, which is not JSON: upgrade the server")
 
 
 def metrics_body(updates, frames: bool = True) -> dict:
-    """The rows of consecutive updates in the JSON form of :func:`prosync.streams.jsonl.
-    update_to_dict` of their merge (same keys, values and order), built column by column."""
-    rows = []
-    if frames:
-        for upd in updates:
-            for spk, rec in upd.frames.items():
-                if not len(rec):
-                    continue
-                cols = []
-                for c in FRAME_COLUMNS:
-                    v = rec[c].tolist()
-                    cols.append(_finite_or_none(v) if rec.dtype[c].kind == "f" else v)
-                rows.extend({"speaker": spk, **dict(zip(FRAME_COLUMNS, vals))} for vals in zip(*cols))
-        rows.sort(key=lambda r: r["t_s"])
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "frames": rows,
-        "turns": [_row(e) for u in updates for e in u.events],
-        "synchrony": [_row(r) for u in updates for r in u.synchrony],
-        "pacing": [_row(r) for u in updates for r in u.pacing],
-    }
+    """The rows of consecutive updates: :func:`prosync.streams.jsonl.updates_to_dict`."""
+    return updates_to_dict(updates, frames)
 
 
 def _config_from(d) -> Config:
@@ -452,10 +410,10 @@ class Connection:
         self.pending = []
         pace = self.agent.session.pacing()
         self.seq += 1
-        msg = {"type": "metrics", "seq": self.seq, "t_s": round(t_end, 6),
+        msg = {"type": "metrics", "seq": self.seq, "t_s": round(t_end, 3),
                "received_s": [self.received[0] / self.sr, self.received[1] / self.sr],
                "compute_ms": round(self.compute_s * 1000, 3), **d,
-               "advice": None if pace is None else _row(pace)}
+               "advice": None if pace is None else json_rows(rows_batch("pacing", [pace]))[0]}
         if final:
             msg["final"] = True
         self.compute_s = 0.0
@@ -500,9 +458,12 @@ class MetricsServer:
             if auth.lower().startswith("bearer "):
                 got = got or auth[7:].strip()
             if not hmac.compare_digest(got.encode(), self.opts.token.encode()):
+                log.warning("refused %s: missing or wrong token (401)", _peer(connection))
                 return connection.respond(HTTPStatus.UNAUTHORIZED,
                                           "prosync: missing or wrong token: add ?token=... to the URL\n")
         if self.opts.max_sessions and self.active >= self.opts.max_sessions:
+            log.warning("refused %s: server full, %d of %d sessions open (503)", _peer(connection),
+                        self.active, self.opts.max_sessions)
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE,
                                       "prosync: this server is full: try again later\n")
         return None
@@ -510,11 +471,14 @@ class MetricsServer:
     async def _handler(self, ws) -> None:
         self.active += 1
         self.served += 1
+        peer = _peer(ws)
+        log.info("connection from %s (%d open)", peer, self.active)
         conn = Connection(ws, self)
         try:
             await conn.run()
         finally:
             self.active -= 1
+            log.info("connection from %s closed (%d open)", peer, self.active)
             # close (normal after stop; otherwise the client is gone or misbehaved)
             await ws.close()
 
@@ -561,6 +525,7 @@ def warm_up() -> None:
     from ..engine.warm import warm
 
     warm(Session)
+    warm_arrow()  # pa.array's one-time imports, before the first metrics message
     # The kernels' compiler objects (numba, llvmlite) are many and long-lived: left in the
     # collected generations, each full collection scans them (50-90 ms pauses of every session
     # of the process). Freezing moves them out of the collector's way (pauses below 5 ms).
@@ -620,7 +585,16 @@ async def _serve_forever(opts: ServerOptions, reuse_port: bool, ready=None) -> N
     await srv.close()
 
 
-def _worker(opts: ServerOptions, ready_event) -> None:
+def _peer(connection) -> str:
+    addr = getattr(connection, "remote_address", None)
+    return f"{addr[0]}:{addr[1]}" if addr else "unknown peer"
+
+
+def _worker(opts: ServerOptions, ready_event, log_level=None) -> None:
+    if log_level is not None:  # a spawned process: the parent's logging settings, again
+        from prosync.engine.logs import configure
+
+        configure(log_level)
     warm_up()
     asyncio.run(_serve_forever(opts, reuse_port=True, ready=lambda srv: ready_event.set()))
 
@@ -642,7 +616,8 @@ def serve(opts: ServerOptions, announce=print) -> None:
 
     ctx = mp.get_context("spawn")
     events = [ctx.Event() for _ in range(opts.workers)]
-    procs = [ctx.Process(target=_worker, args=(opts, ev), daemon=True) for ev in events]
+    level = logging.getLogger("prosync").level or None
+    procs = [ctx.Process(target=_worker, args=(opts, ev, level), daemon=True) for ev in events]
     for p in procs:
         p.start()
     for p, ev in zip(procs, events):  # announce once every worker listens
@@ -719,7 +694,7 @@ async def stream_audio(url: str, pcm: np.ndarray, sample_rate: int, *, speed: fl
     async with connect(url, **kw) as ws:
         async def reader():
             async for text in ws:
-                m = json.loads(text)
+                m = json.loads(text, parse_constant=_not_json)
                 msgs.append(m)
                 if on_message is not None:
                     on_message(m, time.perf_counter())
