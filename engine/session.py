@@ -18,7 +18,7 @@ import numpy as np
 from ..calibration.baseline import SpeakerBaseline
 from ..native.vad import remove_bleed
 from .config import Config
-from .endofturn import EOT_DTYPE, EndOfTurnTracker, TurnEndEvent
+from .endofturn import EOT_EMPTY, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
 from .pacing import PacingRow, PacingTracker
 from .speaker import FRAME_DTYPE, FRAMES_PER_S, SpeakerTrack
@@ -49,7 +49,7 @@ class Update:
     #: One row per 10 ms frame of the user's (speaker 0) silence after speech, for up to
     #: ``end_of_turn.horizon_s`` (dtype :data:`prosync.engine.endofturn.EOT_DTYPE`: ``t_s``,
     #: ``silence_s``, ``turn_end_prob``), for two-speaker sessions.
-    end_of_turn: np.ndarray = field(default_factory=lambda: np.zeros(0, EOT_DTYPE))
+    end_of_turn: np.ndarray = field(default_factory=lambda: EOT_EMPTY)
     #: ``turn_end`` events: ``turn_end_prob`` reached ``end_of_turn.threshold``.
     turn_end: list[TurnEndEvent] = field(default_factory=list)
 
