@@ -312,6 +312,7 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
     total = sum(s.seconds for s in todo) or 1.0
     console = console or Console(stderr=True)
     rows, failures = [], []
+    interrupted = False
     t0 = time.perf_counter()
     workers = workers or os.cpu_count() or 1
     with Progress(TextColumn("scoring corpus"), BarColumn(), MofNCompleteColumn(),
@@ -328,29 +329,27 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
             secs += spec.seconds
             prog.update(task, advance=1, description=f"{secs / 3600:.2f}/{total / 3600:.2f} h audio")
 
-        if dask:
-            from distributed import Client, as_completed
-
-            client = dask if not isinstance(dask, str) else Client(dask)
-            try:
-                futs = {client.submit(score_session, s, str(out), report, preset, pure=False): s
-                        for s in todo}
-                for fut in as_completed(futs):
-                    finished(fut.result(), futs[fut])
-            finally:
-                if isinstance(dask, str):
-                    client.close()
-        elif workers == 1:
-            for s in todo:
-                finished(score_session(s, str(out), report, preset), s)
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
-                futs = {ex.submit(score_session, s, str(out), report, preset): s for s in todo}
-                for fut in as_completed(futs):
-                    finished(fut.result(), futs[fut])
+        running: dict[str, SessionSpec] = {}  # scoring when an interrupt came
+        try:
+            if dask:
+                _run_dask(dask, todo, out, report, preset, finished, running)
+            elif workers == 1:
+                for s in todo:
+                    running[s.session] = s
+                    finished(score_session(s, str(out), report, preset), s)
+                    del running[s.session]
+            else:
+                _run_pool(workers, todo, out, report, preset, finished, running)
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        scored = {r["session"] for r in rows}
+        for s in todo:
+            if s.session not in scored:
+                why = ("interrupted (Ctrl-C) while it was scored" if s.session in running
+                       else "not scored: the run was interrupted (Ctrl-C) before it started")
+                failures.append({"session": s.session, "file": ";".join(s.inputs),
+                                 "reason": f"{why}; run the same command again to score it"})
     wall = time.perf_counter() - t0
     fs = pa.schema([("session", pa.string()), ("file", pa.string()), ("reason", pa.string())])
     _write_table(out / "failures.parquet", {k: [f[k] for f in failures] for k in fs.names}, fs)
@@ -367,11 +366,79 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
         "scored_this_run": sum(r["status"] == "done" for r in rows),
         "audio_hours": round(sum(float(v.get("duration_s") or 0) for v in summaries.values()) / 3600, 4),
         "wall_s_this_run": round(wall, 2),
+        "interrupted": interrupted,
         "failures": failures,
-        "pseudo_dyads": corpus_pseudo_dyads(out, done_names, preset=preset),
+        # after an interrupt the run stops at once: the pseudo-dyads wait for a complete run
+        "pseudo_dyads": corpus_pseudo_dyads(out, done_names, preset=preset) if not interrupted
+        else {"reason": "the run was interrupted: run the same command again to finish it"},
     }
     write_json(out / "corpus_summary.json", summary)
+    if interrupted:
+        console.print(f"interrupted: {len(done_names)}/{len(specs)} sessions done; the unfinished "
+                      f"ones are listed in {out / 'failures.parquet'}; run the same command again "
+                      "to resume")
+        raise KeyboardInterrupt
     return summary
+
+
+def _ignore_sigint() -> None:
+    """Worker processes leave Ctrl-C to the parent, which stops them (see :func:`_run_pool`)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_pool(workers, todo, out, report, preset, finished, running) -> None:
+    """Score ``todo`` in ``workers`` processes. On Ctrl-C the queued sessions are cancelled and
+    the running ones killed at once (their leftovers are cleaned by the next run); the sessions
+    running then are left in ``running``."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ex = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                             initializer=_ignore_sigint)
+    futs = {}
+    try:
+        futs = {ex.submit(score_session, s, str(out), report, preset): s for s in todo}
+        pending = set(futs)
+        while pending:
+            done_now, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for fut in done_now:
+                finished(fut.result(), futs[fut])
+    except KeyboardInterrupt:
+        for fut, s in futs.items():
+            if fut.running():
+                running[s.session] = s
+        # the pool has no public kill: its private process table (stable since Python 3.2),
+        # read before shutdown() clears it
+        procs = list((getattr(ex, "_processes", None) or {}).values())
+        ex.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.kill()
+        raise
+    ex.shutdown(wait=True)
+
+
+def _run_dask(dask, todo, out, report, preset, finished, running) -> None:
+    """Score ``todo`` on a Dask cluster; on Ctrl-C every future not finished is cancelled."""
+    from distributed import Client, as_completed
+
+    client = dask if not isinstance(dask, str) else Client(dask)
+    futs = {}
+    try:
+        futs = {client.submit(score_session, s, str(out), report, preset, pure=False): s
+                for s in todo}
+        for fut in as_completed(futs):
+            finished(fut.result(), futs[fut])
+    except KeyboardInterrupt:
+        for fut, s in futs.items():
+            if fut.status == "pending":
+                running[s.session] = s
+        client.cancel(list(futs))
+        raise
+    finally:
+        if isinstance(dask, str):
+            client.close()
 
 
 __all__ = ["SessionSpec", "asdict", "corpus_pseudo_dyads", "discover", "run_corpus", "score_session"]
