@@ -55,7 +55,7 @@ TOL_S = 0.15
 HORIZON_S = 4.0
 SILERO_STOPS = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2)
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-GRID_BIAS = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5)
+GRID_BIAS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
 GRID_W = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
@@ -212,9 +212,12 @@ def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds) -> dict:
     return out
 
 
-def score(evs, fires) -> dict:
-    """False interruptions at HOLDs; latency at SHIFTs (uncapped, capped) and share answered."""
+def score(evs, fires, segs=()) -> dict:
+    """False interruptions at HOLDs; latency at SHIFTs (uncapped, capped) and share answered;
+    fires inside the user's speech (more than 0.15 s before a segment's end)."""
     f = np.sort(np.asarray(fires, float))
+    in_speech = sum(int(np.count_nonzero((f > a) & (f < b - TOL_S))) for a, b in segs)
+    speech_s = sum(b - a for a, b in segs)
     fi = n_hold = 0
     lat, lat_cap, n_shift = [], [], 0
     for e, kind, nu, no in evs:
@@ -228,7 +231,8 @@ def score(evs, fires) -> dict:
                 d = max(0.0, f[lo] - e)
                 lat.append(d)
                 lat_cap.append(min(d, no - e))
-    return {"fi": fi, "n_hold": n_hold, "n_shift": n_shift, "lat": lat, "lat_cap": lat_cap}
+    return {"fi": fi, "n_hold": n_hold, "n_shift": n_shift, "lat": lat, "lat_cap": lat_cap,
+            "in_speech": in_speech, "speech_s": speech_s}
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -255,6 +259,7 @@ def collect(convs, quick: bool) -> list[dict]:
         sil = {s: silero_replay(c.x_user, conf, s) for s in SILERO_STOPS if s not in (0.2, 0.8)}
         sil.update({0.2: sil02, 0.8: sil08})
         runs.append({"name": c.name, "dataset": c.dataset, "user": c.user, "dur": dur,
+                     "segs": _merge(c.segs_user),
                      "events": evs, "skipped": skipped, "old": p["old"], "log": p["log"],
                      "speech_raw": p["speech_raw"], "silero": sil, "smart_turn": st,
                      "cpu": {"session": p["cpu_session"], "eot": p["cpu_eot"], "silero": cpu_sil,
@@ -266,9 +271,10 @@ def collect(convs, quick: bool) -> list[dict]:
 
 
 def pooled(runs, fires_of) -> dict:
-    tot = {"fi": 0, "n_hold": 0, "n_shift": 0, "lat": [], "lat_cap": []}
+    tot = {"fi": 0, "n_hold": 0, "n_shift": 0, "lat": [], "lat_cap": [], "in_speech": 0,
+           "speech_s": 0.0}
     for r in runs:
-        s = score(r["events"], fires_of(r))
+        s = score(r["events"], fires_of(r), r.get("segs", ()))
         for k in tot:
             tot[k] += s[k]
     return tot
@@ -276,9 +282,12 @@ def pooled(runs, fires_of) -> dict:
 
 def objective(s) -> float:
     """Expected cost of a policy: SHIFT latency (s, capped at 2 s; unanswered = 2 s) plus 2 s
-    per false interruption at a HOLD (an interruption costs about as much as a long wait)."""
+    per false interruption at a HOLD (an interruption costs about as much as a long wait) plus
+    2 s per fire inside the user's speech per event."""
     lat = s["lat"] + [2.0] * (s["n_shift"] - len(s["lat"]))
-    return float(np.mean(np.minimum(lat, 2.0))) + 2.0 * s["fi"] / max(1, s["n_hold"])
+    n_ev = max(1, s["n_hold"] + s["n_shift"])
+    return (float(np.mean(np.minimum(lat, 2.0))) + 2.0 * s["fi"] / max(1, s["n_hold"])
+            + 2.0 * s["in_speech"] / n_ev)
 
 
 def tune(runs, base: EndOfTurnConfig) -> EndOfTurnConfig:
@@ -303,7 +312,8 @@ def row(label, s, cpu_ms=math.nan) -> dict:
             "fi_rate": s["fi"] / max(1, s["n_hold"]), "fi_lo": lo, "fi_hi": hi,
             "answered": len(s["lat"]), "n_shift": s["n_shift"],
             "med_ms": q(lat, 50), "p90_ms": q(lat, 90), "cap_med_ms": q(cap, 50),
-            "cap_p90_ms": q(cap, 90), "cpu_ms_per_s": cpu_ms}
+            "cap_p90_ms": q(cap, 90), "cpu_ms_per_s": cpu_ms,
+            "in_speech_per_min": 60 * s["in_speech"] / max(1e-9, s["speech_s"])}
 
 
 def evaluate(runs, fold_cfg: dict) -> list[dict]:
@@ -338,12 +348,12 @@ def _fmt(r) -> str:
     return (f"| {r['policy']} | {r['fi']}/{r['n_hold']} = {100 * r['fi_rate']:.0f} % "
             f"[{100 * r['fi_lo']:.0f}, {100 * r['fi_hi']:.0f}] | {r['answered']}/{r['n_shift']} "
             f"| {f(r['med_ms'])} / {f(r['p90_ms'])} | {f(r['cap_med_ms'])} / {f(r['cap_p90_ms'])} "
-            f"| {f(r['cpu_ms_per_s'], 2)} |")
+            f"| {f(r['in_speech_per_min'], 1)} | {f(r['cpu_ms_per_s'], 2)} |")
 
 
 HEAD = ("| policy | false interruptions at HOLDs [95 % Wilson] | SHIFTs answered | latency "
-        "median / p90 (ms) | capped at the other's start: median / p90 (ms) | CPU ms per s "
-        "of audio |\n|---|---|---|---|---|---|")
+        "median / p90 (ms) | capped at the other's start: median / p90 (ms) | fires inside the "
+        "user's speech per minute of it | CPU ms per s of audio |\n|---|---|---|---|---|---|---|")
 
 
 def at_equal_fi(rows, fi_target) -> float:

@@ -281,6 +281,10 @@ def merge_updates(parts: Sequence[Update]) -> Update:
         out.events.extend(p.events)
         out.synchrony.extend(p.synchrony)
         out.pacing.extend(p.pacing)
+        out.turn_end.extend(p.turn_end)
+    eot = [p.end_of_turn for p in parts if len(p.end_of_turn)]
+    if eot:
+        out.end_of_turn = eot[0] if len(eot) == 1 else np.concatenate(eot)
     series_spk = list(dict.fromkeys(k for p in parts for k in p.series))
     for spk in series_spk:
         cols = [p.series[spk] for p in parts if spk in p.series]

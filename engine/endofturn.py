@@ -140,6 +140,13 @@ class EndOfTurnTracker:
         #: sum_log_pauses)`` (for offline analysis, e.g. the bench's parameter search).
         self.log: list | None = None
 
+    def state(self) -> tuple[bool, float]:
+        """``(turn_end fired in the current silence, silence so far in s)``; ``(False, 0.0)``
+        while the user speaks or before they spoke."""
+        if self._speaking or self._end < 0:
+            return False, 0.0
+        return self._fired, (self._k - self._end) * HOP_S
+
     # ------------------------------------------------------------------ pauses
     @property
     def pause_mu(self) -> float:

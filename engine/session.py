@@ -16,10 +16,11 @@ import numpy as np
 
 from ..calibration.baseline import SpeakerBaseline
 from ..native.vad import remove_bleed
-from .config import HOP_S, Config
+from .config import Config
+from .endofturn import EOT_DTYPE, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
 from .pacing import PacingRow, PacingTracker
-from .speaker import FRAME_DTYPE, SpeakerTrack
+from .speaker import FRAME_DTYPE, FRAMES_PER_S, SpeakerTrack
 from .synchrony import SERIES_FIELDS, SynchronyTracker, SyncRow
 from .turns import TurnEvent, TurnTracker
 
@@ -44,9 +45,16 @@ class Update:
     #: Compute time of the push (or close) that made this update, in seconds (wall clock of
     #: the engine's work; for merged updates the sum of their pushes).
     compute_s: float = 0.0
+    #: One row per 10 ms frame of the user's (speaker 0) silence after speech, for up to
+    #: ``end_of_turn.horizon_s`` (dtype :data:`prosync.engine.endofturn.EOT_DTYPE`: ``t_s``,
+    #: ``silence_s``, ``turn_end_prob``), for two-speaker sessions.
+    end_of_turn: np.ndarray = field(default_factory=lambda: np.zeros(0, EOT_DTYPE))
+    #: ``turn_end`` events: ``turn_end_prob`` reached ``end_of_turn.threshold``.
+    turn_end: list[TurnEndEvent] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.synchrony or self.pacing) or any(
+        return bool(self.events or self.synchrony or self.pacing or self.turn_end
+                    or len(self.end_of_turn)) or any(
             len(c) for c in self.frames.values())
 
 
@@ -145,7 +153,10 @@ class Session:
         #: Per-speaker baselines (warm from ``profile`` for returning speakers).
         self.baselines = {s: profile.get(s) or SpeakerBaseline() for s in speakers}
         bl = [self.baselines[s] for s in speakers]
-        self._sync = self._pacing = None
+        self._sync = self._pacing = self._eot = None
+        if len(speakers) == 2:
+            self._eot = EndOfTurnTracker(self.config.end_of_turn, bl[0],
+                                         self.config.turns.ipu_bridge_s)
         self._unbinned: list = []
         self._n_unbinned = 0
         self.synchrony = bool(synchrony) and len(speakers) == 2
@@ -166,6 +177,16 @@ class Session:
     def turn_lookahead_s(self) -> float:
         """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence."""
         return self.config.turns.ipu_bridge_s
+
+    def turn_end_prob(self) -> float:
+        """The user's latest end-of-turn probability (NaN while they speak, before they first
+        spoke, or in one-speaker sessions; past ``horizon_s`` of silence it keeps its last value)."""
+        return self._eot.latest_prob if self._eot is not None else float("nan")
+
+    def end_of_turn_state(self) -> tuple[bool, float] | None:
+        """``(turn_end fired in the user's current silence, that silence so far in s)``;
+        ``(False, 0.0)`` while the user speaks; None in one-speaker sessions."""
+        return self._eot.state() if self._eot is not None else None
 
     def pacing(self) -> PacingRow | None:
         """The latest pacing advice (``None`` before the first 100 ms of both speakers)."""
@@ -235,6 +256,8 @@ class Session:
             for spk, c in zip(self.speakers, cols):
                 upd.frames[spk] = c
             upd.events.extend(self._turns.update(k0, n, [c["speech_raw"] for c in cols]))
+            if self._eot is not None:
+                upd.end_of_turn, upd.turn_end = self._eot.update(cols[0], cols[1], n)
         if final:
             upd.events.extend(self._turns.flush())
         if self._sync is not None:
@@ -276,7 +299,7 @@ def _concat(parts: list[np.ndarray]) -> np.ndarray:
 
 def _silent_frames(k0, n):
     out = np.zeros(n, dtype=FRAME_DTYPE)
-    out["t_s"] = (np.arange(k0, k0 + n) + 0.5) * HOP_S
+    out["t_s"] = (np.arange(k0, k0 + n) + 0.5) / FRAMES_PER_S
     out["f0_hz"][:] = np.nan
     out["energy_db"][:] = -120.0
     out["nucleus_age"][:] = -1

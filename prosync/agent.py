@@ -123,8 +123,11 @@ class _Latest(Sink):
         self.last_frame: dict[str, np.ndarray | None] = dict.fromkeys(speakers)
         self.events: collections.deque[TurnEvent] = collections.deque(maxlen=keep_events)
         self.sync: dict[str, object] = {}
+        self.turn_end = None  # the latest turn_end event
 
     def _write(self, upd: Update) -> None:
+        if upd.turn_end:
+            self.turn_end = upd.turn_end[-1]
         for spk, rec in upd.frames.items():
             if len(rec):
                 self.last_frame[spk] = rec  # the row is read when asked for
@@ -228,6 +231,28 @@ class AgentSession(Duplex):
     def pacing(self) -> PacingRow | None:
         """The latest pacing advice (``None`` until both speakers have 100 ms of frames)."""
         return self.session.pacing()
+
+    def turn_end_prob(self) -> float:
+        """The user's latest end-of-turn probability (see :mod:`prosync.engine.endofturn`):
+        NaN while they speak; rises while they stay silent."""
+        return self.session.turn_end_prob()
+
+    @property
+    def last_turn_end(self):
+        """The latest ``turn_end`` event (:class:`prosync.engine.endofturn.TurnEndEvent`)."""
+        return self._latest.turn_end
+
+    def reply_go(self) -> bool:
+        """Whether the agent may start its reply now: ``turn_end`` fired in the user's current
+        silence and that silence has reached the advised ``reply_delay_ms`` (replies timed like
+        the user's own gaps, see :mod:`prosync.engine.pacing`)."""
+        with self._lock:
+            eot = self.session.end_of_turn_state()
+            if eot is None or not eot[0]:
+                return False
+            pace = self.session.pacing()
+            delay_s = pace.reply_delay_ms / 1000.0 if pace is not None else 0.0
+            return eot[1] >= delay_s - 1e-9
 
     @property
     def user_speaking(self) -> bool:

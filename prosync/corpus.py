@@ -236,14 +236,14 @@ def clean_unfinished(out: Path, specs) -> None:
             shutil.rmtree(out / t / f"session={s.session}", ignore_errors=True)
 
 
-def _write_table(path: Path, cols: dict, schema) -> None:
+def _write_table(path: Path, table: str, cols: dict) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from prosync.streams.arrow import columns_batch
     from prosync.streams.atomic import atomic_path
-    from prosync.streams.parquet import batch
 
-    t = pa.Table.from_batches([batch(cols, schema)], schema)
+    t = pa.Table.from_batches([columns_batch(table, cols)])
     with atomic_path(path) as tmp:
         pq.write_table(t, str(tmp))
 
@@ -280,13 +280,21 @@ def corpus_pseudo_dyads(out: Path, sessions: list[str], *, preset=DEFAULT_PRESET
     return pseudo_summary(res, preset=preset, n_sessions=len(series))
 
 
+def shippable(spec: SessionSpec) -> SessionSpec:
+    """The session with absolute paths, to be scored by a process in another working folder
+    (a Dask worker): relative paths would resolve against the worker's folder."""
+    from dataclasses import replace
+
+    return replace(spec, inputs=[str(Path(p).resolve()) for p in spec.inputs],
+                   rttm=str(Path(spec.rttm).resolve()) if spec.rttm else None)
+
+
 def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=False, progress=True,
                console=None, preset=DEFAULT_PRESET) -> dict:
     """Score a corpus (see the module docstring); returns the corpus summary.
 
     ``preset`` names the synchrony settings (``"live"``, ``"research"``) of every session and
     of the pseudo-dyads."""
-    import pyarrow as pa
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -351,16 +359,15 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
                 failures.append({"session": s.session, "file": ";".join(s.inputs),
                                  "reason": f"{why}; run the same command again to score it"})
     wall = time.perf_counter() - t0
-    fs = pa.schema([("session", pa.string()), ("file", pa.string()), ("reason", pa.string())])
-    _write_table(out / "failures.parquet", {k: [f[k] for f in failures] for k in fs.names}, fs)
+    _write_table(out / "failures.parquet", "failures",
+                 {k: [f[k] for f in failures] for k in ("session", "file", "reason")})
     done_names = [s.session for s in specs if done(out, s.session)]
     summaries = {}
     for s in done_names:
         summaries[s] = json.loads((out / "summary" / f"session={s}" / "summary.json").read_text())
-    ss = pa.schema([("session", pa.string()), ("duration_s", pa.float64())])
-    _write_table(out / "sessions.parquet",
+    _write_table(out / "sessions.parquet", "sessions",
                  {"session": done_names,
-                  "duration_s": [float(summaries[s].get("duration_s") or 0.0) for s in done_names]}, ss)
+                  "duration_s": [float(summaries[s].get("duration_s") or 0.0) for s in done_names]})
     summary = {
         "sessions": len(specs), "done": len(done_names), "failed": len(failures),
         "scored_this_run": sum(r["status"] == "done" for r in rows),
@@ -426,8 +433,9 @@ def _run_dask(dask, todo, out, report, preset, finished, running) -> None:
     client = dask if not isinstance(dask, str) else Client(dask)
     futs = {}
     try:
-        futs = {client.submit(score_session, s, str(out), report, preset, pure=False): s
-                for s in todo}
+        # a worker may run in another folder (or machine): absolute paths only
+        futs = {client.submit(score_session, shippable(s), str(out.resolve()), report, preset,
+                              pure=False): s for s in todo}
         for fut in as_completed(futs):
             finished(fut.result(), futs[fut])
     except KeyboardInterrupt:

@@ -1,106 +1,123 @@
-"""Updates to Arrow: the one conversion every Arrow sink uses (Parquet, the IPC journal).
+"""Updates to Arrow: the one conversion every sink uses (Parquet, the Arrow IPC journal, JSONL,
+WebSocket messages).
 
-:func:`update_batches` turns an :class:`~prosync.engine.session.Update` into record batches of
-the output tables' schemas (:mod:`prosync.engine.schema`). Record batches are built from raw
-buffers (:func:`column`), never with ``pa.array``: pyarrow's ``pa.array``/``from_pylist`` import
-pandas on first use (about 50 MB of memory), which a 60-minute offline run cannot afford.
+:func:`update_batches` turns an :class:`~prosync.engine.session.Update` (or consecutive
+updates) into record batches of the output tables (:mod:`prosync.engine.schema`), built with
+``pa.array``. Missing values become Arrow nulls here: NaN in a nullable float column and ``''``
+in a nullable string column (``turns.speaker``, ``speaker_before``, ``speaker_after``). JSON rows
+are read back from the batches (:func:`json_rows`), so a null is ``null`` in every JSON output.
+
+Cost: the conversion runs in the sinks, never inside ``Session.push``. ``pa.array`` imports
+pandas on first use when it is installed (about 40 MB, once per process); :func:`warm` does it
+up front for servers.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable, Sequence
+
 import numpy as np
 import pyarrow as pa
 
-from ..engine.schema import FRAMES, PACING, SERIES, SYNCHRONY, TURNS
+from ..engine import schema as S
 from ..engine.session import Update
 
-#: The output tables, in the order their batches come.
-TABLES = {"frames": FRAMES, "turns": TURNS, "synchrony": SYNCHRONY, "pacing": PACING,
-          "series": SERIES}
 
-_NUMPY = {pa.float64(): np.float64, pa.float32(): np.float32, pa.int16(): np.int16,
-          pa.int32(): np.int32, pa.int64(): np.int64}
+@functools.cache
+def arrow_schema(name: str) -> pa.Schema:
+    return S.arrow_schema(name)
 
 
-def _bits(mask: np.ndarray) -> pa.Buffer:
-    return pa.py_buffer(np.packbits(np.asarray(mask, dtype=bool), bitorder="little"))
+#: The session tables' Arrow schemas, in the order their batches come.
+TABLES = {name: arrow_schema(name) for name in S.SESSION_TABLES}
 
 
-def column(values, type_: pa.DataType) -> pa.Array:
-    """A pyarrow array of ``type_`` from a numpy array or a list, without ``pa.array``.
+def _array(c: S.Column, values) -> pa.Array:
+    """One column as an Arrow array, NaN and (nullable strings) ``''`` as null."""
+    type_ = getattr(pa, S.TYPES[c.type][1])()
+    if c.type == "string":
+        if c.nullable:
+            values = [v if v else None for v in values]
+        return pa.array(values, type=type_)
+    arr = np.asarray(values, dtype=S.TYPES[c.type][0])
+    if c.type.startswith("float"):
+        return pa.array(arr, type=type_, from_pandas=True)  # from_pandas: NaN is null
+    return pa.array(arr, type=type_)
 
-    Floats keep NaN as NaN (as ``pa.array`` does on numpy input); ``None`` in a string or float
-    list becomes a null.
+
+def columns_batch(table: str, cols: dict) -> pa.RecordBatch:
+    """A batch of ``table`` from ``{column or source name: values}`` (arrays or lists)."""
+    t = S.table(table)
+    arrays = [_array(c, cols[c.source or c.name] if (c.source or c.name) in cols else cols[c.name])
+              for c in t.columns]
+    return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema(table))
+
+
+def rows_batch(table: str, rows: Sequence) -> pa.RecordBatch:
+    """A batch of ``table`` from dataclass rows (TurnEvent, SyncRow, PacingRow)."""
+    t = S.table(table)
+    return columns_batch(table, {c.name: [getattr(r, c.source or c.name) for r in rows]
+                                 for c in t.columns})
+
+
+def _per_speaker(table: str, parts: dict[str, list], interleave: bool) -> pa.RecordBatch:
+    """Rows of every speaker (``{speaker: [record arrays or dicts of columns]}``): speaker by
+    speaker, or ordered by ``t_s`` (stable: speakers in order at equal times)."""
+    t = S.table(table)
+    names, cols = [], {}
+    for c in t.columns:
+        if c.name == "speaker":
+            continue
+        key = c.source or c.name
+        cols[key] = np.concatenate([np.asarray(p[key]) for ps in parts.values() for p in ps])
+    for spk, ps in parts.items():
+        names += [spk] * sum(len(p["t_s"]) for p in ps)
+    if interleave and len(parts) > 1:
+        order = np.argsort(cols["t_s"], kind="stable")
+        cols = {k: v[order] for k, v in cols.items()}
+        names = [names[i] for i in order]
+    cols["speaker"] = names
+    return columns_batch(table, cols)
+
+
+def update_batches(updates: Update | Iterable[Update], interleave: bool = False,
+                   frames: bool = True) -> list[tuple[str, pa.RecordBatch]]:
+    """The rows of one update (or of consecutive updates, merged) as ``(table, batch)`` pairs
+    in the order of :data:`TABLES`; tables without rows are left out.
+
+    ``interleave``: frames and series rows ordered by time across speakers (JSON messages);
+    else speaker by speaker (the Parquet files). ``frames=False`` leaves the frames out.
     """
-    if pa.types.is_string(type_):
-        vals = list(values)
-        n = len(vals)
-        valid = np.array([v is not None for v in vals], dtype=bool)
-        enc = [(v if v is not None else "").encode() for v in vals]
-        offs = np.zeros(n + 1, dtype=np.int32)
-        if n:
-            np.cumsum([len(e) for e in enc], out=offs[1:])
-        validity = None if valid.all() else _bits(valid)
-        return pa.Array.from_buffers(type_, n, [validity, pa.py_buffer(offs),
-                                                pa.py_buffer(b"".join(enc))],
-                                     null_count=int(n - valid.sum()))
-    if pa.types.is_boolean(type_):
-        arr = np.asarray(values, dtype=bool)
-        return pa.Array.from_buffers(type_, len(arr), [None, _bits(arr)])
-    dt = _NUMPY[type_]
-    if isinstance(values, list) and any(v is None for v in values):
-        valid = np.array([v is not None for v in values], dtype=bool)
-        arr = np.array([0 if v is None else v for v in values], dtype=dt)
-        return pa.Array.from_buffers(type_, len(arr), [_bits(valid), pa.py_buffer(arr)],
-                                     null_count=int((~valid).sum()))
-    arr = np.ascontiguousarray(values, dtype=dt)
-    return pa.Array.from_buffers(type_, len(arr), [None, pa.py_buffer(arr)])
-
-
-def batch(cols: dict, schema: pa.Schema) -> pa.RecordBatch:
-    """A record batch of ``schema`` from ``{name: values}`` (numpy arrays or lists)."""
-    return pa.RecordBatch.from_arrays([column(cols[f.name], f.type) for f in schema], schema=schema)
-
-
-def frames_batch(speaker: str, cols: dict[str, np.ndarray]) -> pa.RecordBatch:
-    n = len(cols["t_s"])
-    d = {f.name: cols[f.name] for f in FRAMES if f.name != "speaker"}
-    d["speaker"] = [speaker] * n
-    return batch(d, FRAMES)
-
-
-def turns_batch(events) -> pa.RecordBatch:
-    ev = list(events)
-    return batch({"kind": [e.kind for e in ev], "speaker": [e.speaker for e in ev],
-                  "start_s": [float(e.start_s) for e in ev], "end_s": [float(e.end_s) for e in ev],
-                  "fto_s": [float(e.fto_s) for e in ev],
-                  "speaker_before": [e.speaker_before for e in ev],
-                  "speaker_after": [e.speaker_after for e in ev]}, TURNS)
-
-
-def series_batch(speaker: str, b: dict[str, np.ndarray]) -> pa.RecordBatch:
-    n = len(b["t_s"])
-    return batch({"speaker": [speaker] * n, "t_s": b["t_s"], "f0_st": b["f0"],
-                  "energy_db": b["energy"], "rate_sps": b["rate"], "vad": b["vad"]}, SERIES)
-
-
-def rows_batch(rows, schema: pa.Schema) -> pa.RecordBatch:
-    """Dataclass rows (SyncRow, PacingRow) to a record batch of ``schema``."""
-    return batch({n: [getattr(r, n) for r in rows] for n in schema.names}, schema)
-
-
-
-def update_batches(upd: Update) -> list[tuple[str, pa.RecordBatch]]:
-    """The rows of ``upd`` as ``(table, record batch)`` pairs (tables without rows left out)."""
+    ups = [updates] if isinstance(updates, Update) else list(updates)
+    fr: dict[str, list] = {}
+    se: dict[str, list] = {}
+    for u in ups:
+        for spk, rec in u.frames.items():
+            if len(rec):
+                fr.setdefault(spk, []).append(rec)
+        for spk, b in u.series.items():
+            if len(b["t_s"]):
+                se.setdefault(spk, []).append(b)
     out = []
-    for spk, cols in upd.frames.items():
-        out.append(("frames", frames_batch(spk, cols)))
-    if upd.events:
-        out.append(("turns", turns_batch(upd.events)))
-    if upd.synchrony:
-        out.append(("synchrony", rows_batch(upd.synchrony, SYNCHRONY)))
-    if upd.pacing:
-        out.append(("pacing", rows_batch(upd.pacing, PACING)))
-    for spk, b in upd.series.items():
-        out.append(("series", series_batch(spk, b)))
+    if fr and frames:
+        out.append(("frames", _per_speaker("frames", fr, interleave)))
+    for name, attr in (("turns", "events"), ("synchrony", "synchrony"), ("pacing", "pacing")):
+        rows = [r for u in ups for r in getattr(u, attr)]
+        if rows:
+            out.append((name, rows_batch(name, rows)))
+    if se:
+        out.append(("series", _per_speaker("series", se, interleave)))
     return out
+
+
+def json_rows(batch: pa.RecordBatch) -> list[dict]:
+    """The batch's rows as JSON-ready dicts (nulls are ``None``)."""
+    return batch.to_pylist()
+
+
+def warm() -> None:
+    """Pay ``pa.array``'s one-time imports now (servers call it before their first client)."""
+    update_batches(Update())
+    _array(S.FRAMES.column("f0_hz"), np.zeros(1, np.float32))
+    _array(S.TURNS.column("speaker"), [""])

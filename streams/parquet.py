@@ -12,16 +12,7 @@ import pyarrow.parquet as pq
 
 from ..engine.schema import metadata
 from ..engine.session import Update
-from .arrow import (  # noqa: F401 - re-exported: the builders' old home
-    TABLES,
-    batch,
-    column,
-    frames_batch,
-    rows_batch,
-    series_batch,
-    turns_batch,
-    update_batches,
-)
+from .arrow import TABLES, update_batches
 from .atomic import AtomicFile, fsync_dir, write_json  # noqa: F401 - fsync_dir: re-exported
 from .sink import Sink
 

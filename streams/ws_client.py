@@ -14,6 +14,10 @@ from ..engine.errors import ProsyncError
 from .ws_protocol import dumps as _dumps
 
 
+def _not_json(token: str):
+    raise ProsyncError(f"the server sent {token}, which is not JSON: upgrade the server")
+
+
 def read_stereo_pcm16(path) -> tuple[np.ndarray, int]:
     """A file's audio as ``(n, 2)`` int16 (mono: the agent channel is silence) and its rate."""
     from pathlib import Path
@@ -59,7 +63,7 @@ async def stream_audio(url: str, pcm: np.ndarray, sample_rate: int, *, speed: fl
     async with connect(url, **kw) as ws:
         async def reader():
             async for text in ws:
-                m = json.loads(text)
+                m = json.loads(text, parse_constant=_not_json)
                 msgs.append(m)
                 if on_message is not None:
                     on_message(m, time.perf_counter())

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..engine.config import Config
 from ..engine.errors import ProsyncError
-from ..engine.schema import SCHEMA_VERSION
-from .jsonl import FRAME_COLUMNS
+from ..engine.schema import PROTOCOL_VERSION, SCHEMA_VERSION
+from .arrow import json_rows, rows_batch
+from .jsonl import updates_to_dict
 
-PROTOCOL_VERSION = "1.0"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 START_KEYS = {"type", "protocol_version", "sample_rate", "speakers", "metrics_interval_ms", "frames",
@@ -41,56 +40,9 @@ def dumps(obj) -> str:
     return json.dumps(obj, allow_nan=False, separators=(",", ":"))
 
 
-def _jsonable(v):
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, (np.floating,)):
-        v = float(v)
-        return v if math.isfinite(v) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def row(obj) -> dict:
-    """A dataclass row as a JSON-ready dict (``dataclasses.asdict`` without its deep copies)."""
-    names = _FIELDS.get(type(obj))
-    if names is None:
-        names = _FIELDS[type(obj)] = tuple(f.name for f in dataclasses.fields(obj))
-    return {k: _jsonable(getattr(obj, k)) for k in names}
-
-
-def _finite_or_none(values: list) -> list:
-    return [v if math.isfinite(v) else None for v in values]
-
-
 def metrics_body(updates, frames: bool = True) -> dict:
-    """The rows of consecutive updates in the JSON form of :func:`prosync.streams.jsonl.
-    update_to_dict` of their merge (same keys, values and order), built column by column."""
-    rows = []
-    if frames:
-        for upd in updates:
-            for spk, rec in upd.frames.items():
-                if not len(rec):
-                    continue
-                cols = []
-                for c in FRAME_COLUMNS:
-                    v = rec[c].tolist()
-                    cols.append(_finite_or_none(v) if rec.dtype[c].kind == "f" else v)
-                rows.extend({"speaker": spk, **dict(zip(FRAME_COLUMNS, vals))} for vals in zip(*cols))
-        rows.sort(key=lambda r: r["t_s"])
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "frames": rows,
-        "turns": [row(e) for u in updates for e in u.events],
-        "synchrony": [row(r) for u in updates for r in u.synchrony],
-        "pacing": [row(r) for u in updates for r in u.pacing],
-    }
+    """The rows of consecutive updates: :func:`prosync.streams.jsonl.updates_to_dict`."""
+    return updates_to_dict(updates, frames)
 
 
 def _config_from(d) -> Config:
@@ -218,9 +170,9 @@ def ready_message(start: Start, speakers, lookahead_s: float, max_message_bytes:
 
 def metrics_message(seq: int, t_end: float, received_s: list, compute_s: float, updates,
                     frames: bool, advice, final: bool) -> str:
-    msg = {"type": "metrics", "seq": seq, "t_s": round(t_end, 6), "received_s": received_s,
+    msg = {"type": "metrics", "seq": seq, "t_s": round(t_end, 3), "received_s": received_s,
            "compute_ms": round(compute_s * 1000, 3), **metrics_body(updates, frames),
-           "advice": None if advice is None else row(advice)}
+           "advice": None if advice is None else json_rows(rows_batch("pacing", [advice]))[0]}
     if final:
         msg["final"] = True
     return dumps(msg)

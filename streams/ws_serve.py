@@ -6,11 +6,13 @@ stopped by SIGINT/SIGTERM. The server itself: :mod:`prosync.streams.ws_server`.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
 
 from ..engine.errors import ProsyncError
+from .arrow import warm as warm_arrow
 from .heap import malloc_trim as _malloc_trim
 from .ws_protocol import PROTOCOL_VERSION
 from .ws_server import MetricsServer, ServerOptions, exposure_warning
@@ -23,6 +25,7 @@ def warm_up() -> None:
     from ..engine.warm import warm
 
     warm()
+    warm_arrow()  # pa.array's one-time imports, before the first metrics message
     # The kernels' compiler objects (numba, llvmlite) are many and long-lived: left in the
     # collected generations, each full collection scans them (50-90 ms pauses of every session
     # of the process). Freezing moves them out of the collector's way (pauses below 5 ms).
@@ -70,7 +73,11 @@ async def _serve_forever(opts: ServerOptions, reuse_port: bool, ready=None) -> N
     await srv.close()
 
 
-def _worker(opts: ServerOptions, ready_event) -> None:
+def _worker(opts: ServerOptions, ready_event, log_level=None) -> None:
+    if log_level is not None:  # a spawned process: the parent's logging settings, again
+        from prosync.engine.logs import configure
+
+        configure(log_level)
     warm_up()
     asyncio.run(_serve_forever(opts, reuse_port=True, ready=lambda srv: ready_event.set()))
 
@@ -92,7 +99,8 @@ def serve(opts: ServerOptions, announce=print) -> None:
 
     ctx = mp.get_context("spawn")
     events = [ctx.Event() for _ in range(opts.workers)]
-    procs = [ctx.Process(target=_worker, args=(opts, ev), daemon=True) for ev in events]
+    level = logging.getLogger("prosync").level or None
+    procs = [ctx.Process(target=_worker, args=(opts, ev, level), daemon=True) for ev in events]
     for p in procs:
         p.start()
     for p, ev in zip(procs, events):  # announce once every worker listens

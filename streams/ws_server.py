@@ -350,9 +350,12 @@ class MetricsServer:
             if auth.lower().startswith("bearer "):
                 got = got or auth[7:].strip()
             if not hmac.compare_digest(got.encode(), self.opts.token.encode()):
+                log.warning("refused %s: missing or wrong token (401)", _peer(connection))
                 return connection.respond(HTTPStatus.UNAUTHORIZED,
                                           "prosync: missing or wrong token: add ?token=... to the URL\n")
         if self.opts.max_sessions and self.active >= self.opts.max_sessions:
+            log.warning("refused %s: server full, %d of %d sessions open (503)", _peer(connection),
+                        self.active, self.opts.max_sessions)
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE,
                                       "prosync: this server is full: try again later\n")
         return None
@@ -360,11 +363,14 @@ class MetricsServer:
     async def _handler(self, ws) -> None:
         self.active += 1
         self.served += 1
+        peer = _peer(ws)
+        log.info("connection from %s (%d open)", peer, self.active)
         conn = Connection(ws, self)
         try:
             await conn.run()
         finally:
             self.active -= 1
+            log.info("connection from %s closed (%d open)", peer, self.active)
             # close (normal after stop; otherwise the client is gone or misbehaved)
             await ws.close()
 
@@ -400,3 +406,8 @@ class MetricsServer:
 
     async def __aexit__(self, *exc):
         await self.close()
+
+
+def _peer(connection) -> str:
+    addr = getattr(connection, "remote_address", None)
+    return f"{addr[0]}:{addr[1]}" if addr else "unknown peer"

@@ -148,3 +148,14 @@ def test_warming_up_and_confidence():
 def test_empty_update():
     tr, _ = _tracker()
     assert tr.update([_bins(0), _bins(0)]) == [] and tr.latest is None
+
+
+def test_advice_is_sane_from_the_first_second():
+    """No 0.02 syl/s target from a rolling rate that has just started, no delay pinned at the
+    ceiling by one long first floor transfer: both are gated by their confidence."""
+    tr, bl = _tracker()
+    bl[0].add_fto(2.0)   # one slow first floor transfer of the user
+    row = _last(tr, _bins(6, rate=0.02, settled=False), _bins(6, rate=np.nan, settled=False))
+    assert math.isnan(row.target_rate_sps)
+    assert row.reply_delay_ms == pytest.approx(250 + (2000 - 250) / 3, abs=15)  # 50 ms bins
+    assert row.conf_reply_delay == pytest.approx(1 / 3)

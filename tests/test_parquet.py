@@ -3,14 +3,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prosync import Session
-from prosync.engine.schema import TURNS
-from prosync.streams.parquet import SessionWriter, TableSink, turns_batch
+from prosync.streams.arrow import TABLES, rows_batch
+from prosync.streams.parquet import SessionWriter, TableSink
 from tests.audio import dialogue
 
 
 def test_table_sink_is_invisible_until_closed(tmp_path):
-    sink = TableSink(tmp_path / "t.parquet", TURNS, "turns", row_group_rows=1)
-    sink.write(turns_batch([]))
+    sink = TableSink(tmp_path / "t.parquet", TABLES["turns"], "turns", row_group_rows=1)
+    sink.write(rows_batch("turns", []))
     assert not (tmp_path / "t.parquet").exists()
     assert sink.tmp.exists()
     sink.close()
@@ -18,7 +18,7 @@ def test_table_sink_is_invisible_until_closed(tmp_path):
 
 
 def test_abort_leaves_nothing(tmp_path):
-    sink = TableSink(tmp_path / "t.parquet", TURNS, "turns")
+    sink = TableSink(tmp_path / "t.parquet", TABLES["turns"], "turns")
     sink.abort()
     assert list(tmp_path.iterdir()) == []
 
