@@ -108,6 +108,14 @@ def update_batches(updates: Update | Iterable[Update], interleave: bool = False,
             out.append((name, rows_batch(name, rows)))
     if se:
         out.append(("series", _per_speaker("series", se, interleave)))
+    eot = [u.end_of_turn for u in ups if len(u.end_of_turn)]
+    if eot:
+        rec = eot[0] if len(eot) == 1 else np.concatenate(eot)
+        out.append(("end_of_turn", columns_batch("end_of_turn",
+                                                 {k: rec[k] for k in rec.dtype.names})))
+    te = [r for u in ups for r in u.turn_end]
+    if te:
+        out.append(("turn_end", rows_batch("turn_end", te)))
     return out
 
 

@@ -22,9 +22,10 @@ def warm_up() -> None:
     """Load every numba kernel (from the cache) before the first client comes
     (:func:`prosync.engine.warm.warm`: its short synchrony windows load the window kernels
     too), then freeze the garbage collector's view of everything loaded so far."""
+    from ..engine.session import Session
     from ..engine.warm import warm
 
-    warm()
+    warm(Session)
     warm_arrow()  # pa.array's one-time imports, before the first metrics message
     # The kernels' compiler objects (numba, llvmlite) are many and long-lived: left in the
     # collected generations, each full collection scans them (50-90 ms pauses of every session
