@@ -341,14 +341,14 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
         running: dict[str, SessionSpec] = {}  # scoring when an interrupt came
         try:
             if dask:
-                run_dask(dask, todo, out, report, preset, finished, running)
+                run_dask(score_session, shippable, dask, todo, out, report, preset, finished, running)
             elif workers == 1:
                 for s in todo:
                     running[s.session] = s
                     finished(score_session(s, str(out), report, preset), s)
                     del running[s.session]
             else:
-                run_pool(workers, todo, out, report, preset, finished, running)
+                run_pool(score_session, workers, todo, out, report, preset, finished, running)
         except KeyboardInterrupt:
             interrupted = True
     if interrupted:

@@ -1,10 +1,9 @@
 """Where ``prosync corpus`` scores its sessions: worker processes or a Dask cluster, each
-session through :func:`prosync.corpus.score_session`, and how Ctrl-C stops them (at once: the
-queue cancelled, running sessions killed; :func:`prosync.corpus.run_corpus` records them)."""
+session through ``score(spec, out, report, preset)`` (:func:`prosync.corpus.score_session`), and
+how Ctrl-C stops them (at once: the queue cancelled, running sessions killed;
+:func:`prosync.corpus.run_corpus` records them)."""
 
 from __future__ import annotations
-
-from prosync.corpus import score_session, shippable
 
 
 def _ignore_sigint() -> None:
@@ -14,7 +13,7 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def run_pool(workers, todo, out, report, preset, finished, running) -> None:
+def run_pool(score, workers, todo, out, report, preset, finished, running) -> None:
     """Score ``todo`` in ``workers`` processes. On Ctrl-C the queued sessions are cancelled and
     the running ones killed at once (their leftovers are cleaned by the next run); the sessions
     running then are left in ``running``."""
@@ -25,7 +24,7 @@ def run_pool(workers, todo, out, report, preset, finished, running) -> None:
                              initializer=_ignore_sigint)
     futs = {}
     try:
-        futs = {ex.submit(score_session, s, str(out), report, preset): s for s in todo}
+        futs = {ex.submit(score, s, str(out), report, preset): s for s in todo}
         pending = set(futs)
         while pending:
             done_now, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -45,7 +44,7 @@ def run_pool(workers, todo, out, report, preset, finished, running) -> None:
     ex.shutdown(wait=True)
 
 
-def run_dask(dask, todo, out, report, preset, finished, running) -> None:
+def run_dask(score, ship, dask, todo, out, report, preset, finished, running) -> None:
     """Score ``todo`` on a Dask cluster; on Ctrl-C every future not finished is cancelled."""
     from distributed import Client, as_completed
 
@@ -53,7 +52,7 @@ def run_dask(dask, todo, out, report, preset, finished, running) -> None:
     futs = {}
     try:
         # a worker may run in another folder (or machine): absolute paths only
-        futs = {client.submit(score_session, shippable(s), str(out.resolve()), report, preset,
+        futs = {client.submit(score, ship(s), str(out.resolve()), report, preset,
                               pure=False): s for s in todo}
         for fut in as_completed(futs):
             finished(fut.result(), futs[fut])
