@@ -119,6 +119,10 @@ class SyncConfig:
     seed: int = 20261127
 
     def validate(self) -> None:
+        _in_range(self, "sync", "window_s", 0.5, 3600.0, " s")
+        _in_range(self, "sync", "step_s", 0.0, 3600.0, " s", lo_open=True)
+        _in_range(self, "sync", "history_s", 0.0, 3600.0, " s", lo_open=True)
+        _in_range(self, "sync", "hold_s", 0.0, 60.0, " s")
         if not 1.0 <= self.rate_hz <= 100.0 or abs(100.0 / self.rate_hz - round(100.0 / self.rate_hz)) > 1e-9:
             raise ProsyncError(f"sync rate_hz={self.rate_hz} is invalid: use a divisor of 100 Hz, "
                                "e.g. 10, 20 or 25")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -142,7 +143,7 @@ class Session:
         if warm:
             from .warm import warm as _warm
 
-            _warm()
+            _warm(Session)
         self.speakers = speakers
         self.sample_rate = int(sample_rate)
         self.two_mics = two_mics
@@ -159,6 +160,8 @@ class Session:
                                          self.config.turns.ipu_bridge_s)
         self._unbinned: list = []
         self._n_unbinned = 0
+        #: Synchrony and pacing work in time order (see :meth:`_run_tasks`).
+        self._tasks: deque = deque()
         self.synchrony = bool(synchrony) and len(speakers) == 2
         if self.synchrony:
             self._sync = SynchronyTracker(self.config.sync, bl)
@@ -261,26 +264,13 @@ class Session:
         if final:
             upd.events.extend(self._turns.flush())
         if self._sync is not None:
-            if upd.events:
+            if upd.events:  # applied by time inside the tracker: adding them early is safe
                 self._pacing.add_events(upd.events)
             if n > 0:
-                self._unbinned.append(cols)
-                self._n_unbinned += n
-            if self._n_unbinned >= self._sync.per_bin:
-                # binning only when a 100 ms bin can complete: cheap pushes stay cheap
-                a = _concat([c[0] for c in self._unbinned])
-                b = _concat([c[1] for c in self._unbinned])
-                self._unbinned.clear()
-                # the frames of an unfinished bin wait inside the tracker
-                self._n_unbinned %= self._sync.per_bin
-                bins = self._sync.bin(a, b)
-                if len(bins[0]["t_s"]):
-                    upd.series = {spk: {k: b[k] for k in SERIES_FIELDS}
-                                  for spk, b in zip(self.speakers, bins)}
-                upd.synchrony = self._sync.update(bins)
-                upd.pacing = self._pacing.update(bins)
+                self._queue_bins(cols, k0 + n)
             if final:
-                upd.synchrony.extend(self._sync.flush())
+                self._tasks.append((0, self._flush_task, None))
+            self._run_tasks(upd, None if final else self._pending[0].k0)
         elif n > 0:  # no synchrony tracker: the baselines learn from the frames directly
             for spk, c in zip(self.speakers, cols):
                 self.baselines[spk].add_frames(c)
@@ -288,6 +278,60 @@ class Session:
         if self._on_update is not None and upd:
             self._on_update(upd)
         return upd
+
+    # Synchrony and pacing run as a queue of tasks, three per 100 ms bin: binning its frames
+    # (due when the bin's last frame is joined), updating the synchrony (windows, surrogates; one
+    # frame later) and updating the pacing (two frames later). A push runs the tasks that are
+    # due by the frames joined so far, so a stream of 10 ms pushes spreads a bin's work over
+    # three hops instead of paying for it in one, and what comes out by a given frame does not
+    # depend on push sizes. Values are those of running everything at once: the tasks keep
+    # their order, and turn events reach the pacing by their own time.
+    def _queue_bins(self, cols, joined: int) -> None:
+        per = self._sync.per_bin
+        self._unbinned.append(cols)
+        self._n_unbinned += len(cols[0])
+        if self._n_unbinned < per:
+            return
+        a = _concat([c[0] for c in self._unbinned])
+        b = _concat([c[1] for c in self._unbinned])
+        whole = self._n_unbinned - self._n_unbinned % per
+        end = joined - self._n_unbinned  # frames joined before the first unbinned one
+        for lo in range(0, whole, per):
+            end += per
+            ab = (a[lo:lo + per], b[lo:lo + per])
+            held: list = []
+            self._tasks.extend(((end, self._bin_task, (ab, held)), (end + 1, self._sync_task, held),
+                                (end + 2, self._pacing_task, held)))
+        rest = self._n_unbinned - whole
+        self._unbinned = [(a[whole:], b[whole:])] if rest else []
+        self._n_unbinned = rest
+
+    def _run_tasks(self, upd: Update, joined: int | None) -> None:
+        """Run the queued tasks due by ``joined`` frames (all of them when None)."""
+        tasks = self._tasks
+        while tasks and (joined is None or tasks[0][0] <= joined):
+            _, fn, arg = tasks.popleft()
+            fn(arg, upd)
+
+    def _bin_task(self, arg, upd: Update) -> None:
+        (a, b), held = arg
+        bins = self._sync.bin(a, b)
+        held.append(bins)
+        if len(bins[0]["t_s"]):
+            series = {spk: {k: b[k] for k in SERIES_FIELDS} for spk, b in zip(self.speakers, bins)}
+            if upd.series:  # more than one bin in this push: concatenate
+                series = {spk: {k: np.concatenate([upd.series[spk][k], v[k]]) for k in v}
+                          for spk, v in series.items()}
+            upd.series = series
+
+    def _sync_task(self, held, upd: Update) -> None:
+        upd.synchrony.extend(self._sync.update(held[0]))
+
+    def _pacing_task(self, held, upd: Update) -> None:
+        upd.pacing.extend(self._pacing.update(held[0]))
+
+    def _flush_task(self, _arg, upd: Update) -> None:
+        upd.synchrony.extend(self._sync.flush())
 
 
 def _concat(parts: list[np.ndarray]) -> np.ndarray:

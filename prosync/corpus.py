@@ -280,6 +280,15 @@ def corpus_pseudo_dyads(out: Path, sessions: list[str], *, preset=DEFAULT_PRESET
     return pseudo_summary(res, preset=preset, n_sessions=len(series))
 
 
+def shippable(spec: SessionSpec) -> SessionSpec:
+    """The session with absolute paths, to be scored by a process in another working folder
+    (a Dask worker): relative paths would resolve against the worker's folder."""
+    from dataclasses import replace
+
+    return replace(spec, inputs=[str(Path(p).resolve()) for p in spec.inputs],
+                   rttm=str(Path(spec.rttm).resolve()) if spec.rttm else None)
+
+
 def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=False, progress=True,
                console=None, preset=DEFAULT_PRESET) -> dict:
     """Score a corpus (see the module docstring); returns the corpus summary.
@@ -332,8 +341,9 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
 
             client = dask if not isinstance(dask, str) else Client(dask)
             try:
-                futs = {client.submit(score_session, s, str(out), report, preset, pure=False): s
-                        for s in todo}
+                # a worker may run in another folder (or machine): absolute paths only
+                futs = {client.submit(score_session, shippable(s), str(out.resolve()), report,
+                                      preset, pure=False): s for s in todo}
                 for fut in as_completed(futs):
                     finished(fut.result(), futs[fut])
             finally:

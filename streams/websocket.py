@@ -465,9 +465,12 @@ class MetricsServer:
             if auth.lower().startswith("bearer "):
                 got = got or auth[7:].strip()
             if not hmac.compare_digest(got.encode(), self.opts.token.encode()):
+                log.warning("refused %s: missing or wrong token (401)", _peer(connection))
                 return connection.respond(HTTPStatus.UNAUTHORIZED,
                                           "prosync: missing or wrong token: add ?token=... to the URL\n")
         if self.opts.max_sessions and self.active >= self.opts.max_sessions:
+            log.warning("refused %s: server full, %d of %d sessions open (503)", _peer(connection),
+                        self.active, self.opts.max_sessions)
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE,
                                       "prosync: this server is full: try again later\n")
         return None
@@ -475,11 +478,14 @@ class MetricsServer:
     async def _handler(self, ws) -> None:
         self.active += 1
         self.served += 1
+        peer = _peer(ws)
+        log.info("connection from %s (%d open)", peer, self.active)
         conn = Connection(ws, self)
         try:
             await conn.run()
         finally:
             self.active -= 1
+            log.info("connection from %s closed (%d open)", peer, self.active)
             # close (normal after stop; otherwise the client is gone or misbehaved)
             await ws.close()
 
@@ -522,9 +528,10 @@ def warm_up() -> None:
     """Load every numba kernel (from the cache) before the first client comes
     (:func:`prosync.engine.warm.warm`: its short synchrony windows load the window kernels
     too), then freeze the garbage collector's view of everything loaded so far."""
+    from ..engine.session import Session
     from ..engine.warm import warm
 
-    warm()
+    warm(Session)
     warm_arrow()  # pa.array's one-time imports, before the first metrics message
     # The kernels' compiler objects (numba, llvmlite) are many and long-lived: left in the
     # collected generations, each full collection scans them (50-90 ms pauses of every session
@@ -585,7 +592,16 @@ async def _serve_forever(opts: ServerOptions, reuse_port: bool, ready=None) -> N
     await srv.close()
 
 
-def _worker(opts: ServerOptions, ready_event) -> None:
+def _peer(connection) -> str:
+    addr = getattr(connection, "remote_address", None)
+    return f"{addr[0]}:{addr[1]}" if addr else "unknown peer"
+
+
+def _worker(opts: ServerOptions, ready_event, log_level=None) -> None:
+    if log_level is not None:  # a spawned process: the parent's logging settings, again
+        from prosync.engine.logs import configure
+
+        configure(log_level)
     warm_up()
     asyncio.run(_serve_forever(opts, reuse_port=True, ready=lambda srv: ready_event.set()))
 
@@ -607,7 +623,8 @@ def serve(opts: ServerOptions, announce=print) -> None:
 
     ctx = mp.get_context("spawn")
     events = [ctx.Event() for _ in range(opts.workers)]
-    procs = [ctx.Process(target=_worker, args=(opts, ev), daemon=True) for ev in events]
+    level = logging.getLogger("prosync").level or None
+    procs = [ctx.Process(target=_worker, args=(opts, ev, level), daemon=True) for ev in events]
     for p in procs:
         p.start()
     for p, ev in zip(procs, events):  # announce once every worker listens

@@ -94,9 +94,23 @@ def test_dc_offset_warns(tmp_path, capsys):
     assert "DC offset" in capsys.readouterr().err
 
 
-def test_demo_runs(tmp_path):
+def test_demo_runs_and_claims_only_what_its_scores_show(tmp_path, capsys):
+    import json
+    import re
+
     assert main(["demo", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "frames.parquet").exists()
+    out = " ".join(capsys.readouterr().out.split())
+    assert "increasingly" not in out and "in the second r" not in out
+    lh = json.loads((tmp_path / "summary.json").read_text())["entrainment"]["levitan_hirschberg"]
+    for feat, label in (("f0_mean_hz", "pitch"), ("rate_sps", "speech rate")):
+        v = lh["ben_follows_ada"][feat]
+        m = re.search(label + r": ben after ada's turn r = ([+-][\d.]+) over (\d+) exchanges, "
+                      r"p = ([\d.]+) \(([^)]*)\)", out)
+        assert m, out
+        assert float(m[1]) == round(v["synchrony_r"], 2) and int(m[2]) == v["pairs"]
+        assert float(m[3]) == round(v["synchrony_p"], 2)
+        assert m[4].startswith("significant") == (v["synchrony_p"] < 0.05)
 
 
 def test_library_errors_name_parameters_the_cli_names_flags():

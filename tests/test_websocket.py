@@ -522,3 +522,55 @@ def test_freed_memory_is_handed_back(monkeypatch):
 
     asyncio.run(run())
     assert len(calls) >= 3 and set(calls) == {0}
+
+
+def test_serve_logs_connections_and_refusals_with_verbose(tmp_path):
+    """``prosync -v serve``: standard logging lines for an accepted connection and a refused one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect as sync_connect
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "prosync.cli", "-v", "serve", "--port", "0",
+                             "--token", "s3cret"], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = []
+        while True:
+            line = proc.stderr.readline()
+            assert line, "server exited: " + "".join(lines)
+            lines.append(line)
+            if "serving on ws://" in line:
+                url = line.split("serving on ")[1].split()[0]
+                break
+        with pytest.raises(InvalidStatus):
+            sync_connect(f"{url}/?token=wrong", open_timeout=20)
+        with sync_connect(f"{url}/?token=s3cret", open_timeout=20) as ws:
+            ws.send(json.dumps({"type": "stop"}))
+            time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rest = proc.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rest = proc.communicate()[1]
+    log = "".join(lines) + rest
+    assert "WARNING prosync.serve: refused 127.0.0.1:" in log and "wrong token (401)" in log
+    assert "INFO prosync.serve: connection from 127.0.0.1:" in log and "closed (0 open)" in log
+
+
+def test_logging_configure_is_idempotent():
+    import logging
+
+    from prosync.engine.logs import configure
+
+    configure("WARNING")
+    assert logging.getLogger("prosync").level == logging.WARNING
+    configure("DEBUG")
+    assert logging.getLogger("prosync").level == logging.DEBUG
+    assert sum(getattr(h, "_prosync", False) for h in logging.getLogger("prosync").handlers) == 1
+    configure("WARNING")
