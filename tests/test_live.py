@@ -115,7 +115,7 @@ def test_dashboard_renders_a_session():
     text = buf.getvalue()
     for want in ("client", "coach", "synchrony", "late hops 2", "pacing for coach", "→"):
         assert want in text, want
-    assert sparkline([1, 2, np.nan, 3], 0, 3) == "▃▅ █"
+    assert sparkline([1, 2, np.nan, 3], 0, 3) == "▃▅·█"
 
 
 # ------------------------------------------------------------------ through a virtual microphone
