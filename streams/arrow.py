@@ -117,6 +117,14 @@ def update_batches(updates: Update | Iterable[Update],
             out.append((name, rows_batch(name, rows)))
     if se and "series" in tables:
         out.append(("series", _per_speaker("series", se)))
+    eot = [u.end_of_turn for u in ups if len(u.end_of_turn)]
+    if eot and "end_of_turn" in tables:
+        rec = eot[0] if len(eot) == 1 else np.concatenate(eot)
+        out.append(("end_of_turn", columns_batch("end_of_turn",
+                                                 {k: rec[k] for k in rec.dtype.names})))
+    te = [r for u in ups for r in u.turn_end] if "turn_end" in tables else None
+    if te:
+        out.append(("turn_end", rows_batch("turn_end", te)))
     return out
 
 
