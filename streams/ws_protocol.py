@@ -168,11 +168,17 @@ def ready_message(start: Start, speakers, lookahead_s: float, max_message_bytes:
     })
 
 
+def advice_json(pace) -> dict:
+    """A pacing row as the JSON ``advice`` of a metrics message."""
+    return json_rows(rows_batch("pacing", [pace]))[0]
+
+
 def metrics_message(seq: int, t_end: float, received_s: list, compute_s: float, updates,
-                    frames: bool, advice, final: bool) -> str:
+                    frames: bool, advice: dict | None, final: bool) -> str:
+    """``advice``: the latest pacing row's JSON (:func:`advice_json`) or None."""
     msg = {"type": "metrics", "seq": seq, "t_s": round(t_end, 3), "received_s": received_s,
            "compute_ms": round(compute_s * 1000, 3), **metrics_body(updates, frames),
-           "advice": None if advice is None else json_rows(rows_batch("pacing", [advice]))[0]}
+           "advice": advice}
     if final:
         msg["final"] = True
     return dumps(msg)

@@ -114,6 +114,7 @@ class Connection(Sink):
         self.dropped_total = 0
         self.seq = 0
         self.pending = []         # updates not yet sent
+        self._pace = self._pace_json = None  # the latest pacing row and its JSON form
         self.next_flush = 0.0
         self.interval_s = 0.1
         self.frames = True
@@ -301,13 +302,19 @@ class Connection(Sink):
             if self.interval_s > 0:
                 self.next_flush = (math.floor(t_end / self.interval_s + 1e-9) + 1) * self.interval_s
 
+    def _advice(self, pace) -> dict | None:
+        """The latest pacing row as JSON (converted once per new row)."""
+        if pace is not None and pace is not self._pace:
+            self._pace, self._pace_json = pace, P.advice_json(pace)
+        return None if pace is None else self._pace_json
+
     def flush(self, t_end: float, final: bool = False) -> None:
         pending, self.pending = self.pending, []
         self.seq += 1
         text = P.metrics_message(self.seq, t_end, [self.received[0] / self.sr,
                                                    self.received[1] / self.sr],
                                  self.compute_s, pending, self.frames,
-                                 self.duplex.session.pacing(), final)
+                                 self._advice(self.duplex.session.pacing()), final)
         self.compute_s = 0.0
         self._enqueue("final" if final else "metrics", text)
 
