@@ -92,6 +92,11 @@ class TurnEndEvent:
     ipu_s: float
     cues: tuple
 
+    def __getattr__(self, name):  # the cues by name, as the output schema's columns
+        if name in CUE_NAMES:
+            return float(self.cues[CUE_NAMES.index(name)])
+        raise AttributeError(name)
+
     def as_dict(self) -> dict:
         d = {"kind": "turn_end", "t_s": self.t_s, "speech_end_s": self.speech_end_s,
              "latency_s": self.latency_s, "turn_end_prob": self.turn_end_prob,
@@ -305,7 +310,7 @@ class EndOfTurnTracker:
                 j = int(hit[0])
                 self._fired = True
                 events.append(TurnEndEvent(
-                    t_s=float(out["t_s"][j]), speech_end_s=round(self._end * HOP_S, 3),
+                    t_s=round(float(out["t_s"][j]), 3), speech_end_s=round(self._end * HOP_S, 3),
                     latency_s=round(float(t[j]), 3), turn_end_prob=float(p[j]),
                     prior=self._prior, ipu_s=round(self._ipu_s, 3), cues=self._cues))
         return n_rows + m

@@ -162,6 +162,7 @@ class Connection:
         self.dropped_total = 0
         self.seq = 0
         self.pending = []         # updates not yet sent
+        self._pace = self._pace_json = None  # the latest pacing row and its JSON form
         self.next_flush = 0.0
         self.interval_s = 0.1
         self.frames = True
@@ -405,6 +406,12 @@ class Connection:
             if self.interval_s > 0:
                 self.next_flush = (math.floor(t_end / self.interval_s + 1e-9) + 1) * self.interval_s
 
+    def _advice(self, pace) -> dict | None:
+        """The latest pacing row as JSON (converted once per new row)."""
+        if pace is not None and pace is not self._pace:
+            self._pace, self._pace_json = pace, json_rows(rows_batch("pacing", [pace]))[0]
+        return None if pace is None else self._pace_json
+
     def flush(self, t_end: float, final: bool = False) -> None:
         d = metrics_body(self.pending, self.frames)
         self.pending = []
@@ -413,7 +420,7 @@ class Connection:
         msg = {"type": "metrics", "seq": self.seq, "t_s": round(t_end, 3),
                "received_s": [self.received[0] / self.sr, self.received[1] / self.sr],
                "compute_ms": round(self.compute_s * 1000, 3), **d,
-               "advice": None if pace is None else json_rows(rows_batch("pacing", [pace]))[0]}
+               "advice": self._advice(pace)}
         if final:
             msg["final"] = True
         self.compute_s = 0.0
