@@ -22,9 +22,8 @@ def updates_to_dict(updates, frames: bool = True) -> dict:
     with one dict per row of the merged ``updates``, keyed by the table columns; frames are
     ordered by time (speakers in order at equal times)."""
     d = {"schema_version": SCHEMA_VERSION, **{k: [] for k in JSON_TABLES}}
-    for name, b in update_batches(updates, interleave=True, frames=frames):
-        if name in d:
-            d[name] = json_rows(b)
+    for name, b in update_batches(updates, JSON_TABLES if frames else JSON_TABLES[1:]):
+        d[name] = json_rows(b)
     return d
 
 
