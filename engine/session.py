@@ -18,7 +18,7 @@ import numpy as np
 from ..calibration.baseline import SpeakerBaseline
 from ..native.vad import remove_bleed
 from .config import Config
-from .endofturn import EOT_DTYPE, EndOfTurnTracker, TurnEndEvent
+from .endofturn import EOT_EMPTY, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
 from .pacing import PacingRow, PacingTracker
 from .speaker import FRAME_DTYPE, FRAMES_PER_S, SpeakerTrack
@@ -49,7 +49,7 @@ class Update:
     #: One row per 10 ms frame of the user's (speaker 0) silence after speech, for up to
     #: ``end_of_turn.horizon_s`` (dtype :data:`prosync.engine.endofturn.EOT_DTYPE`: ``t_s``,
     #: ``silence_s``, ``turn_end_prob``), for two-speaker sessions.
-    end_of_turn: np.ndarray = field(default_factory=lambda: np.zeros(0, EOT_DTYPE))
+    end_of_turn: np.ndarray = field(default_factory=lambda: EOT_EMPTY)
     #: ``turn_end`` events: ``turn_end_prob`` reached ``end_of_turn.threshold``.
     turn_end: list[TurnEndEvent] = field(default_factory=list)
 
@@ -295,12 +295,16 @@ class Session:
         a = _concat([c[0] for c in self._unbinned])
         b = _concat([c[1] for c in self._unbinned])
         whole = self._n_unbinned - self._n_unbinned % per
-        end = joined - self._n_unbinned  # frames joined before the first unbinned one
-        for lo in range(0, whole, per):
-            end += per
-            ab = (a[lo:lo + per], b[lo:lo + per])
+        start = joined - self._n_unbinned  # frames joined before the first unbinned one
+        # bins whose three tasks are all due already (a push that covers several bins) are
+        # done as one batch: fewer calls for offline scoring, the same values and output
+        ready = max(0, min(whole, joined - 2 - start) // per * per)
+        spans = ([(0, ready)] if ready else []) + [(lo, lo + per) for lo in range(ready, whole, per)]
+        for lo, hi in spans:
+            end = start + hi
             held: list = []
-            self._tasks.extend(((end, self._bin_task, (ab, held)), (end + 1, self._sync_task, held),
+            self._tasks.extend(((end, self._bin_task, ((a[lo:hi], b[lo:hi]), held)),
+                                (end + 1, self._sync_task, held),
                                 (end + 2, self._pacing_task, held)))
         rest = self._n_unbinned - whole
         self._unbinned = [(a[whole:], b[whole:])] if rest else []

@@ -315,8 +315,9 @@ def test_ctrl_c_finalises_and_score_of_the_recording_equals_the_stream(live_run,
     rc, lines, err, rec = live_run
     assert rc == 0, err
     names = sorted(p.name for p in rec.iterdir())
-    assert names == ["audio.flac", "frames.parquet", "pacing.parquet", "report.html",
-                     "series.parquet", "summary.json", "synchrony.parquet", "turns.parquet"]
+    assert names == ["audio.flac", "end_of_turn.parquet", "frames.parquet", "pacing.parquet",
+                     "report.html", "series.parquet", "summary.json", "synchrony.parquet",
+                     "turn_end.parquet", "turns.parquet"]
     summ = json.loads((rec / "summary.json").read_text())
     assert summ["live"]["dropped_s"] == 0
     assert main(["score", str(rec / "audio.flac"), "--out", str(tmp_path / "s"), "--quiet"]) == 0
