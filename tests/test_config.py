@@ -55,10 +55,12 @@ def test_preset_option_on_every_command():
     ("pacing", "rate_dead_band", float("nan"), r"pacing.rate_dead_band=nan is invalid: use 0 to 1"),
     ("pacing", "max_f0_offset_st", "4", r"pacing.max_f0_offset_st='4' is invalid"),
     ("vad", "floor_margin_db", -1.0, r"vad.floor_margin_db=-1.0 is invalid: use 0 to 40 dB \(default 9\)"),
-    ("vad", "bleed_db", 99.0, r"vad.bleed_db=99.0 is invalid"),
+    ("vad", "cross_talk_corr", 1.5, r"vad.cross_talk_corr=1.5 is invalid: use 0 to 1"),
+    ("vad", "floor_quantile", -0.1, r"vad.floor_quantile=-0.1 is invalid"),
     ("vad", "webrtc_mode", True, r"vad.webrtc_mode=True is invalid"),
     ("rate", "min_dip_db", 0.0, r"rate.min_dip_db=0.0 is invalid: use more than 0 and at most 20 dB"),
     ("turns", "ipu_bridge_s", float("inf"), r"turns.ipu_bridge_s=inf is invalid: use 0 to 2 s"),
+    ("turns", "min_ipu_s", 3.0, r"turns.min_ipu_s=3.0 is invalid: use 0 to 2 s"),
 ])
 def test_every_section_names_the_field_and_the_fix(section, field, value, msg):
     import dataclasses
