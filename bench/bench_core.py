@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from prosync import Session  # noqa: E402
-from prosync.commands.offline import DEMO  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for _shared
+from _shared import DEMO, RESULTS, praat_pitch_ac  # noqa: E402
 
-OUT = ROOT / "bench" / "results" / "core.md"
+from prosync import Session  # noqa: E402
+
+OUT = RESULTS / "core.md"
 
 
 def tiled(minutes: float) -> np.ndarray:
@@ -41,9 +41,7 @@ def tiled(minutes: float) -> np.ndarray:
 
 
 def run_session(x, block=8000, with_sync=True):
-    s = Session(sample_rate=16000)
-    if not with_sync:  # the per-speaker core and turn tracker alone
-        s._sync = s._pacing = None
+    s = Session(sample_rate=16000, synchrony=with_sync)  # off: the core and turn tracker alone
     for i in range(0, len(x), block):
         s.push(0, x[i:i + block, 0])
         s.push(1, x[i:i + block, 1])
@@ -51,17 +49,11 @@ def run_session(x, block=8000, with_sync=True):
 
 
 def praat(x):
-    import parselmouth
-
-    for c in range(2):
-        snd = parselmouth.Sound(x[:, c].astype(np.float64), sampling_frequency=16000)
-        snd.to_pitch_ac(time_step=0.01, pitch_floor=60.0, pitch_ceiling=500.0)
+    praat_pitch_ac(x, 16000)
 
 
 def per_hop(x, n_hops=6000, with_sync=True):
-    s = Session(sample_rate=16000)
-    if not with_sync:
-        s._sync = s._pacing = None
+    s = Session(sample_rate=16000, synchrony=with_sync)
     times = np.empty(n_hops)
     for k in range(n_hops):
         a = x[k * 160:(k + 1) * 160, 0]

@@ -26,12 +26,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for _shared
+from _shared import DEMO, RESULTS, ROOT  # noqa: E402
 
 from tests import virtual_mic  # noqa: E402
-
-DEMO = ROOT / "prosync" / "data" / "demo_dialogue.flac"
 
 
 def cpu_s(pid: int) -> float:
@@ -131,7 +129,7 @@ def main() -> int:
         lines.append(f"| `{label}` | {r['n']} | {p50:.1f} | {p99:.1f} | {p99 - look_ms:.1f} | "
                      f"{e50:.1f} / {e99:.1f} | {100 * r['cpu']:.2f} ({r['wall']:.0f} s) |")
     lines += ["", "Child's own report: " + "; ".join(f"`{r['stderr']}`" for _, r, *_ in rows), ""]
-    out = ROOT / "bench" / "results" / "live.md"
+    out = RESULTS / "live.md"
     out.write_text("\n".join(lines))
     print(f"wrote {out}")
     return 0

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "prosync" / "data" / "demo_dialogue.flac"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for _shared
+from _shared import DEMO, write_section  # noqa: E402
 
 
 def make_session(path: Path, seconds: float, seed: int) -> float:
@@ -87,8 +87,7 @@ def main():
                   "Peak RSS measured in a child process (`resource.getrusage(RUSAGE_CHILDREN)`).", "",
                   "| outputs | peak RSS MB | wall s | RTF |", "|---|---|---|---|", *rows, ""]
     text = "\n".join(lines)
-    (ROOT / "bench" / "results" / "offline.md").write_text(text)
-    print(text)
+    write_section("offline", text)
 
 
 if __name__ == "__main__":

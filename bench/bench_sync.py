@@ -273,9 +273,8 @@ def tiled(minutes: float) -> np.ndarray:
 
 def run_file(x, sync: bool, block=8000) -> tuple[float, float]:
     """(CPU seconds of this process, wall seconds) for one pass over ``x``."""
-    s = Session(sample_rate=16000)
-    if not sync:
-        s._sync = s._pacing = None  # the core alone: same framing, kernels, bleed, turns
+    s = Session(sample_rate=16000, synchrony=sync)  # off: the core alone (framing, kernels,
+    # bleed, turns)
     c, t = time.process_time(), time.perf_counter()
     for i in range(0, len(x), block):
         s.push(0, x[i:i + block, 0])
@@ -338,7 +337,7 @@ def speed(lines: list[str], minutes: float, reps: int) -> None:
         f"{reps} interleaved runs each, best run reported, in CPU time of the process (the 2 "
         "cores are shared with other jobs, which inflates wall time; wall figures beside). "
         "*Core alone*: the same `Session` with its `SynchronyTracker` and `PacingTracker` "
-        "switched off (`session._sync = session._pacing = None`), so framing, kernels, bleed "
+        "switched off (`Session(synchrony=False)`), so framing, kernels, bleed "
         "removal and turn tracking are identical; *synchrony + pacing share*: time inside "
         "`SynchronyTracker.bin`/`update` and `PacingTracker.update` in one more full run.\n",
         "| measure | value | target |",

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for _shared
+from _shared import RESULTS  # noqa: E402
 
 from prosync.engine.wcc import StreamingWcc, wcc  # noqa: E402
 from tests.ref_wcc import meaccf  # noqa: E402
@@ -145,7 +145,7 @@ def main(argv=None) -> str:
     lines.append("Block 1 is dominated by the Python call per push; the kernel's own cost is the "
                  "large-block figure. Real-time budget at 10 Hz: 100 000 µs per sample.\n")
     text = "\n".join(lines)
-    out = ROOT / "bench" / "results" / "wcc.md"
+    out = RESULTS / "wcc.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     if not args.quick:
         out.write_text(text)

@@ -30,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "results" / "ws.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for _shared
+from _shared import DEMO, RESULTS  # noqa: E402
+
+OUT = RESULTS / "ws.md"
 SR = 16000
 BLOCK = 320  # 20 ms
 #: Seconds of each session streamed at full speed before the measured real-time part.
@@ -108,7 +110,7 @@ class Server:
 def _audio():
     import soundfile as sf
 
-    x, sr = sf.read(ROOT / "prosync" / "data" / "demo_dialogue.flac", dtype="int16", always_2d=True)
+    x, sr = sf.read(DEMO, dtype="int16", always_2d=True)
     assert sr == SR
     return x[:, 0].astype("<i2"), x[:, 1].astype("<i2")
 

@@ -29,9 +29,7 @@ def stereo():
 
 
 def _session(x, block, sync=True):
-    s = Session(sample_rate=16000)
-    if not sync:
-        s._sync = s._pacing = None
+    s = Session(sample_rate=16000, synchrony=sync)
     for i in range(0, len(x), block):
         s.push(0, x[i:i + block, 0])
         s.push(1, x[i:i + block, 1])

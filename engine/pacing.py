@@ -15,15 +15,20 @@ Mismatch (agent minus user, measured):
 Advice for the agent's next reply (signed, bounded by :class:`~prosync.engine.config.PacingConfig`):
 
 * ``reply_delay_ms``: the user's own typical gap (median FTO when they take the floor, 50 ms
-  histogram bins; ``default_reply_delay_ms`` before any), bounded to ``[min_reply_delay_ms,
+  histogram bins; floors taken after more than ``max_reply_delay_ms`` are lapses and do not
+  count), moved from ``default_reply_delay_ms`` by its confidence (floor transfers
+  seen / 3), bounded to ``[min_reply_delay_ms,
   max_reply_delay_ms]``, then lengthened by up to 600 ms (same upper bound) when the user
   hesitates: ``hesitation = 0.5 * min(1, pauses / 2 s) + 0.25 * min(1, -energy / 6 dB)
   + 0.25 * min(1, (1 - rate / baseline rate) / 0.3)``, over the user's within-turn pauses of
   at least 0.4 s ended in the last 10 s, their energy re their speech level (2 s average) and
-  their rate re their typical rate: people leave room for a hesitant speaker;
+  their rate re their typical rate, times the confidence of the user's level/rate baselines
+  (speech seen / 5 s): people leave room for a hesitant speaker;
 * ``target_rate_sps``: converge toward the user's rate with a 10 % dead band (the
   just-noticeable difference of tempo): the agent's own rate clipped to ``[0.9, 1.1] x`` the
   user's (user 4 syl/s, agent 5: 4.4; agent 4.2: unchanged 4.2; no agent rate yet: the user's);
+  no user rate (NaN: the agent keeps its own) before 1 s of the user's speech, and the user's
+  rate counts as at least 2 syl/s;
 * ``loudness_offset_db``: user's speech level minus the agent's, **positive: the agent should
   speak louder**; 0 inside a 2 dB dead band, clipped to ±6 dB;
 * ``f0_offset_st``: the user's current pitch excursion from their own median (2 s average),
@@ -54,6 +59,10 @@ LONG_PAUSE_S = 0.4
 HESITATION_WINDOW_S = 10.0
 #: Full hesitation lengthens the advised reply delay by this much (ms), within the bounds.
 HESITATION_MAX_MS = 600.0
+#: Rate advice needs this many frames of the user's speech (1 s); the user's rate is taken as at
+#: least MIN_RATE_SPS (a rolling rate just after speech starts is far below the real one).
+MIN_RATE_SPEECH = 100
+MIN_RATE_SPS = 2.0
 
 
 _AGENT_KEYS = ("rate", "base_level_db", "base_f0_st", "base_f0_range_st", "n_voiced", "n_speech")
@@ -115,7 +124,10 @@ class PacingTracker:
     def _apply_events(self, t):
         while self._queue and self._queue[0][0] <= t:
             _, e = self._queue.pop(0)
-            if math.isfinite(e.fto_s) and e.speaker_after in self.speakers:
+            # a floor taken after more than max_reply_delay_ms is a lapse, not a gap (Sacks,
+            # Schegloff & Jefferson 1974): it says nothing about how fast this person answers
+            if (math.isfinite(e.fto_s) and e.speaker_after in self.speakers
+                    and e.fto_s * 1000.0 <= self.cfg.max_reply_delay_ms):
                 self.baselines[self.speakers.index(e.speaker_after)].add_fto(e.fto_s)
             if e.kind == "pause" and e.speaker_before == self.speakers[0]:
                 self._pauses.append((float(e.end_s), float(e.end_s - e.start_s)))
@@ -164,10 +176,21 @@ class PacingTracker:
         h_rate = 0.0
         if math.isfinite(ru) and math.isfinite(base_rate_u) and base_rate_u > 0:
             h_rate = min(1.0, max(0.0, (1.0 - ru / base_rate_u) / 0.3))
-        hesitation = min(1.0, 0.5 * h_pause + 0.25 * h_energy + 0.25 * h_rate)
-        base = fto_u * 1000.0 if math.isfinite(fto_u) else c.default_reply_delay_ms
+        nv_u, ns_u = u["n_voiced"][i], u["n_speech"][i]
+        conf_speech = min(1.0, ns_u / MIN_SPEECH)
+        # gated by confidence: hesitation counts as the user's level/rate baselines settle
+        hesitation = conf_speech * min(1.0, 0.5 * h_pause + 0.25 * h_energy + 0.25 * h_rate)
+        # the user's typical gap, moved from the default as their floor transfers come in
+        conf_d = min(1.0, self.baselines[0].n_fto / MIN_FTO)
+        base = c.default_reply_delay_ms
+        if math.isfinite(fto_u):
+            base += conf_d * (fto_u * 1000.0 - base)
         delay = min(max(base, c.min_reply_delay_ms), c.max_reply_delay_ms)
         delay = min(delay + hesitation * HESITATION_MAX_MS, c.max_reply_delay_ms)
+        if ns_u < MIN_RATE_SPEECH:
+            ru = math.nan  # no rate advice from less than 1 s of the user's speech
+        elif math.isfinite(ru):
+            ru = max(ru, MIN_RATE_SPS)
         if math.isfinite(ru) and ru > 0:
             lo, hi = ru * (1 - c.rate_dead_band), ru * (1 + c.rate_dead_band)
             target = min(max(rg, lo), hi) if math.isfinite(rg) else ru
@@ -182,7 +205,6 @@ class PacingTracker:
         fu = self._f0_u
         mf = c.max_f0_offset_st
         f0_off = min(max(fu, -mf), mf) if math.isfinite(fu) else math.nan
-        nv_u, ns_u = u["n_voiced"][i], u["n_speech"][i]
         nv_g, ns_g = g["n_voiced"][i], g["n_speech"][i]
         return PacingRow(
             t_s=t, user_speaking=bool(u["vad"][i] >= 0.5),

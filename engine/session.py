@@ -8,6 +8,8 @@ depends on (its look-ahead) has arrived, so every emitted value is final.
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -15,10 +17,11 @@ import numpy as np
 
 from ..calibration.baseline import SpeakerBaseline
 from ..native.vad import channel_correlation, remove_cross_talk
-from .config import HOP, HOP_S, SAMPLE_RATE, Config, VadConfig
+from .config import HOP, SAMPLE_RATE, Config, VadConfig
+from .endofturn import EOT_EMPTY, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
 from .pacing import PacingRow, PacingTracker
-from .speaker import FRAME_DTYPE, SpeakerTrack
+from .speaker import FRAME_DTYPE, FRAMES_PER_S, SpeakerTrack
 from .synchrony import SERIES_FIELDS, SynchronyTracker, SyncRow
 from .turns import TurnEvent, TurnTracker
 
@@ -40,9 +43,19 @@ class Update:
     #: end, ``f0`` semitones re the speaker's median, ``energy`` dB re their speech level,
     #: ``rate`` syl/s, ``vad`` speech fraction; NaN = missing), for two-speaker sessions.
     series: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: Compute time of the push (or close) that made this update, in seconds (wall clock of
+    #: the engine's work; for merged updates the sum of their pushes).
+    compute_s: float = 0.0
+    #: One row per 10 ms frame of the user's (speaker 0) silence after speech, for up to
+    #: ``end_of_turn.horizon_s`` (dtype :data:`prosync.engine.endofturn.EOT_DTYPE`: ``t_s``,
+    #: ``silence_s``, ``turn_end_prob``), for two-speaker sessions.
+    end_of_turn: np.ndarray = field(default_factory=lambda: EOT_EMPTY)
+    #: ``turn_end`` events: ``turn_end_prob`` reached ``end_of_turn.threshold``.
+    turn_end: list[TurnEndEvent] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.synchrony or self.pacing) or any(
+        return bool(self.events or self.synchrony or self.pacing or self.turn_end
+                    or len(self.end_of_turn)) or any(
             len(c) for c in self.frames.values())
 
 
@@ -159,6 +172,12 @@ class Session:
     two_mics : bool
         The speakers are on separate microphones that may hear each other: a channel's speech is
         dropped where it is only the other speaker's bleed.
+    synchrony : bool
+        Two speakers: compute the synchrony windows, series and pacing advice (default). Off:
+        frames and turn events only (the per-speaker core and the turn tracker).
+    warm : bool
+        Load every numba kernel before the first push (once per process, see
+        :func:`prosync.engine.warm.warm`), so the first push does not wait for the JIT cache.
 
     Thread-safety: :meth:`push` and :meth:`close` take an internal lock, so one producer thread
     per speaker may push concurrently; results are the same as pushing in any interleaving.
@@ -167,7 +186,8 @@ class Session:
     def __init__(self, speakers: Sequence[str] = ("a", "b"), sample_rate: int = 16000,
                  config: Config | None = None, two_mics: bool = True,
                  on_update: Callable[[Update], None] | None = None,
-                 profile: dict[str, SpeakerBaseline] | None = None, preset: str | None = None):
+                 profile: dict[str, SpeakerBaseline] | None = None, preset: str | None = None,
+                 *, synchrony: bool = True, warm: bool = True):
         speakers = tuple(str(s) for s in speakers)
         if not 1 <= len(speakers) <= 2 or len(set(speakers)) != len(speakers):
             raise ProsyncError(f"speakers={speakers!r} is invalid: give one or two distinct names")
@@ -176,6 +196,10 @@ class Session:
                 f"sample rate {sample_rate} Hz is too low: prosync needs at least 8000 Hz"
             )
         self.config = (config or Config()).with_preset(preset).validate()
+        if warm:
+            from .warm import warm as _warm
+
+            _warm(Session)
         self.speakers = speakers
         self.sample_rate = int(sample_rate)
         self.two_mics = two_mics
@@ -187,10 +211,16 @@ class Session:
         #: Per-speaker baselines (warm from ``profile`` for returning speakers).
         self.baselines = {s: profile.get(s) or SpeakerBaseline() for s in speakers}
         bl = [self.baselines[s] for s in speakers]
-        self._sync = self._pacing = None
+        self._sync = self._pacing = self._eot = None
+        if len(speakers) == 2:
+            self._eot = EndOfTurnTracker(self.config.end_of_turn, bl[0],
+                                         self.config.turns.ipu_bridge_s)
         self._unbinned: list = []
         self._n_unbinned = 0
-        if len(speakers) == 2:
+        #: Synchrony and pacing work in time order (see :meth:`_run_tasks`).
+        self._tasks: deque = deque()
+        self.synchrony = bool(synchrony) and len(speakers) == 2
+        if self.synchrony:
             self._sync = SynchronyTracker(self.config.sync, bl)
             self._pacing = PacingTracker(self.config.pacing, self.config.sync.rate_hz, bl,
                                          speakers, self.config.turns.ipu_bridge_s)
@@ -207,6 +237,16 @@ class Session:
     def turn_lookahead_s(self) -> float:
         """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence."""
         return self.config.turns.ipu_bridge_s
+
+    def turn_end_prob(self) -> float:
+        """The user's latest end-of-turn probability (NaN while they speak, before they first
+        spoke, or in one-speaker sessions; past ``horizon_s`` of silence it keeps its last value)."""
+        return self._eot.latest_prob if self._eot is not None else float("nan")
+
+    def end_of_turn_state(self) -> tuple[bool, float] | None:
+        """``(turn_end fired in the user's current silence, that silence so far in s)``;
+        ``(False, 0.0)`` while the user speaks; None in one-speaker sessions."""
+        return self._eot.state() if self._eot is not None else None
 
     def pacing(self) -> PacingRow | None:
         """The latest pacing advice (``None`` before the first 100 ms of both speakers)."""
@@ -227,23 +267,25 @@ class Session:
 
         ``samples``: 1-D int16 (PCM) or float (full scale 1.0) array at ``sample_rate``.
         """
+        t0 = time.perf_counter()
         i = self._index(speaker)
         x = _as_float32(samples)
         with self._lock:
             if self.closed:
                 raise ProsyncError("push() after close(): start a new Session")
             self._tracks[i].feed(x, self._collector(i))
-            return self._join(final=False)
+            return self._join(final=False, t0=t0)
 
     def close(self) -> Update:
         """End of input for every speaker: finish the last frames and turn events."""
+        t0 = time.perf_counter()
         with self._lock:
             if self.closed:
                 return Update()
             for i, tr in enumerate(self._tracks):
                 tr.flush(self._collector(i))
             self.closed = True
-            return self._join(final=True)
+            return self._join(final=True, t0=t0)
 
     def _collector(self, i):
         pend = self._pending[i]
@@ -254,7 +296,7 @@ class Session:
 
         return emit
 
-    def _join(self, final: bool) -> Update:
+    def _join(self, final: bool, t0: float) -> Update:
         upd = Update()
         n = min(p.n for p in self._pending)
         if final:
@@ -274,34 +316,83 @@ class Session:
                 upd.frames[spk] = c
             upd.events.extend(self._turns.update(k0, n, [c["speech_raw"] for c in cols],
                                                  [c["voiced"] for c in cols]))
+            if self._eot is not None:
+                upd.end_of_turn, upd.turn_end = self._eot.update(cols[0], cols[1], n)
         if final:
             upd.events.extend(self._turns.flush())
         if self._sync is not None:
-            if upd.events:
+            if upd.events:  # applied by time inside the tracker: adding them early is safe
                 self._pacing.add_events(upd.events)
             if n > 0:
-                self._unbinned.append(cols)
-                self._n_unbinned += n
-            if self._n_unbinned >= self._sync.per_bin:
-                # binning only when a 100 ms bin can complete: cheap pushes stay cheap
-                a = _concat([c[0] for c in self._unbinned])
-                b = _concat([c[1] for c in self._unbinned])
-                self._unbinned.clear()
-                # the frames of an unfinished bin wait inside the tracker
-                self._n_unbinned %= self._sync.per_bin
-                bins = self._sync.bin(a, b)
-                if len(bins[0]["t_s"]):
-                    upd.series = {spk: {k: b[k] for k in SERIES_FIELDS}
-                                  for spk, b in zip(self.speakers, bins)}
-                upd.synchrony = self._sync.update(bins)
-                upd.pacing = self._pacing.update(bins)
+                self._queue_bins(cols, k0 + n)
             if final:
-                upd.synchrony.extend(self._sync.flush())
-        elif n > 0:
-            self.baselines[self.speakers[0]].add_frames(cols[0])
+                self._tasks.append((0, self._flush_task, None))
+            self._run_tasks(upd, None if final else self._pending[0].k0)
+        elif n > 0:  # no synchrony tracker: the baselines learn from the frames directly
+            for spk, c in zip(self.speakers, cols):
+                self.baselines[spk].add_frames(c)
+        upd.compute_s = time.perf_counter() - t0
         if self._on_update is not None and upd:
             self._on_update(upd)
         return upd
+
+    # Synchrony and pacing run as a queue of tasks, three per 100 ms bin: binning its frames
+    # (due when the bin's last frame is joined), updating the synchrony (windows, surrogates; one
+    # frame later) and updating the pacing (two frames later). A push runs the tasks that are
+    # due by the frames joined so far, so a stream of 10 ms pushes spreads a bin's work over
+    # three hops instead of paying for it in one, and what comes out by a given frame does not
+    # depend on push sizes. Values are those of running everything at once: the tasks keep
+    # their order, and turn events reach the pacing by their own time.
+    def _queue_bins(self, cols, joined: int) -> None:
+        per = self._sync.per_bin
+        self._unbinned.append(cols)
+        self._n_unbinned += len(cols[0])
+        if self._n_unbinned < per:
+            return
+        a = _concat([c[0] for c in self._unbinned])
+        b = _concat([c[1] for c in self._unbinned])
+        whole = self._n_unbinned - self._n_unbinned % per
+        start = joined - self._n_unbinned  # frames joined before the first unbinned one
+        # bins whose three tasks are all due already (a push that covers several bins) are
+        # done as one batch: fewer calls for offline scoring, the same values and output
+        ready = max(0, min(whole, joined - 2 - start) // per * per)
+        spans = ([(0, ready)] if ready else []) + [(lo, lo + per) for lo in range(ready, whole, per)]
+        for lo, hi in spans:
+            end = start + hi
+            held: list = []
+            self._tasks.extend(((end, self._bin_task, ((a[lo:hi], b[lo:hi]), held)),
+                                (end + 1, self._sync_task, held),
+                                (end + 2, self._pacing_task, held)))
+        rest = self._n_unbinned - whole
+        self._unbinned = [(a[whole:], b[whole:])] if rest else []
+        self._n_unbinned = rest
+
+    def _run_tasks(self, upd: Update, joined: int | None) -> None:
+        """Run the queued tasks due by ``joined`` frames (all of them when None)."""
+        tasks = self._tasks
+        while tasks and (joined is None or tasks[0][0] <= joined):
+            _, fn, arg = tasks.popleft()
+            fn(arg, upd)
+
+    def _bin_task(self, arg, upd: Update) -> None:
+        (a, b), held = arg
+        bins = self._sync.bin(a, b)
+        held.append(bins)
+        if len(bins[0]["t_s"]):
+            series = {spk: {k: b[k] for k in SERIES_FIELDS} for spk, b in zip(self.speakers, bins)}
+            if upd.series:  # more than one bin in this push: concatenate
+                series = {spk: {k: np.concatenate([upd.series[spk][k], v[k]]) for k in v}
+                          for spk, v in series.items()}
+            upd.series = series
+
+    def _sync_task(self, held, upd: Update) -> None:
+        upd.synchrony.extend(self._sync.update(held[0]))
+
+    def _pacing_task(self, held, upd: Update) -> None:
+        upd.pacing.extend(self._pacing.update(held[0]))
+
+    def _flush_task(self, _arg, upd: Update) -> None:
+        upd.synchrony.extend(self._sync.flush())
 
 
 def _concat(parts: list[np.ndarray]) -> np.ndarray:
@@ -313,7 +404,7 @@ def _concat(parts: list[np.ndarray]) -> np.ndarray:
 
 def _silent_frames(k0, n):
     out = np.zeros(n, dtype=FRAME_DTYPE)
-    out["t_s"] = (np.arange(k0, k0 + n) + 0.5) * HOP_S
+    out["t_s"] = (np.arange(k0, k0 + n) + 0.5) / FRAMES_PER_S
     out["f0_hz"][:] = np.nan
     out["energy_db"][:] = -120.0
     out["nucleus_age"][:] = -1

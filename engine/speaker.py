@@ -2,7 +2,7 @@
 
 Samples are appended to a linear buffer; every complete hop is analysed in place (views, no
 per-hop allocation) and the buffer is shifted left when it fills. Frame ``k`` is centred on
-sample ``k*HOP + HOP//2`` of the 16 kHz stream, so ``t_s = (k + 0.5) * 0.01``. The stream starts
+sample ``k*HOP + HOP//2`` of the 16 kHz stream, so ``t_s = (k + 0.5) / 100``. The stream starts
 with ``LOOKBEHIND`` zero samples of padding, and :meth:`flush` pads with zeros to finish the frames
 whose hop contains audio.
 """
@@ -18,6 +18,7 @@ from ..native.frames import frame_energy_db, shift_left, to_pcm16
 from .config import HOP, HOP_S, SAMPLE_RATE, Config
 from .pitch import PitchTracker
 from .rate import RateTracker
+from .schema import record_dtype
 
 #: Window of the energy (and intensity) measurement: 25 ms.
 ENERGY_WIN = 400
@@ -31,23 +32,11 @@ MAX_FRAMES = 100
 LEVEL_Q = 0.8
 LEVEL_STEP_DB = 0.5
 
-FRAME_FIELDS = (
-    ("t_s", np.float64),
-    ("f0_hz", np.float32),
-    ("voiced", np.bool_),
-    ("periodicity", np.float32),
-    ("energy_db", np.float32),
-    ("speech", np.bool_),
-    ("speech_raw", np.bool_),
-    ("webrtc", np.bool_),
-    ("nucleus_age", np.int64),
-    ("rate_sps", np.float32),
-)
-
-
-#: The record of one frame: the columns of ``frames.parquet`` (without ``speaker``) and the
-#: internal ``webrtc`` flag.
-FRAME_DTYPE = np.dtype(list(FRAME_FIELDS))
+#: The record of one frame: the columns of ``frames.parquet`` (without ``speaker``; NaN where
+#: the file has null) and the internal ``speech_raw`` and ``webrtc`` flags, from the schema.
+FRAME_DTYPE = record_dtype("frames")
+#: Frames per second: ``t_s = (k + 0.5) / FRAMES_PER_S`` is the double nearest the exact time.
+FRAMES_PER_S = round(1 / HOP_S)
 
 
 class SpeakerTrack:
@@ -162,7 +151,7 @@ class SpeakerTrack:
         o = self._cols
         t = o["t_s"][:n]
         np.add(self._idx[:n], k0 + 0.5, out=t)
-        np.multiply(t, HOP_S, out=t)
+        np.divide(t, FRAMES_PER_S, out=t)  # (k + 0.5) / 100: exact ms (* 0.01 is not)
         x = self._x
         frame_energy_db(x, c0, n, HOP, ENERGY_WIN, o["energy_db"])
         # webrtcvad on each 10 ms hop [c - HOP/2, c + HOP/2)

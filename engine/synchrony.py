@@ -149,7 +149,8 @@ class SynchronyTracker:
         out = {k: base[:, i] for i, k in enumerate(BASE_FIELDS)}
         for i, f in enumerate(FEATURES):
             out[f] = feats[i]
-        out["t_s"] = fr["t_s"][p - 1::p] + 0.005 if nb else np.zeros(0)
+        # bin end = last frame centre + half a hop, as the double nearest whole milliseconds
+        out["t_s"] = np.rint(fr["t_s"][p - 1::p] * 1000 + 5) / 1000 if nb else np.zeros(0)
         return out
 
     def _append(self, vals, n_new) -> None:

@@ -23,3 +23,8 @@ JIT_FLAGS = {"cache": True, "nogil": True, "fastmath": False}
 def jit(fn):
     """Compile ``fn`` with the project's flags."""
     return numba.njit(**JIT_FLAGS)(fn)
+
+
+def jit_disabled() -> bool:
+    """True under ``NUMBA_DISABLE_JIT=1`` (kernels run as plain Python)."""
+    return bool(numba.config.DISABLE_JIT)

@@ -187,7 +187,7 @@ def score_session(spec: SessionSpec, out_root: str, report: bool = False,
     from prosync.engine.config import Config
     from prosync.engine.errors import ProsyncError
     from prosync.score import score
-    from prosync.streams.parquet import fsync_dir
+    from prosync.streams.atomic import fsync_dir
 
     out = Path(out_root)
     t0 = time.perf_counter()
@@ -236,19 +236,16 @@ def clean_unfinished(out: Path, specs) -> None:
             shutil.rmtree(out / t / f"session={s.session}", ignore_errors=True)
 
 
-def _write_table(path: Path, cols: dict, schema) -> None:
+def _write_table(path: Path, table: str, cols: dict) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from prosync.streams.parquet import batch, fsync_dir
+    from prosync.streams.arrow import columns_batch
+    from prosync.streams.atomic import atomic_path
 
-    t = pa.Table.from_batches([batch(cols, schema)], schema)
-    tmp = path.with_name(f".{path.name}.partial")
-    pq.write_table(t, str(tmp))
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    t = pa.Table.from_batches([columns_batch(table, cols)])
+    with atomic_path(path) as tmp:
+        pq.write_table(t, str(tmp))
 
 
 def corpus_pseudo_dyads(out: Path, sessions: list[str], *, preset=DEFAULT_PRESET) -> dict:
@@ -283,13 +280,21 @@ def corpus_pseudo_dyads(out: Path, sessions: list[str], *, preset=DEFAULT_PRESET
     return pseudo_summary(res, preset=preset, n_sessions=len(series))
 
 
+def shippable(spec: SessionSpec) -> SessionSpec:
+    """The session with absolute paths, to be scored by a process in another working folder
+    (a Dask worker): relative paths would resolve against the worker's folder."""
+    from dataclasses import replace
+
+    return replace(spec, inputs=[str(Path(p).resolve()) for p in spec.inputs],
+                   rttm=str(Path(spec.rttm).resolve()) if spec.rttm else None)
+
+
 def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=False, progress=True,
                console=None, preset=DEFAULT_PRESET) -> dict:
     """Score a corpus (see the module docstring); returns the corpus summary.
 
     ``preset`` names the synchrony settings (``"live"``, ``"research"``) of every session and
     of the pseudo-dyads."""
-    import pyarrow as pa
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -300,8 +305,9 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
         TimeRemainingColumn,
     )
 
+    from prosync.corpus_workers import run_dask, run_pool
     from prosync.engine.config import SyncConfig
-    from prosync.score import write_json
+    from prosync.streams.atomic import write_json
 
     SyncConfig.preset(preset)  # an unknown name fails before anything is scored
 
@@ -315,6 +321,7 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
     total = sum(s.seconds for s in todo) or 1.0
     console = console or Console(stderr=True)
     rows, failures = [], []
+    interrupted = False
     t0 = time.perf_counter()
     workers = workers or os.cpu_count() or 1
     with Progress(TextColumn("scoring corpus"), BarColumn(), MofNCompleteColumn(),
@@ -331,49 +338,54 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
             secs += spec.seconds
             prog.update(task, advance=1, description=f"{secs / 3600:.2f}/{total / 3600:.2f} h audio")
 
-        if dask:
-            from distributed import Client, as_completed
-
-            client = dask if not isinstance(dask, str) else Client(dask)
-            try:
-                futs = {client.submit(score_session, s, str(out), report, preset, pure=False): s
-                        for s in todo}
-                for fut in as_completed(futs):
-                    finished(fut.result(), futs[fut])
-            finally:
-                if isinstance(dask, str):
-                    client.close()
-        elif workers == 1:
-            for s in todo:
-                finished(score_session(s, str(out), report, preset), s)
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
-                futs = {ex.submit(score_session, s, str(out), report, preset): s for s in todo}
-                for fut in as_completed(futs):
-                    finished(fut.result(), futs[fut])
+        running: dict[str, SessionSpec] = {}  # scoring when an interrupt came
+        try:
+            if dask:
+                run_dask(score_session, shippable, dask, todo, out, report, preset, finished, running)
+            elif workers == 1:
+                for s in todo:
+                    running[s.session] = s
+                    finished(score_session(s, str(out), report, preset), s)
+                    del running[s.session]
+            else:
+                run_pool(score_session, workers, todo, out, report, preset, finished, running)
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        scored = {r["session"] for r in rows}
+        for s in todo:
+            if s.session not in scored:
+                why = ("interrupted (Ctrl-C) while it was scored" if s.session in running
+                       else "not scored: the run was interrupted (Ctrl-C) before it started")
+                failures.append({"session": s.session, "file": ";".join(s.inputs),
+                                 "reason": f"{why}; run the same command again to score it"})
     wall = time.perf_counter() - t0
-    fs = pa.schema([("session", pa.string()), ("file", pa.string()), ("reason", pa.string())])
-    _write_table(out / "failures.parquet", {k: [f[k] for f in failures] for k in fs.names}, fs)
+    _write_table(out / "failures.parquet", "failures",
+                 {k: [f[k] for f in failures] for k in ("session", "file", "reason")})
     done_names = [s.session for s in specs if done(out, s.session)]
     summaries = {}
     for s in done_names:
         summaries[s] = json.loads((out / "summary" / f"session={s}" / "summary.json").read_text())
-    ss = pa.schema([("session", pa.string()), ("duration_s", pa.float64())])
-    _write_table(out / "sessions.parquet",
+    _write_table(out / "sessions.parquet", "sessions",
                  {"session": done_names,
-                  "duration_s": [float(summaries[s].get("duration_s") or 0.0) for s in done_names]}, ss)
+                  "duration_s": [float(summaries[s].get("duration_s") or 0.0) for s in done_names]})
     summary = {
         "sessions": len(specs), "done": len(done_names), "failed": len(failures),
         "scored_this_run": sum(r["status"] == "done" for r in rows),
         "audio_hours": round(sum(float(v.get("duration_s") or 0) for v in summaries.values()) / 3600, 4),
         "wall_s_this_run": round(wall, 2),
+        "interrupted": interrupted,
         "failures": failures,
-        "pseudo_dyads": corpus_pseudo_dyads(out, done_names, preset=preset),
+        # after an interrupt the run stops at once: the pseudo-dyads wait for a complete run
+        "pseudo_dyads": corpus_pseudo_dyads(out, done_names, preset=preset) if not interrupted
+        else {"reason": "the run was interrupted: run the same command again to finish it"},
     }
     write_json(out / "corpus_summary.json", summary)
+    if interrupted:
+        console.print(f"interrupted: {len(done_names)}/{len(specs)} sessions done; the unfinished "
+                      f"ones are listed in {out / 'failures.parquet'}; run the same command again "
+                      "to resume")
+        raise KeyboardInterrupt
     return summary
 
 

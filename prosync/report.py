@@ -13,10 +13,12 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
+import json
 from pathlib import Path
 
 import numpy as np
+
+from prosync.streams.sink import Sink
 
 #: At most this many points per speaker and contour are drawn (longer sessions are binned).
 MAX_POINTS = 6000
@@ -84,31 +86,36 @@ def _speaker_mask(col, name: str) -> np.ndarray:
 def _frames_downsampled(out: Path, names):
     """Per speaker: (t, f0) of voiced frames (decimated) and binned energy of speech frames.
 
+    The energy bins are whole numbers of 10 ms frames (one frame each up to
+    :data:`MAX_POINTS` frames, more in longer sessions), so no bin falls between two frames.
     Streams ``frames.parquet`` by row group, so memory stays flat however long the session.
     """
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(out / "frames.parquet")
-    dur = max(pf.metadata.num_rows / max(len(names), 1) * 0.01, 0.01)
-    nb = MAX_POINTS
+    n_frames = max(int(np.ceil(pf.metadata.num_rows / max(len(names), 1))), 1)
+    per_bin = -(-n_frames // MAX_POINTS)  # frames per energy bin
+    nb = -(-n_frames // per_bin)
     e_sum = {n: np.zeros(nb) for n in names}
     e_cnt = {n: np.zeros(nb) for n in names}
-    keep = max(1, int(np.ceil(dur * 100 / (3 * MAX_POINTS))))  # every k-th voiced frame
+    keep = max(1, int(np.ceil(n_frames / (3 * MAX_POINTS))))  # every k-th voiced frame
     f0 = {n: ([], []) for n in names}
     cols = ["speaker", "t_s", "f0_hz", "energy_db", "speech"]
     for g in range(pf.num_row_groups):  # (iter_batches imports pandas)
         b = pf.read_row_group(g, columns=cols)
-        t_all, f_all, e_all, s_all = (_np(b.column(k)) for k in range(1, 5))
+        t_all, f_all, e_all, s_all = (_np(b.column(c)) for c in range(1, 5))
         for n in names:
             m = _speaker_mask(b.column(0), n)
-            t, f, e, sp = t_all[m], f_all[m], e_all[m], s_all[m]
-            v = np.isfinite(f) & (np.round(t * 100).astype(np.int64) % keep == 0)
+            t, f, e, sp = t_all[m], f_all[m], e_all[m], s_all[m].astype(bool)
+            frame = np.floor(t * 100).astype(np.int64)  # frame i is centred at (i + 0.5) * 10 ms
+            v = np.isfinite(f) & (frame % keep == 0)
             f0[n][0].append(t[v])
             f0[n][1].append(f[v])
-            idx = np.clip((t[sp] / dur * nb).astype(np.int64), 0, nb - 1)
+            sp &= np.isfinite(e)
+            idx = np.clip(frame[sp] // per_bin, 0, nb - 1)
             e_sum[n] += np.bincount(idx, e[sp].astype(np.float64), minlength=nb)
             e_cnt[n] += np.bincount(idx, minlength=nb)
-    centres = (np.arange(nb) + 0.5) * dur / nb
+    centres = (np.arange(nb) + 0.5) * per_bin * 0.01
     res = {}
     for n in names:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -118,57 +125,110 @@ def _frames_downsampled(out: Path, names):
     return res
 
 
-def _figure(w, h):
+def _figure(w, h, layout=None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(w, h))
+    fig = Figure(figsize=(w, h), layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
 
-def contours_figure(out: Path, names):
+def _legend_outside(ax, **kw):
+    """The legend right of the axes, where it covers no data."""
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0,
+                     fontsize=8, **kw)
+
+
+def _empty_note(ax, text):
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9,
+            color="#555", bbox=dict(facecolor="white", edgecolor="#bbb", boxstyle="round"))
+
+
+def _f0_ticks(ax, values):
+    """Plain Hz ticks on the log axis (50, 100, 200, ...), not 10^2 notation."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, ScalarFormatter
+
+    ax.set_yscale("log")
+    if values.size:
+        lo, hi = float(np.min(values)), float(np.max(values))
+        ticks = [v for v in (50, 75, 100, 150, 200, 300, 400, 600, 800, 1200)
+                 if lo / 1.2 <= v <= hi * 1.2] or [round(lo)]
+        ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def contours_figure(out: Path, names, duration_s: float = 0.0):
+    """The pitch and energy contours; ``counts`` says how many points each panel drew."""
     data = _frames_downsampled(out, names)
-    fig = _figure(12, 5.2)
+    fig = _figure(12, 5.2, layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    counts = {}
     for i, name in enumerate(names):
         tv, fv, tb, eb = data[name]
-        ax1.plot(tv, fv, ".", ms=1.5, color=COLORS[i % 2], label=name)
-        ax2.plot(tb, eb, lw=0.7, color=COLORS[i % 2], label=name)
-    ax1.set_yscale("log")
+        ok = np.isfinite(eb)  # a line is drawn through neighbouring finite bins only
+        n_f0, n_en = int(fv.size), int((ok & (np.r_[ok[1:], False] | np.r_[False, ok[:-1]])).sum())
+        counts[f"f0-{name}"], counts[f"energy-{name}"] = n_f0, n_en
+        ax1.plot(tv, fv, ".", ms=1.5, color=COLORS[i % 2],
+                 label=name if n_f0 else f"{name} (no voiced frames)")
+        ax2.plot(tb, eb, lw=0.7, color=COLORS[i % 2],
+                 label=name if n_en else f"{name} (no speech)")
+    _f0_ticks(ax1, np.concatenate([data[n][1] for n in names]))
     ax1.set_ylabel("F0 (Hz, log)")
     ax1.set_title("pitch contours (voiced frames)")
-    ax1.legend(loc="upper right", markerscale=6)
+    _legend_outside(ax1, markerscale=6)
     ax2.set_ylabel("energy (dBFS)")
-    ax2.set_xlabel("time (s)")
+    ax2.set_xlabel("session time (s)")
     ax2.set_title("energy contours (speech frames)")
-    fig.tight_layout()
-    return _png(fig)
+    _legend_outside(ax2)
+    if not any(counts[f"f0-{n}"] for n in names):
+        _empty_note(ax1, "no voiced frames in this session")
+    if not any(counts[f"energy-{n}"] for n in names):
+        _empty_note(ax2, "no speech found in this session")
+    ax2.set_xlim(0, max(duration_s, data[names[0]][2][-1] if len(data[names[0]][2]) else 0, 1e-3))
+    return _png(fig), counts
 
 
 def timeline_figure(out: Path, names, duration_s):
     t = _read(out, "turns")
     tu = [dict(zip(t.column_names, r)) for r in zip(*(t.column(c).to_pylist() for c in t.column_names))]
-    fig = _figure(12, 1.2 + 0.7 * len(names))
+    fig = _figure(12, 1.2 + 0.7 * len(names), layout="constrained")
     ax = fig.subplots()
+    counts = {}
+    top = len(names) + 0.5
+    # diarization overlaps first, as a light band behind the speakers' rows, so the turn-taking
+    # marks drawn later stay visible on top of them
+    bars = [(e["start_s"], e["end_s"] - e["start_s"]) for e in tu if e["kind"] == "rttm_overlap"]
+    counts["rttm_overlap"] = len(bars)
+    if bars:
+        ax.broken_barh(bars, (0.4, top - 0.4), color="#7b1fa2", alpha=0.18, zorder=1,
+                       label="rttm_overlap")
     for i, name in enumerate(names):
         bars = [(e["start_s"], e["end_s"] - e["start_s"]) for e in tu
                 if e["kind"] == "ipu" and e["speaker"] == name]
-        ax.broken_barh(bars, (len(names) - i - 0.4, 0.8), color=COLORS[i % 2])
-    for kind, color in (("overlap_between", "#ff9900"), ("overlap_within", "#ffd27f"),
-                        ("gap", "#9e9e9e"), ("rttm_overlap", "#7b1fa2")):
+        counts[f"ipu-{name}"] = len(bars)
+        ax.broken_barh(bars, (len(names) - i - 0.4, 0.8), color=COLORS[i % 2], zorder=2)
+        if not bars:
+            ax.text(max(duration_s, 1e-3) / 2, len(names) - i, f"{name}: no speech found",
+                    ha="center", va="center", fontsize=8, color="#555")
+    for kind, color in (("gap", "#9e9e9e"), ("overlap_within", "#ffd27f"),
+                        ("overlap_between", "#ff9900")):
         bars = [(e["start_s"], e["end_s"] - e["start_s"]) for e in tu if e["kind"] == kind]
+        counts[kind] = len(bars)
         if bars:
-            ax.broken_barh(bars, (0.05, 0.3), color=color, label=kind)
+            ax.broken_barh(bars, (0.05, 0.3), color=color, label=kind, zorder=3)
     ax.set_yticks([len(names) - i for i in range(len(names))], list(names))
     ax.set_xlim(0, max(duration_s, 1e-3))
-    ax.set_ylim(0, len(names) + 0.6)
-    ax.set_xlabel("time (s)")
+    ax.set_ylim(0, top)
+    ax.set_xlabel("session time (s)")
     ax.set_title("turn timeline: IPUs per speaker; below, floor changes through gaps and overlaps")
-    if any(e["kind"] in ("gap", "overlap_between", "overlap_within", "rttm_overlap") for e in tu):
-        ax.legend(loc="upper right", fontsize=7, ncol=4)
-    fig.tight_layout()
-    return _png(fig)
+    if any(counts[k] for k in ("gap", "overlap_between", "overlap_within", "rttm_overlap")):
+        _legend_outside(ax)
+    if not any(counts[f"ipu-{n}"] for n in names):
+        _empty_note(ax, "no inter-pausal unit: no speech found")
+    return _png(fig), counts
 
 
 def lag_matrices(out: Path, names, sync_cfg):
@@ -194,52 +254,75 @@ def lag_matrices(out: Path, names, sync_cfg):
     return res
 
 
-def _time_binned(m: np.ndarray, cols: int = 600) -> np.ndarray:
-    """At most ``cols`` windows: means over runs of neighbouring windows (NaN ignored), so the
-    picture of a long session costs no more memory than a short one's."""
+def _time_binned(m: np.ndarray, cols: int = 600) -> tuple[np.ndarray, int]:
+    """At most ``cols`` windows: means over runs of ``k`` neighbouring windows (NaN ignored), so
+    the picture of a long session costs no more memory than a short one's. Returns (matrix, k)."""
     k = -(-m.shape[0] // cols)
     if k <= 1:
-        return m
+        return m, 1
     n = -(-m.shape[0] // k) * k
     pad = np.full((n - m.shape[0], m.shape[1]), np.nan)
     g = np.concatenate([m, pad]).reshape(-1, k, m.shape[1])
     ok = np.isfinite(g)
     with np.errstate(invalid="ignore"):
-        return np.where(ok.any(1), np.where(ok, g, 0).sum(1) / np.maximum(ok.sum(1), 1), np.nan)
+        return np.where(ok.any(1), np.where(ok, g, 0).sum(1) / np.maximum(ok.sum(1), 1), np.nan), k
 
 
-def heatmap_figure(mats: dict):
+#: Colour of windows without a correlation (too few values from one speaker), apart from r = 0.
+MISSING = "#8c8c8c"
+
+
+def heatmap_figure(mats: dict, duration_s: float, window_s: float, reasons=None):
+    """One lag x time panel per feature, on the session's time axis (each window drawn at its
+    centre), missing windows grey; ``counts`` gives each panel's finite cells."""
+    import matplotlib
+    from matplotlib.patches import Rectangle
+
+    reasons = reasons or {}
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad=MISSING)
     feats = list(mats)
-    fig = _figure(12, 2.1 * len(feats) + 0.6)
-    axes = fig.subplots(len(feats), 1, squeeze=False)
-    im = None
+    fig = _figure(12, 1.9 * len(feats) + 1.0, layout="constrained")
+    axes = fig.subplots(len(feats), 1, squeeze=False, sharex=True)
+    im, counts = None, {}
+    x1 = max(duration_s, 1e-3)
     for ax, feat in zip(axes[:, 0], feats):
         r = mats[feat]
         ax.set_title(FEATURE_LABELS.get(feat, feat), fontsize=9, loc="left")
+        ax.set_ylabel("lag (s)")
+        ax.set_xlim(0, x1)
         if isinstance(r, str):
-            ax.text(0.5, 0.5, r, ha="center", va="center", fontsize=8, wrap=True)
-            ax.set_axis_off()
+            counts[feat] = 0
+            ax.set_yticks([])
+            _empty_note(ax, r)
             continue
         step = r.step_samples / r.rate_hz
-        t0 = r.window_start_s[0] - step / 2 if len(r.window_start_s) else 0
-        t1 = r.window_start_s[-1] + step / 2 if len(r.window_start_s) else 1
+        m, k = _time_binned(r.matrix)
+        counts[feat] = int(np.isfinite(m).sum())
+        c0 = r.window_start_s[0] + window_s / 2
+        t0, t1 = c0 - step / 2, c0 - step / 2 + m.shape[0] * k * step
         dl = (r.lags_s[1] - r.lags_s[0]) / 2 if len(r.lags_s) > 1 else 0.05
-        im = ax.imshow(_time_binned(r.matrix).T, aspect="auto", origin="lower", cmap="RdBu_r",
-                       vmin=-1, vmax=1,
-                       extent=(t0, t1, r.lags_s[0] - dl, r.lags_s[-1] + dl),
-                       interpolation="nearest")
-        ax.axhline(0, color="k", lw=0.4, alpha=0.5)
-        ax.set_ylabel("lag (s)")
-    axes[-1, 0].set_xlabel("window start (s)")
+        lo, hi = r.lags_s[0] - dl, r.lags_s[-1] + dl
+        # hatched: session time no window is centred on (the first and last half window)
+        ax.add_patch(Rectangle((0, lo), x1, hi - lo, fill=False, hatch="////", edgecolor="#d0d0d0",
+                               lw=0, zorder=0))
+        im = ax.imshow(np.ma.masked_invalid(m.T), aspect="auto", origin="lower", cmap=cmap,
+                       vmin=-1, vmax=1, extent=(t0, t1, lo, hi), interpolation="nearest", zorder=1)
+        ax.set_ylim(lo, hi)
+        ax.axhline(0, color="k", lw=0.4, alpha=0.5, zorder=2)
+        if not counts[feat]:
+            _empty_note(ax, "no window with a correlation"
+                        + (f": {reasons[feat]}" if reasons.get(feat) else ""))
+    axes[-1, 0].set_xlabel(f"session time (s), at the centre of each {window_s:g} s window")
     if im is not None:
-        fig.colorbar(im, ax=axes[:, 0].tolist(), label="Pearson r", shrink=0.8, pad=0.01)
+        cb = fig.colorbar(im, ax=axes[:, 0].tolist(), shrink=0.8, pad=0.01)
+        cb.set_label("Pearson r (grey: missing)")
     fig.suptitle("windowed lagged cross-correlation (positive lag: the second speaker follows)",
                  fontsize=10)
-    return _png(fig)
+    return _png(fig), counts
 
 
 def fto_figure(ftos):
-    fig = _figure(6, 2.8)
+    fig = _figure(7, 2.8, layout="constrained")
     ax = fig.subplots()
     v = np.asarray(ftos, dtype=float)
     if v.size:
@@ -247,83 +330,13 @@ def fto_figure(ftos):
         ax.hist(v, bins=np.arange(lo, hi + 0.1, 0.1), color="#555", edgecolor="white")
         ax.axvline(0, color="k", lw=0.6)
         ax.axvline(float(np.median(v)), color="#d62728", lw=1, label=f"median {np.median(v):+.2f} s")
-        ax.legend(fontsize=8)
+        _legend_outside(ax)
     else:
-        ax.text(0.5, 0.5, "no floor transfers", ha="center", va="center")
+        _empty_note(ax, "no floor transfers: the speakers never took the floor from each other")
     ax.set_xlabel("floor-transfer offset (s): negative = overlap, positive = gap")
     ax.set_ylabel("count")
     ax.set_title("floor-transfer offsets")
-    fig.tight_layout()
-    return _png(fig)
-
-
-def _fmt(v, spec=".2f"):
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return format(v, spec)
-    return html.escape(str(v))
-
-
-def _table(header, rows) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def summary_tables(summary: dict) -> str:
-    parts = []
-    rows = []
-    for name, v in summary["speakers"].items():
-        rows.append([html.escape(name), _fmt(v.get("speech_fraction"), ".0%"),
-                     _fmt(v.get("voiced_fraction"), ".0%"), _fmt(v.get("f0_median_hz"), ".0f"),
-                     _fmt(v.get("f0_range_st_5_95"), ".1f"), _fmt(v.get("speech_rate_sps")),
-                     _fmt(v.get("articulation_rate_sps")), _fmt(v.get("ipus"))])
-    parts.append("<h3>Speakers</h3>" + _table(
-        ["speaker", "speech", "voiced", "F0 median (Hz)", "F0 range 5–95 % (st)", "speech rate (syl/s)",
-         "articulation rate (syl/s)", "IPUs"], rows))
-    ev = summary.get("turn_events", {})
-    fto = summary.get("fto_s", {})
-    parts.append("<h3>Turn taking</h3>" + _table(
-        ["pauses", "gaps", "overlaps between", "overlaps within", "floor transfers", "median FTO (s)"],
-        [[_fmt(ev.get("pause", 0)), _fmt(ev.get("gap", 0)), _fmt(ev.get("overlap_between", 0)),
-          _fmt(ev.get("overlap_within", 0)), _fmt(fto.get("count")), _fmt(fto.get("median"), "+.3f")]]))
-    sync = summary.get("synchrony")
-    if sync:
-        rows = [[html.escape(f), f"{v.get('valid_windows', v['windows'])} of {v['windows']}",
-                 _fmt(v["mean_r_lag0"], "+.2f"),
-                 _fmt(v["mean_r_peak"], "+.2f"), _fmt(v["mean_peak_lag_s"], "+.2f"),
-                 _fmt(v["mean_z"], "+.2f"), _fmt(v["significant_fraction"], ".0%")]
-                for f, v in sync.items()]
-        parts.append("<h3>Synchrony</h3>" + _table(
-            ["feature", "windows", "mean r at lag 0", "mean peak r", "mean peak lag (s)",
-             "mean z vs surrogates", "windows z > 1.96"], rows))
-        why: dict[str, list[str]] = {}
-        for f, v in sync.items():
-            if v.get("reason"):
-                why.setdefault(v["reason"], []).append(f)
-        parts += [f"<p class='note'>– no synchrony for {html.escape(', '.join(fs))}: "
-                  f"{html.escape(r)}</p>" for r, fs in why.items()]
-    lh = (summary.get("entrainment") or {}).get("levitan_hirschberg") or {}
-    flat = []  # {feature: stats} or {direction: {feature: stats}}
-    for k, v in lh.items():
-        if isinstance(v, dict) and "proximity_t" in v:
-            flat.append(("", k, v))
-        elif isinstance(v, dict):
-            flat += [(k.replace("_", " "), f, w) for f, w in v.items() if isinstance(w, dict)]
-    if flat:
-        rows = [[html.escape(d), html.escape(f), _fmt(v.get("proximity_t")),
-                 _fmt(v.get("proximity_p"), ".3f"), _fmt(v.get("convergence_r"), "+.2f"),
-                 _fmt(v.get("convergence_p"), ".3f"), _fmt(v.get("synchrony_r"), "+.2f"),
-                 _fmt(v.get("synchrony_p"), ".3f"), _fmt(v.get("pairs"))] for d, f, v in flat]
-        parts.append("<h3>Turn-level entrainment (Levitan &amp; Hirschberg 2011)</h3>" + _table(
-            ["direction", "IPU feature", "proximity t", "p", "convergence r", "p", "synchrony r",
-             "p", "pairs"], rows))
-        least = (summary.get("entrainment") or {}).get("levitan_hirschberg_min_pairs_p")
-        if least and any(v.get("p_note") for _, _, v in flat):
-            parts.append(f"<p class='note'>– p-values are withheld below {least} turn exchanges: "
-                         "with so few pairs they say next to nothing.</p>")
-    return "\n".join(parts)
+    return _png(fig), {"fto": int(v.size)}
 
 
 CSS = """
@@ -337,18 +350,28 @@ td:first-child,th:first-child{text-align:left}img{max-width:100%;display:block;m
 """
 
 
+def _made_by(summary: dict) -> str:
+    m = summary.get("made_by") or {}
+    if not m:
+        return ""
+    return html.escape(f"prosync {m.get('prosync_version')} (schema {m.get('schema_version')}), "
+                       f"{m.get('created_utc')} · ")
+
+
 def render(out_dir: str | Path, summary: dict, names, *, config=None, title=None) -> Path:
     """Write ``report.html`` into ``out_dir`` (atomically) from the session's outputs."""
     from prosync.engine.config import Config
+    from prosync.report_tables import summary_tables
 
     out = Path(out_dir)
     cfg = (config or Config()).sync
     dur = float(summary.get("duration_s") or 0.0)
-    figs = [("Pitch and energy", contours_figure(out, names)),
+    figs = [("Pitch and energy", contours_figure(out, names, dur)),
             ("Turn timeline", timeline_figure(out, names, dur))]
     mats = lag_matrices(out, names, cfg)
     if mats:
-        figs.append(("Synchrony: lag × time", heatmap_figure(mats)))
+        reasons = {f: v.get("reason") for f, v in (summary.get("synchrony") or {}).items()}
+        figs.append(("Synchrony: lag × time", heatmap_figure(mats, dur, cfg.window_s, reasons)))
     figs.append(("Floor-transfer offsets", fto_figure((summary.get("fto_s") or {}).get("values", []))))
     title = title or f"prosync report: {' & '.join(names)}"
     warn = "".join(f"<p class='warn'>warning: {html.escape(w)}</p>"
@@ -356,20 +379,37 @@ def render(out_dir: str | Path, summary: dict, names, *, config=None, title=None
     body = [f"<h1>{html.escape(title)}</h1>",
             f"<p class='meta'>{dur:.1f} s scored · speakers {html.escape(', '.join(names))} · "
             f"synchrony: {cfg.window_s:g} s windows, ±{cfg.lag_s:g} s lags, every {cfg.step_s:g} s "
-            f"at {cfg.rate_hz:g} Hz · output schema in the README</p>", warn,
+            f"at {cfg.rate_hz:g} Hz · {_made_by(summary)}output schema in the README</p>", warn,
             "<h2>Summary</h2>", summary_tables(summary)]
-    for h, src in figs:
-        body.append(f"<h2>{html.escape(h)}</h2><img alt='{html.escape(h)}' src='{src}'>")
+    for h, (src, counts) in figs:
+        # data-drawn: what each panel drew (points, bins, bars, cells), for readers and tests
+        drawn = html.escape(json.dumps(counts, sort_keys=True), quote=True)
+        body.append(f"<h2>{html.escape(h)}</h2>"
+                    f"<img alt='{html.escape(h)}' data-drawn=\"{drawn}\" src='{src}'>")
     body.append("<p class='note'>Synchrony is reported, not a goal: the clinical evidence on "
                 "“more synchrony” is mixed. Positive lag: the second speaker follows the first.</p>")
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
             + "\n".join(body) + "</body></html>")
-    path = out / "report.html"
-    tmp = out / ".report.html.partial"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(page)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    from prosync.streams.atomic import write_text
+
+    return write_text(out / "report.html", page)
+
+
+class ReportSink(Sink):
+    """``report.html`` as the last sink of a session folder: drawn on ``close(summary)`` from the
+    tables the folder's Parquet sink has finished just before (place it after that sink)."""
+
+    def __init__(self, out_dir: str | Path, names, *, config=None, title=None):
+        super().__init__()
+        self.out_dir, self.names, self.config, self.title = Path(out_dir), names, config, title
+
+    def _write(self, upd) -> None:
+        pass  # drawn from the finished tables
+
+    def _close(self, summary: dict | None) -> list[Path]:
+        from prosync.streams.heap import release_memory
+
+        release_memory()  # the engine's freed heap back before the figures are drawn
+        return [render(self.out_dir, summary or {}, self.names, config=self.config,
+                       title=self.title)]

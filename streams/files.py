@@ -179,3 +179,106 @@ def read_blocks(sources: Sequence[AudioSource], block: int = BLOCK
     finally:
         for f in files.values():
             f.close()
+
+
+class FileSource:
+    """A recorded session as a source of :func:`prosync.engine.loop.run_session`: one file (mono:
+    one speaker; stereo: two), two mono files, or one mono mix split by its RTTM.
+
+    Checks everything before any audio is read (raises :class:`AudioInputError` naming the
+    problem and the fix). ``speakers``: the names (default ``a``/``b``; with ``rttm`` two of its
+    speakers, default the two who speak most); ``channels``: 1-based channels of a multichannel
+    file. Two files of different lengths: the shorter is padded with silence (a warning says so).
+    """
+
+    def __init__(self, inputs: Sequence[str | Path], *, speakers: Sequence[str] | None = None,
+                 channels: Sequence[int] | None = None, rttm: str | Path | None = None,
+                 block: int = BLOCK):
+        self.sources, self.speakers, self.split = _plan(inputs, speakers, channels, rttm)
+        src = self.sources
+        sr = self.sample_rate = src[0].sample_rate
+        if any(s.sample_rate != sr for s in src):
+            raise AudioInputError(
+                f"{src[0].path} and {src[1].path} have different sample rates "
+                f"({sr} and {src[1].sample_rate} Hz): convert one so they match")
+        self.warnings: list[str] = []
+        if len(src) == 2 and src[0].path != src[1].path and abs(src[0].frames - src[1].frames) > sr // 100:
+            short, long_ = sorted(src, key=lambda s: s.frames)
+            self.warnings.append(
+                f"{short.path} ({short.frames / sr:.2f} s) is shorter than {long_.path} "
+                f"({long_.frames / sr:.2f} s): padded with silence to {long_.frames / sr:.2f} s")
+        self.total_s = max(s.frames for s in src) / sr
+        self.block = block
+
+    @property
+    def paths(self) -> list[Path]:
+        """The input files (the mix once for an RTTM split)."""
+        return [s.path for s in self.sources[: 1 if self.split else 2]]
+
+    def blocks(self) -> Iterator[list[np.ndarray]]:
+        if self.split is None:
+            yield from read_blocks(self.sources, self.block)
+            return
+        from .rttm import gate
+
+        done = 0
+        for blocks in read_blocks(self.sources, self.block):
+            yield [gate(b, done, iv) if len(b) else b
+                   for b, iv in zip(blocks, self.split["intervals"])]
+            done += max(len(b) for b in blocks)
+
+    def describe(self) -> list[AudioSource]:
+        return self.sources[:1] if self.split else self.sources
+
+    def tail(self):
+        """The RTTM's overlapped stretches as ``rttm_overlap`` turn rows."""
+        if not self.split or not len(self.split["overlaps"]):
+            return None
+        from ..engine.session import Update
+        from ..engine.turns import TurnEvent
+
+        sr = self.sample_rate
+        return Update(events=[TurnEvent("rttm_overlap", "+".join(self.speakers), round(a / sr, 3),
+                                        round(b / sr, 3)) for a, b in self.split["overlaps"]])
+
+    def summary_extra(self) -> dict:
+        """``inputs`` (each file's path, duration, rate, channels) and the RTTM split's figures."""
+        from ..engine.summary import input_files
+
+        extra = {"inputs": input_files(self.describe())}
+        if not self.split:
+            return extra
+        ov = self.split["overlaps"]
+        return {**extra, "rttm": {"file": str(self.split["path"]), "overlaps": int(len(ov)),
+                         "overlap_s": round(float((ov[:, 1] - ov[:, 0]).sum()) / self.sample_rate,
+                                            3)}}
+
+
+def _plan(inputs, speakers, channels, rttm):
+    """Sources (one per speaker), speaker names, and the RTTM split (or None)."""
+    if rttm is None:
+        sources = plan_sources(inputs, channels, n_speakers=len(speakers) if speakers else None)
+        names = tuple(speakers) if speakers else ("a", "b")[: len(sources)]
+        if len(names) != len(sources):
+            raise AudioInputError(
+                f"speakers={','.join(names)} names {len(names)} speaker(s) but the input has {len(sources)} "
+                "speaker channel(s): give one name per channel"
+            )
+        return sources, names, None
+    from . import rttm as R
+
+    if len(inputs) != 1:
+        raise AudioInputError("rttm= splits one mono mix: give one audio file with it, not "
+                              f"{len(inputs)}")
+    if channels and len(channels) != 1:
+        raise AudioInputError("rttm= splits one channel: give channels= with one channel number")
+    src = plan_sources(inputs, channels)
+    if len(src) != 1:
+        raise AudioInputError(
+            f"{src[0].path}: has {len(src)} channels, but rttm= splits a mono mix: pick the mix's "
+            "channel with channels=N, or drop rttm= for a stereo file (one speaker per channel)")
+    s = src[0]
+    names, turns = R.select(R.read_rttm(rttm), Path(rttm), s.path, s.frames / s.sample_rate, speakers)
+    iv = [R.intervals(turns, n, s.sample_rate) for n in names]
+    split = {"path": Path(rttm), "intervals": iv, "overlaps": R.overlaps(iv[0], iv[1])}
+    return [s, AudioSource(s.path, s.channel, s.sample_rate, s.frames)], tuple(names), split

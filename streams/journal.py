@@ -20,7 +20,6 @@ fills it in only on close), so an interrupted FLAC reads as a normal, slightly s
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -30,11 +29,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import soundfile as sf
 
-from ..engine.schema import FRAMES, PACING, SERIES, SYNCHRONY, TURNS, metadata
-from .parquet import TableSink, frames_batch, rows_batch, series_batch, turns_batch
-
-TABLES = {"frames": FRAMES, "turns": TURNS, "synchrony": SYNCHRONY, "pacing": PACING,
-          "series": SERIES}
+from ..engine.errors import ProsyncError
+from ..engine.schema import metadata
+from .arrow import TABLES, update_batches
+from .atomic import write_json
+from .parquet import TableSink
+from .sink import Sink
 
 
 # --------------------------------------------------------------------------- audio
@@ -128,6 +128,13 @@ class MetricJournal:
         if self._writer is not None and t_s - self._opened_at >= self.segment_s:
             self.roll()
 
+    def close(self) -> None:
+        """Close the open journal file as it is (left for :func:`finalize`)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._file.close()
+            self._writer = self._file = None
+
     def roll(self) -> None:
         """Close the journal into a Parquet segment (atomic), then delete the journal."""
         if self._writer is None:
@@ -189,11 +196,17 @@ def read_journal(path: Path, schema: pa.Schema | None = None) -> pa.Table:
     return pa.Table.from_batches(batches, schema)
 
 
-class Recorder:
-    """Everything a ``--record DIR`` session keeps: audio (FLAC) and metrics (journal)."""
+class Recorder(Sink):
+    """Everything a ``--record DIR`` session keeps: audio (FLAC) and metrics (journal).
+
+    A sink: ``write(update)`` journals the rows, :meth:`write_audio` the raw blocks;
+    ``close(summary)`` merges everything into the ``prosync score`` layout; ``abort()`` closes
+    the files and leaves the journal for :func:`finalize` (``prosync recover``).
+    """
 
     def __init__(self, folder, speakers, rate: int, one_file: bool, segment_s: float = 60.0,
                  batch_s: float = 0.25, extra_md=None):
+        super().__init__()
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.speakers = tuple(speakers)
@@ -201,7 +214,6 @@ class Recorder:
         clash = [p.name for p in self.folder.iterdir()
                  if p.suffix in (".flac", ".parquet") or p.name in ("metrics", "summary.json")]
         if clash:
-            from ..engine.errors import ProsyncError
             raise ProsyncError(f"{self.folder} already holds a recording ({clash[0]}): "
                                "give an empty or new folder")
         mdir.mkdir()
@@ -217,6 +229,7 @@ class Recorder:
         self.batch_s = batch_s
         self._last_flush = 0.0
         self._t = 0.0
+        self._updates: list = []
 
     def write_audio(self, blocks) -> None:
         """int16 blocks, one per speaker (equal lengths for one device)."""
@@ -228,29 +241,25 @@ class Recorder:
             for w, b in zip(self.audio, blocks):
                 w.write(b.reshape(-1, 1))
 
-    def add(self, upd) -> None:
-        j = self.journals
-        for spk, cols in upd.frames.items():
-            j["frames"].add(frames_batch(spk, cols))
+    def _write(self, upd) -> None:
+        self._updates.append(upd)  # converted together at the flush: fewer, longer arrays
+        for cols in upd.frames.values():
             if len(cols):
                 self._t = max(self._t, float(cols["t_s"][-1]))
-        if upd.events:
-            j["turns"].add(turns_batch(upd.events))
-        if upd.synchrony:
-            j["synchrony"].add(rows_batch(upd.synchrony, SYNCHRONY))
-        if upd.pacing:
-            j["pacing"].add(rows_batch(upd.pacing, PACING))
-        for spk, b in upd.series.items():
-            j["series"].add(series_batch(spk, b))
         if self._t - self._last_flush >= self.batch_s:
             self.flush()
 
+    add = Sink.write
+
     def flush(self) -> None:
+        for table, b in update_batches(self._updates):
+            self.journals[table].add(b)
+        self._updates = []
         for jr in self.journals.values():
             jr.flush(self._t)
         self._last_flush = self._t
 
-    def close(self, summary: dict | None = None) -> list[Path]:
+    def _close(self, summary: dict | None = None) -> list[Path]:
         """Finish: close the audio, roll the journals, merge the segments into final tables."""
         files = [w.close() for w in self.audio]
         self.flush()
@@ -258,6 +267,14 @@ class Recorder:
             jr.roll()
         files += finalize(self.folder, summary)
         return files
+
+    def _abort(self) -> None:
+        """Keep what was recorded: audio closed, journal flushed (``prosync recover`` merges)."""
+        for w in self.audio:
+            w.close()
+        self.flush()
+        for jr in self.journals.values():
+            jr.close()
 
 
 def finalize(folder, summary: dict | None = None) -> list[Path]:
@@ -278,9 +295,6 @@ def finalize(folder, summary: dict | None = None) -> list[Path]:
             sink.write(b)
         files.append(sink.close())
     if summary is not None:
-        tmp = folder / ".summary.json.partial"
-        tmp.write_text(json.dumps(summary, indent=2, allow_nan=False))
-        os.replace(tmp, folder / "summary.json")
-        files.append(folder / "summary.json")
+        files.append(write_json(folder / "summary.json", summary))
     shutil.rmtree(folder / "metrics", ignore_errors=True)
     return files

@@ -174,6 +174,12 @@ class _Ring:
 
 
 @dataclass
+class _Where:
+    path: str
+    channel: int
+
+
+@dataclass
 class Capture:
     """One device stream: which of its channels feed which speakers."""
 
@@ -236,6 +242,15 @@ class MicSource:
         self.captures = [Capture(d, cs, ss, _Ring(cap, len(cs))) for d, cs, ss in plan]
         self._wake = threading.Event()
         self._started_ns = 0
+        #: Samples per speaker handed out by :meth:`blocks`.
+        self.pushed = 0
+        #: Stop after this many samples per speaker (None: until stopped).
+        self.limit: int | None = None
+        #: Why capture ended early (a :class:`DeviceError` message), or None.
+        self.error: str | None = None
+        #: A live source: no length known, the path of each speaker is the device.
+        self.total_s = None
+        self.warnings: list[str] = []
 
     # ------------------------------------------------------------------ callback side
     def _callback_for(self, cap: Capture):
@@ -286,6 +301,33 @@ class MicSource:
             raise ProsyncError(
                 f"cannot open {names} at {self.rate} Hz ({exc}): try another rate= (the device's "
                 "default is in `prosync devices`) or another device") from None
+
+    def blocks(self, poll_s: float = 0.1):
+        """The source of :func:`prosync.engine.loop.run_session`: int16 blocks per speaker as
+        they arrive (every ``poll_s`` at least, empty when nothing came, so the loop can stop),
+        until :attr:`limit` samples or a device failure (recorded in :attr:`error`)."""
+        while True:
+            self.wait(poll_s)
+            blocks = self.read()
+            if self.limit is not None:
+                blocks = [b[: max(0, self.limit - self.pushed)] for b in blocks]
+            self.pushed += len(blocks[0])
+            yield blocks
+            if self.limit is not None and self.pushed >= self.limit:
+                return
+            try:
+                self.check()
+            except DeviceError as exc:
+                self.error = str(exc)
+                return
+
+    def describe(self) -> list:
+        """Per speaker: the device (``path``) and its 0-based channel, for the audio warnings."""
+        out: list = [None] * self.n_speakers
+        for cap in self.captures:
+            for ch, s in zip(cap.channels, cap.speakers):
+                out[s] = _Where(f"device {cap.device['name']!r}", ch)
+        return out
 
     def wait(self, timeout: float) -> None:
         self._wake.wait(timeout)

@@ -9,9 +9,10 @@ earlier one of the same tier goes to a further tier ``turns 2``.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from .atomic import atomic_path
 
 #: Turn-event kinds written to the ``turns`` tier.
 TURN_KINDS = ("pause", "gap", "overlap_between", "overlap_within", "overlap_other",
@@ -55,9 +56,6 @@ def write_textgrid(path: str | Path, speakers: Sequence[str], events: Iterable[d
     ov = [(e["start_s"], e["end_s"], "overlap") for e in ev if e["kind"] == "rttm_overlap"]
     if ov:
         tiers("rttm overlap", ov)
-    tmp = path.with_name(f".{path.name}.partial")
-    tg.save(str(tmp), format="long_textgrid", includeBlankSpaces=True)
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tg.save(str(tmp), format="long_textgrid", includeBlankSpaces=True)
     return path

@@ -1,4 +1,4 @@
-"""Input generators and oracles shared by the fuzz tests (hypothesis, short) and ``bench/fuzz.py``
+"""Input generators and oracles shared by the fuzz tests (hypothesis, short) and ``bench/reliability/fuzz.py``
 (the long run).
 
 A generator takes a *source* of choices, either :class:`HypSource` (hypothesis ``draw``: inputs
@@ -83,7 +83,7 @@ class HypSource:
         return self.draw(self.st.booleans())
 
 
-#: The message of the last clear error (for ``bench/fuzz.py``'s outcome classes) and the number
+#: The message of the last clear error (for ``bench/reliability/fuzz.py``'s outcome classes) and the number
 #: of messages in the last WebSocket case.
 LAST_ERROR = [""]
 LAST_COUNT = [1]

@@ -57,8 +57,7 @@ def test_corpus_dataset_failures_and_resume(tmp_path):
 def test_pseudo_dyads_real_beats_pseudo_on_coupled_pairs(tmp_path):
     import pyarrow as pa
 
-    from prosync.engine.schema import SERIES
-    from prosync.streams.parquet import batch
+    from prosync.streams.arrow import columns_batch
 
     rng = np.random.default_rng(3)
     pairs = {}
@@ -71,7 +70,7 @@ def test_pseudo_dyads_real_beats_pseudo_on_coupled_pairs(tmp_path):
         cols = {"speaker": ["a"] * 1200 + ["b"] * 1200, "t_s": np.r_[np.arange(1200), np.arange(1200)] * 0.1}
         for c in ("f0_st", "energy_db", "rate_sps", "vad"):
             cols[c] = np.r_[x, y]
-        pq.write_table(pa.Table.from_batches([batch(cols, SERIES)]), d / "part-0.parquet")
+        pq.write_table(pa.Table.from_batches([columns_batch("series", cols)]), d / "part-0.parquet")
     r = corpus_pseudo_dyads(tmp_path, [f"s{k}" for k in range(4)])
     f = r["features"]["f0"]
     assert r["pseudo_pairs"] == 12 and f["real_mean"] > f["pseudo_mean"] and f["cohens_d"] > 2
@@ -126,3 +125,20 @@ def test_sigkill_mid_run_loses_nothing(tmp_path):
     s = json.loads((out / "corpus_summary.json").read_text())
     assert s["done"] == 4 and s["scored_this_run"] == 4 - len(finished)
     assert not (out / ".work").exists() or not any((out / ".work").iterdir())
+
+
+def test_dask_worker_in_another_folder_gets_absolute_paths(tmp_path, monkeypatch):
+    """``--dask`` with relative paths: a worker process started in another folder must find the
+    audio and write into the right dataset."""
+    distributed = pytest.importorskip("distributed")
+    _corpus(tmp_path / "in", 2)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the worker process starts here
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cl, distributed.Client(cl) as client:
+        monkeypatch.chdir(tmp_path)  # the user runs prosync corpus from here, with relative paths
+        s = run_corpus("in", "out", dask=client, progress=False)
+    assert s["done"] == 2 and s["failed"] == 0, s["failures"]
+    assert len(list((tmp_path / "out").rglob("*.parquet"))) > 2
+    assert not (elsewhere / "out").exists()

@@ -1,4 +1,4 @@
-"""Fuzzing of the input parsers (short run; ``bench/fuzz.py`` is the long one).
+"""Fuzzing of the input parsers (short run; ``bench/reliability/fuzz.py`` is the long one).
 
 Every generated input (audio bytes under an audio file name, RTTM text, manifest CSV) either parses
 or raises ``ProsyncError`` with a one-line message: never another exception, never a hang. The

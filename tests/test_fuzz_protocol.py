@@ -1,5 +1,5 @@
 """Fuzzing of the WebSocket protocol against a real server on 127.0.0.1 (short run; the long one
-is ``bench/fuzz.py --targets ws``).
+is ``bench/reliability/fuzz.py --targets ws``).
 
 Random JSON, random binary, wrong types and orders: the server never crashes, every rejected
 message gets exactly one ``{"type": "error"}`` with a documented code and a one-line message, the
@@ -135,8 +135,8 @@ def test_corpus_ws(server, path):
 
 
 def test_corpus_ws_crashes_found_by_the_long_run(server):
-    """``crash-*.json``: inputs on which ``bench/fuzz.py`` saw an ``internal`` error (deeply nested
-    JSON: a ``RecursionError`` in the server, since fixed in ``streams/websocket.py``)."""
+    """``crash-*.json``: inputs on which ``bench/reliability/fuzz.py`` saw an ``internal`` error
+    (deeply nested JSON: a ``RecursionError`` in the server, since fixed in ``streams/ws_protocol.py``)."""
     crashes = sorted(CORPUS.glob("crash-*.json"))
     assert crashes
     for p in crashes:
@@ -158,7 +158,7 @@ def test_oversized_and_huge_messages(server):
 
 
 def test_deeply_nested_json_is_a_bad_json_error(server):
-    """Found by ``bench/fuzz.py``: was a ``RecursionError`` (``internal``, connection closed)."""
+    """Found by ``bench/reliability/fuzz.py``: was a ``RecursionError`` (``internal``, connection closed)."""
     with connect(server.url) as ws:
         ws.send("[" * 5000)
         m = json.loads(ws.recv(timeout=10))

@@ -70,7 +70,7 @@ def _gap(end_s, fto_s, taker="user"):
     ([], 250.0),                       # default before any floor transfer of the user
     ([0.6, 0.6, 0.6], 625.0),          # median FTO, 50 ms bins -> bin centre 0.625 s
     ([0.2, 0.6, 0.9], 625.0),
-    ([2.5, 2.8, 2.6], 1500.0),         # bounded above
+    ([2.5, 2.8, 2.6], 250.0),          # lapses (over max_reply_delay_ms) are not gaps
     ([-0.4, -0.2, -0.3], 150.0),       # overlaps: bounded below
 ])
 def test_reply_delay_from_users_ftos_bounded(ftos, want_ms):
@@ -79,8 +79,8 @@ def test_reply_delay_from_users_ftos_bounded(ftos, want_ms):
     row = _last(tr, _bins(100, rate=4.0), _bins(100, rate=4.0))
     assert row.hesitation == 0.0
     assert row.reply_delay_ms == pytest.approx(want_ms)
-    assert bl[0].n_fto == len(ftos)
-    assert row.conf_reply_delay == min(1.0, len(ftos) / 3)
+    assert bl[0].n_fto == sum(f <= 1.5 for f in ftos)  # lapses are not counted
+    assert row.conf_reply_delay == min(1.0, sum(f <= 1.5 for f in ftos) / 3)
 
 
 def test_events_apply_only_once_final():
@@ -148,3 +148,14 @@ def test_warming_up_and_confidence():
 def test_empty_update():
     tr, _ = _tracker()
     assert tr.update([_bins(0), _bins(0)]) == [] and tr.latest is None
+
+
+def test_advice_is_sane_from_the_first_second():
+    """No 0.02 syl/s target from a rolling rate that has just started, no delay pinned at the
+    ceiling by one long first floor transfer: both are gated by their confidence."""
+    tr, bl = _tracker()
+    bl[0].add_fto(2.0)   # one slow first floor transfer of the user
+    row = _last(tr, _bins(6, rate=0.02, settled=False), _bins(6, rate=np.nan, settled=False))
+    assert math.isnan(row.target_rate_sps)
+    assert row.reply_delay_ms == pytest.approx(250 + (2000 - 250) / 3, abs=15)  # 50 ms bins
+    assert row.conf_reply_delay == pytest.approx(1 / 3)

@@ -3,14 +3,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prosync import Session
-from prosync.engine.schema import TURNS
-from prosync.streams.parquet import SessionWriter, TableSink, turns_batch
+from prosync.streams.arrow import TABLES, rows_batch
+from prosync.streams.parquet import SessionWriter, TableSink
 from tests.audio import dialogue
 
 
 def test_table_sink_is_invisible_until_closed(tmp_path):
-    sink = TableSink(tmp_path / "t.parquet", TURNS, "turns", row_group_rows=1)
-    sink.write(turns_batch([]))
+    sink = TableSink(tmp_path / "t.parquet", TABLES["turns"], "turns", row_group_rows=1)
+    sink.write(rows_batch("turns", []))
     assert not (tmp_path / "t.parquet").exists()
     assert sink.tmp.exists()
     sink.close()
@@ -18,7 +18,7 @@ def test_table_sink_is_invisible_until_closed(tmp_path):
 
 
 def test_abort_leaves_nothing(tmp_path):
-    sink = TableSink(tmp_path / "t.parquet", TURNS, "turns")
+    sink = TableSink(tmp_path / "t.parquet", TABLES["turns"], "turns")
     sink.abort()
     assert list(tmp_path.iterdir()) == []
 
@@ -32,8 +32,8 @@ def test_session_writer_round_trip(tmp_path):
     w(s.close())
     files = w.close()
     names = sorted(f.name for f in files)
-    assert names == ["frames.parquet", "pacing.parquet", "series.parquet", "synchrony.parquet",
-                     "turns.parquet"]
+    assert names == ["end_of_turn.parquet", "frames.parquet", "pacing.parquet", "series.parquet",
+                     "synchrony.parquet", "turn_end.parquet", "turns.parquet"]
     fr = pq.read_table(tmp_path / "frames.parquet")
     assert fr.num_rows == 2 * int(np.ceil(len(a) / 160))
     assert fr.schema.field("f0_hz").type == pa.float32()

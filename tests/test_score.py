@@ -1,5 +1,4 @@
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
@@ -7,7 +6,6 @@ import soundfile as sf
 from prosync import AudioInputError
 from prosync.cli import main
 from prosync.score import score
-from prosync.streams.parquet import column
 from tests.audio import dialogue
 
 
@@ -72,18 +70,6 @@ def test_textgrid_and_rttm_out(tmp_path):
     assert 1 <= len(tg.getTier("a IPU").entries) <= 3
     lines = (tmp_path / "s.rttm").read_text().splitlines()
     assert lines and all(x.startswith("SPEAKER s 1 ") for x in lines)
-
-
-@pytest.mark.parametrize("t, vals", [
-    (pa.float64(), np.array([1.0, np.nan, 3.0])), (pa.float32(), np.array([1.5, 2.5], np.float32)),
-    (pa.int16(), np.array([-1, 5], np.int16)), (pa.bool_(), np.array([True, False, True] * 5)),
-    (pa.string(), ["a", "bb", None, ""]), (pa.float64(), [1.0, None]),
-])
-def test_column_builder_equals_pa_array(t, vals):
-    got = column(vals, t)
-    want = pa.array(vals, t, from_pandas=False)
-    assert got.to_pylist() == want.to_pylist() or np.array_equal(
-        np.asarray(got.to_pylist(), float), np.asarray(want.to_pylist(), float), equal_nan=True)
 
 
 @pytest.mark.shared

@@ -46,7 +46,7 @@ def _validator():
 def test_schemas_are_valid_json_schema():
     jsonschema = pytest.importorskip("jsonschema")
     names = sorted(p.stem for p in SCHEMAS.glob("*.json"))
-    assert names == ["error", "metrics", "ready", "start", "stop", "summary"]
+    assert names == ["error", "line", "metrics", "ready", "start", "stop", "summary"]
     for p in SCHEMAS.glob("*.json"):
         jsonschema.Draft202012Validator.check_schema(json.loads(p.read_text()))
 
@@ -169,6 +169,38 @@ def test_socket_metrics_equal_prosync_score(server, tmp_path):
             assert (x is None and y is None) or abs(x - y) <= 1e-4, (feat, k, x, y)
 
 
+def test_messages_are_strict_json_with_nulls(server, tmp_path):
+    """Every text the server sends parses with NaN/Infinity tokens refused; missing values (a
+    silent agent: no F0, no rate) arrive as null; times print as exact milliseconds."""
+    pcm, sr = read_stereo_pcm16(_stereo(tmp_path, seconds=4.0))
+    pcm[:, 1] = 0
+
+    def strict(tok):
+        raise AssertionError(f"non-JSON number {tok} sent")
+
+    async def run():
+        texts = []
+        async with connect(server.url) as ws:
+            await ws.send(json.dumps({"type": "start", "sample_rate": sr}))
+            for i in range(0, len(pcm), sr // 5):
+                for spk in (0, 1):
+                    await ws.send(bytes([spk]) + pcm[i:i + sr // 5, spk].astype("<i2").tobytes())
+            await ws.send(json.dumps({"type": "stop"}))
+            async for text in ws:
+                texts.append(text)
+        return texts
+
+    texts = asyncio.run(run())
+    msgs = [json.loads(t, parse_constant=strict) for t in texts]
+    assert msgs[-1]["type"] == "summary"
+    frames, turns, _, pacing = _collect(msgs)
+    agent = [f for f in frames if f["speaker"] == "agent"]
+    assert agent and all(f["f0_hz"] is None for f in agent)
+    assert all(f["t_s"] == round(f["t_s"], 3) for f in frames)
+    assert any(v is None for r in pacing for v in r.values())
+    assert any(t["speaker"] is None or t["speaker_before"] is None for t in turns)
+
+
 def test_metrics_interval_and_frames_off(server, tmp_path):
     pcm, sr = read_stereo_pcm16(_stereo(tmp_path, seconds=3.0))
     msgs = asyncio.run(stream_audio(server.url, pcm, sr, speed=0, block_ms=10,
@@ -187,7 +219,7 @@ def test_coalesced_audio_gives_the_same_messages(server, tmp_path, monkeypatch, 
     """Audio waiting for the next metrics message changes nothing the client sees: the same
     messages, sent on the same received audio (at 16 kHz; resampled input may leave one block
     later, as soxr holds samples back)."""
-    import prosync.streams.websocket as wsmod
+    import prosync.streams.ws_server as wsmod
 
     pcm, _ = read_stereo_pcm16(_stereo(tmp_path, seconds=4.0, sr=sr))
 
@@ -473,7 +505,7 @@ def test_freed_memory_is_handed_back(monkeypatch):
     """The server's trimming task calls glibc's malloc_trim on its interval (Linux)."""
     import sys as _sys
 
-    import prosync.streams.websocket as wsmod
+    import prosync.streams.ws_serve as wsmod
 
     trim = wsmod._malloc_trim()
     if not _sys.platform.startswith("linux"):
@@ -490,3 +522,55 @@ def test_freed_memory_is_handed_back(monkeypatch):
 
     asyncio.run(run())
     assert len(calls) >= 3 and set(calls) == {0}
+
+
+def test_serve_logs_connections_and_refusals_with_verbose(tmp_path):
+    """``prosync -v serve``: standard logging lines for an accepted connection and a refused one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect as sync_connect
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "prosync.cli", "-v", "serve", "--port", "0",
+                             "--token", "s3cret"], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = []
+        while True:
+            line = proc.stderr.readline()
+            assert line, "server exited: " + "".join(lines)
+            lines.append(line)
+            if "serving on ws://" in line:
+                url = line.split("serving on ")[1].split()[0]
+                break
+        with pytest.raises(InvalidStatus):
+            sync_connect(f"{url}/?token=wrong", open_timeout=20)
+        with sync_connect(f"{url}/?token=s3cret", open_timeout=20) as ws:
+            ws.send(json.dumps({"type": "stop"}))
+            time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rest = proc.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rest = proc.communicate()[1]
+    log = "".join(lines) + rest
+    assert "WARNING prosync.serve: refused 127.0.0.1:" in log and "wrong token (401)" in log
+    assert "INFO prosync.serve: connection from 127.0.0.1:" in log and "closed (0 open)" in log
+
+
+def test_logging_configure_is_idempotent():
+    import logging
+
+    from prosync.engine.logs import configure
+
+    configure("WARNING")
+    assert logging.getLogger("prosync").level == logging.WARNING
+    configure("DEBUG")
+    assert logging.getLogger("prosync").level == logging.DEBUG
+    assert sum(getattr(h, "_prosync", False) for h in logging.getLogger("prosync").handlers) == 1
+    configure("WARNING")

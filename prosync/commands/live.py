@@ -19,6 +19,7 @@ import numpy as np
 
 from prosync.commands._util import add_preset, csv_list
 from prosync.engine.errors import ProsyncError
+from prosync.streams.sink import Sink
 
 #: A hop whose metric leaves the process later than this beyond the look-ahead is counted late.
 LATE_BUDGET_S = 0.030
@@ -129,10 +130,31 @@ class _Latency:
         return float(np.percentile(v, q)) if v.size else float("nan")
 
 
+class _LatencySink(Sink):
+    """Stamps each update's frames as they leave (after the sinks before it)."""
+
+    def __init__(self, lat: _Latency):
+        super().__init__()
+        self.lat = lat
+
+    def _write(self, upd) -> None:
+        if upd.frames:
+            self.lat.frames(next(iter(upd.frames.values()))["t_s"], time.monotonic_ns())
+
+
+class _DashboardSink(Sink):
+    def __init__(self, dash):
+        super().__init__()
+        self.dash = dash
+
+    def _write(self, upd) -> None:
+        self.dash.update(upd)
+
+
 def cmd_live(args) -> int:
+    from prosync.engine.loop import run_session
     from prosync.engine.session import Session
-    from prosync.engine.summary import SessionSummary
-    from prosync.streams.mic import DeviceError, MicSource
+    from prosync.streams.mic import MicSource
 
     speakers = csv_list(args.speakers)
     devices = args.device or [_default_device()]
@@ -148,25 +170,21 @@ def cmd_live(args) -> int:
         raise ProsyncError(f"--speakers names {len(names)} speaker(s) but {src.n_speakers} "
                            "channel(s) are captured: give one name per channel")
     rate = src.rate
-    _warm_up(names, rate)
+    src.limit = int(round(args.duration * rate)) if args.duration else None
     from prosync.calibration.baseline import open_profile
 
+    # constructing the session loads the kernels (prosync.engine.warm): the first hops are not late
     session = Session(names, sample_rate=rate, two_mics=len(names) == 2,
                       profile=open_profile(args.profile, names), preset=args.preset)
-    stats = SessionSummary(names)
-    rec = None
-    if args.record:
-        from prosync.streams.journal import Recorder
-
-        rec = Recorder(args.record, names, rate, one_file=len(src.captures) == 1,
-                       segment_s=args.segment_s,
-                       extra_md={"devices": ",".join(c.device["name"] for c in src.captures)})
+    devices_md = ",".join(c.device["name"] for c in src.captures)
+    sinks = []
     lat = _Latency(src, rate, session.lookahead_s, len(names), args.latency_log is not None)
-    out = sys.stdout
-    to_jsonl = None
-    dash = live = None
+    jsonl = dash = live = None
     if args.jsonl == "-":
-        from prosync.streams.jsonl import update_to_jsonl as to_jsonl
+        from prosync.streams.jsonl import JsonlSink
+
+        jsonl = JsonlSink(sys.stdout, tolerate_closed=True)
+        sinks.append(jsonl)
     else:
         from rich.console import Console
         from rich.live import Live
@@ -174,103 +192,78 @@ def cmd_live(args) -> int:
         from prosync.dashboard import Dashboard
 
         dash = Dashboard(names, session.lookahead_s,
-                         title=f"prosync live ({', '.join(c.device['name'] for c in src.captures)}"
-                               f", {rate} Hz)")
+                         title=f"prosync live ({devices_md}, {rate} Hz)")
         live = Live(dash.render(), console=Console(), auto_refresh=False, transient=False)
+        sinks.append(_DashboardSink(dash))
+    sinks.append(_LatencySink(lat))
+    if args.record:
+        from prosync.report import ReportSink
+        from prosync.streams.journal import Recorder
+
+        sinks.append(Recorder(args.record, names, rate, one_file=len(src.captures) == 1,
+                              segment_s=args.segment_s, extra_md={"devices": devices_md}))
+        sinks.append(ReportSink(args.record, names, config=session.config,
+                                title=f"prosync live: {' & '.join(names)}"))
 
     stop = {"why": None}
 
     def on_signal(signum, frame):  # noqa: ARG001 - stop between two updates, never inside one
         stop["why"] = "interrupted" if signum == signal.SIGINT else "terminated"
 
+    next_draw = [0.0]
+
+    def redraw(done_s, total_s):  # noqa: ARG001 - after every block of audio
+        now = time.monotonic()
+        if live is not None and now >= next_draw[0]:
+            dash.stats = {"dropped_s": src.dropped_samples / rate, "overflows": src.overflows,
+                          "late_hops": lat.late, "p50_ms": lat.pct(50) * 1000}
+            live.update(dash.render(), refresh=True)
+            next_draw[0] = now + 0.25
+
+    def should_stop():
+        if jsonl is not None and jsonl.broken:
+            stop["why"] = "stdout closed"
+        return stop["why"]
+
     old_term = signal.signal(signal.SIGTERM, on_signal)
     old_int = signal.signal(signal.SIGINT, on_signal)
-    limit = int(round(args.duration * rate)) if args.duration else None
-    pushed = 0
-    error = None
-    next_draw = 0.0
-
-    def handle(upd):
-        if not upd:
-            return
-        if to_jsonl is not None:
-            out.write(to_jsonl(upd))
-            out.flush()
-        if dash is not None:
-            dash.update(upd)
-        t_emit = time.monotonic_ns()
-        if upd.frames:
-            lat.frames(next(iter(upd.frames.values()))["t_s"], t_emit)
-        stats.update(upd)
-        if rec is not None:
-            rec.add(upd)
-
+    files = []
     try:
         src.start()
         if live is not None:
             live.start()
-        while stop["why"] is None:
-            src.wait(0.1)
-            blocks = src.read()
-            if limit is not None:
-                blocks = [b[: max(0, limit - pushed)] for b in blocks]
-            if rec is not None:
-                rec.write_audio(blocks)
-            for i, b in enumerate(blocks):
-                if len(b):
-                    handle(session.push(i, b))
-            pushed += len(blocks[0])
-            if limit is not None and pushed >= limit:
-                stop["why"] = "duration"
-                break
-            src.check()
-            now = time.monotonic()
-            if live is not None and now >= next_draw:
-                dash.stats = {"dropped_s": src.dropped_samples / rate, "overflows": src.overflows,
-                              "late_hops": lat.late, "p50_ms": lat.pct(50) * 1000}
-                live.update(dash.render(), refresh=True)
-                next_draw = now + 0.25
-    except KeyboardInterrupt:
-        stop["why"] = "interrupted"
-    except DeviceError as exc:
-        error = f"{exc} at {pushed / rate:.1f} s"
-    except BrokenPipeError:
-        stop["why"] = "stdout closed"
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)   # let the finalisation finish
-        src.close()
-        try:
-            try:
-                handle(session.close())
-            except BrokenPipeError:
-                pass
+        try:  # Ctrl-C and SIGTERM only set the flag: the session is finished normally
+            res = run_session(src, session, sinks, progress=redraw, stop=should_stop,
+                              extra=lambda _: {"live": _live_stats(src, lat, rate, src.pushed)})
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)   # let the finalisation finish
+            src.close()
             if live is not None:
                 live.stop()
-            files = []
-            if rec is not None:
-                summary = stats.summary(pushed / rate, session)
-                summary["live"] = _live_stats(src, lat, rate, pushed)
-                files = rec.close(summary)
-            if args.latency_log:
-                np.save(args.latency_log, np.array(lat.log, dtype=np.int64).reshape(-1, 3))
-            if args.profile:
-                from prosync.calibration.baseline import update_profile
+        files = [f for f in res.files if args.record]
+        if args.latency_log:
+            np.save(args.latency_log, np.array(lat.log, dtype=np.int64).reshape(-1, 3))
+        if args.profile:
+            from prosync.calibration.baseline import update_profile
 
-                files.append(update_profile(args.profile, session.baselines))
-        finally:
-            signal.signal(signal.SIGINT, old_int)
-            signal.signal(signal.SIGTERM, old_term)
-    st = _live_stats(src, lat, rate, pushed)
+            files.append(update_profile(args.profile, res.baselines))
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+    st = _live_stats(src, lat, rate, src.pushed)
     msg = (f"prosync live: {st['audio_s']:.1f} s captured; dropped audio {st['dropped_s']:.2f} s, "
            f"{st['overflows']} device overflows, {st['late_hops']} late hops; latency p50 "
            f"{_fmt(st['latency_p50_ms'])} ms, p99 {_fmt(st['latency_p99_ms'])} ms "
-           f"(look-ahead {session.lookahead_s * 1000:.1f} ms)")
+           f"(look-ahead {lat.lookahead_s * 1000:.1f} ms)")
     print(msg, file=sys.stderr)
+    for w in res.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     for f in files:
         print(f"wrote {f}", file=sys.stderr)
-    if error:
-        where = f"; the recording in {args.record} is finalised up to then" if rec else ""
-        print(f"prosync: error: {error}: check the device and its connection{where}", file=sys.stderr)
+    if src.error:
+        where = f"; the recording in {args.record} is finalised up to then" if args.record else ""
+        print(f"prosync: error: {src.error} at {src.pushed / rate:.1f} s: check the device and its "
+              f"connection{where}", file=sys.stderr)
         return 1
     return 0
 
@@ -283,21 +276,6 @@ def _live_stats(src, lat, rate, pushed) -> dict:
             "dropped_s": src.dropped_samples / rate, "overflows": src.overflows,
             "late_hops": lat.late, "late_budget_ms_beyond_lookahead": LATE_BUDGET_S * 1000,
             "latency_p50_ms": ms(lat.pct(50)), "latency_p99_ms": ms(lat.pct(99))}
-
-
-def _warm_up(names, rate):
-    """Run every kernel once before capture starts (numba cache load, first-call dispatch), so
-    the first hops of the session are not late."""
-    from prosync.engine.session import Session
-
-    rng = np.random.default_rng(0)
-    t = np.arange(rate) / rate
-    x = (0.2 * np.sin(2 * np.pi * 150 * t) * (t > 0.3) + rng.normal(0, 1e-3, rate)).astype(np.float32)
-    s = Session(names, sample_rate=rate, two_mics=len(names) == 2)
-    for k in range(0, rate, rate // 50):
-        for i in range(len(names)):
-            s.push(i, x[k:k + rate // 50])
-    s.close()
 
 
 def _fmt(x):

@@ -1,8 +1,8 @@
-"""``bench/RELIABILITY.md``: the reliability table, written from the scripts' results.
+"""``bench/reliability/RELIABILITY.md``: the reliability table, written from the scripts' results.
 
-    python bench/reliability.py          # re-render from bench/results/reliability.json
+    python bench/reliability/report.py          # re-render from bench/results/reliability.json
 
-``bench/fuzz.py``, ``bench/soak.py``, ``bench/kill.py`` and ``bench/load_ws.py`` each store their
+``fuzz.py``, ``soak.py``, ``kill.py`` and ``load_ws.py`` (in ``bench/reliability/``) each store their
 figures in ``bench/results/reliability.json`` (their section only) and re-render the page, so
 the table always shows the latest run of every script.
 """
@@ -14,9 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-STORE = ROOT / "bench" / "results" / "reliability.json"
-PAGE = ROOT / "bench" / "RELIABILITY.md"
+if __package__ in (None, ""):  # run as a file: put the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench._shared import BENCH, RESULTS  # noqa: E402
+
+STORE = RESULTS / "reliability.json"
+PAGE = BENCH / "reliability" / "RELIABILITY.md"
 
 #: Found and reported to the server's owner (not fixed by these scripts).
 REPORTED = [
@@ -91,8 +94,9 @@ def _fmt(v, spec=""):
 def render() -> str:
     d = _load()
     L = ["# Reliability", "",
-         "Written by `bench/reliability.py` from the results of `bench/fuzz.py`, `bench/soak.py`, "
-         "`bench/kill.py` and `bench/load_ws.py` (raw figures: `bench/results/reliability.json`). "
+         "Written by `bench/reliability/report.py` from the results of `fuzz.py`, `soak.py`, "
+         "`kill.py` and `load_ws.py` in `bench/reliability/` (raw figures: "
+         "`bench/results/reliability.json`; all of them: `python bench/run_all.py reliability`). "
          "The short versions run in CI: `tests/test_fuzz_inputs.py`, `tests/test_fuzz_protocol.py`, "
          "`tests/test_reliability.py`.", ""]
     L += ["## Summary", "", "| what | tried | result |", "|---|---|---|"]
@@ -139,7 +143,7 @@ def render() -> str:
           "| found by | input | symptom | status |",
           "|---|---|---|---|"] + [f"| {a} | {b} | {c} | {e} |" for a, b, c, e in REPORTED]
     if fz:
-        L += ["", "## Fuzzing", "", f"`python bench/fuzz.py --n {fz['n']}` (seed {fz['seed']}, "
+        L += ["", "## Fuzzing", "", f"`python bench/reliability/fuzz.py --n {fz['n']}` (seed {fz['seed']}, "
               f"{fz['recorded']}). A crash is any exception other than `ProsyncError` (or a "
               "message that is not one line); a hang is an input taking longer than "
               f"{fz['hang_s']} s.", "",
@@ -155,7 +159,8 @@ def render() -> str:
         if ex:
             L += ["", "Crash examples:", ""] + [f"* {n}: `{c}`" for n, c in ex[:20]]
     if sk:
-        L += ["", "## Soak", "", f"`python bench/soak.py --hours {sk['audio_hours']:g}` ({sk['recorded']}): "
+        L += ["", "## Soak", "", f"`python bench/reliability/soak.py --hours {sk['audio_hours']:g}` "
+              f"({sk['recorded']}): "
               f"{sk['rss_samples']} RSS samples, one per audio minute; slope fitted after the first 10 "
               f"minutes: {sk['slope_mb_per_audio_hour']} MB per audio hour"
               + (f" ({sk['slope_mb_per_audio_hour_after_1h']} after the first hour)"
@@ -173,7 +178,8 @@ def render() -> str:
         if sk.get("note"):
             L += ["", sk["note"]]
     if kl:
-        L += ["", "## Kill tests", "", f"`python bench/kill.py --runs {kl['runs']}` ({kl['recorded']}). "
+        L += ["", "## Kill tests", "", f"`python bench/reliability/kill.py --runs {kl['runs']}` "
+              f"({kl['recorded']}). "
               "Each run starts the command, sends SIGKILL at a random moment, checks that every file "
               "in the output is readable (Parquet, JSON, FLAC, journals through `read_table`) and "
               "that everything finished before the kill is still there, then reruns to completion.", "",
@@ -186,7 +192,7 @@ def render() -> str:
             for p in t.get("problems", [])[:10]:
                 L.append(f"* {name}: {p}")
     if ld:
-        L += ["", "## WebSocket load", "", f"`python bench/load_ws.py --clients {ld['clients']} "
+        L += ["", "## WebSocket load", "", f"`python bench/reliability/load_ws.py --clients {ld['clients']} "
               f"--minutes {ld['minutes']} --workers {ld.get('server_workers', 1)} --interval-ms "
               f"{ld.get('metrics_interval_ms', 0):g}` ({ld['recorded']}): server `prosync serve` "
               f"with {ld.get('server_workers', 1)} worker process(es) on {ld['bind']}, all clients "

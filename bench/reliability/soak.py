@@ -1,6 +1,6 @@
 """Soak: hours of generated two-speaker audio through one ``Session`` at full speed.
 
-    python bench/soak.py [--hours 8] [--window-min 5] [--warmup-min 10] [--seed 0]
+    python bench/reliability/soak.py [--hours 8] [--window-min 5] [--warmup-min 10] [--seed 0]
 
 The audio is generated on the fly: the built-in demo dialogue (16 kHz stereo, 98 s) tiled, each
 tile rolled by a random offset and scaled by a random gain per speaker (within +-3 dB), so no two
@@ -20,7 +20,7 @@ Measured:
   behind the VAD threshold, synchrony's surrogate history) may differ, and the number of
   identical rows per column is reported.
 
-Writes ``bench/results/soak.json`` and updates the soak rows of ``bench/RELIABILITY.md``.
+Writes ``bench/results/soak.json`` and updates the soak rows of ``bench/reliability/RELIABILITY.md``.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DEMO = ROOT / "prosync" / "data" / "demo_dialogue.flac"
-RESULTS = ROOT / "bench" / "results"
+if __package__ in (None, ""):  # run as a file: put the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench._shared import DEMO, RESULTS  # noqa: E402
+
 BLOCK = 8000          # samples per push and speaker (0.5 s at 16 kHz)
 
 
@@ -274,7 +274,7 @@ def main(argv=None) -> int:
               f"rows identical; by column {fw[k]['identical_by_column']}; max |difference| "
               f"{fw[k]['max_abs_difference']}")
     try:
-        from bench.reliability import update_soak
+        from bench.reliability.report import update_soak
     except ImportError:
         from reliability import update_soak
     update_soak(res)

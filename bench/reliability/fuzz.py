@@ -1,6 +1,7 @@
 """The long fuzz run: the audio-file readers, the RTTM and manifest parsers, the WebSocket protocol.
 
-    python bench/fuzz.py [--n 100000] [--targets audio,rttm,manifest,ws] [--seed 0] [--save-corpus]
+    python bench/reliability/fuzz.py [--n 100000] [--targets audio,rttm,manifest,ws] [--seed 0]
+                                     [--save-corpus]
 
 Input ``i`` of a target is generated from ``numpy.random.default_rng([seed, i])`` by the
 generators of ``tests/fuzz_targets.py`` (the same ones the short hypothesis tests use), so any
@@ -16,7 +17,7 @@ and every message counts as an input.
 
 ``--save-corpus`` keeps, in ``tests/fuzz_corpus/<target>/``, the first input of every distinct
 outcome (parsed, or each kind of error message) and every crash, for the CI replay.
-Results: ``bench/results/fuzz.json`` and the fuzz rows of ``bench/RELIABILITY.md``.
+Results: ``bench/results/fuzz.json`` and the fuzz rows of ``bench/reliability/RELIABILITY.md``.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ import time
 import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if __package__ in (None, ""):  # run as a file: put the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench._shared import RESULTS, ROOT  # noqa: E402
+
 CORPUS = ROOT / "tests" / "fuzz_corpus"
-RESULTS = ROOT / "bench" / "results"
 MAX_SAVED = 25
 
 
@@ -275,7 +277,7 @@ def main(argv=None) -> int:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(results, indent=1))
     try:
-        from bench.reliability import update_fuzz
+        from bench.reliability.report import update_fuzz
     except ImportError:
         from reliability import update_fuzz
     update_fuzz(results)

@@ -1,7 +1,8 @@
 """WebSocket load: many clients streaming in real time, with random disconnects and malformed
 messages mixed in, against one ``prosync serve`` process on 127.0.0.1.
 
-    python bench/load_ws.py [--clients 50] [--minutes 10] [--seed 0] [--workers 2] [--interval-ms 100]
+    python bench/reliability/load_ws.py [--clients 50] [--minutes 10] [--seed 0] [--workers 2]
+                                        [--interval-ms 100]
 
 * The server runs as a user on this machine would run it: one worker process per core
   (``--workers``), sessions with the default 100 ms metrics interval (``--interval-ms 0``: a
@@ -22,7 +23,7 @@ messages mixed in, against one ``prosync serve`` process on 127.0.0.1.
 * Unauthenticated connections: the server runs with ``--token``; connections without it or with
   a wrong one must be refused (HTTP 401).
 
-Results: ``bench/results/load_ws.json`` and the load row of ``bench/RELIABILITY.md``.
+Results: ``bench/results/load_ws.json`` and the load row of ``bench/reliability/RELIABILITY.md``.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DEMO = ROOT / "prosync" / "data" / "demo_dialogue.flac"
+if __package__ in (None, ""):  # run as a file: put the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench._shared import DEMO, RESULTS, ROOT  # noqa: E402
+
 TOKEN = "load-test-token"
 BLOCK_S = 0.02
 MALFORMED = [("text", "not json"), ("text", '{"type": "nope"}'), ("text", "[1, 2]"),
@@ -328,7 +330,7 @@ def main(argv=None) -> int:
                     help="server worker processes (default: one per core)")
     ap.add_argument("--interval-ms", type=float, default=100.0,
                     help="metrics_interval_ms of every session (default: the server's 100)")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "load_ws.json"))
+    ap.add_argument("--out", default=str(RESULTS / "load_ws.json"))
     a = ap.parse_args(argv)
     res = run(a.clients, a.minutes, a.seed, a.reconnect_s, log=lambda m: print(m, flush=True),
               workers=a.workers, interval_ms=a.interval_ms)
@@ -338,7 +340,7 @@ def main(argv=None) -> int:
         if k != "rss_series":
             print(f"{k}: {v}")
     try:
-        from bench.reliability import update_load
+        from bench.reliability.report import update_load
     except ImportError:
         from reliability import update_load
     update_load(res)

@@ -1,7 +1,7 @@
 """Server-side memory checks behind ``prosync serve``'s trimming (writes
 bench/results/server_memory.md).
 
-    python bench/bench_server_memory.py [--churn-s 120]
+    python bench/reliability/server_memory.py [--churn-s 120]
 
 1. Trim: 40 ``AgentSession`` fed 30 s of the demo dialogue in 100 ms blocks; half are freed;
    RSS before and after glibc ``malloc_trim(0)`` (what the server calls every 10 s) and its time.
@@ -21,9 +21,11 @@ from pathlib import Path
 
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-OUT = ROOT / "bench" / "results" / "server_memory.md"
+if __package__ in (None, ""):  # run as a file: put the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench._shared import DEMO, RESULTS  # noqa: E402
+
+OUT = RESULTS / "server_memory.md"
 BLOCK = 1600  # 100 ms at 16 kHz
 
 
@@ -34,15 +36,16 @@ def rss_mb() -> float:
 
 def main(argv=None) -> int:
     from prosync.agent import AgentSession
-    from prosync.streams.websocket import _malloc_trim, warm_up
+    from prosync.streams.heap import malloc_trim as _malloc_trim
+    from prosync.streams.websocket import warm_up
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--churn-s", type=float, default=120.0, help="wall seconds of the churn part")
     a = ap.parse_args(argv)
     warm_up()
-    x, sr = sf.read(str(ROOT / "prosync" / "data" / "demo_dialogue.flac"), dtype="int16")
+    x, sr = sf.read(str(DEMO), dtype="int16")
     trim = _malloc_trim()
-    lines = ["## Server memory (`python bench/bench_server_memory.py`)", ""]
+    lines = ["## Server memory (`python bench/reliability/server_memory.py`)", ""]
 
     base = rss_mb()
     ss = [AgentSession(sr, pad_agent=False) for _ in range(40)]

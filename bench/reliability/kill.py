@@ -1,7 +1,7 @@
 """Kill tests: SIGKILL at random moments of ``prosync score``, ``prosync corpus`` and
 ``prosync live --record`` (through the virtual microphone of ``tests/virtual_mic.py``).
 
-    python bench/kill.py [--runs 20] [--targets score,corpus,live] [--seed 0]
+    python bench/reliability/kill.py [--runs 20] [--targets score,corpus,live] [--seed 0]
 
 Each run starts the command, waits a random time within its measured clean duration, sends
 SIGKILL to its process group and then checks:
@@ -13,7 +13,7 @@ SIGKILL to its process group and then checks:
 * the rerun completes (``score`` again, ``corpus`` resumes, ``recover`` of the recording).
 
 "files lost" counts finished files missing or unreadable after the kill (must be 0).
-Results: ``bench/results/kill.json`` and the kill rows of ``bench/RELIABILITY.md``.
+Results: ``bench/results/kill.json`` and the kill rows of ``bench/reliability/RELIABILITY.md``.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if __package__ in (None, ""):  # run as a file: put the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench._shared import DEMO, RESULTS, ROOT  # noqa: E402
+
 PROSYNC = [sys.executable, "-m", "prosync.cli"]
-DEMO = ROOT / "prosync" / "data" / "demo_dialogue.flac"
 TABLES = ("frames", "turns", "synchrony", "pacing", "series")
 
 
@@ -296,7 +297,7 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--targets", default="score,corpus,live")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "kill.json"))
+    ap.add_argument("--out", default=str(RESULTS / "kill.json"))
     a = ap.parse_args(argv)
     res = run(a.targets.split(","), a.runs, a.seed, log=lambda m: print(m, flush=True))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
@@ -309,7 +310,7 @@ def main(argv=None) -> int:
         for p in t["problems"][:10]:
             print("   ", p)
     try:
-        from bench.reliability import update_kill
+        from bench.reliability.report import update_kill
     except ImportError:
         from reliability import update_kill
     update_kill(res)
