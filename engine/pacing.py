@@ -15,7 +15,8 @@ Mismatch (agent minus user, measured):
 Advice for the agent's next reply (signed, bounded by :class:`~prosync.engine.config.PacingConfig`):
 
 * ``reply_delay_ms``: the user's own typical gap (median FTO when they take the floor, 50 ms
-  histogram bins), moved from ``default_reply_delay_ms`` by its confidence (floor transfers
+  histogram bins; floors taken after more than ``max_reply_delay_ms`` are lapses and do not
+  count), moved from ``default_reply_delay_ms`` by its confidence (floor transfers
   seen / 3), bounded to ``[min_reply_delay_ms,
   max_reply_delay_ms]``, then lengthened by up to 600 ms (same upper bound) when the user
   hesitates: ``hesitation = 0.5 * min(1, pauses / 2 s) + 0.25 * min(1, -energy / 6 dB)
@@ -123,7 +124,10 @@ class PacingTracker:
     def _apply_events(self, t):
         while self._queue and self._queue[0][0] <= t:
             _, e = self._queue.pop(0)
-            if math.isfinite(e.fto_s) and e.speaker_after in self.speakers:
+            # a floor taken after more than max_reply_delay_ms is a lapse, not a gap (Sacks,
+            # Schegloff & Jefferson 1974): it says nothing about how fast this person answers
+            if (math.isfinite(e.fto_s) and e.speaker_after in self.speakers
+                    and e.fto_s * 1000.0 <= self.cfg.max_reply_delay_ms):
                 self.baselines[self.speakers.index(e.speaker_after)].add_fto(e.fto_s)
             if e.kind == "pause" and e.speaker_before == self.speakers[0]:
                 self._pauses.append((float(e.end_s), float(e.end_s - e.start_s)))

@@ -349,11 +349,9 @@ def made_by() -> dict:
 def settings(config) -> dict:
     """Every setting of a session: the synchrony preset's name (``custom`` when the settings
     match none) and the whole configuration (windows, lags, thresholds)."""
-    from . import config as C
+    from .config import SYNC_PRESETS
 
-    presets = getattr(C, "SYNC_PRESETS", None) or {"live": C.SyncConfig(),
-                                                   "research": C.RESEARCH_SYNC}
-    name = next((k for k, v in presets.items() if v == config.sync), "custom")
+    name = next((k for k, v in SYNC_PRESETS.items() if v == config.sync), "custom")
     return {"preset": name, **config.to_dict()}
 
 

@@ -121,3 +121,21 @@ def test_library_errors_name_parameters_the_cli_names_flags():
     assert cli_message("omit profile= to start, or use devices=3") == \
         "omit --profile to start, or use --device 3"
     assert cli_message("sync rate_hz=7 and sample_rate=8") == "sync rate_hz=7 and sample_rate=8"
+
+
+def test_preset_reaches_the_session(tmp_path):
+    """``prosync score --preset research``: the summary names the preset and its windows."""
+    import json
+
+    import soundfile as sf
+
+    from prosync.cli import main
+    from prosync.commands.offline import DEMO
+
+    x, sr = sf.read(str(DEMO), dtype="float32")
+    sf.write(str(tmp_path / "d.wav"), x[: 45 * sr], sr)
+    out = tmp_path / "o"
+    assert main(["score", str(tmp_path / "d.wav"), "--out", str(out), "--quiet", "--no-report",
+                 "--preset", "research"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["settings"]["preset"] == "research" and s["settings"]["sync"]["window_s"] == 30.0

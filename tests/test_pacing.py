@@ -70,7 +70,7 @@ def _gap(end_s, fto_s, taker="user"):
     ([], 250.0),                       # default before any floor transfer of the user
     ([0.6, 0.6, 0.6], 625.0),          # median FTO, 50 ms bins -> bin centre 0.625 s
     ([0.2, 0.6, 0.9], 625.0),
-    ([2.5, 2.8, 2.6], 1500.0),         # bounded above
+    ([2.5, 2.8, 2.6], 250.0),          # lapses (over max_reply_delay_ms) are not gaps
     ([-0.4, -0.2, -0.3], 150.0),       # overlaps: bounded below
 ])
 def test_reply_delay_from_users_ftos_bounded(ftos, want_ms):
@@ -79,8 +79,8 @@ def test_reply_delay_from_users_ftos_bounded(ftos, want_ms):
     row = _last(tr, _bins(100, rate=4.0), _bins(100, rate=4.0))
     assert row.hesitation == 0.0
     assert row.reply_delay_ms == pytest.approx(want_ms)
-    assert bl[0].n_fto == len(ftos)
-    assert row.conf_reply_delay == min(1.0, len(ftos) / 3)
+    assert bl[0].n_fto == sum(f <= 1.5 for f in ftos)  # lapses are not counted
+    assert row.conf_reply_delay == min(1.0, sum(f <= 1.5 for f in ftos) / 3)
 
 
 def test_events_apply_only_once_final():
