@@ -219,7 +219,7 @@ def test_coalesced_audio_gives_the_same_messages(server, tmp_path, monkeypatch, 
     """Audio waiting for the next metrics message changes nothing the client sees: the same
     messages, sent on the same received audio (at 16 kHz; resampled input may leave one block
     later, as soxr holds samples back)."""
-    import prosync.streams.websocket as wsmod
+    import prosync.streams.ws_server as wsmod
 
     pcm, _ = read_stereo_pcm16(_stereo(tmp_path, seconds=4.0, sr=sr))
 
@@ -505,7 +505,7 @@ def test_freed_memory_is_handed_back(monkeypatch):
     """The server's trimming task calls glibc's malloc_trim on its interval (Linux)."""
     import sys as _sys
 
-    import prosync.streams.websocket as wsmod
+    import prosync.streams.ws_serve as wsmod
 
     trim = wsmod._malloc_trim()
     if not _sys.platform.startswith("linux"):
