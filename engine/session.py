@@ -33,6 +33,9 @@ class Update:
     ``frames[speaker]`` is a record array (dtype :data:`prosync.engine.speaker.FRAME_DTYPE`:
     ``t_s``, ``f0_hz``, ``voiced``, ...), one row per newly final 10 ms frame, so
     ``frames["a"]["f0_hz"]`` is the column; ``events`` are newly final turn events.
+
+    Missing values are NaN (floats) and ``''`` (speaker names) here; the sinks turn them into
+    Arrow and JSON nulls (:mod:`prosync.streams.arrow`). Times are exact milliseconds.
     """
 
     frames: dict[str, np.ndarray] = field(default_factory=dict)
