@@ -374,6 +374,10 @@ MESSAGES = {m.name: m for m in (
             "additionalProperties": {"type": "object"}},
               "engine settings by section, e.g. `{\"turns\": {\"ipu_bridge_s\": 0.2}}` "
               "(sections and fields of `prosync.Config`)", False, "defaults"),
+        Field("preset", {"type": "string", "enum": ["live", "research"]},
+              "named synchrony settings (the README's preset table), applied over `config` (a "
+              "`config.sync` too is refused); when absent, the server's (`prosync serve --preset`)",
+              False, "defaults"),
     )),
     Message("stop", "stop (client to server)", ()),
     Message("ready", "ready (server to client)", (
