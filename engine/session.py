@@ -241,6 +241,20 @@ class Session:
         """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence."""
         return self.config.turns.ipu_bridge_s
 
+    def session_synchrony(self) -> dict:
+        """The session-level synchrony test of each feature over the session so far
+        (:meth:`~prosync.engine.synchrony.SynchronyTracker.session_test`: the p-value beside the
+        effect, or why there is none); empty with one speaker. Costs about 0.1 s per feature
+        for 5 minutes: call it at the end or every few seconds."""
+        return self._sync.session_test() if self._sync is not None else {}
+
+    def synchrony_series(self, feature: str):
+        """The two speakers' series of ``feature`` over the session so far and the second
+        speaker's before the hold (None for ``vad``), as the session test reads them."""
+        if self._sync is None:
+            raise ProsyncError("synchrony needs two speakers")
+        return self._sync.session_series(feature)
+
     def turn_end_prob(self) -> float:
         """The user's latest end-of-turn probability (NaN while they speak, before they first
         spoke, or in one-speaker sessions; past ``horizon_s`` of silence it keeps its last value)."""
