@@ -209,7 +209,7 @@ class PacingTracker:
         return PacingRow(
             t_s=t, user_speaking=bool(u["vad"][i] >= 0.5),
             rate_ratio=_nan(rg / ru) if math.isfinite(ru) and ru > 0 else math.nan,
-            gap_mismatch_s=_nan(fto_g - fto_u),
+            gap_mismatch_s=_nan(round(fto_g - fto_u, 3)),  # both on the ms grid: exact ms
             loudness_mismatch_db=_nan(-dl),
             f0_level_mismatch_st=_nan(g["base_f0_st"][i] - u["base_f0_st"][i]),
             f0_range_mismatch_st=_nan(g["base_f0_range_st"][i] - u["base_f0_range_st"][i]),

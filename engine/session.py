@@ -33,6 +33,9 @@ class Update:
     ``frames[speaker]`` is a record array (dtype :data:`prosync.engine.speaker.FRAME_DTYPE`:
     ``t_s``, ``f0_hz``, ``voiced``, ...), one row per newly final 10 ms frame, so
     ``frames["a"]["f0_hz"]`` is the column; ``events`` are newly final turn events.
+
+    Missing values are NaN (floats) and ``''`` (speaker names) here; the sinks turn them into
+    Arrow and JSON nulls (:mod:`prosync.streams.arrow`). Times are exact milliseconds.
     """
 
     frames: dict[str, np.ndarray] = field(default_factory=dict)
@@ -237,6 +240,20 @@ class Session:
     def turn_lookahead_s(self) -> float:
         """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence."""
         return self.config.turns.ipu_bridge_s
+
+    def session_synchrony(self) -> dict:
+        """The session-level synchrony test of each feature over the session so far
+        (:meth:`~prosync.engine.synchrony.SynchronyTracker.session_test`: the p-value beside the
+        effect, or why there is none); empty with one speaker. Costs about 0.1 s per feature
+        for 5 minutes: call it at the end or every few seconds."""
+        return self._sync.session_test() if self._sync is not None else {}
+
+    def synchrony_series(self, feature: str):
+        """The two speakers' series of ``feature`` over the session so far and the second
+        speaker's before the hold (None for ``vad``), as the session test reads them."""
+        if self._sync is None:
+            raise ProsyncError("synchrony needs two speakers")
+        return self._sync.session_series(feature)
 
     def turn_end_prob(self) -> float:
         """The user's latest end-of-turn probability (NaN while they speak, before they first
