@@ -27,8 +27,8 @@ Advice for the agent's next reply (signed, bounded by :class:`~prosync.engine.co
 * ``target_rate_sps``: converge toward the user's rate with a 10 % dead band (the
   just-noticeable difference of tempo): the agent's own rate clipped to ``[0.9, 1.1] x`` the
   user's (user 4 syl/s, agent 5: 4.4; agent 4.2: unchanged 4.2; no agent rate yet: the user's);
-  no user rate (NaN: the agent keeps its own) before 1 s of the user's speech, and the user's
-  rate counts as at least 2 syl/s;
+  no advice (NaN: the agent keeps its own rate) before 1 s of the user's speech, and the
+  user's rate counts as at least 2 syl/s;
 * ``loudness_offset_db``: user's speech level minus the agent's, **positive: the agent should
   speak louder**; 0 inside a 2 dB dead band, clipped to ±6 dB;
 * ``f0_offset_st``: the user's current pitch excursion from their own median (2 s average),
@@ -195,7 +195,7 @@ class PacingTracker:
             lo, hi = ru * (1 - c.rate_dead_band), ru * (1 + c.rate_dead_band)
             target = min(max(rg, lo), hi) if math.isfinite(rg) else ru
         else:
-            target = rg if math.isfinite(rg) else math.nan
+            target = math.nan  # no advice without the user's rate: the agent keeps its own
         dl = u["base_level_db"][i] - g["base_level_db"][i]
         if math.isfinite(dl):
             m = c.max_loudness_offset_db
