@@ -179,7 +179,7 @@ PACING = Table("pacing", "one row per 100 ms bin: mismatch (agent minus user) an
     _c("user_speaking", "bool", "", "the user speaks in this bin", nullable=False),
     _c("rate_ratio", "float64", "", "the agent's recent speech rate / the user's"),
     _c("gap_mismatch_s", "float64", "s", "the agent's median floor-transfer offset minus the "
-       "user's"),
+       "user's", exact_ms=True),
     _c("loudness_mismatch_db", "float64", "dB", "the agent's speech level minus the user's"),
     _c("f0_level_mismatch_st", "float64", "st", "the agent's median F0 minus the user's"),
     _c("f0_range_mismatch_st", "float64", "st", "the agent's F0 range (5-95 %) minus the user's"),

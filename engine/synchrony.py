@@ -254,16 +254,21 @@ class SynchronyTracker:
     def update(self, vals: list[dict[str, np.ndarray]]) -> list[SyncRow]:
         """Push the binned series into the streaming WCC; return the rows of completed windows.
 
-        Work is done in time order, bin by bin: at each bin one feature (in rotation) adds a
-        surrogate to its pool, then the windows that complete at that bin get their rows, so
-        the result does not depend on how many bins arrive at once.
+        Work is done in time order, bin by bin: at each bin one feature (in rotation) adds
+        surrogates to its pool, then the windows that complete at that bin get their rows, so
+        the result does not depend on how many bins arrive at once. ``update(vals)`` is
+        ``settle(*push(vals))``: a caller may run the two halves on different hops.
         """
+        return self.settle(*self.push(vals))
+
+    def push(self, vals: list[dict[str, np.ndarray]]) -> tuple[int, int]:
+        """First half of :meth:`update`: the bins into the history and the streaming WCC (the
+        windows they complete wait in the queue); returns the bin span for :meth:`settle`."""
+        n0 = self._n
         n_new = len(vals[0]["vad"])
         if n_new == 0:
-            return []
-        n0 = self._n
+            return n0, n0
         self._append(vals, n_new)
-        first = self._n - self._len  # absolute index of buf[..., 0]
         done = []  # (chunk end, feature index, window start, lag profile)
         for i, f in enumerate(FEATURES):
             w = self.wcc[f]
@@ -276,8 +281,15 @@ class SynchronyTracker:
         for end, i, ws, r in done:
             self._queue.append((end + i, i, ws, r))
         self._queue.sort(key=lambda q: (q[0], q[1]))
+        return n0, self._n
+
+    def settle(self, n0: int, n1: int) -> list[SyncRow]:
+        """Second half of :meth:`update` for the bins ``n0:n1`` pushed last: the surrogate
+        refresh of each bin and the rows of the windows due by then. Call it before the next
+        :meth:`push`."""
+        first = self._n - self._len  # absolute index of buf[..., 0]
         rows = []
-        for e in range(n0 + 1, self._n + 1):
+        for e in range(n0 + 1, n1 + 1):
             self._refresh(e, first)
             while self._queue and self._queue[0][0] <= e:
                 _, i, ws, r = self._queue.pop(0)

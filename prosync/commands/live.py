@@ -247,7 +247,7 @@ def cmd_live(args) -> int:
         if args.latency_log:
             np.save(args.latency_log, np.array(lat.log, dtype=np.int64).reshape(-1, 3))
         if args.profile:
-            from prosync.calibration.baseline import update_profile
+            from prosync.streams.profile import update_profile
 
             files.append(update_profile(args.profile, res.baselines))
     finally:
