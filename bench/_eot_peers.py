@@ -79,9 +79,10 @@ def _vad_fires(x, vad, clock=None, on_stop=None, on_start=None, each=None):
     return fires, cpu
 
 
-def silero(x: np.ndarray, stop_secs: float) -> tuple[list, float, list]:
+def silero(x: np.ndarray, stop_secs: float) -> tuple[list, float, list, list]:
     """Pipecat's SileroVADAnalyzer with ``stop_secs`` over int16 ``x`` (16 kHz): the fire times,
-    the seconds of compute, and the model's confidence for every 512-sample window."""
+    the seconds of compute, the model's confidence for every 512-sample window and the times
+    the VAD confirmed a speech start."""
     from pipecat.audio.vad.silero import SileroVADAnalyzer
     from pipecat.audio.vad.vad_analyzer import VADParams
 
@@ -97,8 +98,15 @@ def silero(x: np.ndarray, stop_secs: float) -> tuple[list, float, list]:
         return c
 
     v.voice_confidence = record
-    fires, cpu = _vad_fires(x, v)
-    return fires, cpu, conf
+    starts: list[float] = []
+    t = [0.0]
+
+    def each(buf, now):
+        t[0] = now
+
+    fires, cpu = _vad_fires(x, v, on_start=lambda: starts.append(t[0] + FRAME / 16000),
+                            each=each)
+    return fires, cpu, conf, starts
 
 
 def silero_replay(x: np.ndarray, confidences, stop_secs: float) -> list:

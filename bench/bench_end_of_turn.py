@@ -40,6 +40,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _eot_report import report, row  # noqa: E402
 from _shared import ROOT, shared_data  # noqa: E402
 
 import prosync  # noqa: E402
@@ -47,7 +48,6 @@ from prosync.engine.config import HOP_S, EndOfTurnConfig  # noqa: E402
 from prosync.engine.endofturn import EndOfTurnTracker  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "end_of_turn.md"
-CACHE = ROOT / "bench" / "results" / "end_of_turn.json"
 SR = 16000
 BLOCK = 1600
 MIN_SILENCE_S = 0.2
@@ -235,16 +235,6 @@ def score(evs, fires, segs=()) -> dict:
             "in_speech": in_speech, "speech_s": speech_s}
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (math.nan, math.nan)
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
-
-
 def collect(convs, quick: bool) -> list[dict]:
     from _eot_peers import silero, silero_replay, smart_turn
 
@@ -255,11 +245,11 @@ def collect(convs, quick: bool) -> list[dict]:
         t0 = time.perf_counter()
         p = run_prosync(c)
         st, sil02, cpu_vad, cpu_st, n_inf, _ = smart_turn(c.x_user)
-        sil08, cpu_sil, conf = silero(c.x_user, 0.8)
+        sil08, cpu_sil, conf, starts = silero(c.x_user, 0.8)
         sil = {s: silero_replay(c.x_user, conf, s) for s in SILERO_STOPS if s not in (0.2, 0.8)}
         sil.update({0.2: sil02, 0.8: sil08})
         runs.append({"name": c.name, "dataset": c.dataset, "user": c.user, "dur": dur,
-                     "segs": _merge(c.segs_user),
+                     "segs": _merge(c.segs_user), "silero_starts": starts,
                      "events": evs, "skipped": skipped, "old": p["old"], "log": p["log"],
                      "speech_raw": p["speech_raw"], "silero": sil, "smart_turn": st,
                      "cpu": {"session": p["cpu_session"], "eot": p["cpu_eot"], "silero": cpu_sil,
@@ -303,17 +293,18 @@ def tune(runs, base: EndOfTurnConfig) -> EndOfTurnConfig:
     return best[1]
 
 
-def row(label, s, cpu_ms=math.nan) -> dict:
-    lo, hi = wilson(s["fi"], s["n_hold"])
-    lat, cap = np.asarray(s["lat"]), np.asarray(s["lat_cap"])
-    def q(a, p):
-        return (float(np.percentile(a, p)) * 1000 if a.size else math.nan)
-    return {"policy": label, "fi": s["fi"], "n_hold": s["n_hold"],
-            "fi_rate": s["fi"] / max(1, s["n_hold"]), "fi_lo": lo, "fi_hi": hi,
-            "answered": len(s["lat"]), "n_shift": s["n_shift"],
-            "med_ms": q(lat, 50), "p90_ms": q(lat, 90), "cap_med_ms": q(cap, 50),
-            "cap_p90_ms": q(cap, 90), "cpu_ms_per_s": cpu_ms,
-            "in_speech_per_min": 60 * s["in_speech"] / max(1e-9, s["speech_s"])}
+def heard_only(runs) -> list[dict]:
+    """The runs with only the events whose last user segment Silero's VAD heard (it confirmed a
+    speech start inside the segment): the comparison without the peers' deafness."""
+    out = []
+    for r in runs:
+        keep = []
+        for ev in r["events"]:
+            seg = next((a, b) for a, b in r["segs"] if abs(b - ev[0]) < 1e-9)
+            if any(seg[0] - 0.3 <= t <= seg[1] + 0.1 for t in r["silero_starts"]):
+                keep.append(ev)
+        out.append({**r, "events": keep, "segs": ()})
+    return out
 
 
 def evaluate(runs, fold_cfg: dict) -> list[dict]:
@@ -342,30 +333,6 @@ def evaluate(runs, fold_cfg: dict) -> list[dict]:
     return rows, cpu
 
 
-def _fmt(r) -> str:
-    def f(v, d=0):
-        return ("–" if not np.isfinite(v) else f"{v:.{d}f}")
-    return (f"| {r['policy']} | {r['fi']}/{r['n_hold']} = {100 * r['fi_rate']:.0f} % "
-            f"[{100 * r['fi_lo']:.0f}, {100 * r['fi_hi']:.0f}] | {r['answered']}/{r['n_shift']} "
-            f"| {f(r['med_ms'])} / {f(r['p90_ms'])} | {f(r['cap_med_ms'])} / {f(r['cap_p90_ms'])} "
-            f"| {f(r['in_speech_per_min'], 1)} | {f(r['cpu_ms_per_s'], 2)} |")
-
-
-HEAD = ("| policy | false interruptions at HOLDs [95 % Wilson] | SHIFTs answered | latency "
-        "median / p90 (ms) | capped at the other's start: median / p90 (ms) | fires inside the "
-        "user's speech per minute of it | CPU ms per s of audio |\n|---|---|---|---|---|---|---|")
-
-
-def at_equal_fi(rows, fi_target) -> float:
-    """Median SHIFT latency of the new signal interpolated at a false-interruption rate."""
-    pts = sorted((r["fi_rate"], r["med_ms"]) for r in rows if "turn_end_prob" in r["policy"])
-    xs = np.array([p[0] for p in pts])
-    ys = np.array([p[1] for p in pts])
-    if fi_target < xs.min() or fi_target > xs.max():
-        return math.nan
-    return float(np.interp(fi_target, xs, ys))
-
-
 def main(argv=None) -> int:
     import pickle
 
@@ -392,77 +359,9 @@ def main(argv=None) -> int:
     all_cfg = tune(runs, base)
     rows, cpu = evaluate(runs, fold)
     per_ds = {ds: evaluate([r for r in runs if r["dataset"] == ds], fold)[0] for ds in datasets}
-    byname = {r["policy"]: r for r in rows}
-    sil8 = byname["Silero VAD, stop 0.8 s"]
-    stt = byname["Smart Turn v3 (Pipecat default)"]
-    new5 = byname[f"prosync turn_end_prob >= {base.threshold:.1f}"]
-    n_inf = sum(r["cpu"]["st_n"] for r in runs)
-    lines = [
-        "# End of turn: prosync against Silero endpointing and Smart Turn v3",
-        "",
-        f"`nice -n 5 python bench/bench_end_of_turn.py` ({time.strftime('%Y-%m-%d %H:%M')} UTC, "
-        "busy 2-core machine shared with other jobs: CPU figures are ratios measured in the same "
-        "run). Definitions in the script's docstring.",
-        "",
-        "Events: " + ", ".join(
-            f"{ds} {sum(e[1] == 'HOLD' for r in runs if r['dataset'] == ds for e in r['events'])}"
-            f" HOLD / {sum(e[1] == 'SHIFT' for r in runs if r['dataset'] == ds for e in r['events'])}"
-            " SHIFT" for ds in datasets)
-        + f" (left out: {sum(r['skipped']['other_talking'] for r in runs)} ends with another "
-        f"speaker already talking, {sum(r['skipped']['nobody_after'] for r in runs)} with "
-        "nobody after). Tens of events: read the intervals, not the second digit.",
-        "",
-        "The new signal's two parameters are chosen by leave-one-dataset-out (grid "
-        f"bias {GRID_BIAS}, cue_weight {GRID_W}, objective: mean SHIFT latency capped at 2 s + "
-        "2 s x false-interruption rate, at threshold 0.5); every figure below for it is "
-        "held out: " + "; ".join(f"{ds}: bias {c.bias:+.1f}, cue_weight {c.cue_weight:.2f} "
-                                 f"(tuned without {ds})" for ds, c in fold.items())
-        + f". On all data: bias {all_cfg.bias:+.1f}, cue_weight {all_cfg.cue_weight:.2f} "
-        "(the shipped defaults).",
-        "",
-        "## All conversations (held-out folds pooled)",
-        "",
-        HEAD, *(_fmt(r) for r in rows), "",
-        "CPU: Silero = Pipecat's analyzer (model + state machine); Smart Turn = its Silero VAD "
-        f"({cpu['st_vad']:.2f} ms/s) + the model ({cpu['st_model']:.2f} ms/s, "
-        f"{n_inf} inferences, {1000 * sum(r['cpu']['st_model'] for r in runs) / max(1, n_inf):.0f}"
-        " ms each); "
-        f"prosync old = the whole Session on both streams ({cpu['session']:.2f} ms/s); prosync "
-        f"turn_end_prob = the end-of-turn tracker alone ({cpu['eot']:.3f} ms/s) on top of the "
-        "Session every prosync policy runs anyway.",
-        "",
-    ]
-    for ds in datasets:
-        lines += [f"### {ds}", "", HEAD]
-        lines += [_fmt(r) for r in per_ds[ds] if r["policy"] in (
-            "Silero VAD, stop 0.8 s", "Smart Turn v3 (Pipecat default)",
-            "prosync old: silence >= reply_delay_ms") or "turn_end_prob" in r["policy"]]
-        lines.append("")
-    lat_at_st = at_equal_fi(rows, stt["fi_rate"])
-    t1 = new5["fi_rate"] <= sil8["fi_rate"] and new5["med_ms"] <= sil8["med_ms"]
-    t2 = math.isfinite(lat_at_st) and lat_at_st <= stt["med_ms"]
-    t3 = new5["answered"] / max(1, new5["n_shift"]) > max(
-        sil8["answered"] / max(1, sil8["n_shift"]), stt["answered"] / max(1, stt["n_shift"]))
-    t4 = cpu["eot"] < 0.1 * (cpu["st_vad"] + cpu["st_model"])
-    lines += [
-        "## Targets",
-        "",
-        f"* vs Silero stop 0.8 s, at threshold {base.threshold}: false interruptions "
-        f"{100 * new5['fi_rate']:.0f} % vs {100 * sil8['fi_rate']:.0f} %, median SHIFT latency "
-        f"{new5['med_ms']:.0f} vs {sil8['med_ms']:.0f} ms: **{'met' if t1 else 'NOT met'}**.",
-        f"* vs Smart Turn at its false-interruption rate ({100 * stt['fi_rate']:.0f} %): the new "
-        f"signal's curve gives a median latency of {lat_at_st:.0f} ms against Smart Turn's "
-        f"{stt['med_ms']:.0f} ms: **{'met' if t2 else 'NOT met'}** (equal false interruptions, "
-        "lower or equal latency).",
-        f"* SHIFTs answered: {new5['answered']}/{new5['n_shift']} vs Silero 0.8 "
-        f"{sil8['answered']}/{sil8['n_shift']} and Smart Turn {stt['answered']}/{stt['n_shift']}: "
-        f"**{'met' if t3 else 'NOT met'}**.",
-        f"* CPU: end-of-turn tracker {cpu['eot']:.3f} ms per s of audio vs Smart Turn "
-        f"{cpu['st_vad'] + cpu['st_model']:.2f} ms: **{'met' if t4 else 'NOT met'}** "
-        f"(the whole prosync Session, which also does pitch, rate, synchrony and pacing: "
-        f"{cpu['session']:.2f} ms/s).",
-        "",
-    ]
+    heard = evaluate(heard_only(runs), fold)[0]
+    lines = report(runs, fold, all_cfg, base, datasets, rows, cpu, per_ds, heard,
+                   (GRID_BIAS, GRID_W))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

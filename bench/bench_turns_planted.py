@@ -285,9 +285,10 @@ def main(argv=None) -> None:
     data = shared_data()
     t0 = time.perf_counter()
     noises = real_noises(data)
-    grp = {k: v for k, v in groups(data, args.quick).items() if args.groups in k}
     rng = np.random.default_rng(SEED)
-    dialogues = {g: [build_dialogue(n, a, b, rng) for n, a, b in v] for g, v in grp.items()}
+    dialogues = {g: [build_dialogue(n, a, b, rng) for n, a, b in v]
+                 for g, v in groups(data, args.quick).items()}  # all drawn: the same for subsets
+    dialogues = {g: v for g, v in dialogues.items() if args.groups in g}
     truth = {}
     for ds in dialogues.values():
         for d in ds:

@@ -9,7 +9,8 @@ Truth IPUs of one recording (1 ms hop, 10 ms window energy): the speech level ``
 percentile of the frame energy and the noise floor ``N`` its 10th percentile; a frame is active
 above ``max(N + 12, L - 45)`` dB (weak fricative onsets and tails included); active runs closer
 than 100 ms are joined; a run whose loudest frame stays below ``L - 20`` dB has no vowel in it
-and is dropped (breaths, lip noise, clicks); so is a run shorter than 40 ms.
+and is dropped (breaths, lip noise, clicks); so is a run shorter than 40 ms. The first 30 ms of
+every recording are faded in first (FDA files open with a click).
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class Utt:
 
 def make_utt(path: Path, speaker: str) -> Utt:
     x = load16(path)
+    # the first 30 ms are faded in: FDA files open with a click, which is not speech
+    x[:480] *= np.linspace(0.0, 1.0, 480, dtype=np.float32) ** 4
     segs, level, floor = truth_segments(x)
     return Utt(path.stem, speaker, x, segs, level, floor)
 

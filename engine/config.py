@@ -46,21 +46,45 @@ class PitchConfig:
 class VadConfig:
     #: webrtcvad aggressiveness, 0 (least) to 3 (most aggressive about filtering non-speech).
     webrtc_mode: int = 2
-    #: A frame is speech only when its energy is this far above the adaptive noise floor.
+    #: Speech starts where webrtcvad says so and the energy is this far above the noise floor.
     floor_margin_db: float = 9.0
+    #: Once started, speech goes on while the energy stays this far above the floor (hysteresis).
+    off_margin_db: float = 4.0
+    #: A frame the pitch tracker calls voiced is speech when this far above the floor.
+    voiced_margin_db: float = 3.0
+    #: The noise floor: this quantile of the energies of the last ``floor_window_s`` of
+    #: non-speech frames (robust to the dips of real room tone, unlike the minimum).
+    floor_quantile: float = 0.2
+    floor_window_s: float = 3.0
+    #: Speech without a voiced frame for this long ends, and is taken as noise.
+    max_unvoiced_s: float = 0.3
+    #: Unvoiced frames more than this far under the speaker's speech level (the 80th percentile
+    #: of their voiced speech frames' energies) are not speech: breaths and lip noise.
+    unvoiced_rel_db: float = 35.0
     #: Speech is held this long after the last speech frame (hangover).
     hangover_s: float = 0.08
-    #: In two-microphone recordings a channel this much quieter than the other while the other
-    #: speaks is taken as bleed of the other speaker, not speech of its own.
-    bleed_db: float = 15.0
+    #: In two-microphone recordings, where both channels are speech and their correlation at
+    #: lags within ``cross_talk_max_lag_s`` (over ``cross_talk_win_s`` windows) reaches this,
+    #: one voice is reaching both microphones: the quieter channel's speech is the other's.
+    cross_talk_corr: float = 0.5
+    cross_talk_win_s: float = 0.02
+    cross_talk_max_lag_s: float = 0.005
 
     def validate(self) -> None:
         if self.webrtc_mode not in (0, 1, 2, 3) or isinstance(self.webrtc_mode, bool):
             raise ProsyncError(f"vad.webrtc_mode={self.webrtc_mode!r} is invalid: use 0, 1, 2 or 3 "
                                "(default 2)")
         _in_range(self, "vad", "floor_margin_db", 0.0, 40.0, " dB")
+        _in_range(self, "vad", "off_margin_db", 0.0, 40.0, " dB")
+        _in_range(self, "vad", "voiced_margin_db", 0.0, 40.0, " dB")
+        _in_range(self, "vad", "floor_quantile", 0.0, 1.0, "")
+        _in_range(self, "vad", "floor_window_s", 0.1, 60.0, " s")
+        _in_range(self, "vad", "max_unvoiced_s", 0.01, 5.0, " s")
+        _in_range(self, "vad", "unvoiced_rel_db", 0.0, 120.0, " dB")
         _in_range(self, "vad", "hangover_s", 0.0, 1.0, " s")
-        _in_range(self, "vad", "bleed_db", 0.0, 60.0, " dB")
+        _in_range(self, "vad", "cross_talk_corr", 0.0, 1.0, "")
+        _in_range(self, "vad", "cross_talk_win_s", 0.005, 0.1, " s")
+        _in_range(self, "vad", "cross_talk_max_lag_s", 0.0, 0.02, " s")
 
 
 @dataclass(frozen=True)
@@ -84,15 +108,19 @@ class RateConfig:
 class TurnConfig:
     #: Within-speaker silences shorter than this are bridged into one IPU (Heldner & Edlund 2010).
     ipu_bridge_s: float = 0.18
+    #: Speech runs closer than this are one stretch (a stop closure does not split a word); a
+    #: stretch without ``min_voiced_s`` of voiced speech is dropped before the IPU bridging.
+    stretch_bridge_s: float = 0.1
     #: An IPU (after bridging) shorter than this is not one: stray frames are dropped.
-    min_ipu_s: float = 0.0
+    min_ipu_s: float = 0.08
     #: An IPU needs this much voiced speech (pitch tracker): breaths and noise bursts are dropped.
-    min_voiced_s: float = 0.0
+    min_voiced_s: float = 0.03
 
     def validate(self) -> None:
         _in_range(self, "turns", "ipu_bridge_s", 0.0, 2.0, " s")
         _in_range(self, "turns", "min_ipu_s", 0.0, 2.0, " s")
         _in_range(self, "turns", "min_voiced_s", 0.0, 2.0, " s")
+        _in_range(self, "turns", "stretch_bridge_s", 0.0, 2.0, " s")
 
 
 @dataclass(frozen=True)
@@ -107,18 +135,22 @@ class SyncConfig:
     window_s: float = 8.0
     lag_s: float = 2.0
     step_s: float = 0.5
-    #: Segment-shuffled surrogates per window for the z-score.
-    surrogates: int = 19
-    #: Surrogate segments (s): long enough to keep each series' own dynamics.
-    segment_s: float = 2.0
-    #: Recent history the surrogates shuffle (s).
+    #: Time-shift surrogates in each feature's pool for the window p-value and z.
+    surrogates: int = 99
+    #: Recent history the window surrogates are drawn from (s).
     history_s: float = 60.0
+    #: Circular shifts of the second speaker for the session-level test.
+    session_surrogates: int = 99
     #: A speaker's last F0/energy/rate value is carried through this much of their silence
     #: (0: unvoiced and silent stretches stay missing).
     hold_s: float = 4.0
     seed: int = 20261127
 
     def validate(self) -> None:
+        _in_range(self, "sync", "window_s", 0.5, 3600.0, " s")
+        _in_range(self, "sync", "step_s", 0.0, 3600.0, " s", lo_open=True)
+        _in_range(self, "sync", "history_s", 0.0, 3600.0, " s", lo_open=True)
+        _in_range(self, "sync", "hold_s", 0.0, 60.0, " s")
         if not 1.0 <= self.rate_hz <= 100.0 or abs(100.0 / self.rate_hz - round(100.0 / self.rate_hz)) > 1e-9:
             raise ProsyncError(f"sync rate_hz={self.rate_hz} is invalid: use a divisor of 100 Hz, "
                                "e.g. 10, 20 or 25")
@@ -126,8 +158,12 @@ class SyncConfig:
             raise ProsyncError(f"sync lag_s={self.lag_s} must be >= 0 and below window_s={self.window_s}")
         if self.step_s <= 0:
             raise ProsyncError(f"sync step_s={self.step_s} must be positive")
-        if self.surrogates < 5:
-            raise ProsyncError(f"sync surrogates={self.surrogates} is too few: use 5 or more")
+        if self.surrogates < 39:
+            raise ProsyncError(f"sync surrogates={self.surrogates} is too few for a p-value of "
+                               "0.025: use 39 or more (default 99)")
+        if self.session_surrogates < 19:
+            raise ProsyncError(f"sync session_surrogates={self.session_surrogates} is too few "
+                               "for a p-value of 0.05: use 19 or more (default 99)")
 
     @classmethod
     def preset(cls, name: str) -> SyncConfig:

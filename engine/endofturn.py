@@ -42,14 +42,22 @@ The model is a hazard in two parts (log-odds add):
    Véronis 2002 for log-normal pause durations). ``log_pause_mu`` starts at the population prior
    (``prior_pause_s``) and moves to the user's own pauses with ``prior_pauses`` pseudo-counts.
 
-Parameters were chosen by leave-one-dataset-out on the shared development conversations
-(``bench/bench_end_of_turn.py``); they are few on purpose.
+The two free parameters (``bias``, ``cue_weight``; :class:`~prosync.engine.config.EndOfTurnConfig`)
+were chosen by leave-one-dataset-out on the shared development conversations
+(``bench/bench_end_of_turn.py``, ``bench/results/end_of_turn.md``); the pause prior (median
+0.5 s, log-sd 0.7, 5 pseudo-pauses) and the cue scalings are fixed from the literature above.
+The folds disagree on ``cue_weight`` (the cues separate pauses from ends only weakly there):
+treat the cue part as the less settled half of the model.
 
-Cost: Python work per speech run and per push; per-frame values are numpy over the block.
+Cost: at each end of speech the cues and the whole probability curve of the silence (one
+vectorised computation); per push only scalar work and slices of that curve (no per-hop
+allocation besides the returned rows; ``bench/bench_end_of_turn_hop.py``).
 """
 
 from __future__ import annotations
 
+import collections
+import copy
 import math
 from dataclasses import dataclass
 
@@ -65,6 +73,8 @@ F0_WIN = 25
 END_WIN = 20
 #: Window of the other channel's activity before the user's end of speech (1 s).
 OTHER_WIN = 100
+#: Frames per baseline bin (100 ms, as the session's baselines).
+BIN = 10
 
 #: One row per 10 ms frame of user silence after speech (``Update.end_of_turn``).
 EOT_DTYPE = np.dtype([("t_s", np.float64), ("silence_s", np.float32),
@@ -92,6 +102,11 @@ class TurnEndEvent:
     ipu_s: float
     cues: tuple
 
+    def __getattr__(self, name):  # the cues by name, as the output schema's columns
+        if name in CUE_NAMES:
+            return float(self.cues[CUE_NAMES.index(name)])
+        raise AttributeError(name)
+
     def as_dict(self) -> dict:
         d = {"kind": "turn_end", "t_s": self.t_s, "speech_end_s": self.speech_end_s,
              "latency_s": self.latency_s, "turn_end_prob": self.turn_end_prob,
@@ -114,14 +129,18 @@ class EndOfTurnTracker:
 
     def __init__(self, cfg: EndOfTurnConfig, baseline, bridge_s: float):
         self.cfg = cfg
-        self.baseline = baseline  # the user's SpeakerBaseline (F0 range, level, rate)
+        # the user's F0 range, level and rate: a baseline of our own, fed in fixed 100 ms bins
+        # of the frames up to each end of speech (so the cues do not depend on block sizes),
+        # warm from the session's (a returning speaker's profile)
+        self.baseline = copy.deepcopy(baseline)
+        self._binned = 0            # frames added to self.baseline (a multiple of BIN)
+        self._bin_out = np.empty((RING // BIN, 6))
         self.bridge = max(1, int(round(bridge_s / HOP_S)))
         # ring of the user's last RING frames (and the other's speech flag)
-        self._f0 = np.full(RING, np.nan)
-        self._en = np.full(RING, np.nan)
-        self._voiced = np.zeros(RING, bool)
-        self._sp = np.zeros(RING, bool)
-        self._other = np.zeros(RING, bool)
+        # the recent blocks (references, not copies: the session hands each block out once),
+        # at least the last RING frames: the cues read them at each end of speech
+        self._hist: collections.deque = collections.deque()
+        self._hist_n = 0
         self._k = 0                 # frames seen
         self._speaking = False
         self._ipu_start = -1        # frame where the current IPU began, -1 before any speech
@@ -136,6 +155,15 @@ class EndOfTurnTracker:
         self._sum_log_pause = 0.0
         self._other_in_silence = False
         self.latest_prob = math.nan
+        # the silence so far at the end of each frame of the horizon, and the curve of the
+        # silence in progress (filled at its start)
+        self._t = np.arange(1, int(round(cfg.horizon_s / HOP_S)) + 1) * HOP_S
+        self._curve = np.zeros(self._t.shape[0])
+        self._curve_mu = math.nan
+        self._lis = self._t
+        self._hit = -1
+        self._rows = np.zeros(RING, EOT_DTYPE)
+        self._zeros = np.zeros(RING, bool)
         #: When a list, each silence's start is appended as ``(speech_end_s, cues, n_pauses,
         #: sum_log_pauses)`` (for offline analysis, e.g. the bench's parameter search).
         self.log: list | None = None
@@ -167,20 +195,16 @@ class EndOfTurnTracker:
         return -log_ndtr(-z)
 
     # -------------------------------------------------------------------- cues
-    def _recent(self, block: dict, k0: int, end: int) -> dict:
-        """The last ``RING`` frames before frame ``end`` (ring before the block + block head)."""
+    def _recent(self, user: np.ndarray, osp: np.ndarray, k0: int, end: int) -> dict:
+        """The last ``RING`` frames before frame ``end`` (earlier blocks + this block's head)."""
         j = end - k0  # frames of this block before the end
-        out = {}
-        for name, ring in (("f0", self._f0), ("en", self._en), ("vo", self._voiced),
-                           ("sp", self._sp), ("ot", self._other)):
-            head = block[name][:j]
-            if j >= RING:
-                out[name] = head[j - RING:].astype(ring.dtype)
-            else:
-                n_old = min(RING - j, k0)
-                idx = np.arange(k0 - n_old, k0) % RING
-                out[name] = np.concatenate([ring[idx], head])
-        return out
+        if j >= RING or not self._hist:
+            u, o = user[max(0, j - RING):j], osp[max(0, j - RING):j]
+        else:
+            u = _concat_records([h[1] for h in self._hist] + [user[:j]])[-RING:]
+            o = np.concatenate([h[2] for h in self._hist] + [osp[:j]])[-RING:]
+        return {"f0": u["f0_hz"].astype(np.float64), "en": u["energy_db"].astype(np.float64),
+                "vo": u["voiced"], "sp": u["speech_raw"], "ot": o}
 
     def _cue_values(self, r: dict) -> tuple:
         """The seven cues at the end of the IPU that just ended (frame ``self._end``)."""
@@ -219,51 +243,109 @@ class EndOfTurnTracker:
         return (move, low, energy, voicing, length, ipu, other), ipu_s
 
     def _start_silence(self, r: dict) -> None:
+        """Speech just ended: the cues, and the whole probability curve of this silence (one
+        vectorised computation per silence; each hop then only reads it)."""
         c = self.cfg
         self._cues, self._ipu_s = self._cue_values(r)
         self._logit0 = c.bias + c.cue_weight * (sum(self._cues) - c.cue_centre)
         self._prior = 1.0 / (1.0 + math.exp(-self._logit0))
         if self.log is not None:
             self.log.append((self._end * HOP_S, self._cues, self._n_pause, self._sum_log_pause))
+        np.add(self._log_inv_s(), self._logit0, out=self._curve)
+        np.negative(self._curve, out=self._curve)
+        np.exp(self._curve, out=self._curve)
+        np.add(self._curve, 1.0, out=self._curve)
+        np.divide(1.0, self._curve, out=self._curve)
+        hit = np.flatnonzero(self._curve >= c.threshold)
+        self._hit = int(hit[0]) if hit.size else -1
         self._fired = False
         self._other_in_silence = False
 
+    def _log_inv_s(self) -> np.ndarray:
+        """``-log P(pause > t)`` at the end of each frame of the horizon (cached per ``mu``)."""
+        mu = self.pause_mu
+        if mu != self._curve_mu:
+            self._curve_mu = mu
+            self._lis = self._log_inv_survival(self._t)
+        return self._lis
+
     # ------------------------------------------------------------------ update
+    def _keep(self, k0: int, user: np.ndarray, osp: np.ndarray, n: int) -> None:
+        h = self._hist
+        h.append((k0, user[:n], osp))
+        self._hist_n += n
+        if self._binned < k0 + n - RING:
+            # frames older than the last RING may leave the history: the baseline takes its
+            # bins first (every ~RING frames, amortised)
+            self._feed_baseline(None, k0 + n, k0 + n)
+        while self._hist_n - h[0][2].shape[0] >= RING:
+            self._hist_n -= h.popleft()[2].shape[0]
+        if len(h) > 64:  # many small blocks (10 ms pushes): merge them, amortised per push
+            u = _concat_records([b[1] for b in h])[-RING:]
+            o = np.concatenate([b[2] for b in h])[-RING:]
+            h.clear()
+            h.append((k0 + n - u.shape[0], u, o))
+            self._hist_n = u.shape[0]
+
+    def _feed_baseline(self, user: np.ndarray, k0: int, upto: int) -> None:
+        """Add the complete 100 ms bins of frames ``[self._binned, upto)`` to the baseline
+        (frames of earlier blocks from the history, the rest from this block ``user``, which
+        starts at frame ``k0``; None: all are in the history)."""
+        end = upto - upto % BIN
+        if end <= self._binned:
+            return
+        parts = [b[1][max(0, self._binned - b[0]):end - b[0]] for b in self._hist
+                 if b[0] + b[1].shape[0] > self._binned and b[0] < end]
+        if user is not None and end > k0:
+            parts.append(user[max(0, self._binned - k0):end - k0])
+        fr = parts[0] if len(parts) == 1 else _concat_records(parts)
+        nb = fr.shape[0] // BIN
+        if nb:
+            if self._bin_out.shape[0] < nb:
+                self._bin_out = np.empty((nb, 6))
+            self.baseline.add_bins(fr[:nb * BIN], BIN, self._bin_out[:nb])
+        self._binned = end
+
     def update(self, user: np.ndarray, other: np.ndarray | None, n: int):
         """Feed ``n`` joined frames (record arrays with ``t_s``, ``f0_hz``, ``voiced``,
         ``energy_db``, ``speech_raw``; ``other`` may be None); returns ``(rows, events)``:
         one :data:`EOT_DTYPE` row per frame of user silence within ``horizon_s`` of their last
         speech, and the :class:`TurnEndEvent` of each threshold crossing."""
         if n == 0:
-            return np.zeros(0, EOT_DTYPE), []
-        sp = np.asarray(user["speech_raw"][:n], bool)
-        osp = (np.asarray(other["speech_raw"][:n], bool) if other is not None
-               else np.zeros(n, bool))
-        blk = {"f0": user["f0_hz"][:n], "en": user["energy_db"][:n], "vo": user["voiced"][:n],
-               "sp": sp, "ot": osp}
+            return _EMPTY, []
+        sp = user["speech_raw"][:n]
+        osp = other["speech_raw"][:n] if other is not None else self._no_other(n)
         k0 = self._k
-        rows = np.zeros(n, EOT_DTYPE)
+        if self._rows.shape[0] < n:
+            self._rows = np.zeros(max(n, 2 * self._rows.shape[0]), EOT_DTYPE)
         n_rows = 0
         events: list[TurnEndEvent] = []
-        # runs of equal speech flags: Python per run, numpy over the frames of a run
-        change = np.flatnonzero(np.diff(sp.astype(np.int8), prepend=np.int8(self._speaking)))
-        start = 0
-        for b in [*change.tolist(), n]:
-            if b > start and not self._speaking and self._end >= 0:
-                n_rows = self._silent_run(k0, start, b, user["t_s"], osp, rows, n_rows, events)
-            if b < n:
-                self._toggle(k0 + b, blk, k0)
-            start = b
-        # the ring keeps the last RING frames for the next block's cues
-        m = min(n, RING)
-        ri = np.arange(k0 + n - m, k0 + n) % RING
-        for name, ring in (("f0", self._f0), ("en", self._en), ("vo", self._voiced),
-                           ("sp", self._sp), ("ot", self._other)):
-            ring[ri] = blk[name][n - m:]
+        if n == 1:  # 10 ms pushes: scalar tests
+            same = bool(sp[0]) == self._speaking
+        else:
+            same = sp.all() if self._speaking else not sp.any()
+        if same:  # no change: the common case
+            if not self._speaking and self._end >= 0:
+                n_rows = self._silent_run(k0, 0, n, user["t_s"], osp, n_rows, events)
+        else:  # runs of equal speech flags: Python per run, numpy over the frames of a run
+            change = np.flatnonzero(np.diff(sp.astype(np.int8), prepend=np.int8(self._speaking)))
+            start = 0
+            for b in [*change.tolist(), n]:
+                if b > start and not self._speaking and self._end >= 0:
+                    n_rows = self._silent_run(k0, start, b, user["t_s"], osp, n_rows, events)
+                if b < n:
+                    self._toggle(k0 + b, user, osp, k0)
+                start = b
+        self._keep(k0, user, osp, n)  # the last RING frames, for the cues of later blocks
         self._k = k0 + n
-        return rows[:n_rows].copy(), events
+        return (self._rows[:n_rows].copy() if n_rows else _EMPTY), events
 
-    def _toggle(self, k: int, blk: dict, k0: int) -> None:
+    def _no_other(self, n: int) -> np.ndarray:
+        if self._zeros.shape[0] < n:
+            self._zeros = np.zeros(n, bool)
+        return self._zeros[:n]
+
+    def _toggle(self, k: int, user: np.ndarray, osp: np.ndarray, k0: int) -> None:
         """The user's speech flag changes at frame ``k``."""
         if not self._speaking:  # speech starts at frame k
             if self._end < 0 or k - self._end >= self.bridge:  # a new IPU
@@ -281,31 +363,41 @@ class EndOfTurnTracker:
             self._end = k
             if self._ipu_start < 0:
                 self._ipu_start = k
-            self._start_silence(self._recent(blk, k0, k))
+            self._feed_baseline(user, k0, k)
+            self._start_silence(self._recent(user, osp, k0, k))
 
-    def _silent_run(self, k0, a, b, t_s, osp, rows, n_rows, events) -> int:
+    def _silent_run(self, k0, a, b, t_s, osp, n_rows, events) -> int:
         """Frames ``a:b`` of the block are user silence after speech ended at ``self._end``."""
-        if osp[a:b].any():
+        if not self._other_in_silence and (osp[a] if b - a == 1 else osp[a:b].any()):
             self._other_in_silence = True
-        # silence at the end of each frame
-        t = (np.arange(k0 + a, k0 + b) - self._end + 1) * HOP_S
-        m = int(np.searchsorted(t, self.cfg.horizon_s + 1e-9, side="right"))
-        if m == 0:
+        j0 = k0 + a - self._end               # index of frame a in this silence's curve
+        j1 = min(k0 + b - self._end, self._t.shape[0])
+        if j1 <= j0:
             return n_rows
-        t = t[:m]
-        p = 1.0 / (1.0 + np.exp(-(self._logit0 + self._log_inv_survival(t))))
-        out = rows[n_rows:n_rows + m]
+        m = j1 - j0
+        out = self._rows[n_rows:n_rows + m]
         out["t_s"] = t_s[a:a + m]
-        out["silence_s"] = t
-        out["turn_end_prob"] = p
-        self.latest_prob = float(p[-1])
-        if not self._fired:
-            hit = np.flatnonzero(p >= self.cfg.threshold)
-            if hit.size:
-                j = int(hit[0])
-                self._fired = True
-                events.append(TurnEndEvent(
-                    t_s=float(out["t_s"][j]), speech_end_s=round(self._end * HOP_S, 3),
-                    latency_s=round(float(t[j]), 3), turn_end_prob=float(p[j]),
-                    prior=self._prior, ipu_s=round(self._ipu_s, 3), cues=self._cues))
+        out["silence_s"] = self._t[j0:j1]
+        out["turn_end_prob"] = self._curve[j0:j1]
+        self.latest_prob = float(self._curve[j1 - 1])
+        if not self._fired and j0 <= self._hit < j1:
+            j = self._hit - j0
+            self._fired = True
+            events.append(TurnEndEvent(
+                t_s=round(float(out["t_s"][j]), 3), speech_end_s=round(self._end * HOP_S, 3),
+                latency_s=round(float(self._t[self._hit]), 3),
+                turn_end_prob=float(self._curve[self._hit]), prior=self._prior,
+                ipu_s=round(self._ipu_s, 3), cues=self._cues))
         return n_rows + m
+
+
+def _concat_records(parts: list) -> np.ndarray:
+    """Concatenate record arrays of one dtype as raw bytes (no field-by-field promotion)."""
+    dt = parts[0].dtype
+    raw = np.dtype((np.void, dt.itemsize))
+    return np.concatenate([np.ascontiguousarray(p).view(raw) for p in parts]).view(dt)
+
+
+#: No rows (shared, read-only: an Update without end-of-turn rows allocates nothing).
+EOT_EMPTY = _EMPTY = np.zeros(0, EOT_DTYPE)
+_EMPTY.flags.writeable = False

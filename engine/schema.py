@@ -32,9 +32,10 @@ from dataclasses import dataclass
 #: Version of the tables' columns and of the rows in JSON messages. The major number changes
 #: when a column is removed, renamed or changes type or meaning; the minor when one is added.
 #: 2.0: missing values are nulls (were NaN and ``''``), times exact on the 1 ms grid.
-SCHEMA_VERSION = "2.0"
+#: 2.1: the ``end_of_turn`` and ``turn_end`` tables (the user's end-of-turn probability).
+SCHEMA_VERSION = "2.1"
 #: Version of the WebSocket protocol's framing (``docs/PROTOCOL.md``); rows follow SCHEMA_VERSION.
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 
 #: Column types: NumPy dtype, Arrow type name, JSON Schema type.
 TYPES = {
@@ -151,9 +152,12 @@ SYNCHRONY = Table("synchrony", "one row per feature per completed window", (
     _c("lag_s", "float64", "s", "lag of that peak, nearest lag 0 among peaks >= half the "
        "window's max |r|; positive: the second speaker follows the first; null without a peak",
        exact_ms=True),
-    _c("z", "float64", "", "(peak |r| over lags - mean of the feature's pool of 19 "
-       "segment-shuffled surrogate peaks) / their sd; null when undefined"),
+    _c("z", "float64", "", "normal quantile of p (z > 1.96 is p < 0.025); null when p is"),
     _c("n_valid", "int32", "", "complete pairs in the window at lag 0", nullable=False),
+    _c("p", "float64", "", "rank p-value of the window's peak |r| over lags among the "
+       "feature's last 99 time-shift surrogates (one voice's window against the other voice "
+       "earlier in the session); one window, not a session-level test; null until about 22 s "
+       "of history (live)"),
 ))
 
 SERIES = Table("series", "one row per speaker per 100 ms bin: the speaker-relative series "
@@ -175,7 +179,7 @@ PACING = Table("pacing", "one row per 100 ms bin: mismatch (agent minus user) an
     _c("user_speaking", "bool", "", "the user speaks in this bin", nullable=False),
     _c("rate_ratio", "float64", "", "the agent's recent speech rate / the user's"),
     _c("gap_mismatch_s", "float64", "s", "the agent's median floor-transfer offset minus the "
-       "user's"),
+       "user's", exact_ms=True),
     _c("loudness_mismatch_db", "float64", "dB", "the agent's speech level minus the user's"),
     _c("f0_level_mismatch_st", "float64", "st", "the agent's median F0 minus the user's"),
     _c("f0_range_mismatch_st", "float64", "st", "the agent's F0 range (5-95 %) minus the user's"),
@@ -196,8 +200,44 @@ PACING = Table("pacing", "one row per 100 ms bin: mismatch (agent minus user) an
        nullable=False),
 ))
 
+END_OF_TURN = Table("end_of_turn", "one row per 10 ms frame of the user's silence after speech "
+                    "(up to end_of_turn.horizon_s): the causal end-of-turn probability", (
+    _c("t_s", "float64", "s", "frame centre", nullable=False, exact_ms=True),
+    _c("silence_s", "float32", "s", "the user's silence up to the end of this frame",
+       nullable=False),
+    _c("turn_end_prob", "float32", "0..1", "probability that the user's turn has ended (rather "
+       "than paused): turn-yielding cues at the end of speech x the silence so far against the "
+       "user's own pauses (prosync.engine.endofturn)", nullable=False),
+))
+
+_CUES = {
+    "cue_f0_move": "final F0 fall or rise over the last 250 ms of voicing, in quarters of the "
+                   "speaker's F0 range (0..1)",
+    "cue_f0_low": "final F0 below the speaker's median, in halves of their range (0..1)",
+    "cue_energy": "energy of the last 200 ms of speech below the speaker's level, /6 dB (0..1)",
+    "cue_voicing": "unvoiced share of the last 200 ms of speech (0..1)",
+    "cue_lengthening": "last voiced stretch against the speaker's syllable duration (0..1)",
+    "cue_ipu": "IPU length, log-scaled 0.5 s (0) to 4 s (1)",
+    "cue_other": "1 - the other speaker's speech share in the last second of the user's IPU",
+}
+TURN_END = Table("turn_end", "one row per turn_end event: turn_end_prob reached "
+                 "end_of_turn.threshold in the user's silence", (
+    _c("t_s", "float64", "s", "centre of the frame where the probability crossed",
+       nullable=False, exact_ms=True),
+    _c("speech_end_s", "float64", "s", "end of the user's last speech frame", nullable=False,
+       exact_ms=True),
+    _c("latency_s", "float64", "s", "silence from the end of speech to the crossing",
+       nullable=False, exact_ms=True),
+    _c("turn_end_prob", "float64", "0..1", "the probability at the crossing", nullable=False),
+    _c("prior", "float64", "0..1", "the probability from the cues alone (before any silence)",
+       nullable=False),
+    _c("ipu_s", "float64", "s", "length of the IPU that ended", nullable=False, exact_ms=True),
+    *(_c(k, "float64", "0..1", v, nullable=False) for k, v in _CUES.items()),
+))
+
 #: The tables of one session (``prosync score``, ``--record``, the WebSocket ``metrics`` rows).
-SESSION_TABLES = {t.name: t for t in (FRAMES, TURNS, SYNCHRONY, PACING, SERIES)}
+SESSION_TABLES = {t.name: t for t in (FRAMES, TURNS, SYNCHRONY, PACING, SERIES, END_OF_TURN,
+                                      TURN_END)}
 
 SESSION = _c("session", "string", "", "session name (manifest or file stem)", nullable=False)
 FAILURES = Table("failures", "corpus: one row per session that could not be scored", (
@@ -310,7 +350,8 @@ ERROR_CODES = {
     "internal": "a server bug; the server closes this connection and keeps serving the others",
 }
 
-_ROWS = {"frames": "frame", "turns": "turn", "synchrony": "sync", "pacing": "pacing"}
+_ROWS = {"frames": "frame", "turns": "turn", "synchrony": "sync", "pacing": "pacing",
+         "end_of_turn": "end_of_turn", "turn_end": "turn_end"}
 
 MESSAGES = {m.name: m for m in (
     Message("start", "start (client to server)", (
@@ -332,10 +373,14 @@ MESSAGES = {m.name: m for m in (
         Field("two_mics", _BOOL, "speech of one channel that is only the other's bleed is "
               "dropped", False, True),
         Field("config", {"type": "object", "propertyNames": {
-            "enum": ["pitch", "vad", "rate", "turns", "sync", "pacing"]},
+            "enum": ["pitch", "vad", "rate", "turns", "sync", "pacing", "end_of_turn"]},
             "additionalProperties": {"type": "object"}},
               "engine settings by section, e.g. `{\"turns\": {\"ipu_bridge_s\": 0.2}}` "
               "(sections and fields of `prosync.Config`)", False, "defaults"),
+        Field("preset", {"type": "string", "enum": ["live", "research"]},
+              "named synchrony settings (the README's preset table), applied over `config` (a "
+              "`config.sync` too is refused); when absent, the server's (`prosync serve --preset`)",
+              False, "defaults"),
     )),
     Message("stop", "stop (client to server)", ()),
     Message("ready", "ready (server to client)", (
@@ -404,4 +449,5 @@ MESSAGES = {m.name: m for m in (
 )}
 
 #: JSONL (``prosync live --jsonl``): one row per line, ``{"type": <line type>, ...columns}``.
-JSONL_TYPES = {"frame": "frames", "turn": "turns", "synchrony": "synchrony", "pacing": "pacing"}
+JSONL_TYPES = {"frame": "frames", "turn": "turns", "synchrony": "synchrony", "pacing": "pacing",
+               "end_of_turn": "end_of_turn", "turn_end": "turn_end"}

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..calibration.baseline import SpeakerBaseline
-from ..native.vad import remove_bleed
-from .config import Config
-from .endofturn import EOT_DTYPE, EndOfTurnTracker, TurnEndEvent
+from ..native.vad import channel_correlation, remove_cross_talk
+from .config import HOP, SAMPLE_RATE, Config, VadConfig
+from .endofturn import EOT_EMPTY, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
 from .pacing import PacingRow, PacingTracker
 from .speaker import FRAME_DTYPE, FRAMES_PER_S, SpeakerTrack
@@ -32,6 +33,9 @@ class Update:
     ``frames[speaker]`` is a record array (dtype :data:`prosync.engine.speaker.FRAME_DTYPE`:
     ``t_s``, ``f0_hz``, ``voiced``, ...), one row per newly final 10 ms frame, so
     ``frames["a"]["f0_hz"]`` is the column; ``events`` are newly final turn events.
+
+    Missing values are NaN (floats) and ``''`` (speaker names) here; the sinks turn them into
+    Arrow and JSON nulls (:mod:`prosync.streams.arrow`). Times are exact milliseconds.
     """
 
     frames: dict[str, np.ndarray] = field(default_factory=dict)
@@ -48,7 +52,7 @@ class Update:
     #: One row per 10 ms frame of the user's (speaker 0) silence after speech, for up to
     #: ``end_of_turn.horizon_s`` (dtype :data:`prosync.engine.endofturn.EOT_DTYPE`: ``t_s``,
     #: ``silence_s``, ``turn_end_prob``), for two-speaker sessions.
-    end_of_turn: np.ndarray = field(default_factory=lambda: np.zeros(0, EOT_DTYPE))
+    end_of_turn: np.ndarray = field(default_factory=lambda: EOT_EMPTY)
     #: ``turn_end`` events: ``turn_end_prob`` reached ``end_of_turn.threshold``.
     turn_end: list[TurnEndEvent] = field(default_factory=list)
 
@@ -67,9 +71,11 @@ class _Pending:
     Rows ``lo:hi`` of one record array; grows by doubling, compacts when half is consumed.
     """
 
-    def __init__(self, cap: int = 512):
+    def __init__(self, cap: int = 512, keep_pcm: bool = False):
         self.k0 = 0
         self.buf = np.zeros(cap, dtype=FRAME_DTYPE)
+        # the frames' hop samples, when the session compares the channels (cross-talk)
+        self.pcm = np.zeros((cap if keep_pcm else 0, HOP), dtype=np.float32)
         self.lo = 0
         self.hi = 0
 
@@ -77,7 +83,7 @@ class _Pending:
     def n(self) -> int:
         return self.hi - self.lo
 
-    def add(self, n, out):
+    def add(self, n, out, pcm=None):
         if self.hi + n > self.buf.shape[0]:
             live = self.buf[self.lo:self.hi]
             cap = self.buf.shape[0]
@@ -85,18 +91,72 @@ class _Pending:
                 cap = max(cap * 2, live.shape[0] + n)
             new = np.zeros(cap, dtype=FRAME_DTYPE)
             new[: live.shape[0]] = live
+            if self.pcm.shape[0]:
+                new_pcm = np.zeros((cap, HOP), dtype=np.float32)
+                new_pcm[: live.shape[0]] = self.pcm[self.lo:self.hi]
+                self.pcm = new_pcm
             self.buf, self.lo, self.hi = new, 0, live.shape[0]
         # copy as raw records: structured assignment would promote field by field
         self.buf[self.hi:self.hi + n].view(_RAW)[:] = out[:n].view(_RAW)
+        if self.pcm.shape[0]:
+            if pcm is None:
+                self.pcm[self.hi:self.hi + n] = 0.0
+            else:
+                self.pcm[self.hi:self.hi + n].reshape(-1)[:] = pcm[:n * HOP]
         self.hi += n
 
     def take(self, n) -> np.ndarray:
         res = self.buf[self.lo:self.lo + n].copy()
+        #: the hop samples of the frames taken (a view, valid until the next ``add``)
+        self.taken_pcm = self.pcm[self.lo:self.lo + n].reshape(-1)
         self.lo += n
         self.k0 += n
         if self.lo == self.hi:
             self.lo = self.hi = 0
         return res
+
+
+class _CrossTalk:
+    """Cross-talk removal for two microphones: both channels' hop samples, the correlation of
+    the channels at small lags where both are speech (:func:`channel_correlation`), and the
+    quieter channel's speech dropped where one voice reaches both (:func:`remove_cross_talk`)."""
+
+    def __init__(self, cfg: VadConfig):
+        self.win = int(round(cfg.cross_talk_win_s * SAMPLE_RATE))
+        self.max_lag = int(round(cfg.cross_talk_max_lag_s * SAMPLE_RATE))
+        self.corr_min = cfg.cross_talk_corr
+        self.pre = self.win + 2 * self.max_lag
+        self._alloc(100)
+
+    def _alloc(self, cap):
+        old = getattr(self, "x", None)
+        self.x = np.zeros((2, self.pre + cap * HOP), dtype=np.float32)
+        if old is not None:
+            self.x[:, :self.pre] = old[:, :self.pre]
+        self.corr = np.zeros(cap)
+        self.need = np.zeros(cap, dtype=np.bool_)
+
+    def apply(self, a, b, pcm_a, pcm_b, n):
+        if self.corr.shape[0] < n:
+            self._alloc(max(n, 2 * self.corr.shape[0]))
+        x, pre, m = self.x, self.pre, n * HOP
+        need = self.need[:n]
+        np.logical_and(a["speech"], b["speech"], out=need)
+        if need.any():
+            x[0, pre:pre + m] = pcm_a
+            x[1, pre:pre + m] = pcm_b
+            channel_correlation(x[0], x[1], pre, n, HOP, self.win, self.max_lag, need, self.corr)
+            for col in ("speech", "speech_raw"):
+                remove_cross_talk(a["energy_db"], a[col], b["energy_db"], b[col], self.corr, n,
+                                  self.corr_min)
+            x[:, :pre] = x[:, m:m + pre].copy()  # history for the next frames
+        elif m >= pre:
+            x[0, :pre] = pcm_a[m - pre:]
+            x[1, :pre] = pcm_b[m - pre:]
+        else:
+            x[:, :pre - m] = x[:, m:pre].copy()
+            x[0, pre - m:pre] = pcm_a
+            x[1, pre - m:pre] = pcm_b
 
 
 class Session:
@@ -142,12 +202,13 @@ class Session:
         if warm:
             from .warm import warm as _warm
 
-            _warm()
+            _warm(Session)
         self.speakers = speakers
         self.sample_rate = int(sample_rate)
         self.two_mics = two_mics
         self._tracks = [SpeakerTrack(self.config, self.sample_rate) for _ in speakers]
-        self._pending = [_Pending() for _ in speakers]
+        self._xtalk = _CrossTalk(self.config.vad) if len(speakers) == 2 and two_mics else None
+        self._pending = [_Pending(keep_pcm=self._xtalk is not None) for _ in speakers]
         self._turns = TurnTracker(speakers, self.config.turns)
         profile = profile or {}
         #: Per-speaker baselines (warm from ``profile`` for returning speakers).
@@ -159,6 +220,8 @@ class Session:
                                          self.config.turns.ipu_bridge_s)
         self._unbinned: list = []
         self._n_unbinned = 0
+        #: Synchrony and pacing work in time order (see :meth:`_run_tasks`).
+        self._tasks: deque = deque()
         self.synchrony = bool(synchrony) and len(speakers) == 2
         if self.synchrony:
             self._sync = SynchronyTracker(self.config.sync, bl)
@@ -177,6 +240,20 @@ class Session:
     def turn_lookahead_s(self) -> float:
         """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence."""
         return self.config.turns.ipu_bridge_s
+
+    def session_synchrony(self) -> dict:
+        """The session-level synchrony test of each feature over the session so far
+        (:meth:`~prosync.engine.synchrony.SynchronyTracker.session_test`: the p-value beside the
+        effect, or why there is none); empty with one speaker. Costs about 0.1 s per feature
+        for 5 minutes: call it at the end or every few seconds."""
+        return self._sync.session_test() if self._sync is not None else {}
+
+    def synchrony_series(self, feature: str):
+        """The two speakers' series of ``feature`` over the session so far and the second
+        speaker's before the hold (None for ``vad``), as the session test reads them."""
+        if self._sync is None:
+            raise ProsyncError("synchrony needs two speakers")
+        return self._sync.session_series(feature)
 
     def turn_end_prob(self) -> float:
         """The user's latest end-of-turn probability (NaN while they speak, before they first
@@ -229,9 +306,10 @@ class Session:
 
     def _collector(self, i):
         pend = self._pending[i]
+        track = self._tracks[i]
 
         def emit(k0, n, out):  # noqa: ARG001
-            pend.add(n, out)
+            pend.add(n, out, track.hop_pcm)
 
         return emit
 
@@ -248,39 +326,25 @@ class Session:
         if n > 0:
             k0 = self._pending[0].k0
             cols = [p.take(n) for p in self._pending]
-            if len(cols) == 2 and self.two_mics:
-                a, b = cols
-                for col in ("speech", "speech_raw"):
-                    remove_bleed(a["energy_db"], a[col], b["energy_db"], b[col], n,
-                                 self.config.vad.bleed_db)
+            if self._xtalk is not None:
+                pa, pb = self._pending
+                self._xtalk.apply(cols[0], cols[1], pa.taken_pcm, pb.taken_pcm, n)
             for spk, c in zip(self.speakers, cols):
                 upd.frames[spk] = c
-            upd.events.extend(self._turns.update(k0, n, [c["speech_raw"] for c in cols]))
+            upd.events.extend(self._turns.update(k0, n, [c["speech_raw"] for c in cols],
+                                                 [c["voiced"] for c in cols]))
             if self._eot is not None:
                 upd.end_of_turn, upd.turn_end = self._eot.update(cols[0], cols[1], n)
         if final:
             upd.events.extend(self._turns.flush())
         if self._sync is not None:
-            if upd.events:
+            if upd.events:  # applied by time inside the tracker: adding them early is safe
                 self._pacing.add_events(upd.events)
             if n > 0:
-                self._unbinned.append(cols)
-                self._n_unbinned += n
-            if self._n_unbinned >= self._sync.per_bin:
-                # binning only when a 100 ms bin can complete: cheap pushes stay cheap
-                a = _concat([c[0] for c in self._unbinned])
-                b = _concat([c[1] for c in self._unbinned])
-                self._unbinned.clear()
-                # the frames of an unfinished bin wait inside the tracker
-                self._n_unbinned %= self._sync.per_bin
-                bins = self._sync.bin(a, b)
-                if len(bins[0]["t_s"]):
-                    upd.series = {spk: {k: b[k] for k in SERIES_FIELDS}
-                                  for spk, b in zip(self.speakers, bins)}
-                upd.synchrony = self._sync.update(bins)
-                upd.pacing = self._pacing.update(bins)
+                self._queue_bins(cols, k0 + n)
             if final:
-                upd.synchrony.extend(self._sync.flush())
+                self._tasks.append((0, self._flush_task, None))
+            self._run_tasks(upd, None if final else self._pending[0].k0)
         elif n > 0:  # no synchrony tracker: the baselines learn from the frames directly
             for spk, c in zip(self.speakers, cols):
                 self.baselines[spk].add_frames(c)
@@ -288,6 +352,68 @@ class Session:
         if self._on_update is not None and upd:
             self._on_update(upd)
         return upd
+
+    # Synchrony and pacing run as a queue of tasks, four per 100 ms bin: binning its frames
+    # (due when the bin's last frame is joined), the synchrony's streaming WCC (one frame later),
+    # its surrogates and window rows (two frames later) and the pacing (three frames later). A
+    # push runs the tasks that are due by the frames joined so far, so a stream of 10 ms pushes
+    # spreads a bin's work over four hops instead of paying for it in one, and what comes out by
+    # a given frame does not depend on push sizes. Values are those of running everything at
+    # once: the tasks keep their order, and turn events reach the pacing by their own time.
+    def _queue_bins(self, cols, joined: int) -> None:
+        per = self._sync.per_bin
+        self._unbinned.append(cols)
+        self._n_unbinned += len(cols[0])
+        if self._n_unbinned < per:
+            return
+        a = _concat([c[0] for c in self._unbinned])
+        b = _concat([c[1] for c in self._unbinned])
+        whole = self._n_unbinned - self._n_unbinned % per
+        start = joined - self._n_unbinned  # frames joined before the first unbinned one
+        # bins whose four tasks are all due already (a push that covers several bins) are
+        # done as one batch: fewer calls for offline scoring, the same values and output
+        ready = max(0, min(whole, joined - 3 - start) // per * per)
+        spans = ([(0, ready)] if ready else []) + [(lo, lo + per) for lo in range(ready, whole, per)]
+        for lo, hi in spans:
+            end = start + hi
+            held: list = []
+            self._tasks.extend(((end, self._bin_task, ((a[lo:hi], b[lo:hi]), held)),
+                                (end + 1, self._sync_push_task, held),
+                                (end + 2, self._sync_settle_task, held),
+                                (end + 3, self._pacing_task, held)))
+        rest = self._n_unbinned - whole
+        self._unbinned = [(a[whole:], b[whole:])] if rest else []
+        self._n_unbinned = rest
+
+    def _run_tasks(self, upd: Update, joined: int | None) -> None:
+        """Run the queued tasks due by ``joined`` frames (all of them when None)."""
+        tasks = self._tasks
+        while tasks and (joined is None or tasks[0][0] <= joined):
+            _, fn, arg = tasks.popleft()
+            fn(arg, upd)
+
+    def _bin_task(self, arg, upd: Update) -> None:
+        (a, b), held = arg
+        bins = self._sync.bin(a, b)
+        held.append(bins)
+        if len(bins[0]["t_s"]):
+            series = {spk: {k: b[k] for k in SERIES_FIELDS} for spk, b in zip(self.speakers, bins)}
+            if upd.series:  # more than one bin in this push: concatenate
+                series = {spk: {k: np.concatenate([upd.series[spk][k], v[k]]) for k in v}
+                          for spk, v in series.items()}
+            upd.series = series
+
+    def _sync_push_task(self, held, upd: Update) -> None:  # noqa: ARG002 - a task's signature
+        held.append(self._sync.push(held[0]))
+
+    def _sync_settle_task(self, held, upd: Update) -> None:
+        upd.synchrony.extend(self._sync.settle(*held[1]))
+
+    def _pacing_task(self, held, upd: Update) -> None:
+        upd.pacing.extend(self._pacing.update(held[0]))
+
+    def _flush_task(self, _arg, upd: Update) -> None:
+        upd.synchrony.extend(self._sync.flush())
 
 
 def _concat(parts: list[np.ndarray]) -> np.ndarray:

@@ -13,8 +13,8 @@ import numpy as np
 import soxr
 import webrtcvad
 
+from ..native import vad as kv
 from ..native.frames import frame_energy_db, shift_left, to_pcm16
-from ..native.vad import apply_hangover, vad_combine
 from .config import HOP, HOP_S, SAMPLE_RATE, Config
 from .pitch import PitchTracker
 from .rate import RateTracker
@@ -26,16 +26,11 @@ ENERGY_WIN = 400
 RATE_PERIODICITY = 0.8
 #: Frames analysed per kernel call at most (1 s): bounds the buffer and the output arrays.
 MAX_FRAMES = 100
-#: The VAD's noise floor follows the energy down at once and rises at most this much per 10 ms
-#: frame (2 dB/s), so speech does not lift it.
-FLOOR_RISE_DB = 0.02
-#: ``vad_combine``'s hangover is not used: the raw decision feeds the turn tracker and
-#: :func:`apply_hangover` adds ``VadConfig.hangover_s`` for the ``speech`` column.
-NO_HANGOVER = 0
-#: ``vad_combine``'s gate relative to the speaker's loudest speech, off (a gap no frame reaches),
-#: and the per-frame decay of that level (unused while the gate is off).
-NO_LEVEL_GATE_DB = 1000.0
-LEVEL_FALL_DB = 0.0
+
+#: The VAD's speech level: this quantile of the voiced speech frames' energies (near the peaks:
+#: voiced frames reach far down into the tails), tracked in steps of this many dB per voiced frame.
+LEVEL_Q = 0.8
+LEVEL_STEP_DB = 0.5
 
 #: The record of one frame: the columns of ``frames.parquet`` (without ``speaker``; NaN where
 #: the file has null) and the internal ``speech_raw`` and ``webrtc`` flags, from the schema.
@@ -66,7 +61,21 @@ class SpeakerTrack:
         self.next_frame = 0
         self._vad = webrtcvad.Vad(cfg.vad.webrtc_mode)
         self._pcm = np.zeros(MAX_FRAMES * HOP, dtype=np.int16)
-        self._vad_state = np.array([np.nan, 0.0, 0.0])
+        v = cfg.vad
+        self._vad_prm = np.zeros(kv.N_VAD_PARAMS)
+        self._vad_prm[kv.P_ON_DB] = v.floor_margin_db
+        self._vad_prm[kv.P_OFF_DB] = v.off_margin_db
+        self._vad_prm[kv.P_VOICED_DB] = v.voiced_margin_db
+        self._vad_prm[kv.P_FLOOR_Q] = v.floor_quantile
+        max_uv = max(1, int(round(v.max_unvoiced_s / HOP_S)))
+        self._vad_prm[kv.P_MAX_UNVOICED] = max_uv
+        self._vad_prm[kv.P_REL_DB] = v.unvoiced_rel_db
+        self._vad_prm[kv.P_LEVEL_Q] = LEVEL_Q
+        self._vad_prm[kv.P_LEVEL_STEP] = LEVEL_STEP_DB
+        self._vad_state = np.zeros(kv.N_VAD_STATE)
+        self._vad_ring = np.zeros(max(1, int(round(v.floor_window_s / HOP_S))), dtype=np.int32)
+        self._vad_hist = np.zeros(kv.HIST_BINS, dtype=np.int32)
+        self._vad_pend = np.zeros(max_uv, dtype=np.int32)
         self._hang = int(round(cfg.vad.hangover_s / HOP_S))
         self._hang_state = np.zeros(1)
         self._soft = np.zeros(MAX_FRAMES, dtype=np.bool_)
@@ -75,6 +84,7 @@ class SpeakerTrack:
         self._idx = np.arange(MAX_FRAMES, dtype=np.float64)
         self._cols = {name: self.out[name] for name in FRAME_DTYPE.names}
         self.ended = False
+        self.hop_pcm = self._x[:0]
 
     @property
     def lookahead_s(self) -> float:
@@ -127,6 +137,8 @@ class SpeakerTrack:
             c0 = k0 * HOP + HOP // 2 - self._base
             self._compute(k0, c0, n)
             self.next_frame += n
+            #: the hop samples of the frames being emitted (``n * HOP``, a view until the next call)
+            self.hop_pcm = self._x[c0 - HOP // 2:c0 - HOP // 2 + n * HOP]
             emit(k0, n, self.out)
         # keep what the next frame needs
         keep_from = self.next_frame * HOP + HOP // 2 - self.lookbehind - self._base
@@ -149,14 +161,12 @@ class SpeakerTrack:
         pcm = self._pcm
         for i in range(n):  # one C call per hop: webrtcvad has no batch interface
             web[i] = is_speech(pcm[i * HOP:(i + 1) * HOP].data.cast("B"), SAMPLE_RATE)
+        self.pitch.process(x, c0, n, o["energy_db"], o["f0_hz"], o["periodicity"], o["voiced"])
         # raw decision (turn timing uses it: IPU ends are not delayed by the hangover), then the
         # hangover for the ``speech`` column
-        # (every argument passed positionally: numba's fast dispatch does not cover omitted
-        # defaults, and keywords go through a slower Python path)
-        vad_combine(o["energy_db"], web, n, self._vad_state, self.cfg.vad.floor_margin_db,
-                    FLOOR_RISE_DB, NO_HANGOVER, o["speech_raw"], NO_LEVEL_GATE_DB, LEVEL_FALL_DB)
-        apply_hangover(o["speech_raw"], n, self._hang_state, self._hang, o["speech"])
-        self.pitch.process(x, c0, n, o["energy_db"], o["f0_hz"], o["periodicity"], o["voiced"])
+        kv.vad_hysteresis(o["energy_db"], web, o["voiced"], n, self._vad_prm, self._vad_state,
+                          self._vad_ring, self._vad_hist, self._vad_pend, o["speech_raw"])
+        kv.apply_hangover(o["speech_raw"], n, self._hang_state, self._hang, o["speech"])
         # syllable nuclei accept a frame as voiced when the tracker says so or it is strongly
         # periodic: the fixed-lag voicing decision drops some short syllables
         soft = self._soft[:n]

@@ -31,7 +31,6 @@ they give the same events.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -39,6 +38,7 @@ import numpy as np
 
 from .config import HOP_S, TurnConfig
 from .errors import ProsyncError
+from .ipus import SpeakerIpus
 
 #: Frame hop in integer milliseconds.
 HOP_MS = int(round(HOP_S * 1000))
@@ -225,107 +225,6 @@ def turn_events_from_segments(segments: Mapping[str, Sequence[tuple[float, float
     return ipus, states, events
 
 
-class _SpeakerIpus:
-    """Streaming IPU bridging for one speaker: only the undecided IPU is kept.
-
-    An IPU counts once it is confirmed: it spans at least ``min_frames`` frames and holds at
-    least ``min_voiced`` voiced speech frames. Until then its start edge is held back (the joint
-    states wait at its start); an IPU that ends unconfirmed is dropped, so stray frames, breaths
-    and noise bursts never become IPUs.
-    """
-
-    __slots__ = ("idx", "bridge_ms", "min_frames", "min_voiced", "last", "open_start", "open_end",
-                 "confirmed", "voiced_n", "acc_from", "edges")
-
-    def __init__(self, idx: int, bridge_ms: int, min_frames: int = 0, min_voiced: int = 0):
-        self.idx = idx
-        self.bridge_ms = bridge_ms
-        self.min_frames = min_frames
-        self.min_voiced = min_voiced
-        self.last = False        # speech flag of the last frame seen
-        self.open_start = -1     # start frame of the undecided IPU, -1 if none
-        self.open_end = -1       # end frame of its last speech run while silent, -1 while speaking
-        self.confirmed = False   # the open IPU has met the minimum length and voicing
-        self.voiced_n = 0        # voiced speech frames of the open IPU counted so far
-        self.acc_from = 0        # frame from which the current speech run is not yet counted
-        self.edges: deque = deque()  # final (frame, active) edges not yet consumed
-
-    def horizon(self, now: int) -> int:
-        """Frame up to which this speaker's bridged activity is final."""
-        if self.open_start >= 0 and not self.confirmed:
-            return self.open_start
-        return self.open_end if self.open_start >= 0 and self.open_end >= 0 else now
-
-    def _confirm(self, end: int) -> None:
-        if (not self.confirmed and end - self.open_start >= self.min_frames
-                and self.voiced_n >= self.min_voiced):
-            self.confirmed = True
-            self.edges.append((self.open_start, True))
-
-    def _finalise(self, end: int, out: list, speaker: str) -> None:
-        if self.confirmed:
-            self.edges.append((end, False))
-            out.append(TurnEvent("ipu", speaker, self.open_start * HOP_MS / 1000,
-                                 end * HOP_MS / 1000))
-        self.open_start = -1
-        self.open_end = -1
-        self.confirmed = False
-        self.voiced_n = 0
-
-    def update(self, k0: int, flags: np.ndarray, voiced: np.ndarray | None, out: list,
-               speaker: str) -> None:
-        n = flags.shape[0]
-        if n == 0:
-            return
-        # voiced speech frames before each frame of the block (cv[j] for frames k0 .. k0+j-1)
-        cv = None
-        if voiced is not None and self.min_voiced > 0:
-            cv = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(voiced & flags, out=cv[1:])
-        if not (flags.all() if self.last else not flags.any()):
-            d = np.diff(flags.astype(np.int8), prepend=np.int8(self.last))
-            for j in np.flatnonzero(d):  # Python work per change only
-                f = k0 + int(j)
-                if d[j] > 0:  # speech starts at frame f
-                    self.acc_from = f
-                    if self.open_start >= 0:
-                        if (f - self.open_end) * HOP_MS < self.bridge_ms:
-                            self.open_end = -1  # bridged: the same IPU goes on
-                            continue
-                        self._finalise(self.open_end, out, speaker)
-                    self.open_start = f
-                    self.open_end = -1
-                else:  # speech ends at frame f (exclusive end)
-                    self._count(cv, k0, f)
-                    self.open_end = f
-                    self._confirm(f)
-            self.last = bool(flags[-1])
-        if self.last:
-            self._count(cv, k0, k0 + n)
-            self._confirm(k0 + n)
-        self.settle(k0 + n, out, speaker)
-
-    def _count(self, cv, k0: int, f: int) -> None:
-        """Add the voiced frames of the current speech run up to frame ``f``."""
-        if cv is None:
-            self.voiced_n = self.min_voiced
-        else:
-            self.voiced_n += int(cv[f - k0] - cv[max(self.acc_from, k0) - k0])
-        self.acc_from = f
-
-    def settle(self, now: int, out: list, speaker: str) -> None:
-        """Finalise the open IPU once theta of silence followed it."""
-        if (self.open_start >= 0 and self.open_end >= 0
-                and (now - self.open_end) * HOP_MS >= self.bridge_ms):
-            self._finalise(self.open_end, out, speaker)
-
-    def close(self, now: int, out: list, speaker: str) -> None:
-        if self.open_start >= 0:
-            end = self.open_end if self.open_end >= 0 else now
-            self._confirm(end)
-            self._finalise(end, out, speaker)
-
-
 class TurnTracker:
     """Streaming turn tracker on 10 ms speech flags of one or two speakers.
 
@@ -346,10 +245,9 @@ class TurnTracker:
         self.speakers = tuple(speakers)
         self.cfg = cfg
         self.bridge_ms = _to_ms(cfg.ipu_bridge_s)
-        self.min_frames = int(round(cfg.min_ipu_s / HOP_S))
-        self.min_voiced = int(round(cfg.min_voiced_s / HOP_S))
-        self._spk = [_SpeakerIpus(i, self.bridge_ms, self.min_frames, self.min_voiced)
-                     for i in range(len(self.speakers))]
+        self._spk = [SpeakerIpus(_frames(self.bridge_ms), _frames(_to_ms(cfg.stretch_bridge_s)),
+                                 _frames(_to_ms(cfg.min_ipu_s)), _frames(_to_ms(cfg.min_voiced_s)))
+                     for _ in self.speakers]
         self._joint = _JointStates(self.speakers)
         self._k = 0
         self._closed = False
@@ -383,8 +281,9 @@ class TurnTracker:
             if flags.shape[0] != n:
                 raise ProsyncError(f"speech array of {name!r} has {flags.shape[0]} frames, "
                                    f"expected n={n}")
-            sp.update(k0, flags, None if voiced is None else np.asarray(voiced[i], bool)[:n],
-                      out, name)
+            done: list = []
+            sp.update(k0, flags, None if voiced is None else np.asarray(voiced[i], bool)[:n], done)
+            out.extend(_ipu_event(name, a, b) for a, b in done)
         self._k = k0 + n
         self._advance(min(sp.horizon(self._k) for sp in self._spk), out)
         return out
@@ -395,7 +294,9 @@ class TurnTracker:
             return []
         out: list[TurnEvent] = []
         for sp, name in zip(self._spk, self.speakers, strict=True):
-            sp.close(self._k, out, name)
+            done: list = []
+            sp.close(self._k, done)
+            out.extend(_ipu_event(name, a, b) for a, b in done)
         self._advance(self._k, out)
         self._joint.end(self._k * HOP_MS, out, None)
         self._closed = True
@@ -409,10 +310,19 @@ class TurnTracker:
             if t is None or t >= safe:
                 return
             changes = []
-            for sp in spk:
+            for i, sp in enumerate(spk):
                 while sp.edges and sp.edges[0][0] == t:
-                    changes.append((sp.idx, sp.edges.popleft()[1]))
+                    changes.append((i, sp.edges.popleft()[1]))
             self._joint.at(t * HOP_MS, changes, out, None)
+
+
+def _frames(ms: int) -> int:
+    """Frames of a length in ms: a gap of g frames is shorter than ``ms`` iff g < this."""
+    return -(-ms // HOP_MS)
+
+
+def _ipu_event(speaker: str, a: int, b: int) -> TurnEvent:
+    return TurnEvent("ipu", speaker, a * HOP_MS / 1000, b * HOP_MS / 1000)
 
 
 def frames_to_segments(flags: np.ndarray, hop_s: float = HOP_S) -> list[tuple[float, float]]:

@@ -20,8 +20,10 @@ _lock = threading.Lock()
 _done = False
 
 
-def warm() -> float:
-    """Load the kernels (once per process); returns the seconds it took (0.0 when already warm)."""
+def warm(session_cls) -> float:
+    """Load the kernels (once per process) by running ``session_cls`` (the
+    :class:`~prosync.engine.session.Session` class, passed in so that this module does not
+    import the session back); returns the seconds it took (0.0 when already warm)."""
     global _done
     if _done:
         return 0.0
@@ -30,7 +32,7 @@ def warm() -> float:
             return 0.0
         t0 = time.perf_counter()
         if not _jit_disabled():
-            _run()
+            _run(session_cls)
         _done = True
         return time.perf_counter() - t0
 
@@ -62,26 +64,32 @@ def _dialogue(rate: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
-def _run() -> None:
+def _run(session_cls) -> None:
     from .config import Config, SyncConfig
-    from .session import Session
     from .summary import SessionSummary
 
     rate = 16000
     # windows of 1 s every 0.2 s with 0.2 s lags: a window (and its surrogates) completes within
     # the first 1.5 s of audio, so the synchrony kernels load here and not mid-session
-    cfg = Config(sync=SyncConfig(window_s=1.0, lag_s=0.2, step_s=0.2, surrogates=5,
-                                 segment_s=0.3, history_s=3.0))
+    cfg = Config(sync=SyncConfig(window_s=1.0, lag_s=0.2, step_s=0.2, surrogates=39,
+                                 history_s=3.0))
     a, b = _dialogue(rate, 2.5)
     for two_mics in (True, False):
         stats = SessionSummary(("a", "b"))
-        s = Session(("a", "b"), sample_rate=rate, config=cfg, two_mics=two_mics, warm=False)
+        s = session_cls(("a", "b"), sample_rate=rate, config=cfg, two_mics=two_mics, warm=False)
         step = rate // 50
         for k in range(0, a.shape[0], step):
             stats.update(s.push(0, a[k:k + step]))
             stats.update(s.push(1, b[k:k + step]))
         stats.update(s.close())
-    one = Session(("a",), sample_rate=rate, warm=False)
+    one = session_cls(("a",), sample_rate=rate, warm=False)
     one.push(0, (a[: rate // 2] * 32767).astype(np.int16))
     one.close()
     stats.summary(a.shape[0] / rate, s)
+    # the session test's kernels (both kinds of surrogates) on a series long enough for them
+    from .synchrony import session_test
+
+    x = np.sin(np.arange(200) * 0.3)
+    gaps = np.where(np.arange(200) % 20 < 12, x, np.nan)
+    session_test(x, x[::-1].copy(), cfg.sync, n_surrogates=19)
+    session_test(x, gaps, cfg.sync, n_surrogates=19, raw2=gaps)

@@ -1,8 +1,10 @@
 """A minimal voice-agent loop paced by prosync.
 
 The "user" is channel 1 of the built-in demo dialogue (prosync/data/demo_dialogue.flac); the
-agent listens through :class:`prosync.agent.AgentSession` and, each time the user falls silent,
-waits the advised ``reply_delay_ms`` and answers at the advised rate, loudness and pitch
+agent listens through :class:`prosync.agent.AgentSession` and answers when prosync says go
+(:meth:`~prosync.agent.AgentSession.reply_go`: the user's turn has ended by the causal
+``turn_end_prob``, and their silence has reached the advised ``reply_delay_ms``, the user's own
+typical gap), at the advised rate, loudness and pitch
 (espeak-ng when it is installed, else a generated tone-speech). When the user starts speaking
 while the agent talks, the agent stops (barge-in). Time is simulated in 20 ms ticks, so the
 run takes a few seconds; ``--realtime`` paces it like a live call.
@@ -103,17 +105,20 @@ def run(seconds: float | None, out: str | None, tone: bool, realtime: bool, quie
         if agent.user_speaking:
             heard_user = True
         elif speaking is None and heard_user and advice is not None:
-            wait_s = advice.reply_delay_ms / 1000.0
-            if agent.silence_s("user") >= wait_s:
+            if agent.reply_go():
                 # each item of advice is used once its baseline has settled (confidence)
                 rate = _use(advice.target_rate_sps, advice.conf_rate, 4.0)
                 loud = _use(advice.loudness_offset_db, advice.conf_loudness, 0.0)
                 f0 = _use(advice.f0_offset_st, advice.conf_f0, 0.0)
                 text = REPLIES[len(replies) % len(REPLIES)]
                 speaking, pos, heard_user = synthesise(text, rate, loud, f0, tone), 0, False
-                replies.append({"t_s": now, "delay_ms": advice.reply_delay_ms, "rate_sps": rate})
-                say(f"{now:7.2f}s  user silent {agent.silence_s('user') * 1000:4.0f} ms "
-                    f"(advice {advice.reply_delay_ms:4.0f} ms) -> \"{text}\" at {rate:.1f} syl/s, "
+                te = agent.last_turn_end
+                waited = agent.session.end_of_turn_state()[1]
+                replies.append({"t_s": now, "delay_ms": advice.reply_delay_ms, "rate_sps": rate,
+                                "waited_ms": waited * 1000, "turn_end_ms": te.latency_s * 1000})
+                say(f"{now:7.2f}s  user silent {waited * 1000:4.0f} ms (turn end at "
+                    f"{te.latency_s * 1000:4.0f} ms, p {te.turn_end_prob:.2f}; advised delay "
+                    f"{advice.reply_delay_ms:4.0f} ms) -> \"{text}\" at {rate:.1f} syl/s, "
                     f"{loud:+.1f} dB, {f0:+.1f} st")
         if realtime:
             lag = t_wall + (k + TICK) / SR - time.perf_counter()
@@ -122,7 +127,11 @@ def run(seconds: float | None, out: str | None, tone: bool, realtime: bool, quie
     agent.close()
     s = agent.summary()
     u, a = s["speakers"]["user"], s["speakers"]["agent"]
-    say(f"\n{len(replies)} replies, {barge_ins} barge-ins; floor transfers "
+    gap = agent.session.baselines["user"].fto_median_s
+    if replies:
+        say(f"\nreplies waited a median {np.median([r['waited_ms'] for r in replies]):.0f} ms "
+            f"after the user stopped (the user's own gaps: median {gap * 1000:.0f} ms)")
+    say(f"{len(replies)} replies, {barge_ins} barge-ins; floor transfers "
         f"{s['fto_s']['count']}, median offset "
         f"{(s['fto_s']['median'] or 0) * 1000:+.0f} ms; user {u['speech_rate_sps']} syl/s, "
         f"agent {a['speech_rate_sps']} syl/s")

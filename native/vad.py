@@ -1,94 +1,12 @@
-"""Voice activity: webrtcvad flags AND energy above an adaptive noise floor, with hangover."""
+"""Voice activity: a hysteresis decision on webrtcvad, the pitch tracker's voicing and the energy
+against a percentile noise floor; hangover; cross-talk between two microphones by correlation."""
+
+import numpy as np
 
 from ._jit import jit
 
 #: Frames quieter than this (dBFS) are never speech.
 ABS_FLOOR_DB = -75.0
-#: Offset of the speech-level slot of the VAD state: ``state[2] = level_db - LEVEL_REF_DB``, so
-#: the zero a fresh state holds means "no speech heard yet" (level at the -120 dB energy floor).
-LEVEL_REF_DB = -120.0
-
-
-@jit
-def vad_combine(energy_db, webrtc, n, state, margin_db, rise_db, hang_frames, out_speech,
-                rel_db=1000.0, level_fall_db=0.0):
-    """Speech decision for ``n`` frames, carrying ``state`` across calls.
-
-    Parameters
-    ----------
-    energy_db : float array, shape (>= n,)
-        Frame energy in dBFS.
-    webrtc : bool array, shape (>= n,)
-        webrtcvad's decision per frame.
-    n : int
-        Frames to process.
-    state : float64 array, shape (3,)
-        ``[noise floor dB (NaN before the first frame), hangover frames left,
-        speech level dB - LEVEL_REF_DB (0 before any speech)]``; updated in place.
-        A fresh state is ``[nan, 0, 0]``.
-    margin_db : float
-        A frame is speech only when its energy is this far above the noise floor.
-    rise_db : float
-        Largest rise of the noise floor per frame (dB). The floor follows the energy down at
-        once (minimum tracking).
-    hang_frames : int
-        Speech is held this many frames after the last speech frame.
-    out_speech : bool array, shape (>= n,)
-        Filled with the decision.
-    rel_db : float
-        A frame is speech only when its energy is at most this far below the speaker's running
-        speech level (the loudest speech frame, decaying by ``level_fall_db`` per frame): rejects
-        quiet sounds of a speaker who speaks much louder (default: off).
-    level_fall_db : float
-        Decay of the running speech level per frame (dB).
-
-    A frame is raw speech when webrtcvad says so, its energy is ``margin_db`` above the floor,
-    within ``rel_db`` of the speech level and above ``ABS_FLOOR_DB``; the output is raw speech
-    held ``hang_frames`` frames.
-    """
-    floor = state[0]
-    hang = state[1]
-    level = state[2] + LEVEL_REF_DB
-    for i in range(n):
-        e = float(energy_db[i])  # float64 arithmetic also when JIT is disabled
-        if not (floor == floor) or e < floor:
-            floor = e
-        else:
-            floor += rise_db
-        if level > LEVEL_REF_DB:
-            level -= level_fall_db
-            if level < LEVEL_REF_DB:
-                level = LEVEL_REF_DB
-        raw = webrtc[i] and e > floor + margin_db and e > ABS_FLOOR_DB
-        if raw and e > level:
-            level = e
-        if raw and e > level - rel_db:
-            hang = hang_frames
-            out_speech[i] = True
-        elif hang > 0:
-            hang -= 1
-            out_speech[i] = True
-        else:
-            out_speech[i] = False
-    state[0] = floor
-    state[1] = hang
-    state[2] = level - LEVEL_REF_DB
-
-
-@jit
-def remove_bleed(energy_a, speech_a, energy_b, speech_b, n, bleed_db):
-    """Drop a channel's speech where it is only the other channel's bleed.
-
-    Where both channels are marked speech and one is more than ``bleed_db`` quieter than the
-    other, the quieter channel is taken to carry the louder speaker's voice through its
-    microphone, and its speech flag is cleared. Flags are changed in place.
-    """
-    for i in range(n):
-        if speech_a[i] and speech_b[i]:
-            if energy_a[i] < energy_b[i] - bleed_db:
-                speech_a[i] = False
-            elif energy_b[i] < energy_a[i] - bleed_db:
-                speech_b[i] = False
 
 
 @jit
@@ -106,3 +24,233 @@ def apply_hangover(raw, n, state, hang_frames, out):
         else:
             out[i] = False
     state[0] = hang
+
+
+# ----------------------------------------------------------------------------- hysteresis VAD
+
+#: Energy quantisation of the noise-floor histogram: bin ``b`` holds energies in
+#: ``[HIST_LO_DB + b / HIST_PER_DB, HIST_LO_DB + (b + 1) / HIST_PER_DB)``.
+HIST_LO_DB = -130.0
+HIST_PER_DB = 2.0
+HIST_BINS = 280
+#: Indices of the parameter vector of :func:`vad_hysteresis`.
+P_ON_DB, P_OFF_DB, P_VOICED_DB, P_FLOOR_Q, P_MAX_UNVOICED, P_REL_DB, P_LEVEL_Q, P_LEVEL_STEP = \
+    0, 1, 2, 3, 4, 5, 6, 7
+N_VAD_PARAMS = 8
+#: Indices of its scalar state vector (a fresh state is all zeros).
+S_IN_SPEECH, S_UNVOICED, S_RING_POS, S_RING_FILL, S_N_PEND, S_FLOOR, S_LEVEL, S_NOISE = \
+    0, 1, 2, 3, 4, 5, 6, 7
+N_VAD_STATE = 8
+
+
+@jit
+def energy_bin(e):
+    """Histogram bin of an energy in dB."""
+    b = int((e - HIST_LO_DB) * HIST_PER_DB)
+    if b < 0:
+        return 0
+    if b >= HIST_BINS:
+        return HIST_BINS - 1
+    return b
+
+
+@jit
+def _floor_add(b, st, ring, hist):
+    """Add bin ``b`` to the ring of the last ``ring.shape[0]`` non-speech frames."""
+    w = ring.shape[0]
+    pos = int(st[S_RING_POS])
+    if st[S_RING_FILL] >= w:
+        hist[ring[pos]] -= 1
+    else:
+        st[S_RING_FILL] += 1
+    ring[pos] = b
+    hist[b] += 1
+    st[S_RING_POS] = (pos + 1) % w
+
+
+@jit
+def _floor_value(q, st, hist):
+    """The ``q`` quantile of the ring (lower edge of its bin, dB); NaN when empty."""
+    fill = st[S_RING_FILL]
+    if fill <= 0:
+        return np.nan
+    need = q * fill
+    acc = 0.0
+    for b in range(HIST_BINS):
+        acc += hist[b]
+        if acc >= need and acc > 0:
+            return HIST_LO_DB + b / HIST_PER_DB
+    return HIST_LO_DB + (HIST_BINS - 1) / HIST_PER_DB
+
+
+@jit
+def vad_hysteresis(energy_db, webrtc, voiced, n, prm, st, ring, hist, pend, out_speech):
+    """Speech decision with onset/offset hysteresis against a percentile noise floor.
+
+    Parameters
+    ----------
+    energy_db : float array, shape (>= n,)
+        Frame energy in dBFS.
+    webrtc, voiced : bool arrays, shape (>= n,)
+        webrtcvad's decision and the pitch tracker's voicing, per frame.
+    n : int
+        Frames to process.
+    prm : float64[N_VAD_PARAMS]
+        ``P_ON_DB``: an onset needs energy this far above the floor and webrtcvad's yes;
+        ``P_VOICED_DB``: a voiced frame this far above the floor is speech (onset or not);
+        ``P_OFF_DB``: speech goes on while the energy stays this far above the floor;
+        ``P_FLOOR_Q``: the floor is this quantile of the recent non-speech frames;
+        ``P_MAX_UNVOICED``: speech with this many frames in a row without a voiced frame ends,
+        and those frames are taken as noise (they join the floor's history), and no new onset
+        comes before a frame within ``P_OFF_DB`` of the floor;
+        ``P_REL_DB``: an unvoiced frame is speech only within this many dB of the speaker's
+        speech level (breaths and lip noise lie further down), once a voiced frame was heard;
+        ``P_LEVEL_Q``, ``P_LEVEL_STEP``: the speech level is this quantile of the voiced speech
+        frames' energies, tracked online in steps of ``P_LEVEL_STEP`` dB.
+    st : float64[N_VAD_STATE]
+        Scalar state (all zeros when fresh); ``st[S_FLOOR]`` is the floor after the last frame,
+        ``st[S_LEVEL]`` the speech level (0 before the first voiced speech frame).
+    ring : int32[W]
+        Histogram bins of the last ``W`` non-speech frames (W frames: the floor's memory).
+    hist : int32[HIST_BINS]
+        Counts of ``ring``'s bins.
+    pend : int32[>= max_unvoiced]
+        Bins of the current stretch of speech without voicing.
+    out_speech : bool array, shape (>= n,)
+        Filled with the decision.
+
+    Frames under ``ABS_FLOOR_DB`` are never speech. Before any non-speech frame the floor is
+    the first frame's energy.
+    """
+    on_db = prm[P_ON_DB]
+    off_db = prm[P_OFF_DB]
+    v_db = prm[P_VOICED_DB]
+    q = prm[P_FLOOR_Q]
+    max_uv = int(prm[P_MAX_UNVOICED])
+    rel_db = prm[P_REL_DB]
+    lq = prm[P_LEVEL_Q]
+    lstep = prm[P_LEVEL_STEP]
+    for i in range(n):
+        e = float(energy_db[i])
+        b = energy_bin(e)
+        floor = _floor_value(q, st, hist)
+        if not (floor == floor):
+            floor = e
+        level = st[S_LEVEL]
+        speech = False
+        if e > ABS_FLOOR_DB:
+            if voiced[i] and e > floor + v_db:
+                speech = True
+            elif level != 0.0 and e < level - rel_db:
+                speech = False
+            elif st[S_IN_SPEECH] > 0:
+                speech = e > floor + off_db
+            elif st[S_NOISE] > 0:  # after noise taken for speech: no onset before a quiet frame
+                speech = False
+            else:
+                speech = webrtc[i] and e > floor + on_db
+        if e <= floor + off_db:
+            st[S_NOISE] = 0.0
+        if speech and voiced[i]:
+            if level == 0.0:
+                st[S_LEVEL] = e
+            elif e > level:
+                st[S_LEVEL] = level + lstep * lq
+            else:
+                st[S_LEVEL] = level - lstep * (1.0 - lq)
+        if speech:
+            if voiced[i]:
+                st[S_UNVOICED] = 0
+                st[S_N_PEND] = 0
+            else:
+                k = int(st[S_N_PEND])
+                if k < pend.shape[0]:
+                    pend[k] = b
+                    st[S_N_PEND] = k + 1
+                st[S_UNVOICED] += 1
+                if st[S_UNVOICED] >= max_uv:
+                    # no voicing in this long: noise, not speech; it joins the floor's history
+                    for j in range(int(st[S_N_PEND]) - 1):
+                        _floor_add(pend[j], st, ring, hist)
+                    speech = False
+                    st[S_NOISE] = 1.0
+        if not speech:
+            st[S_UNVOICED] = 0
+            st[S_N_PEND] = 0
+            _floor_add(b, st, ring, hist)
+        st[S_IN_SPEECH] = 1.0 if speech else 0.0
+        out_speech[i] = speech
+    st[S_FLOOR] = _floor_value(q, st, hist)
+
+
+# ----------------------------------------------------------------------------- cross-talk
+
+
+@jit
+def channel_correlation(xa, xb, pre, n, hop, win, max_lag, need, out):
+    """Largest normalised cross-correlation of two channels at small lags, per frame.
+
+    Parameters
+    ----------
+    xa, xb : float32 arrays
+        The two channels, aligned: ``pre`` samples of history, then the ``hop`` samples of each
+        of the ``n`` frames.
+    pre : int
+        History samples before frame 0 (at least ``win + 2 * max_lag``).
+    n, hop : int
+        Frames and samples per frame.
+    win : int
+        Window length (samples). The window of frame ``i`` ends ``max_lag`` samples before the
+        end of its hop, so every lag stays inside the samples given.
+    max_lag : int
+        Lags ``-max_lag .. max_lag`` samples are searched (both signs: either channel may hear
+        the other).
+    need : bool array, shape (>= n,)
+        Only frames where this is True are computed (the others get 0).
+    out : float64 array, shape (>= n,)
+        ``max |r(lag)|`` over the lags, with ``r`` the correlation coefficient of the window of
+        ``xa`` and the window of ``xb`` shifted by ``lag`` (every second sample).
+
+    Cross-talk (one voice reaching both microphones, a few ms apart) gives values near 1; two
+    people speaking at once, each into their own microphone, give low values whatever their levels.
+    """
+    for i in range(n):
+        if not need[i]:
+            out[i] = 0.0
+            continue
+        end = pre + (i + 1) * hop - max_lag
+        a0 = end - win
+        saa = 0.0
+        for t in range(a0, end, 2):
+            saa += float(xa[t]) * float(xa[t])
+        best = 0.0
+        if saa > 0.0:
+            for lag in range(-max_lag, max_lag + 1):
+                sab = 0.0
+                sbb = 0.0
+                for t in range(a0, end, 2):
+                    vb = float(xb[t + lag])
+                    sab += float(xa[t]) * vb
+                    sbb += vb * vb
+                if sbb > 0.0:
+                    r = abs(sab) / np.sqrt(saa * sbb)
+                    if r > best:
+                        best = r
+        out[i] = best
+
+
+@jit
+def remove_cross_talk(energy_a, speech_a, energy_b, speech_b, corr, n, corr_min):
+    """Drop a channel's speech where it is only the other channel's voice (cross-talk).
+
+    Where both channels are marked speech and their correlation ``corr`` at small lags is at
+    least ``corr_min``, the two microphones carry one voice: the quieter channel's flag is
+    cleared. Uncorrelated channels keep both flags, however quiet one of them is (a second
+    speaker talking softly into their own microphone). Flags are changed in place.
+    """
+    for i in range(n):
+        if speech_a[i] and speech_b[i] and corr[i] >= corr_min:
+            if energy_a[i] < energy_b[i]:
+                speech_a[i] = False
+            else:
+                speech_b[i] = False

@@ -232,6 +232,12 @@ class AgentSession(Duplex):
         """The latest pacing advice (``None`` until both speakers have 100 ms of frames)."""
         return self.session.pacing()
 
+    def position_s(self, speaker=USER) -> float:
+        """Seconds of ``speaker``'s audio pushed so far (padding included)."""
+        i = self.index(speaker)
+        with self._lock:
+            return self._pos[i] / self.sample_rate
+
     def turn_end_prob(self) -> float:
         """The user's latest end-of-turn probability (see :mod:`prosync.engine.endofturn`):
         NaN while they speak; rises while they stay silent."""

@@ -10,7 +10,9 @@ from prosync.engine.errors import ProsyncError
 
 #: Library errors name the Python parameter (``speakers=a,b``, ``rttm=``); here, its flag.
 FLAGS = {"speakers": "--speakers", "channels": "--channels", "rttm": "--rttm",
-         "profile": "--profile", "rate": "--rate", "devices": "--device", "manifest": "--manifest"}
+         "profile": "--profile", "rate": "--rate", "devices": "--device", "manifest": "--manifest",
+         "host": "--host", "port": "--port", "token": "--token", "workers": "--workers",
+         "max_message_bytes": "--max-message-bytes", "queue_size": "--queue"}
 _PARAM = re.compile(r"(?<![\w.])(" + "|".join(FLAGS) + r")=(?=(\S?))")
 
 
@@ -23,13 +25,46 @@ def _parser() -> argparse.ArgumentParser:
     from prosync.commands import register_all
 
     p = argparse.ArgumentParser(prog="prosync", description="Prosodic synchrony between two voices.")
+    p.add_argument("--version", action="version", version=f"prosync {_version()}")
+    _logging_options(p, None)
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     register_all(sub)
+    for cmd in sub.choices.values():  # also after the command: prosync score -v ...
+        _logging_options(cmd, argparse.SUPPRESS)
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("prosync")
+    except PackageNotFoundError:
+        from prosync import __version__
+
+        return __version__
+
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _logging_options(p, default) -> None:
+    p.add_argument("-v", "--verbose", action="count", default=default if default else 0,
+                   help="log more: -v for INFO (e.g. the server's connections), -vv for DEBUG")
+    p.add_argument("--log-level", type=str.upper, choices=LEVELS, metavar="LEVEL",
+                   default=default, help=f"log level: {', '.join(LEVELS)} (default WARNING)")
+
+
+def _configure_logging(args) -> None:
+    from prosync.engine.logs import configure
+
+    level = args.log_level or ("DEBUG" if args.verbose >= 2 else "INFO" if args.verbose else "WARNING")
+    configure(level)
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    _configure_logging(args)
     try:
         return int(args.func(args) or 0)
     except ProsyncError as exc:

@@ -280,6 +280,15 @@ def corpus_pseudo_dyads(out: Path, sessions: list[str], *, preset=DEFAULT_PRESET
     return pseudo_summary(res, preset=preset, n_sessions=len(series))
 
 
+def shippable(spec: SessionSpec) -> SessionSpec:
+    """The session with absolute paths, to be scored by a process in another working folder
+    (a Dask worker): relative paths would resolve against the worker's folder."""
+    from dataclasses import replace
+
+    return replace(spec, inputs=[str(Path(p).resolve()) for p in spec.inputs],
+                   rttm=str(Path(spec.rttm).resolve()) if spec.rttm else None)
+
+
 def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=False, progress=True,
                console=None, preset=DEFAULT_PRESET) -> dict:
     """Score a corpus (see the module docstring); returns the corpus summary.
@@ -296,6 +305,7 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
         TimeRemainingColumn,
     )
 
+    from prosync.corpus_workers import run_dask, run_pool
     from prosync.engine.config import SyncConfig
     from prosync.streams.atomic import write_json
 
@@ -311,6 +321,7 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
     total = sum(s.seconds for s in todo) or 1.0
     console = console or Console(stderr=True)
     rows, failures = [], []
+    interrupted = False
     t0 = time.perf_counter()
     workers = workers or os.cpu_count() or 1
     with Progress(TextColumn("scoring corpus"), BarColumn(), MofNCompleteColumn(),
@@ -327,29 +338,27 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
             secs += spec.seconds
             prog.update(task, advance=1, description=f"{secs / 3600:.2f}/{total / 3600:.2f} h audio")
 
-        if dask:
-            from distributed import Client, as_completed
-
-            client = dask if not isinstance(dask, str) else Client(dask)
-            try:
-                futs = {client.submit(score_session, s, str(out), report, preset, pure=False): s
-                        for s in todo}
-                for fut in as_completed(futs):
-                    finished(fut.result(), futs[fut])
-            finally:
-                if isinstance(dask, str):
-                    client.close()
-        elif workers == 1:
-            for s in todo:
-                finished(score_session(s, str(out), report, preset), s)
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
-                futs = {ex.submit(score_session, s, str(out), report, preset): s for s in todo}
-                for fut in as_completed(futs):
-                    finished(fut.result(), futs[fut])
+        running: dict[str, SessionSpec] = {}  # scoring when an interrupt came
+        try:
+            if dask:
+                run_dask(score_session, shippable, dask, todo, out, report, preset, finished, running)
+            elif workers == 1:
+                for s in todo:
+                    running[s.session] = s
+                    finished(score_session(s, str(out), report, preset), s)
+                    del running[s.session]
+            else:
+                run_pool(score_session, workers, todo, out, report, preset, finished, running)
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        scored = {r["session"] for r in rows}
+        for s in todo:
+            if s.session not in scored:
+                why = ("interrupted (Ctrl-C) while it was scored" if s.session in running
+                       else "not scored: the run was interrupted (Ctrl-C) before it started")
+                failures.append({"session": s.session, "file": ";".join(s.inputs),
+                                 "reason": f"{why}; run the same command again to score it"})
     wall = time.perf_counter() - t0
     _write_table(out / "failures.parquet", "failures",
                  {k: [f[k] for f in failures] for k in ("session", "file", "reason")})
@@ -365,10 +374,18 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
         "scored_this_run": sum(r["status"] == "done" for r in rows),
         "audio_hours": round(sum(float(v.get("duration_s") or 0) for v in summaries.values()) / 3600, 4),
         "wall_s_this_run": round(wall, 2),
+        "interrupted": interrupted,
         "failures": failures,
-        "pseudo_dyads": corpus_pseudo_dyads(out, done_names, preset=preset),
+        # after an interrupt the run stops at once: the pseudo-dyads wait for a complete run
+        "pseudo_dyads": corpus_pseudo_dyads(out, done_names, preset=preset) if not interrupted
+        else {"reason": "the run was interrupted: run the same command again to finish it"},
     }
     write_json(out / "corpus_summary.json", summary)
+    if interrupted:
+        console.print(f"interrupted: {len(done_names)}/{len(specs)} sessions done; the unfinished "
+                      f"ones are listed in {out / 'failures.parquet'}; run the same command again "
+                      "to resume")
+        raise KeyboardInterrupt
     return summary
 
 

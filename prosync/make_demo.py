@@ -1,9 +1,10 @@
 """Make the built-in demo dialogue with espeak-ng (Debian package ``espeak-ng``).
 
 Two voices take turns in a scripted conversation. The first (ada) varies her rate and pitch from
-turn to turn; the second (ben) starts in his own slow, low style and increasingly follows her last
-turn, so over the session his rate and pitch converge to hers and co-vary with them: the demo
-shows entrainment and synchrony rising. The result is a
+turn to turn; the second (ben) starts in his own slow, low style and is scripted to move toward
+her last turn, more and more over the session. That is the intent, not a measured result: with 12
+exchanges the turn-level scores are weak (``prosync demo`` prints them with their p-values), and
+the windowed synchrony is negative because the voices alternate. The result is a
 stereo FLAC (channel 1 = ada, channel 2 = ben) at 16 kHz with natural-ish gaps and one overlap.
 
     python -m prosync.make_demo prosync/data/demo_dialogue.flac

@@ -14,8 +14,9 @@ in the user's silence, see :mod:`prosync.engine.endofturn`) returns ``COMPLETE``
 probability stays under returns ``INCOMPLETE`` however long the VAD says the user is quiet
 (up to ``max_silence_s``, a safety net like Smart Turn's ``stop_secs``).
 :meth:`analyze_end_of_turn` (called at each VAD stop) answers from the same state without any
-model inference. The analyzer's :attr:`agent_session` can also take the agent's own audio
-(``push_agent``), e.g. from :class:`prosync.pipecat_adapter.ProsyncProcessor` given this session.
+model inference. The analyzer's :attr:`agent_session` also takes the bot's own audio
+(``push_agent``): :class:`prosync.pipecat_reply.ProsyncReplyGate` pushes what it lets through,
+so the pacing advice (rate, loudness) sees both voices.
 """
 
 from __future__ import annotations

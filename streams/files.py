@@ -261,22 +261,22 @@ def _plan(inputs, speakers, channels, rttm):
         names = tuple(speakers) if speakers else ("a", "b")[: len(sources)]
         if len(names) != len(sources):
             raise AudioInputError(
-                f"--speakers names {len(names)} speaker(s) but the input has {len(sources)} "
+                f"speakers={','.join(names)} names {len(names)} speaker(s) but the input has {len(sources)} "
                 "speaker channel(s): give one name per channel"
             )
         return sources, names, None
     from . import rttm as R
 
     if len(inputs) != 1:
-        raise AudioInputError("--rttm splits one mono mix: give one audio file with it, not "
+        raise AudioInputError("rttm= splits one mono mix: give one audio file with it, not "
                               f"{len(inputs)}")
     if channels and len(channels) != 1:
-        raise AudioInputError("--rttm splits one channel: give --channels with one channel number")
+        raise AudioInputError("rttm= splits one channel: give channels= with one channel number")
     src = plan_sources(inputs, channels)
     if len(src) != 1:
         raise AudioInputError(
-            f"{src[0].path}: has {len(src)} channels, but --rttm splits a mono mix: pick the mix's "
-            "channel with --channels N, or drop --rttm for a stereo file (one speaker per channel)")
+            f"{src[0].path}: has {len(src)} channels, but rttm= splits a mono mix: pick the mix's "
+            "channel with channels=N, or drop rttm= for a stereo file (one speaker per channel)")
     s = src[0]
     names, turns = R.select(R.read_rttm(rttm), Path(rttm), s.path, s.frames / s.sample_rate, speakers)
     iv = [R.intervals(turns, n, s.sample_rate) for n in names]

@@ -229,6 +229,25 @@ class Recorder(Sink):
         self.batch_s = batch_s
         self._last_flush = 0.0
         self._t = 0.0
+        self._updates: list = []
+
+    def inputs(self) -> list[dict]:
+        """The recorded audio as ``summary.json``'s ``inputs`` (one entry per speaker, as
+        ``prosync score`` of the recording would list it)."""
+        from types import SimpleNamespace
+
+        from ..engine.summary import input_files
+
+        for w in self.audio:
+            w.flush()
+        if self.one_file:
+            w = self.audio[0]
+            srcs = [SimpleNamespace(path=w.path, channel=i, sample_rate=w.rate, frames=w.n)
+                    for i in range(len(self.speakers))]
+        else:
+            srcs = [SimpleNamespace(path=w.path, channel=0, sample_rate=w.rate, frames=w.n)
+                    for w in self.audio]
+        return input_files(srcs)
 
     def write_audio(self, blocks) -> None:
         """int16 blocks, one per speaker (equal lengths for one device)."""
@@ -241,8 +260,7 @@ class Recorder(Sink):
                 w.write(b.reshape(-1, 1))
 
     def _write(self, upd) -> None:
-        for table, b in update_batches(upd):
-            self.journals[table].add(b)
+        self._updates.append(upd)  # converted together at the flush: fewer, longer arrays
         for cols in upd.frames.values():
             if len(cols):
                 self._t = max(self._t, float(cols["t_s"][-1]))
@@ -252,6 +270,9 @@ class Recorder(Sink):
     add = Sink.write
 
     def flush(self) -> None:
+        for table, b in update_batches(self._updates):
+            self.journals[table].add(b)
+        self._updates = []
         for jr in self.journals.values():
             jr.flush(self._t)
         self._last_flush = self._t

@@ -13,17 +13,17 @@ from .arrow import json_rows, update_batches
 from .sink import Sink
 
 #: The tables of JSON messages (``series`` is in the Parquet output only).
-JSON_TABLES = ("frames", "turns", "synchrony", "pacing")
+JSON_TABLES = ("frames", "turns", "synchrony", "pacing", "end_of_turn", "turn_end")
 
 
 def updates_to_dict(updates, frames: bool = True) -> dict:
-    """``{"schema_version", "frames": [...], "turns": [...], "synchrony": [...], "pacing": [...]}``
+    """``{"schema_version", "frames": [...], "turns": [...], "synchrony": [...], "pacing": [...],
+    "end_of_turn": [...], "turn_end": [...]}``
     with one dict per row of the merged ``updates``, keyed by the table columns; frames are
     ordered by time (speakers in order at equal times)."""
     d = {"schema_version": SCHEMA_VERSION, **{k: [] for k in JSON_TABLES}}
-    for name, b in update_batches(updates, interleave=True, frames=frames):
-        if name in d:
-            d[name] = json_rows(b)
+    for name, b in update_batches(updates, JSON_TABLES if frames else JSON_TABLES[1:]):
+        d[name] = json_rows(b)
     return d
 
 

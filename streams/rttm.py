@@ -1,7 +1,8 @@
 """RTTM diarization files: read the speaker turns of a mono mix, split it, write IPUs back.
 
 An RTTM line (NIST RT-09) is ``SPEAKER <file> <chan> <start_s> <dur_s> <NA> <NA> <name> <NA>
-<NA>``; other line types (``SPKR-INFO``, ``LEXEME``...) and ``;;`` comments are ignored.
+<NA>``; the other NIST record types (``SPKR-INFO``, ``LEXEME``, ``NON-SPEECH``, ``NOSCORE``...) and ``;;``
+comments are ignored; any other record type (a misspelt ``SPAEKER``) is an error naming the line.
 
 **How a mono mix is split** (``prosync score mix.wav --rttm mix.rttm``): each of the two speakers'
 streams is the mix itself where the RTTM says that speaker talks and digital silence (zeros)
@@ -12,6 +13,7 @@ the two voices, so they are flagged, as ``rttm_overlap`` rows of ``turns.parquet
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +26,12 @@ from ..engine.errors import AudioInputError
 #: RTTM turns may end this far past the end of the audio (rounding of the diarizer); later is
 #: an error (the RTTM probably belongs to another recording).
 END_TOLERANCE_S = 0.5
+
+
+#: The NIST RT-09 record types other than SPEAKER: read past without a word. Any other type is
+#: an error, so that a misspelt SPEAKER line does not lose a turn silently.
+NIST_TYPES = ("SEGMENT", "NOSCORE", "NO_RT_METADATA", "LEXEME", "NON-LEX", "NON-SPEECH", "FILLER",
+              "EDIT", "IP", "SU", "CB", "A/P", "SPKR-INFO")
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,18 @@ def read_rttm(path: str | Path) -> list[RttmTurn]:
     turns = []
     for no, line in enumerate(text.splitlines(), 1):
         f = line.split()
-        if not f or f[0].startswith(";") or f[0] != "SPEAKER":
+        if not f or f[0].startswith((";", "#")):
             continue
+        kind = f[0].upper()
+        if kind in NIST_TYPES:  # a standard record without speaker turns: ignored knowingly
+            continue
+        if kind != "SPEAKER":
+            near = difflib.get_close_matches(kind, ["SPEAKER", *NIST_TYPES], n=1, cutoff=0.6)
+            raise AudioInputError(
+                f"{path}:{no}: unknown RTTM record type {f[0]!r}"
+                + (f" (did you mean {near[0]}?)" if near else "")
+                + ": fix the line; turns are SPEAKER lines, and the other NIST types "
+                f"({', '.join(NIST_TYPES)}) are ignored")
         if len(f) < 8:
             raise AudioInputError(
                 f"{path}:{no}: SPEAKER line has {len(f)} fields, RTTM needs at least 8 "

@@ -94,9 +94,23 @@ def test_dc_offset_warns(tmp_path, capsys):
     assert "DC offset" in capsys.readouterr().err
 
 
-def test_demo_runs(tmp_path):
+def test_demo_runs_and_claims_only_what_its_scores_show(tmp_path, capsys):
+    import json
+    import re
+
     assert main(["demo", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "frames.parquet").exists()
+    out = " ".join(capsys.readouterr().out.split())
+    assert "increasingly" not in out and "in the second r" not in out
+    lh = json.loads((tmp_path / "summary.json").read_text())["entrainment"]["levitan_hirschberg"]
+    for feat, label in (("f0_mean_hz", "pitch"), ("rate_sps", "speech rate")):
+        v = lh["ben_follows_ada"][feat]
+        m = re.search(label + r": ben after ada's turn r = ([+-][\d.]+) over (\d+) exchanges, "
+                      r"p = ([\d.]+) \(([^)]*)\)", out)
+        assert m, out
+        assert float(m[1]) == round(v["synchrony_r"], 2) and int(m[2]) == v["pairs"]
+        assert float(m[3]) == round(v["synchrony_p"], 2)
+        assert m[4].startswith("significant") == (v["synchrony_p"] < 0.05)
 
 
 def test_library_errors_name_parameters_the_cli_names_flags():
@@ -107,3 +121,21 @@ def test_library_errors_name_parameters_the_cli_names_flags():
     assert cli_message("omit profile= to start, or use devices=3") == \
         "omit --profile to start, or use --device 3"
     assert cli_message("sync rate_hz=7 and sample_rate=8") == "sync rate_hz=7 and sample_rate=8"
+
+
+def test_preset_reaches_the_session(tmp_path):
+    """``prosync score --preset research``: the summary names the preset and its windows."""
+    import json
+
+    import soundfile as sf
+
+    from prosync.cli import main
+    from prosync.commands.offline import DEMO
+
+    x, sr = sf.read(str(DEMO), dtype="float32")
+    sf.write(str(tmp_path / "d.wav"), x[: 45 * sr], sr)
+    out = tmp_path / "o"
+    assert main(["score", str(tmp_path / "d.wav"), "--out", str(out), "--quiet", "--no-report",
+                 "--preset", "research"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["settings"]["preset"] == "research" and s["settings"]["sync"]["window_s"] == 30.0

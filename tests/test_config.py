@@ -55,10 +55,15 @@ def test_preset_option_on_every_command():
     ("pacing", "rate_dead_band", float("nan"), r"pacing.rate_dead_band=nan is invalid: use 0 to 1"),
     ("pacing", "max_f0_offset_st", "4", r"pacing.max_f0_offset_st='4' is invalid"),
     ("vad", "floor_margin_db", -1.0, r"vad.floor_margin_db=-1.0 is invalid: use 0 to 40 dB \(default 9\)"),
-    ("vad", "bleed_db", 99.0, r"vad.bleed_db=99.0 is invalid"),
+    ("vad", "cross_talk_corr", 1.5, r"vad.cross_talk_corr=1.5 is invalid: use 0 to 1"),
+    ("vad", "floor_quantile", -0.1, r"vad.floor_quantile=-0.1 is invalid"),
     ("vad", "webrtc_mode", True, r"vad.webrtc_mode=True is invalid"),
     ("rate", "min_dip_db", 0.0, r"rate.min_dip_db=0.0 is invalid: use more than 0 and at most 20 dB"),
     ("turns", "ipu_bridge_s", float("inf"), r"turns.ipu_bridge_s=inf is invalid: use 0 to 2 s"),
+    ("turns", "min_ipu_s", 3.0, r"turns.min_ipu_s=3.0 is invalid: use 0 to 2 s"),
+    ("sync", "step_s", float("nan"), r"sync.step_s=nan is invalid: use more than 0"),
+    ("sync", "hold_s", -1.0, r"sync.hold_s=-1.0 is invalid: use 0 to 60 s \(default 4\)"),
+    ("sync", "window_s", 0.1, r"sync.window_s=0.1 is invalid"),
 ])
 def test_every_section_names_the_field_and_the_fix(section, field, value, msg):
     import dataclasses
@@ -68,3 +73,19 @@ def test_every_section_names_the_field_and_the_fix(section, field, value, msg):
                                                                     **{field: value})})
     with pytest.raises(ProsyncError, match=msg):
         cfg.validate()
+
+
+def test_readme_preset_table_matches_the_presets():
+    """The README states each preset's values once; they must be the code's."""
+    import re
+    from pathlib import Path
+
+    from prosync import SYNC_PRESETS
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name, c in SYNC_PRESETS.items():
+        row = re.search(rf"^\| `{name}`[^|]*\| (.+)$", text, re.M)
+        assert row, f"README has no row for preset {name!r}"
+        cells = [x.strip() for x in row.group(1).split("|")]
+        assert cells[:4] == [f"{c.window_s:g} s", f"±{c.lag_s:g} s", f"{c.step_s:g} s",
+                             f"last {c.history_s:g} s"], (name, cells)

@@ -125,3 +125,20 @@ def test_sigkill_mid_run_loses_nothing(tmp_path):
     s = json.loads((out / "corpus_summary.json").read_text())
     assert s["done"] == 4 and s["scored_this_run"] == 4 - len(finished)
     assert not (out / ".work").exists() or not any((out / ".work").iterdir())
+
+
+def test_dask_worker_in_another_folder_gets_absolute_paths(tmp_path, monkeypatch):
+    """``--dask`` with relative paths: a worker process started in another folder must find the
+    audio and write into the right dataset."""
+    distributed = pytest.importorskip("distributed")
+    _corpus(tmp_path / "in", 2)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the worker process starts here
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cl, distributed.Client(cl) as client:
+        monkeypatch.chdir(tmp_path)  # the user runs prosync corpus from here, with relative paths
+        s = run_corpus("in", "out", dask=client, progress=False)
+    assert s["done"] == 2 and s["failed"] == 0, s["failures"]
+    assert len(list((tmp_path / "out").rglob("*.parquet"))) > 2
+    assert not (elsewhere / "out").exists()

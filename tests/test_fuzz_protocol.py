@@ -136,7 +136,7 @@ def test_corpus_ws(server, path):
 
 def test_corpus_ws_crashes_found_by_the_long_run(server):
     """``crash-*.json``: inputs on which ``bench/reliability/fuzz.py`` saw an ``internal`` error
-    (deeply nested JSON: a ``RecursionError`` in the server, since fixed in ``streams/websocket.py``)."""
+    (deeply nested JSON: a ``RecursionError`` in the server, since fixed in ``streams/ws_protocol.py``)."""
     crashes = sorted(CORPUS.glob("crash-*.json"))
     assert crashes
     for p in crashes:

@@ -115,7 +115,7 @@ def test_dashboard_renders_a_session():
     text = buf.getvalue()
     for want in ("client", "coach", "synchrony", "late hops 2", "pacing for coach", "→"):
         assert want in text, want
-    assert sparkline([1, 2, np.nan, 3], 0, 3) == "▃▅ █"
+    assert sparkline([1, 2, np.nan, 3], 0, 3) == "▃▅·█"
 
 
 # ------------------------------------------------------------------ through a virtual microphone
@@ -315,8 +315,9 @@ def test_ctrl_c_finalises_and_score_of_the_recording_equals_the_stream(live_run,
     rc, lines, err, rec = live_run
     assert rc == 0, err
     names = sorted(p.name for p in rec.iterdir())
-    assert names == ["audio.flac", "frames.parquet", "pacing.parquet", "report.html",
-                     "series.parquet", "summary.json", "synchrony.parquet", "turns.parquet"]
+    assert names == ["audio.flac", "end_of_turn.parquet", "frames.parquet", "pacing.parquet",
+                     "report.html", "series.parquet", "summary.json", "synchrony.parquet",
+                     "turn_end.parquet", "turns.parquet"]
     summ = json.loads((rec / "summary.json").read_text())
     assert summ["live"]["dropped_s"] == 0
     assert main(["score", str(rec / "audio.flac"), "--out", str(tmp_path / "s"), "--quiet"]) == 0
@@ -324,7 +325,9 @@ def test_ctrl_c_finalises_and_score_of_the_recording_equals_the_stream(live_run,
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [n for n in names
                                                                    if n != "audio.flac"]
     offline = json.loads((tmp_path / "s" / "summary.json").read_text())
-    assert set(offline) - {"inputs"} <= set(summ) and isinstance(summ["warnings"], list)
+    assert set(offline) <= set(summ) and isinstance(summ["warnings"], list)
+    assert [(i["path"], i["channel"]) for i in summ["inputs"]] == [
+        (i["path"], i["channel"]) for i in offline["inputs"]]
     assert "<img" in (rec / "report.html").read_text()
     live, _, _ = _parse(lines)
     off = pq.read_table(tmp_path / "s" / "frames.parquet")

@@ -70,7 +70,7 @@ def _gap(end_s, fto_s, taker="user"):
     ([], 250.0),                       # default before any floor transfer of the user
     ([0.6, 0.6, 0.6], 625.0),          # median FTO, 50 ms bins -> bin centre 0.625 s
     ([0.2, 0.6, 0.9], 625.0),
-    ([2.5, 2.8, 2.6], 1500.0),         # bounded above
+    ([2.5, 2.8, 2.6], 250.0),          # lapses (over max_reply_delay_ms) are not gaps
     ([-0.4, -0.2, -0.3], 150.0),       # overlaps: bounded below
 ])
 def test_reply_delay_from_users_ftos_bounded(ftos, want_ms):
@@ -79,8 +79,8 @@ def test_reply_delay_from_users_ftos_bounded(ftos, want_ms):
     row = _last(tr, _bins(100, rate=4.0), _bins(100, rate=4.0))
     assert row.hesitation == 0.0
     assert row.reply_delay_ms == pytest.approx(want_ms)
-    assert bl[0].n_fto == len(ftos)
-    assert row.conf_reply_delay == min(1.0, len(ftos) / 3)
+    assert bl[0].n_fto == sum(f <= 1.5 for f in ftos)  # lapses are not counted
+    assert row.conf_reply_delay == min(1.0, sum(f <= 1.5 for f in ftos) / 3)
 
 
 def test_events_apply_only_once_final():
@@ -159,3 +159,23 @@ def test_advice_is_sane_from_the_first_second():
     assert math.isnan(row.target_rate_sps)
     assert row.reply_delay_ms == pytest.approx(250 + (2000 - 250) / 3, abs=15)  # 50 ms bins
     assert row.conf_reply_delay == pytest.approx(1 / 3)
+
+
+def test_advice_through_a_session_is_sane_in_the_first_second():
+    """Real audio through the Session: within 0.6 s of the user's first speech no target rate
+    below 2 syl/s and no reply delay at the ceiling (both seen before the confidence gating)."""
+    from prosync import Session
+    from tests.audio import dialogue
+
+    a, b, ipus = dialogue()
+    s = Session(("user", "agent"))
+    rows = []
+    for i in range(0, a.size, 320):
+        rows += s.push(0, a[i:i + 320]).pacing + s.push(1, b[i:i + 320]).pacing
+    first = ipus["a"][0][0]
+    early = [r for r in rows if first <= r.t_s <= first + 0.6]
+    assert len(early) >= 5
+    for r in early:
+        assert r.reply_delay_ms < PacingConfig().max_reply_delay_ms
+    # never a target below the 10 % band around 2 syl/s, from the first row to the last
+    assert all(math.isnan(r.target_rate_sps) or r.target_rate_sps >= 1.8 - 1e-9 for r in rows)

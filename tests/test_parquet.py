@@ -32,8 +32,8 @@ def test_session_writer_round_trip(tmp_path):
     w(s.close())
     files = w.close()
     names = sorted(f.name for f in files)
-    assert names == ["frames.parquet", "pacing.parquet", "series.parquet", "synchrony.parquet",
-                     "turns.parquet"]
+    assert names == ["end_of_turn.parquet", "frames.parquet", "pacing.parquet", "series.parquet",
+                     "synchrony.parquet", "turn_end.parquet", "turns.parquet"]
     fr = pq.read_table(tmp_path / "frames.parquet")
     assert fr.num_rows == 2 * int(np.ceil(len(a) / 160))
     assert fr.schema.field("f0_hz").type == pa.float32()

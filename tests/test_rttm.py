@@ -72,3 +72,33 @@ def test_rttm_out_round_trip(tmp_path):
     p = R.write_rttm(tmp_path / "x.rttm", "x", [("a", 0.5, 2.5), ("b", 3.0, 5.2)])
     t = R.read_rttm(p)
     assert [(x.speaker, x.start_s, x.end_s) for x in t] == [("a", 0.5, 2.5), ("b", 3.0, 5.2)]
+
+
+def test_misspelt_record_type_is_an_error_with_its_line(tmp_path, capsys):
+    lines = _lines(dialogue()[2])
+    lines[2] = lines[2].replace("SPEAKER", "SPAEKER")  # this turn would be lost silently
+    p = tmp_path / "bad.rttm"
+    p.write_text("".join(lines))
+    with pytest.raises(AudioInputError, match=r"bad\.rttm:3: unknown RTTM record type 'SPAEKER' "
+                                              r"\(did you mean SPEAKER\?\)"):
+        R.read_rttm(p)
+    wav, rttm, _ = _mix(tmp_path, lines)
+    assert main(["score", str(wav), "--rttm", str(rttm), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "mix.rttm:3: unknown RTTM record type 'SPAEKER'" in err[0]
+
+
+def test_standard_nist_record_types_are_ignored(tmp_path):
+    ipus = dialogue()[2]
+    plain = R.read_rttm(R.write_rttm(tmp_path / "plain.rttm", "mix",
+                                     [(s, a, b) for s, iv in ipus.items() for a, b in iv]))
+    extra = ["SPKR-INFO mix 1 <NA> <NA> <NA> adult_female a <NA> <NA>\n",
+             "LEXEME mix 1 0.50 0.30 hello lex a <NA> <NA>\n",
+             "NON-SPEECH mix 1 5.20 0.50 <NA> noise <NA> <NA> <NA>\n",
+             "NOSCORE mix 1 0.00 0.20 <NA> <NA> <NA> <NA> <NA>\n",
+             ";; a comment\n", "# another\n"]
+    p = tmp_path / "nist.rttm"
+    p.write_text("".join(extra[:3] + _lines(ipus, extra[3:])))
+    def key(turns):
+        return sorted((t.speaker, round(t.start_s, 3), round(t.end_s, 3)) for t in turns)
+    assert key(R.read_rttm(p)) == key(plain) and len(plain) == 4

@@ -154,3 +154,41 @@ def test_threads_one_producer_per_speaker():
     for spk in ("a", "b"):
         f0 = np.concatenate([c["f0_hz"] for c in got[spk]])
         np.testing.assert_array_equal(f0, exp[spk]["f0_hz"])
+
+
+def _by_frame(block: int, a, b):
+    """Push ``block`` samples per speaker at a time; per push: (frames joined so far, series
+    bins, synchrony rows, pacing rows emitted so far)."""
+    s = Session(sample_rate=16000)
+    joined, n_series, rows, pacing, out = 0, 0, [], [], []
+    for lo in range(0, len(a), block):
+        for i, x in enumerate((a, b)):
+            u = s.push(i, x[lo:lo + block])
+            joined += len(u.frames.get("a", ()))
+            n_series += len(u.series["a"]["t_s"]) if u.series else 0
+            rows += u.synchrony
+            pacing += u.pacing
+            out.append((joined, n_series, repr(rows), repr(pacing)))  # repr: NaN equals NaN
+    return out
+
+
+def test_synchrony_work_is_spread_over_hops_and_paced_by_frames_not_pushes():
+    """At 10 ms pushes, a bin's binning, synchrony update and pacing update come out in three
+    different pushes (no push pays for all of a bin); what has come out once a given number of
+    frames is joined is the same for 10 ms and 30 ms pushes."""
+    a, b, _ = dialogue()
+    a, b = a[:16000 * 12], b[:16000 * 12]
+    fine = _by_frame(160, a, b)
+    steps = [(fine[k][1] - fine[k - 1][1], fine[k][2] != fine[k - 1][2],
+              fine[k][3] != fine[k - 1][3]) for k in range(1, len(fine))]
+    assert sum(s[0] for s in steps) >= 100 and sum(s[1] for s in steps) > 0
+    assert not any(s[0] and (s[1] or s[2]) for s in steps)   # binning alone in its push
+    assert not any(s[1] and s[2] for s in steps)             # synchrony and pacing apart
+    coarse = _by_frame(480, a, b)
+    at = {j: (n, r, p) for j, n, r, p in fine}
+    checked = 0
+    for j, n, r, p in coarse:
+        if j in at:
+            assert (n, r, p) == at[j], j
+            checked += 1
+    assert checked > 100

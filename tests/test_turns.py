@@ -216,30 +216,31 @@ def test_streaming_equals_batch_random(seed):
     assert _split(got, speakers) == want
 
 
-def _confirmed_ipus_ref(flags, voiced, bridge_ms, min_frames, min_voiced):
-    """Slow twin of the IPU confirmation: runs of speech frames, bridged (rule 2), kept when
-    they span ``min_frames`` frames and hold ``min_voiced`` voiced speech frames."""
-    runs = []
-    k = 0
-    n = len(flags)
-    while k < n:
-        if flags[k]:
-            j = k
-            while j < n and flags[j]:
-                j += 1
-            if runs and (k - runs[-1][1]) * HOP_MS < bridge_ms:
-                runs[-1][1] = j
-            else:
-                runs.append([k, j])
-            k = j
-        else:
-            k += 1
-    keep = []
+def _bridge_ref(runs, gap_ms):
+    out = []
     for a, b in runs:
-        n_voiced = sum(1 for i in range(a, b) if flags[i] and voiced[i])
-        if b - a >= min_frames and n_voiced >= min_voiced:
-            keep.append((a * HOP_MS / 1000, b * HOP_MS / 1000))
-    return keep
+        if out and (a - out[-1][1]) * HOP_MS < gap_ms:
+            out[-1][1] = b
+        else:
+            out.append([a, b])
+    return out
+
+
+def _confirmed_ipus_ref(flags, voiced, theta_ms, attach_ms, min_ms, min_voiced):
+    """Slow twin of the IPU stages: runs of speech frames, bridged into stretches (gaps under
+    ``min(attach, theta)``), stretches with fewer than ``min_voiced`` voiced speech frames
+    dropped, the rest bridged into IPUs (gaps under theta), IPUs under ``min_ms`` dropped."""
+    runs = []
+    for k, f in enumerate(flags):
+        if f and runs and runs[-1][1] == k:
+            runs[-1][1] = k + 1
+        elif f:
+            runs.append([k, k + 1])
+    stretches = _bridge_ref(runs, min(attach_ms, theta_ms))
+    kept = [(a, b) for a, b in stretches
+            if sum(1 for i in range(a, b) if flags[i] and voiced[i]) >= min_voiced]
+    return [(a * HOP_MS / 1000, b * HOP_MS / 1000) for a, b in _bridge_ref(kept, theta_ms)
+            if (b - a) * HOP_MS >= min_ms]
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -251,8 +252,8 @@ def test_confirmed_ipus_streaming_equals_reference(seed):
     voiced = [f & (rng.random(n) < [0.05, 0.3, 0.7][seed % 3]) for f in flags]
     theta, min_ipu, min_voiced = [(0.18, 0.08, 0.03), (0.0, 0.05, 0.02), (0.25, 0.2, 0.1),
                                   (0.18, 0.0, 0.05), (0.1, 0.1, 0.0)][seed % 5]
-    segs = {s: _confirmed_ipus_ref(f.tolist(), v.tolist(), round(theta * 1000),
-                                   round(min_ipu * 100), round(min_voiced * 100))
+    segs = {s: _confirmed_ipus_ref(f.tolist(), v.tolist(), round(theta * 1000), 100,
+                                   round(min_ipu * 1000), round(min_voiced * 100))
             for s, f, v in zip(speakers, flags, voiced, strict=True)}
     ipus, _, events = turn_events_from_segments(segs, n * HOP_MS / 1000, 0.0)
     want = ([_key(e) for e in ipus], [_key(e) for e in events])

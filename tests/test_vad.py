@@ -7,44 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from prosync.native.vad import ABS_FLOOR_DB, LEVEL_REF_DB, remove_bleed, vad_combine
-
-# ----------------------------------------------------------------------------- slow references
-
-
-def vad_combine_ref(energy_db, webrtc, state, margin_db, rise_db, hang_frames,
-                    rel_db=1000.0, level_fall_db=0.0):
-    """Obviously correct frame loop: returns (speech list, new state)."""
-    floor, hang, level = state[0], state[1], state[2] + LEVEL_REF_DB
-    out = []
-    for e, w in zip(energy_db, webrtc, strict=True):
-        e = float(e)
-        floor = e if (math.isnan(floor) or e < floor) else floor + rise_db
-        if level > LEVEL_REF_DB:
-            level = max(LEVEL_REF_DB, level - level_fall_db)
-        raw = bool(w) and e > floor + margin_db and e > ABS_FLOOR_DB
-        if raw:
-            level = max(level, e)
-        if raw and e > level - rel_db:
-            hang = hang_frames
-            out.append(True)
-        elif hang > 0:
-            hang -= 1
-            out.append(True)
-        else:
-            out.append(False)
-    return out, [floor, hang, level - LEVEL_REF_DB]
-
-
-def remove_bleed_ref(ea, sa, eb, sb, bleed_db):
-    sa, sb = list(sa), list(sb)
-    for i in range(len(sa)):
-        if sa[i] and sb[i]:
-            if ea[i] < eb[i] - bleed_db:
-                sa[i] = False
-            elif eb[i] < ea[i] - bleed_db:
-                sb[i] = False
-    return sa, sb
+from prosync.native.vad import ABS_FLOOR_DB
 
 
 def _random_energy(rng, n):
@@ -58,119 +21,6 @@ def _random_energy(rng, n):
         k += length
     e[on] = rng.normal(-25, 8, on.sum())
     return e.astype(np.float32), on
-
-
-# ----------------------------------------------------------------------------- kernel vs reference
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_vad_combine_matches_reference_across_splits(seed):
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(50, 2000))
-    e, on = _random_energy(rng, n)
-    web = on ^ (rng.random(n) < 0.1)
-    margin = float(rng.choice([3.0, 9.0, 15.0]))
-    rise = float(rng.choice([0.0, 0.005, 0.02, 0.5]))
-    hang = int(rng.integers(0, 20))
-    rel, fall = [(1000.0, 0.0), (30.0, 0.01), (20.0, 0.0), (35.0, 0.5)][seed % 4]
-    want, want_state = vad_combine_ref(e, web, [math.nan, 0.0, 0.0], margin, rise, hang, rel, fall)
-    # kernel, in random chunks carrying the state
-    state = np.array([np.nan, 0.0, 0.0])
-    got = np.zeros(n, bool)
-    cuts = [0, *sorted(rng.choice(np.arange(1, n), size=5, replace=False)), n]
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        out = np.zeros(b - a + 3, bool)  # longer than n: only the first n are written
-        vad_combine(e[a:b], web[a:b], b - a, state, margin, rise, hang, out, rel, fall)
-        got[a:b] = out[:b - a]
-    assert got.tolist() == want
-    np.testing.assert_allclose(state, want_state, rtol=0, atol=1e-9)
-
-
-def test_vad_combine_default_args_equal_gate_off():
-    rng = np.random.default_rng(11)
-    e, on = _random_energy(rng, 500)
-    a = np.zeros(500, bool)
-    b = np.zeros(500, bool)
-    vad_combine(e, on, 500, np.array([np.nan, 0.0, 0.0]), 9.0, 0.02, 8, a)
-    vad_combine(e, on, 500, np.array([np.nan, 0.0, 0.0]), 9.0, 0.02, 8, b, 1000.0, 0.0)
-    assert (a == b).all()
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_remove_bleed_matches_reference(seed):
-    rng = np.random.default_rng(100 + seed)
-    n = int(rng.integers(1, 1000))
-    ea = rng.normal(-40, 20, n).astype(np.float32)
-    eb = rng.normal(-40, 20, n).astype(np.float32)
-    sa = rng.random(n) < 0.6
-    sb = rng.random(n) < 0.6
-    bleed = float(rng.choice([0.0, 6.0, 15.0]))
-    want_a, want_b = remove_bleed_ref(ea, sa, eb, sb, bleed)
-    remove_bleed(ea, sa, eb, sb, n, bleed)
-    assert sa.tolist() == want_a
-    assert sb.tolist() == want_b
-
-
-# ----------------------------------------------------------------------------- known answers
-
-
-def _run(e, web, margin=9.0, rise=0.02, hang=0, **kw):
-    e = np.asarray(e, np.float32)
-    web = np.asarray(web, bool)
-    out = np.zeros(e.shape[0], bool)
-    state = np.array([np.nan, 0.0, 0.0])
-    vad_combine(e, web, e.shape[0], state, margin, rise, hang, out, *kw.values())
-    return out, state
-
-
-def test_burst_over_noise_with_hangover():
-    e = [-70.0] * 10 + [-30.0] * 5 + [-70.0] * 10
-    out, state = _run(e, [True] * 25, hang=3)
-    assert out.tolist() == [False] * 10 + [True] * 8 + [False] * 7
-    assert state[0] == pytest.approx(-70.0, abs=0.021)  # min tracking within one rise step
-    assert state[1] == 0
-    assert state[2] + LEVEL_REF_DB == pytest.approx(-30.0)
-
-
-def test_both_webrtc_and_energy_needed():
-    e = [-70.0] * 5 + [-30.0] * 5 + [-70.0] * 5
-    web = [False] * 7 + [True] * 8  # webrtc late; energy gone when webrtc lingers
-    out, _ = _run(e, web)
-    assert out.tolist() == [False] * 7 + [True] * 3 + [False] * 5
-
-
-def test_margin_and_absolute_floor():
-    # 8 dB over the floor is not enough with a 9 dB margin
-    out, _ = _run([-70.0] * 5 + [-62.0] * 5, [True] * 10)
-    assert not out.any()
-    # digital near-silence: above the floor by the margin but under ABS_FLOOR_DB
-    out, _ = _run([-110.0] * 5 + [-80.0] * 5, [True] * 10)
-    assert not out.any()
-
-
-def test_floor_rises_slowly_so_long_speech_stays_speech():
-    # noise at -70 then 300 frames at -40: the floor rises 0.02 dB/frame (6 dB): still speech
-    out, state = _run([-70.0] * 10 + [-40.0] * 300, [True] * 310)
-    assert out[10:].all()
-    assert state[0] == pytest.approx(-70.0 + 301 * 0.02, abs=1e-6)
-
-
-def test_relative_gate_rejects_quiet_sounds_after_loud_speech():
-    e = [-70.0] * 5 + [-10.0] * 5 + [-70.0] * 5 + [-50.0] * 5
-    out, _ = _run(e, [True] * 20, rise=0.0, rel_db=30.0, fall=0.0)
-    assert out.tolist() == [False] * 5 + [True] * 5 + [False] * 10
-    out, _ = _run(e, [True] * 20, rise=0.0)  # gate off: the quiet sound is speech
-    assert out[15:].all()
-
-
-def test_remove_bleed_known_answer():
-    ea = np.array([-20.0, -20.0, -40.0, -20.0], np.float32)
-    eb = np.array([-40.0, -30.0, -20.0, -50.0], np.float32)
-    sa = np.array([True, True, True, False])
-    sb = np.array([True, True, True, True])
-    remove_bleed(ea, sa, eb, sb, 4, 15.0)
-    assert sa.tolist() == [True, True, False, False]
-    assert sb.tolist() == [False, True, True, True]
 
 
 def apply_hangover_ref(raw, hang_frames, hang=0):
@@ -200,3 +50,243 @@ def test_apply_hangover_matches_reference_across_splits(seed):
     for a, b in zip(np.r_[0, cuts], np.r_[cuts, 400]):
         apply_hangover(raw[a:b], b - a, state, 5, out[a:b])
     np.testing.assert_array_equal(out, want)
+
+
+# ----------------------------------------------------------------------------- hysteresis VAD
+
+
+def vad_hysteresis_ref(energy_db, webrtc, voiced, on_db, off_db, v_db, q, max_uv, rel_db,
+                       level_q, level_step, window):
+    """Obviously correct frame loop of :func:`vad_hysteresis`: the floor is the ``q`` quantile
+    (lower bin edge, 0.5 dB bins) of a plain list of the last ``window`` non-speech frames."""
+    from prosync.native.vad import HIST_LO_DB, HIST_PER_DB, energy_bin
+
+    hist_frames = []  # bins of non-speech frames, oldest first
+    in_speech, unvoiced, pend, level, noise = False, 0, [], 0.0, False
+    out = []
+
+    def floor_of():
+        if not hist_frames:
+            return math.nan
+        srt = sorted(hist_frames)
+        # smallest bin whose cumulative count reaches q * count
+        for b in range(srt[0], srt[-1] + 1):
+            if sum(1 for x in srt if x <= b) >= q * len(srt) and b >= srt[0]:
+                return HIST_LO_DB + b / HIST_PER_DB
+        return HIST_LO_DB + srt[-1] / HIST_PER_DB
+
+    def add(b):
+        hist_frames.append(b)
+        if len(hist_frames) > window:
+            hist_frames.pop(0)
+
+    for e, w, v in zip(energy_db, webrtc, voiced, strict=True):
+        e = float(e)
+        b = energy_bin(e)
+        floor = floor_of()
+        if math.isnan(floor):
+            floor = e
+        speech = False
+        if e > ABS_FLOOR_DB:
+            if v and e > floor + v_db:
+                speech = True
+            elif level != 0.0 and e < level - rel_db:
+                speech = False
+            elif in_speech:
+                speech = e > floor + off_db
+            elif noise:
+                speech = False
+            else:
+                speech = bool(w) and e > floor + on_db
+        if e <= floor + off_db:
+            noise = False
+        if speech and v:
+            if level == 0.0:
+                level = e
+            elif e > level:
+                level += level_step * level_q
+            else:
+                level -= level_step * (1 - level_q)
+        if speech:
+            if v:
+                unvoiced, pend = 0, []
+            else:
+                pend.append(b)
+                unvoiced += 1
+                if unvoiced >= max_uv:
+                    for x in pend[:-1]:
+                        add(x)
+                    speech = False
+                    noise = True
+        if not speech:
+            unvoiced, pend = 0, []
+            add(b)
+        in_speech = speech
+        out.append(speech)
+    return out, floor_of(), level
+
+
+def _vad_inputs(rng, n):
+    e, on = _random_energy(rng, n)
+    web = on ^ (rng.random(n) < 0.1)
+    voiced = on & (rng.random(n) < 0.6)
+    return e, web, voiced
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_vad_hysteresis_matches_reference_across_splits(seed):
+    from prosync.native import vad as kv
+
+    rng = np.random.default_rng(200 + seed)
+    n = int(rng.integers(50, 1500))
+    e, web, voiced = _vad_inputs(rng, n)
+    on, off, vdb = [(9.0, 4.0, 3.0), (12.0, 6.0, 0.0), (6.0, 6.0, 6.0), (9.0, 2.0, 3.0)][seed % 4]
+    q = float(rng.choice([0.1, 0.2, 0.5]))
+    max_uv = int(rng.integers(3, 40))
+    rel = float(rng.choice([20.0, 35.0, 1000.0]))
+    window = int(rng.choice([5, 50, 300]))
+    want, want_floor, want_level = vad_hysteresis_ref(e, web, voiced, on, off, vdb, q, max_uv,
+                                                      rel, 0.5, 0.5, window)
+    prm = np.zeros(kv.N_VAD_PARAMS)
+    prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
+         kv.P_LEVEL_Q, kv.P_LEVEL_STEP]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5]
+    st = np.zeros(kv.N_VAD_STATE)
+    ring = np.zeros(window, np.int32)
+    hist = np.zeros(kv.HIST_BINS, np.int32)
+    pend = np.zeros(max_uv, np.int32)
+    got = np.zeros(n, bool)
+    cuts = [0, *sorted(rng.choice(np.arange(1, n), size=6, replace=False)), n]
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        out = np.zeros(b - a + 2, bool)
+        kv.vad_hysteresis(e[a:b], web[a:b], voiced[a:b], b - a, prm, st, ring, hist, pend, out)
+        got[a:b] = out[:b - a]
+    assert got.tolist() == want
+    assert st[kv.S_FLOOR] == pytest.approx(want_floor)
+    assert st[kv.S_LEVEL] == pytest.approx(want_level)
+
+
+def _hyst(e, web, voiced, on=9.0, off=4.0, vdb=3.0, q=0.2, max_uv=30, rel=35.0, window=300):
+    from prosync.native import vad as kv
+
+    e = np.asarray(e, np.float32)
+    prm = np.zeros(kv.N_VAD_PARAMS)
+    prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
+         kv.P_LEVEL_Q, kv.P_LEVEL_STEP]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5]
+    out = np.zeros(e.shape[0], bool)
+    st = np.zeros(kv.N_VAD_STATE)
+    kv.vad_hysteresis(e, np.asarray(web, bool), np.asarray(voiced, bool), e.shape[0], prm, st,
+                      np.zeros(window, np.int32), np.zeros(kv.HIST_BINS, np.int32),
+                      np.zeros(max_uv, np.int32), out)
+    return out, st
+
+
+def test_hysteresis_keeps_a_quiet_tail_and_a_voiced_one():
+    # onset needs floor + 9 dB and webrtcvad; the tail goes on down to floor + 4 dB; a voiced
+    # frame only needs floor + 3 dB
+    e = [-70.0] * 20 + [-40.0] * 10 + [-64.0] * 5 + [-65.5] * 3 + [-66.5] * 2 + [-70.0] * 10
+    web = [False] * 20 + [True] * 10 + [False] * 20
+    voiced = [False] * 20 + [True] * 10 + [False] * 8 + [True] * 2 + [False] * 10
+    out, st = _hyst(e, web, voiced)
+    assert out.tolist() == [False] * 20 + [True] * 20 + [False] * 10
+    assert st[0] == 0  # not in speech at the end
+
+
+def test_hysteresis_floor_is_a_percentile_not_the_minimum():
+    # room tone around -60 dB with dips to -70: a minimum tracker sits at -70 and lets -61 dB
+    # lip noise through a 9 dB margin; the 20th percentile (-60.5 dB) does not
+    rng = np.random.default_rng(1)
+    e = np.full(400, -60.0, np.float32) + rng.normal(0, 0.3, 400).astype(np.float32)
+    e[::10] = -70.0
+    e[300:305] = -55.0  # lip noise, webrtcvad says speech
+    web = np.zeros(400, bool)
+    web[300:305] = True
+    out, st = _hyst(e, web, np.zeros(400, bool))
+    assert not out.any()
+    assert -61.0 <= st[5] <= -60.0
+
+
+def test_hysteresis_unvoiced_noise_ends_and_lifts_the_floor():
+    # a noise bed switches on 20 dB up: webrtcvad and the margin say speech, no voicing comes;
+    # after max_uv frames it is noise and the floor learns it (once 80 % of its window is the
+    # new bed, for the 20th percentile)
+    e = [-70.0] * 50 + [-50.0] * 300
+    out, st = _hyst(e, [True] * 350, [False] * 350, max_uv=30)
+    assert out[50:79].all() and not out[79]  # the 30th unvoiced frame ends it
+    assert not out[-50:].any()
+    assert st[5] == pytest.approx(-50.0, abs=0.5)
+
+
+def test_hysteresis_breath_under_the_speech_level_is_not_speech():
+    # after voiced speech at -20 dB, an unvoiced sound at -60 dB (40 dB down) is not speech,
+    # one at -50 dB (30 dB down) is
+    e = [-75.0] * 20 + [-20.0] * 10 + [-75.0] * 20 + [-60.0] * 5 + [-75.0] * 20 + [-50.0] * 5
+    web = [True] * len(e)
+    voiced = [False] * 20 + [True] * 10 + [False] * 50
+    out, _ = _hyst(e, web, voiced, rel=35.0)
+    assert not out[50:55].any()
+    assert out[75:80].all()
+
+
+# ----------------------------------------------------------------------------- cross-talk
+
+
+def channel_correlation_ref(xa, xb, pre, n, hop, win, max_lag, need):
+    out = []
+    for i in range(n):
+        if not need[i]:
+            out.append(0.0)
+            continue
+        end = pre + (i + 1) * hop - max_lag
+        a = xa[end - win:end:2].astype(np.float64)
+        best = 0.0
+        for lag in range(-max_lag, max_lag + 1):
+            b = xb[end - win + lag:end + lag:2].astype(np.float64)
+            den = math.sqrt(float(a @ a) * float(b @ b))
+            if den > 0:
+                best = max(best, abs(float(a @ b)) / den)
+        out.append(best)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_channel_correlation_matches_reference(seed):
+    from prosync.native.vad import channel_correlation
+
+    rng = np.random.default_rng(300 + seed)
+    hop, win, max_lag = 160, 320, int(rng.integers(0, 81))
+    pre = win + 2 * max_lag
+    n = int(rng.integers(1, 30))
+    xa = rng.standard_normal(pre + n * hop).astype(np.float32)
+    xb = rng.standard_normal(pre + n * hop).astype(np.float32)
+    xb[:] += 0.8 * np.roll(xa, int(rng.integers(-max_lag, max_lag + 1)))
+    xb[pre + hop:pre + 2 * hop] = 0.0 if n > 2 else xb[pre + hop:pre + 2 * hop]
+    need = rng.random(n) < 0.7
+    out = np.full(n, -1.0)
+    channel_correlation(xa, xb, pre, n, hop, win, max_lag, need, out)
+    np.testing.assert_allclose(out, channel_correlation_ref(xa, xb, pre, n, hop, win, max_lag,
+                                                            need), rtol=1e-7, atol=1e-12)
+
+
+def test_cross_talk_told_from_a_quiet_second_speaker():
+    from prosync.native.vad import channel_correlation, remove_cross_talk
+
+    rng = np.random.default_rng(9)
+    hop, win, lag = 160, 320, 80
+    pre = win + 2 * lag
+    n = 20
+    t = np.arange(pre + n * hop) / 16000
+    voice_a = (np.sin(2 * np.pi * 140 * t) + 0.5 * np.sin(2 * np.pi * 420 * t)
+               + 0.1 * rng.standard_normal(t.shape[0])).astype(np.float32)
+    voice_b = (np.sin(2 * np.pi * 210 * t + 1.0) + 0.3 * rng.standard_normal(t.shape[0])
+               ).astype(np.float32)
+    # cross-talk: b's microphone hears a 18 dB down, 2 ms later
+    bleed = np.r_[np.zeros(32, np.float32), voice_a[:-32]] * 10 ** (-18 / 20)
+    quiet = 10 ** (-20 / 20) * voice_b  # b speaks softly into their own microphone
+    for xb, want_b in ((bleed, False), (quiet, True)):
+        corr = np.zeros(n)
+        channel_correlation(voice_a, xb, pre, n, hop, win, lag, np.ones(n, bool), corr)
+        sa, sb = np.ones(n, bool), np.ones(n, bool)
+        ea, eb = np.full(n, -20.0, np.float32), np.full(n, -38.0, np.float32)
+        remove_cross_talk(ea, sa, eb, sb, corr, n, 0.5)
+        assert sa.all()
+        assert (sb == want_b).all(), corr

@@ -166,7 +166,38 @@ def test_socket_metrics_equal_prosync_score(server, tmp_path):
     for feat, v in res.summary["synchrony"].items():
         for k, x in v.items():
             y = summ["synchrony"][feat][k]
-            assert (x is None and y is None) or abs(x - y) <= 1e-4, (feat, k, x, y)
+            if x is None or isinstance(x, (str, bool)):  # reasons, notes, significance
+                assert x == y, (feat, k, x, y)
+            else:
+                assert y is not None and abs(x - y) <= 1e-4, (feat, k, x, y)
+
+
+def test_end_of_turn_rows_over_the_socket_equal_the_engines(server, tmp_path):
+    """Protocol 1.1: the end_of_turn and turn_end rows, with the threshold set in `start`, are
+    the Session's own (validated against the JSON Schemas)."""
+    from prosync import Session
+    from prosync.engine.config import Config, EndOfTurnConfig
+
+    path = _stereo(tmp_path)
+    pcm, sr = read_stereo_pcm16(path)
+    validate = _validator()
+    msgs = asyncio.run(stream_audio(server.url, pcm, sr, speed=0, block_ms=37, start={
+        "config": {"end_of_turn": {"threshold": 0.3}}}))
+    for m in msgs:
+        validate(m)
+    got = [r for m in msgs if m["type"] == "metrics" for r in m["end_of_turn"]]
+    te = [r for m in msgs if m["type"] == "metrics" for r in m["turn_end"]]
+    s = Session(("user", "agent"), sample_rate=sr,
+                config=Config(end_of_turn=EndOfTurnConfig(threshold=0.3)))
+    ups = [s.push(0, pcm[:, 0]), s.push(1, pcm[:, 1]), s.close()]
+    exp = np.concatenate([u.end_of_turn for u in ups])
+    exp_te = [e for u in ups for e in u.turn_end]
+    assert len(got) == len(exp) > 100 and len(te) == len(exp_te) >= 1
+    np.testing.assert_array_equal([r["t_s"] for r in got], exp["t_s"])
+    np.testing.assert_allclose([r["turn_end_prob"] for r in got], exp["turn_end_prob"],
+                               rtol=1e-6)
+    assert [r["latency_s"] for r in te] == [e.latency_s for e in exp_te]
+    assert all(r["turn_end_prob"] >= 0.3 for r in te)
 
 
 def test_messages_are_strict_json_with_nulls(server, tmp_path):
@@ -219,7 +250,7 @@ def test_coalesced_audio_gives_the_same_messages(server, tmp_path, monkeypatch, 
     """Audio waiting for the next metrics message changes nothing the client sees: the same
     messages, sent on the same received audio (at 16 kHz; resampled input may leave one block
     later, as soxr holds samples back)."""
-    import prosync.streams.websocket as wsmod
+    import prosync.streams.ws_server as wsmod
 
     pcm, _ = read_stereo_pcm16(_stereo(tmp_path, seconds=4.0, sr=sr))
 
@@ -293,6 +324,10 @@ def test_protocol_errors_keep_the_connection_and_others_served(server):
                 ('{"type": "start", "sample_rate": 16000, "colour": 1}', "bad_start"),
                 ('{"type": "start", "sample_rate": 16000, "config": {"turns": {"x": 1}}}', "bad_start"),
                 ('{"type": "start", "sample_rate": 16000, "protocol_version": "2.0"}', "bad_start"),
+                ('{"type": "start", "sample_rate": 16000, "preset": "fast"}', "bad_start"),
+                ('{"type": "start", "sample_rate": 16000, "preset": 3}', "bad_start"),
+                ('{"type": "start", "sample_rate": 16000, "preset": "research", '
+                 '"config": {"sync": {"window_s": 12}}}', "bad_start"),
             ]
             for msg, code in cases:
                 await ws.send(msg)
@@ -449,17 +484,28 @@ def test_non_local_binding_without_token_warns():
     assert exposure_warning(ServerOptions(host="127.0.0.1")) is None
     assert exposure_warning(ServerOptions(host="localhost")) is None
     assert exposure_warning(ServerOptions(host="::1")) is None
-    assert "without --token" in exposure_warning(ServerOptions(host="0.0.0.0"))
+    assert "without token=" in exposure_warning(ServerOptions(host="0.0.0.0"))
     assert exposure_warning(ServerOptions(host="0.0.0.0", token="t")) is None
 
 
 def test_bad_server_options_are_user_errors():
     from prosync.engine.errors import ProsyncError
 
-    with pytest.raises(ProsyncError, match="max-message-bytes"):
+    with pytest.raises(ProsyncError, match="max_message_bytes=10 is too small"):
         ServerOptions(max_message_bytes=10).validate()
-    with pytest.raises(ProsyncError, match="fixed --port"):
+    with pytest.raises(ProsyncError, match="fixed port="):
         ServerOptions(port=0, workers=2).validate()
+    with pytest.raises(ProsyncError, match="preset 'fast' is unknown"):
+        ServerOptions(preset="fast").validate()
+
+
+def test_serve_errors_name_the_flags(capsys):
+    """The library names its parameters; ``prosync serve`` shows its flags."""
+    from prosync.cli import main
+
+    assert main(["serve", "--port", "0", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers 2 needs a fixed --port" in err and "port=" not in err
 
 
 # ------------------------------------------------------------------ the reference client
@@ -505,7 +551,7 @@ def test_freed_memory_is_handed_back(monkeypatch):
     """The server's trimming task calls glibc's malloc_trim on its interval (Linux)."""
     import sys as _sys
 
-    import prosync.streams.websocket as wsmod
+    import prosync.streams.ws_serve as wsmod
 
     trim = wsmod._malloc_trim()
     if not _sys.platform.startswith("linux"):
@@ -522,3 +568,77 @@ def test_freed_memory_is_handed_back(monkeypatch):
 
     asyncio.run(run())
     assert len(calls) >= 3 and set(calls) == {0}
+
+
+def test_serve_logs_connections_and_refusals_with_verbose(tmp_path):
+    """``prosync -v serve``: standard logging lines for an accepted connection and a refused one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect as sync_connect
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "prosync.cli", "-v", "serve", "--port", "0",
+                             "--token", "s3cret"], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = []
+        while True:
+            line = proc.stderr.readline()
+            assert line, "server exited: " + "".join(lines)
+            lines.append(line)
+            if "serving on ws://" in line:
+                url = line.split("serving on ")[1].split()[0]
+                break
+        with pytest.raises(InvalidStatus):
+            sync_connect(f"{url}/?token=wrong", open_timeout=20)
+        with sync_connect(f"{url}/?token=s3cret", open_timeout=20) as ws:
+            ws.send(json.dumps({"type": "stop"}))
+            time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rest = proc.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rest = proc.communicate()[1]
+    log = "".join(lines) + rest
+    assert "WARNING prosync.serve: refused 127.0.0.1:" in log and "wrong token (401)" in log
+    assert "INFO prosync.serve: connection from 127.0.0.1:" in log and "closed (0 open)" in log
+
+
+def test_logging_configure_is_idempotent():
+    import logging
+
+    from prosync.engine.logs import configure
+
+    configure("WARNING")
+    assert logging.getLogger("prosync").level == logging.WARNING
+    configure("DEBUG")
+    assert logging.getLogger("prosync").level == logging.DEBUG
+    assert sum(getattr(h, "_prosync", False) for h in logging.getLogger("prosync").handlers) == 1
+    configure("WARNING")
+
+
+def test_preset_from_the_client_or_the_server(server, tmp_path):
+    """``"preset"`` in ``start`` picks the synchrony settings; without it the server's
+    ``--preset`` does; the summary names the one used."""
+    pcm, sr = read_stereo_pcm16(_stereo(tmp_path, seconds=3.0))
+
+    def preset_of(url, start):
+        msgs = asyncio.run(stream_audio(url, pcm, sr, speed=0, start=start))
+        summary = [m for m in msgs if m["type"] == "summary"][0]
+        return summary["settings"]["preset"], summary["settings"]["sync"]["window_s"]
+
+    assert preset_of(server.url, {}) == ("live", 8.0)
+    assert preset_of(server.url, {"preset": "research"}) == ("research", 30.0)
+    research = _ServerThread(preset="research")
+    try:
+        assert preset_of(research.url, {}) == ("research", 30.0)
+        assert preset_of(research.url, {"preset": "live"}) == ("live", 8.0)
+        custom = {"config": {"sync": {"window_s": 12.0}}}  # the client's own settings win
+        assert preset_of(research.url, custom) == ("custom", 12.0)
+    finally:
+        research.stop()

@@ -36,7 +36,8 @@ def rss_mb() -> float:
 
 def main(argv=None) -> int:
     from prosync.agent import AgentSession
-    from prosync.streams.websocket import _malloc_trim, warm_up
+    from prosync.streams.heap import malloc_trim as _malloc_trim
+    from prosync.streams.websocket import warm_up
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--churn-s", type=float, default=120.0, help="wall seconds of the churn part")

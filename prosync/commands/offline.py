@@ -66,56 +66,35 @@ def cmd_demo(args) -> int:
 
 
 def _print_following(res, follower: str, leader: str) -> None:
-    """How the follower's voice tracks the leader's: turn-level F0 synchrony (Levitan &
-    Hirschberg) in both directions, and in the first and the second half of the session."""
+    """What the demo was made to show and what the scores say about it: turn-level synchrony
+    (Levitan & Hirschberg) of the follower's pitch and rate with the leader's previous turn, in
+    both directions, with p-values, and the verdict they support (no more than that)."""
     from rich.console import Console
 
     c = Console()
     lh = (res.summary.get("entrainment") or {}).get("levitan_hirschberg") or {}
-    fw = lh.get(f"{follower}_follows_{leader}", {}).get("f0_mean_hz", {})
-    bw = lh.get(f"{leader}_follows_{follower}", {}).get("f0_mean_hz", {})
-    if fw.get("synchrony_r") is not None:
+    c.print(f"The demo is scripted so that {follower}'s pitch and rate move toward {leader}'s "
+            "previous turn. What the scores say:")
+    for feat, label in (("f0_mean_hz", "pitch"), ("rate_sps", "speech rate")):
+        fw = lh.get(f"{follower}_follows_{leader}", {}).get(feat, {})
+        bw = lh.get(f"{leader}_follows_{follower}", {}).get(feat, {})
+        r, p = fw.get("synchrony_r"), fw.get("synchrony_p")
+        if r is None:
+            c.print(f"  {label}: no turn-level value ({fw.get('pairs', 0)} exchanges)")
+            continue
+        if p is None:
+            verdict = fw.get("p_note") or "p withheld"
+        elif p < 0.05:
+            verdict = "significant at 5 %"
+        else:
+            verdict = "not significant: no evidence of following in this short dialogue"
         back = bw.get("synchrony_r")
-        c.print(f"turn by turn, {follower}'s pitch follows {leader}'s previous turn: "
-                f"r = {fw['synchrony_r']:+.2f} over {fw['pairs']} exchanges"
-                + (f" (the other way round: r = {back:+.2f})" if back is not None else ""))
-    pairs = _turn_pairs_f0(res.out_dir, (leader, follower), follower)
-    if pairs is not None and len(pairs.prev) >= 8:
-        h = len(pairs.prev) // 2
-        r1 = _pearson(pairs.prev[:h], pairs.cur[:h])
-        r2 = _pearson(pairs.prev[h:], pairs.cur[h:])
-        c.print(f"... in the first half of the session r = {r1:+.2f}, in the second r = {r2:+.2f}")
-
-
-def _pearson(x, y) -> float:
-    import numpy as np
-
-    return float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 else float("nan")
-
-
-def _turn_pairs_f0(out, names, responder):
-    """Turn exchanges (the other's turn-final IPU, the responder's turn-initial IPU) with their mean
-    F0 in semitones, from ``frames.parquet`` and ``turns.parquet``."""
-    import numpy as np
-    import pyarrow.parquet as pq
-
-    from prosync.engine.entrainment import IPU, ipu_features, turn_pairs, turns_from_ipus
-    from prosync.report import _np, _speaker_mask
-
-    fr = pq.ParquetFile(out / "frames.parquet").read(columns=["speaker", "t_s", "f0_hz", "energy_db"])
-    tu = [t for t in pq.ParquetFile(out / "turns.parquet").read().to_pylist() if t["kind"] == "ipu"]
-    t, f0, e = (_np(fr.column(k)) for k in ("t_s", "f0_hz", "energy_db"))
-    ipus = []
-    for name in names:
-        m = _speaker_mask(fr.column("speaker"), name)
-        mine = [u for u in tu if u["speaker"] == name]
-        if not mine:
-            return None
-        feats = ipu_features(t[m], f0[m].astype(float), e[m].astype(float),
-                             [(u["start_s"], u["end_s"]) for u in mine])
-        ipus += [IPU(name, u["start_s"], u["end_s"], {"f0": float(v)})
-                 for u, v in zip(mine, feats.f0_mean_st) if np.isfinite(v)]
-    return turn_pairs(turns_from_ipus(ipus), "f0", responder=responder)
+        c.print(f"  {label}: {follower} after {leader}'s turn r = {r:+.2f} over {fw['pairs']} "
+                f"exchanges, p = {'–' if p is None else f'{p:.2f}'} ({verdict})"
+                + ("" if back is None else f"; the other way round r = {back:+.2f}"))
+    c.print("The windowed synchrony table is negative for energy, rate and voice activity because "
+            "the voices take turns (one speaks while the other is silent): turn alternation, not "
+            "a failure to follow.")
 
 
 def _run_score(inputs, out, speakers=None, channels=None, quiet=False, title=None, preset=None,
@@ -179,7 +158,7 @@ def _print_summary(res, title=None):
     if sync:
         st = Table(title="synchrony (windowed lagged cross-correlation; + lag: second follows)")
         for col in ("feature", "valid windows", "mean r lag 0", "mean peak r", "mean peak lag s",
-                    "mean z vs surrogates", "windows z>1.96"):
+                    "windows p<0.025", "session r @ lag s", "session p"):
             st.add_column(col, justify="right")
         notes = {}
         for feat, v in sync.items():
@@ -188,12 +167,16 @@ def _print_summary(res, title=None):
             sig = v["significant_fraction"]
             st.add_row(feat, f"{v.get('valid_windows', v['windows'])}/{v['windows']}",
                        g(v["mean_r_lag0"]), g(v["mean_r_peak"]), g(v["mean_peak_lag_s"]),
-                       g(v["mean_z"]), "–" if sig is None else f"{100 * sig:.0f}%")
+                       "–" if sig is None else f"{100 * sig:.0f}%",
+                       f"{g(v.get('session_r'))} @ {g(v.get('session_lag_s'), '+.1f')}",
+                       g(v.get("session_p"), ".2f"))
             if v.get("reason"):
-                notes.setdefault(v["reason"], []).append(feat)
+                notes.setdefault(("no synchrony for", v["reason"]), []).append(feat)
+            elif v.get("session_note"):
+                notes.setdefault(("session test of", v["session_note"]), []).append(feat)
         c.print(st)
-        for why, feats in notes.items():
-            c.print(f"– no synchrony for {', '.join(feats)}: {why}")
+        for (what, why), feats in notes.items():
+            c.print(f"– {what} {', '.join(feats)}: {why}")
     for f in res.files:
         c.print(f"wrote {f}")
     if res.report is not None:
