@@ -7,7 +7,8 @@ rerun only recomputes prosync; ``--no-cache`` recomputes everything.
 Trackers: prosync through its public API exactly as a ``Session`` runs it (one speaker, 100 ms
 blocks, at the input's own sample rate); Praat ``to_pitch_ac`` and ``to_pitch_cc``
 (parselmouth), RAPT (pysptk), REAPER (pyreaper), WORLD harvest (pyworld), pYIN (librosa), and
-PESTO (pesto-pitch, a small CPU neural tracker) when it is installed. All search 60-500 Hz at a
+PESTO (pesto-pitch, a small CPU neural tracker); REAPER and PESTO come with the ``peers`` extra
+and are skipped with a note when absent. All search 60-500 Hz at a
 10 ms step. Peers get 16 kHz audio (the telephone condition upsampled back from 8 kHz); prosync
 gets the telephone condition at 8 kHz, as a phone recording would arrive.
 
