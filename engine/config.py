@@ -61,8 +61,9 @@ class VadConfig:
     #: Unvoiced frames more than this far under the speaker's speech level (the 80th percentile
     #: of their voiced speech frames' energies) are not speech: breaths and lip noise.
     unvoiced_rel_db: float = 35.0
-    #: ... unless their periodicity (pitch tracker, 0..1) reaches this: breaths are not periodic.
-    periodic_min: float = 0.5
+    #: ... but speech going on continues through frames at least this periodic (pitch tracker,
+    #: 0..1): breaths are not periodic, a soft "um" the tracker does not call voiced is.
+    periodic_min: float = 0.3
     #: Speech is held this long after the last speech frame (hangover).
     hangover_s: float = 0.08
     #: In two-microphone recordings, where both channels are speech and their correlation at

@@ -107,9 +107,9 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         and those frames are taken as noise (they join the floor's history), and no new onset
         comes before a frame within ``P_OFF_DB`` of the floor;
         ``P_REL_DB``: an unvoiced frame is speech only within this many dB of the speaker's
-        speech level (breaths and lip noise lie further down), once a voiced frame was heard,
-        unless its periodicity reaches ``P_PERIODIC`` (a breath is not periodic; a soft "um"
-        the tracker does not call voiced is);
+        speech level (breaths and lip noise lie further down), once a voiced frame was heard;
+        speech going on continues through frames whose periodicity reaches ``P_PERIODIC`` (a
+        breath is not periodic; a soft "um" the tracker does not call voiced is);
         ``P_LEVEL_Q``, ``P_LEVEL_STEP``: the speech level is this quantile of the voiced speech
         frames' energies, tracked online in steps of ``P_LEVEL_STEP`` dB.
     st : float64[N_VAD_STATE]
@@ -147,7 +147,8 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         if e > ABS_FLOOR_DB:
             if voiced[i] and e > floor + v_db:
                 speech = True
-            elif level != 0.0 and e < level - rel_db and periodicity[i] < per_min:
+            elif level != 0.0 and e < level - rel_db and (
+                    periodicity[i] < per_min or st[S_IN_SPEECH] == 0.0):
                 speech = False
             elif st[S_IN_SPEECH] > 0:
                 speech = e > floor + off_db

@@ -90,7 +90,7 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
         if e > ABS_FLOOR_DB:
             if v and e > floor + v_db:
                 speech = True
-            elif level != 0.0 and e < level - rel_db and p < per_min:
+            elif level != 0.0 and e < level - rel_db and (p < per_min or not in_speech):
                 speech = False
             elif in_speech:
                 speech = e > floor + off_db
@@ -232,11 +232,19 @@ def test_hysteresis_breath_under_the_speech_level_is_not_speech():
     out, _ = _hyst(e, web, voiced, rel=35.0)
     assert not out[50:55].any()
     assert out[75:80].all()
-    # a periodic sound that far down (a soft "um" the tracker does not call voiced) is speech
+    # a periodic sound that far down (a soft "um" the tracker does not call voiced) goes on
+    # from speech, but does not start speech by itself
     per = np.zeros(len(e), np.float32)
     per[50:55] = 0.7
     out, _ = _hyst(e, web, voiced, rel=35.0, per=per)
-    assert out[50:55].all()
+    assert not out[50:55].any()
+    e2 = e[:30] + [-60.0] * 5 + e[35:]
+    per2 = np.zeros(len(e2), np.float32)
+    per2[30:35] = 0.7
+    out, _ = _hyst(e2, web, voiced, rel=35.0, per=per2)
+    assert out[30:35].all()
+    out, _ = _hyst(e2, web, voiced, rel=35.0)
+    assert not out[30:35].any()
 
 
 # ----------------------------------------------------------------------------- cross-talk
