@@ -57,9 +57,10 @@ from prosync.engine.synchrony import FEATURES, SynchronyTracker  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "sync_null.md"
 RATE = 10
-SEG_S = 60
+SEG_S = 100
 TAMA_FEATURES = ("f0_mean_hz", "energy_mean_db", "rate_sps")
 LH_FEATURES = ("f0_mean_hz", "energy_mean_db", "rate_sps")
+RAW = FEATURES[:3]  # features whose session test rotates the second speaker's runs
 PSEUDO_KW = dict(rate_hz=RATE, lag_s=2.0, window_s=8.0, step_s=1.0)
 
 
@@ -99,13 +100,15 @@ def _cut(a, b, ipus, t0_s, t1_s, name):
     ip = [IPU(u.speaker, u.start_s - t0_s, u.end_s - t0_s, u.features) for u in ipus
           if u.start_s >= t0_s and u.end_s <= t1_s]
     return {"a": {f: a[f][i0:i1] for f in FEATURES}, "b": {f: b[f][i0:i1] for f in FEATURES},
-            "ipus": ip, "duration_s": t1_s - t0_s, "name": name}
+            "b_raw": {f: b["raw_" + f][i0:i1] for f in RAW}, "ipus": ip,
+            "duration_s": t1_s - t0_s, "name": name}
 
 
 def real_shifted(recs, offsets_s):
-    """The real recordings end to end; b circularly shifted by each offset; 90 s sessions."""
+    """The real recordings end to end; b circularly shifted by each offset; 100 s sessions."""
     a = {f: np.concatenate([r["series"]["a"][f] for r in recs]) for f in FEATURES}
     b = {f: np.concatenate([r["series"]["b"][f] for r in recs]) for f in FEATURES}
+    b.update({"raw_" + f: np.concatenate([r["series"]["b_raw"][f] for r in recs]) for f in RAW})
     ipus, t = [], 0.0
     for r in recs:
         ipus += [IPU(u.speaker, u.start_s + t, u.end_s + t, u.features) for u in r["ipus"]]
@@ -124,7 +127,8 @@ def real_shifted(recs, offsets_s):
 
 
 def pseudo_as_is(recs):
-    return [{"a": r["series"]["a"], "b": r["series"]["b"], "ipus": r["ipus"],
+    return [{"a": r["series"]["a"], "b": r["series"]["b"], "b_raw": r["series"]["b_raw"],
+             "ipus": r["ipus"],
              "duration_s": r["duration_s"], "name": r["name"], "src": r["name"]} for r in recs]
 
 
@@ -137,6 +141,7 @@ def pseudo_shifted(recs, offsets_s):
             ip = [u for u in r["ipus"] if u.speaker == "a"] + _shift_ipus(
                 [u for u in r["ipus"] if u.speaker == "b"], d, total)
             out.append({"a": r["series"]["a"], "b": {f: np.roll(v, k) for f, v in r["series"]["b"].items()},
+                        "b_raw": {f: np.roll(v, k) for f, v in r["series"]["b_raw"].items()},
                         "ipus": ip, "duration_s": total, "name": f"{r['name']}+{d:g}s",
                         "src": r["name"]})
     return out
@@ -152,6 +157,7 @@ def window_rows(sess, cfg: SyncConfig):
     rows = []
     for i in range(0, n, 50):
         vals = [{f: np.ascontiguousarray(sess[s][f][i:i + 50]) for f in FEATURES} for s in "ab"]
+        vals[1].update({"raw_" + f: sess["b_raw"][f][i:i + 50] for f in RAW})
         rows += tr.update(vals)
     rows += tr.flush()
     return tr, rows
@@ -304,7 +310,9 @@ def main(argv=None) -> int:
     print(f"series ready in {time.perf_counter() - t0:.0f} s: {len(recs)} real recordings "
           f"({sum(r['duration_s'] for r in recs):.0f} s), {len(pds)} pseudo-dialogues", flush=True)
     cfg = SyncConfig()
-    offs = list(range(30, 290, 20)) if not args.quick else [45, 120]
+    # most AMI excerpts last exactly 30 s: offsets far from multiples of 30 s, so that no
+    # excerpt's start (baseline warm-up, leading silence) lines up with another's
+    offs = [30 * k + d for k in range(1, 6) for d in (8, 15, 22)] if not args.quick else [45, 135]
     real = real_shifted(recs, offs)
     pas = pseudo_as_is(pds)
     psh = pseudo_shifted(pds, [60, 120, 180] if not args.quick else [90])
@@ -324,7 +332,13 @@ def main(argv=None) -> int:
     evaluate("pseudo-dialogues, turn-taking as laid out (voice activity coupled by the layout)",
              pas, cfg, FEATURES, lines)
     evaluate("pseudo-dialogues, second side shifted", psh, cfg, FEATURES, lines)
+    evaluate("research preset (30 s windows, ±5 s, 10 s step): pseudo-dialogues, second side "
+             "shifted", psh, SyncConfig.preset("research"), FEATURES, lines)
     lines.append(f"Total {time.perf_counter() - t0:.0f} s on a busy 2-core machine.\n")
+    before = OUT.parent / "sync_null_before.md"
+    if before.exists():  # the same bench before the calibrated surrogates (kept for comparison)
+        lines += ["## Before: segment-shuffled surrogates, last value held (commit 0cf9bfb)\n"]
+        lines += [x.replace("### ", "#### ") for x in before.read_text().splitlines()[3:]]
     if not args.quick:
         OUT.parent.mkdir(exist_ok=True)
         OUT.write_text("\n".join(lines))

@@ -14,14 +14,13 @@ pseudo-dialogues of single-speaker recordings, turned into prosync's per-speaker
 Every recording goes once through :class:`prosync.Session` (live defaults); what the benches
 need is kept: each speaker's 10 Hz series (``f0``, ``energy``, ``rate``, ``vad``) and the IPUs
 with their features (for TAMA and Levitan & Hirschberg). Cached under
-``~/.cache/prosync/bench_sync`` (derived numbers, never audio), keyed by the code's commit.
+``~/.cache/prosync/bench_sync`` (derived numbers, never audio), keyed by the engine's source.
 """
 
 from __future__ import annotations
 
 import hashlib
 import pickle
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -118,28 +117,44 @@ def speaker_pools(root: Path) -> dict[str, list[np.ndarray]]:
     return out
 
 
-def pseudo_dialogue(pool_a, pool_b, seconds: float, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Two channels of ``seconds``: turns of one or two sentences, alternating speakers."""
+def dialogue_layout(pool_a, pool_b, seconds: float, rng) -> list[tuple[int, int, int]]:
+    """Turns of one or two sentences, alternating speakers: ``(speaker, sentence, start)``
+    with the start in samples at 16 kHz."""
     n = int(seconds * SR)
-    a = np.zeros(n + 20 * SR, np.float32)
-    b = np.zeros_like(a)
+    lens = ([len(s) for s in pool_a], [len(s) for s in pool_b])
     t = int(rng.uniform(0.2, 1.0) * SR)
-    chans, pools = (a, b), (pool_a, pool_b)
     who = int(rng.integers(2))
-    order = [list(rng.permutation(len(p))) for p in pools]
+    order = [list(rng.permutation(len(p))) for p in lens]
+    out = []
     while t < n:
         for _ in range(int(rng.integers(1, 3))):
             if not order[who]:
-                order[who] = list(rng.permutation(len(pools[who])))
-            s = pools[who][order[who].pop()]
-            m = min(len(s), len(a) - t)
-            chans[who][t:t + m] += s[:m]
-            t += m + int(rng.uniform(0.15, 0.5) * SR)
+                order[who] = list(rng.permutation(len(lens[who])))
+            k = int(order[who].pop())
+            out.append((who, k, t))
+            t += lens[who][k] + int(rng.uniform(0.15, 0.5) * SR)
         gap = float(np.clip(rng.normal(0.2, 0.35), -0.3, 1.5))
         t = max(0, t + int(gap * SR))
         who = 1 - who
+    return out
+
+
+def render(layout, sents: tuple, seconds: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Two channels of ``seconds`` from a layout and each speaker's sentences (``sents[w][k]``),
+    with a -70 dBFS noise floor."""
+    n = int(seconds * SR)
+    ch = np.zeros((2, n + 20 * SR), np.float32)
+    for who, k, t in layout:
+        s = sents[who][k]
+        m = min(len(s), ch.shape[1] - t)
+        ch[who, t:t + m] += s[:m]
     floor = (10 ** (-70 / 20)) * rng.standard_normal((2, n)).astype(np.float32)
-    return a[:n] + floor[0], b[:n] + floor[1]
+    return ch[0, :n] + floor[0], ch[1, :n] + floor[1]
+
+
+def pseudo_dialogue(pool_a, pool_b, seconds: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Two channels of ``seconds``: turns of one or two sentences, alternating speakers."""
+    return render(dialogue_layout(pool_a, pool_b, seconds, rng), (pool_a, pool_b), seconds, rng)
 
 
 def run_pair(a: np.ndarray, b: np.ndarray, two_mics: bool) -> dict:
@@ -161,17 +176,19 @@ def run_pair(a: np.ndarray, b: np.ndarray, two_mics: bool) -> dict:
     series = {k: {f: np.concatenate(v[f]) for f in FEATURES} for k, v in parts.items()}
     n = min(len(series["a"]["vad"]), len(series["b"]["vad"]))
     series = {k: {f: v[f][:n] for f in FEATURES} for k, v in series.items()}
+    # the second speaker's series before the hold, for the session test's surrogates
+    series["b_raw"] = {f: s.synchrony_series(f)[2][:n].copy() for f in FEATURES[:3]}
     return {"series": series, "ipus": list(summ.ipu_list), "duration_s": n / 10.0}
 
 
 def _key(*parts) -> str:
-    try:
-        rev = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%H", "--",
-                              "engine", "native", "calibration"], capture_output=True,
-                             text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        rev = "nogit"
-    return hashlib.sha1(repr((rev,) + parts).encode()).hexdigest()[:16]
+    """The cache key: the parts and the source of the engine that makes the series."""
+    h = hashlib.sha1(repr(parts).encode())
+    for d in ("engine", "native", "calibration"):
+        for f in sorted((ROOT / d).glob("*.py")):
+            if f.name != "surrogate.py":  # the tests' kernels do not change the series
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def cached(name: str, make, *parts):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,19 +185,9 @@ class SpeakerBaseline:
         return b
 
 
-def save_profile(path: str | Path, baselines: dict[str, SpeakerBaseline]) -> Path:
-    """Write the speakers' baselines as a versioned JSON profile (atomically)."""
-    path = Path(path)
-    doc = {"prosync_profile": PROFILE_VERSION,
-           "speakers": {name: b.to_dict() for name, b in baselines.items()}}
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(doc))
-    os.replace(tmp, path)
-    return path
-
-
 def load_profile(path: str | Path) -> dict[str, SpeakerBaseline]:
-    """Read a profile written by :func:`save_profile`; clear errors for anything else."""
+    """Read a profile written by :func:`prosync.streams.profile.save_profile`; clear errors for
+    anything else."""
     path = Path(path)
     try:
         doc = json.loads(path.read_text())
@@ -218,6 +207,13 @@ def load_profile(path: str | Path) -> dict[str, SpeakerBaseline]:
         raise ProsyncError(f"{path}: damaged profile ({exc}): delete it to start afresh") from None
 
 
+def profile_document(baselines: dict[str, SpeakerBaseline]) -> dict:
+    """The versioned JSON document of a profile (written by
+    :func:`prosync.streams.profile.save_profile`)."""
+    return {"prosync_profile": PROFILE_VERSION,
+            "speakers": {name: b.to_dict() for name, b in baselines.items()}}
+
+
 def open_profile(path: str | Path | None, speakers) -> dict[str, SpeakerBaseline]:
     """The baselines in ``path`` for these speakers (a speaker not in it, or a file that does
     not exist yet, starts uncalibrated); ``{}`` without a path."""
@@ -232,12 +228,3 @@ def open_profile(path: str | Path | None, speakers) -> dict[str, SpeakerBaseline
         return {}
     loaded = load_profile(p)
     return {s: loaded[s] for s in speakers if s in loaded}
-
-
-def update_profile(path: str | Path, baselines: dict[str, SpeakerBaseline]) -> Path:
-    """Write ``baselines`` into ``path``, keeping the speakers of an existing profile that this
-    session did not have."""
-    p = Path(path)
-    merged = load_profile(p) if p.exists() else {}
-    merged.update(baselines)
-    return save_profile(p, merged)

@@ -139,12 +139,12 @@ class SyncConfig:
     window_s: float = 8.0
     lag_s: float = 2.0
     step_s: float = 0.5
-    #: Segment-shuffled surrogates per window for the z-score.
-    surrogates: int = 19
-    #: Surrogate segments (s): long enough to keep each series' own dynamics.
-    segment_s: float = 2.0
-    #: Recent history the surrogates shuffle (s).
+    #: Time-shift surrogates in each feature's pool for the window p-value and z.
+    surrogates: int = 99
+    #: Recent history the window surrogates are drawn from (s).
     history_s: float = 60.0
+    #: Circular shifts of the second speaker for the session-level test.
+    session_surrogates: int = 99
     #: A speaker's last F0/energy/rate value is carried through this much of their silence
     #: (0: unvoiced and silent stretches stay missing).
     hold_s: float = 4.0
@@ -162,8 +162,12 @@ class SyncConfig:
             raise ProsyncError(f"sync lag_s={self.lag_s} must be >= 0 and below window_s={self.window_s}")
         if self.step_s <= 0:
             raise ProsyncError(f"sync step_s={self.step_s} must be positive")
-        if self.surrogates < 5:
-            raise ProsyncError(f"sync surrogates={self.surrogates} is too few: use 5 or more")
+        if self.surrogates < 39:
+            raise ProsyncError(f"sync surrogates={self.surrogates} is too few for a p-value of "
+                               "0.025: use 39 or more (default 99)")
+        if self.session_surrogates < 19:
+            raise ProsyncError(f"sync session_surrogates={self.session_surrogates} is too few "
+                               "for a p-value of 0.05: use 19 or more (default 99)")
 
     @classmethod
     def preset(cls, name: str) -> SyncConfig:

@@ -114,7 +114,8 @@ class Duplex:
             if self.pad_agent and i == 1 and self._pos[1] < self._pos[0]:
                 parts.append(self._pad(self._pos[0] - self._pos[1]))
             parts.append(self.session.push(i, x))
-            self._audio(i, x)
+            # the audio checks read the block later (batched): keep it from the caller's reuse
+            self._audio(i, x.copy() if x is samples else x)
             self._pos[i] += x.shape[0]
             if self.pad_agent and i == 0 and self._pos[1] < self._pos[0]:
                 parts.append(self._pad(self._pos[0] - self._pos[1]))

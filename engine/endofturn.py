@@ -57,6 +57,7 @@ allocation besides the returned rows; ``bench/bench_end_of_turn_hop.py``).
 from __future__ import annotations
 
 import collections
+import copy
 import math
 from dataclasses import dataclass
 
@@ -72,6 +73,8 @@ F0_WIN = 25
 END_WIN = 20
 #: Window of the other channel's activity before the user's end of speech (1 s).
 OTHER_WIN = 100
+#: Frames per baseline bin (100 ms, as the session's baselines).
+BIN = 10
 
 #: One row per 10 ms frame of user silence after speech (``Update.end_of_turn``).
 EOT_DTYPE = np.dtype([("t_s", np.float64), ("silence_s", np.float32),
@@ -126,7 +129,12 @@ class EndOfTurnTracker:
 
     def __init__(self, cfg: EndOfTurnConfig, baseline, bridge_s: float):
         self.cfg = cfg
-        self.baseline = baseline  # the user's SpeakerBaseline (F0 range, level, rate)
+        # the user's F0 range, level and rate: a baseline of our own, fed in fixed 100 ms bins
+        # of the frames up to each end of speech (so the cues do not depend on block sizes),
+        # warm from the session's (a returning speaker's profile)
+        self.baseline = copy.deepcopy(baseline)
+        self._binned = 0            # frames added to self.baseline (a multiple of BIN)
+        self._bin_out = np.empty((RING // BIN, 6))
         self.bridge = max(1, int(round(bridge_s / HOP_S)))
         # ring of the user's last RING frames (and the other's speech flag)
         # the recent blocks (references, not copies: the session hands each block out once),
@@ -193,8 +201,8 @@ class EndOfTurnTracker:
         if j >= RING or not self._hist:
             u, o = user[max(0, j - RING):j], osp[max(0, j - RING):j]
         else:
-            u = _concat_records([h[0] for h in self._hist] + [user[:j]])[-RING:]
-            o = np.concatenate([h[1] for h in self._hist] + [osp[:j]])[-RING:]
+            u = _concat_records([h[1] for h in self._hist] + [user[:j]])[-RING:]
+            o = np.concatenate([h[2] for h in self._hist] + [osp[:j]])[-RING:]
         return {"f0": u["f0_hz"].astype(np.float64), "en": u["energy_db"].astype(np.float64),
                 "vo": u["voiced"], "sp": u["speech_raw"], "ot": o}
 
@@ -262,18 +270,41 @@ class EndOfTurnTracker:
         return self._lis
 
     # ------------------------------------------------------------------ update
-    def _keep(self, user: np.ndarray, osp: np.ndarray, n: int) -> None:
+    def _keep(self, k0: int, user: np.ndarray, osp: np.ndarray, n: int) -> None:
         h = self._hist
-        h.append((user[:n], osp))
+        h.append((k0, user[:n], osp))
         self._hist_n += n
-        while self._hist_n - h[0][1].shape[0] >= RING:
-            self._hist_n -= h.popleft()[1].shape[0]
+        if self._binned < k0 + n - RING:
+            # frames older than the last RING may leave the history: the baseline takes its
+            # bins first (every ~RING frames, amortised)
+            self._feed_baseline(None, k0 + n, k0 + n)
+        while self._hist_n - h[0][2].shape[0] >= RING:
+            self._hist_n -= h.popleft()[2].shape[0]
         if len(h) > 64:  # many small blocks (10 ms pushes): merge them, amortised per push
-            u = _concat_records([b[0] for b in h])[-RING:]
-            o = np.concatenate([b[1] for b in h])[-RING:]
+            u = _concat_records([b[1] for b in h])[-RING:]
+            o = np.concatenate([b[2] for b in h])[-RING:]
             h.clear()
-            h.append((u, o))
+            h.append((k0 + n - u.shape[0], u, o))
             self._hist_n = u.shape[0]
+
+    def _feed_baseline(self, user: np.ndarray, k0: int, upto: int) -> None:
+        """Add the complete 100 ms bins of frames ``[self._binned, upto)`` to the baseline
+        (frames of earlier blocks from the history, the rest from this block ``user``, which
+        starts at frame ``k0``; None: all are in the history)."""
+        end = upto - upto % BIN
+        if end <= self._binned:
+            return
+        parts = [b[1][max(0, self._binned - b[0]):end - b[0]] for b in self._hist
+                 if b[0] + b[1].shape[0] > self._binned and b[0] < end]
+        if user is not None and end > k0:
+            parts.append(user[max(0, self._binned - k0):end - k0])
+        fr = parts[0] if len(parts) == 1 else _concat_records(parts)
+        nb = fr.shape[0] // BIN
+        if nb:
+            if self._bin_out.shape[0] < nb:
+                self._bin_out = np.empty((nb, 6))
+            self.baseline.add_bins(fr[:nb * BIN], BIN, self._bin_out[:nb])
+        self._binned = end
 
     def update(self, user: np.ndarray, other: np.ndarray | None, n: int):
         """Feed ``n`` joined frames (record arrays with ``t_s``, ``f0_hz``, ``voiced``,
@@ -305,7 +336,7 @@ class EndOfTurnTracker:
                 if b < n:
                     self._toggle(k0 + b, user, osp, k0)
                 start = b
-        self._keep(user, osp, n)  # the last RING frames, for the cues of later blocks
+        self._keep(k0, user, osp, n)  # the last RING frames, for the cues of later blocks
         self._k = k0 + n
         return (self._rows[:n_rows].copy() if n_rows else _EMPTY), events
 
@@ -332,6 +363,7 @@ class EndOfTurnTracker:
             self._end = k
             if self._ipu_start < 0:
                 self._ipu_start = k
+            self._feed_baseline(user, k0, k)
             self._start_silence(self._recent(user, osp, k0, k))
 
     def _silent_run(self, k0, a, b, t_s, osp, n_rows, events) -> int:

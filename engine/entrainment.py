@@ -1,5 +1,9 @@
 """Turn-level entrainment: TAMA (Kousidis et al. 2008) and Levitan & Hirschberg (2011).
 
+(Over 400 lines: two published methods, each reproduced step by step with the reference
+package's arithmetic next to the NaN-aware default, so they read side by side with the tests
+that compare them; splitting per method is the next step if either grows.)
+
 A pure function layer: inputs are IPUs or turns that already carry feature values (how they were
 produced, by the turn tracker or a transcript, does not matter here). Nothing here keeps state.
 

@@ -27,8 +27,8 @@ Advice for the agent's next reply (signed, bounded by :class:`~prosync.engine.co
 * ``target_rate_sps``: converge toward the user's rate with a 10 % dead band (the
   just-noticeable difference of tempo): the agent's own rate clipped to ``[0.9, 1.1] x`` the
   user's (user 4 syl/s, agent 5: 4.4; agent 4.2: unchanged 4.2; no agent rate yet: the user's);
-  no user rate (NaN: the agent keeps its own) before 1 s of the user's speech, and the user's
-  rate counts as at least 2 syl/s;
+  no advice (NaN: the agent keeps its own rate) before 1 s of the user's speech, and the
+  user's rate counts as at least 2 syl/s;
 * ``loudness_offset_db``: user's speech level minus the agent's, **positive: the agent should
   speak louder**; 0 inside a 2 dB dead band, clipped to ±6 dB;
 * ``f0_offset_st``: the user's current pitch excursion from their own median (2 s average),
@@ -195,7 +195,7 @@ class PacingTracker:
             lo, hi = ru * (1 - c.rate_dead_band), ru * (1 + c.rate_dead_band)
             target = min(max(rg, lo), hi) if math.isfinite(rg) else ru
         else:
-            target = rg if math.isfinite(rg) else math.nan
+            target = math.nan  # no advice without the user's rate: the agent keeps its own
         dl = u["base_level_db"][i] - g["base_level_db"][i]
         if math.isfinite(dl):
             m = c.max_loudness_offset_db
@@ -209,7 +209,7 @@ class PacingTracker:
         return PacingRow(
             t_s=t, user_speaking=bool(u["vad"][i] >= 0.5),
             rate_ratio=_nan(rg / ru) if math.isfinite(ru) and ru > 0 else math.nan,
-            gap_mismatch_s=_nan(fto_g - fto_u),
+            gap_mismatch_s=_nan(round(fto_g - fto_u, 3)),  # both on the ms grid: exact ms
             loudness_mismatch_db=_nan(-dl),
             f0_level_mismatch_st=_nan(g["base_f0_st"][i] - u["base_f0_st"][i]),
             f0_range_mismatch_st=_nan(g["base_f0_range_st"][i] - u["base_f0_range_st"][i]),

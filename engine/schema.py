@@ -153,9 +153,12 @@ SYNCHRONY = Table("synchrony", "one row per feature per completed window", (
     _c("lag_s", "float64", "s", "lag of that peak, nearest lag 0 among peaks >= half the "
        "window's max |r|; positive: the second speaker follows the first; null without a peak",
        exact_ms=True),
-    _c("z", "float64", "", "(peak |r| over lags - mean of the feature's pool of 19 "
-       "segment-shuffled surrogate peaks) / their sd; null when undefined"),
+    _c("z", "float64", "", "normal quantile of p (z > 1.96 is p < 0.025); null when p is"),
     _c("n_valid", "int32", "", "complete pairs in the window at lag 0", nullable=False),
+    _c("p", "float64", "", "rank p-value of the window's peak |r| over lags among the "
+       "feature's last 99 time-shift surrogates (one voice's window against the other voice "
+       "earlier in the session); one window, not a session-level test; null until about 22 s "
+       "of history (live)"),
 ))
 
 SERIES = Table("series", "one row per speaker per 100 ms bin: the speaker-relative series "
@@ -177,7 +180,7 @@ PACING = Table("pacing", "one row per 100 ms bin: mismatch (agent minus user) an
     _c("user_speaking", "bool", "", "the user speaks in this bin", nullable=False),
     _c("rate_ratio", "float64", "", "the agent's recent speech rate / the user's"),
     _c("gap_mismatch_s", "float64", "s", "the agent's median floor-transfer offset minus the "
-       "user's"),
+       "user's", exact_ms=True),
     _c("loudness_mismatch_db", "float64", "dB", "the agent's speech level minus the user's"),
     _c("f0_level_mismatch_st", "float64", "st", "the agent's median F0 minus the user's"),
     _c("f0_range_mismatch_st", "float64", "st", "the agent's F0 range (5-95 %) minus the user's"),
@@ -375,6 +378,10 @@ MESSAGES = {m.name: m for m in (
             "additionalProperties": {"type": "object"}},
               "engine settings by section, e.g. `{\"turns\": {\"ipu_bridge_s\": 0.2}}` "
               "(sections and fields of `prosync.Config`)", False, "defaults"),
+        Field("preset", {"type": "string", "enum": ["live", "research"]},
+              "named synchrony settings (the README's preset table), applied over `config` (a "
+              "`config.sync` too is refused); when absent, the server's (`prosync serve --preset`)",
+              False, "defaults"),
     )),
     Message("stop", "stop (client to server)", ()),
     Message("ready", "ready (server to client)", (

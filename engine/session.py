@@ -33,6 +33,9 @@ class Update:
     ``frames[speaker]`` is a record array (dtype :data:`prosync.engine.speaker.FRAME_DTYPE`:
     ``t_s``, ``f0_hz``, ``voiced``, ...), one row per newly final 10 ms frame, so
     ``frames["a"]["f0_hz"]`` is the column; ``events`` are newly final turn events.
+
+    Missing values are NaN (floats) and ``''`` (speaker names) here; the sinks turn them into
+    Arrow and JSON nulls (:mod:`prosync.streams.arrow`). Times are exact milliseconds.
     """
 
     frames: dict[str, np.ndarray] = field(default_factory=dict)
@@ -238,6 +241,20 @@ class Session:
         """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence."""
         return self.config.turns.ipu_bridge_s
 
+    def session_synchrony(self) -> dict:
+        """The session-level synchrony test of each feature over the session so far
+        (:meth:`~prosync.engine.synchrony.SynchronyTracker.session_test`: the p-value beside the
+        effect, or why there is none); empty with one speaker. Costs about 0.1 s per feature
+        for 5 minutes: call it at the end or every few seconds."""
+        return self._sync.session_test() if self._sync is not None else {}
+
+    def synchrony_series(self, feature: str):
+        """The two speakers' series of ``feature`` over the session so far and the second
+        speaker's before the hold (None for ``vad``), as the session test reads them."""
+        if self._sync is None:
+            raise ProsyncError("synchrony needs two speakers")
+        return self._sync.session_series(feature)
+
     def turn_end_prob(self) -> float:
         """The user's latest end-of-turn probability (NaN while they speak, before they first
         spoke, or in one-speaker sessions; past ``horizon_s`` of silence it keeps its last value)."""
@@ -336,13 +353,13 @@ class Session:
             self._on_update(upd)
         return upd
 
-    # Synchrony and pacing run as a queue of tasks, three per 100 ms bin: binning its frames
-    # (due when the bin's last frame is joined), updating the synchrony (windows, surrogates; one
-    # frame later) and updating the pacing (two frames later). A push runs the tasks that are
-    # due by the frames joined so far, so a stream of 10 ms pushes spreads a bin's work over
-    # three hops instead of paying for it in one, and what comes out by a given frame does not
-    # depend on push sizes. Values are those of running everything at once: the tasks keep
-    # their order, and turn events reach the pacing by their own time.
+    # Synchrony and pacing run as a queue of tasks, four per 100 ms bin: binning its frames
+    # (due when the bin's last frame is joined), the synchrony's streaming WCC (one frame later),
+    # its surrogates and window rows (two frames later) and the pacing (three frames later). A
+    # push runs the tasks that are due by the frames joined so far, so a stream of 10 ms pushes
+    # spreads a bin's work over four hops instead of paying for it in one, and what comes out by
+    # a given frame does not depend on push sizes. Values are those of running everything at
+    # once: the tasks keep their order, and turn events reach the pacing by their own time.
     def _queue_bins(self, cols, joined: int) -> None:
         per = self._sync.per_bin
         self._unbinned.append(cols)
@@ -353,16 +370,17 @@ class Session:
         b = _concat([c[1] for c in self._unbinned])
         whole = self._n_unbinned - self._n_unbinned % per
         start = joined - self._n_unbinned  # frames joined before the first unbinned one
-        # bins whose three tasks are all due already (a push that covers several bins) are
+        # bins whose four tasks are all due already (a push that covers several bins) are
         # done as one batch: fewer calls for offline scoring, the same values and output
-        ready = max(0, min(whole, joined - 2 - start) // per * per)
+        ready = max(0, min(whole, joined - 3 - start) // per * per)
         spans = ([(0, ready)] if ready else []) + [(lo, lo + per) for lo in range(ready, whole, per)]
         for lo, hi in spans:
             end = start + hi
             held: list = []
             self._tasks.extend(((end, self._bin_task, ((a[lo:hi], b[lo:hi]), held)),
-                                (end + 1, self._sync_task, held),
-                                (end + 2, self._pacing_task, held)))
+                                (end + 1, self._sync_push_task, held),
+                                (end + 2, self._sync_settle_task, held),
+                                (end + 3, self._pacing_task, held)))
         rest = self._n_unbinned - whole
         self._unbinned = [(a[whole:], b[whole:])] if rest else []
         self._n_unbinned = rest
@@ -385,8 +403,11 @@ class Session:
                           for spk, v in series.items()}
             upd.series = series
 
-    def _sync_task(self, held, upd: Update) -> None:
-        upd.synchrony.extend(self._sync.update(held[0]))
+    def _sync_push_task(self, held, upd: Update) -> None:  # noqa: ARG002 - a task's signature
+        held.append(self._sync.push(held[0]))
+
+    def _sync_settle_task(self, held, upd: Update) -> None:
+        upd.synchrony.extend(self._sync.settle(*held[1]))
 
     def _pacing_task(self, held, upd: Update) -> None:
         upd.pacing.extend(self._pacing.update(held[0]))

@@ -13,7 +13,7 @@ import numpy as np
 
 from .entrainment import IPU, ipu_features, levitan_hirschberg, tama, turns_from_ipus
 from .speaker import FRAME_DTYPE
-from .synchrony import FEATURES
+from .synchrony import FEATURES, session_note
 
 #: Frames kept per speaker to measure IPU features when an IPU becomes final (60 s).
 FRAME_MEMORY = 6000
@@ -235,7 +235,10 @@ class SessionSummary:
             }
         ftos = np.array(self.ftos)
         sync = {}
+        tests = session.session_synchrony() if len(self.names) == 2 else {}
+        preset = settings(session.config)["preset"]
         for f, a in self.sync.items():
+            t = tests.get(f)
             sync[f] = {
                 "windows": a["windows"],
                 "valid_windows": a["n_lag0"],
@@ -247,6 +250,13 @@ class SessionSummary:
                 "significant_windows": a["significant"],
                 "significant_fraction": _f(a["significant"] / a["n_z"]) if a["n_z"] else None,
                 "reason": None if a["n_lag0"] else self._no_window_reason(a, total_s, session),
+                # the session-level test: windows overlap, so their significant share is no test
+                "session_r": _f(t.r) if t else None,
+                "session_lag_s": _f(t.lag_s) if t else None,
+                "session_p": _f(t.p) if t else None,
+                "session_r_crit": _f(t.r_crit) if t else None,
+                "session_significant": bool(t.p < 0.05) if t and math.isfinite(t.p) else None,
+                "session_note": session_note(t, preset) if t else None,
             }
         return {
             "made_by": made_by(),

@@ -9,29 +9,41 @@ Every 10 frames (100 ms at the default 10 Hz) each speaker gives one sample per 
 * ``rate``: mean rolling speech rate over the speech frames (NaN likewise);
 * ``vad``: fraction of speech frames (never missing).
 
-Unvoiced and silent stretches are missing values, not zeros; a speaker's last value is held
-through up to ``hold_s`` (default 4 s) of their silence, causally, so that speech in turns (one
-voice mostly silent while the other talks) still gives pairs to correlate; ``hold_s=0`` is the
-strict form. For each feature a
+Unvoiced and silent stretches are missing values, not zeros; through up to ``hold_s`` (default
+4 s) of a speaker's silence the mean of their last run of values (an IPU: gaps up to 0.3 s
+joined) is held, causally, so that
+speech in turns (one voice mostly silent while the other talks) still gives pairs to correlate
+without the spurious negative correlation a held utterance-final value would give
+(``native/series.py``); ``hold_s=0`` is the strict form. For each feature a
 :class:`~prosync.engine.wcc.StreamingWcc` (rMEA alignment, raw Pearson r) gives a row of lagged
 correlations per completed window. Per row we report ``r_lag0``, the Boker et al. (2002) peak
 (smoothed |r| profile, first local maximum outward from lag 0 that reaches half the window's
-largest |r|: ``lag_s`` and the signed ``r_peak``), and ``z``: how far the window's peak |r|
-lies above segment-shuffled surrogates of the recent history, ``(real - mean) / sd`` (SUSY's
-effect size; see :class:`SynchronyTracker`). **Positive lag: the second
-speaker follows the first.** Synchrony is reported, never a target: the therapy evidence on
-"more synchrony" is mixed.
+largest |r|: ``lag_s`` and the signed ``r_peak``), and ``z``: the window's peak |r| ranked among
+time-shift surrogates of the same session (the window of one voice against the other voice at
+another time), as the normal quantile of that rank p-value, so ``z > 1.96`` is ``p < 0.025``
+(see :class:`SynchronyTracker`). :meth:`SynchronyTracker.session_test` gives the session-level
+test: the mean lag profile over all windows against circular shifts of the second voice over
+the whole session so far. **Positive lag: the second speaker follows the first.** Synchrony is
+reported, never a target: the therapy evidence on "more synchrony" is mixed.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
 from ..native.series import bin_features, peak_of_abs
-from ..native.surrogate import add_surrogates, pool_z
+from ..native.surrogate import (
+    find_runs,
+    hold_runs,
+    pool_p,
+    rotate_runs,
+    session_profiles,
+    shift_surrogates,
+)
 from .config import HOP_S, SyncConfig
 from .wcc import StreamingWcc
 
@@ -48,8 +60,31 @@ MIN_FRAMES = 3
 #: window's largest |r|.
 PEAK_SEARCH = 2
 PEAK_MIN_FRACTION = 0.5
-#: Fewest finite surrogate peaks for a z-score.
-MIN_SURROGATES = 5
+#: Fewest finite surrogate peaks in the pool for a window's p-value (and z).
+MIN_SURROGATES = 39
+#: Surrogates added per bin to the pool of the feature whose turn it is (twice that while the
+#: pool fills): with 4 features in rotation each pool gains one per bin on average.
+REFRESH = 4
+#: Fewest surrogates for the session-level test (p can then reach 0.05).
+MIN_SESSION_SHIFTS = 19
+#: The session test needs this many times ``window + 2 * lag`` of session: with fewer
+#: independent alignments its surrogates are too few to be calibrated (real conversations
+#: shifted against each other: 12-15 % false positives at 60 s with 8 s windows, 2-7 % at 100 s;
+#: bench/bench_sync_null.py).
+MIN_SESSION_SPANS = 8
+#: A speaker's IPUs in the series are runs of values joined across gaps of at most this long
+#: (s; about the turn tracker's IPU bridging): the hold carries the mean of the last one, and
+#: the session test of f0, energy and rate rotates their content over the slots.
+RUN_BRIDGE_S = 0.3
+#: ... whose content is rotated by at least this many runs either way; with fewer than
+#: ``2 * MIN_ROTATION + MIN_SESSION_SHIFTS - 1`` runs the series is shifted instead.
+MIN_ROTATION = 2
+_PROBIT = NormalDist().inv_cdf
+#: Planted coupling strength (r) the power statement is about, and per preset and feature the
+#: shortest session (s) in which the session test found it with 80 % power on real voices
+#: (``bench/bench_sync_power.py``, bench/RESULTS.md); None: not reached within 5 minutes.
+POWER_R = 0.3
+MIN_SESSION_S: dict[str, dict[str, float | None]] = {}
 
 
 @dataclass(frozen=True)
@@ -60,27 +95,54 @@ class SyncRow:
     r_lag0: float
     r_peak: float
     lag_s: float          # positive: the second speaker follows
-    z: float              # peak |r| against segment-shuffled surrogates
+    z: float              # normal quantile of the surrogate p-value of the peak |r|
     n_valid: int          # complete pairs at lag 0
+    p: float = math.nan   # rank p-value of the peak |r| among time-shift surrogates
+
+
+@dataclass(frozen=True)
+class SessionSync:
+    """The session-level synchrony test of one feature (:meth:`SynchronyTracker.session_test`).
+
+    ``r``: the mean over windows of r at ``lag_s``, the lag where the session's mean lag
+    profile has its largest |value| (signed; positive lag: the second speaker follows);
+    ``p``: rank p-value of that |mean r| among the same statistic with the second speaker's
+    series circularly shifted over the session (``n_surrogates`` shifts, each at least a
+    window plus twice the lag reach away); ``r_crit``: the 95th percentile of the shifted
+    values, the smallest |mean r| this session could call significant at 5 %. NaN with a
+    ``reason`` when the session is too short.
+    """
+
+    feature: str
+    r: float
+    lag_s: float
+    p: float
+    r_crit: float
+    windows: int
+    n_surrogates: int
+    duration_s: float
+    reason: str = ""
 
 
 class SynchronyTracker:
     """Bins joined frames of two speakers into feature series and updates synchrony.
 
-    Significance (``SyncRow.z``): the window's peak |r| over all lags against a pool of the
-    last ``cfg.surrogates`` (19) surrogate peaks of the same feature. A surrogate pairs the
-    latest window of the first speaker's series with the second speaker's recent history
-    (``history_s``, 60 s) cut into ``segment_s`` (2 s) segments put in random order, which
-    keeps each voice's own dynamics and breaks their alignment; its peak |r| over all lags goes
-    into the pool. The pool is filled at the feature's first window, then refreshed one
-    surrogate per bin with the features in rotation (each feature every 0.4 s at 10 Hz, so the
-    pool spans the last ~7.6 s), which spreads the cost evenly over the hops instead of
-    computing 19 surrogates per window. ``z = (peak - mean(pool)) / sd(pool)``: about 0 under
-    independence, large when the coupling in this window exceeds what the same two voices
-    give when misaligned. It is an online, within-session screen, not a calibrated p-value
-    and not a test against other dyads (that is :mod:`prosync.engine.pseudo`). Each feature
-    has its own random stream (SplitMix64 seeded from ``cfg.seed``) and work is done bin by
-    bin in time order, so results do not depend on push sizes.
+    Significance (``SyncRow.z``, ``SyncRow.p``): the window's peak |r| over all lags ranked
+    among a pool of the feature's last ``cfg.surrogates`` (99) surrogate peaks. A surrogate
+    pairs the latest window (``window_s + lag_s``) of one speaker's series with a chunk of the
+    other speaker's series from earlier in the recent history (``history_s``), at least one
+    such chunk away from the real alignment: each voice keeps its own autocorrelation and
+    speech/silence structure, only their timing is broken (a pseudo-dyad within the session).
+    ``p = (1 + #{pool >= peak}) / (1 + n)``, ``z`` its normal quantile (``z > 1.96`` is
+    ``p < 0.025``; with 99 surrogates z is at most 2.33). The pools are refreshed bin by bin,
+    one feature per bin in rotation (``REFRESH`` surrogates), so the cost is spread evenly
+    over the hops; a pool spans about the last 10 s. Until the history holds two chunks and
+    the pool ``MIN_SURROGATES`` values (about 22 s into a live session) z and p are NaN. Each
+    feature has its own random stream (SplitMix64 seeded from ``cfg.seed``) and work is done
+    bin by bin in time order, so results do not depend on push sizes.
+
+    Windows overlap, so their significant share is not a session-level test: that is
+    :meth:`session_test`.
     """
 
     def __init__(self, cfg: SyncConfig, baselines):
@@ -94,25 +156,28 @@ class SynchronyTracker:
         self.lag = w0.lag_samples
         self.win = w0.window_samples
         self.step = w0.step_samples
-        self.seg = max(1, int(round(cfg.segment_s * cfg.rate_hz)))
         self.chunk = self.win + self.lag
-        self._min_seg = -(-self.chunk // self.seg)
-        nseg = max(-(-int(round(cfg.history_s * cfg.rate_hz)) // self.seg), self._min_seg)
-        self.hist_len = nseg * self.seg
-        self._nseg = nseg
+        self.sep = self.chunk  # window surrogates: at least one chunk from the real alignment
+        self.hist_len = max(int(round(cfg.history_s * cfg.rate_hz)), 2 * self.chunk + 1)
         # linear history of the 4 features x 2 speakers; buf[..., 0] is sample self._n - self._len
         self._buf = np.full((len(FEATURES), 2, 2 * self.hist_len + 64), np.nan)
         self._len = self.hist_len  # starts with hist_len missing samples "before the session"
         self._n = 0
-        self._y = np.empty(self.hist_len)
+        self._scr = np.empty((4, self.chunk))
         self.pool_size = int(cfg.surrogates)
         self._pool = {f: np.full(self.pool_size, np.nan) for f in FEATURES}
-        self._pool_pos = dict.fromkeys(FEATURES, -1)  # -1: empty
+        self._pool_pos = dict.fromkeys(FEATURES, 0)
+        self._pool_n = dict.fromkeys(FEATURES, 0)
+        # the whole session's series (4 features x 2 speakers, then f0/energy/rate before the
+        # hold), for the session-level test; grown by doubling
+        self._all = np.empty((len(FEATURES) + 3, 2, 4096))
         # one SplitMix64 stream per feature, seeded from cfg.seed (independent of push sizes)
         self._rng = {f: np.random.SeedSequence([int(cfg.seed), i]).generate_state(1, np.uint64)
                      for i, f in enumerate(FEATURES)}
         hb = float(int(round(cfg.hold_s * cfg.rate_hz)))
-        self._hold = [np.array([[np.nan, -1e18, hb]] * 3) for _ in range(2)]
+        self.bridge = int(round(RUN_BRIDGE_S * cfg.rate_hz))
+        self._hold = [np.array([[np.nan, -1e18, hb, 0.0, 0.0, self.bridge]] * 3)
+                      for _ in range(2)]
         self._bin_count = [0, 0]
         self._queue: list = []  # (bin to compute at, feature, window start, lag profile)
         self._idx = np.empty(1, np.int64)
@@ -142,13 +207,15 @@ class SynchronyTracker:
         nb = len(fr) // p
         base = np.empty((nb, 6))
         baseline.add_bins(fr, p, base)  # bin by bin: each bin relative to the baseline after it
-        feats = np.empty((4, nb))
+        feats = np.empty((7, nb))
         if nb:
             bin_features(fr["f0_hz"], fr["voiced"], fr["speech"], fr["energy_db"], fr["rate_sps"],
                          p, MIN_FRAMES, base, self._hold[s_idx], self._bin_count[s_idx], feats)
         out = {k: base[:, i] for i, k in enumerate(BASE_FIELDS)}
         for i, f in enumerate(FEATURES):
             out[f] = feats[i]
+        for i, f in enumerate(FEATURES[:3]):
+            out["raw_" + f] = feats[4 + i]
         # bin end = last frame centre + half a hop, as the double nearest whole milliseconds
         out["t_s"] = np.rint(fr["t_s"][p - 1::p] * 1000 + 5) / 1000 if nb else np.zeros(0)
         return out
@@ -164,25 +231,39 @@ class SynchronyTracker:
             else:
                 buf[:, :, :keep] = buf[:, :, self._len - keep:self._len].copy()
             self._len = keep
+        if self._n + n_new > self._all.shape[2]:
+            new = np.empty((self._all.shape[0], 2, 2 * (self._n + n_new)))
+            new[:, :, :self._n] = self._all[:, :, :self._n]
+            self._all = new
         for i, f in enumerate(FEATURES):
             buf[i, 0, self._len:self._len + n_new] = vals[0][f]
             buf[i, 1, self._len:self._len + n_new] = vals[1][f]
+            self._all[i, 0, self._n:self._n + n_new] = vals[0][f]
+            self._all[i, 1, self._n:self._n + n_new] = vals[1][f]
+            if i < 3:  # before the hold; the held series when fed without it
+                for s in range(2):
+                    self._all[4 + i, s, self._n:self._n + n_new] = vals[s].get("raw_" + f, vals[s][f])
         self._len += n_new
         self._n += n_new
 
     def update(self, vals: list[dict[str, np.ndarray]]) -> list[SyncRow]:
         """Push the binned series into the streaming WCC; return the rows of completed windows.
 
-        Work is done in time order, bin by bin: at each bin one feature (in rotation) adds a
-        surrogate to its pool, then the windows that complete at that bin get their rows, so
-        the result does not depend on how many bins arrive at once.
+        Work is done in time order, bin by bin: at each bin one feature (in rotation) adds
+        surrogates to its pool, then the windows that complete at that bin get their rows, so
+        the result does not depend on how many bins arrive at once. ``update(vals)`` is
+        ``settle(*push(vals))``: a caller may run the two halves on different hops.
         """
+        return self.settle(*self.push(vals))
+
+    def push(self, vals: list[dict[str, np.ndarray]]) -> tuple[int, int]:
+        """First half of :meth:`update`: the bins into the history and the streaming WCC (the
+        windows they complete wait in the queue); returns the bin span for :meth:`settle`."""
+        n0 = self._n
         n_new = len(vals[0]["vad"])
         if n_new == 0:
-            return []
-        n0 = self._n
+            return n0, n0
         self._append(vals, n_new)
-        first = self._n - self._len  # absolute index of buf[..., 0]
         done = []  # (chunk end, feature index, window start, lag profile)
         for i, f in enumerate(FEATURES):
             w = self.wcc[f]
@@ -195,8 +276,15 @@ class SynchronyTracker:
         for end, i, ws, r in done:
             self._queue.append((end + i, i, ws, r))
         self._queue.sort(key=lambda q: (q[0], q[1]))
+        return n0, self._n
+
+    def settle(self, n0: int, n1: int) -> list[SyncRow]:
+        """Second half of :meth:`update` for the bins ``n0:n1`` pushed last: the surrogate
+        refresh of each bin and the rows of the windows due by then. Call it before the next
+        :meth:`push`."""
+        first = self._n - self._len  # absolute index of buf[..., 0]
         rows = []
-        for e in range(n0 + 1, self._n + 1):
+        for e in range(n0 + 1, n1 + 1):
             self._refresh(e, first)
             while self._queue and self._queue[0][0] <= e:
                 _, i, ws, r = self._queue.pop(0)
@@ -211,21 +299,23 @@ class SynchronyTracker:
         return rows
 
     def _history(self, i, e, first):
-        """Feature ``i``'s history (2, H) ending at absolute sample ``e`` (exclusive), limited to
-        whole segments inside the session so far (at least the window's chunk)."""
-        nseg = min(self._nseg, max(self._min_seg, e // self.seg))
-        return self._buf[i, :, e - first - nseg * self.seg:e - first]
+        """Feature ``i``'s history (2, H) ending at absolute sample ``e`` (exclusive): the last
+        ``history_s`` of the session so far."""
+        h = min(self.hist_len, e)
+        return self._buf[i, :, e - first - h:e - first]
 
     def _refresh(self, e, first) -> None:
-        """At the bin ending at sample ``e``: one new surrogate for feature ``(e - 1) % 4``,
-        once its pool has started (at its first window)."""
+        """At the bin ending at sample ``e``: new surrogates for feature ``(e - 1) % 4``."""
         i = (e - 1) % len(FEATURES)
         f = FEATURES[i]
-        pos = self._pool_pos[f]
-        if pos >= 0:
-            h = self._history(i, e, first)
-            self._pool_pos[f] = add_surrogates(h[0], h[1], self.win, self.lag, self.seg, 1,
-                                               self._rng[f], self._y, self._pool[f], pos)
+        h = self._history(i, e, first)
+        if h.shape[1] < self.chunk + self.sep:
+            return
+        k = REFRESH if self._pool_n[f] >= self.pool_size else 2 * REFRESH
+        self._pool_pos[f] = shift_surrogates(h[0], h[1], self.win, self.lag, self.sep, k,
+                                             self._rng[f], self._scr, self._pool[f],
+                                             self._pool_pos[f])
+        self._pool_n[f] = min(self.pool_size, self._pool_n[f] + k)
 
     def _row(self, i, ws, r, first) -> SyncRow:
         """One completed window of feature ``i`` starting at sample ``ws``; ``r`` its lag
@@ -234,15 +324,141 @@ class SynchronyTracker:
         lag, rate = self.lag, self.cfg.rate_hz
         end = ws + self.chunk
         h = self._history(i, end, first)
-        if self._pool_pos[f] < 0:  # first window: fill the whole pool
-            self._pool_pos[f] = add_surrogates(h[0], h[1], self.win, lag, self.seg,
-                                               self.pool_size, self._rng[f], self._y,
-                                               self._pool[f], 0)
         j = int(peak_of_abs(r, lag, PEAK_SEARCH, PEAK_MIN_FRACTION, self._ab, self._idx, self._sm))
-        z, n_valid = pool_z(r, h[0], h[1], self.win, lag, self._pool[f])
+        p, n_valid = pool_p(r, h[0], h[1], self.win, lag, self._pool[f], MIN_SURROGATES)
         return SyncRow(
             t_s=end / rate, window_start_s=ws / rate, feature=f, r_lag0=float(r[lag]),
             r_peak=float(r[j]) if j >= 0 else math.nan,
             lag_s=float((j - lag) / rate) if j >= 0 else math.nan,
-            z=float(z), n_valid=int(n_valid),
+            z=-_PROBIT(min(p, 0.999)) if p == p else math.nan, n_valid=int(n_valid), p=float(p),
         )
+
+    def session_series(self, feature: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The two speakers' series of ``feature`` over the session so far, and the second
+        speaker's series before the hold (None for ``vad``): views."""
+        i = FEATURES.index(feature)
+        raw = self._all[4 + i, 1, :self._n] if i < 3 else None
+        return self._all[i, 0, :self._n], self._all[i, 1, :self._n], raw
+
+    def session_test(self, features=FEATURES) -> dict[str, SessionSync]:
+        """The session-level test of each feature over the session so far (see
+        :func:`session_test`); cost grows with the session (about 0.1 s per feature for 5
+        minutes), so call it at the end or every few seconds, not every hop."""
+        out = {}
+        for f in features:
+            a, b, raw = self.session_series(f)
+            out[f] = session_test(a, b, self.cfg, feature=f, raw2=raw)
+        return out
+
+
+def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
+                 n_surrogates: int | None = None, raw2=None) -> SessionSync:
+    """Session-level synchrony test of two series at ``cfg.rate_hz`` (NaN = missing).
+
+    Statistic: the session's mean lag profile (r of every window of ``cfg``'s WCC, averaged
+    over windows per lag) at its largest |value|. Null: the same statistic for
+    ``n_surrogates`` (default ``cfg.session_surrogates``) surrogates of the second speaker.
+    Overlapping windows are dependent in the real statistic and in every surrogate alike, so
+    the rank p-value needs no independence. Deterministic (no random draws): the same
+    series give the same result however they were pushed.
+
+    Surrogates: with ``raw2`` (the second speaker's series before the hold; f0, energy and
+    rate), the content of the speaker's runs of values (IPUs: gaps of at most 0.3 s joined)
+    is rotated over the run slots (slot i gets run i + k's values, resampled to its length,
+    for every k at least ``MIN_ROTATION`` runs away) and the hold applied again: both
+    speakers' timing, hence the turn-taking, stays exactly as it was, the order of the
+    second speaker's utterances too (their drift), and only which utterance sits where
+    moves. The turn-taking itself couples the series (the
+    shared rise and fall of every utterance, lined up by the alternation of turns), and a
+    test that broke the timing would call that F0 or energy synchrony. Without ``raw2``
+    (voice activity, whose coupling *is* the timing), or with too few runs:
+    ``s2`` circularly shifted by shifts spread evenly over ``[g, N - g]``, ``g = window +
+    2 * lag`` samples, so no shifted pairing falls within the lag reach of the real one.
+    """
+    a = np.ascontiguousarray(s1, dtype=np.float64)
+    b = np.ascontiguousarray(s2, dtype=np.float64)
+    rate = float(cfg.rate_hz)
+    lag = int(round(cfg.lag_s * rate))
+    win = int(round(cfg.window_s * rate))
+    step = max(1, int(round(cfg.step_s * rate)))
+    n = len(a)
+    k = int(cfg.session_surrogates if n_surrogates is None else n_surrogates)
+    g = win + 2 * lag
+    avail = n - 2 * g + 1
+    nan = math.nan
+    need = max(2 * g + MIN_SESSION_SHIFTS - 1, MIN_SESSION_SPANS * g)
+    if n < need:
+        return SessionSync(feature, nan, nan, nan, nan, 0, 0, n / rate,
+                           f"{n / rate:.0f} s is too short for a calibrated session test: need "
+                           f"{need / rate:.0f} s with {cfg.window_s:g} s windows and "
+                           f"±{cfg.lag_s:g} s")
+    nl = 2 * lag + 1
+    pre = np.empty((9, n + 1))
+    runs = None
+    if raw2 is not None:
+        raw = np.ascontiguousarray(raw2, dtype=np.float64)
+        starts = np.empty(n, np.int64)
+        ends = np.empty(n, np.int64)
+        bridge = int(round(RUN_BRIDGE_S * rate))
+        nrun = find_runs(raw, bridge, starts, ends)
+        if nrun >= 2 * MIN_ROTATION + MIN_SESSION_SHIFTS - 1:
+            runs = (raw, starts, ends, nrun)
+    if runs is None:
+        k = min(k, avail)
+        shifts = np.empty(k + 1, np.int64)
+        shifts[0] = 0
+        shifts[1:] = g + np.round(np.linspace(0, avail - 1, k)).astype(np.int64)
+        prof = np.empty((k + 1, nl))
+        cnt = np.empty((k + 1, nl))
+        session_profiles(a, b, win, lag, step, shifts, pre, prof, cnt)
+    else:
+        raw, starts, ends, nrun = runs
+        hb = int(round(cfg.hold_s * rate))
+        rots = np.unique(np.round(np.linspace(MIN_ROTATION, nrun - MIN_ROTATION,
+                                              min(k, nrun - 2 * MIN_ROTATION + 1))).astype(int))
+        k = len(rots)
+        prof = np.empty((k + 1, nl))
+        cnt = np.empty((k + 1, nl))
+        zero = np.zeros(1, np.int64)
+        session_profiles(a, b, win, lag, step, zero, pre, prof[:1], cnt[:1])
+        sur = np.empty(n)
+        held = np.empty(n)
+        for j, r in enumerate(rots, 1):
+            rotate_runs(raw, starts, ends, nrun, int(r), sur)
+            hold_runs(sur, hb, bridge, held)
+            session_profiles(a, held, win, lag, step, zero, pre, prof[j:j + 1], cnt[j:j + 1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(cnt > 0, prof / np.maximum(cnt, 1), np.nan)
+    absm = np.abs(mean)
+    ok = np.isfinite(absm).any(axis=1)
+    stat = np.full(k + 1, np.nan)
+    stat[ok] = np.nanmax(absm[ok], axis=1)
+    null = stat[1:][np.isfinite(stat[1:])]
+    windows = int(cnt[0].max()) if nl else 0
+    if not math.isfinite(stat[0]) or len(null) < MIN_SESSION_SHIFTS:
+        return SessionSync(feature, nan, nan, nan, nan, windows, len(null), n / rate,
+                           "no window with a defined correlation (too little speech or voicing)")
+    j = int(np.nanargmax(absm[0]))
+    p = (1.0 + np.sum(null >= stat[0])) / (1.0 + len(null))
+    return SessionSync(feature, float(mean[0, j]), (j - lag) / rate, float(p),
+                       float(np.quantile(null, 0.95)), windows, len(null), n / rate)
+
+
+def session_note(t: SessionSync, preset: str) -> str | None:
+    """What a session's test can and cannot say: why there is no p-value, or that the session
+    is shorter than the bench found necessary to detect a coupling of ``POWER_R`` with 80 %
+    power (so a p >= 0.05 is no evidence of no coupling)."""
+    if t.reason:
+        return t.reason
+    need = MIN_SESSION_S.get(preset, {})
+    if t.feature not in need:
+        return None
+    n = need[t.feature]
+    what = f"a coupling of r = {POWER_R:g} with 80 % power"
+    if n is None:
+        return (f"not significant is no evidence of no coupling: even 5 minutes did not detect "
+                f"{what} on real voices (bench/RESULTS.md)") if t.p >= 0.05 else None
+    if t.duration_s < n:
+        return (f"{t.duration_s:.0f} s is too short to detect {what}: that needs "
+                f"{n / 60:g} min (bench/RESULTS.md)")
+    return None

@@ -71,8 +71,8 @@ def _run(session_cls) -> None:
     rate = 16000
     # windows of 1 s every 0.2 s with 0.2 s lags: a window (and its surrogates) completes within
     # the first 1.5 s of audio, so the synchrony kernels load here and not mid-session
-    cfg = Config(sync=SyncConfig(window_s=1.0, lag_s=0.2, step_s=0.2, surrogates=5,
-                                 segment_s=0.3, history_s=3.0))
+    cfg = Config(sync=SyncConfig(window_s=1.0, lag_s=0.2, step_s=0.2, surrogates=39,
+                                 history_s=3.0))
     a, b = _dialogue(rate, 2.5)
     for two_mics in (True, False):
         stats = SessionSummary(("a", "b"))
@@ -86,3 +86,10 @@ def _run(session_cls) -> None:
     one.push(0, (a[: rate // 2] * 32767).astype(np.int16))
     one.close()
     stats.summary(a.shape[0] / rate, s)
+    # the session test's kernels (both kinds of surrogates) on a series long enough for them
+    from .synchrony import session_test
+
+    x = np.sin(np.arange(200) * 0.3)
+    gaps = np.where(np.arange(200) % 20 < 12, x, np.nan)
+    session_test(x, x[::-1].copy(), cfg.sync, n_surrogates=19)
+    session_test(x, gaps, cfg.sync, n_surrogates=19, raw2=gaps)

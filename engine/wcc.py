@@ -1,5 +1,8 @@
 """Windowed lagged cross-correlation (WCC) that reproduces rMEA's ``MEAccf``, batch and streaming.
 
+(Over 400 lines: the batch function and its streaming twin share their alignment and NA rules
+and are tested against each other, so they stay in one module.)
+
 Reference: Boker, Rotondo, Xu & King (2002), "Windowed cross-correlation and peak picking for the
 analysis of variability in the association between behavioral time series", Psychological Methods
 7(3); implementation anchor: rMEA 1.3.0 ``MEAccf.MEA`` (Kleinbub & Ramseyer), whose exact rules are

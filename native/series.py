@@ -15,12 +15,22 @@ def bin_features(f0, voiced, speech, energy, rate, per_bin, min_frames, base, ho
       speaker's median after this bin), NaN when fewer than ``min_frames`` frames are voiced;
     * energy: mean energy (dB) of the speech frames minus ``base[b, 1]`` (speech level);
     * rate: mean rolling rate (syl/s) of the speech frames (both NaN below ``min_frames``);
-    * vad: the fraction of speech frames (never missing).
+    * vad: the fraction of speech frames (never missing);
+    * when ``out`` has 7 rows, rows 4-6 get f0, energy and rate before the hold (NaN where
+      missing), for the session test's surrogates.
 
-    ``hold`` (float64[3, 3]): per feature f0/energy/rate, the last finite value, the bin index
-    it came from and the hold length in bins (``hold[f, 2]``, same for all). A missing value is
-    replaced by the last finite one when that is at most the hold length older (causal
-    last-observation-carried-forward); ``bin0`` is the index of the first bin here.
+    ``hold`` (float64[3, 6]): per feature f0/energy/rate, the last finite value, the bin index
+    it came from, the hold length in bins (``hold[f, 2]``, same for all), the sum and count of
+    the current run (the finite values since the last gap longer than ``hold[f, 5]`` bins: an
+    IPU), and that bridge. A missing value is replaced by the mean of the last run when the
+    last finite value is at most the hold length older (causal); ``bin0`` is the index of the
+    first bin here.
+
+    The run mean, not the last value, is held: in turn-taking one voice is held while the other
+    speaks, and a held utterance-final value (low, by declination) against the partner's
+    utterance-initial values (high) correlates negatively for any two voices, coupled or not.
+    A held run mean leaves no such covariance, while a level that follows the partner's level
+    from turn to turn still correlates.
     """
     nb = out.shape[1]
     hb = hold[0, 2]
@@ -46,11 +56,18 @@ def bin_features(f0, voiced, speech, energy, rate, per_bin, min_frames, base, ho
         for f in range(3):
             v = vals[f]
             if v == v:
+                if hold[f, 1] < -1e9 or idx - hold[f, 1] > hold[f, 5] + 1:  # a new run
+                    hold[f, 3] = 0.0
+                    hold[f, 4] = 0.0
                 hold[f, 0] = v
                 hold[f, 1] = idx
+                hold[f, 3] += v
+                hold[f, 4] += 1.0
             elif hb > 0 and hold[f, 1] > -1e9 and idx - hold[f, 1] <= hb:
-                v = hold[f, 0]
+                v = hold[f, 3] / hold[f, 4]
             out[f, b] = v
+            if out.shape[0] > 4:
+                out[4 + f, b] = vals[f]
         out[3, b] = ns / per_bin
 
 

@@ -1,76 +1,36 @@
-"""Segment-shuffle surrogates for the significance of windowed cross-correlation."""
+"""Time-shift surrogates for the significance of windowed lagged cross-correlation.
+
+Both tests pair one speaker's series with the other's **at another time** of the same session,
+so each surrogate keeps both voices' own autocorrelation and speech/silence structure and only
+their alignment is broken (a within-session pseudo-dyad):
+
+* window level (:func:`shift_surrogates`): the window under test of one series against a window
+  of the other series from earlier in the session, at least ``sep`` samples away;
+* session level (:func:`session_profiles`): the whole session so far with the second series
+  circularly shifted, every window of every shift, so the dependence between overlapping
+  windows is the same in the real statistic and in its surrogates.
+
+Every array is the caller's: nothing is allocated here.
+"""
 
 import numpy as np
 
 from ._jit import jit
 
-
-@jit
-def corr(x, y, a, b, win):
-    """Pearson r of ``x[a:a+win]`` with ``y[b:b+win]`` over complete pairs, with rMEA's NA rules
-    (NaN when fewer than 2 complete pairs differ or either side is constant).
-
-    One pass, sums about the first complete pair (the series here are speaker-relative, O(1-10),
-    so the cancellation is harmless); agrees with the two-pass ``native.wcc.pair_corr`` to ~1e-12.
-    """
-    n = 0
-    ndiff = 0
-    xvar = False
-    yvar = False
-    x0 = 0.0
-    y0 = 0.0
-    sx = 0.0
-    sy = 0.0
-    sxx = 0.0
-    syy = 0.0
-    sxy = 0.0
-    for k in range(win):
-        xv = x[a + k]
-        yv = y[b + k]
-        if xv != xv or yv != yv:
-            continue
-        if n == 0:
-            x0 = xv
-            y0 = yv
-        else:
-            if xv != x0:
-                xvar = True
-            if yv != y0:
-                yvar = True
-        if xv != yv:
-            ndiff += 1
-        dx = xv - x0
-        dy = yv - y0
-        sx += dx
-        sy += dy
-        sxx += dx * dx
-        syy += dy * dy
-        sxy += dx * dy
-        n += 1
-    if ndiff < 2 or not xvar or not yvar:
-        return np.nan
-    vx = sxx - sx * sx / n
-    vy = syy - sy * sy / n
-    if vx <= 0.0 or vy <= 0.0:
-        return np.nan
-    r = (sxy - sx * sy / n) / np.sqrt(vx * vy)
-    return min(1.0, max(-1.0, r))
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
 
 
 @jit
-def peak_abs_r(h1, y, a0, win, lag):
-    """Largest |r| over lags -lag..lag between ``h1`` and ``y`` for the window starting at ``a0``
-    (rMEA alignment: positive lag pairs ``h1[a0+k]`` with ``y[a0+L+k]``); NaN if every lag is NA."""
-    best = np.nan
-    for L in range(-lag, lag + 1):
-        a = a0 + (-L if L < 0 else 0)
-        b = a0 + (L if L > 0 else 0)
-        r = corr(h1, y, a, b, win)
-        if r == r:
-            r = abs(r)
-            if not (best == best) or r > best:
-                best = r
-    return best
+def rand_below(state, m):
+    """SplitMix64 step on ``state[0]`` (uint64); a random integer in ``[0, m)``."""
+    state[0] += _GOLDEN
+    z = state[0]
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return np.int64(z % np.uint64(m))
 
 
 @jit
@@ -95,8 +55,9 @@ def _prep(v, a, n, out, mask):
 
 @jit
 def _peak_masked(X, MX, Y, MY, RX, RY, win, lag):
-    """Largest |r| over lags of the prepared chunks (see :func:`surrogate_peaks`), with rMEA's NA
-    rules: fewer than 2 complete pairs with x != y, or a constant side, give NA."""
+    """Largest |r| over lags -lag..lag of two prepared chunks of ``win + lag`` samples (rMEA
+    alignment: lag L pairs ``X[max(-L,0)+k]`` with ``Y[max(L,0)+k]``), with rMEA's NA rules:
+    fewer than 2 complete pairs with x != y, or a constant side, give NA. NaN if every lag is NA."""
     best = np.nan
     for L in range(-lag, lag + 1):
         i0 = -L if L < 0 else 0
@@ -135,87 +96,46 @@ def _peak_masked(X, MX, Y, MY, RX, RY, win, lag):
 
 
 @jit
-def surrogate_peaks(h1, h2, win, lag, seg, perms, y, out):
-    """Peak |r| of ``h1`` against segment-shuffled copies of ``h2``.
+def shift_surrogates(h1, h2, win, lag, sep, k, state, scr, pool, pos):
+    """Put ``k`` time-shift surrogate peaks into the ring ``pool`` from ``pos``; return the next
+    position (``pos`` unchanged when the history is too short for one).
 
-    ``h1``, ``h2``: the last ``H = nseg*seg`` samples of both series; the window under test is the
-    last ``win + lag`` samples. For surrogate ``k`` the segments of ``h2`` (``seg`` samples each)
-    are put in the order ``perms[k]`` (into scratch ``y``, of length >= H), which keeps each
-    series' own dynamics within segments and destroys their alignment in time. ``out[k]`` is the
-    surrogate's peak |r| over all lags (NaN if every lag is NA). Only the segments that reach
-    the window are copied; missing values are masked, so the inner loops have no branches.
+    ``h1``, ``h2``: the last ``H`` samples of both series; the window under test is their last
+    ``c = win + lag`` samples. Each surrogate draws (SplitMix64 ``state``) a start ``p`` in
+    ``[0, H - c - sep]`` and a direction, and pairs the window of one series with the chunk of
+    the other starting at ``p`` (``sep >= 2*lag + 1`` keeps every lagged pairing away from the
+    real alignment and its lag range); its value is the peak |r| over lags. ``scr``: scratch
+    (4, >= c).
     """
     H = h1.shape[0]
-    nseg = perms.shape[1]
     c = win + lag
-    a0 = H - c
-    s0 = a0 // seg
-    X = np.empty(c)
-    MX = np.empty(c)
-    Y = np.empty(c)
-    MY = np.empty(c)
-    RX = _prep(h1, a0, c, X, MX)
-    for k in range(perms.shape[0]):
-        for s in range(s0, nseg):
-            src = perms[k, s] * seg
-            for j in range(seg):
-                y[s * seg + j] = h2[src + j]
-        RY = _prep(y, a0, c, Y, MY)
-        out[k] = _peak_masked(X, MX, Y, MY, RX, RY, win, lag)
-
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-@jit
-def rand_below(state, m):
-    """SplitMix64 step on ``state[0]`` (uint64); a random integer in ``[0, m)``."""
-    state[0] += _GOLDEN
-    z = state[0]
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    z = z ^ (z >> np.uint64(31))
-    return np.int64(z % np.uint64(m))
-
-
-@jit
-def random_perms(state, k, nseg, perms):
-    """Fill ``perms[:k, :nseg]`` with independent random permutations (Fisher-Yates)."""
-    for i in range(k):
-        for s in range(nseg):
-            perms[i, s] = s
-        for s in range(nseg - 1, 0, -1):
-            j = rand_below(state, s + 1)
-            t = perms[i, s]
-            perms[i, s] = perms[i, j]
-            perms[i, j] = t
-
-
-@jit
-def add_surrogates(h1, h2, win, lag, seg, k, state, y, pool, pos):
-    """Put ``k`` new segment-shuffled surrogate peaks (permutations drawn from the SplitMix64
-    ``state``; :func:`surrogate_peaks` on the window at the end of ``h1``) into the ring
-    ``pool`` from ``pos``; return the next position."""
-    nseg = h1.shape[0] // seg
-    perms = np.empty((k, nseg), np.int64)
-    random_perms(state, k, nseg, perms)
-    out = np.empty(k)
-    surrogate_peaks(h1, h2, win, lag, seg, perms, y, out)
+    n_pos = H - c - sep + 1
+    if n_pos < 1:
+        return pos
     m = pool.shape[0]
-    for j in range(k):
-        pool[pos] = out[j]
+    X = scr[0]
+    MX = scr[1]
+    Y = scr[2]
+    MY = scr[3]
+    for _ in range(k):
+        p = rand_below(state, n_pos)
+        if rand_below(state, 2) == 0:
+            RX = _prep(h1, H - c, c, X, MX)
+            RY = _prep(h2, p, c, Y, MY)
+        else:
+            RX = _prep(h1, p, c, X, MX)
+            RY = _prep(h2, H - c, c, Y, MY)
+        pool[pos] = _peak_masked(X, MX, Y, MY, RX, RY, win, lag)
         pos = (pos + 1) % m
     return pos
 
 
 @jit
-def pool_z(r, h1, h2, win, lag, pool):
-    """``(z, n_valid)`` of one window: ``z = (max |r| over the finite lags - mean) / sd``
-    (ddof 1) over the finite ``pool`` entries, NaN when ``r`` has no finite lag, fewer than 5
-    pool entries are finite, or sd = 0; ``n_valid``: complete pairs of the window at lag 0
-    (``h[-(win+lag):-lag]``)."""
+def pool_p(r, h1, h2, win, lag, pool, min_pool):
+    """``(p, n_valid)`` of one window: the rank p-value ``(1 + #{pool >= peak}) / (1 + n)`` of
+    the window's peak |r| over the finite lags of ``r`` among the ``n`` finite ``pool``
+    entries; NaN when ``r`` has no finite lag or fewer than ``min_pool`` entries are finite.
+    ``n_valid``: complete pairs of the window at lag 0 (``h[-(win+lag):-lag]``)."""
     c0 = h1.shape[0] - (win + lag)
     n_valid = 0
     for t in range(c0, c0 + win):
@@ -228,19 +148,185 @@ def pool_z(r, h1, h2, win, lag, pool):
     if real != real:
         return np.nan, n_valid
     n = 0
-    s = 0.0
+    ge = 0
     for v in pool:
         if v == v:
             n += 1
-            s += v
-    if n < 5:
+            if v >= real:
+                ge += 1
+    if n < min_pool:
         return np.nan, n_valid
-    mean = s / n
-    ss = 0.0
-    for v in pool:
+    return (1.0 + ge) / (1.0 + n), n_valid
+
+
+@jit
+def _nan_prefix(v, out):
+    """``out[t]`` = NaN count of ``v[:t]`` (``out`` of length len(v) + 1)."""
+    out[0] = 0.0
+    for t in range(v.shape[0]):
+        out[t + 1] = out[t] + (1.0 if v[t] != v[t] else 0.0)
+
+
+@jit
+def _count(pre, s, n, N):
+    """NaN count of the circular stretch ``[s, s + n)`` (mod N) from the prefix ``pre``."""
+    s = s % N
+    if s + n <= N:
+        return pre[s + n] - pre[s]
+    return pre[N] - pre[s] + pre[s + n - N]
+
+
+@jit
+def session_profiles(a, b, win, lag, step, shifts, pre, prof, cnt):
+    """Mean lag profile over the windows of ``a`` against ``b`` circularly shifted, per shift.
+
+    ``a``, ``b``: the session's series (length N, NaN = missing), windows as rMEA (window ``i``
+    starts at ``i*step``, ``n_win = (N - win - lag) // step + 1``; lag L pairs ``a[u]`` with
+    ``b'[u + L]``, positive L: b follows). For shift ``d = shifts[k]`` (0 <= d < N),
+    ``b'[t] = b[(t - d) mod N]``; shift 0 is the real pairing (no wrap). A window more than
+    half missing in either chunk is left out (the tracker's NaN rows); a cell follows rMEA's NA
+    rules (fewer than 2 complete pairs with x != y, or a constant side). ``prof[k, L + lag]``
+    gets the sum of the defined cells' r over windows and ``cnt[k, L + lag]`` their number.
+
+    ``pre``: scratch (9, N + 1): prefix sums over u of the pairs at one offset, taken about
+    each series' mean so the window sums keep their precision.
+    """
+    N = a.shape[0]
+    nl = 2 * lag + 1
+    c = win + lag
+    for k in range(shifts.shape[0]):
+        for j in range(nl):
+            prof[k, j] = 0.0
+            cnt[k, j] = 0.0
+    if N < c:
+        return
+    n_win = (N - c) // step + 1
+    ma = 0.0
+    mb = 0.0
+    na = 0
+    nb = 0
+    for t in range(N):
+        if a[t] == a[t]:
+            ma += a[t]
+            na += 1
+        if b[t] == b[t]:
+            mb += b[t]
+            nb += 1
+    if na == 0 or nb == 0:
+        return
+    ma /= na
+    mb /= nb
+    va = 0.0
+    vb = 0.0
+    for t in range(N):
+        if a[t] == a[t]:
+            va += (a[t] - ma) ** 2
+        if b[t] == b[t]:
+            vb += (b[t] - mb) ** 2
+    tol_a = 1e-9 * (va / na + 1e-300)
+    tol_b = 1e-9 * (vb / nb + 1e-300)
+    pna = pre[7]
+    pnb = pre[8]
+    _nan_prefix(a, pna)
+    _nan_prefix(b, pnb)
+    half = c / 2.0
+    for k in range(shifts.shape[0]):
+        d = shifts[k]
+        for L in range(-lag, lag + 1):
+            # prefix sums over u of the pair (a[u], b[(u + L - d) mod N])
+            for q in range(7):
+                pre[q, 0] = 0.0
+            for u in range(N):
+                x = a[u]
+                y = b[(u + L - d) % N]
+                w = 0.0
+                dx = 0.0
+                dy = 0.0
+                nd = 0.0
+                if x == x and y == y:
+                    w = 1.0
+                    dx = x - ma
+                    dy = y - mb
+                    nd = 1.0 if x != y else 0.0
+                pre[0, u + 1] = pre[0, u] + w
+                pre[1, u + 1] = pre[1, u] + dx
+                pre[2, u + 1] = pre[2, u] + dy
+                pre[3, u + 1] = pre[3, u] + dx * dx
+                pre[4, u + 1] = pre[4, u] + dy * dy
+                pre[5, u + 1] = pre[5, u] + dx * dy
+                pre[6, u + 1] = pre[6, u] + nd
+            i0 = -L if L < 0 else 0
+            for w in range(n_win):
+                t0 = w * step
+                if pna[t0 + c] - pna[t0] > half or _count(pnb, t0 - d + N, c, N) > half:
+                    continue
+                s = t0 + i0
+                e = s + win
+                n = pre[0, e] - pre[0, s]
+                if pre[6, e] - pre[6, s] < 2.0:
+                    continue
+                sx = pre[1, e] - pre[1, s]
+                sy = pre[2, e] - pre[2, s]
+                vx = (pre[3, e] - pre[3, s]) - sx * sx / n
+                vy = (pre[4, e] - pre[4, s]) - sy * sy / n
+                if vx <= tol_a * n or vy <= tol_b * n:
+                    continue
+                r = ((pre[5, e] - pre[5, s]) - sx * sy / n) / np.sqrt(vx * vy)
+                r = min(1.0, max(-1.0, r))
+                prof[k, L + lag] += r
+                cnt[k, L + lag] += 1.0
+
+
+@jit
+def find_runs(raw, bridge, starts, ends):
+    """Runs of finite values of ``raw`` joined across gaps of at most ``bridge`` missing
+    samples (a speaker's IPUs, at the series' rate): ``starts[i]``, ``ends[i]`` (exclusive,
+    after the last finite value); returns their number."""
+    n = 0
+    last = -1
+    for t in range(raw.shape[0]):
+        if raw[t] == raw[t]:
+            if last < 0 or t - last - 1 > bridge:
+                starts[n] = t
+                n += 1
+            ends[n - 1] = t + 1
+            last = t
+    return n
+
+
+@jit
+def hold_runs(raw, hb, bridge, out):
+    """``out``: ``raw`` with each gap of at most ``hb`` samples after a finite value filled with
+    the mean of the last run (finite values since the last gap longer than ``bridge``): the
+    hold of ``native.series.bin_features`` applied to a whole series."""
+    last = -1e18
+    s = 0.0
+    c = 0.0
+    for t in range(raw.shape[0]):
+        v = raw[t]
         if v == v:
-            ss += (v - mean) * (v - mean)
-    sd = np.sqrt(ss / (n - 1))
-    if sd <= 0.0:
-        return np.nan, n_valid
-    return (real - mean) / sd, n_valid
+            if last < -1e9 or t - last > bridge + 1:
+                s = 0.0
+                c = 0.0
+            last = t
+            s += v
+            c += 1.0
+        elif hb > 0 and last > -1e9 and t - last <= hb:
+            v = s / c
+        out[t] = v
+
+
+@jit
+def rotate_runs(raw, starts, ends, nrun, k, out):
+    """A surrogate of ``raw`` (before the hold) that keeps the speaker's timing and moves the
+    content: run slot ``i`` (``starts[i]:ends[i]``) gets the values of run ``(i + k) % nrun``,
+    resampled to the slot's length (nearest earlier sample); NaN outside the runs. The order of
+    the contents is kept (rotated), so their drift from utterance to utterance stays."""
+    for t in range(raw.shape[0]):
+        out[t] = np.nan
+    for i in range(nrun):
+        j = (i + k) % nrun
+        ni = ends[i] - starts[i]
+        nj = ends[j] - starts[j]
+        for t in range(ni):
+            out[starts[i] + t] = raw[starts[j] + (t * nj) // ni]

@@ -10,7 +10,9 @@ from prosync.engine.errors import ProsyncError
 
 #: Library errors name the Python parameter (``speakers=a,b``, ``rttm=``); here, its flag.
 FLAGS = {"speakers": "--speakers", "channels": "--channels", "rttm": "--rttm",
-         "profile": "--profile", "rate": "--rate", "devices": "--device", "manifest": "--manifest"}
+         "profile": "--profile", "rate": "--rate", "devices": "--device", "manifest": "--manifest",
+         "host": "--host", "port": "--port", "token": "--token", "workers": "--workers",
+         "max_message_bytes": "--max-message-bytes", "queue_size": "--queue"}
 _PARAM = re.compile(r"(?<![\w.])(" + "|".join(FLAGS) + r")=(?=(\S?))")
 
 

@@ -181,8 +181,8 @@ class Dashboard:
                 continue
             line = Text(f"{f:8}{_g(r.r_lag0):>8}{_g(r.r_peak):>8}{_g(r.lag_s, '+.1f'):>7}"
                         f"{_g(r.z, '+.1f'):>6}  ")
-            if math.isfinite(r.z) and r.z > 1.96:
-                line.append("significant", style="bold")
+            if math.isfinite(r.z) and r.z > 1.96:  # this window's surrogate p < 0.025
+                line.append("window p<0.025", style="bold")
             elif not math.isfinite(r.r_lag0):
                 line.append("too few values from a speaker", style="dim")
             out.append(line)

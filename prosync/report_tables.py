@@ -41,17 +41,25 @@ def summary_tables(summary: dict) -> str:
         rows = [[html.escape(f), f"{v.get('valid_windows', v['windows'])} of {v['windows']}",
                  _fmt(v["mean_r_lag0"], "+.2f"),
                  _fmt(v["mean_r_peak"], "+.2f"), _fmt(v["mean_peak_lag_s"], "+.2f"),
-                 _fmt(v["mean_z"], "+.2f"), _fmt(v["significant_fraction"], ".0%")]
+                 _fmt(v["significant_fraction"], ".0%"),
+                 _fmt(v.get("session_r"), "+.2f") + " at " + _fmt(v.get("session_lag_s"), "+.1f")
+                 + " s", _fmt(v.get("session_p"), ".2f")]
                 for f, v in sync.items()]
         parts.append("<h3>Synchrony</h3>" + _table(
             ["feature", "windows", "mean r at lag 0", "mean peak r", "mean peak lag (s)",
-             "mean z vs surrogates", "windows z > 1.96"], rows))
+             "windows p < 0.025 (2.5 % by chance)", "session mean r at its lag",
+             "session p"], rows))
         why: dict[str, list[str]] = {}
+        notes: dict[str, list[str]] = {}
         for f, v in sync.items():
             if v.get("reason"):
                 why.setdefault(v["reason"], []).append(f)
+            elif v.get("session_note"):
+                notes.setdefault(v["session_note"], []).append(f)
         parts += [f"<p class='note'>– no synchrony for {html.escape(', '.join(fs))}: "
                   f"{html.escape(r)}</p>" for r, fs in why.items()]
+        parts += [f"<p class='note'>– session test of {html.escape(', '.join(fs))}: "
+                  f"{html.escape(r)}</p>" for r, fs in notes.items()]
     lh = (summary.get("entrainment") or {}).get("levitan_hirschberg") or {}
     flat = []  # {feature: stats} or {direction: {feature: stats}}
     for k, v in lh.items():

@@ -56,7 +56,8 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
     md = {"inputs": json.dumps([str(p) for p in source.paths]), "speakers": ",".join(names)}
     if source.split:
         md["rttm"] = str(source.split["path"])
-    from prosync.calibration.baseline import open_profile, update_profile
+    from prosync.calibration.baseline import open_profile
+    from prosync.streams.profile import update_profile
 
     known = open_profile(profile, names)  # before any file is opened: a bad profile writes nothing
     session = Session(names, sample_rate=source.sample_rate, config=config,

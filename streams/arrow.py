@@ -76,7 +76,9 @@ def _per_speaker(table: str, parts: dict[str, list]) -> pa.RecordBatch:
     ``t_s``, speakers in order at equal times: the same rows however the audio was pushed."""
     t = S.table(table)
     cols = {}
-    for c in t.columns[1:]:  # after ``speaker``
+    for c in t.columns:
+        if c.name == "speaker":
+            continue
         key = c.source or c.name
         cols[key] = np.concatenate([np.asarray(p[key]) for ps in parts.values() for p in ps])
     names = np.repeat(np.array(list(parts), dtype=object),

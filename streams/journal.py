@@ -231,6 +231,24 @@ class Recorder(Sink):
         self._t = 0.0
         self._updates: list = []
 
+    def inputs(self) -> list[dict]:
+        """The recorded audio as ``summary.json``'s ``inputs`` (one entry per speaker, as
+        ``prosync score`` of the recording would list it)."""
+        from types import SimpleNamespace
+
+        from ..engine.summary import input_files
+
+        for w in self.audio:
+            w.flush()
+        if self.one_file:
+            w = self.audio[0]
+            srcs = [SimpleNamespace(path=w.path, channel=i, sample_rate=w.rate, frames=w.n)
+                    for i in range(len(self.speakers))]
+        else:
+            srcs = [SimpleNamespace(path=w.path, channel=0, sample_rate=w.rate, frames=w.n)
+                    for w in self.audio]
+        return input_files(srcs)
+
     def write_audio(self, blocks) -> None:
         """int16 blocks, one per speaker (equal lengths for one device)."""
         if self.one_file:

@@ -25,7 +25,7 @@ from .jsonl import updates_to_dict
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 START_KEYS = {"type", "protocol_version", "sample_rate", "speakers", "metrics_interval_ms", "frames",
-              "pad_agent", "two_mics", "config"}
+              "pad_agent", "two_mics", "config", "preset"}
 
 
 class ProtocolError(ProsyncError):
@@ -79,6 +79,8 @@ class Start:
     pad_agent: bool
     two_mics: bool
     config: Config | None
+    #: The synchrony preset the client named (already applied to ``config``), or None.
+    preset: str | None = None
 
 
 def parse_text(text: str, max_bytes: int) -> dict:
@@ -130,11 +132,18 @@ def parse_start(msg: dict) -> Start:
                 raise ProsyncError(f"{k} {v!r} is invalid: use true or false")
             flags[k] = v
         config = _config_from(msg["config"]) if "config" in msg else None
+        preset = msg.get("preset")
+        if preset is not None:
+            if not isinstance(preset, str):
+                raise ProsyncError(f"preset {preset!r} is invalid: give a preset name such as "
+                                   "\"live\" or \"research\"")
+            config = (config or Config()).with_preset(preset)
     except ProtocolError:
         raise
     except ProsyncError as exc:
         raise ProtocolError("bad_start", str(exc)) from None
-    return Start(sr, speakers, iv, flags["frames"], flags["pad_agent"], flags["two_mics"], config)
+    return Start(sr, speakers, iv, flags["frames"], flags["pad_agent"], flags["two_mics"], config,
+                 preset)
 
 
 def parse_audio(data: bytes, max_bytes: int) -> tuple[int, np.ndarray]:

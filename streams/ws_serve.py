@@ -9,7 +9,6 @@ import asyncio
 import logging
 import os
 import signal
-import sys
 
 from ..engine.errors import ProsyncError
 from .arrow import warm as warm_arrow
@@ -88,7 +87,7 @@ def serve(opts: ServerOptions, announce=print) -> None:
     opts.validate()
     warning = exposure_warning(opts)
     if warning:
-        print(warning, file=sys.stderr)
+        announce(warning)
     if opts.workers == 1:
         warm_up()
         def ready(srv):

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from ..engine.config import Config, SyncConfig
 from ..engine.duplex import Duplex
 from ..engine.errors import ProsyncError
 from ..engine.session import Session
@@ -61,19 +62,24 @@ class ServerOptions:
     workers: int = 1
     #: Transport buffer above which a send waits (bytes).
     write_limit: int = 32 * 1024
+    #: Synchrony preset of the sessions whose ``start`` names none and sets no ``config.sync``
+    #: (None: the engine's default).
+    preset: str | None = None
 
     def validate(self) -> ServerOptions:
         if self.max_message_bytes < 1024:
-            raise ProsyncError(f"--max-message-bytes {self.max_message_bytes} is too small: use 1024 "
+            raise ProsyncError(f"max_message_bytes={self.max_message_bytes} is too small: use 1024 "
                                "or more (one 20 ms block at 48 kHz is 1921 bytes)")
         if self.queue_size < 1:
-            raise ProsyncError(f"queue size {self.queue_size} is invalid: use 1 or more")
+            raise ProsyncError(f"queue_size={self.queue_size} is invalid: use 1 or more")
         if self.workers < 1:
-            raise ProsyncError(f"--workers {self.workers} is invalid: use 1 or more")
+            raise ProsyncError(f"workers={self.workers} is invalid: use 1 or more")
         if self.workers > 1 and self.port == 0:
-            raise ProsyncError("--workers > 1 needs a fixed --port (the workers share it)")
+            raise ProsyncError(f"workers={self.workers} needs a fixed port= (the workers share it)")
         if not 0 <= self.port <= 65535:
-            raise ProsyncError(f"--port {self.port} is invalid: use 0 to 65535")
+            raise ProsyncError(f"port={self.port} is invalid: use 0 to 65535")
+        if self.preset is not None:
+            SyncConfig.preset(self.preset)
         return self
 
 
@@ -90,8 +96,8 @@ def exposure_warning(opts: ServerOptions) -> str | None:
     """The warning printed when the server is reachable from other machines without a token."""
     if is_loopback(opts.host) or opts.token is not None:
         return None
-    return (f"prosync: warning: serving on {opts.host} without --token: anyone who can reach this "
-            "port can stream audio to it; set --token or bind to 127.0.0.1")
+    return (f"prosync: warning: serving on host={opts.host} without token=: anyone who can reach "
+            "this port can stream audio to it; set token= or bind to 127.0.0.1")
 
 
 class _Stop(Exception):
@@ -231,7 +237,11 @@ class Connection(Sink):
                                   "connection is one session; open another connection for "
                                   "another session")
         st = P.parse_start(msg)
-        session = Session(st.speakers, sample_rate=st.sample_rate, config=st.config,
+        config = st.config
+        if (st.preset is None and self.opts.preset is not None
+                and (config is None or config.sync == SyncConfig())):
+            config = (config or Config()).with_preset(self.opts.preset)  # the server's default
+        session = Session(st.speakers, sample_rate=st.sample_rate, config=config,
                           two_mics=st.two_mics)
         self.duplex = Duplex(session, pad_agent=st.pad_agent, sinks=[self])
         self.sr = st.sample_rate

@@ -97,6 +97,8 @@ def test_duckdb_reads_missing_as_null(scored):
     bad = con.execute(f"select count(*) from '{tu}' where speaker = '' or speaker_before = '' "
                       "or speaker_after = ''").fetchone()[0]
     assert bad == 0
+    desc = pq.read_schema(tu).field("speaker").metadata[b"description"].decode()
+    assert desc == S.TURNS.column("speaker").description and "takes the floor" in desc
     taker = con.execute(f"select count(*) from '{tu}' where kind in ('gap', 'overlap_between') "
                         "and speaker is distinct from speaker_after").fetchone()[0]
     assert taker == 0

@@ -17,10 +17,10 @@ from prosync.calibration.baseline import (
     MIN_VOICED,
     SpeakerBaseline,
     load_profile,
-    save_profile,
 )
 from prosync.engine.errors import ProsyncError
 from prosync.engine.speaker import FRAME_DTYPE
+from prosync.streams.profile import save_profile
 
 
 def _frames(rng, n, f0=150.0, level=-25.0):

@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import lognorm
 
 from prosync.calibration.baseline import SpeakerBaseline
-from prosync.engine.config import HOP_S, EndOfTurnConfig
+from prosync.engine.config import HOP_S, Config, EndOfTurnConfig
 from prosync.engine.endofturn import EOT_DTYPE, EndOfTurnTracker
 from prosync.engine.speaker import FRAME_DTYPE
 
@@ -142,3 +142,28 @@ def test_config_is_validated():
 
     with pytest.raises(ProsyncError, match="threshold"):
         EndOfTurnConfig(threshold=1.5).validate()
+
+
+@pytest.mark.parametrize("block", [160, 591, 16000])
+def test_session_rows_do_not_depend_on_push_sizes(block):
+    """Through the Session (its cues read the user's baseline, fed in fixed 100 ms bins)."""
+    from prosync import Session
+    from tests.audio import dialogue
+
+    a, b, _ = dialogue()
+    cfg = Config(end_of_turn=EndOfTurnConfig(threshold=0.3))
+
+    def run(step):
+        s = Session(("user", "agent"), config=cfg)
+        ups = []
+        for i in range(0, a.size, step):
+            ups += [s.push(0, a[i:i + step]), s.push(1, b[i:i + step])]
+        ups.append(s.close())
+        return (np.concatenate([u.end_of_turn for u in ups]),
+                [e for u in ups for e in u.turn_end])
+
+    ref_rows, ref_ev = run(a.size)  # everything in one push
+    rows, ev = run(block)
+    assert len(ref_rows) > 100 and ref_ev
+    np.testing.assert_array_equal(rows, ref_rows)
+    assert ev == ref_ev

@@ -325,7 +325,9 @@ def test_ctrl_c_finalises_and_score_of_the_recording_equals_the_stream(live_run,
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [n for n in names
                                                                    if n != "audio.flac"]
     offline = json.loads((tmp_path / "s" / "summary.json").read_text())
-    assert set(offline) - {"inputs"} <= set(summ) and isinstance(summ["warnings"], list)
+    assert set(offline) <= set(summ) and isinstance(summ["warnings"], list)
+    assert [(i["path"], i["channel"]) for i in summ["inputs"]] == [
+        (i["path"], i["channel"]) for i in offline["inputs"]]
     assert "<img" in (rec / "report.html").read_text()
     live, _, _ = _parse(lines)
     off = pq.read_table(tmp_path / "s" / "frames.parquet")

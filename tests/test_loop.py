@@ -68,7 +68,8 @@ def _check_tables(out, ref, names):
     cols = ("kind", "speaker", "start_s", "end_s", "fto_s", "speaker_before", "speaker_after")
 
     def key(row):
-        return tuple(repr(_nan(v)) if k.endswith("_s") else (v or "") for k, v in row.items())
+        return tuple(repr(float(_nan(v))) if k.endswith("_s") else (v or "")
+                     for k, v in row.items())
 
     got = sorted(key({k: e[k] for k in cols}) for e in tu)
     assert got == sorted(key({k: getattr(e, k) for k in cols}) for e in ref.events)
@@ -101,6 +102,42 @@ def test_score_of_a_candor_clip_equals_the_bare_session(tmp_path, shared_data):
         pytest.skip(f"{wav} is absent")
     score([wav], tmp_path / "c", report=False)
     _check_tables(tmp_path / "c", _reference(wav, ("a", "b"), 320), ("a", "b"))
+
+
+def test_score_of_a_mono_mix_with_rttm_equals_the_bare_session(tmp_path, shared_data):
+    """The RTTM split: each speaker's stream is the mix outside the other's turns (silence
+    there), pushed through a bare Session without bleed removal; plus the overlap rows."""
+    from prosync.streams import rttm as R
+
+    d = shared_data / "pyannote_sample_phonecall"
+    wav, rttm = d / "sample.wav", d / "sample.rttm"
+    if not wav.exists():
+        pytest.skip(f"{wav} is absent")
+    res = score([wav], tmp_path / "r", rttm=rttm, report=False)
+    names = tuple(res.summary["speakers"])
+    x, sr = sf.read(str(wav), dtype="float32")
+    turns = R.read_rttm(rttm)
+    s = Session(names, sample_rate=sr, two_mics=False)
+    ups = []
+    streams = []
+    for n in names:
+        y = np.zeros_like(x)
+        for a, b in R.intervals(turns, n, sr):
+            y[a:b] = x[a:b]
+        streams.append(y)
+    for i in range(0, len(x), 3001):
+        for k in range(2):
+            ups.append(s.push(k, streams[k][i:i + 3001]))
+    ups.append(s.close())
+    ref = merge_updates(ups)
+    ov = R.overlaps(R.intervals(turns, names[0], sr), R.intervals(turns, names[1], sr))
+    tu = pq.read_table(tmp_path / "r" / "turns.parquet").to_pylist()
+    assert sum(e["kind"] == "rttm_overlap" for e in tu) == len(ov) > 0
+    from prosync.engine.turns import TurnEvent
+
+    ref.events += [TurnEvent("rttm_overlap", "+".join(names), round(a / sr, 3), round(b / sr, 3))
+                   for a, b in ov]
+    _check_tables(tmp_path / "r", ref, names)
 
 
 def test_updates_carry_their_compute_time_and_merge_sums_it():

@@ -159,3 +159,23 @@ def test_advice_is_sane_from_the_first_second():
     assert math.isnan(row.target_rate_sps)
     assert row.reply_delay_ms == pytest.approx(250 + (2000 - 250) / 3, abs=15)  # 50 ms bins
     assert row.conf_reply_delay == pytest.approx(1 / 3)
+
+
+def test_advice_through_a_session_is_sane_in_the_first_second():
+    """Real audio through the Session: within 0.6 s of the user's first speech no target rate
+    below 2 syl/s and no reply delay at the ceiling (both seen before the confidence gating)."""
+    from prosync import Session
+    from tests.audio import dialogue
+
+    a, b, ipus = dialogue()
+    s = Session(("user", "agent"))
+    rows = []
+    for i in range(0, a.size, 320):
+        rows += s.push(0, a[i:i + 320]).pacing + s.push(1, b[i:i + 320]).pacing
+    first = ipus["a"][0][0]
+    early = [r for r in rows if first <= r.t_s <= first + 0.6]
+    assert len(early) >= 5
+    for r in early:
+        assert r.reply_delay_ms < PacingConfig().max_reply_delay_ms
+    # never a target below the 10 % band around 2 syl/s, from the first row to the last
+    assert all(math.isnan(r.target_rate_sps) or r.target_rate_sps >= 1.8 - 1e-9 for r in rows)

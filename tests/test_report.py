@@ -76,3 +76,25 @@ def test_heatmap_missing_windows_grey_on_session_time():
     img = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
     grey = np.array([int(MISSING[i:i + 2], 16) for i in (1, 3, 5)])
     assert (np.abs(img.astype(int) - grey).sum(-1) < 6).sum() > 500  # missing drawn grey
+
+
+def test_overlap_marks_stay_visible_over_rttm_overlap(tmp_path):
+    """An overlap_between inside a diarization overlap: its orange mark is drawn, not hidden."""
+    import base64
+    import io
+
+    import pyarrow as pa
+    from PIL import Image
+
+    from prosync.report import timeline_figure
+
+    rows = [("ipu", "a", 1.0, 5.0), ("ipu", "b", 4.0, 8.0), ("rttm_overlap", "a+b", 3.5, 5.5),
+            ("overlap_between", "a", 4.0, 5.0)]
+    pq.write_table(pa.table({"kind": [r[0] for r in rows], "speaker": [r[1] for r in rows],
+                             "start_s": [r[2] for r in rows], "end_s": [r[3] for r in rows]}),
+                   tmp_path / "turns.parquet")
+    src, counts = timeline_figure(tmp_path, ("a", "b"), 10.0)
+    assert counts["overlap_between"] == 1 and counts["rttm_overlap"] == 1
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
+    orange = (np.abs(img.astype(int) - [0xff, 0x99, 0x00]).sum(-1) < 30).sum()
+    assert orange > 200, orange  # the legend swatch alone is smaller

@@ -1,4 +1,4 @@
-"""Tests of native/surrogate.py against plain numpy loops."""
+"""Tests of native/surrogate.py against the plain loops of tests/ref_surrogate.py."""
 
 from __future__ import annotations
 
@@ -8,130 +8,126 @@ import numpy as np
 import pytest
 
 from prosync.native.surrogate import (
-    add_surrogates,
-    corr,
-    peak_abs_r,
-    pool_z,
-    random_perms,
-    surrogate_peaks,
+    find_runs,
+    hold_runs,
+    pool_p,
+    rand_below,
+    rotate_runs,
+    session_profiles,
+    shift_surrogates,
 )
-from prosync.native.wcc import pair_corr
+from tests import ref_surrogate as ref
 
 
-def ref_corr(x, y):
-    """Pearson r over complete pairs with rMEA's NA rules, plain numpy."""
-    ok = ~(np.isnan(x) | np.isnan(y))
-    x, y = x[ok], y[ok]
-    if np.sum(x != y) < 2 or len(x) < 2 or np.all(x == x[0]) or np.all(y == y[0]):
-        return math.nan
-    return float(np.corrcoef(x, y)[0, 1])
-
-
-def ref_peak(h1, y, win, lag):
-    a0 = len(h1) - (win + lag)
-    best = math.nan
-    for L in range(-lag, lag + 1):
-        a = a0 + max(-L, 0)
-        b = a0 + max(L, 0)
-        r = ref_corr(h1[a:a + win], y[b:b + win])
-        if not math.isnan(r) and (math.isnan(best) or abs(r) > best):
-            best = abs(r)
-    return best
-
-
-def ref_surrogates(h1, h2, win, lag, seg, perms):
-    out = []
-    for p in perms:
-        y = np.concatenate([h2[s * seg:(s + 1) * seg] for s in p])
-        out.append(ref_peak(h1, y, win, lag))
-    return np.array(out)
-
-
-def _series(rng, n, nan_frac=0.1):
-    x = np.cumsum(rng.standard_normal(n)) * 0.2 + rng.standard_normal(n)
+def _series(rng, n, nan_frac=0.2, hold=False):
+    x = np.cumsum(rng.standard_normal(n)) * 0.3 + rng.standard_normal(n)
     x[rng.random(n) < nan_frac] = np.nan
+    if hold:  # held values: exact constant stretches, as the tracker's hold makes them
+        for s in rng.integers(0, n - 30, 4):
+            x[s:s + 25] = x[s]
     return x
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_corr_matches_numpy_and_two_pass_kernel(seed):
-    rng = np.random.default_rng(seed)
-    x, y = _series(rng, 120), _series(rng, 120)
-    if seed == 3:
-        x[:60] = 2.0           # constant over the first window: NaN there
-    if seed == 4:
-        y[:] = x               # identical: NaN (x != y in fewer than 2 pairs)
-    for a, b, w in ((0, 0, 50), (5, 0, 60), (0, 7, 40), (30, 30, 80)):
-        want = ref_corr(x[a:a + w], y[b:b + w])
-        got = corr(x, y, a, b, w)
-        two = pair_corr(x, y, a, b, w)
-        if math.isnan(want):
-            assert math.isnan(got) and math.isnan(two)
-        else:
-            assert got == pytest.approx(want, abs=1e-12)
-            assert got == pytest.approx(two, abs=1e-12)
+def test_rand_below_is_splitmix64():
+    st = np.array([12345], np.uint64)
+    mine = [12345]
+    for m in (2, 7, 1000, 3, 2 ** 40):
+        assert rand_below(st, m) == ref.splitmix_below(mine, m)
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_surrogate_peaks_match_plain_loop(seed):
-    rng = np.random.default_rng(10 + seed)
-    seg, nseg, win, lag = 5, 12, 20, 4
-    h1, h2 = _series(rng, seg * nseg), _series(rng, seg * nseg)
-    perms = np.argsort(rng.random((7, nseg)), axis=1)
-    out = np.empty(7)
-    surrogate_peaks(h1, h2, win, lag, seg, perms, np.empty(seg * nseg), out)
-    np.testing.assert_allclose(out, ref_surrogates(h1, h2, win, lag, seg, perms), atol=1e-12)
-    # identity permutation: the real peak
-    ident = np.arange(nseg)[None, :]
-    surrogate_peaks(h1, h2, win, lag, seg, ident, np.empty(seg * nseg), out[:1])
-    assert out[0] == pytest.approx(peak_abs_r(h1, h2, seg * nseg - win - lag, win, lag))
-    assert out[0] == pytest.approx(ref_peak(h1, h2, win, lag), abs=1e-12)
+def test_shift_surrogates_match_plain_loop(seed):
+    rng = np.random.default_rng(seed)
+    win, lag, sep, H = 20, 4, 24, 120
+    h1, h2 = _series(rng, H, hold=seed % 2 == 1), _series(rng, H)
+    pool = np.full(7, np.nan)
+    st = np.array([seed + 1], np.uint64)
+    pos = shift_surrogates(h1, h2, win, lag, sep, 10, st, np.empty((4, win + lag)), pool, 3)
+    assert pos == (3 + 10) % 7
+    want = ref.shift_surrogates(h1, h2, win, lag, sep, 10, [seed + 1])
+    ring = np.full(7, np.nan)
+    for j, v in enumerate(want):
+        ring[(3 + j) % 7] = v
+    np.testing.assert_allclose(pool, ring, atol=1e-12)
+    assert int(st[0]) != seed + 1
 
 
-def _perms(state, k, nseg):
-    p = np.empty((k, nseg), np.int64)
-    random_perms(state, k, nseg, p)
-    return p
+def test_shift_surrogates_need_history():
+    h = np.arange(40.0)
+    pool = np.full(5, np.nan)
+    st = np.array([1], np.uint64)
+    assert shift_surrogates(h, h, 20, 4, 24, 3, st, np.empty((4, 24)), pool, 2) == 2
+    assert np.isnan(pool).all() and int(st[0]) == 1
 
 
-def test_random_perms_are_uniform_permutations():
-    st = np.array([12345], np.uint64)
-    p = _perms(st, 4000, 6)
-    assert all(sorted(row) == list(range(6)) for row in p)
-    # every value equally likely at every position (chi-square-ish bound)
-    for pos in range(6):
-        counts = np.bincount(p[:, pos], minlength=6)
-        assert np.all(np.abs(counts - 4000 / 6) < 5 * np.sqrt(4000 / 6))
-    # the stream is deterministic from its state
-    assert np.array_equal(_perms(np.array([7], np.uint64), 3, 9), _perms(np.array([7], np.uint64), 3, 9))
+def test_pool_p_rank_and_min_pool():
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal(50)
+    r = np.array([0.1, -0.6, np.nan, 0.3])
+    pool = np.array([0.2, 0.7, 0.6, np.nan, 0.1, 0.65])
+    p, nv = pool_p(r, h, h, 20, 2, pool, 5)
+    assert p == pytest.approx(ref.pool_p(r, pool, 5)) and p == pytest.approx(4 / 6)
+    assert nv == 20
+    assert math.isnan(pool_p(r, h, h, 20, 2, pool, 6)[0])
+    assert math.isnan(pool_p(np.full(4, np.nan), h, h, 20, 2, pool, 1)[0])
 
 
-def test_add_surrogates_and_pool_z_match_numpy():
-    rng = np.random.default_rng(3)
-    seg, nseg, win, lag = 5, 12, 20, 4
-    h1, h2 = _series(rng, seg * nseg, 0.0), _series(rng, seg * nseg, 0.0)
-    h1[-10] = np.nan
-    r = rng.uniform(-0.9, 0.9, 2 * lag + 1)
-    r[2] = np.nan
-    pool = np.full(6, np.nan)
-    st = np.array([99], np.uint64)
-    perms = _perms(st.copy(), 4, nseg)
-    pos = add_surrogates(h1, h2, win, lag, seg, 4, st, np.empty(seg * nseg), pool, 0)
-    assert pos == 4
-    sur = ref_surrogates(h1, h2, win, lag, seg, perms)
-    np.testing.assert_allclose(pool[:4], sur, atol=1e-12)
-    z, n_valid = pool_z(r, h1, h2, win, lag, pool)
-    assert math.isnan(z)                       # only 4 of the 5 needed surrogates
-    assert n_valid == win - 1                  # one NaN inside the lag-0 span
-    perms2 = _perms(st.copy(), 3, nseg)
-    pos = add_surrogates(h1, h2, win, lag, seg, 3, st, np.empty(seg * nseg), pool, pos)
-    assert pos == 1                            # wrapped around the ring of 6
-    sur2 = ref_surrogates(h1, h2, win, lag, seg, perms2)
-    want_pool = np.r_[sur2[2], sur[1:4], sur2[:2]]
-    np.testing.assert_allclose(pool, want_pool, atol=1e-12)
-    z, _ = pool_z(r, h1, h2, win, lag, pool)
-    real = np.nanmax(np.abs(r))
-    assert z == pytest.approx((real - want_pool.mean()) / want_pool.std(ddof=1), rel=1e-10)
-    z, _ = pool_z(np.full(2 * lag + 1, np.nan), h1, h2, win, lag, pool)
-    assert math.isnan(z)
-    assert math.isnan(pool_z(r, h1, h2, win, lag, np.ones(6))[0])   # sd = 0
+@pytest.mark.parametrize("seed", range(3))
+def test_session_profiles_match_rolled_windows(seed):
+    rng = np.random.default_rng(seed)
+    n, win, lag, step = 150, 20, 3, 4
+    a = _series(rng, n, hold=True)
+    b = _series(rng, n, nan_frac=0.3 if seed == 2 else 0.1)
+    b[60:100] = np.nan if seed == 1 else b[60:100]  # sparse windows for seed 1
+    shifts = np.array([0, 29, 30, 75, 120, 149], np.int64)
+    prof = np.empty((len(shifts), 2 * lag + 1))
+    cnt = np.empty_like(prof)
+    session_profiles(a, b, win, lag, step, shifts, np.empty((9, n + 1)), prof, cnt)
+    wp, wc = ref.session_profiles(a, b, win, lag, step, shifts)
+    np.testing.assert_array_equal(cnt, wc)
+    np.testing.assert_allclose(prof, wp, atol=1e-10)
+
+
+def test_session_profiles_shift_zero_is_the_real_pairing():
+    """Shift 0 must never wrap: its cells are the batch WCC of the unshifted series."""
+    from prosync.engine.wcc import wcc
+
+    rng = np.random.default_rng(5)
+    a, b = _series(rng, 200, 0.05), _series(rng, 200, 0.05)
+    prof = np.empty((1, 9))
+    cnt = np.empty_like(prof)
+    session_profiles(a, b, 30, 4, 5, np.zeros(1, np.int64), np.empty((9, 201)), prof, cnt)
+    m = wcc(a, b, rate_hz=10, lag_s=0.4, window_s=3.0, step_s=0.5, fisher_z=False,
+            absolute=False, sparse="nan").matrix
+    np.testing.assert_allclose(prof[0], np.nansum(m, axis=0), atol=1e-10)
+    np.testing.assert_array_equal(cnt[0], np.isfinite(m).sum(axis=0))
+
+
+def _gappy(rng, n):
+    x = rng.standard_normal(n)
+    gaps = np.repeat(rng.random(n // 5 + 1) < 0.45, 5)[:n] | (rng.random(n) < 0.1)
+    x[gaps] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_runs_hold_and_permutation_match_plain_loops(seed):
+    rng = np.random.default_rng(seed)
+    raw = _gappy(rng, 300)
+    starts = np.empty(300, np.int64)
+    ends = np.empty(300, np.int64)
+    n = find_runs(raw, 3, starts, ends)
+    runs = ref.find_runs(raw, 3)
+    assert list(zip(starts[:n], ends[:n])) == runs and n > 8
+    for hb, bridge in ((0, 0), (2, 3), (40, 3), (40, 40)):
+        out = np.empty(300)
+        hold_runs(raw, hb, bridge, out)
+        np.testing.assert_allclose(out, ref.hold_runs(raw, hb, bridge), atol=1e-12)
+    out = np.empty(300)
+    rotate_runs(raw, starts, ends, n, seed + 2, out)
+    np.testing.assert_array_equal(out, ref.rotate_runs(raw, runs, seed + 2))
+    # the slots keep their timing: missing exactly outside the runs (and where the source was)
+    inside = np.zeros(300, bool)
+    for s, e in runs:
+        inside[s:e] = True
+    assert np.all(np.isnan(out[~inside]))

@@ -166,7 +166,38 @@ def test_socket_metrics_equal_prosync_score(server, tmp_path):
     for feat, v in res.summary["synchrony"].items():
         for k, x in v.items():
             y = summ["synchrony"][feat][k]
-            assert (x is None and y is None) or abs(x - y) <= 1e-4, (feat, k, x, y)
+            if x is None or isinstance(x, (str, bool)):  # reasons, notes, significance
+                assert x == y, (feat, k, x, y)
+            else:
+                assert y is not None and abs(x - y) <= 1e-4, (feat, k, x, y)
+
+
+def test_end_of_turn_rows_over_the_socket_equal_the_engines(server, tmp_path):
+    """Protocol 1.1: the end_of_turn and turn_end rows, with the threshold set in `start`, are
+    the Session's own (validated against the JSON Schemas)."""
+    from prosync import Session
+    from prosync.engine.config import Config, EndOfTurnConfig
+
+    path = _stereo(tmp_path)
+    pcm, sr = read_stereo_pcm16(path)
+    validate = _validator()
+    msgs = asyncio.run(stream_audio(server.url, pcm, sr, speed=0, block_ms=37, start={
+        "config": {"end_of_turn": {"threshold": 0.3}}}))
+    for m in msgs:
+        validate(m)
+    got = [r for m in msgs if m["type"] == "metrics" for r in m["end_of_turn"]]
+    te = [r for m in msgs if m["type"] == "metrics" for r in m["turn_end"]]
+    s = Session(("user", "agent"), sample_rate=sr,
+                config=Config(end_of_turn=EndOfTurnConfig(threshold=0.3)))
+    ups = [s.push(0, pcm[:, 0]), s.push(1, pcm[:, 1]), s.close()]
+    exp = np.concatenate([u.end_of_turn for u in ups])
+    exp_te = [e for u in ups for e in u.turn_end]
+    assert len(got) == len(exp) > 100 and len(te) == len(exp_te) >= 1
+    np.testing.assert_array_equal([r["t_s"] for r in got], exp["t_s"])
+    np.testing.assert_allclose([r["turn_end_prob"] for r in got], exp["turn_end_prob"],
+                               rtol=1e-6)
+    assert [r["latency_s"] for r in te] == [e.latency_s for e in exp_te]
+    assert all(r["turn_end_prob"] >= 0.3 for r in te)
 
 
 def test_messages_are_strict_json_with_nulls(server, tmp_path):
@@ -293,6 +324,10 @@ def test_protocol_errors_keep_the_connection_and_others_served(server):
                 ('{"type": "start", "sample_rate": 16000, "colour": 1}', "bad_start"),
                 ('{"type": "start", "sample_rate": 16000, "config": {"turns": {"x": 1}}}', "bad_start"),
                 ('{"type": "start", "sample_rate": 16000, "protocol_version": "2.0"}', "bad_start"),
+                ('{"type": "start", "sample_rate": 16000, "preset": "fast"}', "bad_start"),
+                ('{"type": "start", "sample_rate": 16000, "preset": 3}', "bad_start"),
+                ('{"type": "start", "sample_rate": 16000, "preset": "research", '
+                 '"config": {"sync": {"window_s": 12}}}', "bad_start"),
             ]
             for msg, code in cases:
                 await ws.send(msg)
@@ -449,17 +484,28 @@ def test_non_local_binding_without_token_warns():
     assert exposure_warning(ServerOptions(host="127.0.0.1")) is None
     assert exposure_warning(ServerOptions(host="localhost")) is None
     assert exposure_warning(ServerOptions(host="::1")) is None
-    assert "without --token" in exposure_warning(ServerOptions(host="0.0.0.0"))
+    assert "without token=" in exposure_warning(ServerOptions(host="0.0.0.0"))
     assert exposure_warning(ServerOptions(host="0.0.0.0", token="t")) is None
 
 
 def test_bad_server_options_are_user_errors():
     from prosync.engine.errors import ProsyncError
 
-    with pytest.raises(ProsyncError, match="max-message-bytes"):
+    with pytest.raises(ProsyncError, match="max_message_bytes=10 is too small"):
         ServerOptions(max_message_bytes=10).validate()
-    with pytest.raises(ProsyncError, match="fixed --port"):
+    with pytest.raises(ProsyncError, match="fixed port="):
         ServerOptions(port=0, workers=2).validate()
+    with pytest.raises(ProsyncError, match="preset 'fast' is unknown"):
+        ServerOptions(preset="fast").validate()
+
+
+def test_serve_errors_name_the_flags(capsys):
+    """The library names its parameters; ``prosync serve`` shows its flags."""
+    from prosync.cli import main
+
+    assert main(["serve", "--port", "0", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers 2 needs a fixed --port" in err and "port=" not in err
 
 
 # ------------------------------------------------------------------ the reference client
@@ -574,3 +620,25 @@ def test_logging_configure_is_idempotent():
     assert logging.getLogger("prosync").level == logging.DEBUG
     assert sum(getattr(h, "_prosync", False) for h in logging.getLogger("prosync").handlers) == 1
     configure("WARNING")
+
+
+def test_preset_from_the_client_or_the_server(server, tmp_path):
+    """``"preset"`` in ``start`` picks the synchrony settings; without it the server's
+    ``--preset`` does; the summary names the one used."""
+    pcm, sr = read_stereo_pcm16(_stereo(tmp_path, seconds=3.0))
+
+    def preset_of(url, start):
+        msgs = asyncio.run(stream_audio(url, pcm, sr, speed=0, start=start))
+        summary = [m for m in msgs if m["type"] == "summary"][0]
+        return summary["settings"]["preset"], summary["settings"]["sync"]["window_s"]
+
+    assert preset_of(server.url, {}) == ("live", 8.0)
+    assert preset_of(server.url, {"preset": "research"}) == ("research", 30.0)
+    research = _ServerThread(preset="research")
+    try:
+        assert preset_of(research.url, {}) == ("research", 30.0)
+        assert preset_of(research.url, {"preset": "live"}) == ("live", 8.0)
+        custom = {"config": {"sync": {"window_s": 12.0}}}  # the client's own settings win
+        assert preset_of(research.url, custom) == ("custom", 12.0)
+    finally:
+        research.stop()

@@ -178,6 +178,12 @@ async def client(url, pcm, sr, until, stats: Stats, rng: random.Random, unruly: 
                     await ws.send(json.dumps({"type": "stop"}))
                     await asyncio.wait_for(done.wait(), 30)
                 else:
+                    # the answers to malformed messages sent just before are awaited (up to 5 s)
+                    # first: a client that vanishes cannot receive them
+                    for _ in range(500):
+                        if not expected_errors:
+                            break
+                        await asyncio.sleep(0.01)
                     stats.disconnects += 1
                     ws.transport.abort()          # vanish without a close handshake
                 rd.cancel()

@@ -15,11 +15,15 @@ def csv_list(v, kind=str):
         raise ProsyncError(f"cannot parse {v!r}: give comma-separated values, e.g. 1,2") from None
 
 
-def add_preset(parser) -> None:
-    """The ``--preset`` option (named synchrony settings, :data:`SYNC_PRESETS`)."""
+def add_preset(parser, default: str | None = "", default_help: str | None = None) -> None:
+    """The ``--preset`` option (named synchrony settings, :data:`SYNC_PRESETS`). ``default``:
+    the engine's default preset when empty; None leaves the choice to someone else (the server
+    for ``prosync stream``: ``default_help`` says whom)."""
     from prosync.engine.config import DEFAULT_PRESET, SYNC_PRESETS
 
     told = "; ".join(f"{n}: {c.window_s:g} s windows, ±{c.lag_s:g} s lags, {c.step_s:g} s step"
                      for n, c in SYNC_PRESETS.items())
-    parser.add_argument("--preset", choices=list(SYNC_PRESETS), default=DEFAULT_PRESET,
-                        help=f"synchrony settings ({told}; default {DEFAULT_PRESET})")
+    if default == "":
+        default = DEFAULT_PRESET
+    parser.add_argument("--preset", choices=list(SYNC_PRESETS), default=default,
+                        help=f"synchrony settings ({told}; default {default_help or default})")

@@ -178,6 +178,7 @@ def cmd_live(args) -> int:
                       profile=open_profile(args.profile, names), preset=args.preset)
     devices_md = ",".join(c.device["name"] for c in src.captures)
     sinks = []
+    rec = None
     lat = _Latency(src, rate, session.lookahead_s, len(names), args.latency_log is not None)
     jsonl = dash = live = None
     if args.jsonl == "-":
@@ -200,8 +201,9 @@ def cmd_live(args) -> int:
         from prosync.report import ReportSink
         from prosync.streams.journal import Recorder
 
-        sinks.append(Recorder(args.record, names, rate, one_file=len(src.captures) == 1,
-                              segment_s=args.segment_s, extra_md={"devices": devices_md}))
+        rec = Recorder(args.record, names, rate, one_file=len(src.captures) == 1,
+                       segment_s=args.segment_s, extra_md={"devices": devices_md})
+        sinks.append(rec)
         sinks.append(ReportSink(args.record, names, config=session.config,
                                 title=f"prosync live: {' & '.join(names)}"))
 
@@ -234,7 +236,8 @@ def cmd_live(args) -> int:
             live.start()
         try:  # Ctrl-C and SIGTERM only set the flag: the session is finished normally
             res = run_session(src, session, sinks, progress=redraw, stop=should_stop,
-                              extra=lambda _: {"live": _live_stats(src, lat, rate, src.pushed)})
+                              extra=lambda _: {"live": _live_stats(src, lat, rate, src.pushed),
+                                               **({"inputs": rec.inputs()} if rec else {})})
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)   # let the finalisation finish
             src.close()
@@ -244,7 +247,7 @@ def cmd_live(args) -> int:
         if args.latency_log:
             np.save(args.latency_log, np.array(lat.log, dtype=np.int64).reshape(-1, 3))
         if args.profile:
-            from prosync.calibration.baseline import update_profile
+            from prosync.streams.profile import update_profile
 
             files.append(update_profile(args.profile, res.baselines))
     finally:

@@ -158,7 +158,7 @@ def _print_summary(res, title=None):
     if sync:
         st = Table(title="synchrony (windowed lagged cross-correlation; + lag: second follows)")
         for col in ("feature", "valid windows", "mean r lag 0", "mean peak r", "mean peak lag s",
-                    "mean z vs surrogates", "windows z>1.96"):
+                    "windows p<0.025", "session r @ lag s", "session p"):
             st.add_column(col, justify="right")
         notes = {}
         for feat, v in sync.items():
@@ -167,12 +167,16 @@ def _print_summary(res, title=None):
             sig = v["significant_fraction"]
             st.add_row(feat, f"{v.get('valid_windows', v['windows'])}/{v['windows']}",
                        g(v["mean_r_lag0"]), g(v["mean_r_peak"]), g(v["mean_peak_lag_s"]),
-                       g(v["mean_z"]), "–" if sig is None else f"{100 * sig:.0f}%")
+                       "–" if sig is None else f"{100 * sig:.0f}%",
+                       f"{g(v.get('session_r'))} @ {g(v.get('session_lag_s'), '+.1f')}",
+                       g(v.get("session_p"), ".2f"))
             if v.get("reason"):
-                notes.setdefault(v["reason"], []).append(feat)
+                notes.setdefault(("no synchrony for", v["reason"]), []).append(feat)
+            elif v.get("session_note"):
+                notes.setdefault(("session test of", v["session_note"]), []).append(feat)
         c.print(st)
-        for why, feats in notes.items():
-            c.print(f"– no synchrony for {', '.join(feats)}: {why}")
+        for (what, why), feats in notes.items():
+            c.print(f"– {what} {', '.join(feats)}: {why}")
     for f in res.files:
         c.print(f"wrote {f}")
     if res.report is not None:

@@ -6,6 +6,7 @@ import json
 import math
 import sys
 
+from prosync.commands._util import add_preset
 from prosync.engine.errors import ProsyncError
 
 
@@ -24,6 +25,7 @@ def register(sub) -> None:
                    help="concurrent sessions per worker; more are refused (default 0: no limit)")
     s.add_argument("--workers", type=int, default=1,
                    help="worker processes sharing the port, e.g. one per core (default 1)")
+    add_preset(s, default_help="live, for sessions whose start message names none")
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("stream", help="stream a stereo file to a prosync server and print the metrics",
@@ -37,16 +39,18 @@ def register(sub) -> None:
     c.add_argument("--interval-ms", type=float, default=100.0,
                    help="metrics every this much stream time (default 100; 0: every update)")
     c.add_argument("--jsonl", action="store_true", help="print every message as one JSON line")
+    add_preset(c, default=None, default_help="the server's")
     c.set_defaults(func=cmd_stream)
 
 
 def cmd_serve(args) -> int:
+    from prosync.cli import cli_message
     from prosync.streams.websocket import ServerOptions, serve
 
     opts = ServerOptions(host=args.host, port=args.port, token=args.token,
                          max_message_bytes=args.max_message_bytes, queue_size=args.queue,
-                         max_sessions=args.max_sessions, workers=args.workers)
-    serve(opts, announce=lambda m: print(m, file=sys.stderr, flush=True))
+                         max_sessions=args.max_sessions, workers=args.workers, preset=args.preset)
+    serve(opts, announce=lambda m: print(cli_message(m), file=sys.stderr, flush=True))
     return 0
 
 
@@ -114,7 +118,8 @@ def cmd_stream(args) -> int:
     try:
         msgs = asyncio.run(stream_audio(args.url, pcm, sr, speed=args.speed, block_ms=args.block_ms,
                                         token=args.token,
-                                        start={"metrics_interval_ms": args.interval_ms},
+                                        start={"metrics_interval_ms": args.interval_ms,
+                                               **({"preset": args.preset} if args.preset else {})},
                                         on_message=on_message))
     except OSError as exc:
         raise ProsyncError(f"cannot connect to {args.url} ({exc.strerror or exc}): is `prosync serve` "

@@ -1,0 +1,84 @@
+"""Per-hop cost of synchrony with its time-shift surrogates, and the cost of the session test.
+
+    nice -n 5 python bench/bench_sync_hop.py
+
+* per-hop compute time of the public ``Session`` (two speakers pushed 10 ms at a time) on the
+  CANDOR ``shift.wav`` looped to 80 s, with synchrony (and its surrogate pools) on and off in
+  the same run, p50 / p99 / p99.9 in µs;
+* wall time of ``Session.session_synchrony()`` (all four features) at the end of that session
+  and of ``session_test`` on 5 and 20 minutes of real series (the CANDOR series tiled).
+
+Timings on a busy shared machine are noisy: read the ratios to the peer in the same run.
+Writes ``bench/results/sync_hop.md``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _shared import RESULTS, shared_data  # noqa: E402
+from bench_core import per_hop  # noqa: E402
+
+from prosync import Session  # noqa: E402
+from prosync.engine.config import SyncConfig  # noqa: E402
+from prosync.engine.synchrony import FEATURES, session_test  # noqa: E402
+
+OUT = RESULTS / "sync_hop.md"
+
+
+def main() -> int:
+    x, sr = sf.read(str(shared_data() / "candor_mmvap_stereo" / "shift.wav"), dtype="float32")
+    x = np.tile(x, (-(-80 * sr // len(x)), 1))[:80 * sr]
+    per_hop(x, 300)  # warm
+    rows = []
+    for label, sync in (("synchrony on", True), ("synchrony off", False), ("synchrony on", True)):
+        t = per_hop(x, n_hops=7990, with_sync=sync)
+        rows.append((label, *np.percentile(t, [50, 99, 99.9])))
+    s = Session(sample_rate=sr)
+    for k in range(0, len(x), 1600):
+        s.push(0, x[k:k + 1600, 0])
+        s.push(1, x[k:k + 1600, 1])
+    s.session_synchrony()
+    t0 = time.perf_counter()
+    res = s.session_synchrony()
+    t80 = time.perf_counter() - t0
+    series = {f: s.synchrony_series(f) for f in FEATURES}
+    lines = ["# Synchrony per-hop cost and session-test cost (`python bench/bench_sync_hop.py`)\n",
+             "CANDOR shift.wav looped to 80 s, both speakers pushed 10 ms at a time through the "
+             "public `Session` (live preset: 99 time-shift surrogates per feature pool, 4 new "
+             "per 100 ms bin). Busy 2-core machine shared with other jobs.\n",
+             "| run | p50 µs | p99 µs | p99.9 µs |", "|---|---:|---:|---:|"]
+    lines += [f"| {r[0]} | {r[1]:.0f} | {r[2]:.0f} | {r[3]:.0f} |" for r in rows]
+    on = np.mean([r[2] for r in rows if r[0] == "synchrony on"])
+    off = [r[2] for r in rows if r[0] == "synchrony off"][0]
+    lines += ["", f"p99 with synchrony / without: {on / off:.2f}.\n",
+              "| session test | wall time |", "|---|---:|",
+              f"| `Session.session_synchrony()`, 4 features, 80 s session | {1000 * t80:.0f} ms |"]
+    for minutes in (5, 20):
+        n = minutes * 600
+        tt = 0.0
+        for f in FEATURES:
+            a, b, raw = series[f]
+            rep = -(-n // len(a))
+            aa, bb = np.tile(a, rep)[:n], np.tile(b, rep)[:n]
+            rr = np.tile(raw, rep)[:n] if raw is not None else None
+            t0 = time.perf_counter()
+            session_test(aa, bb, SyncConfig(), feature=f, raw2=rr)
+            tt += time.perf_counter() - t0
+        lines.append(f"| `session_test`, 4 features, {minutes} min | {1000 * tt:.0f} ms |")
+    lines.append("\nSession p-values of the 80 s loop: " + ", ".join(
+        f"{f} {v.p:.2f}" if v.p == v.p else f"{f} n/a ({v.reason})" for f, v in res.items()) + "\n")
+    print("\n".join(lines))
+    OUT.write_text("\n".join(lines))
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

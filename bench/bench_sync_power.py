@@ -1,0 +1,312 @@
+"""Power of the synchrony tests on real voices with planted coupling.
+
+    nice -n 5 python bench/bench_sync_power.py [--quick] [--dialogues 12]
+
+Pseudo-dialogues of two real people (``bench/sync_data.py``: FDA, ARCTIC, NOIZEUS clean, SpEAR
+TIMIT sentences in alternating turns, 4 minutes) are rendered again with the follower's
+sentences resynthesised by WORLD (``pyworld``: DIO + StoneMask F0, CheapTrick, D4C, 5 ms
+frames), the F0 of every frame moved so that it follows the leader's:
+
+    f0_follower'(t) = f0_follower(t) * 2 ** (beta * sd_st * d(t - lag) / 12)
+
+``d``: the leader's F0 in semitones from their median (WORLD's track of the original
+sentences), through unvoiced and silent stretches the mean of their last utterance (the level
+the partner heard last), smoothed over 0.3 s and standardised; ``sd_st``: the follower's own
+F0 spread in semitones; ``beta = rho / sqrt(1 - rho**2)``, so that the follower's F0
+correlates about ``rho`` with the leader's F0 ``lag`` seconds earlier (the correlation
+reached on the follower's voiced frames is measured and
+reported). Positive lag: the second speaker follows; a negative lag plants the first speaker
+following the second. The null condition is the same resynthesis with the F0 unchanged, so
+WORLD's own traces are in both. Energy coupling is planted the same way as a gain on the
+follower's samples following the leader's frame energy in dB.
+
+Each rendering goes once through ``prosync.Session`` (live defaults); the tests are computed on
+the first 1, 2, 3 and 4 minutes of its series: the engine's session test
+(:func:`prosync.engine.synchrony.session_test`, p < 0.05) for the live and research presets and
+variants, the share of windows with z > 1.96, and rMEA's pseudo-dyad procedure on the same
+sessions (grand average |Fisher z|, 30 s windows, ±5 s, 10 s step, ranked among the session's
+pseudo-dyads with every other session of the same condition, p < 0.05). Both tests' rates on
+the null condition are their false-positive rates; power is also given at the threshold that
+gives each test a 5 % false-positive rate on the null sessions (same FPR).
+
+Writes ``bench/results/sync_power.md`` (not with ``--quick``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyworld as pw
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _shared import shared_data  # noqa: E402
+from bench_sync_null import rate_cell  # noqa: E402
+from sync_data import SR, dialogue_layout, render, run_pair, speaker_pools  # noqa: E402
+
+from prosync.engine.config import SyncConfig  # noqa: E402
+from prosync.engine.pseudo import grand_average  # noqa: E402
+from prosync.engine.synchrony import session_test  # noqa: E402
+from prosync.native.surrogate import hold_runs  # noqa: E402
+
+OUT = ROOT / "bench" / "results" / "sync_power.md"
+FP_MS = 5.0
+LENGTHS_S = (60, 120, 180, 240)
+RMEA = dict(rate_hz=10.0, lag_s=5.0, window_s=30.0, step_s=10.0)
+TESTS = {
+    "live (8 s, ±2 s, 0.5 s)": SyncConfig.preset("live"),
+    "live, 15 s windows": SyncConfig(window_s=15.0, lag_s=2.0, step_s=1.0),
+    "research (30 s, ±5 s, 10 s)": SyncConfig.preset("research"),
+}
+
+
+class Voice:
+    """One speaker's sentences, analysed once by WORLD."""
+
+    def __init__(self, sents):
+        self.sents = sents
+        self.world = []
+        for s in sents:
+            x = s.astype(np.float64)
+            f0, t = pw.dio(x, SR, frame_period=FP_MS)
+            f0 = pw.stonemask(x, f0, t, SR)
+            self.world.append((f0, pw.cheaptrick(x, f0, t, SR), pw.d4c(x, f0, t, SR)))
+        st = np.concatenate([12 * np.log2(w[0][w[0] > 0]) for w in self.world])
+        self.median_st = float(np.median(st))
+        self.sd_st = float(np.std(st))
+
+    def synth(self, k, f0):
+        _, sp, ap = self.world[k]
+        return pw.synthesize(f0, sp, ap, SR, frame_period=FP_MS).astype(np.float32)
+
+
+def leader_f0_track(voice: Voice, layout, who, n_frames):
+    """The leader's F0 (semitones from their median) on a 5 ms grid, NaN where unvoiced."""
+    tr = np.full(n_frames, np.nan)
+    for w, k, t in layout:
+        if w != who:
+            continue
+        f0 = voice.world[k][0]
+        i0 = int(round(t / SR * 1000 / FP_MS))
+        m = min(len(f0), n_frames - i0)
+        if m <= 0:
+            continue
+        seg = np.where(f0[:m] > 0, 12 * np.log2(np.maximum(f0[:m], 1e-9)) - voice.median_st, np.nan)
+        tr[i0:i0 + m] = np.where(np.isfinite(seg), seg, tr[i0:i0 + m])
+    return tr
+
+
+def leader_energy_track(audio, n_frames):
+    """The leader's frame energy in dB (5 ms frames), NaN below 40 dB under its loudest frame."""
+    hop = int(SR * FP_MS / 1000)
+    x = audio[:n_frames * hop].astype(np.float64)
+    x = np.pad(x, (0, n_frames * hop - len(x)))
+    e = 10 * np.log10(np.mean(x.reshape(n_frames, hop) ** 2, axis=1) + 1e-12)
+    return np.where(e > e.max() - 40, e, np.nan)
+
+
+def driver(track):
+    """The leader's contour where it is defined; through its silences and unvoiced stretches
+    the mean of its last utterance (runs joined across gaps up to 0.3 s), the level a partner
+    hears last (Levitan & Hirschberg's turn-level view); smoothed over 0.3 s, standardised."""
+    v = np.array(track, dtype=np.float64)
+    held = np.empty_like(v)
+    hold_runs(v, len(v), int(300 / FP_MS), held)
+    v = np.where(np.isfinite(held), held, np.nanmean(v))
+    k = int(300 / FP_MS)
+    v = np.convolve(v, np.ones(k) / k, "same")
+    return (v - v.mean()) / v.std()
+
+
+def plant(voices, layout, seconds, rng_seed, kind, rho, lag_s):
+    """Render the dialogue with the follower's sentences resynthesised (``kind`` "f0" or
+    "energy", strength ``rho``, ``lag_s``: positive = speaker 1 follows speaker 0)."""
+    n_frames = int(seconds * 1000 / FP_MS) + 1
+    lead, fol = (0, 1) if lag_s >= 0 else (1, 0)
+    lag_fr = int(round(abs(lag_s) * 1000 / FP_MS))
+    beta = rho / math.sqrt(1 - rho * rho)
+    plain = [[None] * len(v.sents) for v in voices]
+    for w, k, _ in layout:
+        if plain[w][k] is None:
+            plain[w][k] = voices[w].synth(k, voices[w].world[k][0])
+    if kind == "energy" and rho > 0:
+        lead_audio = render(layout, tuple(plain), seconds, np.random.default_rng(rng_seed))[lead]
+        d = driver(leader_energy_track(lead_audio, n_frames))
+        sd = 6.0  # dB: a speaker's spread of frame energy in speech, about
+    else:
+        d = driver(leader_f0_track(voices[lead], layout, lead, n_frames))
+        sd = voices[fol].sd_st
+    # the follower's sentences, each placed in time: a per-placement copy
+    sents = [list(p) for p in plain]
+    out_layout, truth_x, truth_y = [], [], []
+    for w, k, t in layout:
+        if w != fol or rho == 0:
+            out_layout.append((w, k, t))
+            continue
+        f0, _, _ = voices[w].world[k]
+        i0 = int(round(t / SR * 1000 / FP_MS))
+        idx = np.clip(np.arange(len(f0)) + i0 - lag_fr, 0, n_frames - 1)
+        shift = beta * sd * d[idx]
+        if kind == "f0":
+            new = np.where(f0 > 0, f0 * 2 ** (shift / 12), 0.0)
+            y = voices[w].synth(k, new)
+            v = f0 > 0
+            truth_x.append(d[idx][v])
+            truth_y.append(12 * np.log2(new[v]))
+        else:
+            y = plain[w][k].copy()
+            hop = int(SR * FP_MS / 1000)
+            g = 10 ** (np.interp(np.arange(len(y)) / hop, np.arange(len(shift)), shift) / 20)
+            y = (y * g).astype(np.float32)
+        sents[w].append(y)
+        out_layout.append((w, len(sents[w]) - 1, t))
+    a, b = render(out_layout, tuple(sents), seconds, np.random.default_rng(rng_seed))
+    r_true = math.nan
+    if truth_x:
+        r_true = float(np.corrcoef(np.concatenate(truth_x), np.concatenate(truth_y))[0, 1])
+    return a, b, r_true
+
+
+def rmea_pseudo_p(series, feature, n):
+    """Per session: rank p of its grand average among its pseudo-dyads (its a with every other
+    session's b and every other a with its b), first ``n`` samples."""
+    m = len(series)
+    ga = np.full((m, m), np.nan)
+    for i in range(m):
+        for j in range(m):
+            try:
+                ga[i, j] = grand_average(series[i]["a"][feature][:n], series[j]["b"][feature][:n],
+                                         **RMEA)
+            except Exception:  # noqa: BLE001  (no window)
+                pass
+    ps = []
+    for i in range(m):
+        null = np.concatenate([np.delete(ga[i], i), np.delete(ga[:, i], i)])
+        null = null[np.isfinite(null)]
+        ok = math.isfinite(ga[i, i]) and len(null)
+        ps.append((1 + np.sum(null >= ga[i, i])) / (1 + len(null)) if ok else math.nan)
+    return np.array(ps)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="3 dialogues of 2 min; nothing written")
+    ap.add_argument("--dialogues", type=int, default=8)
+    args = ap.parse_args(argv)
+    root = shared_data()
+    t0 = time.perf_counter()
+    n_d = 3 if args.quick else args.dialogues
+    seconds = 120.0 if args.quick else 240.0
+    lengths = [L for L in LENGTHS_S if L <= seconds]
+    pools = speaker_pools(root)
+    names = [k for k, v in pools.items() if len(v) >= 3]
+    rng = np.random.default_rng(29)
+    pairs = [(p, q) for i, p in enumerate(names) for q in names[i + 1:]]
+    rng.shuffle(pairs)
+    voices = {}
+    conds = [("f0", 0.0, 0.0), ("f0", 0.3, 0.5), ("f0", 0.3, 2.0), ("f0", 0.3, -2.0),
+             ("f0", 0.5, 1.0), ("energy", 0.3, 1.0)]
+    if args.quick:
+        conds = conds[:3]
+    results = {c: [] for c in conds}
+    for k in range(n_d):
+        p, q = pairs[k % len(pairs)]
+        for nm in (p, q):
+            if nm not in voices:
+                voices[nm] = Voice(pools[nm])
+        lay = dialogue_layout(pools[p], pools[q], seconds, rng)
+        seed = int(rng.integers(1 << 31))
+        for c in conds:
+            a, b, r_true = plant((voices[p], voices[q]), lay, seconds, seed, *c)
+            run = run_pair(a, b, True)
+            results[c].append({"a": run["series"]["a"], "b": run["series"]["b"],
+                               "b_raw": run["series"]["b_raw"], "r_true": r_true,
+                               "name": f"{p}+{q}"})
+        print(f"dialogue {k + 1}/{n_d} ({p} + {q}) done at {time.perf_counter() - t0:.0f} s",
+              flush=True)
+    lines = ["# Power on real voices with planted coupling (`python bench/bench_sync_power.py`)\n",
+             f"{n_d} pseudo-dialogues of {seconds / 60:g} min (two different real people each); "
+             "the follower resynthesised by WORLD with its F0 (or energy) following the leader's "
+             "at the given strength and lag; a session test counts at p < 0.05. Cells: share of "
+             "sessions detected, 95 % Wilson interval. *r reached*: the correlation of the "
+             "follower's planted F0 with the leader's driver on its voiced frames (mean over "
+             "dialogues). Busy 2-core machine.\n"]
+    # session tests per preset, condition and length
+    pvals = {}
+    for tname, cfg in TESTS.items():
+        for c in conds:
+            feat = c[0]
+            for L in lengths:
+                n = int(L * 10)
+                pvals[tname, c, L] = np.array([
+                    session_test(s["a"][feat][:n], s["b"][feat][:n], cfg,
+                                 raw2=s["b_raw"][feat][:n] if feat in s["b_raw"] else None).p
+                    for s in results[c]])
+    rmea = {(c, L): rmea_pseudo_p(results[c], c[0], int(L * 10)) for c in conds for L in lengths}
+    null = conds[0]
+    for c in conds:
+        rt = np.nanmean([s["r_true"] for s in results[c]])
+        title = ("null (WORLD resynthesis, F0 unchanged)" if c[1] == 0 else
+                 f"{c[0]} coupling r = {c[1]:g} at lag {c[2]:+g} s (r reached {rt:.2f})")
+        lines += [f"### {title}\n", "| test | " + " | ".join(f"{L / 60:g} min" for L in lengths)
+                  + " |", "|---|" + "---|" * len(lengths)]
+        for tname in TESTS:
+            cells = []
+            for L in lengths:
+                p = pvals[tname, c, L]
+                ok = np.isfinite(p)
+                cells.append(rate_cell(int(np.sum(p[ok] < 0.05)), int(ok.sum())))
+            lines.append(f"| session test, {tname} | " + " | ".join(cells) + " |")
+        cells = []
+        for L in lengths:
+            p = rmea[c, L]
+            ok = np.isfinite(p)
+            cells.append(rate_cell(int(np.sum(p[ok] < 0.05)), int(ok.sum())))
+        lines.append("| rMEA pseudo-dyads (30 s, ±5 s, 10 s) | " + " | ".join(cells) + " |")
+        if c != null:
+            cells = []
+            for L in lengths:
+                # same FPR: each test's threshold at the 5th percentile of its null p-values
+                out = []
+                live = "live (8 s, ±2 s, 0.5 s)"
+                for pv, pn in ((pvals[live, c, L], pvals[live, null, L]),
+                               (rmea[c, L], rmea[null, L])):
+                    pn = pn[np.isfinite(pn)]
+                    thr = min(0.05, np.quantile(pn, 0.05)) if len(pn) else 0.05
+                    pv = pv[np.isfinite(pv)]
+                    out.append(f"{100 * np.mean(pv <= thr):.0f} %" if len(pv) else "n/a")
+                cells.append(" / ".join(out))
+            lines.append("| at the same FPR: live session test / rMEA | " + " | ".join(cells) + " |")
+        lines.append("")
+    # shortest session with 80 % power
+    lines += ["### Shortest session detected with 80 % power (session test, p < 0.05)\n",
+              "| condition | " + " | ".join(TESTS) + " | rMEA pseudo-dyads |",
+              "|---|" + "---|" * (len(TESTS) + 1)]
+    for c in conds[1:]:
+        cells = []
+        for tname in list(TESTS) + ["rmea"]:
+            best = "> %g min" % (lengths[-1] / 60)
+            for L in lengths:
+                p = rmea[c, L] if tname == "rmea" else pvals[tname, c, L]
+                p = p[np.isfinite(p)]
+                if len(p) and np.mean(p < 0.05) >= 0.8:
+                    best = f"{L / 60:g} min"
+                    break
+            cells.append(best)
+        lines.append(f"| {c[0]} r = {c[1]:g}, lag {c[2]:+g} s | " + " | ".join(cells) + " |")
+    lines.append(f"\nTotal {time.perf_counter() - t0:.0f} s.\n")
+    print("\n".join(lines))
+    if not args.quick:
+        OUT.write_text("\n".join(lines))
+        print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
