@@ -371,8 +371,8 @@ MESSAGES = {m.name: m for m in (
         Field("pad_agent", _BOOL, "the server pads the agent's stream with silence up to the "
               "user's time: send agent audio only while the agent speaks, when it is played",
               False, False),
-        Field("two_mics", _BOOL, "speech of one channel that is only the other's bleed is "
-              "dropped", False, True),
+        Field("two_mics", _BOOL, "speech of one channel that is only the other's voice "
+              "(cross-talk, told by the channels' correlation) is dropped", False, True),
         Field("config", {"type": "object", "propertyNames": {
             "enum": ["pitch", "vad", "rate", "turns", "sync", "pacing", "end_of_turn"]},
             "additionalProperties": {"type": "object"}},
