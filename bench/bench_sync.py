@@ -30,9 +30,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for _shared
+from _shared import RESULTS, shared_data  # noqa: E402
 
 from prosync import Session  # noqa: E402
 from prosync.engine import pacing as _pacing  # noqa: E402
@@ -41,7 +40,7 @@ from prosync.engine.pseudo import pseudo_dyads  # noqa: E402
 from prosync.engine.synchrony import FEATURES  # noqa: E402
 from prosync.engine.wcc import wcc  # noqa: E402
 
-OUT = ROOT / "bench" / "results" / "sync.md"
+OUT = RESULTS / "sync.md"
 BLOCK = 1600
 
 
@@ -112,7 +111,6 @@ def _mean(v) -> float:
 
 
 def real_data(lines: list[str], quick: bool) -> None:
-    from _shared import shared_data  # noqa: PLC0415
 
     try:
         root = shared_data()  # prints "skipped: ..." and exits when the data is absent

@@ -41,10 +41,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for _shared
 
-from _shared import shared_data  # noqa: E402
+from _shared import RESULTS, shared_data  # noqa: E402
 from sync_data import pseudo_sessions, real_sessions  # noqa: E402
 
 from prosync.calibration.baseline import SpeakerBaseline  # noqa: E402
@@ -55,7 +54,7 @@ from prosync.engine.pseudo import cohens_d, grand_average  # noqa: E402
 from prosync.engine.summary import ENTRAINMENT_FEATURES, _zscored  # noqa: E402
 from prosync.engine.synchrony import FEATURES, SynchronyTracker  # noqa: E402
 
-OUT = ROOT / "bench" / "results" / "sync_null.md"
+OUT = RESULTS / "sync_null.md"
 RATE = 10
 SEG_S = 100
 TAMA_FEATURES = ("f0_mean_hz", "energy_mean_db", "rate_sps")

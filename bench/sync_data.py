@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from _shared import ROOT
 
 from prosync import Session
 from prosync.engine.summary import SessionSummary
 from prosync.engine.synchrony import FEATURES
 
-ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path.home() / ".cache" / "prosync" / "bench_sync"
 SR = 16000
 BLOCK = 1600

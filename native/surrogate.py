@@ -104,8 +104,8 @@ def shift_surrogates(h1, h2, win, lag, sep, k, state, scr, pool, pos):
     ``c = win + lag`` samples. Each surrogate draws (SplitMix64 ``state``) a start ``p`` in
     ``[0, H - c - sep]`` and a direction, and pairs the window of one series with the chunk of
     the other starting at ``p`` (``sep >= 2*lag + 1`` keeps every lagged pairing away from the
-    real alignment and its lag range); its value is the peak |r| over lags. ``scr``: scratch
-    (4, >= c).
+    real alignment and its lag range); its value is the peak |r| over lags, NaN when either
+    chunk is more than half missing (as the windows' rows are). ``scr``: scratch (4, >= c).
     """
     H = h1.shape[0]
     c = win + lag
@@ -125,7 +125,15 @@ def shift_surrogates(h1, h2, win, lag, sep, k, state, scr, pool, pos):
         else:
             RX = _prep(h1, p, c, X, MX)
             RY = _prep(h2, H - c, c, Y, MY)
-        pool[pos] = _peak_masked(X, MX, Y, MY, RX, RY, win, lag)
+        nx = 0.0
+        ny = 0.0
+        for t in range(c):
+            nx += MX[t]
+            ny += MY[t]
+        if 2.0 * (c - nx) > c or 2.0 * (c - ny) > c:  # the rows' rule: more than half missing
+            pool[pos] = np.nan
+        else:
+            pool[pos] = _peak_masked(X, MX, Y, MY, RX, RY, win, lag)
         pos = (pos + 1) % m
     return pos
 

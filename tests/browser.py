@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -75,13 +77,13 @@ class Page:
 async def _open(url: str, check, width: int, height: int):
     import websockets
 
-    with tempfile.TemporaryDirectory(prefix="prosync-chromium-") as prof:
+    with tempfile.TemporaryDirectory(prefix="prosync-chromium-", ignore_cleanup_errors=True) as prof:
         proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--remote-debugging-port=0", f"--user-data-dir={prof}",
              f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             port_file = Path(prof) / "DevToolsActivePort"
             end = time.monotonic() + 60
@@ -99,13 +101,20 @@ async def _open(url: str, check, width: int, height: int):
                 await page.call("Page.navigate", url=url)
                 await page.wait_load()
                 return await check(page)
-        finally:
-            proc.terminate()
+        finally:  # the whole process group: helpers still writing the profile are stopped too
+            _signal_group(proc, signal.SIGTERM)
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _signal_group(proc, signal.SIGKILL)
                 proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def open_page(url: str, check, width: int = 1200, height: int = 1600):

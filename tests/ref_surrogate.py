@@ -54,10 +54,11 @@ def shift_surrogates(h1, h2, win, lag, sep, k, state: list[int]) -> list[float]:
     out = []
     for _ in range(k):
         p = splitmix_below(state, n_pos)
-        if splitmix_below(state, 2) == 0:
-            out.append(peak_abs_r(h1, h2, H - c, win, lag, b0=p))
+        a0, b0 = (H - c, p) if splitmix_below(state, 2) == 0 else (p, H - c)
+        if np.isnan(h1[a0:a0 + c]).sum() > c / 2 or np.isnan(h2[b0:b0 + c]).sum() > c / 2:
+            out.append(math.nan)
         else:
-            out.append(peak_abs_r(h1, h2, p, win, lag, b0=H - c))
+            out.append(peak_abs_r(h1, h2, a0, win, lag, b0=b0))
     return out
 
 

@@ -454,3 +454,18 @@ def test_tracker_config_and_empty_update():
     nan = np.full(200, np.nan)
     rows = _tracker_rows(nan, nan)
     assert rows and all(math.isnan(r.r_lag0) and math.isnan(r.z) and r.n_valid == 0 for r in rows)
+
+
+def test_session_note_says_what_the_evidence_supports():
+    from prosync.engine.synchrony import session_note
+
+    s1, s2 = planted("independent", 1200, seed=77)
+    t = session_test(s1, s2, SyncConfig(), feature="f0")
+    if t.p >= 0.05:
+        note = session_note(t, "live")
+        assert "no evidence of no coupling" in note and "r = 0.3" in note
+    assert session_note(t, "custom") is None
+    short = session_test(s1[:300], s2[:300], SyncConfig(), feature="f0")
+    assert session_note(short, "live") == short.reason and "too short" in short.reason
+    coupled = session_test(*planted("1.5", 1200, seed=78), SyncConfig(), feature="f0")
+    assert coupled.p < 0.05 and session_note(coupled, "live") is None

@@ -64,11 +64,21 @@ class Tiles:
         self.n = len(x)
         self.seed = seed
 
-    def _tile(self, k: int) -> np.ndarray:
+    def _params(self, k: int) -> tuple[int, np.ndarray]:
         rng = np.random.default_rng([self.seed, k])
         off = int(rng.integers(0, self.n))
         gain = (10 ** (rng.uniform(-3, 3, size=2) / 20)).astype(np.float32)
-        return np.roll(self.demo, -off, axis=0) * gain
+        return off, gain
+
+    def _piece(self, k: int, o: int, m: int, params=None) -> np.ndarray:
+        """Samples ``o .. o+m`` of tile ``k`` (``o + m <= n``): ``demo[(i + off) % n] * gain``,
+        made block by block (a whole rolled tile per tile would churn 12.6 MB allocations,
+        and the allocator's growth would be read as the session's)."""
+        off, gain = self._params(k) if params is None else params
+        a = (o + off) % self.n
+        if a + m <= self.n:
+            return self.demo[a:a + m] * gain
+        return np.concatenate([self.demo[a:], self.demo[:a + m - self.n]]) * gain
 
     def read(self, start: int, n: int) -> np.ndarray:
         """Samples ``start .. start+n`` of the stream, shape (n, 2) float32."""
@@ -76,22 +86,21 @@ class Tiles:
         got = 0
         while got < n:
             k, o = divmod(start + got, self.n)
-            t = self._tile(k)
             m = min(n - got, self.n - o)
-            out[got:got + m] = t[o:o + m]
+            out[got:got + m] = self._piece(k, o, m)
             got += m
         return out
 
     def blocks(self, start: int, stop: int, block: int = BLOCK):
-        """Yield (position, (m, 2) block) from ``start`` to ``stop``; one tile cached at a time."""
-        k_cached, tile = -1, None
+        """Yield (position, (m, 2) block) from ``start`` to ``stop``."""
+        k_cached, params = -1, None
         pos = start
         while pos < stop:
             k, o = divmod(pos, self.n)
             if k != k_cached:
-                tile, k_cached = self._tile(k), k
+                params, k_cached = self._params(k), k
             m = min(block, stop - pos, self.n - o)
-            yield pos, tile[o:o + m]
+            yield pos, self._piece(k, o, m, params)
             pos += m
 
 
