@@ -332,6 +332,31 @@ def main(argv=None) -> None:
                 name = f"**{sysname}**" if sysname == "prosync" else sysname
                 lines.append(f"| {cond} | {name} | {row[4]} |")
         lines.append("")
+    held = [g for g in dialogues if g.startswith("held")]
+    if held and "prosync" in systems and len(systems) > 1:
+        g = held[0]
+        lines += [f"## Targets on the held-out speakers ({g})", "",
+                  "Targets (issue 15): recall and precision >= 0.95; median |FTO error| <= 30 ms, "
+                  "p90 <= 100 ms; no pause reported as a floor change in clean, room tone and "
+                  "cross-talk; median |FTO error| below the best anchor's.", "",
+                  "| condition | prosync recall / precision | prosync FTO med / p90 ms | best anchor "
+                  "(median) | pauses as floor change | targets met |", "|---|---|---|---|---|---|"]
+        for cond in conds:
+            rec, prec, med, p90, _ = summary_row(merge(results[(g, cond, "prosync")]))
+            anchors = [(summary_row(merge(results[(g, cond, a)]))[2], a) for a in systems
+                       if a != "prosync"]
+            anchors = [x for x in anchors if x[0] == x[0]]
+            best = min(anchors) if anchors else (float("nan"), "-")
+            s = merge(results[(g, cond, "prosync")])
+            ok = [rec >= 0.95 and prec >= 0.95, med <= 0.03 and p90 <= 0.1,
+                  cond not in ("clean", "room tone", "cross-talk") or s["bad_pauses"] == 0,
+                  med < best[0]]
+            lines.append(f"| {cond} | {rec:.3f} / {prec:.3f} | {ms(med)} / {ms(p90)} | "
+                         f"{best[1]} ({ms(best[0])}) | {s['bad_pauses']}/{s['pauses']} | "
+                         f"{sum(ok)}/4: " + ", ".join(
+                             n for n, k in zip(("recall+precision", "FTO error", "pauses",
+                                                "beats anchors"), ok, strict=True) if k) + " |")
+        lines.append("")
     lines.append("Wall time per system over all conditions (busy 2-core machine, ratios only): " +
                  ", ".join(f"{s} {wall[s] / max(wall[systems[0]], 1e-9):.2f}x" for s in systems) +
                  f" of {systems[0]}; whole run {time.perf_counter() - t0:.0f} s.")

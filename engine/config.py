@@ -61,6 +61,9 @@ class VadConfig:
     #: Unvoiced frames more than this far under the speaker's speech level (the 80th percentile
     #: of their voiced speech frames' energies) are not speech: breaths and lip noise.
     unvoiced_rel_db: float = 35.0
+    #: ... but speech going on continues through frames at least this periodic (pitch tracker,
+    #: 0..1): breaths are not periodic, a soft "um" the tracker does not call voiced is.
+    periodic_min: float = 0.3
     #: Speech is held this long after the last speech frame (hangover).
     hangover_s: float = 0.08
     #: In two-microphone recordings, where both channels are speech and their correlation at
@@ -81,6 +84,7 @@ class VadConfig:
         _in_range(self, "vad", "floor_window_s", 0.1, 60.0, " s")
         _in_range(self, "vad", "max_unvoiced_s", 0.01, 5.0, " s")
         _in_range(self, "vad", "unvoiced_rel_db", 0.0, 120.0, " dB")
+        _in_range(self, "vad", "periodic_min", 0.0, 1.01, "")
         _in_range(self, "vad", "hangover_s", 0.0, 1.0, " s")
         _in_range(self, "vad", "cross_talk_corr", 0.0, 1.0, "")
         _in_range(self, "vad", "cross_talk_win_s", 0.005, 0.1, " s")

@@ -104,9 +104,10 @@ FRAMES = Table("frames", "one row per speaker per 10 ms frame", (
        "level)", nullable=False),
     _c("periodicity", "float32", "0..1", "1 - YIN aperiodicity at the chosen period"),
     _c("energy_db", "float32", "dBFS", "frame energy over 25 ms (full-scale sine = -3 dB)"),
-    _c("speech", "bool", "", "voice activity: webrtcvad and energy above an adaptive noise floor, "
-       "with hangover; a channel's speech is dropped where it is only the other microphone's "
-       "bleed", nullable=False),
+    _c("speech", "bool", "", "voice activity: onset/offset hysteresis on webrtcvad, the pitch "
+       "tracker's voicing and energy against a percentile noise floor, with hangover; a channel's "
+       "speech is dropped where the two microphones carry one voice (cross-talk, by correlation)",
+       nullable=False),
     _c("rate_sps", "float32", "syl/s", "syllable nuclei per second over the rolling window "
        "(default 3 s)"),
     _c("nucleus_age", "int16", "frames", "a syllable nucleus confirmed at this frame lies this "
@@ -370,8 +371,8 @@ MESSAGES = {m.name: m for m in (
         Field("pad_agent", _BOOL, "the server pads the agent's stream with silence up to the "
               "user's time: send agent audio only while the agent speaks, when it is played",
               False, False),
-        Field("two_mics", _BOOL, "speech of one channel that is only the other's bleed is "
-              "dropped", False, True),
+        Field("two_mics", _BOOL, "speech of one channel that is only the other's voice "
+              "(cross-talk, told by the channels' correlation) is dropped", False, True),
         Field("config", {"type": "object", "propertyNames": {
             "enum": ["pitch", "vad", "rate", "turns", "sync", "pacing", "end_of_turn"]},
             "additionalProperties": {"type": "object"}},

@@ -72,6 +72,7 @@ class SpeakerTrack:
         self._vad_prm[kv.P_REL_DB] = v.unvoiced_rel_db
         self._vad_prm[kv.P_LEVEL_Q] = LEVEL_Q
         self._vad_prm[kv.P_LEVEL_STEP] = LEVEL_STEP_DB
+        self._vad_prm[kv.P_PERIODIC] = v.periodic_min
         self._vad_state = np.zeros(kv.N_VAD_STATE)
         self._vad_ring = np.zeros(max(1, int(round(v.floor_window_s / HOP_S))), dtype=np.int32)
         self._vad_hist = np.zeros(kv.HIST_BINS, dtype=np.int32)
@@ -164,8 +165,9 @@ class SpeakerTrack:
         self.pitch.process(x, c0, n, o["energy_db"], o["f0_hz"], o["periodicity"], o["voiced"])
         # raw decision (turn timing uses it: IPU ends are not delayed by the hangover), then the
         # hangover for the ``speech`` column
-        kv.vad_hysteresis(o["energy_db"], web, o["voiced"], n, self._vad_prm, self._vad_state,
-                          self._vad_ring, self._vad_hist, self._vad_pend, o["speech_raw"])
+        kv.vad_hysteresis(o["energy_db"], web, o["voiced"], o["periodicity"], n, self._vad_prm,
+                          self._vad_state, self._vad_ring, self._vad_hist, self._vad_pend,
+                          o["speech_raw"])
         kv.apply_hangover(o["speech_raw"], n, self._hang_state, self._hang, o["speech"])
         # syllable nuclei accept a frame as voiced when the tracker says so or it is strongly
         # periodic: the fixed-lag voicing decision drops some short syllables

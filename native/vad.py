@@ -34,9 +34,9 @@ HIST_LO_DB = -130.0
 HIST_PER_DB = 2.0
 HIST_BINS = 280
 #: Indices of the parameter vector of :func:`vad_hysteresis`.
-P_ON_DB, P_OFF_DB, P_VOICED_DB, P_FLOOR_Q, P_MAX_UNVOICED, P_REL_DB, P_LEVEL_Q, P_LEVEL_STEP = \
-    0, 1, 2, 3, 4, 5, 6, 7
-N_VAD_PARAMS = 8
+P_ON_DB, P_OFF_DB, P_VOICED_DB, P_FLOOR_Q, P_MAX_UNVOICED, P_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, \
+    P_PERIODIC = 0, 1, 2, 3, 4, 5, 6, 7, 8
+N_VAD_PARAMS = 9
 #: Indices of its scalar state vector (a fresh state is all zeros).
 S_IN_SPEECH, S_UNVOICED, S_RING_POS, S_RING_FILL, S_N_PEND, S_FLOOR, S_LEVEL, S_NOISE = \
     0, 1, 2, 3, 4, 5, 6, 7
@@ -84,7 +84,8 @@ def _floor_value(q, st, hist):
 
 
 @jit
-def vad_hysteresis(energy_db, webrtc, voiced, n, prm, st, ring, hist, pend, out_speech):
+def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, hist, pend,
+                   out_speech):
     """Speech decision with onset/offset hysteresis against a percentile noise floor.
 
     Parameters
@@ -93,6 +94,8 @@ def vad_hysteresis(energy_db, webrtc, voiced, n, prm, st, ring, hist, pend, out_
         Frame energy in dBFS.
     webrtc, voiced : bool arrays, shape (>= n,)
         webrtcvad's decision and the pitch tracker's voicing, per frame.
+    periodicity : float array, shape (>= n,)
+        The pitch tracker's periodicity (0..1) per frame.
     n : int
         Frames to process.
     prm : float64[N_VAD_PARAMS]
@@ -105,6 +108,8 @@ def vad_hysteresis(energy_db, webrtc, voiced, n, prm, st, ring, hist, pend, out_
         comes before a frame within ``P_OFF_DB`` of the floor;
         ``P_REL_DB``: an unvoiced frame is speech only within this many dB of the speaker's
         speech level (breaths and lip noise lie further down), once a voiced frame was heard;
+        speech going on continues through frames whose periodicity reaches ``P_PERIODIC`` (a
+        breath is not periodic; a soft "um" the tracker does not call voiced is);
         ``P_LEVEL_Q``, ``P_LEVEL_STEP``: the speech level is this quantile of the voiced speech
         frames' energies, tracked online in steps of ``P_LEVEL_STEP`` dB.
     st : float64[N_VAD_STATE]
@@ -130,6 +135,7 @@ def vad_hysteresis(energy_db, webrtc, voiced, n, prm, st, ring, hist, pend, out_
     rel_db = prm[P_REL_DB]
     lq = prm[P_LEVEL_Q]
     lstep = prm[P_LEVEL_STEP]
+    per_min = prm[P_PERIODIC]
     for i in range(n):
         e = float(energy_db[i])
         b = energy_bin(e)
@@ -141,7 +147,8 @@ def vad_hysteresis(energy_db, webrtc, voiced, n, prm, st, ring, hist, pend, out_
         if e > ABS_FLOOR_DB:
             if voiced[i] and e > floor + v_db:
                 speech = True
-            elif level != 0.0 and e < level - rel_db:
+            elif level != 0.0 and e < level - rel_db and (
+                    periodicity[i] < per_min or st[S_IN_SPEECH] == 0.0):
                 speech = False
             elif st[S_IN_SPEECH] > 0:
                 speech = e > floor + off_db

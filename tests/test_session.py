@@ -192,3 +192,20 @@ def test_synchrony_work_is_spread_over_hops_and_paced_by_frames_not_pushes():
             assert (n, r, p) == at[j], j
             checked += 1
     assert checked > 100
+
+
+@pytest.mark.shared
+def test_candor_quiet_um_survives_beside_the_other_speaker(shared_data):
+    """shift.wav: ch1's soft "um" at 32.7-32.9 s (-42 to -65 dB while ch0 speaks at -20 dB, the
+    channels uncorrelated) is ch1's speech, not cross-talk: ch1's IPU reaches past 32.85 s."""
+    import soundfile as sf
+
+    x, sr = sf.read(str(shared_data / "candor_mmvap_stereo" / "shift.wav"), dtype="int16")
+    s = Session(("ch0", "ch1"), sample_rate=sr)
+    events = []
+    for i in range(0, x.shape[0], 1600):
+        for c in range(2):
+            events += s.push(c, x[i:i + 1600, c]).events
+    events += s.close().events
+    ch1 = [(e.start_s, e.end_s) for e in events if e.kind == "ipu" and e.speaker == "ch1"]
+    assert any(a < 32.7 and b >= 32.85 for a, b in ch1), ch1

@@ -55,8 +55,8 @@ def test_apply_hangover_matches_reference_across_splits(seed):
 # ----------------------------------------------------------------------------- hysteresis VAD
 
 
-def vad_hysteresis_ref(energy_db, webrtc, voiced, on_db, off_db, v_db, q, max_uv, rel_db,
-                       level_q, level_step, window):
+def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, max_uv, rel_db,
+                       level_q, level_step, window, per_min):
     """Obviously correct frame loop of :func:`vad_hysteresis`: the floor is the ``q`` quantile
     (lower bin edge, 0.5 dB bins) of a plain list of the last ``window`` non-speech frames."""
     from prosync.native.vad import HIST_LO_DB, HIST_PER_DB, energy_bin
@@ -80,7 +80,7 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, on_db, off_db, v_db, q, max_uv
         if len(hist_frames) > window:
             hist_frames.pop(0)
 
-    for e, w, v in zip(energy_db, webrtc, voiced, strict=True):
+    for e, w, v, p in zip(energy_db, webrtc, voiced, per, strict=True):
         e = float(e)
         b = energy_bin(e)
         floor = floor_of()
@@ -90,7 +90,7 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, on_db, off_db, v_db, q, max_uv
         if e > ABS_FLOOR_DB:
             if v and e > floor + v_db:
                 speech = True
-            elif level != 0.0 and e < level - rel_db:
+            elif level != 0.0 and e < level - rel_db and (p < per_min or not in_speech):
                 speech = False
             elif in_speech:
                 speech = e > floor + off_db
@@ -130,7 +130,8 @@ def _vad_inputs(rng, n):
     e, on = _random_energy(rng, n)
     web = on ^ (rng.random(n) < 0.1)
     voiced = on & (rng.random(n) < 0.6)
-    return e, web, voiced
+    per = rng.random(n).astype(np.float32)
+    return e, web, voiced, per
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -139,17 +140,19 @@ def test_vad_hysteresis_matches_reference_across_splits(seed):
 
     rng = np.random.default_rng(200 + seed)
     n = int(rng.integers(50, 1500))
-    e, web, voiced = _vad_inputs(rng, n)
+    e, web, voiced, per = _vad_inputs(rng, n)
+    per_min = float(rng.choice([0.5, 1.01]))
     on, off, vdb = [(9.0, 4.0, 3.0), (12.0, 6.0, 0.0), (6.0, 6.0, 6.0), (9.0, 2.0, 3.0)][seed % 4]
     q = float(rng.choice([0.1, 0.2, 0.5]))
     max_uv = int(rng.integers(3, 40))
     rel = float(rng.choice([20.0, 35.0, 1000.0]))
     window = int(rng.choice([5, 50, 300]))
-    want, want_floor, want_level = vad_hysteresis_ref(e, web, voiced, on, off, vdb, q, max_uv,
-                                                      rel, 0.5, 0.5, window)
+    want, want_floor, want_level = vad_hysteresis_ref(e, web, voiced, per, on, off, vdb, q, max_uv,
+                                                      rel, 0.5, 0.5, window, per_min)
     prm = np.zeros(kv.N_VAD_PARAMS)
     prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
-         kv.P_LEVEL_Q, kv.P_LEVEL_STEP]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5]
+         kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5,
+                                                           per_min]
     st = np.zeros(kv.N_VAD_STATE)
     ring = np.zeros(window, np.int32)
     hist = np.zeros(kv.HIST_BINS, np.int32)
@@ -158,23 +161,27 @@ def test_vad_hysteresis_matches_reference_across_splits(seed):
     cuts = [0, *sorted(rng.choice(np.arange(1, n), size=6, replace=False)), n]
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         out = np.zeros(b - a + 2, bool)
-        kv.vad_hysteresis(e[a:b], web[a:b], voiced[a:b], b - a, prm, st, ring, hist, pend, out)
+        kv.vad_hysteresis(e[a:b], web[a:b], voiced[a:b], per[a:b], b - a, prm, st, ring, hist,
+                          pend, out)
         got[a:b] = out[:b - a]
     assert got.tolist() == want
     assert st[kv.S_FLOOR] == pytest.approx(want_floor)
     assert st[kv.S_LEVEL] == pytest.approx(want_level)
 
 
-def _hyst(e, web, voiced, on=9.0, off=4.0, vdb=3.0, q=0.2, max_uv=30, rel=35.0, window=300):
+def _hyst(e, web, voiced, on=9.0, off=4.0, vdb=3.0, q=0.2, max_uv=30, rel=35.0, window=300,
+          per=None, per_min=0.5):
     from prosync.native import vad as kv
 
     e = np.asarray(e, np.float32)
     prm = np.zeros(kv.N_VAD_PARAMS)
     prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
-         kv.P_LEVEL_Q, kv.P_LEVEL_STEP]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5]
+         kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5,
+                                                           per_min]
+    per = np.zeros(e.shape[0], np.float32) if per is None else np.asarray(per, np.float32)
     out = np.zeros(e.shape[0], bool)
     st = np.zeros(kv.N_VAD_STATE)
-    kv.vad_hysteresis(e, np.asarray(web, bool), np.asarray(voiced, bool), e.shape[0], prm, st,
+    kv.vad_hysteresis(e, np.asarray(web, bool), np.asarray(voiced, bool), per, e.shape[0], prm, st,
                       np.zeros(window, np.int32), np.zeros(kv.HIST_BINS, np.int32),
                       np.zeros(max_uv, np.int32), out)
     return out, st
@@ -225,6 +232,19 @@ def test_hysteresis_breath_under_the_speech_level_is_not_speech():
     out, _ = _hyst(e, web, voiced, rel=35.0)
     assert not out[50:55].any()
     assert out[75:80].all()
+    # a periodic sound that far down (a soft "um" the tracker does not call voiced) goes on
+    # from speech, but does not start speech by itself
+    per = np.zeros(len(e), np.float32)
+    per[50:55] = 0.7
+    out, _ = _hyst(e, web, voiced, rel=35.0, per=per)
+    assert not out[50:55].any()
+    e2 = e[:30] + [-60.0] * 5 + e[35:]
+    per2 = np.zeros(len(e2), np.float32)
+    per2[30:35] = 0.7
+    out, _ = _hyst(e2, web, voiced, rel=35.0, per=per2)
+    assert out[30:35].all()
+    out, _ = _hyst(e2, web, voiced, rel=35.0)
+    assert not out[30:35].any()
 
 
 # ----------------------------------------------------------------------------- cross-talk
