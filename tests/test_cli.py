@@ -139,3 +139,27 @@ def test_preset_reaches_the_session(tmp_path):
                  "--preset", "research"]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["settings"]["preset"] == "research" and s["settings"]["sync"]["window_s"] == 30.0
+
+
+def test_synchrony_table_holds_at_80_columns(monkeypatch, capsys):
+    """Every value of the terminal's synchrony table stays on its row at 80 columns (a session
+    cell such as '-0.39 @ +1.4' used to wrap onto a second line, feature names were cut)."""
+    from types import SimpleNamespace
+
+    from prosync.commands.offline import _print_summary
+
+    monkeypatch.setenv("COLUMNS", "80")
+    row = {"windows": 177, "valid_windows": 170, "mean_r_lag0": -0.04, "mean_r_peak": -0.42,
+           "mean_peak_lag_s": 0.14, "significant_fraction": 0.0, "session_r": -0.39,
+           "session_lag_s": 1.4, "session_p": 0.01}
+    summary = {"duration_s": 98.2, "turn_events": {}, "fto_s": {"count": 0, "median": None},
+               "speakers": {s: {"speech_fraction": 0.4, "voiced_fraction": 0.3, "f0_median_hz": 200.0,
+                                "f0_range_st_5_95": 8.0, "speech_rate_sps": 2.0,
+                                "articulation_rate_sps": 4.5, "ipus": 17} for s in ("a", "b")},
+               "synchrony": {f: dict(row) for f in ("f0", "energy", "rate", "vad")}}
+    _print_summary(SimpleNamespace(summary=summary, files=[], report=None))
+    lines = capsys.readouterr().out.splitlines()
+    for f in ("f0", "energy", "rate", "vad"):
+        hit = [ln for ln in lines if ln.split()[:1] == [f]]
+        assert len(hit) == 1 and "-0.39 @ +1.4" in hit[0] and hit[0].rstrip().endswith("0.01"), lines
+    assert all(len(ln) <= 80 for ln in lines)

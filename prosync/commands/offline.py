@@ -130,6 +130,7 @@ def _run_score(inputs, out, speakers=None, channels=None, quiet=False, title=Non
 
 
 def _print_summary(res, title=None):
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -156,10 +157,13 @@ def _print_summary(res, title=None):
             + (f", median offset {fto['median'] * 1000:+.0f} ms" if fto["median"] is not None else ""))
     sync = s.get("synchrony")
     if sync:
-        st = Table(title="synchrony (windowed lagged cross-correlation; + lag: second follows)")
-        for col in ("feature", "valid windows", "mean r lag 0", "mean peak r", "mean peak lag s",
-                    "windows p<0.025", "session r @ lag s", "session p"):
-            st.add_column(col, justify="right")
+        # headers broken by hand, values never wrapped, no vertical rules: 80 columns hold it
+        st = Table(title="synchrony (windowed lagged cross-correlation; + lag: second follows)",
+                   box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("feature", "valid\nwindows", "mean r\nlag 0", "mean\npeak r", "peak\nlag s",
+                    "windows\np<0.025", "session\nr @ lag s", "session\np"):
+            st.add_column(col, justify="right", no_wrap=True,
+                          min_width=max(map(len, col.split("\n"))))
         notes = {}
         for feat, v in sync.items():
             def g(x, spec="+.2f"):
