@@ -61,10 +61,11 @@ def _interrupt(proc) -> tuple[int, str, float]:
 
 @pytest.fixture(scope="module")
 def long_demo(tmp_path_factory) -> Path:
-    """The demo dialogue tiled to 6 minutes (scoring it takes far longer than stopping)."""
+    """The demo dialogue tiled to 20 minutes: scoring it takes far longer than stopping, even on a
+    fast machine where 6 minutes were scored before a late-handled Ctrl-C came through."""
     x, sr = sf.read(str(DEMO), dtype="int16", always_2d=True)
     p = tmp_path_factory.mktemp("long") / "long.flac"
-    sf.write(str(p), np.tile(x, (4, 1)), sr)
+    sf.write(str(p), np.tile(x, (12, 1)), sr)
     return p
 
 
