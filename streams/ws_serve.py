@@ -53,14 +53,15 @@ async def _trim_memory() -> None:
         trim(0)
 
 
-async def _serve_forever(opts: ServerOptions, reuse_port: bool, ready=None) -> None:
+async def _serve_forever(opts: ServerOptions, reuse_port: bool, ready=None,
+                         signals=(signal.SIGINT, signal.SIGTERM)) -> None:
     srv = MetricsServer(opts, reuse_port=reuse_port)
     await srv.start()
     trimmer = asyncio.create_task(_trim_memory())
     if ready is not None:
         ready(srv)
     stop = asyncio.get_running_loop().create_future()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in signals:
         try:
             asyncio.get_running_loop().add_signal_handler(sig, stop.cancel)
         except (NotImplementedError, RuntimeError):
@@ -78,8 +79,13 @@ def _worker(opts: ServerOptions, ready_event, log_level=None) -> None:
         from prosync.engine.logs import configure
 
         configure(log_level)
+    # Ctrl-C reaches the whole process group; the parent alone answers it and stops each worker
+    # with one SIGTERM (a worker that also took the SIGINT could get the SIGTERM while its loop
+    # was closing, and Python printed an "Exception ignored ... wakeup fd" traceback)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     warm_up()
-    asyncio.run(_serve_forever(opts, reuse_port=True, ready=lambda srv: ready_event.set()))
+    asyncio.run(_serve_forever(opts, reuse_port=True, ready=lambda srv: ready_event.set(),
+                               signals=(signal.SIGTERM,)))
 
 
 def serve(opts: ServerOptions, announce=print) -> None:
