@@ -49,15 +49,13 @@ def read_rttm(path: Path) -> dict[str, dict[str, list[tuple[float, float]]]]:
 
 
 def split_by_turns(x: np.ndarray, sr: int, turns: dict) -> list[np.ndarray] | None:
-    names = sorted(turns, key=lambda k: -sum(e - s for s, e in turns[k]))[:2]
+    """The two busiest speakers' streams (:func:`bench_sync.split_by_rttm`), or None when the
+    second talks under 3 s."""
+    from bench_sync import split_by_rttm
+
+    names, chans = split_by_rttm(x, sr, turns)
     if len(names) < 2 or sum(e - s for s, e in turns[names[1]]) < 3.0:
         return None
-    chans = []
-    for name in names:
-        m = np.zeros(len(x), bool)
-        for s, e in turns[name]:
-            m[int(s * sr):int(e * sr)] = True
-        chans.append(np.where(m, x, 0.0).astype(np.float32))
     return chans
 
 
