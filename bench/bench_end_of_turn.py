@@ -40,7 +40,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _eot_report import report, row  # noqa: E402
+from _eot_report import diagnosis, report, row  # noqa: E402
 from _shared import ROOT, shared_data  # noqa: E402
 
 import prosync  # noqa: E402
@@ -187,6 +187,19 @@ def run_prosync(c: Conv) -> dict:
             "cpu_eot": st["cpu_eot"]}
 
 
+def timer_fires(log, speech_raw, delay_s: float) -> list:
+    """prosync's own VAD with a plain silence timer: a fire ``delay_s`` after each end of the
+    user's raw speech (the silences the tracker logged) unless the user spoke again first (the
+    fair baseline of the new signal: same ears, no cues, no calibration)."""
+    m = int(round(delay_s / HOP_S))
+    out = []
+    for e, *_ in log:
+        k = int(round(e / HOP_S))
+        if k + m <= speech_raw.shape[0] and not speech_raw[k:k + m].any():
+            out.append(e + delay_s)
+    return out
+
+
 def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds) -> dict:
     """Fire times of the new signal for each threshold, recomputed from the logged silences
     exactly as EndOfTurnTracker computes them (same cues, same pause calibration)."""
@@ -316,6 +329,9 @@ def evaluate(runs, fold_cfg: dict) -> list[dict]:
                 cpu["silero"]) for s in SILERO_STOPS]
     rows.append(row("Smart Turn v3 (Pipecat default)", pooled(runs, lambda r: r["smart_turn"]),
                     cpu["st_vad"] + cpu["st_model"]))
+    rows += [row(f"prosync VAD, silence >= {d:.1f} s", pooled(
+        runs, lambda r, d=d: timer_fires(r["log"], r["speech_raw"], d)), cpu["session"])
+        for d in SILERO_STOPS]
     rows.append(row("prosync old: silence >= reply_delay_ms", pooled(runs, lambda r: r["old"]),
                     cpu["session"]))
     cache: dict = {}
@@ -362,6 +378,10 @@ def main(argv=None) -> int:
     heard = evaluate(heard_only(runs), fold)[0]
     lines = report(runs, fold, all_cfg, base, datasets, rows, cpu, per_ds, heard,
                    (GRID_BIAS, GRID_W))
+    lines += diagnosis(runs, base, heard)
+    if args.reuse:
+        lines.insert(3, "(`--reuse`: the tables recomputed from the raw results of the last full "
+                        "run, cached in ~/.cache/prosync; CPU figures are that run's.)\n")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
