@@ -162,12 +162,12 @@ def diagnosis(runs, cfg, heard) -> list[str]:
             if not near:
                 missing += 1
                 continue
-            s0, cu, n_p, s_lp = min(near, key=lambda entry: abs(entry[0] - e))
+            s0, cu, n_p, s_lp, n_end, n_hold = min(near, key=lambda entry: abs(entry[0] - e))
             off.append(s0 - e)
             nxt.append((nu if kind == "HOLD" else no) - e)
             kinds.append(kind == "SHIFT")
             cues.append(cu)
-            cross.append(_crossing(cfg, cu, n_p, s_lp))
+            cross.append(_crossing(cfg, cu, n_p, s_lp, n_end, n_hold))
     off, nxt, y = np.array(off), np.array(nxt), np.array(kinds)
     cues, cross = np.array(cues), np.array(cross)
     hold, shift = nxt[~y], nxt[y]
@@ -204,19 +204,23 @@ def diagnosis(runs, cfg, heard) -> list[str]:
         f"* **So the probability is a timer.** At threshold {cfg.threshold} and the shipped "
         f"parameters it crosses a median {np.median(cross):.2f} s into the silence (10-90 %: "
         f"{np.percentile(cross, 10):.2f} to {np.percentile(cross, 90):.2f} s), set by the "
-        "pause hazard and the bias; the cues move it by a few hundred ms either way, and on "
-        "these events not in the right direction.",
+        "bias, the user's own pauses and their own hand-over odds"
+        + ("; the cues move it by a few hundred ms either way, and on these events not in the "
+           "right direction." if cfg.cue_weight else
+           " (the tuned cue weight is 0): the per-speaker calibration can only move the wait, "
+           "and these conversations are too short (a few silences per speaker) to move it far."),
         "",
     ]
 
 
-def _crossing(cfg, cues, n_p, s_lp) -> float:
+def _crossing(cfg, cues, n_p, s_lp, n_end, n_hold) -> float:
     """Silence (s) at which the shipped model's probability first reaches its threshold."""
     from scipy.special import log_ndtr
 
     mu = (cfg.prior_pauses * math.log(cfg.prior_pause_s) + s_lp) / (cfg.prior_pauses + n_p)
     t = np.arange(1, int(round(cfg.horizon_s / 0.01)) + 1) * 0.01
-    z = cfg.bias + cfg.cue_weight * (sum(cues) - cfg.cue_centre) - log_ndtr(
+    z = cfg.bias + math.log((cfg.prior_ends + n_end) / (cfg.prior_ends + n_hold)) + (
+        cfg.cue_weight * (sum(cues) - cfg.cue_centre)) - log_ndtr(
         -(np.log(t) - mu) / cfg.pause_sigma)
     hit = np.flatnonzero(z >= math.log(cfg.threshold / (1 - cfg.threshold)))
     return float(t[hit[0]]) if hit.size else math.inf

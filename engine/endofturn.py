@@ -7,7 +7,8 @@ rather than a pause inside it; a ``turn_end`` event marks the first frame where 
 
 The model is a hazard in two parts (log-odds add):
 
-``logit p(t) = bias + cue_weight * (cues - cue_centre) + log(1 / S_user(t))``
+``logit p(t) = bias + log((a + n_end) / (a + n_pause)) + cue_weight * (cues - cue_centre)
++ log(1 / S_user(t))``
 
 1. **Prosodic cues at the end of the IPU** (known the moment speech stops). Gravano & Hirschberg
    (2011, "Turn-taking cues in task-oriented dialogue", Computer Speech & Language 25:601-634)
@@ -42,12 +43,26 @@ The model is a hazard in two parts (log-odds add):
    Véronis 2002 for log-normal pause durations). ``log_pause_mu`` starts at the population prior
    (``prior_pause_s``) and moves to the user's own pauses with ``prior_pauses`` pseudo-counts.
 
-The two free parameters (``bias``, ``cue_weight``; :class:`~prosync.engine.config.EndOfTurnConfig`)
-were chosen by leave-one-dataset-out on the shared development conversations
+3. **How often this user's silences are turn ends** (per-speaker prior odds). Speakers differ in
+   how often they pause inside a turn (Heldner & Edlund 2010: pauses outnumber gaps for some
+   speakers, not others); the prior odds move from even (``prior_ends`` pseudo-counts on each
+   side) to the user's own counts: ``n_pause`` silences the user ended by speaking again with
+   nobody else talking, ``n_end`` silences in which the other party spoke and had stopped when
+   the user spoke again (a hand-over). A silence the user ends while the other is still talking
+   is ambiguous (a barge-in on an agent that replied too early, or competition for the floor)
+   and counts as neither, so an agent's own early replies do not teach it that pauses are ends.
+   With few silences (a short call) this term stays near 0 and ``bias`` rules.
+
+The two tuned parameters (``bias``, ``cue_weight``; :class:`~prosync.engine.config.EndOfTurnConfig`)
+are chosen by leave-one-dataset-out on the shared development conversations
 (``bench/bench_end_of_turn.py``, ``bench/results/end_of_turn.md``); the pause prior (median
-0.5 s, log-sd 0.7, 5 pseudo-pauses) and the cue scalings are fixed from the literature above.
-The folds disagree on ``cue_weight`` (the cues separate pauses from ends only weakly there):
-treat the cue part as the less settled half of the model.
+0.5 s, log-sd 0.7, 5 pseudo-pauses), the even prior odds of a turn end (4 pseudo-counts a side)
+and the cue scalings are fixed from the literature above. On those conversations the cues as
+measured do not separate pauses from ends (the bench's "Diagnosis": AUC about 0.4-0.5 per cue,
+39 events, mostly far-field AMI mixes) and the search sets ``cue_weight`` to 0: the cues are
+measured and reported with every ``turn_end`` event, and move the probability only with a weight
+set by the deployment. The probability is then a per-speaker calibrated silence hazard; it is no
+better there than a silence timer on the same voice activity (the bench's timer rows).
 
 Cost: at each end of speech the cues and the whole probability curve of the silence (one
 vectorised computation); per push only scalar work and slices of that curve (no per-hop
@@ -153,6 +168,8 @@ class EndOfTurnTracker:
         # the user's pauses (silences they resumed after, no other speech between): log-normal
         self._n_pause = 0
         self._sum_log_pause = 0.0
+        self._n_end = 0             # silences ended by a hand-over (the other spoke, then stopped)
+        self._n_hold = 0            # silences the user ended with nobody else talking
         self._other_in_silence = False
         self.latest_prob = math.nan
         # the silence so far at the end of each frame of the horizon, and the curve of the
@@ -165,7 +182,8 @@ class EndOfTurnTracker:
         self._rows = np.zeros(RING, EOT_DTYPE)
         self._zeros = np.zeros(RING, bool)
         #: When a list, each silence's start is appended as ``(speech_end_s, cues, n_pauses,
-        #: sum_log_pauses)`` (for offline analysis, e.g. the bench's parameter search).
+        #: sum_log_pauses, n_end, n_hold)`` (for offline analysis, e.g. the bench's parameter
+        #: search).
         self.log: list | None = None
 
     def state(self) -> tuple[bool, float]:
@@ -186,6 +204,12 @@ class EndOfTurnTracker:
     @property
     def pause_median_s(self) -> float:
         return math.exp(self.pause_mu)
+
+    @property
+    def end_log_odds(self) -> float:
+        """The user's own log-odds that a silence is a turn end (0 = even, the prior)."""
+        a = self.cfg.prior_ends
+        return math.log((a + self._n_end) / (a + self._n_hold))
 
     def _log_inv_survival(self, t: np.ndarray) -> np.ndarray:
         """``-log P(pause > t)`` for the user's log-normal pauses (0 for t <= 0)."""
@@ -247,10 +271,12 @@ class EndOfTurnTracker:
         vectorised computation per silence; each hop then only reads it)."""
         c = self.cfg
         self._cues, self._ipu_s = self._cue_values(r)
-        self._logit0 = c.bias + c.cue_weight * (sum(self._cues) - c.cue_centre)
+        self._logit0 = (c.bias + self.end_log_odds
+                        + c.cue_weight * (sum(self._cues) - c.cue_centre))
         self._prior = 1.0 / (1.0 + math.exp(-self._logit0))
         if self.log is not None:
-            self.log.append((self._end * HOP_S, self._cues, self._n_pause, self._sum_log_pause))
+            self.log.append((self._end * HOP_S, self._cues, self._n_pause, self._sum_log_pause,
+                             self._n_end, self._n_hold))
         np.add(self._log_inv_s(), self._logit0, out=self._curve)
         np.negative(self._curve, out=self._curve)
         np.exp(self._curve, out=self._curve)
@@ -349,11 +375,14 @@ class EndOfTurnTracker:
         """The user's speech flag changes at frame ``k``."""
         if not self._speaking:  # speech starts at frame k
             if self._end < 0 or k - self._end >= self.bridge:  # a new IPU
-                if self._end >= 0 and not self._other_in_silence:
-                    dur = (k - self._end) * HOP_S
-                    if dur >= self.cfg.min_pause_s:  # a pause of the user: calibrate
+                dur = (k - self._end) * HOP_S
+                if self._end >= 0 and dur >= self.cfg.min_pause_s:  # calibrate on this silence
+                    if not self._other_in_silence:  # a pause of the user
                         self._n_pause += 1
+                        self._n_hold += 1
                         self._sum_log_pause += math.log(dur)
+                    elif not osp[k - k0]:  # the other spoke and stopped: a hand-over
+                        self._n_end += 1
                 self._ipu_start = k
             self._end = -1
             self._speaking = True
