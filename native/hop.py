@@ -18,7 +18,7 @@ from ._jit import jit
 from .frames import frame_energy_db, to_pcm16
 from .nuclei import nuclei_online, rolling_count, smooth_intensity
 from .pitch import decimate2, refine_f0, track, yin_candidates
-from .vad import apply_hangover, vad_hysteresis
+from .vad import apply_hangover, channel_correlation, remove_cross_talk, vad_hysteresis
 
 #: ``int WebRtcVad_Process(VadInst* handle, int fs, const int16_t* audio, size_t length)``:
 #: 1 speech, 0 not, -1 bad arguments. Pointers are passed as pointer-sized integers.
@@ -87,3 +87,32 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
     nuclei_online(r_contour, soft, n, r_params, r_fstate, r_istate, nucleus_age)
     rolling_count(k0, n, nucleus_age, r_ring, r_head, r_win, rate_sps)
     return bad
+
+
+@jit
+def cross_talk(x, pre, pcm_a, pcm_b, n, hop, win, max_lag, corr_min, energy_a, speech_a, raw_a,
+               energy_b, speech_b, raw_b, need, corr, scratch):
+    """Cross-talk removal for ``n`` joined frames of two microphones, in place.
+
+    ``x`` (float32[2, >= pre + n*hop]) holds the channels' last ``pre`` samples; the frames' hop
+    samples ``pcm_a``, ``pcm_b`` (``n*hop`` each) are appended after them. Where both channels
+    are ``speech`` (``need``), :func:`.vad.channel_correlation` measures the channels' similarity
+    (``corr``) and :func:`.vad.remove_cross_talk` drops the quieter channel's ``speech`` and
+    ``speech_raw`` (``raw_*``) flags where it is the other voice's bleed. The last ``pre``
+    samples move to the front for the next frames.
+    """
+    m = n * hop
+    any_need = False
+    for i in range(n):
+        need[i] = speech_a[i] and speech_b[i]
+        any_need = any_need or need[i]
+    for j in range(m):
+        x[0, pre + j] = pcm_a[j]
+        x[1, pre + j] = pcm_b[j]
+    if any_need:
+        channel_correlation(x[0], x[1], pre, n, hop, win, max_lag, need, corr, scratch)
+        remove_cross_talk(energy_a, speech_a, energy_b, speech_b, corr, n, corr_min)
+        remove_cross_talk(energy_a, raw_a, energy_b, raw_b, corr, n, corr_min)
+    for j in range(pre):  # forward copy: the source is always ahead of the destination
+        x[0, j] = x[0, m + j]
+        x[1, j] = x[1, m + j]
