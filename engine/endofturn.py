@@ -130,6 +130,13 @@ class TurnEndEvent:
         return d
 
 
+def _median(v: list) -> float:
+    """Median of a short list (as np.median, without its per-call overhead)."""
+    v = sorted(v)
+    n = len(v)
+    return 0.5 * (v[(n - 1) // 2] + v[n // 2])
+
+
 def _clip01(x: float) -> float:
     return 0.0 if not math.isfinite(x) else min(1.0, max(0.0, x))
 
@@ -240,11 +247,12 @@ class EndOfTurnTracker:
         fv = np.flatnonzero(vo & np.isfinite(f0) & (f0 > 0))
         move = low = 0.0
         if fv.size >= 6:
-            st = 12.0 * np.log2(f0[fv[-F0_WIN:]])
-            k = max(2, st.size // 4)
-            move = _clip01(abs(float(np.median(st[-k:]) - np.median(st[:k]))) / (0.25 * rng))
+            st = (12.0 * np.log2(f0[fv[-F0_WIN:]])).tolist()
+            k = max(2, len(st) // 4)
+            last = _median(st[-k:])
+            move = _clip01(abs(last - _median(st[:k])) / (0.25 * rng))
             if math.isfinite(med):
-                low = _clip01((med - float(np.median(st[-k:]))) / (0.5 * rng))
+                low = _clip01((med - last) / (0.5 * rng))
         # energy decay and voicing loss over the last 200 ms of speech
         spi = np.flatnonzero(sp)[-END_WIN:]
         energy = voicing = 0.0
