@@ -196,15 +196,18 @@ class SynchronyTracker:
         Each bin's frames are added to the speaker's baseline before the bin is made relative
         to it, so the result depends only on the audio, never on how it was split into pushes.
         """
-        vals = []
-        for s, fr in enumerate((a, b)):
-            if self._carry[s] is not None:
-                raw = np.dtype((np.void, fr.dtype.itemsize))  # no per-field promotion
-                fr = np.concatenate([self._carry[s].view(raw), fr.view(raw)]).view(fr.dtype)
-            m = (len(fr) // self.per_bin) * self.per_bin
-            self._carry[s] = fr[m:].copy() if m < len(fr) else None
-            vals.append(self._bins(fr[:m], self.baselines[s], s))
-            self._bin_count[s] += m // self.per_bin
+        return [self.bin_one(0, a), self.bin_one(1, b)]
+
+    def bin_one(self, s: int, fr: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`bin` for speaker ``s`` alone (the speakers' bins are independent: a caller
+        may bin them on different hops, as long as both precede :meth:`push`)."""
+        if self._carry[s] is not None:
+            raw = np.dtype((np.void, fr.dtype.itemsize))  # no per-field promotion
+            fr = np.concatenate([self._carry[s].view(raw), fr.view(raw)]).view(fr.dtype)
+        m = (len(fr) // self.per_bin) * self.per_bin
+        self._carry[s] = fr[m:].copy() if m < len(fr) else None
+        vals = self._bins(fr[:m], self.baselines[s], s)
+        self._bin_count[s] += m // self.per_bin
         return vals
 
     def _bins(self, fr, baseline, s_idx) -> dict[str, np.ndarray]:
