@@ -75,8 +75,8 @@ def test_textgrid_and_rttm_out(tmp_path):
 @pytest.mark.shared
 def test_candor_synchrony_means_and_silent_channel(shared_data, tmp_path, capsys):
     """shift.wav: the rate mean is over finite windows (-0.541 with issue 15's noise-peak VAD
-    rule, -0.524 before it, -0.543 with its first landing and the held IPU mean, -0.412 when the last value was held, -0.468
-    with the VAD before; the mean over all windows differs);
+    rule, -0.524 before it, -0.543 with its first landing and the held IPU mean, -0.412 when
+    the last value was held, -0.468 with the VAD before; the mean over all windows differs);
     hold.wav: channel 1 is near-silent, no window is valid, so every mean is null / "–" with
     the reason, in the terminal, the JSON and the report, and a warning names the channel."""
     import json
