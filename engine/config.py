@@ -236,20 +236,26 @@ class EndOfTurnConfig:
     #: ``turn_end`` fires when ``turn_end_prob`` reaches this (0..1): higher waits longer and
     #: interrupts less.
     threshold: float = 0.5
-    #: Log-odds of a turn end at the end of an IPU with ``cue_centre`` turn-yielding cues.
-    bias: float = -2.5
+    #: Log-odds of a turn end at the end of an IPU with ``cue_centre`` turn-yielding cues, for a
+    #: user with as many hand-overs as pauses so far (a decision offset: ``threshold`` 0.5 then
+    #: fires once the silence is longer than ~80 % of this user's pauses).
+    bias: float = -1.5
     #: Log-odds per turn-yielding cue (Gravano & Hirschberg 2011: the chance of a switch rises
-    #: with the number of cues shown together).
-    #: Chosen on all development data; the leave-one-dataset-out folds disagree (0 without AMI,
-    #: 1 without CANDOR or the phone call): the cues as measured separate pauses from ends only
-    #: weakly there (mean cue sum 4.2 before pauses, 3.7 before ends, 39 events).
-    cue_weight: float = 1.0
+    #: with the number of cues shown together). 0 by the leave-one-dataset-out search on the
+    #: development conversations: there the cues as measured do not separate pauses from ends
+    #: (AUC about 0.4-0.5 per cue, 39 events; ``bench/results/end_of_turn.md``, "Diagnosis"), so
+    #: they are measured and reported with every ``turn_end`` event but do not move the
+    #: probability unless a deployment sets a weight (about 0.6 per cue in G&H's data).
+    cue_weight: float = 0.0
     cue_centre: float = 4.0
     #: Population prior of the user's pause durations (log-normal median, s), its spread (sd of
     #: log duration) and its weight in pauses before the user's own pauses dominate.
     prior_pause_s: float = 0.5
     pause_sigma: float = 0.7
     prior_pauses: float = 5.0
+    #: Pseudo-counts of turn ends and of pauses each before the user's own counts move their
+    #: prior odds of a turn end away from even (per-speaker calibration).
+    prior_ends: float = 4.0
     #: Silences shorter than this are not counted among the user's pauses (s).
     min_pause_s: float = 0.2
     #: Rows are emitted for this much of each silence at most (s).
@@ -258,8 +264,10 @@ class EndOfTurnConfig:
     def validate(self) -> None:
         if not 0.0 < self.threshold < 1.0:
             raise ProsyncError(f"end_of_turn threshold={self.threshold} is invalid: use 0 < threshold < 1")
-        if not (self.prior_pause_s > 0 and self.pause_sigma > 0 and self.prior_pauses > 0):
-            raise ProsyncError("end_of_turn prior_pause_s, pause_sigma and prior_pauses must be > 0")
+        if not (self.prior_pause_s > 0 and self.pause_sigma > 0 and self.prior_pauses > 0
+                and self.prior_ends > 0):
+            raise ProsyncError("end_of_turn prior_pause_s, pause_sigma, prior_pauses and "
+                               "prior_ends must be > 0")
         if not 0.0 < self.horizon_s <= 30.0:
             raise ProsyncError(f"end_of_turn horizon_s={self.horizon_s} is invalid: use 0 to 30 s")
 

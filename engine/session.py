@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..calibration.baseline import SpeakerBaseline
-from ..native.vad import channel_correlation, remove_cross_talk
-from .config import HOP, SAMPLE_RATE, Config, VadConfig
+from ..native.frames import all_finite
+from .config import Config
 from .endofturn import EOT_EMPTY, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
+from .join import RAW, CrossTalk, Pending, concat, silent_frames
 from .pacing import PacingRow, PacingTracker
-from .speaker import FRAME_DTYPE, FRAMES_PER_S, SpeakerTrack
+from .speaker import SpeakerTrack
 from .synchrony import SERIES_FIELDS, SynchronyTracker, SyncRow
 from .turns import TurnEvent, TurnTracker
 
@@ -60,103 +61,6 @@ class Update:
         return bool(self.events or self.synchrony or self.pacing or self.turn_end
                     or len(self.end_of_turn)) or any(
             len(c) for c in self.frames.values())
-
-
-_RAW = np.dtype((np.void, FRAME_DTYPE.itemsize))
-
-
-class _Pending:
-    """Frames of one speaker waiting for the other speaker's frames of the same times.
-
-    Rows ``lo:hi`` of one record array; grows by doubling, compacts when half is consumed.
-    """
-
-    def __init__(self, cap: int = 512, keep_pcm: bool = False):
-        self.k0 = 0
-        self.buf = np.zeros(cap, dtype=FRAME_DTYPE)
-        # the frames' hop samples, when the session compares the channels (cross-talk)
-        self.pcm = np.zeros((cap if keep_pcm else 0, HOP), dtype=np.float32)
-        self.lo = 0
-        self.hi = 0
-
-    @property
-    def n(self) -> int:
-        return self.hi - self.lo
-
-    def add(self, n, out, pcm=None):
-        if self.hi + n > self.buf.shape[0]:
-            live = self.buf[self.lo:self.hi]
-            cap = self.buf.shape[0]
-            if live.shape[0] + n > cap // 2:
-                cap = max(cap * 2, live.shape[0] + n)
-            new = np.zeros(cap, dtype=FRAME_DTYPE)
-            new[: live.shape[0]] = live
-            if self.pcm.shape[0]:
-                new_pcm = np.zeros((cap, HOP), dtype=np.float32)
-                new_pcm[: live.shape[0]] = self.pcm[self.lo:self.hi]
-                self.pcm = new_pcm
-            self.buf, self.lo, self.hi = new, 0, live.shape[0]
-        # copy as raw records: structured assignment would promote field by field
-        self.buf[self.hi:self.hi + n].view(_RAW)[:] = out[:n].view(_RAW)
-        if self.pcm.shape[0]:
-            if pcm is None:
-                self.pcm[self.hi:self.hi + n] = 0.0
-            else:
-                self.pcm[self.hi:self.hi + n].reshape(-1)[:] = pcm[:n * HOP]
-        self.hi += n
-
-    def take(self, n) -> np.ndarray:
-        res = self.buf[self.lo:self.lo + n].copy()
-        #: the hop samples of the frames taken (a view, valid until the next ``add``)
-        self.taken_pcm = self.pcm[self.lo:self.lo + n].reshape(-1)
-        self.lo += n
-        self.k0 += n
-        if self.lo == self.hi:
-            self.lo = self.hi = 0
-        return res
-
-
-class _CrossTalk:
-    """Cross-talk removal for two microphones: both channels' hop samples, the correlation of
-    the channels at small lags where both are speech (:func:`channel_correlation`), and the
-    quieter channel's speech dropped where one voice reaches both (:func:`remove_cross_talk`)."""
-
-    def __init__(self, cfg: VadConfig):
-        self.win = int(round(cfg.cross_talk_win_s * SAMPLE_RATE))
-        self.max_lag = int(round(cfg.cross_talk_max_lag_s * SAMPLE_RATE))
-        self.corr_min = cfg.cross_talk_corr
-        self.pre = self.win + 2 * self.max_lag
-        self._alloc(100)
-
-    def _alloc(self, cap):
-        old = getattr(self, "x", None)
-        self.x = np.zeros((2, self.pre + cap * HOP), dtype=np.float32)
-        if old is not None:
-            self.x[:, :self.pre] = old[:, :self.pre]
-        self.corr = np.zeros(cap)
-        self.need = np.zeros(cap, dtype=np.bool_)
-
-    def apply(self, a, b, pcm_a, pcm_b, n):
-        if self.corr.shape[0] < n:
-            self._alloc(max(n, 2 * self.corr.shape[0]))
-        x, pre, m = self.x, self.pre, n * HOP
-        need = self.need[:n]
-        np.logical_and(a["speech"], b["speech"], out=need)
-        if need.any():
-            x[0, pre:pre + m] = pcm_a
-            x[1, pre:pre + m] = pcm_b
-            channel_correlation(x[0], x[1], pre, n, HOP, self.win, self.max_lag, need, self.corr)
-            for col in ("speech", "speech_raw"):
-                remove_cross_talk(a["energy_db"], a[col], b["energy_db"], b[col], self.corr, n,
-                                  self.corr_min)
-            x[:, :pre] = x[:, m:m + pre].copy()  # history for the next frames
-        elif m >= pre:
-            x[0, :pre] = pcm_a[m - pre:]
-            x[1, :pre] = pcm_b[m - pre:]
-        else:
-            x[:, :pre - m] = x[:, m:pre].copy()
-            x[0, pre - m:pre] = pcm_a
-            x[1, pre - m:pre] = pcm_b
 
 
 class Session:
@@ -207,8 +111,9 @@ class Session:
         self.sample_rate = int(sample_rate)
         self.two_mics = two_mics
         self._tracks = [SpeakerTrack(self.config, self.sample_rate) for _ in speakers]
-        self._xtalk = _CrossTalk(self.config.vad) if len(speakers) == 2 and two_mics else None
-        self._pending = [_Pending(keep_pcm=self._xtalk is not None) for _ in speakers]
+        self._xtalk = CrossTalk(self.config.vad) if len(speakers) == 2 and two_mics else None
+        self._pending = [Pending(keep_pcm=self._xtalk is not None) for _ in speakers]
+        self._emit = [self._collector(i) for i in range(len(speakers))]
         self._turns = TurnTracker(speakers, self.config.turns)
         profile = profile or {}
         #: Per-speaker baselines (warm from ``profile`` for returning speakers).
@@ -290,7 +195,7 @@ class Session:
         with self._lock:
             if self.closed:
                 raise ProsyncError("push() after close(): start a new Session")
-            self._tracks[i].feed(x, self._collector(i))
+            self._tracks[i].feed(x, self._emit[i])
             return self._join(final=False, t0=t0)
 
     def close(self) -> Update:
@@ -300,28 +205,36 @@ class Session:
             if self.closed:
                 return Update()
             for i, tr in enumerate(self._tracks):
-                tr.flush(self._collector(i))
+                tr.flush(self._emit[i])
             self.closed = True
             return self._join(final=True, t0=t0)
 
     def _collector(self, i):
-        pend = self._pending[i]
+        add = self._pending[i].add
         track = self._tracks[i]
+        raw = track.out.view(RAW)
 
         def emit(k0, n, out):  # noqa: ARG001
-            pend.add(n, out, track.hop_pcm)
+            add(n, raw, track.hop_pcm)
 
         return emit
 
     def _join(self, final: bool, t0: float) -> Update:
+        pend = self._pending
+        n = pend[0].n if len(pend) == 1 else min(pend[0].n, pend[1].n)
+        if n == 0 and not final:
+            # nothing joined (e.g. the first speaker's push of a hop): no frame, event or task
+            # can be due that was not due at the last push
+            upd = Update()
+            upd.compute_s = time.perf_counter() - t0
+            return upd
         upd = Update()
-        n = min(p.n for p in self._pending)
         if final:
             # a speaker with less audio: its missing frames are silence
             n_max = max(p.n for p in self._pending)
             for p in self._pending:
                 if p.n < n_max:
-                    p.add(n_max - p.n, _silent_frames(p.k0 + p.n, n_max - p.n))
+                    p.add(n_max - p.n, silent_frames(p.k0 + p.n, n_max - p.n).view(RAW))
             n = n_max
         if n > 0:
             k0 = self._pending[0].k0
@@ -366,8 +279,8 @@ class Session:
         self._n_unbinned += len(cols[0])
         if self._n_unbinned < per:
             return
-        a = _concat([c[0] for c in self._unbinned])
-        b = _concat([c[1] for c in self._unbinned])
+        a = concat([c[0] for c in self._unbinned])
+        b = concat([c[1] for c in self._unbinned])
         whole = self._n_unbinned - self._n_unbinned % per
         start = joined - self._n_unbinned  # frames joined before the first unbinned one
         # bins whose four tasks are all due already (a push that covers several bins) are
@@ -416,22 +329,6 @@ class Session:
         upd.synchrony.extend(self._sync.flush())
 
 
-def _concat(parts: list[np.ndarray]) -> np.ndarray:
-    """Concatenate frame records as raw bytes (no per-field dtype promotion)."""
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate([p.view(_RAW) for p in parts]).view(FRAME_DTYPE)
-
-
-def _silent_frames(k0, n):
-    out = np.zeros(n, dtype=FRAME_DTYPE)
-    out["t_s"] = (np.arange(k0, k0 + n) + 0.5) / FRAMES_PER_S
-    out["f0_hz"][:] = np.nan
-    out["energy_db"][:] = -120.0
-    out["nucleus_age"][:] = -1
-    return out
-
-
 def _as_float32(samples) -> np.ndarray:
     x = np.asarray(samples)
     if x.ndim != 1:
@@ -441,7 +338,7 @@ def _as_float32(samples) -> np.ndarray:
     if x.dtype.kind not in "fiu":
         raise ProsyncError(f"audio block of dtype {x.dtype}: push int16 PCM or float samples")
     x = x.astype(np.float32, copy=False)
-    if not np.isfinite(x).all():
+    if not all_finite(x):
         raise ProsyncError(
             "audio block contains NaN or Inf samples: replace them (e.g. np.nan_to_num) before pushing"
         )
