@@ -155,8 +155,8 @@ class Session:
         return self._sync.session_test() if self._sync is not None else {}
 
     def synchrony_series(self, feature: str):
-        """The two speakers' series of ``feature`` over the session so far and the second
-        speaker's before the hold (None for ``vad``), as the session test reads them."""
+        """``(a, b, raw_a, raw_b)``: the two speakers' series of ``feature`` over the session
+        so far and each before the hold (None for ``vad``), as the session test reads them."""
         if self._sync is None:
             raise ProsyncError("synchrony needs two speakers")
         return self._sync.session_series(feature)
