@@ -56,6 +56,12 @@ class VadConfig:
     #: non-speech frames (robust to the dips of real room tone, unlike the minimum).
     floor_quantile: float = 0.2
     floor_window_s: float = 3.0
+    #: Fluctuating noise (real room tone) peaks far above its floor: speech also has to clear
+    #: this quantile of the same non-speech frames, by ``peak_on_db`` to start and by
+    #: ``peak_off_db`` to go on.
+    peak_quantile: float = 0.9
+    peak_on_db: float = 3.0
+    peak_off_db: float = 0.0
     #: Speech without a voiced frame for this long ends, and is taken as noise.
     max_unvoiced_s: float = 0.3
     #: Unvoiced frames more than this far under the speaker's speech level (the 80th percentile
@@ -82,6 +88,9 @@ class VadConfig:
         _in_range(self, "vad", "voiced_margin_db", 0.0, 40.0, " dB")
         _in_range(self, "vad", "floor_quantile", 0.0, 1.0, "")
         _in_range(self, "vad", "floor_window_s", 0.1, 60.0, " s")
+        _in_range(self, "vad", "peak_quantile", 0.0, 1.0, "")
+        _in_range(self, "vad", "peak_on_db", -40.0, 40.0, " dB")
+        _in_range(self, "vad", "peak_off_db", -40.0, 40.0, " dB")
         _in_range(self, "vad", "max_unvoiced_s", 0.01, 5.0, " s")
         _in_range(self, "vad", "unvoiced_rel_db", 0.0, 120.0, " dB")
         _in_range(self, "vad", "periodic_min", 0.0, 1.01, "")

@@ -71,7 +71,6 @@ allocation besides the returned rows; ``bench/bench_end_of_turn_hop.py``).
 
 from __future__ import annotations
 
-import collections
 import copy
 import math
 from dataclasses import dataclass
@@ -159,11 +158,13 @@ class EndOfTurnTracker:
         self._binned = 0            # frames added to self.baseline (a multiple of BIN)
         self._bin_out = np.empty((RING // BIN, 6))
         self.bridge = max(1, int(round(bridge_s / HOP_S)))
-        # ring of the user's last RING frames (and the other's speech flag)
-        # the recent blocks (references, not copies: the session hands each block out once),
-        # at least the last RING frames: the cues read them at each end of speech
-        self._hist: collections.deque = collections.deque()
-        self._hist_n = 0
+        # the user's recent frames (a copy) and the other's speech flags, frames _h0 .. _h0+_hn-1:
+        # at least the last RING frames before the current block (the cues read them at each
+        # end of speech) and the frames the baseline has not taken yet; made on the first block
+        self._hbuf: np.ndarray | None = None
+        self._obuf = np.zeros(0, bool)
+        self._h0 = 0
+        self._hn = 0
         self._k = 0                 # frames seen
         self._speaking = False
         self._ipu_start = -1        # frame where the current IPU began, -1 before any speech
@@ -227,14 +228,10 @@ class EndOfTurnTracker:
         return -log_ndtr(-z)
 
     # -------------------------------------------------------------------- cues
-    def _recent(self, user: np.ndarray, osp: np.ndarray, k0: int, end: int) -> dict:
-        """The last ``RING`` frames before frame ``end`` (earlier blocks + this block's head)."""
-        j = end - k0  # frames of this block before the end
-        if j >= RING or not self._hist:
-            u, o = user[max(0, j - RING):j], osp[max(0, j - RING):j]
-        else:
-            u = _concat_records([h[1] for h in self._hist] + [user[:j]])[-RING:]
-            o = np.concatenate([h[2] for h in self._hist] + [osp[:j]])[-RING:]
+    def _recent(self, end: int) -> dict:
+        """The last ``RING`` frames before frame ``end`` (from the history)."""
+        lo, hi = max(self._h0, end - RING) - self._h0, end - self._h0
+        u, o = self._hbuf[lo:hi], self._obuf[lo:hi]
         return {"f0": u["f0_hz"].astype(np.float64), "en": u["energy_db"].astype(np.float64),
                 "vo": u["voiced"], "sp": u["speech_raw"], "ot": o}
 
@@ -305,35 +302,52 @@ class EndOfTurnTracker:
         return self._lis
 
     # ------------------------------------------------------------------ update
-    def _keep(self, k0: int, user: np.ndarray, osp: np.ndarray, n: int) -> None:
-        h = self._hist
-        h.append((k0, user[:n], osp))
-        self._hist_n += n
+    def _remember(self, k0: int, user: np.ndarray, osp: np.ndarray, n: int) -> None:
+        """Append the block (frames ``k0 .. k0+n-1``) to the history, first dropping the frames
+        older than the last ``RING`` when the buffer is full (the baseline took their bins)."""
+        hb = self._hbuf
+        if hb is None or hb.dtype != user.dtype:
+            hb = self._hbuf = np.zeros(max(4 * RING, 2 * n), user.dtype)
+            self._hraw = hb.view(np.dtype((np.void, hb.dtype.itemsize)))
+            self._obuf = np.zeros(hb.shape[0], bool)
+            self._h0, self._hn = k0, 0
+        elif self._hn + n > hb.shape[0]:
+            drop = max(0, k0 - RING - self._h0)
+            keep = self._hn - drop
+            if keep + n > hb.shape[0]:  # a block longer than the buffer: grow
+                self._hbuf = np.zeros(2 * (keep + n), hb.dtype)
+                self._hbuf[:keep] = hb[drop:self._hn]
+                self._hraw = self._hbuf.view(self._hraw.dtype)
+                o = self._obuf
+                self._obuf = np.zeros(self._hbuf.shape[0], bool)
+                self._obuf[:keep] = o[drop:self._hn]
+            else:
+                self._hraw[:keep] = self._hraw[drop:self._hn]
+                self._obuf[:keep] = self._obuf[drop:self._hn]
+            self._h0 += drop
+            self._hn = keep
+        hn = self._hn
+        if n == 1:  # 10 ms pushes: a record assignment is the cheapest copy
+            self._hbuf[hn] = user[0]
+            self._obuf[hn] = osp[0]
+        else:
+            self._hraw[hn:hn + n] = user[:n].view(self._hraw.dtype)
+            self._obuf[hn:hn + n] = osp
+        self._hn = hn + n
+
+    def _keep(self, k0: int, n: int) -> None:
         if self._binned < k0 + n - RING:
             # frames older than the last RING may leave the history: the baseline takes its
             # bins first (every ~RING frames, amortised)
-            self._feed_baseline(None, k0 + n, k0 + n)
-        while self._hist_n - h[0][2].shape[0] >= RING:
-            self._hist_n -= h.popleft()[2].shape[0]
-        if len(h) > 64:  # many small blocks (10 ms pushes): merge them, amortised per push
-            u = _concat_records([b[1] for b in h])[-RING:]
-            o = np.concatenate([b[2] for b in h])[-RING:]
-            h.clear()
-            h.append((k0 + n - u.shape[0], u, o))
-            self._hist_n = u.shape[0]
+            self._feed_baseline(k0 + n)
 
-    def _feed_baseline(self, user: np.ndarray, k0: int, upto: int) -> None:
-        """Add the complete 100 ms bins of frames ``[self._binned, upto)`` to the baseline
-        (frames of earlier blocks from the history, the rest from this block ``user``, which
-        starts at frame ``k0``; None: all are in the history)."""
+    def _feed_baseline(self, upto: int) -> None:
+        """Add the complete 100 ms bins of frames ``[self._binned, upto)`` (in the history) to
+        the baseline."""
         end = upto - upto % BIN
         if end <= self._binned:
             return
-        parts = [b[1][max(0, self._binned - b[0]):end - b[0]] for b in self._hist
-                 if b[0] + b[1].shape[0] > self._binned and b[0] < end]
-        if user is not None and end > k0:
-            parts.append(user[max(0, self._binned - k0):end - k0])
-        fr = parts[0] if len(parts) == 1 else _concat_records(parts)
+        fr = self._hbuf[self._binned - self._h0:end - self._h0]
         nb = fr.shape[0] // BIN
         if nb:
             if self._bin_out.shape[0] < nb:
@@ -355,6 +369,7 @@ class EndOfTurnTracker:
             self._rows = np.zeros(max(n, 2 * self._rows.shape[0]), EOT_DTYPE)
         n_rows = 0
         events: list[TurnEndEvent] = []
+        self._remember(k0, user, osp, n)
         if n == 1:  # 10 ms pushes: scalar tests
             same = bool(sp[0]) == self._speaking
         else:
@@ -369,18 +384,22 @@ class EndOfTurnTracker:
                 if b > start and not self._speaking and self._end >= 0:
                     n_rows = self._silent_run(k0, start, b, user["t_s"], osp, n_rows, events)
                 if b < n:
-                    self._toggle(k0 + b, user, osp, k0)
+                    self._toggle(k0 + b)
                 start = b
-        self._keep(k0, user, osp, n)  # the last RING frames, for the cues of later blocks
+        self._keep(k0, n)
         self._k = k0 + n
-        return (self._rows[:n_rows].copy() if n_rows else _EMPTY), events
+        if not n_rows:
+            return _EMPTY, events
+        # a copy as raw records (a structured array's copy() goes field by field: slow)
+        raw = self._rows[:n_rows].view(np.dtype((np.void, EOT_DTYPE.itemsize)))
+        return np.ndarray((n_rows,), EOT_DTYPE, raw.copy()), events
 
     def _no_other(self, n: int) -> np.ndarray:
         if self._zeros.shape[0] < n:
             self._zeros = np.zeros(n, bool)
         return self._zeros[:n]
 
-    def _toggle(self, k: int, user: np.ndarray, osp: np.ndarray, k0: int) -> None:
+    def _toggle(self, k: int) -> None:
         """The user's speech flag changes at frame ``k``."""
         if not self._speaking:  # speech starts at frame k
             if self._end < 0 or k - self._end >= self.bridge:  # a new IPU
@@ -390,7 +409,7 @@ class EndOfTurnTracker:
                         self._n_pause += 1
                         self._n_hold += 1
                         self._sum_log_pause += math.log(dur)
-                    elif not osp[k - k0]:  # the other spoke and stopped: a hand-over
+                    elif not self._obuf[k - self._h0]:  # the other spoke and stopped: a hand-over
                         self._n_end += 1
                 self._ipu_start = k
             self._end = -1
@@ -401,8 +420,8 @@ class EndOfTurnTracker:
             self._end = k
             if self._ipu_start < 0:
                 self._ipu_start = k
-            self._feed_baseline(user, k0, k)
-            self._start_silence(self._recent(user, osp, k0, k))
+            self._feed_baseline(k)
+            self._start_silence(self._recent(k))
 
     def _silent_run(self, k0, a, b, t_s, osp, n_rows, events) -> int:
         """Frames ``a:b`` of the block are user silence after speech ended at ``self._end``."""
@@ -427,13 +446,6 @@ class EndOfTurnTracker:
                 turn_end_prob=float(self._curve[self._hit]), prior=self._prior,
                 ipu_s=round(self._ipu_s, 3), cues=self._cues))
         return n_rows + m
-
-
-def _concat_records(parts: list) -> np.ndarray:
-    """Concatenate record arrays of one dtype as raw bytes (no field-by-field promotion)."""
-    dt = parts[0].dtype
-    raw = np.dtype((np.void, dt.itemsize))
-    return np.concatenate([np.ascontiguousarray(p).view(raw) for p in parts]).view(dt)
 
 
 #: No rows (shared, read-only: an Update without end-of-turn rows allocates nothing).

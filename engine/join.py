@@ -70,7 +70,7 @@ class Pending:
     def take(self, n: int) -> np.ndarray:
         """The oldest ``n`` frames (a copy); their hop samples in :attr:`taken_pcm`."""
         lo = self.lo
-        res = self.buf[lo:lo + n].copy()
+        res = copy_records(self.raw[lo:lo + n])
         self.taken_pcm = self.pcm[lo * HOP:(lo + n) * HOP]
         self.lo = lo + n
         self.k0 += n
@@ -108,6 +108,12 @@ class CrossTalk:
         cross_talk(self.x, self.pre, pcm_a, pcm_b, n, HOP, self.win, self.max_lag, self.corr_min,
                    a["energy_db"], a["speech"], a["speech_raw"], b["energy_db"], b["speech"],
                    b["speech_raw"], self.need, self.corr, self.scratch)
+
+
+def copy_records(raw: np.ndarray) -> np.ndarray:
+    """A copy of frame records given as a :data:`RAW` view (a structured array's own ``copy``
+    goes field by field: several times slower for one or a few records)."""
+    return np.ndarray(raw.shape, FRAME_DTYPE, raw.copy())
 
 
 def concat(parts: list[np.ndarray]) -> np.ndarray:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..calibration.baseline import SpeakerBaseline
+from ..native.frames import all_finite
 from .config import Config
 from .endofturn import EOT_EMPTY, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
@@ -153,8 +154,8 @@ class Session:
         return self._sync.session_test() if self._sync is not None else {}
 
     def synchrony_series(self, feature: str):
-        """The two speakers' series of ``feature`` over the session so far and the second
-        speaker's before the hold (None for ``vad``), as the session test reads them."""
+        """``(a, b, raw_a, raw_b)``: the two speakers' series of ``feature`` over the session
+        so far and each before the hold (None for ``vad``), as the session test reads them."""
         if self._sync is None:
             raise ProsyncError("synchrony needs two speakers")
         return self._sync.session_series(feature)
@@ -337,7 +338,7 @@ def _as_float32(samples) -> np.ndarray:
     if x.dtype.kind not in "fiu":
         raise ProsyncError(f"audio block of dtype {x.dtype}: push int16 PCM or float samples")
     x = x.astype(np.float32, copy=False)
-    if not np.isfinite(x).all():
+    if not all_finite(x):
         raise ProsyncError(
             "audio block contains NaN or Inf samples: replace them (e.g. np.nan_to_num) before pushing"
         )
