@@ -104,8 +104,9 @@ class TurnEndEvent:
 
     ``t_s`` is the frame centre at the crossing, ``speech_end_s`` the end of the user's last
     speech frame, ``latency_s = t_s + 0.005 - speech_end_s`` (the silence up to the crossing
-    frame's end), ``ipu_s`` the length of the IPU that ended, ``prior`` the probability from the
-    cues alone (before any silence), ``cues`` the seven cue values (see the module doc).
+    frame's end), ``ipu_s`` the length of the IPU that ended, ``prior`` the probability at the
+    end of speech (before any silence: the user's hand-over odds and the weighted cues),
+    ``cues`` the seven cue values (see the module doc).
     """
 
     t_s: float
