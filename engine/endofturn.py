@@ -140,6 +140,20 @@ def _median(v: list) -> float:
     return 0.5 * (v[(n - 1) // 2] + v[n // 2])
 
 
+def _log_ndtr():
+    """scipy's ``log_ndtr`` (imported on first use; an import statement per call costs ~60 us:
+    scipy.special resolves its names lazily)."""
+    global _LOG_NDTR
+    if _LOG_NDTR is None:
+        from scipy.special import log_ndtr
+
+        _LOG_NDTR = log_ndtr
+    return _LOG_NDTR
+
+
+_LOG_NDTR = None
+
+
 def _clip01(x: float) -> float:
     return 0.0 if not math.isfinite(x) else min(1.0, max(0.0, x))
 
@@ -225,10 +239,8 @@ class EndOfTurnTracker:
 
     def _log_inv_survival(self, t: np.ndarray) -> np.ndarray:
         """``-log P(pause > t)`` for the user's log-normal pauses (0 for t <= 0)."""
-        from scipy.special import log_ndtr
-
         z = (np.log(np.maximum(t, 1e-3)) - self.pause_mu) / self.cfg.pause_sigma
-        return -log_ndtr(-z)
+        return -_log_ndtr()(-z)
 
     # -------------------------------------------------------------------- cues
     def _recent(self, end: int) -> dict:
@@ -260,19 +272,19 @@ class EndOfTurnTracker:
         if spi.size:
             lvl = snap.speech_level_db
             if math.isfinite(lvl):
-                energy = _clip01((lvl - float(np.mean(en[spi]))) / 6.0)
-            voicing = _clip01(1.0 - float(np.mean(vo[spi])))
+                energy = _clip01((lvl - float(en[spi].sum()) / spi.size) / 6.0)  # = np.mean
+            voicing = _clip01(1.0 - int(np.count_nonzero(vo[spi])) / spi.size)
         # final lengthening: the last voiced run against the speaker's syllable duration
         length = 0.0
         rate = snap.rate_sps if math.isfinite(snap.rate_sps) and snap.rate_sps > 0.5 else 4.0
         if fv.size:
-            gaps = np.flatnonzero(np.diff(fv) != 1)
+            gaps = np.flatnonzero(fv[1:] - fv[:-1] != 1)
             run = fv.size - (int(gaps[-1]) + 1 if gaps.size else 0)
             length = _clip01(run * HOP_S * rate - 1.0)
         ipu_s = (self._end - self._ipu_start) * HOP_S
         ipu = _clip01(math.log2(max(ipu_s, 1e-3) / 0.5) / 3.0)
         oth = r["ot"][-OTHER_WIN:]
-        other = 1.0 - (float(np.mean(oth)) if oth.size else 0.0)
+        other = 1.0 - (int(np.count_nonzero(oth)) / oth.size if oth.size else 0.0)
         return (move, low, energy, voicing, length, ipu, other), ipu_s
 
     def _start_silence(self, r: dict) -> None:

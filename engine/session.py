@@ -267,14 +267,15 @@ class Session:
             self._on_update(upd)
         return upd
 
-    # Synchrony and pacing run as a queue of tasks, five per 100 ms bin: binning each speaker's
+    # Synchrony and pacing run as a queue of tasks, seven per 100 ms bin: binning each speaker's
     # frames (due when the bin's last frame is joined, and one frame later), the synchrony's
-    # streaming WCC (two frames later), its surrogates and window rows (three frames later) and
-    # the pacing (four frames later). A push runs the tasks that are due by the frames joined so
-    # far, so a stream of 10 ms pushes spreads a bin's work over five hops instead of paying for
-    # it in one, and what comes out by a given frame does not depend on push sizes. Values are
-    # those of running everything at once: the tasks keep their order, and turn events reach the
-    # pacing by their own time.
+    # history (two frames later), its streaming WCC of two features and of the other two
+    # (three and four frames later), its surrogates and window rows (five frames later) and the
+    # pacing (six frames later). A push runs the tasks that are due by the frames joined so
+    # far, so a stream of 10 ms pushes spreads a bin's work over seven hops instead of paying
+    # for it in one, and what comes out by a given frame does not depend on push sizes. Values
+    # are those of running everything at once: the tasks keep their order, and turn events
+    # reach the pacing by their own time.
     def _queue_bins(self, cols, joined: int) -> None:
         per = self._sync.per_bin
         n = len(cols[0])
@@ -298,18 +299,20 @@ class Session:
         whole = m - m % per
         a, b = (copy_records(u.view(RAW)[:whole]) for u in ub)
         start = joined - m  # frames joined before the first unbinned one
-        # bins whose five tasks are all due already (a push that covers several bins) are
-        # done as one batch: fewer calls for offline scoring, the same values and output
-        ready = max(0, min(whole, joined - 4 - start) // per * per)
+        # bins whose tasks are all due already (a push that covers several bins) are done as
+        # one batch: fewer calls for offline scoring, the same values and output
+        ready = max(0, min(whole, joined - 6 - start) // per * per)
         spans = ([(0, ready)] if ready else []) + [(lo, lo + per) for lo in range(ready, whole, per)]
         for lo, hi in spans:
             end = start + hi
             held: list = []  # the two speakers' bins, then the span of the streaming WCC
             self._tasks.extend(((end, self._bin_task, (0, a[lo:hi], held)),
                                 (end + 1, self._bin_task, (1, b[lo:hi], held)),
-                                (end + 2, self._sync_push_task, held),
-                                (end + 3, self._sync_settle_task, held),
-                                (end + 4, self._pacing_task, held)))
+                                (end + 2, self._sync_series_task, held),
+                                (end + 3, self._sync_wcc_task, (held, (0, 1))),
+                                (end + 4, self._sync_wcc_task, (held, (2, 3))),
+                                (end + 5, self._sync_settle_task, held),
+                                (end + 6, self._pacing_task, held)))
         rest = m - whole
         for u in ub:  # the frames of the unfinished bin to the front (rest < per <= whole)
             u.view(RAW)[:rest] = u.view(RAW)[whole:m]
@@ -332,8 +335,12 @@ class Session:
                           for spk, v in series.items()}
             upd.series = series
 
-    def _sync_push_task(self, held, upd: Update) -> None:  # noqa: ARG002 - a task's signature
-        held.append(self._sync.push(held[:2]))
+    def _sync_series_task(self, held, upd: Update) -> None:  # noqa: ARG002 - a task's signature
+        held.append(self._sync.push_series(held[:2]))
+
+    def _sync_wcc_task(self, arg, upd: Update) -> None:  # noqa: ARG002
+        held, features = arg
+        self._sync.push_wcc(held[:2], features)
 
     def _sync_settle_task(self, held, upd: Update) -> None:
         upd.synchrony.extend(self._sync.settle(*held[2]))

@@ -276,16 +276,30 @@ class SynchronyTracker:
 
     def push(self, vals: list[dict[str, np.ndarray]]) -> tuple[int, int]:
         """First half of :meth:`update`: the bins into the history and the streaming WCC (the
-        windows they complete wait in the queue); returns the bin span for :meth:`settle`."""
+        windows they complete wait in the queue); returns the bin span for :meth:`settle`.
+        The same as :meth:`push_series` then :meth:`push_wcc` (a caller may run them, and
+        :meth:`push_wcc` feature by feature, on different hops)."""
+        span = self.push_series(vals)
+        self.push_wcc(vals)
+        return span
+
+    def push_series(self, vals: list[dict[str, np.ndarray]]) -> tuple[int, int]:
+        """The bins into the history (first part of :meth:`push`); returns the bin span."""
         n0 = self._n
         n_new = len(vals[0]["vad"])
-        if n_new == 0:
-            return n0, n0
-        self._append(vals, n_new)
+        if n_new:
+            self._append(vals, n_new)
+        return n0, self._n
+
+    def push_wcc(self, vals: list[dict[str, np.ndarray]], features=None) -> None:
+        """The streaming WCC of the bins ``vals`` for the features of these indices (all by
+        default; second part of :meth:`push`): the windows they complete wait in the queue."""
+        if len(vals[0]["vad"]) == 0:
+            return
         done = []  # (chunk end, feature index, window start, lag profile)
-        for i, f in enumerate(FEATURES):
-            w = self.wcc[f]
-            k = w.push_unchecked(vals[0][f], vals[1][f])  # the binning made contiguous float64
+        for i in range(len(FEATURES)) if features is None else features:
+            w = self.wcc[FEATURES[i]]
+            k = w.push_unchecked(vals[0][FEATURES[i]], vals[1][FEATURES[i]])  # contiguous f64
             for j in range(k):
                 ws = int(w._out_win[j]) * w.step_samples
                 done.append((ws + self.chunk, i, ws, w._out[j].copy()))
@@ -293,8 +307,8 @@ class SynchronyTracker:
         # bins later (its values, time and t_s unchanged), so no bin carries all four
         for end, i, ws, r in done:
             self._queue.append((end + i, i, ws, r))
-        self._queue.sort(key=lambda q: (q[0], q[1]))
-        return n0, self._n
+        if done:
+            self._queue.sort(key=lambda q: (q[0], q[1]))
 
     def settle(self, n0: int, n1: int) -> list[SyncRow]:
         """Second half of :meth:`update` for the bins ``n0:n1`` pushed last: the surrogate
