@@ -53,16 +53,19 @@ The model is a hazard in two parts (log-odds add):
    and counts as neither, so an agent's own early replies do not teach it that pauses are ends.
    With few silences (a short call) this term stays near 0 and ``bias`` rules.
 
-The two tuned parameters (``bias``, ``cue_weight``; :class:`~prosync.engine.config.EndOfTurnConfig`)
-are chosen by leave-one-dataset-out on the shared development conversations
-(``bench/bench_end_of_turn.py``, ``bench/results/end_of_turn.md``); the pause prior (median
-0.5 s, log-sd 0.7, 5 pseudo-pauses), the even prior odds of a turn end (4 pseudo-counts a side)
-and the cue scalings are fixed from the literature above. On those conversations the cues as
+The two searched parameters (``bias``, ``cue_weight``;
+:class:`~prosync.engine.config.EndOfTurnConfig`) are searched by leave-one-dataset-out on the
+shared development conversations (``bench/bench_end_of_turn.py``,
+``bench/results/end_of_turn.md``); the pause prior (median 0.5 s, log-sd 0.7, 5 pseudo-pauses),
+the even prior odds of a turn end (4 pseudo-counts a side) and the cue scalings are fixed from
+the literature above. On those conversations the cues as
 measured do not separate pauses from ends (the bench's "Diagnosis": AUC about 0.4-0.5 per cue,
-39 events, mostly far-field AMI mixes) and the search sets ``cue_weight`` to 0: the cues are
-measured and reported with every ``turn_end`` event, and move the probability only with a weight
-set by the deployment. The probability is then a per-speaker calibrated silence hazard; it is no
-better there than a silence timer on the same voice activity (the bench's timer rows).
+39 events, mostly far-field AMI mixes) and the search's objective is flat within about two
+events over the plausible region (its best point moves from run to run): ``cue_weight`` ships
+at 0 and ``bias`` at -1.5, a point within that noise; the cues are measured and reported with
+every ``turn_end`` event, and move the probability only with a weight set by the deployment.
+The probability is then a per-speaker calibrated silence hazard; it is no better there than a
+silence timer on the same voice activity (the bench's timer rows).
 
 Cost: at each end of speech the cues and the whole probability curve of the silence (one
 vectorised computation); per push only scalar work and slices of that curve (no per-hop
