@@ -1,13 +1,17 @@
 """Replay prosync's pitch tracker from cached candidates: tune its constants with speakers held out.
 
+Folds (``bench/results/pitch_folds.json``): ``"<dataset>/<speaker>"`` fitted without that speaker
+(leave one speaker out), ``"<dataset>"`` without that dataset (leave one dataset out), ``"all"``
+on everything (the shipped ``prosync.engine.pitch.PARAMS``).
+
 The candidate search (decimation, YIN dips, short-window NAC, band energy) does not depend on
 the tracker's constants, so it runs once per file and condition (cached in ``bench/.cache/``);
 the Viterbi (:func:`prosync.native.pitch.track`) is replayed on the cached candidates for every
 trial set of constants, exactly as the ``Session`` runs it (same kernel, same padding, same frame
 grid). Scores are pooled counts as in ``bench_pitch_robust.py``.
 
-Run: ``nice -n 5 python bench/pitch_sim.py`` (tunes leave one dataset out and writes
-``bench/results/pitch_tuning.md``).
+Run: ``nice -n 5 python bench/pitch_sim.py`` (about 15 minutes on a busy 2-core machine; writes
+``bench/results/pitch_folds.json`` and ``bench/results/pitch_tuning.md``).
 """
 
 from __future__ import annotations
@@ -201,33 +205,43 @@ def main(argv=None):
         k = (ds, cond)
         praat[k] = praat.get(k, 0) + counts(sample_nearest(*pr_out[(cond, name)], ref_t), ref_f0)
     start = dict(START)
-    folds, held = {}, {}
+    folds, loso, lodo = {}, {}, {}
+    for ds, spks in pdata.SPEAKERS.items():
+        for spk in spks:
+            key = f"{ds}/{spk}"
+            folds[key] = fit([r for r in rows if (r[0], r[1]) != (ds, spk)], praat, start,
+                             args.iters, log=log)
+            for k, c in score([r for r in rows if (r[0], r[1]) == (ds, spk)], folds[key]).items():
+                loso[k] = loso.get(k, 0) + c
     for ds in pdata.SPEAKERS:
-        train = [r for r in rows if r[0] != ds]
-        folds[ds] = fit(train, praat, start, args.iters, log=log)
-        held.update(score([r for r in rows if r[0] == ds], folds[ds]))
+        folds[ds] = fit([r for r in rows if r[0] != ds], praat, start, args.iters, log=log)
+        lodo.update(score([r for r in rows if r[0] == ds], folds[ds]))
     folds["all"] = fit(rows, praat, start, args.iters, log=log)
     first = score(rows, start)
     (ROOT / "bench" / "results" / "pitch_folds.json").write_text(json.dumps(folds, indent=1))
-    L = ["# Pitch tracker constants, tuned leave one dataset out (`python bench/pitch_sim.py`)", "",
+    L = ["# Pitch tracker constants, tuned with speakers held out (`python bench/pitch_sim.py`)",
+         "",
          f"{len(items)} files x {len(conds)} conditions; (1+1) evolution strategy, "
          f"{args.iters} trials per fit, objective: `pitch_sim.objective`; constants rounded to two "
-         "significant digits. Figures: GPE % / "
-         "VDE % of the tracker replayed on cached candidates (before the full-rate refinement, "
-         "so GPE differs slightly from the bench's). 'held out': constants fitted without "
-         "the dataset; 'start': `START`, the first tracker's constants (fitted on FDA and PTDB "
-         "clean speech only); Praat ac for reference.", "",
-         "| dataset | condition | held out | start | Praat ac |", "|---|---|---|---|---|"]
+         "significant digits. Figures: GPE % / VDE % of the tracker replayed on cached candidates "
+         "(before the full-rate refinement, so GPE differs slightly from the bench's). "
+         "'one speaker out': each speaker scored with the constants fitted on the 7 others, "
+         "pooled; 'one dataset out': each dataset scored with the constants fitted on the 2 "
+         "others; 'start': `START`, the first tracker's constants (fitted on FDA and PTDB clean "
+         "speech only); Praat ac for reference.", "",
+         "| dataset | condition | one speaker out | one dataset out | start | Praat ac |",
+         "|---|---|---|---|---|---|"]
     for ds in pdata.SPEAKERS:
         for c in conds:
             k = (ds, c)
-            cells = [gpe_vde(held[k]), gpe_vde(first[k]), gpe_vde(praat[k])]
+            cells = [gpe_vde(loso[k]), gpe_vde(lodo[k]), gpe_vde(first[k]), gpe_vde(praat[k])]
             L.append(f"| {ds} | {c} | " + " | ".join(f"{g:.2f} / {v:.2f}" for g, v in cells) + " |")
-    L += ["", "| constant | start | " + " | ".join(f"without {d}" for d in pdata.SPEAKERS)
-          + " | all |", "|---|---|" + "---|" * (len(pdata.SPEAKERS) + 1)]
+    names = [k for k in folds if k != "all"]
+    L += ["", "| constant | start | " + " | ".join(f"without {d}" for d in names) + " | all |",
+          "|---|---|" + "---|" * (len(names) + 1)]
     for k in STEPS:
         L.append(f"| {k} | {start[k]:.4g} | "
-                 + " | ".join(f"{folds[d][k]:.4g}" for d in list(pdata.SPEAKERS) + ["all"]) + " |")
+                 + " | ".join(f"{folds[d][k]:.4g}" for d in names + ["all"]) + " |")
     L += ["", f"Run: `nice -n 5 python bench/pitch_sim.py` ({time.perf_counter() - t0:.0f} s)."]
     out = ROOT / "bench" / "results" / "pitch_tuning.md"
     out.write_text("\n".join(L) + "\n")
