@@ -40,7 +40,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _eot_report import report, row  # noqa: E402
+from _eot_report import diagnosis, report, row  # noqa: E402
 from _shared import ROOT, shared_data  # noqa: E402
 
 import prosync  # noqa: E402
@@ -187,6 +187,19 @@ def run_prosync(c: Conv) -> dict:
             "cpu_eot": st["cpu_eot"]}
 
 
+def timer_fires(log, speech_raw, delay_s: float) -> list:
+    """prosync's own VAD with a plain silence timer: a fire ``delay_s`` after each end of the
+    user's raw speech (the silences the tracker logged) unless the user spoke again first (the
+    fair baseline of the new signal: same ears, no cues, no calibration)."""
+    m = int(round(delay_s / HOP_S))
+    out = []
+    for e, *_ in log:
+        k = int(round(e / HOP_S))
+        if k + m <= speech_raw.shape[0] and not speech_raw[k:k + m].any():
+            out.append(e + delay_s)
+    return out
+
+
 def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds) -> dict:
     """Fire times of the new signal for each threshold, recomputed from the logged silences
     exactly as EndOfTurnTracker computes them (same cues, same pause calibration)."""
@@ -195,13 +208,14 @@ def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds) -> dict:
     out = {th: [] for th in thresholds}
     ends = [round(e / HOP_S) for e, *_ in log]
     steps = np.arange(1, int(round(cfg.horizon_s / HOP_S)) + 1) * HOP_S
-    for (e, cues, n_p, s_lp), k in zip(log, ends, strict=True):
+    for (e, cues, n_p, s_lp, n_end, n_hold), k in zip(log, ends, strict=True):
         nxt = np.flatnonzero(speech_raw[k:k + steps.size])
         m = int(nxt[0]) if nxt.size else steps.size
         if m == 0:
             continue
         mu = (cfg.prior_pauses * math.log(cfg.prior_pause_s) + s_lp) / (cfg.prior_pauses + n_p)
-        z0 = cfg.bias + cfg.cue_weight * (sum(cues) - cfg.cue_centre)
+        z0 = (cfg.bias + math.log((cfg.prior_ends + n_end) / (cfg.prior_ends + n_hold))
+              + cfg.cue_weight * (sum(cues) - cfg.cue_centre))
         t = steps[:m]
         z = z0 - log_ndtr(-(np.log(t) - mu) / cfg.pause_sigma)
         p = 1.0 / (1.0 + np.exp(-z))
@@ -280,7 +294,8 @@ def objective(s) -> float:
             + 2.0 * s["in_speech"] / n_ev)
 
 
-def tune(runs, base: EndOfTurnConfig) -> EndOfTurnConfig:
+def tune(runs, base: EndOfTurnConfig, surface: dict | None = None) -> EndOfTurnConfig:
+    """The grid point of least :func:`objective` (``surface``, when given, gets every point's)."""
     best = None
     for b in GRID_BIAS:
         for w in GRID_W:
@@ -288,6 +303,8 @@ def tune(runs, base: EndOfTurnConfig) -> EndOfTurnConfig:
             s = pooled(runs, lambda r, cfg=cfg: new_fires(r["log"], r["speech_raw"], cfg,
                                                           (cfg.threshold,))[cfg.threshold])
             j = objective(s)
+            if surface is not None:
+                surface[(b, w)] = j
             if best is None or j < best[0] - 1e-9:
                 best = (j, cfg)
     return best[1]
@@ -316,6 +333,9 @@ def evaluate(runs, fold_cfg: dict) -> list[dict]:
                 cpu["silero"]) for s in SILERO_STOPS]
     rows.append(row("Smart Turn v3 (Pipecat default)", pooled(runs, lambda r: r["smart_turn"]),
                     cpu["st_vad"] + cpu["st_model"]))
+    rows += [row(f"prosync VAD, silence >= {d:.1f} s", pooled(
+        runs, lambda r, d=d: timer_fires(r["log"], r["speech_raw"], d)), cpu["session"])
+        for d in SILERO_STOPS]
     rows.append(row("prosync old: silence >= reply_delay_ms", pooled(runs, lambda r: r["old"]),
                     cpu["session"]))
     cache: dict = {}
@@ -339,11 +359,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="CANDOR, the phone call and 3 AMI files")
     ap.add_argument("--reuse", action="store_true", help="reuse the last run's raw results")
+    ap.add_argument("--reuse-peers", action="store_true",
+                    help="rerun prosync, reuse the last run's Silero and Smart Turn results")
     args = ap.parse_args(argv)
     data = shared_data()
     cache = Path.home() / ".cache" / "prosync" / "bench_end_of_turn.pkl"
     if args.reuse and cache.exists():
         runs = pickle.loads(cache.read_bytes())
+    elif args.reuse_peers and cache.exists():
+        runs = pickle.loads(cache.read_bytes())
+        convs = {(c.name, c.user): c for c in conversations(data)}
+        for r in runs:
+            p = run_prosync(convs[(r["name"], r["user"])])
+            r.update(old=p["old"], log=p["log"], speech_raw=p["speech_raw"])
+            r["cpu"].update(session=p["cpu_session"], eot=p["cpu_eot"])
+        cache.write_bytes(pickle.dumps(runs))
     else:
         convs = conversations(data)
         if args.quick:
@@ -356,12 +386,18 @@ def main(argv=None) -> int:
     base = EndOfTurnConfig()
     datasets = sorted({r["dataset"] for r in runs})
     fold = {ds: tune([r for r in runs if r["dataset"] != ds], base) for ds in datasets}
-    all_cfg = tune(runs, base)
+    surface: dict = {}
+    all_cfg = tune(runs, base, surface)
     rows, cpu = evaluate(runs, fold)
     per_ds = {ds: evaluate([r for r in runs if r["dataset"] == ds], fold)[0] for ds in datasets}
     heard = evaluate(heard_only(runs), fold)[0]
     lines = report(runs, fold, all_cfg, base, datasets, rows, cpu, per_ds, heard,
-                   (GRID_BIAS, GRID_W))
+                   (GRID_BIAS, GRID_W), surface)
+    lines += diagnosis(runs, base, heard)
+    if args.reuse or args.reuse_peers:
+        lines.insert(3, "(`--reuse`/`--reuse-peers`: the tables recomputed from the cached raw "
+                        "results of the last full run (with `--reuse-peers` prosync's part rerun); "
+                        "CPU figures of a rerun part come from another run than the peers'.)\n")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

@@ -65,12 +65,13 @@ def main() -> int:
         n = minutes * 600
         tt = 0.0
         for f in FEATURES:
-            a, b, raw = series[f]
+            a, b, raw1, raw2 = series[f]
             rep = -(-n // len(a))
             aa, bb = np.tile(a, rep)[:n], np.tile(b, rep)[:n]
-            rr = np.tile(raw, rep)[:n] if raw is not None else None
+            r1, r2 = ((np.tile(raw1, rep)[:n], np.tile(raw2, rep)[:n]) if raw2 is not None
+                      else (None, None))
             t0 = time.perf_counter()
-            session_test(aa, bb, SyncConfig(), feature=f, raw2=rr)
+            session_test(aa, bb, SyncConfig(), feature=f, raw2=r2, raw1=r1)
             tt += time.perf_counter() - t0
         lines.append(f"| `session_test`, 4 features, {minutes} min | {1000 * tt:.0f} ms |")
     lines.append("\nSession p-values of the 150 s loop (a loop repeats itself: not a null): "

@@ -10,8 +10,8 @@ Null sets (``bench/sync_data.py`` builds the speakers' series once, through ``pr
   the second speakers' series are circularly shifted by 30 s or more against the first's, and cut
   into 90 s sessions. Each voice keeps its own dynamics and the speech/silence structure of a
   real conversation; the pairing in time is broken.
-* **pseudo, turn-taking**: dialogues of two different people (FDA, ARCTIC, NOIZEUS clean, SpEAR
-  TIMIT) laid out in alternating turns. Their F0, energy and rate never interacted; their voice
+* **pseudo, turn-taking**: dialogues of two different people (FDA, ARCTIC, NOIZEUS
+  clean) laid out in alternating turns. Their F0, energy and rate never interacted; their voice
   activity *did* (the layout alternates them), so voice activity is not a null there and is
   reported apart.
 * **pseudo, shifted**: the same dialogues with the second side shifted by 60-180 s: a null for
@@ -99,6 +99,7 @@ def _cut(a, b, ipus, t0_s, t1_s, name):
     ip = [IPU(u.speaker, u.start_s - t0_s, u.end_s - t0_s, u.features) for u in ipus
           if u.start_s >= t0_s and u.end_s <= t1_s]
     return {"a": {f: a[f][i0:i1] for f in FEATURES}, "b": {f: b[f][i0:i1] for f in FEATURES},
+            "a_raw": {f: a["raw_" + f][i0:i1] for f in RAW},
             "b_raw": {f: b["raw_" + f][i0:i1] for f in RAW}, "ipus": ip,
             "duration_s": t1_s - t0_s, "name": name}
 
@@ -107,7 +108,8 @@ def real_shifted(recs, offsets_s):
     """The real recordings end to end; b circularly shifted by each offset; 100 s sessions."""
     a = {f: np.concatenate([r["series"]["a"][f] for r in recs]) for f in FEATURES}
     b = {f: np.concatenate([r["series"]["b"][f] for r in recs]) for f in FEATURES}
-    b.update({"raw_" + f: np.concatenate([r["series"]["b_raw"][f] for r in recs]) for f in RAW})
+    for k, d in (("a", a), ("b", b)):
+        d.update({"raw_" + f: np.concatenate([r["series"][k + "_raw"][f] for r in recs]) for f in RAW})
     ipus, t = [], 0.0
     for r in recs:
         ipus += [IPU(u.speaker, u.start_s + t, u.end_s + t, u.features) for u in r["ipus"]]
@@ -126,7 +128,8 @@ def real_shifted(recs, offsets_s):
 
 
 def pseudo_as_is(recs):
-    return [{"a": r["series"]["a"], "b": r["series"]["b"], "b_raw": r["series"]["b_raw"],
+    return [{"a": r["series"]["a"], "b": r["series"]["b"], "a_raw": r["series"]["a_raw"],
+             "b_raw": r["series"]["b_raw"],
              "ipus": r["ipus"],
              "duration_s": r["duration_s"], "name": r["name"], "src": r["name"]} for r in recs]
 
@@ -140,6 +143,7 @@ def pseudo_shifted(recs, offsets_s):
             ip = [u for u in r["ipus"] if u.speaker == "a"] + _shift_ipus(
                 [u for u in r["ipus"] if u.speaker == "b"], d, total)
             out.append({"a": r["series"]["a"], "b": {f: np.roll(v, k) for f, v in r["series"]["b"].items()},
+                        "a_raw": r["series"]["a_raw"],
                         "b_raw": {f: np.roll(v, k) for f, v in r["series"]["b_raw"].items()},
                         "ipus": ip, "duration_s": total, "name": f"{r['name']}+{d:g}s",
                         "src": r["name"]})
@@ -156,7 +160,8 @@ def window_rows(sess, cfg: SyncConfig):
     rows = []
     for i in range(0, n, 50):
         vals = [{f: np.ascontiguousarray(sess[s][f][i:i + 50]) for f in FEATURES} for s in "ab"]
-        vals[1].update({"raw_" + f: sess["b_raw"][f][i:i + 50] for f in RAW})
+        for v, k in zip(vals, ("a_raw", "b_raw"), strict=True):
+            v.update({"raw_" + f: sess[k][f][i:i + 50] for f in RAW})
         rows += tr.update(vals)
     rows += tr.flush()
     return tr, rows

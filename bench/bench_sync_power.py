@@ -2,8 +2,8 @@
 
     nice -n 5 python bench/bench_sync_power.py [--quick] [--dialogues 12]
 
-Pseudo-dialogues of two real people (``bench/sync_data.py``: FDA, ARCTIC, NOIZEUS clean, SpEAR
-TIMIT sentences in alternating turns, 4 minutes) are rendered again with the follower's
+Pseudo-dialogues of two real people (``bench/sync_data.py``: FDA, ARCTIC and NOIZEUS clean
+sentences in alternating turns, 4 minutes) are rendered again with the follower's
 sentences resynthesised by WORLD (``pyworld``: DIO + StoneMask F0, CheapTrick, D4C, 5 ms
 frames), the F0 of every frame moved so that it follows the leader's:
 
@@ -47,12 +47,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for _shared
 
 from _shared import RESULTS, shared_data  # noqa: E402
 from bench_sync_null import rate_cell  # noqa: E402
-from sync_data import SR, dialogue_layout, render, run_pair, speaker_pools  # noqa: E402
+from sync_data import SR, cached, dialogue_layout, render, run_pair, speaker_pools  # noqa: E402
 
 from prosync.engine.config import SyncConfig  # noqa: E402
 from prosync.engine.pseudo import grand_average  # noqa: E402
 from prosync.engine.synchrony import session_test  # noqa: E402
-from prosync.native.surrogate import hold_runs  # noqa: E402
+from prosync.native.surrogate import hold_runs, pooled_profiles  # noqa: E402
 
 OUT = RESULTS / "sync_power.md"
 NOTE = ("\nNote: with {n} sessions per condition a session's pseudo-dyads are its 2 x ({n} - 1) "
@@ -60,13 +60,17 @@ NOTE = ("\nNote: with {n} sessions per condition a session's pseudo-dyads are it
         "p < 0.05 here, and its 0 % is that floor, not a measured power. A corpus of at least 11 "
         "sessions is needed for it; the session test needs no other sessions.\n")
 FP_MS = 5.0
-LENGTHS_S = (60, 120, 180, 240)
+LENGTHS_S = (60, 120, 180, 240, 300)
 RMEA = dict(rate_hz=10.0, lag_s=5.0, window_s=30.0, step_s=10.0)
+#: test name -> (settings, session statistic); the first is the engine's live session test
 TESTS = {
-    "live (8 s, ±2 s, 0.5 s)": SyncConfig.preset("live"),
-    "live, 15 s windows": SyncConfig(window_s=15.0, lag_s=2.0, step_s=1.0),
-    "research (30 s, ±5 s, 10 s)": SyncConfig.preset("research"),
+    "live: whole-session r, ±2 s": (SyncConfig.preset("live"), "pooled"),
+    "live: mean of 8 s windows (before)": (SyncConfig.preset("live"), "windows"),
+    "research: whole-session r, ±5 s": (SyncConfig.preset("research"), "pooled"),
 }
+#: (feature, intended r, lag s); the first is the null
+CONDS = [("f0", 0.0, 0.0), ("f0", 0.3, 0.5), ("f0", 0.3, 2.0), ("f0", 0.3, -2.0),
+         ("f0", 0.2, 1.0), ("f0", 0.1, 1.0), ("energy", 0.3, 1.0)]
 
 
 class Voice:
@@ -117,19 +121,37 @@ def leader_energy_track(audio, n_frames):
 def driver(track):
     """The leader's contour where it is defined; through its silences and unvoiced stretches
     the mean of its last utterance (runs joined across gaps up to 0.3 s), the level a partner
-    hears last (Levitan & Hirschberg's turn-level view); smoothed over 0.3 s, standardised."""
+    hears last (Levitan & Hirschberg's turn-level view) and the level the engine's series
+    holds; smoothed over 0.3 s. Standardised later, on the frames where it is applied."""
     v = np.array(track, dtype=np.float64)
     held = np.empty_like(v)
     hold_runs(v, len(v), int(300 / FP_MS), held)
     v = np.where(np.isfinite(held), held, np.nanmean(v))
     k = int(300 / FP_MS)
-    v = np.convolve(v, np.ones(k) / k, "same")
-    return (v - v.mean()) / v.std()
+    return np.convolve(v, np.ones(k) / k, "same")
+
+
+def engine_r(s, kind, lag_s, directed=True):
+    """The planted strength as the engine sees it: the whole session's correlation of the two
+    speakers' 10 Hz series (100 ms bins, last utterance mean held up to 4 s, speaker-relative)
+    at the planted lag, on the pairs :func:`~prosync.engine.synchrony.session_test` uses (the
+    follower's own values against the leader's, held or not); ``directed=False``: every
+    complete pair."""
+    a, b = np.ascontiguousarray(s["a"][kind]), np.ascontiguousarray(s["b"][kind])
+    ones = np.ones(len(a))
+    own = [np.isfinite(s[k + "_raw"][kind]).astype(float) if directed else ones for k in "ab"]
+    lag = int(round(abs(lag_s) * 10))
+    prof = np.empty((1, 2 * lag + 1))
+    cnt = np.empty((1, 2 * lag + 1))
+    pooled_profiles(a, b, own[0], own[1], lag, np.zeros(1, np.int64), prof, cnt)
+    return float(prof[0, lag + int(round(lag_s * 10))])
 
 
 def plant(voices, layout, seconds, rng_seed, kind, rho, lag_s):
     """Render the dialogue with the follower's sentences resynthesised (``kind`` "f0" or
-    "energy", strength ``rho``, ``lag_s``: positive = speaker 1 follows speaker 0)."""
+    "energy", strength ``rho``, ``lag_s``: positive = speaker 1 follows speaker 0). Returns
+    both channels and the correlation reached on the follower's frames (voiced frames for F0)
+    between its planted contour and the driver."""
     n_frames = int(seconds * 1000 / FP_MS) + 1
     lead, fol = (0, 1) if lag_s >= 0 else (1, 0)
     lag_fr = int(round(abs(lag_s) * 1000 / FP_MS))
@@ -145,7 +167,18 @@ def plant(voices, layout, seconds, rng_seed, kind, rho, lag_s):
     else:
         d = driver(leader_f0_track(voices[lead], layout, lead, n_frames))
         sd = voices[fol].sd_st
-    # the follower's sentences, each placed in time: a per-placement copy
+    # the driver standardised on the frames it moves (the follower's voiced frames, lagged):
+    # standardised over the whole session instead, the held levels have less spread than the
+    # leader's own contours and the planted r falls to about half the intended one
+    where = []
+    for w, k, t in layout:
+        if w == fol:
+            f0 = voices[w].world[k][0]
+            i0 = int(round(t / SR * 1000 / FP_MS))
+            idx = np.clip(np.arange(len(f0)) + i0 - lag_fr, 0, n_frames - 1)
+            where.append(idx[f0 > 0] if kind == "f0" else idx)
+    on = np.concatenate(where)
+    d = (d - d[on].mean()) / d[on].std()
     sents = [list(p) for p in plain]
     out_layout, truth_x, truth_y = [], [], []
     for w, k, t in layout:
@@ -170,10 +203,10 @@ def plant(voices, layout, seconds, rng_seed, kind, rho, lag_s):
         sents[w].append(y)
         out_layout.append((w, len(sents[w]) - 1, t))
     a, b = render(out_layout, tuple(sents), seconds, np.random.default_rng(rng_seed))
-    r_true = math.nan
+    r_frames = math.nan
     if truth_x:
-        r_true = float(np.corrcoef(np.concatenate(truth_x), np.concatenate(truth_y))[0, 1])
-    return a, b, r_true
+        r_frames = float(np.corrcoef(np.concatenate(truth_x), np.concatenate(truth_y))[0, 1])
+    return a, b, r_frames
 
 
 def rmea_pseudo_p(series, feature, n):
@@ -197,15 +230,43 @@ def rmea_pseudo_p(series, feature, n):
     return np.array(ps)
 
 
+def render_run(voices, pair, lay, seconds, seed, cond):
+    """One planted dialogue through ``prosync.Session``: its series (cached, derived numbers
+    only), the correlation reached on the frames and the engine's r at the planted lag."""
+    def make():
+        a, b, r_frames = plant(voices(), lay, seconds, seed, *cond)
+        run = run_pair(a, b, True)
+        return {"a": run["series"]["a"], "b": run["series"]["b"], "a_raw": run["series"]["a_raw"],
+                "b_raw": run["series"]["b_raw"],
+                "r_frames": r_frames}
+    out = cached("power", make, pair, seed, cond, seconds)
+    kind, rho, lag_s = cond
+    out["r_engine"] = engine_r(out, kind, lag_s) if rho else math.nan
+    out["r_all_pairs"] = engine_r(out, kind, lag_s, directed=False) if rho else math.nan
+    return out
+
+
+def shortest(p_by_len, lengths):
+    """The shortest length whose share of p < 0.05 is at least 80 %, as a cell."""
+    for L in lengths:
+        p = p_by_len[L]
+        p = p[np.isfinite(p)]
+        if len(p) and np.mean(p < 0.05) >= 0.8:
+            return f"{L / 60:g} min"
+    return "> %g min" % (lengths[-1] / 60)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 dialogues of 2 min; nothing written")
-    ap.add_argument("--dialogues", type=int, default=8)
+    ap.add_argument("--dialogues", type=int, default=12)
+    ap.add_argument("--conditions", type=int, default=len(CONDS),
+                    help="the first N conditions only (development); nothing written")
     args = ap.parse_args(argv)
     root = shared_data()
     t0 = time.perf_counter()
     n_d = 3 if args.quick else args.dialogues
-    seconds = 120.0 if args.quick else 240.0
+    seconds = 120.0 if args.quick else float(LENGTHS_S[-1])
     lengths = [L for L in LENGTHS_S if L <= seconds]
     pools = speaker_pools(root)
     names = [k for k, v in pools.items() if len(v) >= 3]
@@ -213,50 +274,73 @@ def main(argv=None) -> int:
     pairs = [(p, q) for i, p in enumerate(names) for q in names[i + 1:]]
     rng.shuffle(pairs)
     voices = {}
-    conds = [("f0", 0.0, 0.0), ("f0", 0.3, 0.5), ("f0", 0.3, 2.0), ("f0", 0.3, -2.0),
-             ("f0", 0.5, 1.0), ("energy", 0.3, 1.0)]
-    if args.quick:
-        conds = conds[:3]
-    results = {c: [] for c in conds}
+    conds = CONDS[:3] if args.quick else CONDS[:args.conditions]
+    dias = []
     for k in range(n_d):
         p, q = pairs[k % len(pairs)]
-        for nm in (p, q):
-            if nm not in voices:
-                voices[nm] = Voice(pools[nm])
+
+        def vs(p=p, q=q):
+            for nm in (p, q):
+                if nm not in voices:
+                    voices[nm] = Voice(pools[nm])
+            return voices[p], voices[q]
         lay = dialogue_layout(pools[p], pools[q], seconds, rng)
-        seed = int(rng.integers(1 << 31))
-        for c in conds:
-            a, b, r_true = plant((voices[p], voices[q]), lay, seconds, seed, *c)
-            run = run_pair(a, b, True)
-            results[c].append({"a": run["series"]["a"], "b": run["series"]["b"],
-                               "b_raw": run["series"]["b_raw"], "r_true": r_true,
-                               "name": f"{p}+{q}"})
-        print(f"dialogue {k + 1}/{n_d} ({p} + {q}) done at {time.perf_counter() - t0:.0f} s",
-              flush=True)
+        dias.append((vs, (p, q, k), lay, int(rng.integers(1 << 31))))
+    results, planted = {}, {}
+    for c in conds:
+        kind, target, lag_s = c
+        # strength defined on the engine's series: a first rendering at the intended r on the
+        # frames, then the frames' beta scaled by target / (mean r the engine measured)
+        rho = target
+        if target > 0:
+            first = [render_run(d[0], d[1], d[2], seconds, d[3], (kind, rho, lag_s)) for d in dias]
+            m1 = float(np.nanmean([s["r_engine"] for s in first]))
+            beta = rho / math.sqrt(1 - rho * rho) * target / max(m1, 0.02)
+            rho = beta / math.sqrt(1 + beta * beta)
+        planted[c] = rho
+        results[c] = [render_run(d[0], d[1], d[2], seconds, d[3], (kind, rho, lag_s)) for d in dias]
+        print(f"{c}: frames r {rho:.2f}, engine r "
+              f"{np.nanmean([s['r_engine'] for s in results[c]]):.2f} at "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
     lines = ["# Power on real voices with planted coupling (`python bench/bench_sync_power.py`)\n",
-             f"{n_d} pseudo-dialogues of {seconds / 60:g} min (two different real people each); "
-             "the follower resynthesised by WORLD with its F0 (or energy) following the leader's "
-             "at the given strength and lag; a session test counts at p < 0.05. Cells: share of "
-             "sessions detected, 95 % Wilson interval. *r reached*: the correlation of the "
-             "follower's planted F0 with the leader's driver on its voiced frames (mean over "
-             "dialogues). Busy 2-core machine.\n"]
-    # session tests per preset, condition and length
+             f"{n_d} pseudo-dialogues of {seconds / 60:g} min (two different real people each, "
+             "turns as in a conversation); the follower resynthesised by WORLD with its F0 (or "
+             "energy) following the leader's at the given strength and lag; a test counts at "
+             "p < 0.05. Cells: share of sessions detected, 95 % Wilson interval. Strength is "
+             "defined on the engine's series: the r of the two speakers' series exactly as the "
+             "engine bins them (100 ms bins, last utterance mean held up to 4 s, "
+             "speaker-relative semitones or dB) over the whole session at the planted lag, on "
+             "the pairs the session test reads (the follower's own values against the leader's, "
+             "held or not; *on every pair*: all complete pairs). The "
+             "follower's frames are moved by a first guess (r on the frames = the target) and "
+             "then scaled by target / (mean r the engine measured on that rendering); the r "
+             "reached (mean ± sd over dialogues) and the r planted on the frames are given. In "
+             "turn-taking the engine's series hold each speaker's last level through the other's "
+             "turn and the binning, the baselines and the tracker add their own noise, so the "
+             "frames need more than the engine's r. The null is the same resynthesis with nothing "
+             "moved. Busy 2-core machine.\n"]
     pvals = {}
-    for tname, cfg in TESTS.items():
+    for tname, (cfg, stat) in TESTS.items():
         for c in conds:
             feat = c[0]
             for L in lengths:
                 n = int(L * 10)
                 pvals[tname, c, L] = np.array([
-                    session_test(s["a"][feat][:n], s["b"][feat][:n], cfg,
-                                 raw2=s["b_raw"][feat][:n] if feat in s["b_raw"] else None).p
+                    session_test(s["a"][feat][:n], s["b"][feat][:n], cfg, statistic=stat,
+                                 raw2=s["b_raw"][feat][:n] if feat in s["b_raw"] else None,
+                                 raw1=s["a_raw"][feat][:n] if feat in s["a_raw"] else None).p
                     for s in results[c]])
     rmea = {(c, L): rmea_pseudo_p(results[c], c[0], int(L * 10)) for c in conds for L in lengths}
     null = conds[0]
+    first = next(iter(TESTS))
     for c in conds:
-        rt = np.nanmean([s["r_true"] for s in results[c]])
-        title = ("null (WORLD resynthesis, F0 unchanged)" if c[1] == 0 else
-                 f"{c[0]} coupling r = {c[1]:g} at lag {c[2]:+g} s (r reached {rt:.2f})")
+        re = np.array([s["r_engine"] for s in results[c]])
+        rf = np.nanmean([s["r_frames"] for s in results[c]])
+        ra = np.nanmean([s["r_all_pairs"] for s in results[c]])
+        title = ("null (WORLD resynthesis, nothing moved)" if c[1] == 0 else
+                 f"{c[0]} coupling at lag {c[2]:+g} s: r {c[1]:g} on the engine's series "
+                 f"(reached {np.nanmean(re):.2f} ± {np.nanstd(re):.2f}; on every pair "
+                 f"{ra:.2f}; planted on the frames {planted[c]:.2f}, reached there {rf:.2f})")
         lines += [f"### {title}\n", "| test | " + " | ".join(f"{L / 60:g} min" for L in lengths)
                   + " |", "|---|" + "---|" * len(lengths)]
         for tname in TESTS:
@@ -277,36 +361,29 @@ def main(argv=None) -> int:
             for L in lengths:
                 # same FPR: each test's threshold at the 5th percentile of its null p-values
                 out = []
-                live = "live (8 s, ±2 s, 0.5 s)"
-                for pv, pn in ((pvals[live, c, L], pvals[live, null, L]),
+                for pv, pn in ((pvals[first, c, L], pvals[first, null, L]),
                                (rmea[c, L], rmea[null, L])):
                     pn = pn[np.isfinite(pn)]
                     thr = min(0.05, np.quantile(pn, 0.05)) if len(pn) else 0.05
                     pv = pv[np.isfinite(pv)]
                     out.append(f"{100 * np.mean(pv <= thr):.0f} %" if len(pv) else "n/a")
                 cells.append(" / ".join(out))
-            lines.append("| at the same FPR: live session test / rMEA | " + " | ".join(cells) + " |")
+            lines.append(f"| at the same FPR: {first.split(':')[0]} session test / rMEA | "
+                         + " | ".join(cells) + " |")
         lines.append("")
-    # shortest session with 80 % power
-    lines += ["### Shortest session detected with 80 % power (session test, p < 0.05)\n",
-              "| condition | " + " | ".join(TESTS) + " | rMEA pseudo-dyads |",
-              "|---|" + "---|" * (len(TESTS) + 1)]
+    lines += ["### Shortest session detected with 80 % power (p < 0.05)\n",
+              "| condition | r engine | " + " | ".join(TESTS) + " | rMEA pseudo-dyads |",
+              "|---|---:|" + "---|" * (len(TESTS) + 1)]
     for c in conds[1:]:
-        cells = []
-        for tname in list(TESTS) + ["rmea"]:
-            best = "> %g min" % (lengths[-1] / 60)
-            for L in lengths:
-                p = rmea[c, L] if tname == "rmea" else pvals[tname, c, L]
-                p = p[np.isfinite(p)]
-                if len(p) and np.mean(p < 0.05) >= 0.8:
-                    best = f"{L / 60:g} min"
-                    break
-            cells.append(best)
-        lines.append(f"| {c[0]} r = {c[1]:g}, lag {c[2]:+g} s | " + " | ".join(cells) + " |")
+        cells = [shortest({L: pvals[t, c, L] for L in lengths}, lengths) for t in TESTS]
+        cells.append(shortest({L: rmea[c, L] for L in lengths}, lengths))
+        re = np.nanmean([s["r_engine"] for s in results[c]])
+        lines.append(f"| {c[0]} r = {c[1]:g}, lag {c[2]:+g} s | {re:.2f} | " + " | ".join(cells)
+                     + " |")
     lines.append(NOTE.format(n=n_d, pmin=1 / (2 * (n_d - 1) + 1)))
     lines.append(f"\nTotal {time.perf_counter() - t0:.0f} s.\n")
     print("\n".join(lines))
-    if not args.quick:
+    if not args.quick and len(conds) == len(CONDS):
         OUT.write_text("\n".join(lines))
         print(f"wrote {OUT}")
     return 0

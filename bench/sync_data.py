@@ -5,8 +5,9 @@ pseudo-dialogues of single-speaker recordings, turned into prosync's per-speaker
   excerpt split by their RTTMs (the two most talkative speakers; each speaker's channel is the
   mono mix with everything outside their turns set to zero, overlaps in both).
 * Pseudo-dialogues: sentences of two different people (FDA rl/sb, CMU ARCTIC jmk/ksp, NOIZEUS
-  clean speakers sp01-05, ..., sp26-30 taken as six speakers, SpEAR's clean TIMIT originals as
-  one pool) laid out in turns: one or two sentences, then the other speaker after a gap drawn
+  clean sp01-05, ..., sp26-30 taken as six speakers, each keeping only the sentences of one
+  voice: :func:`one_voice`; SpEAR's TIMIT originals are many people and no longer used) laid
+  out in turns: one or two sentences, then the other speaker after a gap drawn
   around 200 ms (Stivers et al. 2009; overlaps to -300 ms, pauses to 1.5 s), so that voice
   activity has the alternation of a conversation. Each side is its own channel with a -70 dBFS
   noise floor.
@@ -99,7 +100,6 @@ def speaker_pools(root: Path) -> dict[str, list[np.ndarray]]:
     clean = sorted((root / "noizeus" / "clean").glob("sp*.wav"))
     for k in range(0, len(clean), 5):
         pools[f"noizeus_{k // 5 + 1}"] = clean[k:k + 5]
-    pools["spear_timit"] = sorted((root / "spear" / "TIMIT").glob("*_16.wav"))
     out = {}
     for name, paths in pools.items():
         if not paths:
@@ -111,8 +111,25 @@ def speaker_pools(root: Path) -> dict[str, list[np.ndarray]]:
             on = np.flatnonzero(e > 1e-3 * e.max())
             if on.size:
                 sents.append(x[max(on[0] - 800, 0):on[-1] + 800])
-        out[name] = sents
+        out[name] = one_voice(sents)
     return out
+
+
+def one_voice(sents: list[np.ndarray], max_st: float = 4.0) -> list[np.ndarray]:
+    """The sentences of a pool whose median F0 (WORLD DIO) lies within ``max_st`` semitones of
+    the pool's median sentence: NOIZEUS's files are 6 people's in an order we do not know, and
+    a taken block of 5 can hold another voice (one block: 139-178 Hz and a 262 Hz sentence),
+    which would put octave-sized jumps in a "speaker-relative" F0 series."""
+    import pyworld as pw
+
+    med = []
+    for x in sents:
+        f0, _ = pw.dio(x.astype(np.float64), SR, frame_period=10.0)
+        f0 = f0[f0 > 0]
+        med.append(12 * np.log2(np.median(f0)) if len(f0) else np.nan)
+    med = np.array(med)
+    centre = np.nanmedian(med)
+    return [x for x, m in zip(sents, med, strict=True) if abs(m - centre) <= max_st]
 
 
 def dialogue_layout(pool_a, pool_b, seconds: float, rng) -> list[tuple[int, int, int]]:
@@ -174,8 +191,9 @@ def run_pair(a: np.ndarray, b: np.ndarray, two_mics: bool) -> dict:
     series = {k: {f: np.concatenate(v[f]) for f in FEATURES} for k, v in parts.items()}
     n = min(len(series["a"]["vad"]), len(series["b"]["vad"]))
     series = {k: {f: v[f][:n] for f in FEATURES} for k, v in series.items()}
-    # the second speaker's series before the hold, for the session test's surrogates
-    series["b_raw"] = {f: s.synchrony_series(f)[2][:n].copy() for f in FEATURES[:3]}
+    # both speakers' series before the hold, for the session test (pairs and surrogates)
+    series["a_raw"] = {f: s.synchrony_series(f)[2][:n].copy() for f in FEATURES[:3]}
+    series["b_raw"] = {f: s.synchrony_series(f)[3][:n].copy() for f in FEATURES[:3]}
     return {"series": series, "ipus": list(summ.ipu_list), "duration_s": n / 10.0}
 
 
@@ -184,8 +202,9 @@ def _key(*parts) -> str:
     h = hashlib.sha1(repr(parts).encode())
     for d in ("engine", "native", "calibration"):
         for f in sorted((ROOT / d).glob("*.py")):
-            if f.name != "surrogate.py":  # the tests' kernels do not change the series
+            if f.name not in ("surrogate.py", "synchrony.py"):  # the tests, not the series
                 h.update(f.read_bytes())
+    h.update(Path(__file__).read_bytes())  # the pools and layouts
     return h.hexdigest()[:16]
 
 

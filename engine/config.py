@@ -56,6 +56,12 @@ class VadConfig:
     #: non-speech frames (robust to the dips of real room tone, unlike the minimum).
     floor_quantile: float = 0.2
     floor_window_s: float = 3.0
+    #: Fluctuating noise (real room tone) peaks far above its floor: speech also has to clear
+    #: this quantile of the same non-speech frames, by ``peak_on_db`` to start and by
+    #: ``peak_off_db`` to go on.
+    peak_quantile: float = 0.9
+    peak_on_db: float = 3.0
+    peak_off_db: float = 0.0
     #: Speech without a voiced frame for this long ends, and is taken as noise.
     max_unvoiced_s: float = 0.3
     #: Unvoiced frames more than this far under the speaker's speech level (the 80th percentile
@@ -82,6 +88,9 @@ class VadConfig:
         _in_range(self, "vad", "voiced_margin_db", 0.0, 40.0, " dB")
         _in_range(self, "vad", "floor_quantile", 0.0, 1.0, "")
         _in_range(self, "vad", "floor_window_s", 0.1, 60.0, " s")
+        _in_range(self, "vad", "peak_quantile", 0.0, 1.0, "")
+        _in_range(self, "vad", "peak_on_db", -40.0, 40.0, " dB")
+        _in_range(self, "vad", "peak_off_db", -40.0, 40.0, " dB")
         _in_range(self, "vad", "max_unvoiced_s", 0.01, 5.0, " s")
         _in_range(self, "vad", "unvoiced_rel_db", 0.0, 120.0, " dB")
         _in_range(self, "vad", "periodic_min", 0.0, 1.01, "")
@@ -230,26 +239,33 @@ class PacingConfig:
 
 @dataclass(frozen=True)
 class EndOfTurnConfig:
-    """The end-of-turn hazard (:mod:`prosync.engine.endofturn`): few parameters, chosen by
+    """The end-of-turn hazard (:mod:`prosync.engine.endofturn`): few parameters, searched by
     leave-one-dataset-out on the development conversations (``bench/bench_end_of_turn.py``)."""
 
     #: ``turn_end`` fires when ``turn_end_prob`` reaches this (0..1): higher waits longer and
     #: interrupts less.
     threshold: float = 0.5
-    #: Log-odds of a turn end at the end of an IPU with ``cue_centre`` turn-yielding cues.
-    bias: float = -2.5
+    #: Log-odds of a turn end at the end of an IPU with ``cue_centre`` turn-yielding cues, for a
+    #: user with as many hand-overs as pauses so far (a decision offset: ``threshold`` 0.5 then
+    #: fires once the silence is longer than ~80 % of this user's pauses).
+    bias: float = -1.5
     #: Log-odds per turn-yielding cue (Gravano & Hirschberg 2011: the chance of a switch rises
-    #: with the number of cues shown together).
-    #: Chosen on all development data; the leave-one-dataset-out folds disagree (0 without AMI,
-    #: 1 without CANDOR or the phone call): the cues as measured separate pauses from ends only
-    #: weakly there (mean cue sum 4.2 before pauses, 3.7 before ends, 39 events).
-    cue_weight: float = 1.0
+    #: with the number of cues shown together). 0 here: on the development conversations the
+    #: cues as measured do not separate pauses from ends (AUC about 0.4-0.5 per cue, 39 events;
+    #: ``bench/results/end_of_turn.md``, "Diagnosis") and the leave-one-dataset-out search is
+    #: flat over bias -3 .. -1.5 and every weight (its best point moves from run to run), so
+    #: the cues are measured and reported with every ``turn_end`` event but move the
+    #: probability only when a deployment sets a weight (about 0.6 per cue in G&H's data).
+    cue_weight: float = 0.0
     cue_centre: float = 4.0
     #: Population prior of the user's pause durations (log-normal median, s), its spread (sd of
     #: log duration) and its weight in pauses before the user's own pauses dominate.
     prior_pause_s: float = 0.5
     pause_sigma: float = 0.7
     prior_pauses: float = 5.0
+    #: Pseudo-counts of turn ends and of pauses each before the user's own counts move their
+    #: prior odds of a turn end away from even (per-speaker calibration).
+    prior_ends: float = 4.0
     #: Silences shorter than this are not counted among the user's pauses (s).
     min_pause_s: float = 0.2
     #: Rows are emitted for this much of each silence at most (s).
@@ -258,8 +274,10 @@ class EndOfTurnConfig:
     def validate(self) -> None:
         if not 0.0 < self.threshold < 1.0:
             raise ProsyncError(f"end_of_turn threshold={self.threshold} is invalid: use 0 < threshold < 1")
-        if not (self.prior_pause_s > 0 and self.pause_sigma > 0 and self.prior_pauses > 0):
-            raise ProsyncError("end_of_turn prior_pause_s, pause_sigma and prior_pauses must be > 0")
+        if not (self.prior_pause_s > 0 and self.pause_sigma > 0 and self.prior_pauses > 0
+                and self.prior_ends > 0):
+            raise ProsyncError("end_of_turn prior_pause_s, pause_sigma, prior_pauses and "
+                               "prior_ends must be > 0")
         if not 0.0 < self.horizon_s <= 30.0:
             raise ProsyncError(f"end_of_turn horizon_s={self.horizon_s} is invalid: use 0 to 30 s")
 

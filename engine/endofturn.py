@@ -7,7 +7,8 @@ rather than a pause inside it; a ``turn_end`` event marks the first frame where 
 
 The model is a hazard in two parts (log-odds add):
 
-``logit p(t) = bias + cue_weight * (cues - cue_centre) + log(1 / S_user(t))``
+``logit p(t) = bias + log((a + n_end) / (a + n_pause)) + cue_weight * (cues - cue_centre)
++ log(1 / S_user(t))``
 
 1. **Prosodic cues at the end of the IPU** (known the moment speech stops). Gravano & Hirschberg
    (2011, "Turn-taking cues in task-oriented dialogue", Computer Speech & Language 25:601-634)
@@ -42,12 +43,29 @@ The model is a hazard in two parts (log-odds add):
    Véronis 2002 for log-normal pause durations). ``log_pause_mu`` starts at the population prior
    (``prior_pause_s``) and moves to the user's own pauses with ``prior_pauses`` pseudo-counts.
 
-The two free parameters (``bias``, ``cue_weight``; :class:`~prosync.engine.config.EndOfTurnConfig`)
-were chosen by leave-one-dataset-out on the shared development conversations
-(``bench/bench_end_of_turn.py``, ``bench/results/end_of_turn.md``); the pause prior (median
-0.5 s, log-sd 0.7, 5 pseudo-pauses) and the cue scalings are fixed from the literature above.
-The folds disagree on ``cue_weight`` (the cues separate pauses from ends only weakly there):
-treat the cue part as the less settled half of the model.
+3. **How often this user's silences are turn ends** (per-speaker prior odds). Speakers differ in
+   how often they pause inside a turn (Heldner & Edlund 2010: pauses outnumber gaps for some
+   speakers, not others); the prior odds move from even (``prior_ends`` pseudo-counts on each
+   side) to the user's own counts: ``n_pause`` silences the user ended by speaking again with
+   nobody else talking, ``n_end`` silences in which the other party spoke and had stopped when
+   the user spoke again (a hand-over). A silence the user ends while the other is still talking
+   is ambiguous (a barge-in on an agent that replied too early, or competition for the floor)
+   and counts as neither, so an agent's own early replies do not teach it that pauses are ends.
+   With few silences (a short call) this term stays near 0 and ``bias`` rules.
+
+The two searched parameters (``bias``, ``cue_weight``;
+:class:`~prosync.engine.config.EndOfTurnConfig`) are searched by leave-one-dataset-out on the
+shared development conversations (``bench/bench_end_of_turn.py``,
+``bench/results/end_of_turn.md``); the pause prior (median 0.5 s, log-sd 0.7, 5 pseudo-pauses),
+the even prior odds of a turn end (4 pseudo-counts a side) and the cue scalings are fixed from
+the literature above. On those conversations the cues as
+measured do not separate pauses from ends (the bench's "Diagnosis": AUC about 0.4-0.5 per cue,
+39 events, mostly far-field AMI mixes) and the search's objective is flat within about two
+events over the plausible region (its best point moves from run to run): ``cue_weight`` ships
+at 0 and ``bias`` at -1.5, a point within that noise; the cues are measured and reported with
+every ``turn_end`` event, and move the probability only with a weight set by the deployment.
+The probability is then a per-speaker calibrated silence hazard; it is no better there than a
+silence timer on the same voice activity (the bench's timer rows).
 
 Cost: at each end of speech the cues and the whole probability curve of the silence (one
 vectorised computation); per push only scalar work and slices of that curve (no per-hop
@@ -56,7 +74,6 @@ allocation besides the returned rows; ``bench/bench_end_of_turn_hop.py``).
 
 from __future__ import annotations
 
-import collections
 import copy
 import math
 from dataclasses import dataclass
@@ -90,8 +107,9 @@ class TurnEndEvent:
 
     ``t_s`` is the frame centre at the crossing, ``speech_end_s`` the end of the user's last
     speech frame, ``latency_s = t_s + 0.005 - speech_end_s`` (the silence up to the crossing
-    frame's end), ``ipu_s`` the length of the IPU that ended, ``prior`` the probability from the
-    cues alone (before any silence), ``cues`` the seven cue values (see the module doc).
+    frame's end), ``ipu_s`` the length of the IPU that ended, ``prior`` the probability at the
+    end of speech (before any silence: the user's hand-over odds and the weighted cues),
+    ``cues`` the seven cue values (see the module doc).
     """
 
     t_s: float
@@ -115,6 +133,27 @@ class TurnEndEvent:
         return d
 
 
+def _median(v: list) -> float:
+    """Median of a short list (as np.median, without its per-call overhead)."""
+    v = sorted(v)
+    n = len(v)
+    return 0.5 * (v[(n - 1) // 2] + v[n // 2])
+
+
+def _log_ndtr():
+    """scipy's ``log_ndtr`` (imported on first use; an import statement per call costs ~60 us:
+    scipy.special resolves its names lazily)."""
+    global _LOG_NDTR
+    if _LOG_NDTR is None:
+        from scipy.special import log_ndtr
+
+        _LOG_NDTR = log_ndtr
+    return _LOG_NDTR
+
+
+_LOG_NDTR = None
+
+
 def _clip01(x: float) -> float:
     return 0.0 if not math.isfinite(x) else min(1.0, max(0.0, x))
 
@@ -136,11 +175,13 @@ class EndOfTurnTracker:
         self._binned = 0            # frames added to self.baseline (a multiple of BIN)
         self._bin_out = np.empty((RING // BIN, 6))
         self.bridge = max(1, int(round(bridge_s / HOP_S)))
-        # ring of the user's last RING frames (and the other's speech flag)
-        # the recent blocks (references, not copies: the session hands each block out once),
-        # at least the last RING frames: the cues read them at each end of speech
-        self._hist: collections.deque = collections.deque()
-        self._hist_n = 0
+        # the user's recent frames (a copy) and the other's speech flags, frames _h0 .. _h0+_hn-1:
+        # at least the last RING frames before the current block (the cues read them at each
+        # end of speech) and the frames the baseline has not taken yet; made on the first block
+        self._hbuf: np.ndarray | None = None
+        self._obuf = np.zeros(0, bool)
+        self._h0 = 0
+        self._hn = 0
         self._k = 0                 # frames seen
         self._speaking = False
         self._ipu_start = -1        # frame where the current IPU began, -1 before any speech
@@ -153,6 +194,8 @@ class EndOfTurnTracker:
         # the user's pauses (silences they resumed after, no other speech between): log-normal
         self._n_pause = 0
         self._sum_log_pause = 0.0
+        self._n_end = 0             # silences ended by a hand-over (the other spoke, then stopped)
+        self._n_hold = 0            # silences the user ended with nobody else talking
         self._other_in_silence = False
         self.latest_prob = math.nan
         # the silence so far at the end of each frame of the horizon, and the curve of the
@@ -165,7 +208,8 @@ class EndOfTurnTracker:
         self._rows = np.zeros(RING, EOT_DTYPE)
         self._zeros = np.zeros(RING, bool)
         #: When a list, each silence's start is appended as ``(speech_end_s, cues, n_pauses,
-        #: sum_log_pauses)`` (for offline analysis, e.g. the bench's parameter search).
+        #: sum_log_pauses, n_end, n_hold)`` (for offline analysis, e.g. the bench's parameter
+        #: search).
         self.log: list | None = None
 
     def state(self) -> tuple[bool, float]:
@@ -187,22 +231,22 @@ class EndOfTurnTracker:
     def pause_median_s(self) -> float:
         return math.exp(self.pause_mu)
 
+    @property
+    def end_log_odds(self) -> float:
+        """The user's own log-odds that a silence is a turn end (0 = even, the prior)."""
+        a = self.cfg.prior_ends
+        return math.log((a + self._n_end) / (a + self._n_hold))
+
     def _log_inv_survival(self, t: np.ndarray) -> np.ndarray:
         """``-log P(pause > t)`` for the user's log-normal pauses (0 for t <= 0)."""
-        from scipy.special import log_ndtr
-
         z = (np.log(np.maximum(t, 1e-3)) - self.pause_mu) / self.cfg.pause_sigma
-        return -log_ndtr(-z)
+        return -_log_ndtr()(-z)
 
     # -------------------------------------------------------------------- cues
-    def _recent(self, user: np.ndarray, osp: np.ndarray, k0: int, end: int) -> dict:
-        """The last ``RING`` frames before frame ``end`` (earlier blocks + this block's head)."""
-        j = end - k0  # frames of this block before the end
-        if j >= RING or not self._hist:
-            u, o = user[max(0, j - RING):j], osp[max(0, j - RING):j]
-        else:
-            u = _concat_records([h[1] for h in self._hist] + [user[:j]])[-RING:]
-            o = np.concatenate([h[2] for h in self._hist] + [osp[:j]])[-RING:]
+    def _recent(self, end: int) -> dict:
+        """The last ``RING`` frames before frame ``end`` (from the history)."""
+        lo, hi = max(self._h0, end - RING) - self._h0, end - self._h0
+        u, o = self._hbuf[lo:hi], self._obuf[lo:hi]
         return {"f0": u["f0_hz"].astype(np.float64), "en": u["energy_db"].astype(np.float64),
                 "vo": u["voiced"], "sp": u["speech_raw"], "ot": o}
 
@@ -216,30 +260,31 @@ class EndOfTurnTracker:
         fv = np.flatnonzero(vo & np.isfinite(f0) & (f0 > 0))
         move = low = 0.0
         if fv.size >= 6:
-            st = 12.0 * np.log2(f0[fv[-F0_WIN:]])
-            k = max(2, st.size // 4)
-            move = _clip01(abs(float(np.median(st[-k:]) - np.median(st[:k]))) / (0.25 * rng))
+            st = (12.0 * np.log2(f0[fv[-F0_WIN:]])).tolist()
+            k = max(2, len(st) // 4)
+            last = _median(st[-k:])
+            move = _clip01(abs(last - _median(st[:k])) / (0.25 * rng))
             if math.isfinite(med):
-                low = _clip01((med - float(np.median(st[-k:]))) / (0.5 * rng))
+                low = _clip01((med - last) / (0.5 * rng))
         # energy decay and voicing loss over the last 200 ms of speech
         spi = np.flatnonzero(sp)[-END_WIN:]
         energy = voicing = 0.0
         if spi.size:
             lvl = snap.speech_level_db
             if math.isfinite(lvl):
-                energy = _clip01((lvl - float(np.mean(en[spi]))) / 6.0)
-            voicing = _clip01(1.0 - float(np.mean(vo[spi])))
+                energy = _clip01((lvl - float(en[spi].sum()) / spi.size) / 6.0)  # = np.mean
+            voicing = _clip01(1.0 - int(np.count_nonzero(vo[spi])) / spi.size)
         # final lengthening: the last voiced run against the speaker's syllable duration
         length = 0.0
         rate = snap.rate_sps if math.isfinite(snap.rate_sps) and snap.rate_sps > 0.5 else 4.0
         if fv.size:
-            gaps = np.flatnonzero(np.diff(fv) != 1)
+            gaps = np.flatnonzero(fv[1:] - fv[:-1] != 1)
             run = fv.size - (int(gaps[-1]) + 1 if gaps.size else 0)
             length = _clip01(run * HOP_S * rate - 1.0)
         ipu_s = (self._end - self._ipu_start) * HOP_S
         ipu = _clip01(math.log2(max(ipu_s, 1e-3) / 0.5) / 3.0)
         oth = r["ot"][-OTHER_WIN:]
-        other = 1.0 - (float(np.mean(oth)) if oth.size else 0.0)
+        other = 1.0 - (int(np.count_nonzero(oth)) / oth.size if oth.size else 0.0)
         return (move, low, energy, voicing, length, ipu, other), ipu_s
 
     def _start_silence(self, r: dict) -> None:
@@ -247,10 +292,12 @@ class EndOfTurnTracker:
         vectorised computation per silence; each hop then only reads it)."""
         c = self.cfg
         self._cues, self._ipu_s = self._cue_values(r)
-        self._logit0 = c.bias + c.cue_weight * (sum(self._cues) - c.cue_centre)
+        self._logit0 = (c.bias + self.end_log_odds
+                        + c.cue_weight * (sum(self._cues) - c.cue_centre))
         self._prior = 1.0 / (1.0 + math.exp(-self._logit0))
         if self.log is not None:
-            self.log.append((self._end * HOP_S, self._cues, self._n_pause, self._sum_log_pause))
+            self.log.append((self._end * HOP_S, self._cues, self._n_pause, self._sum_log_pause,
+                             self._n_end, self._n_hold))
         np.add(self._log_inv_s(), self._logit0, out=self._curve)
         np.negative(self._curve, out=self._curve)
         np.exp(self._curve, out=self._curve)
@@ -270,35 +317,52 @@ class EndOfTurnTracker:
         return self._lis
 
     # ------------------------------------------------------------------ update
-    def _keep(self, k0: int, user: np.ndarray, osp: np.ndarray, n: int) -> None:
-        h = self._hist
-        h.append((k0, user[:n], osp))
-        self._hist_n += n
+    def _remember(self, k0: int, user: np.ndarray, osp: np.ndarray, n: int) -> None:
+        """Append the block (frames ``k0 .. k0+n-1``) to the history, first dropping the frames
+        older than the last ``RING`` when the buffer is full (the baseline took their bins)."""
+        hb = self._hbuf
+        if hb is None or hb.dtype != user.dtype:
+            hb = self._hbuf = np.zeros(max(4 * RING, 2 * n), user.dtype)
+            self._hraw = hb.view(np.dtype((np.void, hb.dtype.itemsize)))
+            self._obuf = np.zeros(hb.shape[0], bool)
+            self._h0, self._hn = k0, 0
+        elif self._hn + n > hb.shape[0]:
+            drop = max(0, k0 - RING - self._h0)
+            keep = self._hn - drop
+            if keep + n > hb.shape[0]:  # a block longer than the buffer: grow
+                self._hbuf = np.zeros(2 * (keep + n), hb.dtype)
+                self._hbuf[:keep] = hb[drop:self._hn]
+                self._hraw = self._hbuf.view(self._hraw.dtype)
+                o = self._obuf
+                self._obuf = np.zeros(self._hbuf.shape[0], bool)
+                self._obuf[:keep] = o[drop:self._hn]
+            else:
+                self._hraw[:keep] = self._hraw[drop:self._hn]
+                self._obuf[:keep] = self._obuf[drop:self._hn]
+            self._h0 += drop
+            self._hn = keep
+        hn = self._hn
+        if n == 1:  # 10 ms pushes: a record assignment is the cheapest copy
+            self._hbuf[hn] = user[0]
+            self._obuf[hn] = osp[0]
+        else:
+            self._hraw[hn:hn + n] = user[:n].view(self._hraw.dtype)
+            self._obuf[hn:hn + n] = osp
+        self._hn = hn + n
+
+    def _keep(self, k0: int, n: int) -> None:
         if self._binned < k0 + n - RING:
             # frames older than the last RING may leave the history: the baseline takes its
             # bins first (every ~RING frames, amortised)
-            self._feed_baseline(None, k0 + n, k0 + n)
-        while self._hist_n - h[0][2].shape[0] >= RING:
-            self._hist_n -= h.popleft()[2].shape[0]
-        if len(h) > 64:  # many small blocks (10 ms pushes): merge them, amortised per push
-            u = _concat_records([b[1] for b in h])[-RING:]
-            o = np.concatenate([b[2] for b in h])[-RING:]
-            h.clear()
-            h.append((k0 + n - u.shape[0], u, o))
-            self._hist_n = u.shape[0]
+            self._feed_baseline(k0 + n)
 
-    def _feed_baseline(self, user: np.ndarray, k0: int, upto: int) -> None:
-        """Add the complete 100 ms bins of frames ``[self._binned, upto)`` to the baseline
-        (frames of earlier blocks from the history, the rest from this block ``user``, which
-        starts at frame ``k0``; None: all are in the history)."""
+    def _feed_baseline(self, upto: int) -> None:
+        """Add the complete 100 ms bins of frames ``[self._binned, upto)`` (in the history) to
+        the baseline."""
         end = upto - upto % BIN
         if end <= self._binned:
             return
-        parts = [b[1][max(0, self._binned - b[0]):end - b[0]] for b in self._hist
-                 if b[0] + b[1].shape[0] > self._binned and b[0] < end]
-        if user is not None and end > k0:
-            parts.append(user[max(0, self._binned - k0):end - k0])
-        fr = parts[0] if len(parts) == 1 else _concat_records(parts)
+        fr = self._hbuf[self._binned - self._h0:end - self._h0]
         nb = fr.shape[0] // BIN
         if nb:
             if self._bin_out.shape[0] < nb:
@@ -320,6 +384,7 @@ class EndOfTurnTracker:
             self._rows = np.zeros(max(n, 2 * self._rows.shape[0]), EOT_DTYPE)
         n_rows = 0
         events: list[TurnEndEvent] = []
+        self._remember(k0, user, osp, n)
         if n == 1:  # 10 ms pushes: scalar tests
             same = bool(sp[0]) == self._speaking
         else:
@@ -334,26 +399,33 @@ class EndOfTurnTracker:
                 if b > start and not self._speaking and self._end >= 0:
                     n_rows = self._silent_run(k0, start, b, user["t_s"], osp, n_rows, events)
                 if b < n:
-                    self._toggle(k0 + b, user, osp, k0)
+                    self._toggle(k0 + b)
                 start = b
-        self._keep(k0, user, osp, n)  # the last RING frames, for the cues of later blocks
+        self._keep(k0, n)
         self._k = k0 + n
-        return (self._rows[:n_rows].copy() if n_rows else _EMPTY), events
+        if not n_rows:
+            return _EMPTY, events
+        # a copy as raw records (a structured array's copy() goes field by field: slow)
+        raw = self._rows[:n_rows].view(np.dtype((np.void, EOT_DTYPE.itemsize)))
+        return np.ndarray((n_rows,), EOT_DTYPE, raw.copy()), events
 
     def _no_other(self, n: int) -> np.ndarray:
         if self._zeros.shape[0] < n:
             self._zeros = np.zeros(n, bool)
         return self._zeros[:n]
 
-    def _toggle(self, k: int, user: np.ndarray, osp: np.ndarray, k0: int) -> None:
+    def _toggle(self, k: int) -> None:
         """The user's speech flag changes at frame ``k``."""
         if not self._speaking:  # speech starts at frame k
             if self._end < 0 or k - self._end >= self.bridge:  # a new IPU
-                if self._end >= 0 and not self._other_in_silence:
-                    dur = (k - self._end) * HOP_S
-                    if dur >= self.cfg.min_pause_s:  # a pause of the user: calibrate
+                dur = (k - self._end) * HOP_S
+                if self._end >= 0 and dur >= self.cfg.min_pause_s:  # calibrate on this silence
+                    if not self._other_in_silence:  # a pause of the user
                         self._n_pause += 1
+                        self._n_hold += 1
                         self._sum_log_pause += math.log(dur)
+                    elif not self._obuf[k - self._h0]:  # the other spoke and stopped: a hand-over
+                        self._n_end += 1
                 self._ipu_start = k
             self._end = -1
             self._speaking = True
@@ -363,8 +435,8 @@ class EndOfTurnTracker:
             self._end = k
             if self._ipu_start < 0:
                 self._ipu_start = k
-            self._feed_baseline(user, k0, k)
-            self._start_silence(self._recent(user, osp, k0, k))
+            self._feed_baseline(k)
+            self._start_silence(self._recent(k))
 
     def _silent_run(self, k0, a, b, t_s, osp, n_rows, events) -> int:
         """Frames ``a:b`` of the block are user silence after speech ended at ``self._end``."""
@@ -389,13 +461,6 @@ class EndOfTurnTracker:
                 turn_end_prob=float(self._curve[self._hit]), prior=self._prior,
                 ipu_s=round(self._ipu_s, 3), cues=self._cues))
         return n_rows + m
-
-
-def _concat_records(parts: list) -> np.ndarray:
-    """Concatenate record arrays of one dtype as raw bytes (no field-by-field promotion)."""
-    dt = parts[0].dtype
-    raw = np.dtype((np.void, dt.itemsize))
-    return np.concatenate([np.ascontiguousarray(p).view(raw) for p in parts]).view(dt)
 
 
 #: No rows (shared, read-only: an Update without end-of-turn rows allocates nothing).

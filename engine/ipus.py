@@ -118,13 +118,21 @@ class SpeakerIpus:
         n = flags.shape[0]
         if n == 0:
             return
-        quiet = not self.last and not flags.any()  # the common case: nothing to count
+        if n == 1:  # 10 ms pushes: scalar tests
+            f = bool(flags[0])
+            same = f == self.last
+        else:  # the common case: nothing to count (silence), or speech going on
+            same = not flags.any() if not self.last else bool(flags.all())
         cv = voiced if self.min_voiced > 0 else None
-        if not quiet and not (self.last and flags.all()):
-            d = np.diff(flags.astype(np.int8), prepend=np.int8(self.last))
-            for j in np.flatnonzero(d):  # Python work per change only
-                f = k0 + int(j)
-                if d[j] > 0:  # speech starts at frame f
+        if not same:
+            if n == 1:
+                changes = ((0, f),)
+            else:
+                d = np.diff(flags.astype(np.int8), prepend=np.int8(self.last))
+                changes = ((int(j), bool(d[j] > 0)) for j in np.flatnonzero(d))
+            for j, starts in changes:  # Python work per change only
+                f = k0 + j
+                if starts:  # speech starts at frame f
                     self.acc_from = f
                     if self.c_start >= 0:
                         if f - self.c_end < self.attach:

@@ -144,6 +144,15 @@ class PitchTracker:
     def lookahead_s(self) -> float:
         return self.LOOKAHEAD / SAMPLE_RATE
 
+    def kernel_state(self) -> tuple:
+        """The arrays of :meth:`process` for the fused kernel
+        (:func:`prosync.native.hop.speaker_frames`, which does what :meth:`process` does, with
+        the frames output so far being its ``k0``), and the geometry as one int64 array."""
+        geom = np.array([self.lag, self._left, self._span, self.tau_min, self.tau_max, WIN2,
+                         EWIN2, SWIN2, WIN_REFINE], dtype=np.int64)
+        return (self._h, self._y, self._r, self._d, self._cand, self._cnt, self._edb, self._prm,
+                self._delta, self._nd, self._rtau, self._rbp, self._rf, self._lvl, self._pos, geom)
+
     @property
     def level_db(self) -> float:
         """The speaker's level (band energy, dB) as tracked so far; NaN before any voiced frame."""

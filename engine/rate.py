@@ -111,6 +111,12 @@ level_floor_db : optional
         self._head = np.zeros(2, dtype=np.int64)
         self._contour = np.zeros(128, dtype=np.float32)
 
+    def kernel_state(self) -> tuple:
+        """The arrays of :meth:`process` for the fused kernel
+        (:func:`prosync.native.hop.speaker_frames`; batches of at most ``len(contour)`` frames)."""
+        return (self._weights, self._hist, self._pos, self._contour, self.params, self._fstate,
+                self._istate, self._ring, self._head, self._win)
+
     def process(self, k0, n, intensity_db, voiced, out_nucleus_age, out_rate_sps):
         """Analyse frames ``k0 .. k0+n-1``; fill ``out_nucleus_age[:n]`` and ``out_rate_sps[:n]``.
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..calibration.baseline import SpeakerBaseline
-from ..native.vad import channel_correlation, remove_cross_talk
-from .config import HOP, SAMPLE_RATE, Config, VadConfig
+from ..native.frames import all_finite
+from .config import Config
 from .endofturn import EOT_EMPTY, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
+from .join import RAW, CrossTalk, Pending, copy_records, silent_frames
 from .pacing import PacingRow, PacingTracker
-from .speaker import FRAME_DTYPE, FRAMES_PER_S, SpeakerTrack
+from .speaker import FRAME_DTYPE, SpeakerTrack
 from .synchrony import SERIES_FIELDS, SynchronyTracker, SyncRow
 from .turns import TurnEvent, TurnTracker
 
@@ -60,103 +61,6 @@ class Update:
         return bool(self.events or self.synchrony or self.pacing or self.turn_end
                     or len(self.end_of_turn)) or any(
             len(c) for c in self.frames.values())
-
-
-_RAW = np.dtype((np.void, FRAME_DTYPE.itemsize))
-
-
-class _Pending:
-    """Frames of one speaker waiting for the other speaker's frames of the same times.
-
-    Rows ``lo:hi`` of one record array; grows by doubling, compacts when half is consumed.
-    """
-
-    def __init__(self, cap: int = 512, keep_pcm: bool = False):
-        self.k0 = 0
-        self.buf = np.zeros(cap, dtype=FRAME_DTYPE)
-        # the frames' hop samples, when the session compares the channels (cross-talk)
-        self.pcm = np.zeros((cap if keep_pcm else 0, HOP), dtype=np.float32)
-        self.lo = 0
-        self.hi = 0
-
-    @property
-    def n(self) -> int:
-        return self.hi - self.lo
-
-    def add(self, n, out, pcm=None):
-        if self.hi + n > self.buf.shape[0]:
-            live = self.buf[self.lo:self.hi]
-            cap = self.buf.shape[0]
-            if live.shape[0] + n > cap // 2:
-                cap = max(cap * 2, live.shape[0] + n)
-            new = np.zeros(cap, dtype=FRAME_DTYPE)
-            new[: live.shape[0]] = live
-            if self.pcm.shape[0]:
-                new_pcm = np.zeros((cap, HOP), dtype=np.float32)
-                new_pcm[: live.shape[0]] = self.pcm[self.lo:self.hi]
-                self.pcm = new_pcm
-            self.buf, self.lo, self.hi = new, 0, live.shape[0]
-        # copy as raw records: structured assignment would promote field by field
-        self.buf[self.hi:self.hi + n].view(_RAW)[:] = out[:n].view(_RAW)
-        if self.pcm.shape[0]:
-            if pcm is None:
-                self.pcm[self.hi:self.hi + n] = 0.0
-            else:
-                self.pcm[self.hi:self.hi + n].reshape(-1)[:] = pcm[:n * HOP]
-        self.hi += n
-
-    def take(self, n) -> np.ndarray:
-        res = self.buf[self.lo:self.lo + n].copy()
-        #: the hop samples of the frames taken (a view, valid until the next ``add``)
-        self.taken_pcm = self.pcm[self.lo:self.lo + n].reshape(-1)
-        self.lo += n
-        self.k0 += n
-        if self.lo == self.hi:
-            self.lo = self.hi = 0
-        return res
-
-
-class _CrossTalk:
-    """Cross-talk removal for two microphones: both channels' hop samples, the correlation of
-    the channels at small lags where both are speech (:func:`channel_correlation`), and the
-    quieter channel's speech dropped where one voice reaches both (:func:`remove_cross_talk`)."""
-
-    def __init__(self, cfg: VadConfig):
-        self.win = int(round(cfg.cross_talk_win_s * SAMPLE_RATE))
-        self.max_lag = int(round(cfg.cross_talk_max_lag_s * SAMPLE_RATE))
-        self.corr_min = cfg.cross_talk_corr
-        self.pre = self.win + 2 * self.max_lag
-        self._alloc(100)
-
-    def _alloc(self, cap):
-        old = getattr(self, "x", None)
-        self.x = np.zeros((2, self.pre + cap * HOP), dtype=np.float32)
-        if old is not None:
-            self.x[:, :self.pre] = old[:, :self.pre]
-        self.corr = np.zeros(cap)
-        self.need = np.zeros(cap, dtype=np.bool_)
-
-    def apply(self, a, b, pcm_a, pcm_b, n):
-        if self.corr.shape[0] < n:
-            self._alloc(max(n, 2 * self.corr.shape[0]))
-        x, pre, m = self.x, self.pre, n * HOP
-        need = self.need[:n]
-        np.logical_and(a["speech"], b["speech"], out=need)
-        if need.any():
-            x[0, pre:pre + m] = pcm_a
-            x[1, pre:pre + m] = pcm_b
-            channel_correlation(x[0], x[1], pre, n, HOP, self.win, self.max_lag, need, self.corr)
-            for col in ("speech", "speech_raw"):
-                remove_cross_talk(a["energy_db"], a[col], b["energy_db"], b[col], self.corr, n,
-                                  self.corr_min)
-            x[:, :pre] = x[:, m:m + pre].copy()  # history for the next frames
-        elif m >= pre:
-            x[0, :pre] = pcm_a[m - pre:]
-            x[1, :pre] = pcm_b[m - pre:]
-        else:
-            x[:, :pre - m] = x[:, m:pre].copy()
-            x[0, pre - m:pre] = pcm_a
-            x[1, pre - m:pre] = pcm_b
 
 
 class Session:
@@ -207,8 +111,9 @@ class Session:
         self.sample_rate = int(sample_rate)
         self.two_mics = two_mics
         self._tracks = [SpeakerTrack(self.config, self.sample_rate) for _ in speakers]
-        self._xtalk = _CrossTalk(self.config.vad) if len(speakers) == 2 and two_mics else None
-        self._pending = [_Pending(keep_pcm=self._xtalk is not None) for _ in speakers]
+        self._xtalk = CrossTalk(self.config.vad) if len(speakers) == 2 and two_mics else None
+        self._pending = [Pending(keep_pcm=self._xtalk is not None) for _ in speakers]
+        self._emit = [self._collector(i) for i in range(len(speakers))]
         self._turns = TurnTracker(speakers, self.config.turns)
         profile = profile or {}
         #: Per-speaker baselines (warm from ``profile`` for returning speakers).
@@ -218,7 +123,8 @@ class Session:
         if len(speakers) == 2:
             self._eot = EndOfTurnTracker(self.config.end_of_turn, bl[0],
                                          self.config.turns.ipu_bridge_s)
-        self._unbinned: list = []
+        #: Joined frames of each speaker not binned yet (rows ``:_n_unbinned``).
+        self._unbinned = [np.zeros(64, dtype=FRAME_DTYPE) for _ in speakers]
         self._n_unbinned = 0
         #: Synchrony and pacing work in time order (see :meth:`_run_tasks`).
         self._tasks: deque = deque()
@@ -249,8 +155,8 @@ class Session:
         return self._sync.session_test() if self._sync is not None else {}
 
     def synchrony_series(self, feature: str):
-        """The two speakers' series of ``feature`` over the session so far and the second
-        speaker's before the hold (None for ``vad``), as the session test reads them."""
+        """``(a, b, raw_a, raw_b)``: the two speakers' series of ``feature`` over the session
+        so far and each before the hold (None for ``vad``), as the session test reads them."""
         if self._sync is None:
             raise ProsyncError("synchrony needs two speakers")
         return self._sync.session_series(feature)
@@ -290,7 +196,7 @@ class Session:
         with self._lock:
             if self.closed:
                 raise ProsyncError("push() after close(): start a new Session")
-            self._tracks[i].feed(x, self._collector(i))
+            self._tracks[i].feed(x, self._emit[i])
             return self._join(final=False, t0=t0)
 
     def close(self) -> Update:
@@ -300,28 +206,36 @@ class Session:
             if self.closed:
                 return Update()
             for i, tr in enumerate(self._tracks):
-                tr.flush(self._collector(i))
+                tr.flush(self._emit[i])
             self.closed = True
             return self._join(final=True, t0=t0)
 
     def _collector(self, i):
-        pend = self._pending[i]
+        add = self._pending[i].add
         track = self._tracks[i]
+        raw = track.out.view(RAW)
 
         def emit(k0, n, out):  # noqa: ARG001
-            pend.add(n, out, track.hop_pcm)
+            add(n, raw, track.hop_pcm)
 
         return emit
 
     def _join(self, final: bool, t0: float) -> Update:
+        pend = self._pending
+        n = pend[0].n if len(pend) == 1 else min(pend[0].n, pend[1].n)
+        if n == 0 and not final:
+            # nothing joined (e.g. the first speaker's push of a hop): no frame, event or task
+            # can be due that was not due at the last push
+            upd = Update()
+            upd.compute_s = time.perf_counter() - t0
+            return upd
         upd = Update()
-        n = min(p.n for p in self._pending)
         if final:
             # a speaker with less audio: its missing frames are silence
             n_max = max(p.n for p in self._pending)
             for p in self._pending:
                 if p.n < n_max:
-                    p.add(n_max - p.n, _silent_frames(p.k0 + p.n, n_max - p.n))
+                    p.add(n_max - p.n, silent_frames(p.k0 + p.n, n_max - p.n).view(RAW))
             n = n_max
         if n > 0:
             k0 = self._pending[0].k0
@@ -353,36 +267,55 @@ class Session:
             self._on_update(upd)
         return upd
 
-    # Synchrony and pacing run as a queue of tasks, four per 100 ms bin: binning its frames
-    # (due when the bin's last frame is joined), the synchrony's streaming WCC (one frame later),
-    # its surrogates and window rows (two frames later) and the pacing (three frames later). A
-    # push runs the tasks that are due by the frames joined so far, so a stream of 10 ms pushes
-    # spreads a bin's work over four hops instead of paying for it in one, and what comes out by
-    # a given frame does not depend on push sizes. Values are those of running everything at
-    # once: the tasks keep their order, and turn events reach the pacing by their own time.
+    # Synchrony and pacing run as a queue of tasks, seven per 100 ms bin: binning each speaker's
+    # frames (due when the bin's last frame is joined, and one frame later), the synchrony's
+    # history (two frames later), its streaming WCC of two features and of the other two
+    # (three and four frames later), its surrogates and window rows (five frames later) and the
+    # pacing (six frames later). A push runs the tasks that are due by the frames joined so
+    # far, so a stream of 10 ms pushes spreads a bin's work over seven hops instead of paying
+    # for it in one, and what comes out by a given frame does not depend on push sizes. Values
+    # are those of running everything at once: the tasks keep their order, and turn events
+    # reach the pacing by their own time.
     def _queue_bins(self, cols, joined: int) -> None:
         per = self._sync.per_bin
-        self._unbinned.append(cols)
-        self._n_unbinned += len(cols[0])
-        if self._n_unbinned < per:
+        n = len(cols[0])
+        m = self._n_unbinned
+        ub = self._unbinned
+        if m + n > ub[0].shape[0]:
+            grown = [np.zeros(2 * (m + n), dtype=b.dtype) for b in ub]
+            for g, b in zip(grown, ub):
+                g[:m] = b[:m]
+            ub = self._unbinned = grown
+        if n == 1:  # 10 ms pushes: a record assignment is the cheapest copy
+            ub[0][m] = cols[0][0]
+            ub[1][m] = cols[1][0]
+        else:
+            for b, c in zip(ub, cols):
+                b.view(RAW)[m:m + n] = c.view(RAW)
+        m += n
+        if m < per:
+            self._n_unbinned = m
             return
-        a = _concat([c[0] for c in self._unbinned])
-        b = _concat([c[1] for c in self._unbinned])
-        whole = self._n_unbinned - self._n_unbinned % per
-        start = joined - self._n_unbinned  # frames joined before the first unbinned one
-        # bins whose four tasks are all due already (a push that covers several bins) are
-        # done as one batch: fewer calls for offline scoring, the same values and output
-        ready = max(0, min(whole, joined - 3 - start) // per * per)
+        whole = m - m % per
+        a, b = (copy_records(u.view(RAW)[:whole]) for u in ub)
+        start = joined - m  # frames joined before the first unbinned one
+        # bins whose tasks are all due already (a push that covers several bins) are done as
+        # one batch: fewer calls for offline scoring, the same values and output
+        ready = max(0, min(whole, joined - 6 - start) // per * per)
         spans = ([(0, ready)] if ready else []) + [(lo, lo + per) for lo in range(ready, whole, per)]
         for lo, hi in spans:
             end = start + hi
-            held: list = []
-            self._tasks.extend(((end, self._bin_task, ((a[lo:hi], b[lo:hi]), held)),
-                                (end + 1, self._sync_push_task, held),
-                                (end + 2, self._sync_settle_task, held),
-                                (end + 3, self._pacing_task, held)))
-        rest = self._n_unbinned - whole
-        self._unbinned = [(a[whole:], b[whole:])] if rest else []
+            held: list = []  # the two speakers' bins, then the span of the streaming WCC
+            self._tasks.extend(((end, self._bin_task, (0, a[lo:hi], held)),
+                                (end + 1, self._bin_task, (1, b[lo:hi], held)),
+                                (end + 2, self._sync_series_task, held),
+                                (end + 3, self._sync_wcc_task, (held, (0, 1))),
+                                (end + 4, self._sync_wcc_task, (held, (2, 3))),
+                                (end + 5, self._sync_settle_task, held),
+                                (end + 6, self._pacing_task, held)))
+        rest = m - whole
+        for u in ub:  # the frames of the unfinished bin to the front (rest < per <= whole)
+            u.view(RAW)[:rest] = u.view(RAW)[whole:m]
         self._n_unbinned = rest
 
     def _run_tasks(self, upd: Update, joined: int | None) -> None:
@@ -393,43 +326,30 @@ class Session:
             fn(arg, upd)
 
     def _bin_task(self, arg, upd: Update) -> None:
-        (a, b), held = arg
-        bins = self._sync.bin(a, b)
-        held.append(bins)
-        if len(bins[0]["t_s"]):
-            series = {spk: {k: b[k] for k in SERIES_FIELDS} for spk, b in zip(self.speakers, bins)}
+        s, fr, held = arg
+        held.append(self._sync.bin_one(s, fr))
+        if s == 1 and len(held[1]["t_s"]):  # both speakers' bins: their series
+            series = {spk: {k: v[k] for k in SERIES_FIELDS} for spk, v in zip(self.speakers, held)}
             if upd.series:  # more than one bin in this push: concatenate
-                series = {spk: {k: np.concatenate([upd.series[spk][k], v[k]]) for k in v}
+                series = {spk: {k: np.concatenate([upd.series[spk][k], c]) for k, c in v.items()}
                           for spk, v in series.items()}
             upd.series = series
 
-    def _sync_push_task(self, held, upd: Update) -> None:  # noqa: ARG002 - a task's signature
-        held.append(self._sync.push(held[0]))
+    def _sync_series_task(self, held, upd: Update) -> None:  # noqa: ARG002 - a task's signature
+        held.append(self._sync.push_series(held[:2]))
+
+    def _sync_wcc_task(self, arg, upd: Update) -> None:  # noqa: ARG002
+        held, features = arg
+        self._sync.push_wcc(held[:2], features)
 
     def _sync_settle_task(self, held, upd: Update) -> None:
-        upd.synchrony.extend(self._sync.settle(*held[1]))
+        upd.synchrony.extend(self._sync.settle(*held[2]))
 
     def _pacing_task(self, held, upd: Update) -> None:
-        upd.pacing.extend(self._pacing.update(held[0]))
+        upd.pacing.extend(self._pacing.update(held[:2]))
 
     def _flush_task(self, _arg, upd: Update) -> None:
         upd.synchrony.extend(self._sync.flush())
-
-
-def _concat(parts: list[np.ndarray]) -> np.ndarray:
-    """Concatenate frame records as raw bytes (no per-field dtype promotion)."""
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate([p.view(_RAW) for p in parts]).view(FRAME_DTYPE)
-
-
-def _silent_frames(k0, n):
-    out = np.zeros(n, dtype=FRAME_DTYPE)
-    out["t_s"] = (np.arange(k0, k0 + n) + 0.5) / FRAMES_PER_S
-    out["f0_hz"][:] = np.nan
-    out["energy_db"][:] = -120.0
-    out["nucleus_age"][:] = -1
-    return out
 
 
 def _as_float32(samples) -> np.ndarray:
@@ -441,7 +361,7 @@ def _as_float32(samples) -> np.ndarray:
     if x.dtype.kind not in "fiu":
         raise ProsyncError(f"audio block of dtype {x.dtype}: push int16 PCM or float samples")
     x = x.astype(np.float32, copy=False)
-    if not np.isfinite(x).all():
+    if not all_finite(x):
         raise ProsyncError(
             "audio block contains NaN or Inf samples: replace them (e.g. np.nan_to_num) before pushing"
         )

@@ -9,12 +9,15 @@ whose hop contains audio.
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import soxr
 import webrtcvad
 
 from ..native import vad as kv
-from ..native.frames import frame_energy_db, shift_left, to_pcm16
+from ..native.frames import shift_left
+from ..native.hop import speaker_frames
 from .config import HOP, HOP_S, SAMPLE_RATE, Config
 from .pitch import PitchTracker
 from .rate import RateTracker
@@ -37,6 +40,28 @@ LEVEL_STEP_DB = 0.5
 FRAME_DTYPE = record_dtype("frames")
 #: Frames per second: ``t_s = (k + 0.5) / FRAMES_PER_S`` is the double nearest the exact time.
 FRAMES_PER_S = round(1 / HOP_S)
+
+_vad_loaded = False
+
+
+def vad_library() -> None:
+    """Make webrtcvad's C functions callable from the numba kernels (:mod:`prosync.native.hop`
+    calls ``WebRtcVad_Process`` by name): load its extension into LLVM's symbol table, once."""
+    global _vad_loaded
+    if not _vad_loaded:
+        import _webrtcvad
+        from llvmlite import binding
+
+        binding.load_library_permanently(_webrtcvad.__file__)
+        _vad_loaded = True
+
+
+def vad_handle(vad: webrtcvad.Vad) -> int:
+    """The ``VadInst*`` of a ``webrtcvad.Vad`` (valid while ``vad`` lives), as an integer."""
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype = ctypes.c_void_p
+    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    return int(get(vad._vad, b"WebRtcVadPtr"))
 
 
 class SpeakerTrack:
@@ -73,6 +98,9 @@ class SpeakerTrack:
         self._vad_prm[kv.P_LEVEL_Q] = LEVEL_Q
         self._vad_prm[kv.P_LEVEL_STEP] = LEVEL_STEP_DB
         self._vad_prm[kv.P_PERIODIC] = v.periodic_min
+        self._vad_prm[kv.P_PEAK_Q] = v.peak_quantile
+        self._vad_prm[kv.P_PEAK_ON_DB] = v.peak_on_db
+        self._vad_prm[kv.P_PEAK_OFF_DB] = v.peak_off_db
         self._vad_state = np.zeros(kv.N_VAD_STATE)
         self._vad_ring = np.zeros(max(1, int(round(v.floor_window_s / HOP_S))), dtype=np.int32)
         self._vad_hist = np.zeros(kv.HIST_BINS, dtype=np.int32)
@@ -82,10 +110,19 @@ class SpeakerTrack:
         self._soft = np.zeros(MAX_FRAMES, dtype=np.bool_)
         # one record per frame; kernels fill the fields (strided views, no per-hop allocation)
         self.out = np.zeros(MAX_FRAMES, dtype=FRAME_DTYPE)
-        self._idx = np.arange(MAX_FRAMES, dtype=np.float64)
         self._cols = {name: self.out[name] for name in FRAME_DTYPE.names}
         self.ended = False
         self.hop_pcm = self._x[:0]
+        vad_library()
+        o, pt, rt = self._cols, self.pitch, self.rate
+        # every argument of the kernel after (x, c0, n, k0): fixed arrays, bound once
+        self._args = (
+            HOP, ENERGY_WIN, SAMPLE_RATE, np.float32(RATE_PERIODICITY), self._pcm,
+            vad_handle(self._vad), *pt.kernel_state(), np.zeros(2, np.int64), self._vad_prm, self._vad_state,
+            self._vad_ring, self._vad_hist, self._vad_pend, self._hang_state, self._hang,
+            self._soft, *rt.kernel_state(),
+            *(o[k] for k in ("t_s", "energy_db", "webrtc", "f0_hz", "periodicity", "voiced",
+                             "speech_raw", "speech", "nucleus_age", "rate_sps")))
 
     @property
     def lookahead_s(self) -> float:
@@ -149,29 +186,10 @@ class SpeakerTrack:
             self._base += keep_from
 
     def _compute(self, k0, c0, n):
-        o = self._cols
-        t = o["t_s"][:n]
-        np.add(self._idx[:n], k0 + 0.5, out=t)
-        np.divide(t, FRAMES_PER_S, out=t)  # (k + 0.5) / 100: exact ms (* 0.01 is not)
-        x = self._x
-        frame_energy_db(x, c0, n, HOP, ENERGY_WIN, o["energy_db"])
-        # webrtcvad on each 10 ms hop [c - HOP/2, c + HOP/2)
-        to_pcm16(x, c0 - HOP // 2, n * HOP, self._pcm)
-        web = o["webrtc"]
-        is_speech = self._vad.is_speech
-        pcm = self._pcm
-        for i in range(n):  # one C call per hop: webrtcvad has no batch interface
-            web[i] = is_speech(pcm[i * HOP:(i + 1) * HOP].data.cast("B"), SAMPLE_RATE)
-        self.pitch.process(x, c0, n, o["energy_db"], o["f0_hz"], o["periodicity"], o["voiced"])
-        # raw decision (turn timing uses it: IPU ends are not delayed by the hangover), then the
-        # hangover for the ``speech`` column
-        kv.vad_hysteresis(o["energy_db"], web, o["voiced"], o["periodicity"], n, self._vad_prm,
-                          self._vad_state, self._vad_ring, self._vad_hist, self._vad_pend,
-                          o["speech_raw"])
-        kv.apply_hangover(o["speech_raw"], n, self._hang_state, self._hang, o["speech"])
-        # syllable nuclei accept a frame as voiced when the tracker says so or it is strongly
-        # periodic: the fixed-lag voicing decision drops some short syllables
-        soft = self._soft[:n]
-        np.greater(o["periodicity"][:n], RATE_PERIODICITY, out=soft)
-        np.logical_or(soft, o["voiced"][:n], out=soft)
-        self.rate.process(k0, n, o["energy_db"], soft, o["nucleus_age"], o["rate_sps"])
+        """Every per-frame kernel on frames ``k0 .. k0+n-1`` (centre of the first: ``x[c0]``), in
+        one numba call (:func:`prosync.native.hop.speaker_frames`): frame time, 25 ms energy,
+        webrtcvad on each 10 ms hop, pitch, the hysteresis VAD (``speech_raw``, which turn timing
+        uses: IPU ends are not delayed by the hangover) and its hangover (``speech``), then the
+        syllable nuclei and rate, which accept a frame as voiced when the pitch tracker says so
+        or it is strongly periodic (the fixed-lag voicing decision drops some short syllables)."""
+        speaker_frames(self._x, c0, n, k0, *self._args)

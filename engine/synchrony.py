@@ -22,9 +22,9 @@ largest |r|: ``lag_s`` and the signed ``r_peak``), and ``z``: the window's peak 
 time-shift surrogates of the same session (the window of one voice against the other voice at
 another time), as the normal quantile of that rank p-value, so ``z > 1.96`` is ``p < 0.025``
 (see :class:`SynchronyTracker`). :meth:`SynchronyTracker.session_test` gives the session-level
-test: the mean lag profile over all windows against circular shifts of the second voice over
-the whole session so far. **Positive lag: the second speaker follows the first.** Synchrony is
-reported, never a target: the therapy evidence on "more synchrony" is mixed.
+test: the whole session's lagged correlation against surrogates of the second voice that keep
+both voices' timing (:func:`session_test`). **Positive lag: the second speaker follows the
+first.** Synchrony is reported, never a target: the therapy evidence on "more synchrony" is mixed.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from ..native.surrogate import (
     find_runs,
     hold_runs,
     pool_p,
+    pooled_profiles,
     rotate_runs,
     session_profiles,
     shift_surrogates,
@@ -72,12 +73,20 @@ MIN_SESSION_SHIFTS = 19
 #: shifted against each other: 12-15 % false positives at 60 s with 8 s windows, 2-7 % at 100 s;
 #: bench/bench_sync_null.py).
 MIN_SESSION_SPANS = 8
+#: The whole-session statistic (``statistic="pooled"``) has no windows; it needs the live
+#: preset's 8 x (8 s + 2 x 2 s) whatever the preset (and two shift gaps with the shifts).
+MIN_SESSION_TEST_S = 96.0
+#: ... and its circular shifts (voice activity) keep at least this plus twice the lag reach
+#: away from the real alignment (s; the live window).
+MIN_SHIFT_S = 8.0
 #: A speaker's IPUs in the series are runs of values joined across gaps of at most this long
 #: (s; about the turn tracker's IPU bridging): the hold carries the mean of the last one, and
 #: the session test of f0, energy and rate rotates their content over the slots.
 RUN_BRIDGE_S = 0.3
 #: ... whose content is rotated by at least this many runs either way; with fewer than
-#: ``2 * MIN_ROTATION + MIN_SESSION_SHIFTS - 1`` runs the series is shifted instead.
+#: ``2 * MIN_ROTATION + MIN_SESSION_SHIFTS - 1`` runs there is no calibrated test (circular
+#: shifts instead break the turn-taking, which alone couples energy and rate: 29 % and 67 %
+#: false positives on pseudo-dialogues of people who never met).
 MIN_ROTATION = 2
 _PROBIT = NormalDist().inv_cdf
 #: Planted coupling strength (r) the power statement is about, and per preset and feature the
@@ -109,13 +118,14 @@ class SyncRow:
 class SessionSync:
     """The session-level synchrony test of one feature (:meth:`SynchronyTracker.session_test`).
 
-    ``r``: the mean over windows of r at ``lag_s``, the lag where the session's mean lag
-    profile has its largest |value| (signed; positive lag: the second speaker follows);
-    ``p``: rank p-value of that |mean r| among the same statistic with the second speaker's
-    series circularly shifted over the session (``n_surrogates`` shifts, each at least a
-    window plus twice the lag reach away); ``r_crit``: the 95th percentile of the shifted
-    values, the smallest |mean r| this session could call significant at 5 %. NaN with a
-    ``reason`` when the session is too short.
+    ``r``: the whole session's correlation at ``lag_s``, the lag (up to the preset's reach)
+    where the session's lagged correlation has its largest |r| (signed; positive lag: the
+    second speaker follows); ``p``: rank p-value of that |r| among the same statistic with
+    the second speaker's utterances rotated over their slots (f0, energy, rate) or its series
+    circularly shifted (vad) (``n_surrogates``; :func:`session_test`); ``r_crit``: the 95th
+    percentile of the surrogates' values, the smallest |r| this session could call
+    significant at 5 %; ``units``: the complete pairs behind ``r`` (with
+    ``statistic="windows"``: the windows). NaN with a ``reason`` when the session is too short.
     """
 
     feature: str
@@ -123,7 +133,7 @@ class SessionSync:
     lag_s: float
     p: float
     r_crit: float
-    windows: int
+    units: int
     n_surrogates: int
     duration_s: float
     reason: str = ""
@@ -196,15 +206,18 @@ class SynchronyTracker:
         Each bin's frames are added to the speaker's baseline before the bin is made relative
         to it, so the result depends only on the audio, never on how it was split into pushes.
         """
-        vals = []
-        for s, fr in enumerate((a, b)):
-            if self._carry[s] is not None:
-                raw = np.dtype((np.void, fr.dtype.itemsize))  # no per-field promotion
-                fr = np.concatenate([self._carry[s].view(raw), fr.view(raw)]).view(fr.dtype)
-            m = (len(fr) // self.per_bin) * self.per_bin
-            self._carry[s] = fr[m:].copy() if m < len(fr) else None
-            vals.append(self._bins(fr[:m], self.baselines[s], s))
-            self._bin_count[s] += m // self.per_bin
+        return [self.bin_one(0, a), self.bin_one(1, b)]
+
+    def bin_one(self, s: int, fr: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`bin` for speaker ``s`` alone (the speakers' bins are independent: a caller
+        may bin them on different hops, as long as both precede :meth:`push`)."""
+        if self._carry[s] is not None:
+            raw = np.dtype((np.void, fr.dtype.itemsize))  # no per-field promotion
+            fr = np.concatenate([self._carry[s].view(raw), fr.view(raw)]).view(fr.dtype)
+        m = (len(fr) // self.per_bin) * self.per_bin
+        self._carry[s] = fr[m:].copy() if m < len(fr) else None
+        vals = self._bins(fr[:m], self.baselines[s], s)
+        self._bin_count[s] += m // self.per_bin
         return vals
 
     def _bins(self, fr, baseline, s_idx) -> dict[str, np.ndarray]:
@@ -263,16 +276,30 @@ class SynchronyTracker:
 
     def push(self, vals: list[dict[str, np.ndarray]]) -> tuple[int, int]:
         """First half of :meth:`update`: the bins into the history and the streaming WCC (the
-        windows they complete wait in the queue); returns the bin span for :meth:`settle`."""
+        windows they complete wait in the queue); returns the bin span for :meth:`settle`.
+        The same as :meth:`push_series` then :meth:`push_wcc` (a caller may run them, and
+        :meth:`push_wcc` feature by feature, on different hops)."""
+        span = self.push_series(vals)
+        self.push_wcc(vals)
+        return span
+
+    def push_series(self, vals: list[dict[str, np.ndarray]]) -> tuple[int, int]:
+        """The bins into the history (first part of :meth:`push`); returns the bin span."""
         n0 = self._n
         n_new = len(vals[0]["vad"])
-        if n_new == 0:
-            return n0, n0
-        self._append(vals, n_new)
+        if n_new:
+            self._append(vals, n_new)
+        return n0, self._n
+
+    def push_wcc(self, vals: list[dict[str, np.ndarray]], features=None) -> None:
+        """The streaming WCC of the bins ``vals`` for the features of these indices (all by
+        default; second part of :meth:`push`): the windows they complete wait in the queue."""
+        if len(vals[0]["vad"]) == 0:
+            return
         done = []  # (chunk end, feature index, window start, lag profile)
-        for i, f in enumerate(FEATURES):
-            w = self.wcc[f]
-            k = w.push_unchecked(vals[0][f], vals[1][f])  # the binning made contiguous float64
+        for i in range(len(FEATURES)) if features is None else features:
+            w = self.wcc[FEATURES[i]]
+            k = w.push_unchecked(vals[0][FEATURES[i]], vals[1][FEATURES[i]])  # contiguous f64
             for j in range(k):
                 ws = int(w._out_win[j]) * w.step_samples
                 done.append((ws + self.chunk, i, ws, w._out[j].copy()))
@@ -280,8 +307,8 @@ class SynchronyTracker:
         # bins later (its values, time and t_s unchanged), so no bin carries all four
         for end, i, ws, r in done:
             self._queue.append((end + i, i, ws, r))
-        self._queue.sort(key=lambda q: (q[0], q[1]))
-        return n0, self._n
+        if done:
+            self._queue.sort(key=lambda q: (q[0], q[1]))
 
     def settle(self, n0: int, n1: int) -> list[SyncRow]:
         """Second half of :meth:`update` for the bins ``n0:n1`` pushed last: the surrogate
@@ -338,12 +365,12 @@ class SynchronyTracker:
             z=-_PROBIT(min(p, 0.999)) if p == p else math.nan, n_valid=int(n_valid), p=float(p),
         )
 
-    def session_series(self, feature: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """The two speakers' series of ``feature`` over the session so far, and the second
-        speaker's series before the hold (None for ``vad``): views."""
+    def session_series(self, feature: str):
+        """``(a, b, raw_a, raw_b)``: the two speakers' series of ``feature`` over the session
+        so far and each before the hold (None for ``vad``): views."""
         i = FEATURES.index(feature)
-        raw = self._all[4 + i, 1, :self._n] if i < 3 else None
-        return self._all[i, 0, :self._n], self._all[i, 1, :self._n], raw
+        raw = (self._all[4 + i, 0, :self._n], self._all[4 + i, 1, :self._n]) if i < 3 else (None, None)
+        return self._all[i, 0, :self._n], self._all[i, 1, :self._n], *raw
 
     def session_test(self, features=FEATURES) -> dict[str, SessionSync]:
         """The session-level test of each feature over the session so far (see
@@ -351,21 +378,32 @@ class SynchronyTracker:
         minutes), so call it at the end or every few seconds, not every hop."""
         out = {}
         for f in features:
-            a, b, raw = self.session_series(f)
-            out[f] = session_test(a, b, self.cfg, feature=f, raw2=raw)
+            a, b, raw1, raw2 = self.session_series(f)
+            out[f] = session_test(a, b, self.cfg, feature=f, raw2=raw2, raw1=raw1)
         return out
 
 
 def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
-                 n_surrogates: int | None = None, raw2=None) -> SessionSync:
+                 n_surrogates: int | None = None, raw2=None, raw1=None,
+                 statistic: str = "pooled") -> SessionSync:
     """Session-level synchrony test of two series at ``cfg.rate_hz`` (NaN = missing).
 
-    Statistic: the session's mean lag profile (r of every window of ``cfg``'s WCC, averaged
-    over windows per lag) at its largest |value|. Null: the same statistic for
-    ``n_surrogates`` (default ``cfg.session_surrogates``) surrogates of the second speaker.
-    Overlapping windows are dependent in the real statistic and in every surrogate alike, so
-    the rank p-value needs no independence. Deterministic (no random draws): the same
-    series give the same result however they were pushed.
+    Statistic (``"pooled"``, the default): the whole session's lagged correlation, one Pearson
+    r per lag (up to ``cfg.lag_s``) over the session's complete pairs in which the follower
+    speaks: at a positive lag the second speaker's own values (``raw2`` finite: not held)
+    against the first speaker's series, held or not, at a negative lag the reverse (``raw1``),
+    at lag 0 either; every complete pair where the raw series are not given; at its largest
+    |r|. A coupling that moves a speaker's level from utterance to utterance (a level that
+    follows the level the partner spoke at last) lives mostly *between* short windows, which a
+    windowed r centres away, and in the follower's speech, not in the leader's speech against
+    the follower's held level; the pooled, directed r keeps it (planted F0 coupling on real
+    voices: bench/bench_sync_power.py). ``"windows"``: the
+    earlier statistic, the mean lag profile over ``cfg``'s windows (r of every window,
+    averaged per lag) at its largest |value|. Null: the same statistic for ``n_surrogates``
+    (default ``cfg.session_surrogates``) surrogates of the second speaker. Overlapping
+    windows or neighbouring pairs are dependent in the real statistic and in every surrogate
+    alike, so the rank p-value needs no independence. Deterministic (no random draws): the
+    same series give the same result however they were pushed.
 
     Surrogates: with ``raw2`` (the second speaker's series before the hold; f0, energy and
     rate), the content of the speaker's runs of values (IPUs: gaps of at most 0.3 s joined)
@@ -373,13 +411,17 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
     for every k at least ``MIN_ROTATION`` runs away) and the hold applied again: both
     speakers' timing, hence the turn-taking, stays exactly as it was, the order of the
     second speaker's utterances too (their drift), and only which utterance sits where
-    moves. The turn-taking itself couples the series (the
-    shared rise and fall of every utterance, lined up by the alternation of turns), and a
-    test that broke the timing would call that F0 or energy synchrony. Without ``raw2``
-    (voice activity, whose coupling *is* the timing), or with too few runs:
-    ``s2`` circularly shifted by shifts spread evenly over ``[g, N - g]``, ``g = window +
-    2 * lag`` samples, so no shifted pairing falls within the lag reach of the real one.
+    moves. The turn-taking itself couples the series (the shared rise and fall of every
+    utterance, lined up by the alternation of turns), and a test that broke the timing would
+    call that F0, energy or rate synchrony (pseudo-dialogues of people who never met, energy
+    and rate: 29 % and 67 % false positives with circular shifts, bench/results/sync_null.md).
+    With ``raw2`` but fewer than 22 runs: no p-value (a ``reason``). Without ``raw2`` (voice
+    activity, whose coupling *is* the timing): ``s2`` circularly shifted by shifts spread
+    evenly over ``[g, N - g]``, ``g = 8 s + 2 * lag`` (``"windows"``: ``window + 2 * lag``),
+    so no shifted pairing falls within the lag reach of the real one.
     """
+    if statistic not in ("pooled", "windows"):
+        raise ValueError(f"statistic={statistic!r}: use 'pooled' or 'windows'")
     a = np.ascontiguousarray(s1, dtype=np.float64)
     b = np.ascontiguousarray(s2, dtype=np.float64)
     rate = float(cfg.rate_hz)
@@ -388,17 +430,34 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
     step = max(1, int(round(cfg.step_s * rate)))
     n = len(a)
     k = int(cfg.session_surrogates if n_surrogates is None else n_surrogates)
-    g = win + 2 * lag
+    # shifts keep this far from the real alignment: a window plus the lag reach either way
+    # (the pooled statistic has no window: the live preset's 8 s)
+    g = (win if statistic == "windows" else int(round(MIN_SHIFT_S * rate))) + 2 * lag
     avail = n - 2 * g + 1
     nan = math.nan
-    need = max(2 * g + MIN_SESSION_SHIFTS - 1, MIN_SESSION_SPANS * g)
+    need = max(2 * g + MIN_SESSION_SHIFTS - 1,
+               MIN_SESSION_SPANS * g if statistic == "windows" else int(MIN_SESSION_TEST_S * rate))
     if n < need:
         return SessionSync(feature, nan, nan, nan, nan, 0, 0, n / rate,
                            f"{n / rate:.0f} s is too short for a calibrated session test: need "
                            f"{need / rate:.0f} s with {cfg.window_s:g} s windows and "
                            f"±{cfg.lag_s:g} s")
     nl = 2 * lag + 1
-    pre = np.empty((9, n + 1))
+    pre = np.empty((9, n + 1)) if statistic == "windows" else None
+
+    # the pooled statistic's pairs: the follower's own values (before the hold) against the
+    # leader's series, held or not (``pooled_profiles``); every pair without the raw series
+    own_a = np.isfinite(raw1).astype(np.float64) if raw1 is not None else np.ones(n)
+    own_b = np.isfinite(raw2).astype(np.float64) if raw2 is not None else np.ones(n)
+
+    def profiles(y, shifts, prof, cnt):
+        if pre is None:
+            pooled_profiles(a, y, own_a, own_b, lag, shifts, prof, cnt)
+        else:
+            session_profiles(a, y, win, lag, step, shifts, pre, prof, cnt)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                prof[:] = np.where(cnt > 0, prof / np.maximum(cnt, 1), np.nan)
+
     runs = None
     if raw2 is not None:
         raw = np.ascontiguousarray(raw2, dtype=np.float64)
@@ -406,8 +465,12 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
         ends = np.empty(n, np.int64)
         bridge = int(round(RUN_BRIDGE_S * rate))
         nrun = find_runs(raw, bridge, starts, ends)
-        if nrun >= 2 * MIN_ROTATION + MIN_SESSION_SHIFTS - 1:
-            runs = (raw, starts, ends, nrun)
+        if nrun < 2 * MIN_ROTATION + MIN_SESSION_SHIFTS - 1:
+            return SessionSync(feature, nan, nan, nan, nan, 0, 0, n / rate,
+                               f"{nrun} utterances of the second speaker are too few for a "
+                               f"calibrated session test: need "
+                               f"{2 * MIN_ROTATION + MIN_SESSION_SHIFTS - 1}")
+        runs = (raw, starts, ends, nrun)
     if runs is None:
         k = min(k, avail)
         shifts = np.empty(k + 1, np.int64)
@@ -415,7 +478,7 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
         shifts[1:] = g + np.round(np.linspace(0, avail - 1, k)).astype(np.int64)
         prof = np.empty((k + 1, nl))
         cnt = np.empty((k + 1, nl))
-        session_profiles(a, b, win, lag, step, shifts, pre, prof, cnt)
+        profiles(b, shifts, prof, cnt)
     else:
         raw, starts, ends, nrun = runs
         hb = int(round(cfg.hold_s * rate))
@@ -425,28 +488,26 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
         prof = np.empty((k + 1, nl))
         cnt = np.empty((k + 1, nl))
         zero = np.zeros(1, np.int64)
-        session_profiles(a, b, win, lag, step, zero, pre, prof[:1], cnt[:1])
+        profiles(b, zero, prof[:1], cnt[:1])
         sur = np.empty(n)
         held = np.empty(n)
         for j, r in enumerate(rots, 1):
             rotate_runs(raw, starts, ends, nrun, int(r), sur)
             hold_runs(sur, hb, bridge, held)
-            session_profiles(a, held, win, lag, step, zero, pre, prof[j:j + 1], cnt[j:j + 1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(cnt > 0, prof / np.maximum(cnt, 1), np.nan)
-    absm = np.abs(mean)
+            profiles(held, zero, prof[j:j + 1], cnt[j:j + 1])
+    absm = np.abs(prof)
     ok = np.isfinite(absm).any(axis=1)
     stat = np.full(k + 1, np.nan)
     stat[ok] = np.nanmax(absm[ok], axis=1)
     null = stat[1:][np.isfinite(stat[1:])]
-    windows = int(cnt[0].max()) if nl else 0
+    units = int(cnt[0].max()) if nl else 0
     if not math.isfinite(stat[0]) or len(null) < MIN_SESSION_SHIFTS:
-        return SessionSync(feature, nan, nan, nan, nan, windows, len(null), n / rate,
+        return SessionSync(feature, nan, nan, nan, nan, units, len(null), n / rate,
                            "no window with a defined correlation (too little speech or voicing)")
     j = int(np.nanargmax(absm[0]))
     p = (1.0 + np.sum(null >= stat[0])) / (1.0 + len(null))
-    return SessionSync(feature, float(mean[0, j]), (j - lag) / rate, float(p),
-                       float(np.quantile(null, 0.95)), windows, len(null), n / rate)
+    return SessionSync(feature, float(prof[0, j]), (j - lag) / rate, float(p),
+                       float(np.quantile(null, 0.95)), units, len(null), n / rate)
 
 
 def session_note(t: SessionSync, preset: str) -> str | None:

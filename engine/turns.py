@@ -276,16 +276,20 @@ class TurnTracker:
             raise ProsyncError(f"got {len(speech)} speech arrays for {len(self.speakers)} "
                                "speakers: give one per speaker")
         out: list[TurnEvent] = []
+        done: list = []
         for i, (sp, name, flags) in enumerate(zip(self._spk, self.speakers, speech, strict=True)):
             flags = np.asarray(flags, dtype=bool)[:n]
             if flags.shape[0] != n:
                 raise ProsyncError(f"speech array of {name!r} has {flags.shape[0]} frames, "
                                    f"expected n={n}")
-            done: list = []
             sp.update(k0, flags, None if voiced is None else np.asarray(voiced[i], bool)[:n], done)
-            out.extend(_ipu_event(name, a, b) for a, b in done)
-        self._k = k0 + n
-        self._advance(min(sp.horizon(self._k) for sp in self._spk), out)
+            if done:
+                out.extend(_ipu_event(name, a, b) for a, b in done)
+                done.clear()
+        k = self._k = k0 + n
+        spk = self._spk
+        safe = spk[0].horizon(k) if len(spk) == 1 else min(spk[0].horizon(k), spk[1].horizon(k))
+        self._advance(safe, out)
         return out
 
     def flush(self) -> list[TurnEvent]:
@@ -306,6 +310,8 @@ class TurnTracker:
         """Feed every final edge before frame ``safe`` to the joint-state machine, in time order."""
         spk = self._spk
         while True:
+            if not (spk[0].edges or spk[-1].edges):  # the common case: no edge waiting
+                return
             t = min((sp.edges[0][0] for sp in spk if sp.edges), default=None)
             if t is None or t >= safe:
                 return

@@ -89,7 +89,8 @@ def _run(session_cls) -> None:
     # the session test's kernels (both kinds of surrogates) on a series long enough for them
     from .synchrony import session_test
 
-    x = np.sin(np.arange(200) * 0.3)
-    gaps = np.where(np.arange(200) % 20 < 12, x, np.nan)
+    n = int(cfg.sync.rate_hz * 100)  # past the test's shortest session (96 s)
+    x = np.sin(np.arange(n) * 0.3)
+    gaps = np.where(np.arange(n) % 20 < 12, x, np.nan)
     session_test(x, x[::-1].copy(), cfg.sync, n_surrogates=19)
-    session_test(x, gaps, cfg.sync, n_surrogates=19, raw2=gaps)
+    session_test(x, gaps, cfg.sync, n_surrogates=19, raw2=gaps, raw1=gaps)

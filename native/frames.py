@@ -44,3 +44,12 @@ def to_pcm16(x, start, count, out):
         elif not (v == v):
             v = 0.0
         out[i] = np.int16(v)
+
+
+@jit
+def all_finite(x):
+    """True when no sample of ``x`` is NaN or infinite."""
+    for i in range(x.shape[0]):
+        if not np.isfinite(x[i]):
+            return False
+    return True

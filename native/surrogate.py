@@ -338,3 +338,77 @@ def rotate_runs(raw, starts, ends, nrun, k, out):
         nj = ends[j] - starts[j]
         for t in range(ni):
             out[starts[i] + t] = raw[starts[j] + (t * nj) // ni]
+
+
+@jit
+def pooled_profiles(a, b, own_a, own_b, lag, shifts, prof, cnt):
+    """Whole-session lagged correlation of ``a`` against ``b`` circularly shifted, per shift.
+
+    ``prof[k, L + lag]``: Pearson r over the complete pairs ``(a[u], b'[u + L])`` of the
+    session (one correlation, not a mean over windows), ``b'[t] = b[(t - d) mod N]`` for
+    ``d = shifts[k]``; shift 0 is the real pairing (no wrap: ``0 <= u + L < N``). Positive L:
+    b follows. A pair counts only when the follower's value is its own (``own_b`` for L > 0,
+    ``own_a`` for L < 0, either at L = 0; 1.0/0.0): the follower speaking against the
+    leader's value then, held or not. All ones: every complete pair. NaN with fewer than 3
+    pairs or a constant side; ``cnt[k, L + lag]``: the pairs. Sums are taken about each
+    series' mean, so they keep their precision.
+    """
+    N = a.shape[0]
+    ma = 0.0
+    mb = 0.0
+    na = 0
+    nb = 0
+    for t in range(N):
+        if a[t] == a[t]:
+            ma += a[t]
+            na += 1
+        if b[t] == b[t]:
+            mb += b[t]
+            nb += 1
+    ma = ma / na if na else 0.0
+    mb = mb / nb if nb else 0.0
+    for k in range(shifts.shape[0]):
+        d = shifts[k]
+        for L in range(-lag, lag + 1):
+            n = 0.0
+            sx = 0.0
+            sy = 0.0
+            sxx = 0.0
+            syy = 0.0
+            sxy = 0.0
+            for u in range(N):
+                j = u + L - d
+                if d == 0:
+                    if j < 0 or j >= N:
+                        continue
+                else:
+                    j = j % N
+                x = a[u]
+                y = b[j]
+                if not (x == x and y == y):
+                    continue
+                if L > 0:
+                    if own_b[j] == 0.0:
+                        continue
+                elif L < 0:
+                    if own_a[u] == 0.0:
+                        continue
+                elif own_a[u] == 0.0 and own_b[j] == 0.0:
+                    continue
+                dx = x - ma
+                dy = y - mb
+                n += 1.0
+                sx += dx
+                sy += dy
+                sxx += dx * dx
+                syy += dy * dy
+                sxy += dx * dy
+            cnt[k, L + lag] = n
+            r = np.nan
+            if n >= 3.0:
+                vx = sxx - sx * sx / n
+                vy = syy - sy * sy / n
+                if vx > 1e-12 * (sxx + 1e-300) and vy > 1e-12 * (syy + 1e-300):
+                    r = (sxy - sx * sy / n) / np.sqrt(vx * vy)
+                    r = min(1.0, max(-1.0, r))
+            prof[k, L + lag] = r

@@ -35,12 +35,12 @@ HIST_PER_DB = 2.0
 HIST_BINS = 280
 #: Indices of the parameter vector of :func:`vad_hysteresis`.
 P_ON_DB, P_OFF_DB, P_VOICED_DB, P_FLOOR_Q, P_MAX_UNVOICED, P_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, \
-    P_PERIODIC = 0, 1, 2, 3, 4, 5, 6, 7, 8
-N_VAD_PARAMS = 9
+    P_PERIODIC, P_PEAK_Q, P_PEAK_ON_DB, P_PEAK_OFF_DB = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+N_VAD_PARAMS = 12
 #: Indices of its scalar state vector (a fresh state is all zeros).
-S_IN_SPEECH, S_UNVOICED, S_RING_POS, S_RING_FILL, S_N_PEND, S_FLOOR, S_LEVEL, S_NOISE = \
-    0, 1, 2, 3, 4, 5, 6, 7
-N_VAD_STATE = 8
+S_IN_SPEECH, S_UNVOICED, S_RING_POS, S_RING_FILL, S_N_PEND, S_FLOOR, S_LEVEL, S_NOISE, \
+    S_PEAK = 0, 1, 2, 3, 4, 5, 6, 7, 8
+N_VAD_STATE = 9
 
 
 @jit
@@ -81,6 +81,31 @@ def _floor_value(q, st, hist):
         if acc >= need and acc > 0:
             return HIST_LO_DB + b / HIST_PER_DB
     return HIST_LO_DB + (HIST_BINS - 1) / HIST_PER_DB
+
+
+@jit
+def _floor_values(q, q_hi, st, hist):
+    """The ``q`` and ``q_hi >= q`` quantiles of the ring in one pass (as :func:`_floor_value`)."""
+    fill = st[S_RING_FILL]
+    if fill <= 0:
+        st[S_PEAK] = np.nan
+        return np.nan
+    need = q * fill
+    need_hi = q_hi * fill
+    acc = 0.0
+    lo = np.nan
+    for b in range(HIST_BINS):
+        acc += hist[b]
+        if acc > 0:
+            if acc >= need and not (lo == lo):
+                lo = HIST_LO_DB + b / HIST_PER_DB
+            if acc >= need_hi:
+                st[S_PEAK] = HIST_LO_DB + b / HIST_PER_DB
+                return lo
+    st[S_PEAK] = HIST_LO_DB + (HIST_BINS - 1) / HIST_PER_DB
+    if not (lo == lo):
+        lo = st[S_PEAK]
+    return lo
 
 
 @jit
@@ -136,12 +161,17 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
     lq = prm[P_LEVEL_Q]
     lstep = prm[P_LEVEL_STEP]
     per_min = prm[P_PERIODIC]
+    q_hi = prm[P_PEAK_Q]
+    pk_on = prm[P_PEAK_ON_DB]
+    pk_off = prm[P_PEAK_OFF_DB]
     for i in range(n):
         e = float(energy_db[i])
         b = energy_bin(e)
-        floor = _floor_value(q, st, hist)
+        floor = _floor_values(q, q_hi, st, hist)
+        peak = st[S_PEAK]
         if not (floor == floor):
             floor = e
+            peak = e
         level = st[S_LEVEL]
         speech = False
         if e > ABS_FLOOR_DB:
@@ -151,11 +181,11 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
                     periodicity[i] < per_min or st[S_IN_SPEECH] == 0.0):
                 speech = False
             elif st[S_IN_SPEECH] > 0:
-                speech = e > floor + off_db
+                speech = e > floor + off_db and e > peak + pk_off
             elif st[S_NOISE] > 0:  # after noise taken for speech: no onset before a quiet frame
                 speech = False
             else:
-                speech = webrtc[i] and e > floor + on_db
+                speech = webrtc[i] and e > floor + on_db and e > peak + pk_on
         if e <= floor + off_db:
             st[S_NOISE] = 0.0
         if speech and voiced[i]:
@@ -187,14 +217,14 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
             _floor_add(b, st, ring, hist)
         st[S_IN_SPEECH] = 1.0 if speech else 0.0
         out_speech[i] = speech
-    st[S_FLOOR] = _floor_value(q, st, hist)
+    st[S_FLOOR] = _floor_values(q, q_hi, st, hist)
 
 
 # ----------------------------------------------------------------------------- cross-talk
 
 
 @jit
-def channel_correlation(xa, xb, pre, n, hop, win, max_lag, need, out):
+def channel_correlation(xa, xb, pre, n, hop, win, max_lag, need, out, scratch):
     """Largest normalised cross-correlation of two channels at small lags, per frame.
 
     Parameters
@@ -217,10 +247,16 @@ def channel_correlation(xa, xb, pre, n, hop, win, max_lag, need, out):
     out : float64 array, shape (>= n,)
         ``max |r(lag)|`` over the lags, with ``r`` the correlation coefficient of the window of
         ``xa`` and the window of ``xb`` shifted by ``lag`` (every second sample).
+    scratch : float64 array, shape (2, >= 2 * max_lag + 1)
+        Caller-owned: the sums of every lag, accumulated side by side (the lag loop is the
+        inner one, contiguous, so it runs in SIMD lanes; each sum adds its terms in time order).
 
     Cross-talk (one voice reaching both microphones, a few ms apart) gives values near 1; two
     people speaking at once, each into their own microphone, give low values whatever their levels.
     """
+    nl = 2 * max_lag + 1
+    sab = scratch[0]
+    sbb = scratch[1]
     for i in range(n):
         if not need[i]:
             out[i] = 0.0
@@ -232,15 +268,19 @@ def channel_correlation(xa, xb, pre, n, hop, win, max_lag, need, out):
             saa += float(xa[t]) * float(xa[t])
         best = 0.0
         if saa > 0.0:
-            for lag in range(-max_lag, max_lag + 1):
-                sab = 0.0
-                sbb = 0.0
-                for t in range(a0, end, 2):
-                    vb = float(xb[t + lag])
-                    sab += float(xa[t]) * vb
-                    sbb += vb * vb
-                if sbb > 0.0:
-                    r = abs(sab) / np.sqrt(saa * sbb)
+            for k in range(nl):
+                sab[k] = 0.0
+                sbb[k] = 0.0
+            for t in range(a0, end, 2):
+                va = float(xa[t])
+                seg = xb[t - max_lag:t - max_lag + nl]
+                for k in range(nl):
+                    vb = float(seg[k])
+                    sab[k] += va * vb
+                    sbb[k] += vb * vb
+            for k in range(nl):
+                if sbb[k] > 0.0:
+                    r = abs(sab[k]) / np.sqrt(saa * sbb[k])
                     if r > best:
                         best = r
         out[i] = best

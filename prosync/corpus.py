@@ -9,10 +9,11 @@ Sessions (naming rule, files directly in DIR or below):
 * or ``--manifest CSV`` with columns ``session,audio[,audio2][,rttm][,speakers]`` (paths relative
   to the CSV).
 
-Output (``OUT``): ``<table>/session=NAME/part-0.parquet`` for frames, turns, synchrony, pacing and
-series (hive partitions: ``pyarrow.dataset.dataset(OUT / "frames", partitioning="hive")`` gives a
-``session`` column), ``summary/session=NAME/summary.json``, ``failures.parquet`` (session, file,
-reason), ``sessions.parquet`` and ``corpus_summary.json`` (with pseudo-dyad significance).
+Output (``OUT``): ``<table>/session=NAME/part-0.parquet`` for every session table of the schema
+(frames, turns, synchrony, pacing, series, end_of_turn, turn_end; hive partitions:
+``pyarrow.dataset.dataset(OUT / "frames", partitioning="hive")`` gives a ``session`` column),
+``summary/session=NAME/summary.json``, ``failures.parquet`` (session, file, reason),
+``sessions.parquet`` and ``corpus_summary.json`` (with pseudo-dyad significance).
 
 Nothing is lost: a session is scored into ``OUT/.work/NAME/`` (every file written to a temporary
 name, fsynced, renamed); its tables are then renamed into their partitions and its
@@ -31,8 +32,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from prosync.engine.config import DEFAULT_PRESET
+from prosync.engine.schema import SESSION_TABLES
 
-TABLES = ("frames", "turns", "synchrony", "pacing", "series")
+#: The per-session tables partitioned by session (every session table of the one schema).
+TABLES = tuple(SESSION_TABLES)
 AUDIO_EXT = {".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf", ".opus"}
 FEATURES = {"f0": "f0_st", "energy": "energy_db", "rate": "rate_sps", "vad": "vad"}
 

@@ -16,7 +16,9 @@ probability stays under returns ``INCOMPLETE`` however long the VAD says the use
 :meth:`analyze_end_of_turn` (called at each VAD stop) answers from the same state without any
 model inference. The analyzer's :attr:`agent_session` also takes the bot's own audio
 (``push_agent``): :class:`prosync.pipecat_reply.ProsyncReplyGate` pushes what it lets through,
-so the pacing advice (rate, loudness) sees both voices.
+so the pacing advice (rate, loudness) sees both voices, and the end-of-turn calibration tells
+the user's pauses from the hand-overs the bot took. Without the bot's audio every silence
+looks like a pause of the user, and the wait grows towards the user's longest silences.
 """
 
 from __future__ import annotations

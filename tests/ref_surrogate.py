@@ -94,6 +94,32 @@ def session_profiles(a, b, win, lag, step, shifts):
     return prof, cnt
 
 
+def pooled_profiles(a, b, own_a, own_b, lag, shifts):
+    """(r, pairs) per shift and lag: ``b`` (and its own-value mask) rolled by the shift, the
+    pairs at lag L those with both values finite, u + L inside the session for shift 0, and the
+    follower's value its own; r by numpy's corrcoef."""
+    n = len(a)
+    prof = np.full((len(shifts), 2 * lag + 1), np.nan)
+    cnt = np.zeros_like(prof)
+    for k, d in enumerate(shifts):
+        bb, ob = np.roll(b, d), np.roll(own_b, d)
+        for L in range(-lag, lag + 1):
+            xs, ys = [], []
+            for u in range(n):
+                j = u + L
+                if d == 0 and not 0 <= j < n:
+                    continue
+                j %= n
+                follower_own = (ob[j] if L > 0 else own_a[u] if L < 0 else max(ob[j], own_a[u]))
+                if np.isfinite(a[u]) and np.isfinite(bb[j]) and follower_own:
+                    xs.append(a[u])
+                    ys.append(bb[j])
+            cnt[k, L + lag] = len(xs)
+            if len(xs) >= 3 and np.ptp(xs) > 0 and np.ptp(ys) > 0:
+                prof[k, L + lag] = np.corrcoef(xs, ys)[0, 1]
+    return prof, cnt
+
+
 def find_runs(raw, bridge) -> list[tuple[int, int]]:
     fin = np.flatnonzero(np.isfinite(raw))
     runs = []

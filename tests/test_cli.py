@@ -55,7 +55,7 @@ def test_score_two_mono_files_equals_stereo(stereo, tmp_path):
 def test_score_mono_one_speaker(tmp_path):
     a, _, _ = dialogue()
     sf.write(str(tmp_path / "m.wav"), a, 16000)
-    assert main(["score", str(tmp_path / "m.wav"), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert main(["score", str(tmp_path / "m.wav"), "-o", str(tmp_path / "o"), "--quiet"]) == 0  # -o = --out
     t = pq.read_table(tmp_path / "o" / "frames.parquet")
     assert set(t.column("speaker").to_pylist()) == {"a"}
 

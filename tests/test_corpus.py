@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
-from prosync.corpus import corpus_pseudo_dyads, discover, run_corpus
+from prosync.corpus import TABLES, corpus_pseudo_dyads, discover, run_corpus
 from tests.audio import dialogue
 
 
@@ -48,6 +48,9 @@ def test_corpus_dataset_failures_and_resume(tmp_path):
     assert "rttm=" in fails["mono"]["reason"]  # the library names its parameter
     fr = ds.dataset(out / "frames", partitioning="hive").to_table()
     assert set(fr.column("session").to_pylist()) == {"s0", "s1", "s2"}
+    for t in ("end_of_turn", "turn_end"):  # every session table is partitioned, none left out
+        assert {p.parent.name for p in (out / t).glob("session=*/part-0.parquet")} == {
+            "session=s0", "session=s1", "session=s2"}
     pd_ = s["pseudo_dyads"]
     assert pd_["pseudo_pairs"] == 6 and set(pd_["features"]) == {"f0", "energy", "rate", "vad"}
     again = run_corpus(src, out, workers=1, progress=False)
@@ -115,9 +118,9 @@ def test_sigkill_mid_run_loses_nothing(tmp_path):
     assert 1 <= len(finished) < 4
     for s in finished:
         json.loads((out / "summary" / f"session={s}" / "summary.json").read_text())
-        for t in ("frames", "turns", "synchrony", "pacing", "series"):
+        for t in TABLES:
             pq.read_table(out / t / f"session={s}" / "part-0.parquet")
-    dataset_files = [f for t in ("frames", "turns", "synchrony", "pacing", "series", "summary")
+    dataset_files = [f for t in (*TABLES, "summary")
                      for f in (out / t).rglob("*") if f.is_file()] if (out / "frames").exists() else []
     assert not [f for f in dataset_files if f.name.endswith(".partial") or f.name.startswith(".")]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

@@ -108,6 +108,36 @@ def test_users_own_pauses_calibrate_the_wait():
     assert events[-1].latency_s > ev0[0].latency_s + 0.3
 
 
+def _exchanges(other_from_s: float, other_to_s: float):
+    """8 exchanges (user 1 s, silence 1.5 s with the other talking from ``other_from_s`` to
+    ``other_to_s`` into it), then a last user IPU and 3 s of silence: (user, other) frames."""
+    f = _frames([(1.0, True), (1.5, False)] * 8 + [(1.0, True), (3.0, False)])
+    other = np.zeros(len(f), FRAME_DTYPE)
+    for i in range(8):
+        k = int(round((i * 2.5 + 1.0 + other_from_s) / HOP_S))
+        other["speech_raw"][k:k + int(round((other_to_s - other_from_s) / HOP_S))] = True
+    return f, other
+
+
+def test_users_hand_overs_make_turn_ends_likelier_and_barge_ins_count_for_nothing():
+    cfg = EndOfTurnConfig(bias=-1.5, cue_weight=0.0)
+    _, (alone,), _ = _run(_frames([(1.0, True), (3.0, False)]), cfg)
+    # the other takes each silence and stops before the user speaks again: hand-overs
+    f, other = _exchanges(0.3, 1.2)
+    _, events, tr = _run(f, cfg, other=other)
+    assert (tr._n_end, tr._n_hold, tr._n_pause) == (8, 0, 0)
+    assert tr.end_log_odds == pytest.approx(math.log(12 / 4))
+    assert events[-1].prior > alone.prior and events[-1].latency_s < alone.latency_s - 0.1
+    # the other is still talking when the user speaks again: ambiguous, counted as neither
+    f, other = _exchanges(1.0, 1.8)
+    _, events, tr = _run(f, cfg, other=other)
+    assert (tr._n_end, tr._n_hold, tr._n_pause) == (0, 0, 0)
+    assert events[-1].latency_s == pytest.approx(alone.latency_s)
+    # the user's own pauses (nobody else talking) make turn ends less likely
+    _, events, tr = _run(_exchanges(0.0, 0.0)[0], cfg)
+    assert tr._n_hold == 8 and tr.end_log_odds == pytest.approx(math.log(4 / 12))
+
+
 def test_turn_yielding_cues_make_it_fire_earlier():
     cfg = EndOfTurnConfig(cue_weight=1.0)
     flat = _frames([(3.0, True), (3.0, False)])

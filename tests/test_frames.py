@@ -46,3 +46,15 @@ def test_to_pcm16_clips_and_zeroes_nan():
     to_pcm16(x, 0, 8, out)
     ref = [0, 16384, -16384, 32767, -32768, 0, 32767, -32768]
     np.testing.assert_array_equal(out, ref)
+
+
+def test_all_finite_equals_numpy():
+    from prosync.native.frames import all_finite
+
+    rng = np.random.default_rng(5)
+    for dt in (np.float32, np.float64):
+        for trial in range(200):
+            x = rng.standard_normal(int(rng.integers(0, 400))).astype(dt)
+            if x.size and trial % 3:
+                x[rng.integers(0, x.size)] = (np.nan, np.inf, -np.inf)[trial % 3 - 1 + (trial % 2)]
+            assert all_finite(x) == bool(np.isfinite(x).all()), (dt, trial)

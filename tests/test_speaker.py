@@ -61,3 +61,82 @@ def test_resampled_input_gives_the_same_pitch():
     assert va[10:-10].mean() > 0.9 and vb[10:-10].mean() > 0.9
     f = np.nanmedian(b["f0_hz"][vb])
     assert abs(np.log2(f / 220.0)) < 0.01
+
+
+def _blocks(x, seed):
+    """``x`` cut into random block sizes (1 sample to 0.3 s)."""
+    rng = np.random.default_rng(seed)
+    i = 0
+    while i < len(x):
+        m = int(rng.choice([1, 7, 160, 161, 480, 1600, 4800]))
+        yield x[i:i + m]
+        i += m
+
+
+def _run(cls, x, seed):
+    tr = cls(Config(), 16000)
+    out = []
+
+    def emit(k0, n, rec):
+        out.append(rec[:n].copy())
+
+    for blk in _blocks(x, seed):
+        tr.feed(blk, emit)
+    tr.flush(emit)
+    return np.concatenate(out)
+
+
+def _check_fused(x, seed):
+    from tests.ref_speaker import RefSpeakerTrack
+
+    got, ref = _run(SpeakerTrack, x, seed), _run(RefSpeakerTrack, x, seed + 1)
+    assert got.dtype == ref.dtype and got.shape == ref.shape
+    for name in FRAME_DTYPE.names:  # bit-identical, NaN where NaN
+        assert got[name].tobytes() == ref[name].tobytes(), name
+    return ref
+
+
+def test_fused_kernel_equals_the_step_by_step_path_on_a_dialogue():
+    from tests.audio import dialogue
+
+    a, b, _ = dialogue()
+    for k, x in enumerate((a, b)):
+        ref = _check_fused(x, k)
+        assert ref["webrtc"].any() and ref["voiced"].any() and (ref["nucleus_age"] >= 0).any()
+
+
+def test_fused_kernel_equals_the_step_by_step_path_on_candor(shared_data):
+    import soundfile as sf
+
+    x, sr = sf.read(str(shared_data / "candor_mmvap_stereo" / "shift.wav"), dtype="float32",
+                    always_2d=True, frames=20 * 16000)
+    assert sr == 16000
+    for k in range(2):
+        ref = _check_fused(np.ascontiguousarray(x[:, k]), 10 + k)
+        assert ref["speech"].any() and not ref["speech"].all()
+
+
+def test_webrtcvad_from_numba_equals_the_python_binding(shared_data):
+    """Every aggressiveness mode, on real speech: the kernel's direct C calls and
+    ``webrtcvad.Vad.is_speech`` give the same decision on every 10 ms hop."""
+    import soundfile as sf
+    import webrtcvad
+
+    from prosync.engine.speaker import vad_handle, vad_library
+    from prosync.native.hop import webrtc_frames
+
+    x, _ = sf.read(str(shared_data / "candor_mmvap_stereo" / "shift.wav"), dtype="int16",
+                   always_2d=True, frames=30 * 16000)
+    pcm = np.ascontiguousarray(x[:, 0])
+    n = len(pcm) // HOP
+    vad_library()
+    for mode in range(4):
+        py, nb = webrtcvad.Vad(mode), webrtcvad.Vad(mode)
+        want = np.array([py.is_speech(pcm[i * HOP:(i + 1) * HOP].tobytes(), 16000)
+                         for i in range(n)])
+        got = np.zeros(n, dtype=np.bool_)
+        for lo in range(0, n, 37):  # state carried across calls
+            m = min(37, n - lo)
+            assert webrtc_frames(vad_handle(nb), pcm[lo * HOP:], m, HOP, 16000, got[lo:]) == 0
+        np.testing.assert_array_equal(got, want, err_msg=f"mode {mode}")
+        assert 0.1 < want.mean() < 0.95

@@ -11,6 +11,7 @@ from prosync.native.surrogate import (
     find_runs,
     hold_runs,
     pool_p,
+    pooled_profiles,
     rand_below,
     rotate_runs,
     session_profiles,
@@ -88,6 +89,41 @@ def test_session_profiles_match_rolled_windows(seed):
     wp, wc = ref.session_profiles(a, b, win, lag, step, shifts)
     np.testing.assert_array_equal(cnt, wc)
     np.testing.assert_allclose(prof, wp, atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pooled_profiles_match_rolled_pairs(seed):
+    rng = np.random.default_rng(seed)
+    n, lag = 140, 4
+    a = _series(rng, n, hold=True)
+    b = _series(rng, n, nan_frac=0.3 if seed == 2 else 0.1)
+    own_a = (rng.random(n) < 0.6).astype(float) if seed else np.ones(n)
+    own_b = (rng.random(n) < 0.5).astype(float) if seed else np.ones(n)
+    shifts = np.array([0, 9, 70, 139], np.int64)
+    prof = np.empty((len(shifts), 2 * lag + 1))
+    cnt = np.empty_like(prof)
+    pooled_profiles(a, b, own_a, own_b, lag, shifts, prof, cnt)
+    wp, wc = ref.pooled_profiles(a, b, own_a, own_b, lag, shifts)
+    np.testing.assert_array_equal(cnt, wc)
+    np.testing.assert_allclose(prof, wp, atol=1e-10)
+    assert np.isfinite(prof).all()
+    if seed:  # the follower-speaks rule drops pairs at every lag
+        full = np.empty_like(cnt)
+        pooled_profiles(a, b, np.ones(n), np.ones(n), lag, shifts, prof, full)
+        assert (cnt < full).all()
+
+
+def test_pooled_profiles_constant_or_empty_side_is_nan():
+    n = 50
+    ones = np.ones(n)
+    prof = np.empty((1, 3))
+    cnt = np.empty_like(prof)
+    pooled_profiles(np.full(n, 2.0), np.arange(n, dtype=float), ones, ones, 1,
+                    np.zeros(1, np.int64), prof, cnt)
+    assert np.isnan(prof).all() and (cnt == [[49, 50, 49]]).all()
+    pooled_profiles(np.arange(n, dtype=float), np.arange(n, dtype=float), ones, np.zeros(n), 1,
+                    np.zeros(1, np.int64), prof, cnt)
+    assert np.isnan(prof[0, 2]) and cnt[0, 2] == 0 and prof[0, 1] == pytest.approx(1.0)
 
 
 def test_session_profiles_shift_zero_is_the_real_pairing():

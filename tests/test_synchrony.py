@@ -373,6 +373,10 @@ def test_independent_pairs_window_p_is_calibrated():
 
 def test_session_test_streaming_equals_batch_and_detects():
     s1, s2 = planted("1.5", 1800, seed=21)
+    # utterances: 1 s gaps every 4 s (the second speaker's offset by 2 s), no hold
+    t = np.arange(len(s1))
+    s1[t % 40 >= 30] = np.nan
+    s2[(t + 20) % 40 >= 30] = np.nan
     tr = SynchronyTracker(SyncConfig(), [SpeakerBaseline(), SpeakerBaseline()])
     rng = np.random.default_rng(0)
     i = 0
@@ -381,13 +385,18 @@ def test_session_test_streaming_equals_batch_and_detects():
         tr.update([{f: v[i:i + k] for f in FEATURES} for v in (s1, s2)])
         i += k
     got = tr.session_test()["f0"]
-    want = session_test(s1, s2, SyncConfig(), feature="f0")
+    want = session_test(s1, s2, SyncConfig(), feature="f0", raw2=s2, raw1=s1)
     assert got == want
-    # with the series before the hold (here: no gaps), the run permutation needs runs: one
-    # run only, so the circular shifts are used, the same result
-    assert session_test(s1, s2, SyncConfig(), feature="f0", raw2=s2) == want
-    assert got.p == pytest.approx(1 / 100) and got.lag_s == pytest.approx(1.5)
-    assert got.r > 0.5 and got.r_crit < 0.3 and got.n_surrogates == 99
+    # 46 utterances of the second speaker, rotated by 2 to 44: 43 surrogates, none as large
+    assert got.n_surrogates == 43 and got.p == pytest.approx(1 / 44)
+    assert got.lag_s == pytest.approx(1.5) and got.r > 0.5 and got.r_crit < 0.3
+    # without the raw series: every pair, circular shifts; the same coupling
+    shifted = session_test(s1, s2, SyncConfig(), feature="f0")
+    assert shifted.p == pytest.approx(1 / 100) and shifted.lag_s == pytest.approx(1.5)
+    assert shifted.n_surrogates == 99
+    # too few utterances for the rotation: no p-value, a reason
+    few = session_test(s1, np.where(t < 300, s2, 0.5), SyncConfig(), raw2=np.where(t < 300, s2, 0.5))
+    assert math.isnan(few.p) and "utterances" in few.reason
 
 
 def test_session_hold_equals_the_binning_hold(run4000):
@@ -397,7 +406,7 @@ def test_session_hold_equals_the_binning_hold(run4000):
 
     _, _, series, sess = run4000
     for f in FEATURES[:3]:
-        _, held, raw = sess.synchrony_series(f)
+        _, held, _, raw = sess.synchrony_series(f)
         np.testing.assert_array_equal(held, series["agent"][f])
         out = np.empty(len(raw))
         hold_runs(np.ascontiguousarray(raw), int(round(sess.config.sync.hold_s * 10)), 3, out)

@@ -10,7 +10,7 @@ from prosync.commands._util import add_preset
 def register(sub) -> None:
     c = sub.add_parser("corpus", help="score every session of a folder into one Parquet dataset")
     c.add_argument("root", metavar="DIR", help="folder of sessions (see the README's naming rule)")
-    c.add_argument("--out", required=True, help="output dataset folder")
+    c.add_argument("-o", "--out", required=True, help="output dataset folder")
     c.add_argument("--manifest", metavar="CSV", help="session,audio[,audio2][,rttm][,speakers]")
     c.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     c.add_argument("--dask", metavar="tcp://HOST:PORT", help="run on an existing Dask cluster")

@@ -21,7 +21,7 @@ def register(sub) -> None:
     s = sub.add_parser("score", help="score a recorded session to Parquet tables and a summary")
     s.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="a mono file (one speaker), a stereo file, or two mono files")
-    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("-o", "--out", required=True, help="output folder")
     s.add_argument("--speakers", help="comma-separated speaker names, e.g. client,therapist")
     s.add_argument("--channels", help="1-based channels of a multichannel file, e.g. 1,2")
     s.add_argument("--rttm", metavar="FILE",
@@ -36,7 +36,7 @@ def register(sub) -> None:
     s.set_defaults(func=cmd_score)
 
     d = sub.add_parser("demo", help="score the built-in two-speaker dialogue")
-    d.add_argument("--out", default="prosync-demo", help="output folder (default ./prosync-demo)")
+    d.add_argument("-o", "--out", default="prosync-demo", help="output folder (default ./prosync-demo)")
     add_preset(d)
     d.set_defaults(func=cmd_demo)
 

@@ -1,0 +1,132 @@
+"""One speaker's frames in one call: frame times, energy, webrtcvad, pitch, VAD, nuclei and rate.
+
+:func:`speaker_frames` runs, for ``n`` frames of one speaker, every per-frame kernel the engine
+uses, in the order :class:`prosync.engine.speaker.SpeakerTrack` documents, calling the kernels
+of :mod:`.frames`, :mod:`.pitch`, :mod:`.vad` and :mod:`.nuclei` (their bodies live there). One
+crossing from Python into numba per speaker and push instead of a dozen, and no numpy temporary.
+
+webrtcvad's C entry point ``WebRtcVad_Process`` is called directly, by symbol name: the engine
+loads the webrtcvad extension's shared library into LLVM's symbol table first
+(:func:`prosync.engine.speaker.vad_library`), and passes the ``VadInst*`` of a
+``webrtcvad.Vad`` as an integer, so its state is the one the Python binding would use.
+"""
+
+import numpy as np
+from numba import types
+
+from ._jit import jit
+from .frames import frame_energy_db, to_pcm16
+from .nuclei import nuclei_online, rolling_count, smooth_intensity
+from .pitch import decimate2, refine_f0, track, yin_candidates
+from .vad import apply_hangover, channel_correlation, remove_cross_talk, vad_hysteresis
+
+#: ``int WebRtcVad_Process(VadInst* handle, int fs, const int16_t* audio, size_t length)``:
+#: 1 speech, 0 not, -1 bad arguments. Pointers are passed as pointer-sized integers.
+webrtc_process = types.ExternalFunction(
+    "WebRtcVad_Process", types.intc(types.intp, types.intc, types.intp, types.uintp))
+
+
+@jit
+def webrtc_frames(handle, pcm, n, hop, sr, out):
+    """webrtcvad's decision on ``n`` consecutive ``hop``-sample frames of ``pcm`` (int16):
+    ``out[i]`` True where it returns 1. Returns the number of calls that failed (-1)."""
+    bad = 0
+    base = pcm.ctypes.data
+    for i in range(n):
+        r = webrtc_process(handle, sr, base + 2 * i * hop, hop)
+        out[i] = r == 1
+        if r < 0:
+            bad += 1
+    return bad
+
+
+@jit
+def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
+                   pcm, vad_handle,
+                   p_h, p_y, p_r, p_d, p_cand, p_cnt, p_edb, p_prm, p_delta, p_nd, p_rtau, p_rbp,
+                   p_rf, p_lvl, p_pos, p_geom, y_state,
+                   v_prm, v_state, v_ring, v_hist, v_pend, hang_state, hang,
+                   soft, r_weights, r_hist, r_pos, r_contour, r_params, r_fstate, r_istate,
+                   r_ring, r_head, r_win,
+                   t_s, energy_db, webrtc, f0, periodicity, voiced, speech_raw, speech,
+                   nucleus_age, rate_sps):
+    """Fill the columns ``t_s .. rate_sps`` for frames ``k0 .. k0+n-1`` of one speaker.
+
+    Frame ``i`` is centred on ``x[c0 + i*hop]``. The ``p_*`` arrays are the pitch tracker's
+    (:class:`prosync.engine.pitch.PitchTracker`; ``p_geom`` = lag, left, span, tau_min, tau_max,
+    win2, ewin2, swin2, win_refine, which it computes once; ``y_state`` (int64[2], zeros when
+    fresh) the stream position and length of the decimated signal ``p_y`` holds from the last
+    call), ``v_*`` and ``hang*`` the VAD's,
+    ``r_*`` the rate tracker's (:class:`prosync.engine.rate.RateTracker`). Returns the number of
+    failed webrtcvad calls (0).
+    """
+    for i in range(n):
+        t_s[i] = (np.float64(i) + (k0 + 0.5)) / 100.0  # (k + 0.5) / 100: exact ms
+    frame_energy_db(x, c0, n, hop, energy_win, energy_db)
+    # webrtcvad on each 10 ms hop [c - hop/2, c + hop/2)
+    to_pcm16(x, c0 - hop // 2, n * hop, pcm)
+    bad = webrtc_frames(vad_handle, pcm, n, hop, sr, webrtc)
+    # pitch (PitchTracker.process): frames analysed so far run ``lag`` frames ahead of ``k0``
+    lag, left, span = p_geom[0], p_geom[1], p_geom[2]
+    hop2 = hop // 2
+    a = p_pos[0] - k0
+    m = n + lag - a
+    start = c0 + a * hop - 2 * left
+    ny = (m - 1) * hop2 + span
+    # the 8 kHz signal on the grid of the frame centres: the samples the last call decimated
+    # (stream positions y_state[0] + 2j, j < y_state[1]) are moved, not decimated again
+    s_new = start + (k0 * hop + hop // 2 - c0)  # stream position of x[start]
+    keep = 0
+    if y_state[1] > 0 and s_new >= y_state[0]:
+        shift = (s_new - y_state[0]) // 2
+        keep = min(max(y_state[1] - shift, 0), ny)
+        for j in range(keep):
+            p_y[j] = p_y[shift + j]
+    decimate2(x, start + 2 * keep, ny - keep, p_h, p_y[keep:])
+    y_state[0] = s_new
+    y_state[1] = ny
+    yin_candidates(p_y, left, m, hop2, p_geom[5], p_geom[3], p_geom[4], p_geom[6], p_geom[7],
+                   p_r, p_d, p_cand[0], p_cand[1], p_cand[2], p_cnt, p_edb)
+    track(p_cand, p_edb, m, a - lag, p_prm, p_delta, p_nd, p_rtau, p_rbp, p_rf, p_lvl, p_pos,
+          f0, periodicity, voiced)
+    refine_f0(x, c0, n, hop, p_geom[8], float(sr), voiced, f0)
+    # raw decision (turn timing), then the hangover for ``speech``
+    vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, v_prm, v_state, v_ring, v_hist,
+                   v_pend, speech_raw)
+    apply_hangover(speech_raw, n, hang_state, hang, speech)
+    # syllable nuclei: voiced by the tracker or strongly periodic (compared in float32, as numpy)
+    for i in range(n):
+        soft[i] = periodicity[i] > rate_periodicity or voiced[i]
+    smooth_intensity(energy_db, n, r_weights, r_hist, r_pos, r_contour)
+    nuclei_online(r_contour, soft, n, r_params, r_fstate, r_istate, nucleus_age)
+    rolling_count(k0, n, nucleus_age, r_ring, r_head, r_win, rate_sps)
+    return bad
+
+
+@jit
+def cross_talk(x, pre, pcm_a, pcm_b, n, hop, win, max_lag, corr_min, energy_a, speech_a, raw_a,
+               energy_b, speech_b, raw_b, need, corr, scratch):
+    """Cross-talk removal for ``n`` joined frames of two microphones, in place.
+
+    ``x`` (float32[2, >= pre + n*hop]) holds the channels' last ``pre`` samples; the frames' hop
+    samples ``pcm_a``, ``pcm_b`` (``n*hop`` each) are appended after them. Where both channels
+    are ``speech`` (``need``), :func:`.vad.channel_correlation` measures the channels' similarity
+    (``corr``) and :func:`.vad.remove_cross_talk` drops the quieter channel's ``speech`` and
+    ``speech_raw`` (``raw_*``) flags where it is the other voice's bleed. The last ``pre``
+    samples move to the front for the next frames.
+    """
+    m = n * hop
+    any_need = False
+    for i in range(n):
+        need[i] = speech_a[i] and speech_b[i]
+        any_need = any_need or need[i]
+    for j in range(m):
+        x[0, pre + j] = pcm_a[j]
+        x[1, pre + j] = pcm_b[j]
+    if any_need:
+        channel_correlation(x[0], x[1], pre, n, hop, win, max_lag, need, corr, scratch)
+        remove_cross_talk(energy_a, speech_a, energy_b, speech_b, corr, n, corr_min)
+        remove_cross_talk(energy_a, raw_a, energy_b, raw_b, corr, n, corr_min)
+    for j in range(pre):  # forward copy: the source is always ahead of the destination
+        x[0, j] = x[0, m + j]
+        x[1, j] = x[1, m + j]
