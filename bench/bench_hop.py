@@ -110,7 +110,8 @@ def stages(x: np.ndarray) -> list[str]:
                              (s._sync, "bin_one", "task: binning one speaker (2 per 100 ms)"),
                              (s._sync, "push_series", "task: synchrony history (per 100 ms)"),
                              (s._sync, "push_wcc", "task: streaming WCC, two features (2 per 100 ms)"),
-                             (s._sync, "settle", "task: surrogates, window rows (per 100 ms)"),
+                             (s._sync, "refresh", "task: surrogate refresh (per 100 ms)"),
+                             (s._sync, "rows_due", "task: window rows (per 100 ms)"),
                              (s._pacing, "update", "task: pacing (per 100 ms)")):
         wrap(obj, name, label)
     if getattr(s, "_eot", None) is not None:

@@ -267,15 +267,15 @@ class Session:
             self._on_update(upd)
         return upd
 
-    # Synchrony and pacing run as a queue of tasks, seven per 100 ms bin: binning each speaker's
+    # Synchrony and pacing run as a queue of tasks, eight per 100 ms bin: binning each speaker's
     # frames (due when the bin's last frame is joined, and one frame later), the synchrony's
     # history (two frames later), its streaming WCC of two features and of the other two
-    # (three and four frames later), its surrogates and window rows (five frames later) and the
-    # pacing (six frames later). A push runs the tasks that are due by the frames joined so
-    # far, so a stream of 10 ms pushes spreads a bin's work over seven hops instead of paying
-    # for it in one, and what comes out by a given frame does not depend on push sizes. Values
-    # are those of running everything at once: the tasks keep their order, and turn events
-    # reach the pacing by their own time.
+    # (three and four frames later), its surrogate refresh and its window rows (five and six
+    # frames later) and the pacing (seven frames later). A push runs the tasks that are due by
+    # the frames joined so far, so a stream of 10 ms pushes spreads a bin's work over eight
+    # hops instead of paying for it in one, and what comes out by a given frame does not
+    # depend on push sizes. Values are those of running everything at once: the tasks keep
+    # their order, and turn events reach the pacing by their own time.
     def _queue_bins(self, cols, joined: int) -> None:
         per = self._sync.per_bin
         n = len(cols[0])
@@ -301,7 +301,7 @@ class Session:
         start = joined - m  # frames joined before the first unbinned one
         # bins whose tasks are all due already (a push that covers several bins) are done as
         # one batch: fewer calls for offline scoring, the same values and output
-        ready = max(0, min(whole, joined - 6 - start) // per * per)
+        ready = max(0, min(whole, joined - 7 - start) // per * per)
         spans = ([(0, ready)] if ready else []) + [(lo, lo + per) for lo in range(ready, whole, per)]
         for lo, hi in spans:
             end = start + hi
@@ -311,8 +311,9 @@ class Session:
                                 (end + 2, self._sync_series_task, held),
                                 (end + 3, self._sync_wcc_task, (held, (0, 1))),
                                 (end + 4, self._sync_wcc_task, (held, (2, 3))),
-                                (end + 5, self._sync_settle_task, held),
-                                (end + 6, self._pacing_task, held)))
+                                (end + 5, self._sync_settle_task, (held, 0)),
+                                (end + 6, self._sync_settle_task, (held, 1)),
+                                (end + 7, self._pacing_task, held)))
         rest = m - whole
         for u in ub:  # the frames of the unfinished bin to the front (rest < per <= whole)
             u.view(RAW)[:rest] = u.view(RAW)[whole:m]
@@ -342,8 +343,16 @@ class Session:
         held, features = arg
         self._sync.push_wcc(held[:2], features)
 
-    def _sync_settle_task(self, held, upd: Update) -> None:
-        upd.synchrony.extend(self._sync.settle(*held[2]))
+    def _sync_settle_task(self, arg, upd: Update) -> None:
+        held, part = arg
+        n0, n1 = held[2]
+        if n1 - n0 == 1:  # one bin: its surrogate refresh (part 0), then its rows (part 1)
+            if part == 0:
+                self._sync.refresh(n1)
+            else:
+                upd.synchrony.extend(self._sync.rows_due(n1))
+        elif part == 0:  # several bins at once (offline blocks): bin by bin, in one task
+            upd.synchrony.extend(self._sync.settle(n0, n1))
 
     def _pacing_task(self, held, upd: Update) -> None:
         upd.pacing.extend(self._pacing.update(held[:2]))

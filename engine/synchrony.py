@@ -314,13 +314,24 @@ class SynchronyTracker:
         """Second half of :meth:`update` for the bins ``n0:n1`` pushed last: the surrogate
         refresh of each bin and the rows of the windows due by then. Call it before the next
         :meth:`push`."""
-        first = self._n - self._len  # absolute index of buf[..., 0]
         rows = []
         for e in range(n0 + 1, n1 + 1):
-            self._refresh(e, first)
-            while self._queue and self._queue[0][0] <= e:
-                _, i, ws, r = self._queue.pop(0)
-                rows.append(self._row(i, ws, r, first))
+            self.refresh(e)
+            rows.extend(self.rows_due(e))
+        return rows
+
+    def refresh(self, e: int) -> None:
+        """The surrogate refresh at bin ``e`` (the first part of :meth:`settle` for one bin)."""
+        self._refresh(e, self._n - self._len)
+
+    def rows_due(self, e: int) -> list[SyncRow]:
+        """The rows of the windows due by bin ``e`` (the second part of :meth:`settle` for one
+        bin, after its :meth:`refresh`)."""
+        first = self._n - self._len  # absolute index of buf[..., 0]
+        rows = []
+        while self._queue and self._queue[0][0] <= e:
+            _, i, ws, r = self._queue.pop(0)
+            rows.append(self._row(i, ws, r, first))
         return rows
 
     def flush(self) -> list[SyncRow]:
