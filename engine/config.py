@@ -251,7 +251,7 @@ class PacingConfig:
 
 @dataclass(frozen=True)
 class EndOfTurnConfig:
-    """The end-of-turn hazard (:mod:`prosync.engine.endofturn`): few parameters, chosen by
+    """The end-of-turn hazard (:mod:`prosync.engine.endofturn`): few parameters, searched by
     leave-one-dataset-out on the development conversations (``bench/bench_end_of_turn.py``)."""
 
     #: ``turn_end`` fires when ``turn_end_prob`` reaches this (0..1): higher waits longer and
@@ -262,11 +262,12 @@ class EndOfTurnConfig:
     #: fires once the silence is longer than ~80 % of this user's pauses).
     bias: float = -1.5
     #: Log-odds per turn-yielding cue (Gravano & Hirschberg 2011: the chance of a switch rises
-    #: with the number of cues shown together). 0 by the leave-one-dataset-out search on the
-    #: development conversations: there the cues as measured do not separate pauses from ends
-    #: (AUC about 0.4-0.5 per cue, 39 events; ``bench/results/end_of_turn.md``, "Diagnosis"), so
-    #: they are measured and reported with every ``turn_end`` event but do not move the
-    #: probability unless a deployment sets a weight (about 0.6 per cue in G&H's data).
+    #: with the number of cues shown together). 0 here: on the development conversations the
+    #: cues as measured do not separate pauses from ends (AUC about 0.4-0.5 per cue, 39 events;
+    #: ``bench/results/end_of_turn.md``, "Diagnosis") and the leave-one-dataset-out search is
+    #: flat over bias -3 .. -1.5 and every weight (its best point moves from run to run), so
+    #: the cues are measured and reported with every ``turn_end`` event but move the
+    #: probability only when a deployment sets a weight (about 0.6 per cue in G&H's data).
     cue_weight: float = 0.0
     cue_centre: float = 4.0
     #: Population prior of the user's pause durations (log-normal median, s), its spread (sd of

@@ -122,7 +122,7 @@ class SpeakerTrack:
         # every argument of the kernel after (x, c0, n, k0): fixed arrays, bound once
         self._args = (
             HOP, ENERGY_WIN, SAMPLE_RATE, np.float32(RATE_PERIODICITY), self._pcm,
-            vad_handle(self._vad), *pt.kernel_state(), self._vad_prm, self._vad_state,
+            vad_handle(self._vad), *pt.kernel_state(), np.zeros(2, np.int64), self._vad_prm, self._vad_state,
             self._vad_ring, self._vad_hist, self._vad_pend, self._hang_state, self._hang,
             self._soft, *rt.kernel_state(),
             *(o[k] for k in ("t_s", "energy_db", "webrtc", "f0_hz", "periodicity", "voiced",
