@@ -4,43 +4,18 @@
 writable cache directory, otherwise importing a cached kernel fails with
 "no locator available": we point ``NUMBA_CACHE_DIR`` at the user's cache before
 numba is imported, unless the user chose one.
-
-numba checks a cached kernel against its own source file only: a kernel that calls kernels of
-other modules (``hop.speaker_frames`` has ``vad.vad_hysteresis`` and others compiled into it)
-would go on running their old code after they change. So the kernels are cached in a folder
-named by a digest of every module of this package (inside the folder above, or ``__pycache__``
-beside the sources): any change to any kernel starts a fresh cache.
 """
 
-import hashlib
 import os
 
-_pkg = os.path.dirname(os.path.abspath(__file__))
-if "NUMBA_CACHE_DIR" not in os.environ and not os.access(_pkg, os.W_OK):
-    _base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    os.environ["NUMBA_CACHE_DIR"] = os.path.join(_base, "prosync", "numba")
-
-
-def sources_digest(folder: str = _pkg) -> str:
-    """Digest of the names and contents of the modules in ``folder`` (this package's)."""
-    h = hashlib.sha1()
-    for name in sorted(os.listdir(folder)):
-        if name.endswith(".py"):
-            h.update(name.encode())
-            with open(os.path.join(folder, name), "rb") as f:
-                h.update(f.read())
-    return h.hexdigest()[:16]
-
-
-_tag = "kernels-" + sources_digest()
-_dir = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(_pkg, "__pycache__")
-if os.path.basename(_dir) != _tag:  # a child process inherits the folder already tagged
-    os.environ["NUMBA_CACHE_DIR"] = os.path.join(_dir, _tag)
+if "NUMBA_CACHE_DIR" not in os.environ:
+    _pkg = os.path.dirname(os.path.abspath(__file__))
+    if not os.access(_pkg, os.W_OK):
+        _base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        os.environ["NUMBA_CACHE_DIR"] = os.path.join(_base, "prosync", "numba")
 
 import numba  # noqa: E402
 from numba.core import caching as _caching  # noqa: E402
-
-numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # numba may have been imported already
 
 #: Flags for every kernel. ``fastmath`` stays off: several kernels rely on NaN semantics.
 JIT_FLAGS = {"cache": True, "nogil": True, "fastmath": False}
