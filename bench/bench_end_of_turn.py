@@ -294,7 +294,8 @@ def objective(s) -> float:
             + 2.0 * s["in_speech"] / n_ev)
 
 
-def tune(runs, base: EndOfTurnConfig) -> EndOfTurnConfig:
+def tune(runs, base: EndOfTurnConfig, surface: dict | None = None) -> EndOfTurnConfig:
+    """The grid point of least :func:`objective` (``surface``, when given, gets every point's)."""
     best = None
     for b in GRID_BIAS:
         for w in GRID_W:
@@ -302,6 +303,8 @@ def tune(runs, base: EndOfTurnConfig) -> EndOfTurnConfig:
             s = pooled(runs, lambda r, cfg=cfg: new_fires(r["log"], r["speech_raw"], cfg,
                                                           (cfg.threshold,))[cfg.threshold])
             j = objective(s)
+            if surface is not None:
+                surface[(b, w)] = j
             if best is None or j < best[0] - 1e-9:
                 best = (j, cfg)
     return best[1]
@@ -383,12 +386,13 @@ def main(argv=None) -> int:
     base = EndOfTurnConfig()
     datasets = sorted({r["dataset"] for r in runs})
     fold = {ds: tune([r for r in runs if r["dataset"] != ds], base) for ds in datasets}
-    all_cfg = tune(runs, base)
+    surface: dict = {}
+    all_cfg = tune(runs, base, surface)
     rows, cpu = evaluate(runs, fold)
     per_ds = {ds: evaluate([r for r in runs if r["dataset"] == ds], fold)[0] for ds in datasets}
     heard = evaluate(heard_only(runs), fold)[0]
     lines = report(runs, fold, all_cfg, base, datasets, rows, cpu, per_ds, heard,
-                   (GRID_BIAS, GRID_W))
+                   (GRID_BIAS, GRID_W), surface)
     lines += diagnosis(runs, base, heard)
     if args.reuse or args.reuse_peers:
         lines.insert(3, "(`--reuse`/`--reuse-peers`: the tables recomputed from the cached raw "

@@ -102,14 +102,16 @@ def stages(x: np.ndarray) -> list[str]:
 
     s = Session(sample_rate=SR)
     tr = s._tracks[0]
-    for obj, name, label in ((tr, "_compute", "speaker 1: all kernels of a hop"),
-                             (tr.pitch, "process", "speaker 1: pitch"),
-                             (tr.rate, "process", "speaker 1: syllable nuclei, rate"),
+    for obj, name, label in ((s, "push", "push (one speaker, all of it)"),
+                             (tr, "_compute", "speaker 1: all kernels of a hop (one numba call)"),
                              (s, "_join", "join (cross-talk, turns, end of turn, tasks)"),
+                             (s._xtalk, "apply", "cross-talk"),
                              (s._turns, "update", "turn tracker"),
-                             (s._sync, "bin", "task: binning (per 100 ms)"),
-                             (s._sync, "push", "task: streaming WCC (per 100 ms)"),
-                             (s._sync, "settle", "task: surrogates, window rows (per 100 ms)"),
+                             (s._sync, "bin_one", "task: binning one speaker (2 per 100 ms)"),
+                             (s._sync, "push_series", "task: synchrony history (per 100 ms)"),
+                             (s._sync, "push_wcc", "task: streaming WCC, two features (2 per 100 ms)"),
+                             (s._sync, "refresh", "task: surrogate refresh (per 100 ms)"),
+                             (s._sync, "rows_due", "task: window rows (per 100 ms)"),
                              (s._pacing, "update", "task: pacing (per 100 ms)")):
         wrap(obj, name, label)
     if getattr(s, "_eot", None) is not None:

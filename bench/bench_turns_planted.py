@@ -122,8 +122,24 @@ def real_noises(data: Path) -> list:
 # ----------------------------------------------------------------------------- systems
 
 
+CONFIG = None  # --set overrides (None: the defaults)
+
+
+def config_with(sets):
+    """The default Config with ``section.field=value`` overrides."""
+    from dataclasses import replace
+
+    cfg = prosync.Config()
+    for item in sets:
+        key, val = item.split("=")
+        sec, name = key.split(".")
+        cfg = replace(cfg, **{sec: replace(getattr(cfg, sec), **{name: type(getattr(
+            getattr(cfg, sec), name))(val)})})
+    return cfg.validate()
+
+
 def run_prosync(chans, sr):
-    s = prosync.Session(("a", "b"), sample_rate=sr, two_mics=True)
+    s = prosync.Session(("a", "b"), sample_rate=sr, config=CONFIG, two_mics=True)
     block = sr // 10
     events = []
     n = chans[0].shape[0]
@@ -279,7 +295,11 @@ def main(argv=None) -> None:
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
     ap.add_argument("--groups", default="", help="substring of the group names to run")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                    help="prosync setting other than the default (sensitivity runs)")
     args = ap.parse_args(argv)
+    global CONFIG
+    CONFIG = config_with(args.set) if args.set else None
     systems = [s for s in args.systems.split(",") if s]
     conds = [c for c in args.conditions.split(",") if c]
     data = shared_data()
@@ -309,7 +329,8 @@ def main(argv=None) -> None:
     audio_s = sum(d.duration_s for ds in dialogues.values() for d in ds)
     lines = ["# Turn timing on planted dialogues (exact truth)", "",
              "Command: `nice -n 5 python bench/bench_turns_planted.py`" +
-             (" --quick (development subset)" if args.quick else "") + ". "
+             (" --quick (development subset)" if args.quick else "") +
+             "".join(f" --set {x}" for x in args.set) + ". "
              f"{sum(len(ds) for ds in dialogues.values())} dialogues, {audio_s:.0f} s of stereo audio "
              f"per condition; theta {THETA_S * 1000:.0f} ms; transfers matched within "
              f"{MATCH_S * 1000:.0f} ms.", ""]

@@ -56,6 +56,12 @@ class VadConfig:
     #: non-speech frames (robust to the dips of real room tone, unlike the minimum).
     floor_quantile: float = 0.2
     floor_window_s: float = 3.0
+    #: Fluctuating noise (real room tone) peaks far above its floor: speech also has to clear
+    #: this quantile of the same non-speech frames, by ``peak_on_db`` to start and by
+    #: ``peak_off_db`` to go on.
+    peak_quantile: float = 0.9
+    peak_on_db: float = 3.0
+    peak_off_db: float = 0.0
     #: Speech without a voiced frame for this long ends, and is taken as noise.
     max_unvoiced_s: float = 0.3
     #: Unvoiced frames more than this far under the speaker's speech level (the 80th percentile
@@ -82,6 +88,9 @@ class VadConfig:
         _in_range(self, "vad", "voiced_margin_db", 0.0, 40.0, " dB")
         _in_range(self, "vad", "floor_quantile", 0.0, 1.0, "")
         _in_range(self, "vad", "floor_window_s", 0.1, 60.0, " s")
+        _in_range(self, "vad", "peak_quantile", 0.0, 1.0, "")
+        _in_range(self, "vad", "peak_on_db", -40.0, 40.0, " dB")
+        _in_range(self, "vad", "peak_off_db", -40.0, 40.0, " dB")
         _in_range(self, "vad", "max_unvoiced_s", 0.01, 5.0, " s")
         _in_range(self, "vad", "unvoiced_rel_db", 0.0, 120.0, " dB")
         _in_range(self, "vad", "periodic_min", 0.0, 1.01, "")
@@ -230,7 +239,7 @@ class PacingConfig:
 
 @dataclass(frozen=True)
 class EndOfTurnConfig:
-    """The end-of-turn hazard (:mod:`prosync.engine.endofturn`): few parameters, chosen by
+    """The end-of-turn hazard (:mod:`prosync.engine.endofturn`): few parameters, searched by
     leave-one-dataset-out on the development conversations (``bench/bench_end_of_turn.py``)."""
 
     #: ``turn_end`` fires when ``turn_end_prob`` reaches this (0..1): higher waits longer and
@@ -241,11 +250,12 @@ class EndOfTurnConfig:
     #: fires once the silence is longer than ~80 % of this user's pauses).
     bias: float = -1.5
     #: Log-odds per turn-yielding cue (Gravano & Hirschberg 2011: the chance of a switch rises
-    #: with the number of cues shown together). 0 by the leave-one-dataset-out search on the
-    #: development conversations: there the cues as measured do not separate pauses from ends
-    #: (AUC about 0.4-0.5 per cue, 39 events; ``bench/results/end_of_turn.md``, "Diagnosis"), so
-    #: they are measured and reported with every ``turn_end`` event but do not move the
-    #: probability unless a deployment sets a weight (about 0.6 per cue in G&H's data).
+    #: with the number of cues shown together). 0 here: on the development conversations the
+    #: cues as measured do not separate pauses from ends (AUC about 0.4-0.5 per cue, 39 events;
+    #: ``bench/results/end_of_turn.md``, "Diagnosis") and the leave-one-dataset-out search is
+    #: flat over bias -3 .. -1.5 and every weight (its best point moves from run to run), so
+    #: the cues are measured and reported with every ``turn_end`` event but move the
+    #: probability only when a deployment sets a weight (about 0.6 per cue in G&H's data).
     cue_weight: float = 0.0
     cue_centre: float = 4.0
     #: Population prior of the user's pause durations (log-normal median, s), its spread (sd of

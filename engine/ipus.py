@@ -125,10 +125,14 @@ class SpeakerIpus:
             same = not flags.any() if not self.last else bool(flags.all())
         cv = voiced if self.min_voiced > 0 else None
         if not same:
-            d = np.diff(flags.astype(np.int8), prepend=np.int8(self.last))
-            for j in np.flatnonzero(d):  # Python work per change only
-                f = k0 + int(j)
-                if d[j] > 0:  # speech starts at frame f
+            if n == 1:
+                changes = ((0, f),)
+            else:
+                d = np.diff(flags.astype(np.int8), prepend=np.int8(self.last))
+                changes = ((int(j), bool(d[j] > 0)) for j in np.flatnonzero(d))
+            for j, starts in changes:  # Python work per change only
+                f = k0 + j
+                if starts:  # speech starts at frame f
                     self.acc_from = f
                     if self.c_start >= 0:
                         if f - self.c_end < self.attach:

@@ -116,13 +116,6 @@ def copy_records(raw: np.ndarray) -> np.ndarray:
     return np.ndarray(raw.shape, FRAME_DTYPE, raw.copy())
 
 
-def concat(parts: list[np.ndarray]) -> np.ndarray:
-    """Concatenate frame records as raw bytes (no per-field dtype promotion)."""
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate([p.view(RAW) for p in parts]).view(FRAME_DTYPE)
-
-
 def silent_frames(k0: int, n: int) -> np.ndarray:
     """``n`` frames of silence from frame ``k0`` (a speaker with less audio at the end)."""
     out = np.zeros(n, dtype=FRAME_DTYPE)

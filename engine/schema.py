@@ -207,8 +207,9 @@ END_OF_TURN = Table("end_of_turn", "one row per 10 ms frame of the user's silenc
     _c("silence_s", "float32", "s", "the user's silence up to the end of this frame",
        nullable=False),
     _c("turn_end_prob", "float32", "0..1", "probability that the user's turn has ended (rather "
-       "than paused): turn-yielding cues at the end of speech x the silence so far against the "
-       "user's own pauses (prosync.engine.endofturn)", nullable=False),
+       "than paused): the silence so far against the user's own pauses, with the prior odds "
+       "from their own hand-overs and turn-yielding cues at the end of speech "
+       "(prosync.engine.endofturn)", nullable=False),
 ))
 
 _CUES = {
@@ -230,8 +231,8 @@ TURN_END = Table("turn_end", "one row per turn_end event: turn_end_prob reached 
     _c("latency_s", "float64", "s", "silence from the end of speech to the crossing",
        nullable=False, exact_ms=True),
     _c("turn_end_prob", "float64", "0..1", "the probability at the crossing", nullable=False),
-    _c("prior", "float64", "0..1", "the probability from the cues alone (before any silence)",
-       nullable=False),
+    _c("prior", "float64", "0..1", "the probability at the end of speech (before any silence): "
+       "the user's hand-over odds and the weighted cues", nullable=False),
     _c("ipu_s", "float64", "s", "length of the IPU that ended", nullable=False, exact_ms=True),
     *(_c(k, "float64", "0..1", v, nullable=False) for k, v in _CUES.items()),
 ))

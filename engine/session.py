@@ -20,9 +20,9 @@ from ..native.frames import all_finite
 from .config import Config
 from .endofturn import EOT_EMPTY, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
-from .join import RAW, CrossTalk, Pending, concat, silent_frames
+from .join import RAW, CrossTalk, Pending, copy_records, silent_frames
 from .pacing import PacingRow, PacingTracker
-from .speaker import SpeakerTrack
+from .speaker import FRAME_DTYPE, SpeakerTrack
 from .synchrony import SERIES_FIELDS, SynchronyTracker, SyncRow
 from .turns import TurnEvent, TurnTracker
 
@@ -123,7 +123,8 @@ class Session:
         if len(speakers) == 2:
             self._eot = EndOfTurnTracker(self.config.end_of_turn, bl[0],
                                          self.config.turns.ipu_bridge_s)
-        self._unbinned: list = []
+        #: Joined frames of each speaker not binned yet (rows ``:_n_unbinned``).
+        self._unbinned = [np.zeros(64, dtype=FRAME_DTYPE) for _ in speakers]
         self._n_unbinned = 0
         #: Synchrony and pacing work in time order (see :meth:`_run_tasks`).
         self._tasks: deque = deque()
@@ -266,36 +267,56 @@ class Session:
             self._on_update(upd)
         return upd
 
-    # Synchrony and pacing run as a queue of tasks, four per 100 ms bin: binning its frames
-    # (due when the bin's last frame is joined), the synchrony's streaming WCC (one frame later),
-    # its surrogates and window rows (two frames later) and the pacing (three frames later). A
-    # push runs the tasks that are due by the frames joined so far, so a stream of 10 ms pushes
-    # spreads a bin's work over four hops instead of paying for it in one, and what comes out by
-    # a given frame does not depend on push sizes. Values are those of running everything at
-    # once: the tasks keep their order, and turn events reach the pacing by their own time.
+    # Synchrony and pacing run as a queue of tasks, eight per 100 ms bin: binning each speaker's
+    # frames (due when the bin's last frame is joined, and one frame later), the synchrony's
+    # history (two frames later), its streaming WCC of two features and of the other two
+    # (three and four frames later), its surrogate refresh and its window rows (five and six
+    # frames later) and the pacing (seven frames later). A push runs the tasks that are due by
+    # the frames joined so far, so a stream of 10 ms pushes spreads a bin's work over eight
+    # hops instead of paying for it in one, and what comes out by a given frame does not
+    # depend on push sizes. Values are those of running everything at once: the tasks keep
+    # their order, and turn events reach the pacing by their own time.
     def _queue_bins(self, cols, joined: int) -> None:
         per = self._sync.per_bin
-        self._unbinned.append(cols)
-        self._n_unbinned += len(cols[0])
-        if self._n_unbinned < per:
+        n = len(cols[0])
+        m = self._n_unbinned
+        ub = self._unbinned
+        if m + n > ub[0].shape[0]:
+            grown = [np.zeros(2 * (m + n), dtype=b.dtype) for b in ub]
+            for g, b in zip(grown, ub):
+                g[:m] = b[:m]
+            ub = self._unbinned = grown
+        if n == 1:  # 10 ms pushes: a record assignment is the cheapest copy
+            ub[0][m] = cols[0][0]
+            ub[1][m] = cols[1][0]
+        else:
+            for b, c in zip(ub, cols):
+                b.view(RAW)[m:m + n] = c.view(RAW)
+        m += n
+        if m < per:
+            self._n_unbinned = m
             return
-        a = concat([c[0] for c in self._unbinned])
-        b = concat([c[1] for c in self._unbinned])
-        whole = self._n_unbinned - self._n_unbinned % per
-        start = joined - self._n_unbinned  # frames joined before the first unbinned one
-        # bins whose four tasks are all due already (a push that covers several bins) are
-        # done as one batch: fewer calls for offline scoring, the same values and output
-        ready = max(0, min(whole, joined - 3 - start) // per * per)
+        whole = m - m % per
+        a, b = (copy_records(u.view(RAW)[:whole]) for u in ub)
+        start = joined - m  # frames joined before the first unbinned one
+        # bins whose tasks are all due already (a push that covers several bins) are done as
+        # one batch: fewer calls for offline scoring, the same values and output
+        ready = max(0, min(whole, joined - 7 - start) // per * per)
         spans = ([(0, ready)] if ready else []) + [(lo, lo + per) for lo in range(ready, whole, per)]
         for lo, hi in spans:
             end = start + hi
-            held: list = []
-            self._tasks.extend(((end, self._bin_task, ((a[lo:hi], b[lo:hi]), held)),
-                                (end + 1, self._sync_push_task, held),
-                                (end + 2, self._sync_settle_task, held),
-                                (end + 3, self._pacing_task, held)))
-        rest = self._n_unbinned - whole
-        self._unbinned = [(a[whole:], b[whole:])] if rest else []
+            held: list = []  # the two speakers' bins, then the span of the streaming WCC
+            self._tasks.extend(((end, self._bin_task, (0, a[lo:hi], held)),
+                                (end + 1, self._bin_task, (1, b[lo:hi], held)),
+                                (end + 2, self._sync_series_task, held),
+                                (end + 3, self._sync_wcc_task, (held, (0, 1))),
+                                (end + 4, self._sync_wcc_task, (held, (2, 3))),
+                                (end + 5, self._sync_settle_task, (held, 0)),
+                                (end + 6, self._sync_settle_task, (held, 1)),
+                                (end + 7, self._pacing_task, held)))
+        rest = m - whole
+        for u in ub:  # the frames of the unfinished bin to the front (rest < per <= whole)
+            u.view(RAW)[:rest] = u.view(RAW)[whole:m]
         self._n_unbinned = rest
 
     def _run_tasks(self, upd: Update, joined: int | None) -> None:
@@ -306,24 +327,35 @@ class Session:
             fn(arg, upd)
 
     def _bin_task(self, arg, upd: Update) -> None:
-        (a, b), held = arg
-        bins = self._sync.bin(a, b)
-        held.append(bins)
-        if len(bins[0]["t_s"]):
-            series = {spk: {k: b[k] for k in SERIES_FIELDS} for spk, b in zip(self.speakers, bins)}
+        s, fr, held = arg
+        held.append(self._sync.bin_one(s, fr))
+        if s == 1 and len(held[1]["t_s"]):  # both speakers' bins: their series
+            series = {spk: {k: v[k] for k in SERIES_FIELDS} for spk, v in zip(self.speakers, held)}
             if upd.series:  # more than one bin in this push: concatenate
-                series = {spk: {k: np.concatenate([upd.series[spk][k], v[k]]) for k in v}
+                series = {spk: {k: np.concatenate([upd.series[spk][k], c]) for k, c in v.items()}
                           for spk, v in series.items()}
             upd.series = series
 
-    def _sync_push_task(self, held, upd: Update) -> None:  # noqa: ARG002 - a task's signature
-        held.append(self._sync.push(held[0]))
+    def _sync_series_task(self, held, upd: Update) -> None:  # noqa: ARG002 - a task's signature
+        held.append(self._sync.push_series(held[:2]))
 
-    def _sync_settle_task(self, held, upd: Update) -> None:
-        upd.synchrony.extend(self._sync.settle(*held[1]))
+    def _sync_wcc_task(self, arg, upd: Update) -> None:  # noqa: ARG002
+        held, features = arg
+        self._sync.push_wcc(held[:2], features)
+
+    def _sync_settle_task(self, arg, upd: Update) -> None:
+        held, part = arg
+        n0, n1 = held[2]
+        if n1 - n0 == 1:  # one bin: its surrogate refresh (part 0), then its rows (part 1)
+            if part == 0:
+                self._sync.refresh(n1)
+            else:
+                upd.synchrony.extend(self._sync.rows_due(n1))
+        elif part == 0:  # several bins at once (offline blocks): bin by bin, in one task
+            upd.synchrony.extend(self._sync.settle(n0, n1))
 
     def _pacing_task(self, held, upd: Update) -> None:
-        upd.pacing.extend(self._pacing.update(held[0]))
+        upd.pacing.extend(self._pacing.update(held[:2]))
 
     def _flush_task(self, _arg, upd: Update) -> None:
         upd.synchrony.extend(self._sync.flush())

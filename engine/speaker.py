@@ -98,6 +98,9 @@ class SpeakerTrack:
         self._vad_prm[kv.P_LEVEL_Q] = LEVEL_Q
         self._vad_prm[kv.P_LEVEL_STEP] = LEVEL_STEP_DB
         self._vad_prm[kv.P_PERIODIC] = v.periodic_min
+        self._vad_prm[kv.P_PEAK_Q] = v.peak_quantile
+        self._vad_prm[kv.P_PEAK_ON_DB] = v.peak_on_db
+        self._vad_prm[kv.P_PEAK_OFF_DB] = v.peak_off_db
         self._vad_state = np.zeros(kv.N_VAD_STATE)
         self._vad_ring = np.zeros(max(1, int(round(v.floor_window_s / HOP_S))), dtype=np.int32)
         self._vad_hist = np.zeros(kv.HIST_BINS, dtype=np.int32)
@@ -115,7 +118,7 @@ class SpeakerTrack:
         # every argument of the kernel after (x, c0, n, k0): fixed arrays, bound once
         self._args = (
             HOP, ENERGY_WIN, SAMPLE_RATE, np.float32(RATE_PERIODICITY), self._pcm,
-            vad_handle(self._vad), *pt.kernel_state(), self._vad_prm, self._vad_state,
+            vad_handle(self._vad), *pt.kernel_state(), np.zeros(2, np.int64), self._vad_prm, self._vad_state,
             self._vad_ring, self._vad_hist, self._vad_pend, self._hang_state, self._hang,
             self._soft, *rt.kernel_state(),
             *(o[k] for k in ("t_s", "energy_db", "webrtc", "f0_hz", "periodicity", "voiced",

@@ -207,15 +207,18 @@ class SynchronyTracker:
         Each bin's frames are added to the speaker's baseline before the bin is made relative
         to it, so the result depends only on the audio, never on how it was split into pushes.
         """
-        vals = []
-        for s, fr in enumerate((a, b)):
-            if self._carry[s] is not None:
-                raw = np.dtype((np.void, fr.dtype.itemsize))  # no per-field promotion
-                fr = np.concatenate([self._carry[s].view(raw), fr.view(raw)]).view(fr.dtype)
-            m = (len(fr) // self.per_bin) * self.per_bin
-            self._carry[s] = fr[m:].copy() if m < len(fr) else None
-            vals.append(self._bins(fr[:m], self.baselines[s], s))
-            self._bin_count[s] += m // self.per_bin
+        return [self.bin_one(0, a), self.bin_one(1, b)]
+
+    def bin_one(self, s: int, fr: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`bin` for speaker ``s`` alone (the speakers' bins are independent: a caller
+        may bin them on different hops, as long as both precede :meth:`push`)."""
+        if self._carry[s] is not None:
+            raw = np.dtype((np.void, fr.dtype.itemsize))  # no per-field promotion
+            fr = np.concatenate([self._carry[s].view(raw), fr.view(raw)]).view(fr.dtype)
+        m = (len(fr) // self.per_bin) * self.per_bin
+        self._carry[s] = fr[m:].copy() if m < len(fr) else None
+        vals = self._bins(fr[:m], self.baselines[s], s)
+        self._bin_count[s] += m // self.per_bin
         return vals
 
     def _bins(self, fr, baseline, s_idx) -> dict[str, np.ndarray]:
@@ -274,16 +277,30 @@ class SynchronyTracker:
 
     def push(self, vals: list[dict[str, np.ndarray]]) -> tuple[int, int]:
         """First half of :meth:`update`: the bins into the history and the streaming WCC (the
-        windows they complete wait in the queue); returns the bin span for :meth:`settle`."""
+        windows they complete wait in the queue); returns the bin span for :meth:`settle`.
+        The same as :meth:`push_series` then :meth:`push_wcc` (a caller may run them, and
+        :meth:`push_wcc` feature by feature, on different hops)."""
+        span = self.push_series(vals)
+        self.push_wcc(vals)
+        return span
+
+    def push_series(self, vals: list[dict[str, np.ndarray]]) -> tuple[int, int]:
+        """The bins into the history (first part of :meth:`push`); returns the bin span."""
         n0 = self._n
         n_new = len(vals[0]["vad"])
-        if n_new == 0:
-            return n0, n0
-        self._append(vals, n_new)
+        if n_new:
+            self._append(vals, n_new)
+        return n0, self._n
+
+    def push_wcc(self, vals: list[dict[str, np.ndarray]], features=None) -> None:
+        """The streaming WCC of the bins ``vals`` for the features of these indices (all by
+        default; second part of :meth:`push`): the windows they complete wait in the queue."""
+        if len(vals[0]["vad"]) == 0:
+            return
         done = []  # (chunk end, feature index, window start, lag profile)
-        for i, f in enumerate(FEATURES):
-            w = self.wcc[f]
-            k = w.push_unchecked(vals[0][f], vals[1][f])  # the binning made contiguous float64
+        for i in range(len(FEATURES)) if features is None else features:
+            w = self.wcc[FEATURES[i]]
+            k = w.push_unchecked(vals[0][FEATURES[i]], vals[1][FEATURES[i]])  # contiguous f64
             for j in range(k):
                 ws = int(w._out_win[j]) * w.step_samples
                 done.append((ws + self.chunk, i, ws, w._out[j].copy()))
@@ -291,20 +308,31 @@ class SynchronyTracker:
         # bins later (its values, time and t_s unchanged), so no bin carries all four
         for end, i, ws, r in done:
             self._queue.append((end + i, i, ws, r))
-        self._queue.sort(key=lambda q: (q[0], q[1]))
-        return n0, self._n
+        if done:
+            self._queue.sort(key=lambda q: (q[0], q[1]))
 
     def settle(self, n0: int, n1: int) -> list[SyncRow]:
         """Second half of :meth:`update` for the bins ``n0:n1`` pushed last: the surrogate
         refresh of each bin and the rows of the windows due by then. Call it before the next
         :meth:`push`."""
-        first = self._n - self._len  # absolute index of buf[..., 0]
         rows = []
         for e in range(n0 + 1, n1 + 1):
-            self._refresh(e, first)
-            while self._queue and self._queue[0][0] <= e:
-                _, i, ws, r = self._queue.pop(0)
-                rows.append(self._row(i, ws, r, first))
+            self.refresh(e)
+            rows.extend(self.rows_due(e))
+        return rows
+
+    def refresh(self, e: int) -> None:
+        """The surrogate refresh at bin ``e`` (the first part of :meth:`settle` for one bin)."""
+        self._refresh(e, self._n - self._len)
+
+    def rows_due(self, e: int) -> list[SyncRow]:
+        """The rows of the windows due by bin ``e`` (the second part of :meth:`settle` for one
+        bin, after its :meth:`refresh`)."""
+        first = self._n - self._len  # absolute index of buf[..., 0]
+        rows = []
+        while self._queue and self._queue[0][0] <= e:
+            _, i, ws, r = self._queue.pop(0)
+            rows.append(self._row(i, ws, r, first))
         return rows
 
     def flush(self) -> list[SyncRow]:

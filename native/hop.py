@@ -44,7 +44,7 @@ def webrtc_frames(handle, pcm, n, hop, sr, out):
 def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
                    pcm, vad_handle,
                    p_h, p_y, p_r, p_d, p_cand, p_cnt, p_edb, p_prm, p_delta, p_nd, p_rtau, p_rbp,
-                   p_rf, p_lvl, p_pos, p_geom,
+                   p_rf, p_lvl, p_pos, p_geom, y_state,
                    v_prm, v_state, v_ring, v_hist, v_pend, hang_state, hang,
                    soft, r_weights, r_hist, r_pos, r_contour, r_params, r_fstate, r_istate,
                    r_ring, r_head, r_win,
@@ -54,7 +54,9 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
 
     Frame ``i`` is centred on ``x[c0 + i*hop]``. The ``p_*`` arrays are the pitch tracker's
     (:class:`prosync.engine.pitch.PitchTracker`; ``p_geom`` = lag, left, span, tau_min, tau_max,
-    win2, ewin2, swin2, win_refine, which it computes once), ``v_*`` and ``hang*`` the VAD's,
+    win2, ewin2, swin2, win_refine, which it computes once; ``y_state`` (int64[2], zeros when
+    fresh) the stream position and length of the decimated signal ``p_y`` holds from the last
+    call), ``v_*`` and ``hang*`` the VAD's,
     ``r_*`` the rate tracker's (:class:`prosync.engine.rate.RateTracker`). Returns the number of
     failed webrtcvad calls (0).
     """
@@ -70,7 +72,19 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
     a = p_pos[0] - k0
     m = n + lag - a
     start = c0 + a * hop - 2 * left
-    decimate2(x, start, (m - 1) * hop2 + span, p_h, p_y)
+    ny = (m - 1) * hop2 + span
+    # the 8 kHz signal on the grid of the frame centres: the samples the last call decimated
+    # (stream positions y_state[0] + 2j, j < y_state[1]) are moved, not decimated again
+    s_new = start + (k0 * hop + hop // 2 - c0)  # stream position of x[start]
+    keep = 0
+    if y_state[1] > 0 and s_new >= y_state[0]:
+        shift = (s_new - y_state[0]) // 2
+        keep = min(max(y_state[1] - shift, 0), ny)
+        for j in range(keep):
+            p_y[j] = p_y[shift + j]
+    decimate2(x, start + 2 * keep, ny - keep, p_h, p_y[keep:])
+    y_state[0] = s_new
+    y_state[1] = ny
     yin_candidates(p_y, left, m, hop2, p_geom[5], p_geom[3], p_geom[4], p_geom[6], p_geom[7],
                    p_r, p_d, p_cand[0], p_cand[1], p_cand[2], p_cnt, p_edb)
     track(p_cand, p_edb, m, a - lag, p_prm, p_delta, p_nd, p_rtau, p_rbp, p_rf, p_lvl, p_pos,

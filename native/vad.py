@@ -35,12 +35,12 @@ HIST_PER_DB = 2.0
 HIST_BINS = 280
 #: Indices of the parameter vector of :func:`vad_hysteresis`.
 P_ON_DB, P_OFF_DB, P_VOICED_DB, P_FLOOR_Q, P_MAX_UNVOICED, P_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, \
-    P_PERIODIC = 0, 1, 2, 3, 4, 5, 6, 7, 8
-N_VAD_PARAMS = 9
+    P_PERIODIC, P_PEAK_Q, P_PEAK_ON_DB, P_PEAK_OFF_DB = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+N_VAD_PARAMS = 12
 #: Indices of its scalar state vector (a fresh state is all zeros).
-S_IN_SPEECH, S_UNVOICED, S_RING_POS, S_RING_FILL, S_N_PEND, S_FLOOR, S_LEVEL, S_NOISE = \
-    0, 1, 2, 3, 4, 5, 6, 7
-N_VAD_STATE = 8
+S_IN_SPEECH, S_UNVOICED, S_RING_POS, S_RING_FILL, S_N_PEND, S_FLOOR, S_LEVEL, S_NOISE, \
+    S_PEAK = 0, 1, 2, 3, 4, 5, 6, 7, 8
+N_VAD_STATE = 9
 
 
 @jit
@@ -81,6 +81,31 @@ def _floor_value(q, st, hist):
         if acc >= need and acc > 0:
             return HIST_LO_DB + b / HIST_PER_DB
     return HIST_LO_DB + (HIST_BINS - 1) / HIST_PER_DB
+
+
+@jit
+def _floor_values(q, q_hi, st, hist):
+    """The ``q`` and ``q_hi >= q`` quantiles of the ring in one pass (as :func:`_floor_value`)."""
+    fill = st[S_RING_FILL]
+    if fill <= 0:
+        st[S_PEAK] = np.nan
+        return np.nan
+    need = q * fill
+    need_hi = q_hi * fill
+    acc = 0.0
+    lo = np.nan
+    for b in range(HIST_BINS):
+        acc += hist[b]
+        if acc > 0:
+            if acc >= need and not (lo == lo):
+                lo = HIST_LO_DB + b / HIST_PER_DB
+            if acc >= need_hi:
+                st[S_PEAK] = HIST_LO_DB + b / HIST_PER_DB
+                return lo
+    st[S_PEAK] = HIST_LO_DB + (HIST_BINS - 1) / HIST_PER_DB
+    if not (lo == lo):
+        lo = st[S_PEAK]
+    return lo
 
 
 @jit
@@ -136,12 +161,17 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
     lq = prm[P_LEVEL_Q]
     lstep = prm[P_LEVEL_STEP]
     per_min = prm[P_PERIODIC]
+    q_hi = prm[P_PEAK_Q]
+    pk_on = prm[P_PEAK_ON_DB]
+    pk_off = prm[P_PEAK_OFF_DB]
     for i in range(n):
         e = float(energy_db[i])
         b = energy_bin(e)
-        floor = _floor_value(q, st, hist)
+        floor = _floor_values(q, q_hi, st, hist)
+        peak = st[S_PEAK]
         if not (floor == floor):
             floor = e
+            peak = e
         level = st[S_LEVEL]
         speech = False
         if e > ABS_FLOOR_DB:
@@ -151,11 +181,11 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
                     periodicity[i] < per_min or st[S_IN_SPEECH] == 0.0):
                 speech = False
             elif st[S_IN_SPEECH] > 0:
-                speech = e > floor + off_db
+                speech = e > floor + off_db and e > peak + pk_off
             elif st[S_NOISE] > 0:  # after noise taken for speech: no onset before a quiet frame
                 speech = False
             else:
-                speech = webrtc[i] and e > floor + on_db
+                speech = webrtc[i] and e > floor + on_db and e > peak + pk_on
         if e <= floor + off_db:
             st[S_NOISE] = 0.0
         if speech and voiced[i]:
@@ -187,7 +217,7 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
             _floor_add(b, st, ring, hist)
         st[S_IN_SPEECH] = 1.0 if speech else 0.0
         out_speech[i] = speech
-    st[S_FLOOR] = _floor_value(q, st, hist)
+    st[S_FLOOR] = _floor_values(q, q_hi, st, hist)
 
 
 # ----------------------------------------------------------------------------- cross-talk

@@ -56,16 +56,17 @@ def test_apply_hangover_matches_reference_across_splits(seed):
 
 
 def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, max_uv, rel_db,
-                       level_q, level_step, window, per_min):
+                       level_q, level_step, window, per_min, q_hi=0.9, pk_on=-100.0, pk_off=-100.0):
     """Obviously correct frame loop of :func:`vad_hysteresis`: the floor is the ``q`` quantile
-    (lower bin edge, 0.5 dB bins) of a plain list of the last ``window`` non-speech frames."""
+    (lower bin edge, 0.5 dB bins) of a plain list of the last ``window`` non-speech frames, the
+    noise peak its ``q_hi`` quantile."""
     from prosync.native.vad import HIST_LO_DB, HIST_PER_DB, energy_bin
 
     hist_frames = []  # bins of non-speech frames, oldest first
     in_speech, unvoiced, pend, level, noise = False, 0, [], 0.0, False
     out = []
 
-    def floor_of():
+    def floor_of(q=q):
         if not hist_frames:
             return math.nan
         srt = sorted(hist_frames)
@@ -83,9 +84,9 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
     for e, w, v, p in zip(energy_db, webrtc, voiced, per, strict=True):
         e = float(e)
         b = energy_bin(e)
-        floor = floor_of()
+        floor, peak = floor_of(), floor_of(q_hi)
         if math.isnan(floor):
-            floor = e
+            floor = peak = e
         speech = False
         if e > ABS_FLOOR_DB:
             if v and e > floor + v_db:
@@ -93,11 +94,11 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
             elif level != 0.0 and e < level - rel_db and (p < per_min or not in_speech):
                 speech = False
             elif in_speech:
-                speech = e > floor + off_db
+                speech = e > floor + off_db and e > peak + pk_off
             elif noise:
                 speech = False
             else:
-                speech = bool(w) and e > floor + on_db
+                speech = bool(w) and e > floor + on_db and e > peak + pk_on
         if e <= floor + off_db:
             noise = False
         if speech and v:
@@ -147,12 +148,15 @@ def test_vad_hysteresis_matches_reference_across_splits(seed):
     max_uv = int(rng.integers(3, 40))
     rel = float(rng.choice([20.0, 35.0, 1000.0]))
     window = int(rng.choice([5, 50, 300]))
+    q_hi = float(rng.choice([0.5, 0.9, 1.0]))
+    pk_on, pk_off = [(3.0, 0.0), (-100.0, -100.0), (6.0, 3.0), (0.0, -2.0)][seed // 2 % 4]
     want, want_floor, want_level = vad_hysteresis_ref(e, web, voiced, per, on, off, vdb, q, max_uv,
-                                                      rel, 0.5, 0.5, window, per_min)
+                                                      rel, 0.5, 0.5, window, per_min, q_hi, pk_on,
+                                                      pk_off)
     prm = np.zeros(kv.N_VAD_PARAMS)
     prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
-         kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5,
-                                                           per_min]
+         kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC, kv.P_PEAK_Q, kv.P_PEAK_ON_DB,
+         kv.P_PEAK_OFF_DB]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min, q_hi, pk_on, pk_off]
     st = np.zeros(kv.N_VAD_STATE)
     ring = np.zeros(window, np.int32)
     hist = np.zeros(kv.HIST_BINS, np.int32)
@@ -170,14 +174,14 @@ def test_vad_hysteresis_matches_reference_across_splits(seed):
 
 
 def _hyst(e, web, voiced, on=9.0, off=4.0, vdb=3.0, q=0.2, max_uv=30, rel=35.0, window=300,
-          per=None, per_min=0.5):
+          per=None, per_min=0.5, q_hi=0.9, pk_on=-100.0, pk_off=-100.0):
     from prosync.native import vad as kv
 
     e = np.asarray(e, np.float32)
     prm = np.zeros(kv.N_VAD_PARAMS)
     prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
-         kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5,
-                                                           per_min]
+         kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC, kv.P_PEAK_Q, kv.P_PEAK_ON_DB,
+         kv.P_PEAK_OFF_DB]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min, q_hi, pk_on, pk_off]
     per = np.zeros(e.shape[0], np.float32) if per is None else np.asarray(per, np.float32)
     out = np.zeros(e.shape[0], bool)
     st = np.zeros(kv.N_VAD_STATE)
@@ -210,6 +214,27 @@ def test_hysteresis_floor_is_a_percentile_not_the_minimum():
     out, st = _hyst(e, web, np.zeros(400, bool))
     assert not out.any()
     assert -61.0 <= st[5] <= -60.0
+
+
+def test_hysteresis_onset_and_tail_clear_the_noise_peaks():
+    # fluctuating room tone: most frames near -60 dB, one in five up to -52 dB. A -50 dB
+    # rustle clears the floor (20th percentile) by 10 dB but its peaks (90th) by 2 dB only: no
+    # onset. Speech at -30 dB starts; its tail goes on while above the peaks (with
+    # peak_off_db = 0), not down to floor + 4 dB where the room tone itself sits
+    rng = np.random.default_rng(3)
+    e = np.full(500, -60.0, np.float32) + rng.normal(0, 0.3, 500).astype(np.float32)
+    e[::5] = -52.0
+    e[300:305] = -50.0
+    e[400:420] = -30.0
+    e[420:430] = -51.5  # a tail above the peaks: speech
+    e[430:440] = -54.0  # above floor + 4, under the peaks: not
+    web = np.zeros(500, bool)
+    web[300:305] = web[400:440] = True
+    out, _ = _hyst(e, web, np.zeros(500, bool), max_uv=50, pk_on=3.0, pk_off=0.0)
+    assert not out[:400].any()
+    assert out[400:430].all() and not out[430:].any()
+    old, _ = _hyst(e, web, np.zeros(500, bool), max_uv=50)  # the floor alone: the rustle and tail are speech
+    assert old[300:305].all() and old[430:440].all()
 
 
 def test_hysteresis_unvoiced_noise_ends_and_lifts_the_floor():
