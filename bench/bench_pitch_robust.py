@@ -12,9 +12,11 @@ and are skipped with a note when absent. All search 60-500 Hz at a
 10 ms step. Peers get 16 kHz audio (the telephone condition upsampled back from 8 kHz); prosync
 gets the telephone condition at 8 kHz, as a phone recording would arrive.
 
-Truth sets and conditions: see ``pitch_data.py``. When ``bench/results/voicing_folds.json``
-exists (a voicing model trained leave one dataset out), every prosync figure on FDA, PTDB or
-ARCTIC comes from the model trained without that dataset (``--in-sample``: the shipped one).
+Truth sets and conditions: see ``pitch_data.py``. When ``bench/results/pitch_folds.json`` exists
+(the tracker's constants tuned with speakers held out by ``pitch_sim.py``), every prosync figure
+on FDA, PTDB or ARCTIC comes from the constants tuned without that speaker (``--folds dataset``:
+without its dataset; ``--folds none``: the shipped ones, tuned on all); NOIZEUS and SpEAR were
+never tuned on, they get the shipped constants.
 
 Metrics (pooled over reference frames; nearest tracker frame at each reference time):
 GPE = gross errors (> 20 %) over frames voiced in both; VDE = voicing disagreements over all
@@ -49,21 +51,20 @@ CACHE = ROOT / "bench" / ".cache" / "pitch_robust"
 
 # ---------------------------------------------------------------- trackers: (x, sr) -> (t, f0)
 
-def run_prosync(x, sr, model=None):
+def run_prosync(x, sr, params=None):
     import prosync
     from prosync.engine import pitch as ep
 
-    old = getattr(ep, "VOICING_MODEL", None)
-    if model is not None:
-        ep.VOICING_MODEL = model
+    old = ep.PARAMS
+    if params is not None:
+        ep.PARAMS = params
     try:
         s = prosync.Session(speakers=("a",), sample_rate=sr)
         blk = int(BLOCK_S * sr)
         parts = [s.push("a", x[i:i + blk]).frames for i in range(0, len(x), blk)]
         parts.append(s.close().frames)
     finally:
-        if model is not None:
-            ep.VOICING_MODEL = old
+        ep.PARAMS = old
     f0 = np.concatenate([p["a"]["f0_hz"] for p in parts if "a" in p])
     t = np.concatenate([p["a"]["t_s"] for p in parts if "a" in p])
     return t, f0
@@ -223,17 +224,16 @@ class Cache:
         return out
 
 
-def prosync_models(items, in_sample):
-    """Voicing model per dataset: the one trained without it (``None`` = the shipped model)."""
-    if in_sample:
-        return {}
-    from prosync.engine import pitch as ep
-
-    path = ROOT / "bench" / "results" / "voicing_folds.json"
-    if not path.exists():
+def prosync_folds(by):
+    """``{(dataset, speaker): constants}`` tuned without that speaker (``by="speaker"``) or
+    without its dataset (``by="dataset"``); ``{}`` (the shipped constants) for ``"none"``."""
+    path = ROOT / "bench" / "results" / "pitch_folds.json"
+    if by == "none" or not path.exists():
         return {}
     folds = json.loads(path.read_text())
-    return {ds: ep.voicing_model_from(folds[ds]) for ds in pdata.SPEAKERS if ds in folds}
+    key = (lambda d, s: f"{d}/{s}") if by == "speaker" else (lambda d, s: d)
+    return {(d, s): folds[key(d, s)] for d, ss in pdata.SPEAKERS.items() for s in ss
+            if key(d, s) in folds}
 
 
 def truth_run(items, conds, peers, cache, models, data, log):
@@ -246,7 +246,7 @@ def truth_run(items, conds, peers, cache, models, data, log):
         for it in items:
             x, sr = pdata.degrade(it, cond, pool, data / "spear")
             key = (it["dataset"], it["speaker"])
-            t, f = run_prosync(x, sr, models.get(it["dataset"]))
+            t, f = run_prosync(x, sr, models.get(key))
             est = sample_nearest(t, f, it["ref_t"])
             res["prosync"][cond][key] += counts(est, it["ref_f0"])
             if cond == "clean":
@@ -322,9 +322,10 @@ def report(res, twins, conds, trackers, items, timing_row, notes, folds):
     dsets = [d for d in pdata.SPEAKERS if any(k[0] == d for k in spk_keys)]
     frames = {d: int(_agg(res[trackers[0]]["clean"], [k for k in spk_keys if k[0] == d])[3])
               for d in dsets}
-    fold = ("voicing model trained without the dataset scored" if folds else
-            "its shipped constants, fitted on FDA and PTDB-TUG clean speech: ARCTIC and every "
-            "degraded condition are held out, FDA and PTDB clean are in-sample")
+    fold = {"speaker": "each speaker scored with the constants tuned without that speaker "
+                       "(leave one speaker out)",
+            "dataset": "each dataset scored with the constants tuned without that dataset "
+                       "(leave one dataset out)"}.get(folds, "its shipped constants, in-sample")
     L = ["# Pitch and voicing robustness (`python bench/bench_pitch_robust.py`)", "",
          f"Pitch robustness ({len(items)} files with laryngograph/EGG truth; reference frames per "
          f"condition: " + ", ".join(f"{d} {n}" for d, n in frames.items())
@@ -425,8 +426,9 @@ def main(argv=None):
     ap.add_argument("--peers", help="comma-separated subset of peers")
     ap.add_argument("--no-twins", action="store_true")
     ap.add_argument("--no-cache", action="store_true")
-    ap.add_argument("--in-sample", action="store_true",
-                    help="prosync with the shipped voicing model on every dataset")
+    ap.add_argument("--folds", choices=("speaker", "dataset", "none"), default="speaker",
+                    help="prosync's constants on the truth sets: tuned without the speaker "
+                    "(default), without the dataset, or the shipped ones (none: in-sample)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "pitch_robust.md"))
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -452,9 +454,9 @@ def main(argv=None):
     if not with_opus:
         notes.append("Opus: this libsndfile cannot write Ogg/Opus, condition skipped")
     cache = Cache(not args.no_cache)
-    models = prosync_models(items, args.in_sample)
-    if not models and not args.in_sample:
-        notes.append("no bench/results/voicing_folds.json: prosync used its shipped model")
+    models = prosync_folds(args.folds)
+    if not models and args.folds != "none":
+        notes.append("no bench/results/pitch_folds.json: prosync used its shipped constants")
     log(f"{len(items)} files, {len(conds)} conditions, peers: {', '.join(peers)}")
     res = truth_run(items, conds, peers, cache, models, data, log)
     twins = None
@@ -468,7 +470,8 @@ def main(argv=None):
         twins = twin_run(pairs, peers, cache, log)
     timing_row = timing(items[:: max(1, len(items) // 20)])
     trackers = ["prosync"] + peers
-    text = report(res, twins, conds, trackers, items, timing_row, notes, bool(models))
+    text = report(res, twins, conds, trackers, items, timing_row, notes,
+                  args.folds if models else "")
     text += f"\nRun: `nice -n 5 python bench/bench_pitch_robust.py {' '.join(argv or sys.argv[1:])}`" \
         f" ({time.perf_counter() - t_start:.0f} s, peers from the cache where present).\n"
     print(text)

@@ -17,7 +17,10 @@ Per 10 ms frame (all kernels in :mod:`prosync.native.pitch`):
 4. the chosen period is refined on the 16 kHz signal (YIN difference function at the four
    integer lags around it, parabolic interpolation).
 
-The tuning (``PARAMS``) was fitted on FDA and PTDB-TUG (``bench/bench_pitch.py``).
+The constants (``PARAMS``) are tuned by ``bench/pitch_sim.py`` on FDA, PTDB-TUG and CMU ARCTIC
+(EGG truth), clean and under 20 noise, babble, codec, telephone and reverberation conditions,
+against Praat's errors per condition; the bench quotes the constants tuned with each dataset
+held out (``bench/results/pitch_folds.json``, ``bench/results/pitch_tuning.md``).
 """
 
 from __future__ import annotations
@@ -48,16 +51,19 @@ MAX_LOOKAHEAD = 800
 
 #: Tracker parameters (see :func:`prosync.native.pitch.track`).
 PARAMS = {
-    "octave": 0.033,        # cost per octave of lag above the shortest lag
-    "jump": 0.2235,         # cost per octave of F0 change between frames
-    "vuv": 0.2025,          # cost of a voiced <-> unvoiced transition
-    "uv_base": 0.24,        # unvoiced cost at uv_rel_db below the level
-    "uv_db": 0.015,         # change of the unvoiced cost per dB of band energy
-    "uv_rel_db": 21.0,      # dB below the level where the unvoiced cost is uv_base
-    "level_q": 0.705,       # the speaker's level: this quantile of voiced-frame energies
-    "level_step_db": 0.778, # step of the online quantile tracker (dB per voiced frame)
-    "nac_weight": 0.6,      # weight of the short-window NAC against the CMNDF
-    "prior_db": 6.0,        # before the first voiced frame: level = running max - prior_db
+    "octave": 0.042,        # cost per octave of lag above the shortest lag
+    "jump": 0.3,            # cost per octave of F0 change between frames
+    "vuv": 0.18,            # cost of a voiced <-> unvoiced transition
+    "uv_base": 0.2,         # unvoiced cost at uv_rel_db below the knee
+    "uv_db": 0.016,         # change of the unvoiced cost per dB of band energy
+    "uv_rel_db": 21.0,      # dB below the knee where the unvoiced cost is uv_base
+    "uv_knee_db": 8.4,      # the unvoiced cost is flat (at its highest) down to this far below
+                            # the level: a weak voiced frame needs no more periodicity than a
+                            # loud one until it is this far down (Praat's silence threshold)
+    "level_q": 0.78,        # the speaker's level: this quantile of voiced-frame energies
+    "level_step_db": 0.83,  # step of the online quantile tracker (dB per voiced frame)
+    "nac_weight": 0.55,     # weight of the short-window NAC against the CMNDF
+    "prior_db": -8.8,       # before the first voiced frame: level = running max - prior_db
 }
 
 
@@ -65,6 +71,7 @@ _PARAM_INDEX = {
     "octave": kp.P_OCTAVE, "jump": kp.P_JUMP, "vuv": kp.P_VUV, "uv_base": kp.P_UV_BASE,
     "uv_db": kp.P_UV_DB, "uv_rel_db": kp.P_UV_REL_DB, "level_q": kp.P_LEVEL_Q,
     "level_step_db": kp.P_LEVEL_STEP, "nac_weight": kp.P_NAC_W, "prior_db": kp.P_PRIOR_DB,
+    "uv_knee_db": kp.P_UV_KNEE,
 }
 
 

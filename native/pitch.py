@@ -189,8 +189,8 @@ def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_t
 
 #: Indices of the parameter vector of :func:`track`.
 P_OCTAVE, P_JUMP, P_VUV, P_UV_BASE, P_UV_DB, P_UV_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, P_NAC_W, \
-    P_PRIOR_DB, P_SR, P_TAU_MIN = range(12)
-N_PARAMS = 12
+    P_PRIOR_DB, P_SR, P_TAU_MIN, P_UV_KNEE = range(13)
+N_PARAMS = 13
 BIG = 1e9
 
 
@@ -202,8 +202,10 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
     better; Boersma 1993 sect. 4 in cost form):
 
     - voiced local: ``(1 - w) * cmndf + w * (1 - nac) + octave * log2(tau / tau_min)``;
-    - unvoiced local: ``uv_base + uv_db * (clip(e - level, -60, 0) + uv_rel_db)``, where ``e`` is
-      the frame's band energy (dB) and ``level`` the speaker's level: the ``level_q`` quantile of
+    - unvoiced local: ``uv_base + uv_db * (clip(e - level + knee, -60, 0) + uv_rel_db)``, where
+      ``e`` is the frame's band energy (dB), ``knee`` (dB) the span below the level over which the
+      cost stays flat (as Praat's silence threshold leaves every frame within ~20 dB of the loud
+      ones to its voicing threshold), and ``level`` the speaker's level: the ``level_q`` quantile of
       the energy of the frames decided voiced, tracked online by stochastic approximation with
       steps of ``level_step`` dB (before the first voiced frame: the running maximum of ``e`` minus
       ``prior_db``);
@@ -249,7 +251,7 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
         if e > lvl[2] or f == 0:
             lvl[2] = e
         lev = lvl[0] if lvl[1] > 0.0 else lvl[2] - prm[P_PRIOR_DB]
-        rel = min(max(e - lev, -60.0), 0.0)
+        rel = min(max(e - lev + prm[P_UV_KNEE], -60.0), 0.0)
         cuv = prm[P_UV_BASE] + prm[P_UV_DB] * (rel + prm[P_UV_REL_DB])
         best_per = 0.0
         for s in range(K + 1):

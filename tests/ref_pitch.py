@@ -80,7 +80,7 @@ def ref_track(cand, edb, prm, lag):
     for f in range(n):
         runmax = max(runmax, edb[f])
         lev = level if seen else runmax - prm[kp.P_PRIOR_DB]
-        rel = min(max(edb[f] - lev, -60.0), 0.0)
+        rel = min(max(edb[f] - lev + prm[kp.P_UV_KNEE], -60.0), 0.0)
         loc = []
         aps = []
         for s in range(K + 1):
