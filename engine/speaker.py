@@ -103,6 +103,10 @@ class SpeakerTrack:
         self._vad_prm[kv.P_PEAK_Q] = v.peak_quantile
         self._vad_prm[kv.P_PEAK_ON_DB] = v.peak_on_db
         self._vad_prm[kv.P_PEAK_OFF_DB] = v.peak_off_db
+        self._vad_prm[kv.P_MASK_RANGE_DB] = v.masked_range_db
+        self._vad_prm[kv.P_MASK_SLOPE_DB] = v.masked_slope_db_s * HOP_S
+        self._vad_prm[kv.P_MASK_MAX] = round(v.masked_max_s / HOP_S)
+        self._vad_prm[kv.P_MASK_MIN_RUN] = round(cfg.turns.min_ipu_s / HOP_S)
         self._vad_state = np.zeros(kv.N_VAD_STATE)
         self._vad_ring = np.zeros(max(1, int(round(v.floor_window_s / HOP_S))), dtype=np.int32)
         self._vad_hist = np.zeros(kv.HIST_BINS, dtype=np.int32)
