@@ -56,12 +56,14 @@ def vad_library() -> None:
         _vad_loaded = True
 
 
+#: ``PyCapsule_GetPointer`` with its own prototype (``ctypes.pythonapi``'s is shared).
+_capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+    ("PyCapsule_GetPointer", ctypes.pythonapi))
+
+
 def vad_handle(vad: webrtcvad.Vad) -> int:
     """The ``VadInst*`` of a ``webrtcvad.Vad`` (valid while ``vad`` lives), as an integer."""
-    get = ctypes.pythonapi.PyCapsule_GetPointer
-    get.restype = ctypes.c_void_p
-    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    return int(get(vad._vad, b"WebRtcVadPtr"))
+    return int(_capsule_pointer(vad._vad, b"WebRtcVadPtr"))
 
 
 class SpeakerTrack:
@@ -118,13 +120,14 @@ class SpeakerTrack:
         self.ended = False
         self.hop_pcm = self._x[:0]
         vad_library()
+        self._y_state = np.zeros(2, np.int64)  # the decimated signal the pitch kernels hold
         o, pt, rt = self._cols, self.pitch, self.rate
         # every argument of the kernel after (x, c0, n, k0): fixed arrays, bound once
         self._args = (
             HOP, ENERGY_WIN, SAMPLE_RATE, np.float32(RATE_PERIODICITY), self._pcm,
-            vad_handle(self._vad), *pt.kernel_state(), np.zeros(2, np.int64), self._vad_prm, self._vad_state,
-            self._vad_ring, self._vad_hist, self._vad_pend, self._hang_state, self._hang,
-            self._soft, *rt.kernel_state(),
+            vad_handle(self._vad), *pt.kernel_state(), self._y_state,
+            self._vad_prm, self._vad_state, self._vad_ring, self._vad_hist, self._vad_pend,
+            self._hang_state, self._hang, self._soft, *rt.kernel_state(),
             *(o[k] for k in ("t_s", "energy_db", "webrtc", "f0_hz", "periodicity", "voiced",
                              "speech_raw", "speech", "nucleus_age", "rate_sps")))
 
