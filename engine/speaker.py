@@ -19,6 +19,7 @@ from ..native import vad as kv
 from ..native.frames import shift_left
 from ..native.hop import speaker_frames
 from .config import HOP, HOP_S, SAMPLE_RATE, Config
+from .errors import ProsyncError
 from .pitch import PitchTracker
 from .rate import RateTracker
 from .schema import record_dtype
@@ -46,7 +47,9 @@ _vad_loaded = False
 
 def vad_library() -> None:
     """Make webrtcvad's C functions callable from the numba kernels (:mod:`prosync.native.hop`
-    calls ``WebRtcVad_Process`` by name): load its extension into LLVM's symbol table, once."""
+    calls ``WebRtcVad_Process`` by name): load its extension into LLVM's symbol table, once.
+    Raises :class:`ProsyncError` when the extension lacks the function (a webrtcvad build that
+    renamed it): a kernel calling an unresolved symbol would crash the process."""
     global _vad_loaded
     if not _vad_loaded:
         import _webrtcvad
@@ -56,8 +59,13 @@ def vad_library() -> None:
         from ..native._jit import jit_disabled
 
         binding.load_library_permanently(_webrtcvad.__file__)
+        if not binding.address_of_symbol(hop.WEBRTC_SYMBOL):
+            raise ProsyncError(
+                f"webrtcvad's extension {_webrtcvad.__file__} has no C function "
+                f"{hop.WEBRTC_SYMBOL}: install the supported build "
+                "(pip install 'webrtcvad-wheels>=2.0.11,<3')")
         if jit_disabled():  # the kernels run as Python (coverage): the C function by ctypes
-            fn = ctypes.CDLL(_webrtcvad.__file__).WebRtcVad_Process
+            fn = getattr(ctypes.CDLL(_webrtcvad.__file__), hop.WEBRTC_SYMBOL)
             fn.restype = ctypes.c_int
             fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
             hop.webrtc_process = fn

@@ -21,10 +21,14 @@ from .nuclei import nuclei_online, rolling_count, smooth_intensity
 from .pitch import decimate2, refine_f0, track, yin_candidates
 from .vad import apply_hangover, channel_correlation, remove_cross_talk, vad_hysteresis
 
-#: ``int WebRtcVad_Process(VadInst* handle, int fs, const int16_t* audio, size_t length)``:
-#: 1 speech, 0 not, -1 bad arguments. Pointers are passed as pointer-sized integers.
+#: webrtcvad's C function the kernels call: ``int WebRtcVad_Process(VadInst* handle, int fs,
+#: const int16_t* audio, size_t length)``: 1 speech, 0 not, -1 bad arguments.
+WEBRTC_SYMBOL = "WebRtcVad_Process"
+#: Its numba binding; pointers are passed as pointer-sized integers. The symbol must be in LLVM's
+#: table before a kernel calling it is compiled or loaded from the cache (an unresolved symbol
+#: crashes the process): :func:`prosync.engine.speaker.vad_library` checks it.
 webrtc_process = types.ExternalFunction(
-    "WebRtcVad_Process", types.intc(types.intp, types.intc, types.intp, types.uintp))
+    WEBRTC_SYMBOL, types.intc(types.intp, types.intc, types.intp, types.uintp))
 
 
 @jit
