@@ -208,13 +208,13 @@ def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds) -> dict:
     out = {th: [] for th in thresholds}
     ends = [round(e / HOP_S) for e, *_ in log]
     steps = np.arange(1, int(round(cfg.horizon_s / HOP_S)) + 1) * HOP_S
-    for (e, cues, n_p, s_lp, n_end, n_hold), k in zip(log, ends, strict=True):
+    for (e, cues, n_p, s_lp, n_end), k in zip(log, ends, strict=True):
         nxt = np.flatnonzero(speech_raw[k:k + steps.size])
         m = int(nxt[0]) if nxt.size else steps.size
         if m == 0:
             continue
         mu = (cfg.prior_pauses * math.log(cfg.prior_pause_s) + s_lp) / (cfg.prior_pauses + n_p)
-        z0 = (cfg.bias + math.log((cfg.prior_ends + n_end) / (cfg.prior_ends + n_hold))
+        z0 = (cfg.bias + math.log((cfg.prior_ends + n_end) / (cfg.prior_ends + n_p))
               + cfg.cue_weight * (sum(cues) - cfg.cue_centre))
         t = steps[:m]
         z = z0 - log_ndtr(-(np.log(t) - mu) / cfg.pause_sigma)
