@@ -215,4 +215,6 @@ class SpeakerTrack:
         uses: IPU ends are not delayed by the hangover) and its hangover (``speech``), then the
         syllable nuclei and rate, which accept a frame as voiced when the pitch tracker says so
         or it is strongly periodic (the fixed-lag voicing decision drops some short syllables)."""
-        speaker_frames(self._x, c0, n, k0, *self._args)
+        if speaker_frames(self._x, c0, n, k0, *self._args):  # webrtcvad returned -1: a bug here
+            raise RuntimeError(f"webrtcvad rejected frames {k0}..{k0 + n - 1} "
+                               f"({SAMPLE_RATE} Hz, {HOP}-sample hops)")
