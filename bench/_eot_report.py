@@ -237,12 +237,9 @@ def diagnosis(runs, cfg, heard) -> list[str]:
 
 def _crossing(cfg, cues, n_p, s_lp, n_end) -> float:
     """Silence (s) at which the shipped model's probability first reaches its threshold."""
-    from scipy.special import log_ndtr
+    from prosync.engine.endofturn import silence_logit
 
-    mu = (cfg.prior_pauses * math.log(cfg.prior_pause_s) + s_lp) / (cfg.prior_pauses + n_p)
     t = np.arange(1, int(round(cfg.horizon_s / 0.01)) + 1) * 0.01
-    z = cfg.bias + math.log((cfg.prior_ends + n_end) / (cfg.prior_ends + n_p)) + (
-        cfg.cue_weight * (sum(cues) - cfg.cue_centre)) - log_ndtr(
-        -(np.log(t) - mu) / cfg.pause_sigma)
+    z = silence_logit(cfg, t, cues, n_p, s_lp, n_end)
     hit = np.flatnonzero(z >= math.log(cfg.threshold / (1 - cfg.threshold)))
     return float(t[hit[0]]) if hit.size else math.inf

@@ -120,6 +120,35 @@ def _log_ndtr():
 _LOG_NDTR = None
 
 
+def pause_mu(cfg: EndOfTurnConfig, n_pause: int, sum_log_pause: float) -> float:
+    """Log-mean of a user's pause durations: the prior's (``prior_pauses`` pseudo-pauses of
+    ``prior_pause_s``) blended with their ``n_pause`` pauses (``sum_log_pause``: sum of logs)."""
+    n0 = cfg.prior_pauses
+    return (n0 * math.log(cfg.prior_pause_s) + sum_log_pause) / (n0 + n_pause)
+
+
+def end_log_odds(cfg: EndOfTurnConfig, n_end: int, n_pause: int) -> float:
+    """A user's log-odds that a silence is a turn end (0 = even, the prior)."""
+    a = cfg.prior_ends
+    return math.log((a + n_end) / (a + n_pause))
+
+
+def log_inv_survival(t: np.ndarray, mu: float, sigma: float) -> np.ndarray:
+    """``-log P(pause > t)`` for log-normal pauses (log-mean ``mu``, log-sd ``sigma``)."""
+    z = (np.log(np.maximum(t, 1e-3)) - mu) / sigma
+    return -_log_ndtr()(-z)
+
+
+def silence_logit(cfg: EndOfTurnConfig, t: np.ndarray, cues, n_pause: int,
+                  sum_log_pause: float, n_end: int) -> np.ndarray:
+    """The log-odds of a turn end after ``t`` s of silence, from the state an
+    :attr:`EndOfTurnTracker.log` entry records at the silence's start (offline replays with
+    other parameters: what the tracker computes)."""
+    z0 = (cfg.bias + end_log_odds(cfg, n_end, n_pause)
+          + cfg.cue_weight * (sum(cues) - cfg.cue_centre))
+    return z0 + log_inv_survival(t, pause_mu(cfg, n_pause, sum_log_pause), cfg.pause_sigma)
+
+
 class EndOfTurnTracker:
     """Causal end-of-turn probability of the user (speaker 0) from both speakers' frames.
 
@@ -185,9 +214,7 @@ class EndOfTurnTracker:
     @property
     def pause_mu(self) -> float:
         """Log-mean of the user's pause durations (prior blended with their own pauses)."""
-        c = self.cfg
-        n0 = c.prior_pauses
-        return (n0 * math.log(c.prior_pause_s) + self._sum_log_pause) / (n0 + self._n_pause)
+        return pause_mu(self.cfg, self._n_pause, self._sum_log_pause)
 
     @property
     def pause_median_s(self) -> float:
@@ -196,13 +223,7 @@ class EndOfTurnTracker:
     @property
     def end_log_odds(self) -> float:
         """The user's own log-odds that a silence is a turn end (0 = even, the prior)."""
-        a = self.cfg.prior_ends
-        return math.log((a + self._n_end) / (a + self._n_pause))
-
-    def _log_inv_survival(self, t: np.ndarray) -> np.ndarray:
-        """``-log P(pause > t)`` for the user's log-normal pauses (0 for t <= 0)."""
-        z = (np.log(np.maximum(t, 1e-3)) - self.pause_mu) / self.cfg.pause_sigma
-        return -_log_ndtr()(-z)
+        return end_log_odds(self.cfg, self._n_end, self._n_pause)
 
     # -------------------------------------------------------------------- cues
     def _recent(self, end: int) -> dict:
@@ -257,7 +278,7 @@ class EndOfTurnTracker:
         mu = self.pause_mu
         if mu != self._curve_mu:
             self._curve_mu = mu
-            self._lis = self._log_inv_survival(self._t)
+            self._lis = log_inv_survival(self._t, mu, self.cfg.pause_sigma)
         return self._lis
 
     # ------------------------------------------------------------------ update
