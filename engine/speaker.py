@@ -52,7 +52,15 @@ def vad_library() -> None:
         import _webrtcvad
         from llvmlite import binding
 
+        from ..native import hop
+        from ..native._jit import jit_disabled
+
         binding.load_library_permanently(_webrtcvad.__file__)
+        if jit_disabled():  # the kernels run as Python (coverage): the C function by ctypes
+            fn = ctypes.CDLL(_webrtcvad.__file__).WebRtcVad_Process
+            fn.restype = ctypes.c_int
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+            hop.webrtc_process = fn
         _vad_loaded = True
 
 
