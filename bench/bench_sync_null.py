@@ -18,14 +18,21 @@ Null sets (``bench/sync_data.py`` builds the speakers' series once, through ``pr
   every feature.
 
 Statistics: the window ``z`` of every ``SyncRow`` (``z > 1.96`` = significant at 2.5 %, per
-feature); the session summary (``summary.json`` synchrony: the session p-value where the engine
-gives one, else its count of significant windows read as independent, a binomial test at 5 %);
-the pseudo-dyad test of rMEA (``engine/pseudo.py``: the session's grand average |Fisher z| ranked
-among its pseudo-dyads with the other sessions of the set, p < 0.05; and Cohen's d of the set);
-TAMA (Kousidis et al. 2008, 20 s frames, 10 s step: r at lag 0 of the frame series read with the
-usual t test, p < 0.05); Levitan & Hirschberg (proximity, convergence, synchrony p < 0.05, both
-directions). Rates carry 95 % Wilson intervals; windows of one session are not independent, so
-the window-level intervals are too narrow (the session-level ones are right).
+feature); the session test (``summary.json`` ``session_p``: the whole session's directed lagged
+r against surrogates), next to the earlier statistic (the mean of the windows' lag profiles,
+same surrogates) and the count of significant windows read as independent (a binomial test at
+5 %, what a reader of "significant windows" might do); the pseudo-dyad test of rMEA
+(``engine/pseudo.py``: the session's grand average |Fisher z| ranked among its pseudo-dyads with
+the other sessions of the set, p < 0.05; and Cohen's d of the set); TAMA (Kousidis et al. 2008,
+20 s frames, 10 s step) and Levitan & Hirschberg (proximity, convergence, synchrony, both
+directions), each with its textbook p (TAMA: r at lag 0 with the usual t test) and with the
+calibrated p that ``summary.json`` now reports (``engine/entrain_null.py``).
+
+Intervals: 95 % Wilson. Windows overlap, so a window rate's interval is computed on its
+effective number of independent windows, windows x step / (window + 2 lag) (the share of a
+window's reach that is new); the sessions of one set share recordings (the real set is
+about 5 minutes of two-party speech shifted 15 ways; each pseudo-dialogue is shifted 3 ways),
+so even the session-level intervals are narrower than the data can support.
 
 Writes ``bench/results/sync_null.md`` (``--quick``: fewer sessions, not written).
 """
@@ -49,10 +56,11 @@ from sync_data import pseudo_sessions, real_sessions  # noqa: E402
 from prosync.calibration.baseline import SpeakerBaseline  # noqa: E402
 from prosync.engine import synchrony as _sync  # noqa: E402
 from prosync.engine.config import SyncConfig  # noqa: E402
+from prosync.engine.entrain_null import lh_p, tama_p  # noqa: E402
 from prosync.engine.entrainment import IPU, levitan_hirschberg, tama, turns_from_ipus  # noqa: E402
 from prosync.engine.pseudo import cohens_d, grand_average  # noqa: E402
 from prosync.engine.summary import ENTRAINMENT_FEATURES, _zscored  # noqa: E402
-from prosync.engine.synchrony import FEATURES, SynchronyTracker  # noqa: E402
+from prosync.engine.synchrony import FEATURES, SynchronyTracker, session_test  # noqa: E402
 
 OUT = RESULTS / "sync_null.md"
 RATE = 10
@@ -167,18 +175,35 @@ def window_rows(sess, cfg: SyncConfig):
     return tr, rows
 
 
-def session_decisions(tr, rows):
-    """feature -> (p of the session-level statistic, naive binomial p of significant windows)."""
+def session_decisions(tr, rows, cfg):
+    """feature -> (p of the engine's session test, p of the earlier statistic (mean of the
+    windows' lag profiles), naive binomial p of significant windows, window z's)."""
     out = {}
-    test = getattr(tr, "session_test", None)
-    res = test() if test is not None else {}
+    res = tr.session_test()
     for f in FEATURES:
         z = np.array([r.z for r in rows if r.feature == f])
         z = z[np.isfinite(z)]
         k = int(np.sum(z > 1.96))
         naive = float(stats.binomtest(k, len(z), 0.025, alternative="greater").pvalue) if len(z) else math.nan
-        p = res[f].p if f in res else math.nan
-        out[f] = (p, naive, z)
+        a, b, raw1, raw2 = tr.session_series(f)
+        old = session_test(a, b, cfg, feature=f, raw2=raw2, raw1=raw1, statistic="windows").p
+        out[f] = (res[f].p, old, naive, z)
+    return out
+
+
+def session_only(sessions, cfg, seconds):
+    """feature -> [significant, tested] of the engine's session test on the first ``seconds``
+    of each session (no window rows)."""
+    n = int(seconds * RATE)
+    out = {f: [0, 0] for f in FEATURES}
+    for s in sessions:
+        for f in FEATURES:
+            raw = [s[k][f][:n] if f in s[k] else None for k in ("a_raw", "b_raw")]
+            p = session_test(s["a"][f][:n], s["b"][f][:n], cfg, feature=f, raw1=raw[0],
+                             raw2=raw[1]).p
+            if math.isfinite(p):
+                out[f][0] += p < 0.05
+                out[f][1] += 1
     return out
 
 
@@ -215,23 +240,25 @@ def pseudo_p(sessions, feature):
     return np.array(ps), cohens_d(reals, pseudo)
 
 
-def tama_lag0_p(sess, feature):
+def tama_ps(sess, feature):
+    """(textbook t test of TAMA's r at lag 0, shift p of TAMA's synchrony: summary.json)."""
     try:
         res = tama(sess["ipus"], feature, sess["duration_s"], speakers=("a", "b"))
     except Exception:  # noqa: BLE001  (too short for frames)
-        return math.nan
+        return math.nan, math.nan
+    cal = tama_p(res, "b", "a")
     r = res.r[("b", "a")][0]
     s = res.series
     n = int(np.sum(np.isfinite(s["a"].values) & np.isfinite(s["b"].values)))
     if not math.isfinite(r) or n < 5:
-        return math.nan
+        return math.nan, cal
     r = min(abs(r), 0.999999)
     t = r * math.sqrt((n - 2) / (1 - r * r))
-    return float(2 * stats.t.sf(t, n - 2))
+    return float(2 * stats.t.sf(t, n - 2)), cal
 
 
 def lh_ps(sess):
-    """(feature, measure, direction) -> p."""
+    """(feature, measure, direction, "textbook" or "calibrated") -> p."""
     out = {}
     turns = turns_from_ipus(_zscored(sess["ipus"], ENTRAINMENT_FEATURES))
     for resp in ("a", "b"):
@@ -240,65 +267,95 @@ def lh_ps(sess):
         except Exception:  # noqa: BLE001
             continue
         for f, r in lh.items():
-            out[f, "proximity", resp] = r.proximity.p
-            out[f, "convergence", resp] = r.convergence.p
-            out[f, "synchrony", resp] = r.synchrony.p
+            cal = lh_p(turns, f, resp)
+            for m in ("proximity", "convergence", "synchrony"):
+                out[f, m, resp, "textbook"] = getattr(r, m).p
+                out[f, m, resp, "calibrated"] = cal[m]
     return out
+
+
+def span_cell(k: int, n: int, f: float) -> str:
+    """A window rate with its interval on ``n * f`` effective units (windows overlap: ``f`` =
+    step / (window + 2 lag), the share of a window's reach that is new)."""
+    if n == 0:
+        return "n/a"
+    lo, hi = wilson(k * f, n * f)
+    return f"{100 * k / n:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}] ({k}/{n})"
 
 
 def evaluate(name, sessions, cfg, features, lines):
     t0 = time.perf_counter()
     win = {f: [0, 0] for f in features}
     ses = {f: [0, 0] for f in features}
+    old = {f: [0, 0] for f in features}
     naive = {f: [0, 0] for f in features}
     for s in sessions:
         tr, rows = window_rows(s, cfg)
-        dec = session_decisions(tr, rows)
+        dec = session_decisions(tr, rows, cfg)
         for f in features:
-            p, pn, z = dec[f]
+            p, po, pn, z = dec[f]
             win[f][0] += int(np.sum(z > 1.96))
             win[f][1] += len(z)
-            if math.isfinite(p):
-                ses[f][0] += p < 0.05
-                ses[f][1] += 1
-            if math.isfinite(pn):
-                naive[f][0] += pn < 0.05
-                naive[f][1] += 1
+            for c, v in ((ses, p), (old, po), (naive, pn)):
+                if math.isfinite(v):
+                    c[f][0] += v < 0.05
+                    c[f][1] += 1
     pseudo = {f: pseudo_p(sessions, f) for f in features}
+    eff = cfg.step_s / (cfg.window_s + 2 * cfg.lag_s)
     lines += [f"### {name}: {len(sessions)} sessions of "
               f"{np.median([s['duration_s'] for s in sessions]):.0f} s\n",
               "| feature | window z > 1.96 (nominal 2.5 %) | session test p < 0.05 | "
+              "before: mean of windows' profiles | "
               "significant windows as independent (binomial p < 0.05) | pseudo-dyad p < 0.05 "
               "| pseudo-dyad Cohen's d |",
-              "|---|---|---|---|---|---:|"]
+              "|---|---|---|---|---|---|---:|"]
     for f in features:
         pp, d = pseudo[f]
-        lines.append(f"| {f} | {rate_cell(*win[f])} | {rate_cell(*ses[f])} | "
+        lines.append(f"| {f} | {span_cell(*win[f], eff)} | {rate_cell(*ses[f])} | "
+                     f"{rate_cell(*old[f])} | "
                      f"{rate_cell(*naive[f])} | {rate_cell(int(np.sum(pp < 0.05)), len(pp))} | "
                      f"{d:+.2f} |")
     lines.append("")
-    tam = {f: [0, 0] for f in TAMA_FEATURES}
+    tam = {(f, k): [0, 0] for f in TAMA_FEATURES for k in ("textbook", "calibrated")}
     lh: dict = {}
     for s in sessions:
         for f in TAMA_FEATURES:
-            p = tama_lag0_p(s, f)
-            if math.isfinite(p):
-                tam[f][0] += p < 0.05
-                tam[f][1] += 1
+            for k, p in zip(("textbook", "calibrated"), tama_ps(s, f), strict=True):
+                if math.isfinite(p):
+                    tam[f, k][0] += p < 0.05
+                    tam[f, k][1] += 1
         for k, p in lh_ps(s).items():
             if math.isfinite(p):
-                c = lh.setdefault(k[:2], [0, 0])
+                c = lh.setdefault((k[0], k[1], k[3]), [0, 0])
                 c[0] += p < 0.05
                 c[1] += 1
-    lines += ["| IPU feature | TAMA r(lag 0) t test p < 0.05 | L&H proximity p < 0.05 | "
-              "L&H convergence p < 0.05 | L&H synchrony p < 0.05 |",
-              "|---|---|---|---|---|"]
-    for f in TAMA_FEATURES:
-        cells = [rate_cell(*lh.get((f, m), [0, 0])) for m in ("proximity", "convergence", "synchrony")]
-        lines.append(f"| {f} | {rate_cell(*tam[f])} | " + " | ".join(cells) + " |")
-    lines.append("")
-    print("\n".join(lines[-(len(features) + len(TAMA_FEATURES) + 9):]),
+    for kind, what in (("textbook", "textbook p (t tests: exchanges and frames as independent)"),
+                       ("calibrated", "calibrated p (summary.json: shift surrogates, "
+                        "`engine/entrain_null.py`)")):
+        lines += [f"Turn-level measures, {what}:\n",
+                  "| IPU feature | TAMA p < 0.05 | L&H proximity p < 0.05 | "
+                  "L&H convergence p < 0.05 | L&H synchrony p < 0.05 |",
+                  "|---|---|---|---|---|"]
+        for f in TAMA_FEATURES:
+            cells = [rate_cell(*lh.get((f, m, kind), [0, 0]))
+                     for m in ("proximity", "convergence", "synchrony")]
+            lines.append(f"| {f} | {rate_cell(*tam[f, kind])} | " + " | ".join(cells) + " |")
+        lines.append("")
+    print("\n".join(lines[-(len(features) + 2 * len(TAMA_FEATURES) + 15):]),
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def evaluate_short(name, sets, cfg, seconds, lines):
+    """The engine's session test on the first ``seconds`` of held-out sessions."""
+    lines += [f"### {name}: the session test on the first {seconds} s\n",
+              "| null set | sessions | " + " | ".join(FEATURES) + " |",
+              "|---|---:|" + "---|" * len(FEATURES)]
+    for sname, ss in sets:
+        res = session_only(ss, cfg, seconds)
+        lines.append(f"| {sname} | {len(ss)} | " + " | ".join(rate_cell(*res[f]) for f in FEATURES)
+                     + " |")
+    lines.append("")
+    print("\n".join(lines[-(len(sets) + 4):]), flush=True)
 
 
 def main(argv=None) -> int:
@@ -338,6 +395,10 @@ def main(argv=None) -> int:
     evaluate("pseudo-dialogues, second side shifted", psh, cfg, FEATURES, lines)
     evaluate("research preset (30 s windows, ±5 s, 10 s step): pseudo-dialogues, second side "
              "shifted", psh, SyncConfig.preset("research"), FEATURES, lines)
+    evaluate_short("live preset, short sessions (held out: the 96 s minimum was set on the real "
+                   "conversations last round)", [("pseudo-dialogues, second side shifted", psh),
+                                                 ("pseudo-dialogues as laid out", pas)],
+                   cfg, 100, lines)
     lines.append(f"Total {time.perf_counter() - t0:.0f} s on a busy 2-core machine.\n")
     before = OUT.parent / "sync_null_before.md"
     if before.exists():  # the same bench before the calibrated surrogates (kept for comparison)

@@ -310,6 +310,8 @@ def main() -> None:
         [("vad", "floor_quantile", v) for v in (0.05, 0.5)] + \
         [("vad", "peak_on_db", v) for v in (-40.0, 0.0, 6.0)] + \
         [("vad", "peak_off_db", v) for v in (-40.0, -3.0, 3.0)] + \
+        [("vad", "masked_max_s", v) for v in (0.0,)] + \
+        [("vad", "masked_slope_db_s", v) for v in (250.0, 1000.0)] + \
         [("vad", "unvoiced_rel_db", v) for v in (25.0, 120.0)] + \
         [("vad", "cross_talk_corr", v) for v in (0.3, 0.7)] + \
         [("turns", "min_voiced_s", v) for v in (0.0, 0.06)]

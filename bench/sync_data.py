@@ -34,6 +34,10 @@ from prosync.engine.summary import SessionSummary
 from prosync.engine.synchrony import FEATURES
 
 CACHE = Path.home() / ".cache" / "prosync" / "bench_sync"
+#: Engine modules that make the tests and reports, not the series and IPUs: left out of the
+#: cache key (binning and the hold are ``native/series.py`` and ``engine/speaker.py``).
+NOT_SERIES = ("surrogate.py", "synchrony.py", "summary.py", "entrain_null.py", "config.py",
+              "warm.py")
 SR = 16000
 BLOCK = 1600
 
@@ -202,7 +206,7 @@ def _key(*parts) -> str:
     h = hashlib.sha1(repr(parts).encode())
     for d in ("engine", "native", "calibration"):
         for f in sorted((ROOT / d).glob("*.py")):
-            if f.name not in ("surrogate.py", "synchrony.py"):  # the tests, not the series
+            if f.name not in NOT_SERIES:
                 h.update(f.read_bytes())
     h.update(Path(__file__).read_bytes())  # the pools and layouts
     return h.hexdigest()[:16]

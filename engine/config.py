@@ -62,6 +62,15 @@ class VadConfig:
     peak_quantile: float = 0.9
     peak_on_db: float = 3.0
     peak_off_db: float = 0.0
+    #: Speech that fades into the background goes on under it: where it ends by falling under
+    #: the floor's or the peaks' margin, it is extended by the time a tail takes to fall from
+    #: there to ``masked_range_db`` under the speaker's speech level at ``masked_slope_db_s``
+    #: (dB per second), at most ``masked_max_s``, when it ran for ``turns.min_ipu_s`` at least
+    #: (a blip is not made an IPU). In quiet rooms the margin lies under that range already:
+    #: nothing is added.
+    masked_range_db: float = 45.0
+    masked_slope_db_s: float = 500.0
+    masked_max_s: float = 0.15
     #: Speech without a voiced frame for this long ends, and is taken as noise.
     max_unvoiced_s: float = 0.3
     #: Unvoiced frames more than this far under the speaker's speech level (the 80th percentile
@@ -91,6 +100,9 @@ class VadConfig:
         _in_range(self, "vad", "peak_quantile", 0.0, 1.0, "")
         _in_range(self, "vad", "peak_on_db", -40.0, 40.0, " dB")
         _in_range(self, "vad", "peak_off_db", -40.0, 40.0, " dB")
+        _in_range(self, "vad", "masked_range_db", 0.0, 120.0, " dB")
+        _in_range(self, "vad", "masked_slope_db_s", 0.0, 1e5, " dB/s")
+        _in_range(self, "vad", "masked_max_s", 0.0, 1.0, " s")
         _in_range(self, "vad", "max_unvoiced_s", 0.01, 5.0, " s")
         _in_range(self, "vad", "unvoiced_rel_db", 0.0, 120.0, " dB")
         _in_range(self, "vad", "periodic_min", 0.0, 1.01, "")

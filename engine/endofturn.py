@@ -189,7 +189,8 @@ class EndOfTurnTracker:
         self._logit0 = math.nan     # cue log-odds of the silence in progress
         self._fired = False
         self._prior = math.nan
-        self._cues: tuple = ()
+        self._cues: tuple | None = ()  # None: measured later from _cue_args
+        self._cue_args: tuple | None = None
         self._ipu_s = math.nan
         # the user's pauses (silences they resumed after, no other speech between): log-normal
         self._n_pause = 0
@@ -250,9 +251,9 @@ class EndOfTurnTracker:
         return {"f0": u["f0_hz"].astype(np.float64), "en": u["energy_db"].astype(np.float64),
                 "vo": u["voiced"], "sp": u["speech_raw"], "ot": o}
 
-    def _cue_values(self, r: dict) -> tuple:
-        """The seven cues at the end of the IPU that just ended (frame ``self._end``)."""
-        snap = self.baseline.snapshot()
+    def _cue_values(self, r: dict, snap, ipu_s: float) -> tuple:
+        """The seven cues at the end of the IPU that just ended (``ipu_s`` long), from its last
+        frames ``r`` and the user's baseline ``snap`` then."""
         f0, en, vo, sp = r["f0"], r["en"], r["vo"], r["sp"]
         # final F0 movement and level, semitones re the speaker's median, in units of their range
         rng = snap.f0_range_st if math.isfinite(snap.f0_range_st) and snap.f0_range_st > 1 else 8.0
@@ -281,19 +282,28 @@ class EndOfTurnTracker:
             gaps = np.flatnonzero(fv[1:] - fv[:-1] != 1)
             run = fv.size - (int(gaps[-1]) + 1 if gaps.size else 0)
             length = _clip01(run * HOP_S * rate - 1.0)
-        ipu_s = (self._end - self._ipu_start) * HOP_S
         ipu = _clip01(math.log2(max(ipu_s, 1e-3) / 0.5) / 3.0)
         oth = r["ot"][-OTHER_WIN:]
         other = 1.0 - (int(np.count_nonzero(oth)) / oth.size if oth.size else 0.0)
-        return (move, low, energy, voicing, length, ipu, other), ipu_s
+        return move, low, energy, voicing, length, ipu, other
 
     def _start_silence(self, r: dict) -> None:
         """Speech just ended: the cues, and the whole probability curve of this silence (one
         vectorised computation per silence; each hop then only reads it)."""
         c = self.cfg
-        self._cues, self._ipu_s = self._cue_values(r)
-        self._logit0 = (c.bias + self.end_log_odds
-                        + c.cue_weight * (sum(self._cues) - c.cue_centre))
+        snap = self.baseline.snapshot()
+        self._ipu_s = (self._end - self._ipu_start) * HOP_S
+        if c.cue_weight == 0.0 and self.log is None:
+            # the cues (finite, 0..1) do not move the probability: they are measured on the next
+            # push, or when a turn_end event needs them, from the frames and baseline of now
+            self._cues = None
+            self._cue_args = (dict(r, vo=r["vo"].copy(), sp=r["sp"].copy(), ot=r["ot"].copy()),
+                              snap, self._ipu_s)
+            self._logit0 = c.bias + self.end_log_odds  # + 0 * (sum(cues) - centre)
+        else:
+            self._cues = self._cue_values(r, snap, self._ipu_s)
+            self._logit0 = (c.bias + self.end_log_odds
+                            + c.cue_weight * (sum(self._cues) - c.cue_centre))
         self._prior = 1.0 / (1.0 + math.exp(-self._logit0))
         if self.log is not None:
             self.log.append((self._end * HOP_S, self._cues, self._n_pause, self._sum_log_pause,
@@ -307,6 +317,14 @@ class EndOfTurnTracker:
         self._hit = int(hit[0]) if hit.size else -1
         self._fired = False
         self._other_in_silence = False
+
+    def _measured_cues(self) -> tuple:
+        """The cues of the silence in progress (measured now if :meth:`_start_silence` left
+        them for later)."""
+        if self._cues is None:
+            self._cues = self._cue_values(*self._cue_args)
+            self._cue_args = None
+        return self._cues
 
     def _log_inv_s(self) -> np.ndarray:
         """``-log P(pause > t)`` at the end of each frame of the horizon (cached per ``mu``)."""
@@ -377,6 +395,12 @@ class EndOfTurnTracker:
         speech, and the :class:`TurnEndEvent` of each threshold crossing."""
         if n == 0:
             return _EMPTY, []
+        if self._cues is None:  # the last push's end of speech: its cues, a push later
+            self._measured_cues()
+        elif self._speaking and self.pause_mu != self._curve_mu:
+            # the user resumed after a pause: the pause model's survival for their next end of
+            # speech, a push ahead (the same values, cached by the model)
+            self._log_inv_s()
         sp = user["speech_raw"][:n]
         osp = other["speech_raw"][:n] if other is not None else self._no_other(n)
         k0 = self._k
@@ -459,7 +483,7 @@ class EndOfTurnTracker:
                 t_s=round(float(out["t_s"][j]), 3), speech_end_s=round(self._end * HOP_S, 3),
                 latency_s=round(float(self._t[self._hit]), 3),
                 turn_end_prob=float(self._curve[self._hit]), prior=self._prior,
-                ipu_s=round(self._ipu_s, 3), cues=self._cues))
+                ipu_s=round(self._ipu_s, 3), cues=self._measured_cues()))
         return n_rows + m
 
 

@@ -52,16 +52,26 @@ def vad_library() -> None:
         import _webrtcvad
         from llvmlite import binding
 
+        from ..native import hop
+        from ..native._jit import jit_disabled
+
         binding.load_library_permanently(_webrtcvad.__file__)
+        if jit_disabled():  # the kernels run as Python (coverage): the C function by ctypes
+            fn = ctypes.CDLL(_webrtcvad.__file__).WebRtcVad_Process
+            fn.restype = ctypes.c_int
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+            hop.webrtc_process = fn
         _vad_loaded = True
+
+
+#: ``PyCapsule_GetPointer`` with its own prototype (``ctypes.pythonapi``'s is shared).
+_capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)(
+    ("PyCapsule_GetPointer", ctypes.pythonapi))
 
 
 def vad_handle(vad: webrtcvad.Vad) -> int:
     """The ``VadInst*`` of a ``webrtcvad.Vad`` (valid while ``vad`` lives), as an integer."""
-    get = ctypes.pythonapi.PyCapsule_GetPointer
-    get.restype = ctypes.c_void_p
-    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    return int(get(vad._vad, b"WebRtcVadPtr"))
+    return int(_capsule_pointer(vad._vad, b"WebRtcVadPtr"))
 
 
 class SpeakerTrack:
@@ -101,6 +111,10 @@ class SpeakerTrack:
         self._vad_prm[kv.P_PEAK_Q] = v.peak_quantile
         self._vad_prm[kv.P_PEAK_ON_DB] = v.peak_on_db
         self._vad_prm[kv.P_PEAK_OFF_DB] = v.peak_off_db
+        self._vad_prm[kv.P_MASK_RANGE_DB] = v.masked_range_db
+        self._vad_prm[kv.P_MASK_SLOPE_DB] = v.masked_slope_db_s * HOP_S
+        self._vad_prm[kv.P_MASK_MAX] = round(v.masked_max_s / HOP_S)
+        self._vad_prm[kv.P_MASK_MIN_RUN] = round(cfg.turns.min_ipu_s / HOP_S)
         self._vad_state = np.zeros(kv.N_VAD_STATE)
         self._vad_ring = np.zeros(max(1, int(round(v.floor_window_s / HOP_S))), dtype=np.int32)
         self._vad_hist = np.zeros(kv.HIST_BINS, dtype=np.int32)
@@ -114,13 +128,14 @@ class SpeakerTrack:
         self.ended = False
         self.hop_pcm = self._x[:0]
         vad_library()
+        self._y_state = np.zeros(2, np.int64)  # the decimated signal the pitch kernels hold
         o, pt, rt = self._cols, self.pitch, self.rate
         # every argument of the kernel after (x, c0, n, k0): fixed arrays, bound once
         self._args = (
             HOP, ENERGY_WIN, SAMPLE_RATE, np.float32(RATE_PERIODICITY), self._pcm,
-            vad_handle(self._vad), *pt.kernel_state(), np.zeros(2, np.int64), self._vad_prm, self._vad_state,
-            self._vad_ring, self._vad_hist, self._vad_pend, self._hang_state, self._hang,
-            self._soft, *rt.kernel_state(),
+            vad_handle(self._vad), *pt.kernel_state(), self._y_state,
+            self._vad_prm, self._vad_state, self._vad_ring, self._vad_hist, self._vad_pend,
+            self._hang_state, self._hang, self._soft, *rt.kernel_state(),
             *(o[k] for k in ("t_s", "energy_db", "webrtc", "f0_hz", "periodicity", "voiced",
                              "speech_raw", "speech", "nucleus_age", "rate_sps")))
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .entrain_null import MIN_EXCHANGES, lh_p, tama_p
 from .entrainment import IPU, ipu_features, levitan_hirschberg, tama, turns_from_ipus
 from .speaker import FRAME_DTYPE
 from .synchrony import FEATURES, session_note
@@ -24,9 +25,9 @@ SILENT_DBFS = -60.0
 MIN_SPEECH_FRACTION = 0.01
 #: ... over at least this long (s) is reported as having no speech.
 MIN_CHECK_S = 5.0
-#: Levitan & Hirschberg p-values are withheld (null, with a note) below this many turn
-#: exchanges: with a handful of pairs a correlation's p-value says next to nothing.
-LH_MIN_PAIRS_P = 10
+#: Levitan & Hirschberg p-values (calibrated by shifting the responder's turns:
+#: :mod:`.entrain_null`) are withheld (null, with a note) below this many turn exchanges.
+LH_MIN_PAIRS_P = MIN_EXCHANGES
 #: IPU features used for entrainment.
 ENTRAINMENT_FEATURES = ("f0_mean_hz", "f0_max_hz", "energy_mean_db", "energy_max_db", "rate_sps")
 
@@ -294,7 +295,7 @@ class SessionSummary:
                 res = tama(self.ipu_list, feat, total_s, speakers=(a, b))
                 out["tama"][feat] = {
                     f"{x}_follows_{y}": {"signed": _f(sy.signed), "unsigned": _f(sy.unsigned),
-                                         "reason": sy.reason or None}
+                                         "p": _f(tama_p(res, x, y)), "reason": sy.reason or None}
                     for (x, y), sy in res.synchrony.items()}
             except ValueError as exc:  # too short a session for one frame
                 out["tama"][feat] = {"reason": str(exc)}
@@ -306,28 +307,26 @@ class SessionSummary:
         for responder, other in ((b, a), (a, b)):
             key = f"{responder}_follows_{other}"
             lh = levitan_hirschberg(turns, ENTRAINMENT_FEATURES, responder=responder)
-            out["levitan_hirschberg"][key] = {feat: _lh_row(r) for feat, r in lh.items()}
+            out["levitan_hirschberg"][key] = {
+                feat: _lh_row(r, lh_p(turns, feat, responder)) for feat, r in lh.items()}
         out["levitan_hirschberg_min_pairs_p"] = LH_MIN_PAIRS_P
         return out
 
 
-def _lh_row(r) -> dict:
-    """One feature's Levitan & Hirschberg statistics; p-values from fewer than
-    :data:`LH_MIN_PAIRS_P` turn exchanges are withheld (null) and ``p_note`` says why."""
-    def p(stat):
-        return _f(stat.p) if stat.n >= LH_MIN_PAIRS_P else None
-
+def _lh_row(r, cal: dict) -> dict:
+    """One feature's Levitan & Hirschberg statistics with the calibrated p-values ``cal``
+    (:func:`.entrain_null.lh_p`: the responder's turns shifted against the partner's; the
+    textbook t-test p-values count exchanges as independent and fired on 7-24 % of people who
+    never met); below :data:`LH_MIN_PAIRS_P` exchanges the p-values are null and ``p_note``
+    says why."""
     n = int(r.synchrony.n)
-    withheld = [k for k, st in (("proximity", r.proximity), ("convergence", r.convergence),
-                                ("synchrony", r.synchrony))
-                if st.n < LH_MIN_PAIRS_P and math.isfinite(st.p)]
     return {
-        "proximity_t": _f(r.proximity.t), "proximity_p": p(r.proximity),
-        "convergence_r": _f(r.convergence.value), "convergence_p": p(r.convergence),
-        "synchrony_r": _f(r.synchrony.value), "synchrony_p": p(r.synchrony),
+        "proximity_t": _f(r.proximity.t), "proximity_p": _f(cal["proximity"]),
+        "convergence_r": _f(r.convergence.value), "convergence_p": _f(cal["convergence"]),
+        "synchrony_r": _f(r.synchrony.value), "synchrony_p": _f(cal["synchrony"]),
         "pairs": n,
-        "p_note": (f"p withheld for {', '.join(withheld)}: {n} turn exchanges, below the "
-                   f"minimum of {LH_MIN_PAIRS_P}") if withheld else None,
+        "p_note": (f"p withheld: {cal['n']} turn exchanges, below the minimum of "
+                   f"{LH_MIN_PAIRS_P} for a calibrated p") if cal["n"] < LH_MIN_PAIRS_P else None,
     }
 
 

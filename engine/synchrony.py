@@ -83,11 +83,12 @@ MIN_SHIFT_S = 8.0
 #: (s; about the turn tracker's IPU bridging): the hold carries the mean of the last one, and
 #: the session test of f0, energy and rate rotates their content over the slots.
 RUN_BRIDGE_S = 0.3
-#: ... whose content is rotated by at least this many runs either way; with fewer than
-#: ``2 * MIN_ROTATION + MIN_SESSION_SHIFTS - 1`` runs there is no calibrated test (circular
-#: shifts instead break the turn-taking, which alone couples energy and rate: 29 % and 67 %
-#: false positives on pseudo-dialogues of people who never met).
+#: ... whose content is rotated by at least this many runs either way (forward and back to
+#: front); with fewer than ``MIN_RUNS`` runs there is no calibrated test (circular shifts
+#: instead break the turn-taking, which alone couples energy and rate: 29 % and 67 % false
+#: positives on pseudo-dialogues of people who never met).
 MIN_ROTATION = 2
+MIN_RUNS = 2 * MIN_ROTATION - 1 + (MIN_SESSION_SHIFTS + 1) // 2
 _PROBIT = NormalDist().inv_cdf
 #: Planted coupling strength (r) the power statement is about, and per preset and feature the
 #: shortest session (s) in which the session test found it with 80 % power on real voices
@@ -419,14 +420,15 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
     Surrogates: with ``raw2`` (the second speaker's series before the hold; f0, energy and
     rate), the content of the speaker's runs of values (IPUs: gaps of at most 0.3 s joined)
     is rotated over the run slots (slot i gets run i + k's values, resampled to its length,
-    for every k at least ``MIN_ROTATION`` runs away) and the hold applied again: both
+    forward and back to front, for every k at least ``MIN_ROTATION`` runs away) and the hold
+    applied again: both
     speakers' timing, hence the turn-taking, stays exactly as it was, the order of the
     second speaker's utterances too (their drift), and only which utterance sits where
     moves. The turn-taking itself couples the series (the shared rise and fall of every
     utterance, lined up by the alternation of turns), and a test that broke the timing would
     call that F0, energy or rate synchrony (pseudo-dialogues of people who never met, energy
     and rate: 29 % and 67 % false positives with circular shifts, bench/results/sync_null.md).
-    With ``raw2`` but fewer than 22 runs: no p-value (a ``reason``). Without ``raw2`` (voice
+    With ``raw2`` but fewer than ``MIN_RUNS`` (13) runs: no p-value (a ``reason``). Without ``raw2`` (voice
     activity, whose coupling *is* the timing): ``s2`` circularly shifted by shifts spread
     evenly over ``[g, N - g]``, ``g = 8 s + 2 * lag`` (``"windows"``: ``window + 2 * lag``),
     so no shifted pairing falls within the lag reach of the real one.
@@ -476,11 +478,10 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
         ends = np.empty(n, np.int64)
         bridge = int(round(RUN_BRIDGE_S * rate))
         nrun = find_runs(raw, bridge, starts, ends)
-        if nrun < 2 * MIN_ROTATION + MIN_SESSION_SHIFTS - 1:
+        if nrun < MIN_RUNS:
             return SessionSync(feature, nan, nan, nan, nan, 0, 0, n / rate,
                                f"{nrun} utterances of the second speaker are too few for a "
-                               f"calibrated session test: need "
-                               f"{2 * MIN_ROTATION + MIN_SESSION_SHIFTS - 1}")
+                               f"calibrated session test: need {MIN_RUNS}")
         runs = (raw, starts, ends, nrun)
     if runs is None:
         k = min(k, avail)
@@ -493,8 +494,11 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
     else:
         raw, starts, ends, nrun = runs
         hb = int(round(cfg.hold_s * rate))
-        rots = np.unique(np.round(np.linspace(MIN_ROTATION, nrun - MIN_ROTATION,
-                                              min(k, nrun - 2 * MIN_ROTATION + 1))).astype(int))
+        # every rotation at least MIN_ROTATION runs away, each content forward and reversed
+        # (at most k of them, spread evenly)
+        rots = [(r, rev) for r in range(MIN_ROTATION, nrun - MIN_ROTATION + 1) for rev in (0, 1)]
+        if len(rots) > k:
+            rots = [rots[i] for i in np.unique(np.round(np.linspace(0, len(rots) - 1, k)).astype(int))]
         k = len(rots)
         prof = np.empty((k + 1, nl))
         cnt = np.empty((k + 1, nl))
@@ -502,8 +506,8 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
         profiles(b, zero, prof[:1], cnt[:1])
         sur = np.empty(n)
         held = np.empty(n)
-        for j, r in enumerate(rots, 1):
-            rotate_runs(raw, starts, ends, nrun, int(r), sur)
+        for j, (r, rev) in enumerate(rots, 1):
+            rotate_runs(raw, starts, ends, nrun, r, bool(rev), sur)
             hold_runs(sur, hb, bridge, held)
             profiles(held, zero, prof[j:j + 1], cnt[j:j + 1])
     absm = np.abs(prof)

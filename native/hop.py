@@ -8,7 +8,8 @@ crossing from Python into numba per speaker and push instead of a dozen, and no 
 webrtcvad's C entry point ``WebRtcVad_Process`` is called directly, by symbol name: the engine
 loads the webrtcvad extension's shared library into LLVM's symbol table first
 (:func:`prosync.engine.speaker.vad_library`), and passes the ``VadInst*`` of a
-``webrtcvad.Vad`` as an integer, so its state is the one the Python binding would use.
+``webrtcvad.Vad`` as an integer, so its state is the one the Python binding would use. Under
+``NUMBA_DISABLE_JIT=1`` the engine puts a ``ctypes`` binding of the same function in its place.
 """
 
 import numpy as np

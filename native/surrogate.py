@@ -325,11 +325,12 @@ def hold_runs(raw, hb, bridge, out):
 
 
 @jit
-def rotate_runs(raw, starts, ends, nrun, k, out):
+def rotate_runs(raw, starts, ends, nrun, k, reverse, out):
     """A surrogate of ``raw`` (before the hold) that keeps the speaker's timing and moves the
     content: run slot ``i`` (``starts[i]:ends[i]``) gets the values of run ``(i + k) % nrun``,
-    resampled to the slot's length (nearest earlier sample); NaN outside the runs. The order of
-    the contents is kept (rotated), so their drift from utterance to utterance stays."""
+    resampled to the slot's length (nearest earlier sample), back to front when ``reverse``;
+    NaN outside the runs. The order of the contents is kept (rotated), so their drift from
+    utterance to utterance stays."""
     for t in range(raw.shape[0]):
         out[t] = np.nan
     for i in range(nrun):
@@ -337,7 +338,8 @@ def rotate_runs(raw, starts, ends, nrun, k, out):
         ni = ends[i] - starts[i]
         nj = ends[j] - starts[j]
         for t in range(ni):
-            out[starts[i] + t] = raw[starts[j] + (t * nj) // ni]
+            u = ni - 1 - t if reverse else t
+            out[starts[i] + t] = raw[starts[j] + (u * nj) // ni]
 
 
 @jit

@@ -35,12 +35,13 @@ HIST_PER_DB = 2.0
 HIST_BINS = 280
 #: Indices of the parameter vector of :func:`vad_hysteresis`.
 P_ON_DB, P_OFF_DB, P_VOICED_DB, P_FLOOR_Q, P_MAX_UNVOICED, P_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, \
-    P_PERIODIC, P_PEAK_Q, P_PEAK_ON_DB, P_PEAK_OFF_DB = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
-N_VAD_PARAMS = 12
+    P_PERIODIC, P_PEAK_Q, P_PEAK_ON_DB, P_PEAK_OFF_DB, P_MASK_RANGE_DB, P_MASK_SLOPE_DB, \
+    P_MASK_MAX, P_MASK_MIN_RUN = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+N_VAD_PARAMS = 16
 #: Indices of its scalar state vector (a fresh state is all zeros).
 S_IN_SPEECH, S_UNVOICED, S_RING_POS, S_RING_FILL, S_N_PEND, S_FLOOR, S_LEVEL, S_NOISE, \
-    S_PEAK = 0, 1, 2, 3, 4, 5, 6, 7, 8
-N_VAD_STATE = 9
+    S_PEAK, S_MASKED, S_RUN = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+N_VAD_STATE = 11
 
 
 @jit
@@ -164,6 +165,10 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
     q_hi = prm[P_PEAK_Q]
     pk_on = prm[P_PEAK_ON_DB]
     pk_off = prm[P_PEAK_OFF_DB]
+    m_range = prm[P_MASK_RANGE_DB]
+    m_slope = prm[P_MASK_SLOPE_DB]
+    m_max = prm[P_MASK_MAX]
+    m_run = prm[P_MASK_MIN_RUN]
     for i in range(n):
         e = float(energy_db[i])
         b = energy_bin(e)
@@ -174,6 +179,7 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
             peak = e
         level = st[S_LEVEL]
         speech = False
+        faded = False
         if e > ABS_FLOOR_DB:
             if voiced[i] and e > floor + v_db:
                 speech = True
@@ -182,6 +188,7 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
                 speech = False
             elif st[S_IN_SPEECH] > 0:
                 speech = e > floor + off_db and e > peak + pk_off
+                faded = not speech
             elif st[S_NOISE] > 0:  # after noise taken for speech: no onset before a quiet frame
                 speech = False
             else:
@@ -216,7 +223,22 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
             st[S_N_PEND] = 0
             _floor_add(b, st, ring, hist)
         st[S_IN_SPEECH] = 1.0 if speech else 0.0
-        out_speech[i] = speech
+        # speech that faded into the background: its tail goes on under it, down to m_range dB
+        # under the speech level at m_slope dB per frame (in silence, no frames are added); only
+        # after a run of at least m_run speech frames (a blip is not made longer)
+        if speech:
+            st[S_MASKED] = 0.0
+            st[S_RUN] += 1.0
+        elif faded and level != 0.0 and m_slope > 0.0 and st[S_RUN] >= m_run:
+            h = (max(floor + off_db, peak + pk_off) - (level - m_range)) / m_slope
+            st[S_MASKED] = min(m_max, max(0.0, np.floor(h + 0.5)))
+        if not speech:
+            st[S_RUN] = 0.0
+        masked = False
+        if not speech and st[S_MASKED] > 0:
+            st[S_MASKED] -= 1.0
+            masked = True
+        out_speech[i] = speech or masked
     st[S_FLOOR] = _floor_values(q, q_hi, st, hist)
 
 

@@ -84,6 +84,9 @@ class Dashboard:
         self.floor = "silence"
         self.gaps: deque = deque(maxlen=5)
         self.sync: dict = {}
+        #: feature -> SessionSync: the session-level test over the session so far, refreshed
+        #: off the live loop (:class:`SessionTests`)
+        self.session: dict = {}
         self.pacing = None
         self.stats: dict = {}
 
@@ -171,21 +174,30 @@ class Dashboard:
     def _sync_lines(self, w: int) -> list:
         from rich.text import Text
 
-        out = [Text("synchrony, latest window (+ lag: second follows)", style="bold"),
-               Text(f"{'':8}{'r lag 0':>8}{'peak r':>8}{'lag s':>7}{'z':>6}", style="dim")]
+        out = [Text("synchrony, latest window (+ lag: second follows); session so far",
+                    style="bold"),
+               Text(f"{'':8}{'r lag 0':>8}{'peak r':>8}{'lag s':>7}{'z':>6}{'sess r':>8}"
+                    f"{'p':>6}", style="dim")]
+        why = None
         for f in ("f0", "energy", "rate", "vad"):
+            t = self.session.get(f)
+            sess = f"{_g(t.r if t else math.nan):>8}{_g(t.p if t else math.nan, '.2f'):>6}"
+            if t is not None and t.reason and why is None:
+                why = f"session test: {t.reason}"
             r = self.sync.get(f)
             if r is None:
-                out.append(Text(f"{f:8}{'–':>8}{'–':>8}{'–':>7}{'–':>6}  ") + Text("warming up",
-                                                                                   style="dim"))
+                out.append(Text(f"{f:8}{'–':>8}{'–':>8}{'–':>7}{'–':>6}{sess}  ")
+                           + Text("warming up", style="dim"))
                 continue
             line = Text(f"{f:8}{_g(r.r_lag0):>8}{_g(r.r_peak):>8}{_g(r.lag_s, '+.1f'):>7}"
-                        f"{_g(r.z, '+.1f'):>6}  ")
+                        f"{_g(r.z, '+.1f'):>6}{sess}  ")
             if math.isfinite(r.z) and r.z > 1.96:  # this window's surrogate p < 0.025
                 line.append("window p<0.025", style="bold")
             elif not math.isfinite(r.r_lag0):
                 line.append("too few values from a speaker", style="dim")
             out.append(line)
+        if why:
+            out.append(Text(why, style="dim"))
         p = self.pacing
         if p is not None:
             head = (f"pacing for {self.speakers[1]}: reply after {_g(p.reply_delay_ms, '.0f')} ms, "
@@ -237,3 +249,41 @@ class _Screen:
 
 def _g(x, spec="+.2f"):
     return "–" if x is None or not math.isfinite(x) else format(x, spec)
+
+
+class SessionTests:
+    """The session-level synchrony test for the dashboard, every ``every_s`` of session time,
+    computed in a worker thread on a copy of the series (the kernels release the GIL), so the
+    live loop only pays for the copy; :meth:`poll` returns a finished result once."""
+
+    def __init__(self, session, every_s: float = 15.0):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.session = session
+        self.every_s = every_s
+        self.next_s = every_s
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="prosync-session-test")
+        self.future = None
+
+    def poll(self, t_s: float) -> dict | None:
+        if self.future is not None and self.future.done():
+            fut, self.future = self.future, None
+            return fut.result()
+        if self.future is None and t_s >= self.next_s:
+            from prosync.engine.synchrony import FEATURES
+
+            snap = {f: tuple(None if x is None else x.copy()
+                             for x in self.session.synchrony_series(f)) for f in FEATURES}
+            self.future = self.pool.submit(_session_tests, snap, self.session.config.sync)
+            self.next_s = t_s + self.every_s
+        return None
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _session_tests(snap: dict, cfg) -> dict:
+    from prosync.engine.synchrony import session_test
+
+    return {f: session_test(a, b, cfg, feature=f, raw1=r1, raw2=r2)
+            for f, (a, b, r1, r2) in snap.items()}

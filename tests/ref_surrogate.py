@@ -146,11 +146,11 @@ def hold_runs(raw, hb, bridge) -> np.ndarray:
     return out
 
 
-def rotate_runs(raw, runs, k) -> np.ndarray:
+def rotate_runs(raw, runs, k, reverse=False) -> np.ndarray:
     perm = [(i + k) % len(runs) for i in range(len(runs))]
     out = np.full(len(raw), np.nan)
     for (s, e), j in zip(runs, perm):
         sj, ej = runs[j]
         idx = sj + (np.arange(e - s) * (ej - sj)) // (e - s)
-        out[s:e] = np.asarray(raw)[idx]
+        out[s:e] = np.asarray(raw)[idx][::-1] if reverse else np.asarray(raw)[idx]
     return out

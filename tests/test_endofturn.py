@@ -96,6 +96,32 @@ def test_block_sizes_do_not_change_anything(block):
     assert ev == ref_ev
 
 
+@pytest.mark.parametrize("block", [1, 3, 250])
+def test_cues_measured_a_push_later_are_the_cues_of_the_end_of_speech(block):
+    """With ``cue_weight`` 0 the cues are measured on the push after the end of speech (or at
+    the event): the same rows, events and cue values as measuring them at once (what the
+    tracker does when it keeps a log)."""
+    cfg = EndOfTurnConfig(bias=-1.5, cue_weight=0.0)
+    f = _frames([(0.3, False), (1.5, True), (0.4, False), (0.8, True), (0.05, False),
+                 (0.6, True), (2.5, False), (1.0, True), (1.2, False), (0.7, True), (3.0, False)],
+                f0_end_st=-4.0)
+    other = np.zeros(len(f), FRAME_DTYPE)
+    other["speech_raw"][int(2.9 / HOP_S):int(3.3 / HOP_S)] = True
+    got, ev_got, tr = _run(f, cfg, block=block, other=other)
+    assert tr._cue_args is not None or tr._cues is not None
+    eager = EndOfTurnTracker(cfg, _baseline(), 0.18)
+    eager.log = []  # a log needs the cues at once
+    rows, ev = [], []
+    for i in range(0, len(f), block):
+        r, e = eager.update(f[i:i + block], other[i:i + block], len(f[i:i + block]))
+        rows.append(r)
+        ev.extend(e)
+    np.testing.assert_array_equal(got, np.concatenate(rows))
+    assert ev_got == ev and len(ev) >= 2
+    assert all(e.cues != (0.0,) * 7 for e in ev)
+    assert [c for _, c, *_ in eager.log][-1] == tr._measured_cues()
+
+
 def test_users_own_pauses_calibrate_the_wait():
     cfg = EndOfTurnConfig(bias=-1.5, cue_weight=0.0)
     # a user who pauses 1.2 s inside their turns, again and again

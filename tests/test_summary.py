@@ -127,13 +127,15 @@ def test_levitan_hirschberg_p_values_withheld_below_the_minimum():
     from prosync.engine.entrainment import LocalStat
     from prosync.engine.summary import LH_MIN_PAIRS_P, _lh_row
 
-    def row(n):
-        st = LocalStat(0.9, 0.04, n)
-        return _lh_row(SimpleNamespace(proximity=SimpleNamespace(t=2.5, p=0.04, n=n),
-                                       convergence=st, synchrony=st))
-    few = row(4)
+    def row(n, p):
+        st = LocalStat(0.9, 0.001, n)  # the textbook p is never reported
+        return _lh_row(SimpleNamespace(proximity=SimpleNamespace(t=2.5, p=0.001, n=n),
+                                       convergence=st, synchrony=st),
+                       {"proximity": p, "convergence": p, "synchrony": p, "n": n})
+    few = row(4, float("nan"))
     assert few["synchrony_r"] == 0.9 and few["pairs"] == 4
     assert few["synchrony_p"] is None and few["proximity_p"] is None and few["convergence_p"] is None
     assert f"4 turn exchanges, below the minimum of {LH_MIN_PAIRS_P}" in few["p_note"]
-    enough = row(LH_MIN_PAIRS_P)
+    enough = row(LH_MIN_PAIRS_P, 0.04)
     assert enough["synchrony_p"] == 0.04 and enough["proximity_p"] == 0.04 and not enough["p_note"]
+    assert LH_MIN_PAIRS_P == 22

@@ -162,8 +162,13 @@ def test_runs_hold_and_permutation_match_plain_loops(seed):
         hold_runs(raw, hb, bridge, out)
         np.testing.assert_allclose(out, ref.hold_runs(raw, hb, bridge), atol=1e-12)
     out = np.empty(300)
-    rotate_runs(raw, starts, ends, n, seed + 2, out)
+    rotate_runs(raw, starts, ends, n, seed + 2, False, out)
     np.testing.assert_array_equal(out, ref.rotate_runs(raw, runs, seed + 2))
+    back = np.empty(300)
+    rotate_runs(raw, starts, ends, n, seed + 2, True, back)
+    np.testing.assert_array_equal(back, ref.rotate_runs(raw, runs, seed + 2, reverse=True))
+    s0, e0 = runs[0]
+    np.testing.assert_array_equal(back[s0:e0], out[s0:e0][::-1])  # same length, same source
     # the slots keep their timing: missing exactly outside the runs (and where the source was)
     inside = np.zeros(300, bool)
     for s, e in runs:

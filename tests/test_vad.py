@@ -56,14 +56,16 @@ def test_apply_hangover_matches_reference_across_splits(seed):
 
 
 def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, max_uv, rel_db,
-                       level_q, level_step, window, per_min, q_hi=0.9, pk_on=-100.0, pk_off=-100.0):
+                       level_q, level_step, window, per_min, q_hi=0.9, pk_on=-100.0, pk_off=-100.0,
+                       m_range=45.0, m_slope=0.0, m_max=0, m_run=0):
     """Obviously correct frame loop of :func:`vad_hysteresis`: the floor is the ``q`` quantile
     (lower bin edge, 0.5 dB bins) of a plain list of the last ``window`` non-speech frames, the
-    noise peak its ``q_hi`` quantile."""
+    noise peak its ``q_hi`` quantile; a faded tail is extended by a count of frames."""
     from prosync.native.vad import HIST_LO_DB, HIST_PER_DB, energy_bin
 
     hist_frames = []  # bins of non-speech frames, oldest first
     in_speech, unvoiced, pend, level, noise = False, 0, [], 0.0, False
+    run, masked_left = 0, 0
     out = []
 
     def floor_of(q=q):
@@ -88,6 +90,7 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
         if math.isnan(floor):
             floor = peak = e
         speech = False
+        faded = False
         if e > ABS_FLOOR_DB:
             if v and e > floor + v_db:
                 speech = True
@@ -95,6 +98,7 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
                 speech = False
             elif in_speech:
                 speech = e > floor + off_db and e > peak + pk_off
+                faded = not speech
             elif noise:
                 speech = False
             else:
@@ -123,7 +127,18 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
             unvoiced, pend = 0, []
             add(b)
         in_speech = speech
-        out.append(speech)
+        if speech:
+            masked_left = 0
+            run += 1
+        elif faded and level != 0.0 and m_slope > 0 and run >= m_run:
+            h = (max(floor + off_db, peak + pk_off) - (level - m_range)) / m_slope
+            masked_left = int(min(m_max, max(0.0, math.floor(h + 0.5))))
+        if not speech:
+            run = 0
+        extended = not speech and masked_left > 0
+        if extended:
+            masked_left -= 1
+        out.append(speech or extended)
     return out, floor_of(), level
 
 
@@ -150,13 +165,17 @@ def test_vad_hysteresis_matches_reference_across_splits(seed):
     window = int(rng.choice([5, 50, 300]))
     q_hi = float(rng.choice([0.5, 0.9, 1.0]))
     pk_on, pk_off = [(3.0, 0.0), (-100.0, -100.0), (6.0, 3.0), (0.0, -2.0)][seed // 2 % 4]
+    m_range, m_slope, m_max, m_run = [(45.0, 5.0, 15, 8), (45.0, 0.0, 15, 0), (30.0, 2.0, 40, 0),
+                                      (60.0, 10.0, 3, 3)][seed % 4]
     want, want_floor, want_level = vad_hysteresis_ref(e, web, voiced, per, on, off, vdb, q, max_uv,
                                                       rel, 0.5, 0.5, window, per_min, q_hi, pk_on,
-                                                      pk_off)
+                                                      pk_off, m_range, m_slope, m_max, m_run)
     prm = np.zeros(kv.N_VAD_PARAMS)
     prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
          kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC, kv.P_PEAK_Q, kv.P_PEAK_ON_DB,
-         kv.P_PEAK_OFF_DB]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min, q_hi, pk_on, pk_off]
+         kv.P_PEAK_OFF_DB, kv.P_MASK_RANGE_DB, kv.P_MASK_SLOPE_DB, kv.P_MASK_MAX,
+         kv.P_MASK_MIN_RUN]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min, q_hi, pk_on,
+                                pk_off, m_range, m_slope, m_max, m_run]
     st = np.zeros(kv.N_VAD_STATE)
     ring = np.zeros(window, np.int32)
     hist = np.zeros(kv.HIST_BINS, np.int32)
@@ -174,14 +193,16 @@ def test_vad_hysteresis_matches_reference_across_splits(seed):
 
 
 def _hyst(e, web, voiced, on=9.0, off=4.0, vdb=3.0, q=0.2, max_uv=30, rel=35.0, window=300,
-          per=None, per_min=0.5, q_hi=0.9, pk_on=-100.0, pk_off=-100.0):
+          per=None, per_min=0.5, q_hi=0.9, pk_on=-100.0, pk_off=-100.0, m_slope=0.0, m_run=0):
     from prosync.native import vad as kv
 
     e = np.asarray(e, np.float32)
     prm = np.zeros(kv.N_VAD_PARAMS)
     prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
          kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC, kv.P_PEAK_Q, kv.P_PEAK_ON_DB,
-         kv.P_PEAK_OFF_DB]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min, q_hi, pk_on, pk_off]
+         kv.P_PEAK_OFF_DB, kv.P_MASK_RANGE_DB, kv.P_MASK_SLOPE_DB, kv.P_MASK_MAX,
+         kv.P_MASK_MIN_RUN]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min, q_hi, pk_on,
+                                pk_off, 45.0, m_slope, 15, m_run]
     per = np.zeros(e.shape[0], np.float32) if per is None else np.asarray(per, np.float32)
     out = np.zeros(e.shape[0], bool)
     st = np.zeros(kv.N_VAD_STATE)
@@ -235,6 +256,22 @@ def test_hysteresis_onset_and_tail_clear_the_noise_peaks():
     assert out[400:430].all() and not out[430:].any()
     old, _ = _hyst(e, web, np.zeros(500, bool), max_uv=50)  # the floor alone: the rustle and tail are speech
     assert old[300:305].all() and old[430:440].all()
+
+
+def test_hysteresis_tail_masked_by_noise_goes_on_under_it():
+    # speech at -20 dB (voiced) ends by falling into noise at -40 dB: at 5 dB per frame a tail
+    # takes (-36 - (-20 - 45)) / 5 = 5.8 -> 6 frames to reach 45 dB under the level; in a quiet
+    # room (-80 dB) the floor margin lies under that already and nothing is added; a blip of 3
+    # frames (under m_run = 8) is not extended
+    def run(floor_db, n_speech):
+        e = [floor_db] * 100 + [-20.0] * n_speech + [floor_db] * 30
+        v = [False] * 100 + [True] * n_speech + [False] * 30
+        out, _ = _hyst(e, v, v, m_slope=5.0, m_run=8)
+        return int(np.flatnonzero(out)[-1]) + 1 - (100 + n_speech)
+
+    assert run(-40.0, 20) == 6
+    assert run(-80.0, 20) == 0
+    assert run(-40.0, 3) == 0
 
 
 def test_hysteresis_unvoiced_noise_ends_and_lifts_the_floor():

@@ -180,7 +180,7 @@ def cmd_live(args) -> int:
     sinks = []
     rec = None
     lat = _Latency(src, rate, session.lookahead_s, len(names), args.latency_log is not None)
-    jsonl = dash = live = None
+    jsonl = dash = live = tests = None
     if args.jsonl == "-":
         from prosync.streams.jsonl import JsonlSink
 
@@ -190,10 +190,11 @@ def cmd_live(args) -> int:
         from rich.console import Console
         from rich.live import Live
 
-        from prosync.dashboard import Dashboard
+        from prosync.dashboard import Dashboard, SessionTests
 
         dash = Dashboard(names, session.lookahead_s,
                          title=f"prosync live ({devices_md}, {rate} Hz)")
+        tests = SessionTests(session) if len(names) == 2 else None
         live = Live(dash.render(), console=Console(), auto_refresh=False, transient=False)
         sinks.append(_DashboardSink(dash))
     sinks.append(_LatencySink(lat))
@@ -219,6 +220,9 @@ def cmd_live(args) -> int:
         if live is not None and now >= next_draw[0]:
             dash.stats = {"dropped_s": src.dropped_samples / rate, "overflows": src.overflows,
                           "late_hops": lat.late, "p50_ms": lat.pct(50) * 1000}
+            got = tests.poll(dash.t_s) if tests is not None else None
+            if got is not None:
+                dash.session = got
             live.update(dash.render(), refresh=True)
             next_draw[0] = now + 0.25
 
@@ -243,6 +247,8 @@ def cmd_live(args) -> int:
             src.close()
             if live is not None:
                 live.stop()
+            if tests is not None:
+                tests.close()
         files = [f for f in res.files if args.record]
         if args.latency_log:
             np.save(args.latency_log, np.array(lat.log, dtype=np.int64).reshape(-1, 3))
