@@ -224,10 +224,10 @@ class Cache:
         return out
 
 
-def prosync_folds(by):
+def prosync_folds(by, path):
     """``{(dataset, speaker): constants}`` tuned without that speaker (``by="speaker"``) or
     without its dataset (``by="dataset"``); ``{}`` (the shipped constants) for ``"none"``."""
-    path = ROOT / "bench" / "results" / "pitch_folds.json"
+    path = Path(path)
     if by == "none" or not path.exists():
         return {}
     folds = json.loads(path.read_text())
@@ -426,6 +426,8 @@ def main(argv=None):
     ap.add_argument("--peers", help="comma-separated subset of peers")
     ap.add_argument("--no-twins", action="store_true")
     ap.add_argument("--no-cache", action="store_true")
+    ap.add_argument("--folds-file", default=str(ROOT / "bench" / "results" / "pitch_folds.json"),
+                    help="the held-out constants (pitch_sim.py's output)")
     ap.add_argument("--folds", choices=("speaker", "dataset", "none"), default="speaker",
                     help="prosync's constants on the truth sets: tuned without the speaker "
                     "(default), without the dataset, or the shipped ones (none: in-sample)")
@@ -454,9 +456,12 @@ def main(argv=None):
     if not with_opus:
         notes.append("Opus: this libsndfile cannot write Ogg/Opus, condition skipped")
     cache = Cache(not args.no_cache)
-    models = prosync_folds(args.folds)
+    models = prosync_folds(args.folds, args.folds_file)
+    if models:
+        notes.append(f"prosync's held-out constants: {Path(args.folds_file).name}")
     if not models and args.folds != "none":
-        notes.append("no bench/results/pitch_folds.json: prosync used its shipped constants")
+        notes.append(f"{args.folds_file} has no folds by {args.folds} (pitch_sim.py "
+                     "makes them; --lodo for datasets): prosync used its shipped constants")
     log(f"{len(items)} files, {len(conds)} conditions, peers: {', '.join(peers)}")
     res = truth_run(items, conds, peers, cache, models, data, log)
     twins = None

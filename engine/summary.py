@@ -14,7 +14,7 @@ import numpy as np
 from .entrain_null import MIN_EXCHANGES, lh_p, tama_p
 from .entrainment import IPU, ipu_features, levitan_hirschberg, tama, turns_from_ipus
 from .speaker import FRAME_DTYPE
-from .synchrony import FEATURES, session_note
+from .synchrony import FEATURES, WINDOW_P_CALIBRATED, WINDOW_P_NOTE, session_note
 
 #: Frames kept per speaker to measure IPU features when an IPU becomes final (60 s).
 FRAME_MEMORY = 6000
@@ -238,6 +238,7 @@ class SessionSummary:
         sync = {}
         tests = session.session_synchrony() if len(self.names) == 2 else {}
         preset = settings(session.config)["preset"]
+        calibrated = preset in WINDOW_P_CALIBRATED
         for f, a in self.sync.items():
             t = tests.get(f)
             sync[f] = {
@@ -248,8 +249,10 @@ class SessionSummary:
                 "mean_abs_r_peak": _f(a["abs_r_peak"] / a["n_peak"]) if a["n_peak"] else None,
                 "mean_peak_lag_s": _f(a["lag_s"] / a["n_peak"]) if a["n_peak"] else None,
                 "mean_z": _f(a["z"] / a["n_z"]) if a["n_z"] else None,
-                "significant_windows": a["significant"],
-                "significant_fraction": _f(a["significant"] / a["n_z"]) if a["n_z"] else None,
+                "significant_windows": a["significant"] if calibrated else None,
+                "significant_fraction": _f(a["significant"] / a["n_z"])
+                if a["n_z"] and calibrated else None,
+                "window_note": None if calibrated else WINDOW_P_NOTE,
                 "reason": None if a["n_lag0"] else self._no_window_reason(a, total_s, session),
                 # the session-level test: windows overlap, so their significant share is no test
                 "session_r": _f(t.r) if t else None,

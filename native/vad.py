@@ -7,6 +7,10 @@ from ._jit import jit
 
 #: Frames quieter than this (dBFS) are never speech.
 ABS_FLOOR_DB = -75.0
+#: A faded tail is extended only once this many non-speech frames were heard (the background's
+#: level is not known before; a stream that starts in speech decides as one that starts in
+#: silence).
+MASK_MIN_FILL = 50
 
 
 @jit
@@ -229,7 +233,8 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         if speech:
             st[S_MASKED] = 0.0
             st[S_RUN] += 1.0
-        elif faded and level != 0.0 and m_slope > 0.0 and st[S_RUN] >= m_run:
+        elif (faded and level != 0.0 and m_slope > 0.0 and st[S_RUN] >= m_run
+              and st[S_RING_FILL] >= MASK_MIN_FILL):
             h = (max(floor + off_db, peak + pk_off) - (level - m_range)) / m_slope
             st[S_MASKED] = min(m_max, max(0.0, np.floor(h + 0.5)))
         if not speech:

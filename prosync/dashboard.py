@@ -87,6 +87,8 @@ class Dashboard:
         #: feature -> SessionSync: the session-level test over the session so far, refreshed
         #: off the live loop (:class:`SessionTests`)
         self.session: dict = {}
+        #: False where the preset's window p is not calibrated: no window is called significant
+        self.window_p_calibrated = True
         self.pacing = None
         self.stats: dict = {}
 
@@ -191,7 +193,7 @@ class Dashboard:
                 continue
             line = Text(f"{f:8}{_g(r.r_lag0):>8}{_g(r.r_peak):>8}{_g(r.lag_s, '+.1f'):>7}"
                         f"{_g(r.z, '+.1f'):>6}{sess}  ")
-            if math.isfinite(r.z) and r.z > 1.96:  # this window's surrogate p < 0.025
+            if self.window_p_calibrated and math.isfinite(r.z) and r.z > 1.96:  # p < 0.025
                 line.append("window p<0.025", style="bold")
             elif not math.isfinite(r.r_lag0):
                 line.append("too few values from a speaker", style="dim")

@@ -56,6 +56,8 @@ def summary_tables(summary: dict) -> str:
                 why.setdefault(v["reason"], []).append(f)
             elif v.get("session_note"):
                 notes.setdefault(v["session_note"], []).append(f)
+            if v.get("window_note"):
+                notes.setdefault(v["window_note"], []).append(f)
         parts += [f"<p class='note'>– no synchrony for {html.escape(', '.join(fs))}: "
                   f"{html.escape(r)}</p>" for r, fs in why.items()]
         parts += [f"<p class='note'>– session test of {html.escape(', '.join(fs))}: "

@@ -77,6 +77,22 @@ def test_synchrony_means_are_over_finite_windows_only():
     assert "silent speaker" in s.summary(12.0, sess)["synchrony"]["f0"]["reason"]
 
 
+def test_no_window_called_significant_where_the_window_p_is_not_calibrated():
+    from prosync.engine.config import RESEARCH_SYNC, Config
+    from prosync.engine.session import Update
+
+    rows = _rows("rate", [-0.5, 0.4, -0.4])
+    live = SessionSummary(("a", "b"))
+    live.update(Update(synchrony=rows))
+    out = live.summary(40.0, Session())["synchrony"]["rate"]
+    assert out["significant_windows"] is not None and out["window_note"] is None
+    research = SessionSummary(("a", "b"))
+    research.update(Update(synchrony=rows))
+    out = research.summary(40.0, Session(config=Config(sync=RESEARCH_SYNC)))["synchrony"]["rate"]
+    assert out["significant_windows"] is None and out["significant_fraction"] is None
+    assert "not calibrated" in out["window_note"] and out["windows"] == 3
+
+
 def test_summary_says_what_made_it():
     import datetime
 

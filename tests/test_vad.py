@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from prosync.native.vad import ABS_FLOOR_DB
+from prosync.native.vad import ABS_FLOOR_DB, MASK_MIN_FILL
 
 
 def _random_energy(rng, n):
@@ -130,7 +130,8 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
         if speech:
             masked_left = 0
             run += 1
-        elif faded and level != 0.0 and m_slope > 0 and run >= m_run:
+        elif (faded and level != 0.0 and m_slope > 0 and run >= m_run
+              and len(hist_frames) >= MASK_MIN_FILL):
             h = (max(floor + off_db, peak + pk_off) - (level - m_range)) / m_slope
             masked_left = int(min(m_max, max(0.0, math.floor(h + 0.5))))
         if not speech:

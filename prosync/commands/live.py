@@ -195,6 +195,10 @@ def cmd_live(args) -> int:
         dash = Dashboard(names, session.lookahead_s,
                          title=f"prosync live ({devices_md}, {rate} Hz)")
         tests = SessionTests(session) if len(names) == 2 else None
+        from prosync.engine.summary import settings
+        from prosync.engine.synchrony import WINDOW_P_CALIBRATED
+
+        dash.window_p_calibrated = settings(session.config)["preset"] in WINDOW_P_CALIBRATED
         live = Live(dash.render(), console=Console(), auto_refresh=False, transient=False)
         sinks.append(_DashboardSink(dash))
     sinks.append(_LatencySink(lat))

@@ -178,6 +178,8 @@ def _print_summary(res, title=None):
                 notes.setdefault(("no synchrony for", v["reason"]), []).append(feat)
             elif v.get("session_note"):
                 notes.setdefault(("session test of", v["session_note"]), []).append(feat)
+            if v.get("window_note"):
+                notes.setdefault(("windows of", v["window_note"]), []).append(feat)
         c.print(st)
         for (what, why), feats in notes.items():
             c.print(f"– {what} {', '.join(feats)}: {why}")
