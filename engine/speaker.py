@@ -43,6 +43,8 @@ FRAME_DTYPE = record_dtype("frames")
 FRAMES_PER_S = round(1 / HOP_S)
 
 _vad_loaded = False
+#: The webrtcvad build whose C internals the kernels use (pyproject.toml's requirement).
+WEBRTCVAD_PIN = "pip install 'webrtcvad-wheels>=2.0.11,<3'"
 
 
 def vad_library() -> None:
@@ -62,8 +64,7 @@ def vad_library() -> None:
         if not binding.address_of_symbol(hop.WEBRTC_SYMBOL):
             raise ProsyncError(
                 f"webrtcvad's extension {_webrtcvad.__file__} has no C function "
-                f"{hop.WEBRTC_SYMBOL}: install the supported build "
-                "(pip install 'webrtcvad-wheels>=2.0.11,<3')")
+                f"{hop.WEBRTC_SYMBOL}: install the supported build ({WEBRTCVAD_PIN})")
         if jit_disabled():  # the kernels run as Python (coverage): the C function by ctypes
             fn = getattr(ctypes.CDLL(_webrtcvad.__file__), hop.WEBRTC_SYMBOL)
             fn.restype = ctypes.c_int
@@ -79,7 +80,11 @@ _capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c
 
 def vad_handle(vad: webrtcvad.Vad) -> int:
     """The ``VadInst*`` of a ``webrtcvad.Vad`` (valid while ``vad`` lives), as an integer."""
-    return int(_capsule_pointer(vad._vad, b"WebRtcVadPtr"))
+    try:
+        return int(_capsule_pointer(vad._vad, b"WebRtcVadPtr"))
+    except (AttributeError, ValueError) as e:  # a webrtcvad that keeps its handle otherwise
+        raise ProsyncError(f"webrtcvad.Vad has no WebRtcVadPtr capsule in ._vad ({e}): install "
+                           f"the supported build ({WEBRTCVAD_PIN})") from None
 
 
 class SpeakerTrack:

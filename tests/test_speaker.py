@@ -155,3 +155,18 @@ def test_a_webrtcvad_without_its_c_function_is_one_clear_error(monkeypatch):
     with pytest.raises(ProsyncError, match="has no C function WebRtcVad_Process_renamed") as e:
         speaker.SpeakerTrack(Config(), 16000)
     assert "\n" not in str(e.value) and "pip install" in str(e.value)
+
+
+def test_a_webrtcvad_without_its_handle_capsule_is_one_clear_error():
+    import webrtcvad
+
+    from prosync.engine.errors import ProsyncError
+    from prosync.engine.speaker import vad_handle
+
+    class Other(webrtcvad.Vad):
+        def __init__(self):
+            self._vad = object()
+
+    with pytest.raises(ProsyncError, match="no WebRtcVadPtr capsule.*pip install") as e:
+        vad_handle(Other())
+    assert "\n" not in str(e.value)
