@@ -135,22 +135,19 @@ class SpeakerTrack:
         self._hang = int(round(cfg.vad.hangover_s / HOP_S))
         self._hang_state = np.zeros(1)
         self._soft = np.zeros(MAX_FRAMES, dtype=np.bool_)
-        # one record per frame; kernels fill the fields (strided views, no per-hop allocation)
+        # one record per frame; the kernel fills its fields (strided views, no per-hop allocation)
         self.out = np.zeros(MAX_FRAMES, dtype=FRAME_DTYPE)
-        self._cols = {name: self.out[name] for name in FRAME_DTYPE.names}
         self.ended = False
         self.hop_pcm = self._x[:0]
         vad_library()
         self._y_state = np.zeros(2, np.int64)  # the decimated signal the pitch kernels hold
-        o, pt, rt = self._cols, self.pitch, self.rate
+        pt, rt = self.pitch, self.rate
         # every argument of the kernel after (x, c0, n, k0): fixed arrays, bound once
         self._args = (
             HOP, ENERGY_WIN, SAMPLE_RATE, np.float32(RATE_PERIODICITY), self._pcm,
             vad_handle(self._vad), *pt.kernel_state(), self._y_state,
             self._vad_prm, self._vad_state, self._vad_ring, self._vad_hist, self._vad_pend,
-            self._hang_state, self._hang, self._soft, *rt.kernel_state(),
-            *(o[k] for k in ("t_s", "energy_db", "webrtc", "f0_hz", "periodicity", "voiced",
-                             "speech_raw", "speech", "nucleus_age", "rate_sps")))
+            self._hang_state, self._hang, self._soft, *rt.kernel_state(), self.out)
 
     @property
     def lookahead_s(self) -> float:
