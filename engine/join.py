@@ -110,8 +110,7 @@ class CrossTalk:
         if self.corr.shape[0] < n:
             self._alloc(max(n, 2 * self.corr.shape[0]))
         cross_talk(self.x, self.pre, pcm_a, pcm_b, n, HOP, self.win, self.max_lag, self.corr_min,
-                   a["energy_db"], a["speech"], a["speech_raw"], b["energy_db"], b["speech"],
-                   b["speech_raw"], self.need, self.corr, self.scratch)
+                   a, b, self.need, self.corr, self.scratch)
 
 
 def copy_records(raw: np.ndarray) -> np.ndarray:

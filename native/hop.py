@@ -112,17 +112,19 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
 
 
 @jit
-def cross_talk(x, pre, pcm_a, pcm_b, n, hop, win, max_lag, corr_min, energy_a, speech_a, raw_a,
-               energy_b, speech_b, raw_b, need, corr, scratch):
-    """Cross-talk removal for ``n`` joined frames of two microphones, in place.
+def cross_talk(x, pre, pcm_a, pcm_b, n, hop, win, max_lag, corr_min, a, b, need, corr, scratch):
+    """Cross-talk removal for ``n`` joined frames of two microphones (frame records ``a``,
+    ``b``), in place.
 
     ``x`` (float32[2, >= pre + n*hop]) holds the channels' last ``pre`` samples; the frames' hop
     samples ``pcm_a``, ``pcm_b`` (``n*hop`` each) are appended after them. Where both channels
     are ``speech`` (``need``), :func:`.vad.channel_correlation` measures the channels' similarity
     (``corr``) and :func:`.vad.remove_cross_talk` drops the quieter channel's ``speech`` and
-    ``speech_raw`` (``raw_*``) flags where it is the other voice's bleed. The last ``pre``
-    samples move to the front for the next frames.
+    ``speech_raw`` flags where it is the other voice's bleed. The last ``pre`` samples move to
+    the front for the next frames.
     """
+    energy_a, speech_a, raw_a = a["energy_db"], a["speech"], a["speech_raw"]
+    energy_b, speech_b, raw_b = b["energy_db"], b["speech"], b["speech_raw"]
     m = n * hop
     any_need = False
     for i in range(n):
