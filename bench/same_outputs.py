@@ -69,6 +69,9 @@ def run(out: Path, pythonpath: str | None, wav: Path) -> None:
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
+        # the temporary tree's kernel caches go with it (numba names a cache folder by the
+        # source path: each run would leave a new one in the user's cache)
+        env["NUMBA_CACHE_DIR"] = str(Path(pythonpath).parent / "numba")
     out.mkdir(parents=True, exist_ok=True)
     kw = {"env": env, "check": True, "cwd": str(out)}
     cli = [sys.executable, "-c", "import sys; from prosync.cli import main; sys.exit(main())"]
