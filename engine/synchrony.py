@@ -102,8 +102,8 @@ WINDOW_P_NOTE = ("window p-values are not calibrated for these settings (researc
 #: power on real voices, with what was planted (``bench/bench_sync_power.py``, 12 pseudo-
 #: dialogues of real people resynthesised, bench/RESULTS.md); None: not reached for every lag
 #: tried within ``POWER_MAX_S``. Measured, live: F0 r 0.29 at +0.5 s and +2 s 92 % at 4 min,
-#: at -2 s 67 % at 5 min; energy r 0.25 at +1 s 82 % at 3 min. Research (±5 s): F0 +0.5 s
-#: 4 min, +2 s 75 % and -2 s 67 % at 5 min; energy 3 min.
+#: at -2 s 67 % at 5 min; F0 r 0.20 at +1 s 83 % at 4 min; energy r 0.25 at +1 s 82 % at
+#: 3 min. Research (±5 s): F0 +0.5 s 4 min, +2 s 75 % and -2 s 67 % at 5 min; energy 3 min.
 POWER_R = 0.3
 POWER_MAX_S = 300.0
 MIN_SESSION_S: dict[str, dict[str, tuple[float | None, str]]] = {
