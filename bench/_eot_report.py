@@ -175,7 +175,7 @@ def diagnosis(runs, cfg, heard) -> list[str]:
     """Why the new signal sits where it does: where its silences start against the reference
     ends, how long the HOLD pauses are, whether the cues separate HOLDs from SHIFTs, and when
     the probability crosses the threshold (no parameter fitted here)."""
-    from prosync.engine.endofturn import CUE_NAMES
+    from prosync.engine.turn_cues import CUE_NAMES
 
     off, nxt, kinds, cues, cross, missing = [], [], [], [], [], 0
     for r in runs:
@@ -184,12 +184,12 @@ def diagnosis(runs, cfg, heard) -> list[str]:
             if not near:
                 missing += 1
                 continue
-            s0, cu, n_p, s_lp, n_end, n_hold = min(near, key=lambda entry: abs(entry[0] - e))
+            s0, cu, n_p, s_lp, n_end = min(near, key=lambda entry: abs(entry[0] - e))
             off.append(s0 - e)
             nxt.append((nu if kind == "HOLD" else no) - e)
             kinds.append(kind == "SHIFT")
             cues.append(cu)
-            cross.append(_crossing(cfg, cu, n_p, s_lp, n_end, n_hold))
+            cross.append(_crossing(cfg, cu, n_p, s_lp, n_end))
     off, nxt, y = np.array(off), np.array(nxt), np.array(kinds)
     cues, cross = np.array(cues), np.array(cross)
     hold, shift = nxt[~y], nxt[y]
@@ -235,14 +235,11 @@ def diagnosis(runs, cfg, heard) -> list[str]:
     ]
 
 
-def _crossing(cfg, cues, n_p, s_lp, n_end, n_hold) -> float:
+def _crossing(cfg, cues, n_p, s_lp, n_end) -> float:
     """Silence (s) at which the shipped model's probability first reaches its threshold."""
-    from scipy.special import log_ndtr
+    from prosync.engine.endofturn import silence_logit
 
-    mu = (cfg.prior_pauses * math.log(cfg.prior_pause_s) + s_lp) / (cfg.prior_pauses + n_p)
     t = np.arange(1, int(round(cfg.horizon_s / 0.01)) + 1) * 0.01
-    z = cfg.bias + math.log((cfg.prior_ends + n_end) / (cfg.prior_ends + n_hold)) + (
-        cfg.cue_weight * (sum(cues) - cfg.cue_centre)) - log_ndtr(
-        -(np.log(t) - mu) / cfg.pause_sigma)
+    z = silence_logit(cfg, t, cues, n_p, s_lp, n_end)
     hit = np.flatnonzero(z >= math.log(cfg.threshold / (1 - cfg.threshold)))
     return float(t[hit[0]]) if hit.size else math.inf

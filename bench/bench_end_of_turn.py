@@ -45,7 +45,7 @@ from _shared import ROOT, shared_data  # noqa: E402
 
 import prosync  # noqa: E402
 from prosync.engine.config import HOP_S, EndOfTurnConfig  # noqa: E402
-from prosync.engine.endofturn import EndOfTurnTracker  # noqa: E402
+from prosync.engine.endofturn import EndOfTurnTracker, silence_logit  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "end_of_turn.md"
 SR = 16000
@@ -203,22 +203,16 @@ def timer_fires(log, speech_raw, delay_s: float) -> list:
 def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds) -> dict:
     """Fire times of the new signal for each threshold, recomputed from the logged silences
     exactly as EndOfTurnTracker computes them (same cues, same pause calibration)."""
-    from scipy.special import log_ndtr
-
     out = {th: [] for th in thresholds}
     ends = [round(e / HOP_S) for e, *_ in log]
     steps = np.arange(1, int(round(cfg.horizon_s / HOP_S)) + 1) * HOP_S
-    for (e, cues, n_p, s_lp, n_end, n_hold), k in zip(log, ends, strict=True):
+    for (e, cues, n_p, s_lp, n_end), k in zip(log, ends, strict=True):
         nxt = np.flatnonzero(speech_raw[k:k + steps.size])
         m = int(nxt[0]) if nxt.size else steps.size
         if m == 0:
             continue
-        mu = (cfg.prior_pauses * math.log(cfg.prior_pause_s) + s_lp) / (cfg.prior_pauses + n_p)
-        z0 = (cfg.bias + math.log((cfg.prior_ends + n_end) / (cfg.prior_ends + n_hold))
-              + cfg.cue_weight * (sum(cues) - cfg.cue_centre))
         t = steps[:m]
-        z = z0 - log_ndtr(-(np.log(t) - mu) / cfg.pause_sigma)
-        p = 1.0 / (1.0 + np.exp(-z))
+        p = 1.0 / (1.0 + np.exp(-silence_logit(cfg, t, cues, n_p, s_lp, n_end)))
         for th in thresholds:
             hit = np.flatnonzero(p >= th)
             if hit.size:

@@ -5,35 +5,17 @@ the probability that this silence is the end of their turn (a *gap* the other pa
 rather than a pause inside it; a ``turn_end`` event marks the first frame where it reaches
 ``EndOfTurnConfig.threshold``, with its latency from the end of speech.
 
-The model is a hazard in two parts (log-odds add):
+The model is a hazard in three terms (log-odds add):
 
 ``logit p(t) = bias + log((a + n_end) / (a + n_pause)) + cue_weight * (cues - cue_centre)
 + log(1 / S_user(t))``
 
-1. **Prosodic cues at the end of the IPU** (known the moment speech stops). Gravano & Hirschberg
-   (2011, "Turn-taking cues in task-oriented dialogue", Computer Speech & Language 25:601-634)
-   found that the likelihood of a turn switch rises roughly *linearly with the number of
-   turn-yielding cues* shown together; each cue here is a soft count 0..1, all relative to the
-   speaker's own baseline (online calibration, :class:`~prosync.calibration.baseline.SpeakerBaseline`):
-
-   * ``cue_f0_move``: a final fall or rise: |F0 change| over the last 250 ms of voicing, in
-     quarters of the speaker's 5-95 % F0 range (a plateau, the "continuation" contour, scores 0);
-   * ``cue_f0_low``: a final pitch level below the speaker's median (in halves of the range);
-   * ``cue_energy``: energy decay: the last 200 ms of speech below the speaker's speech level
-     (6 dB = 1);
-   * ``cue_voicing``: voicing loss: the share of unvoiced frames among the last 200 ms of speech
-     (breathy or creaky endings; G&H's voice-quality cue);
-   * ``cue_lengthening``: final lengthening (Duncan 1972's "drawl"): the last voiced stretch against
-     the speaker's syllable duration (1 / their rate): twice as long = 1;
-   * ``cue_ipu``: IPU length, log-scaled between 0.5 s (0) and 4 s (1) (G&H: longer IPUs
-     precede switches);
-   * ``cue_other``: the other channel: 1 minus the other's speech share in the last second of the
-     user's IPU (a backchannel or talk from the other party during the user's speech signals that
-     the user is expected to go on). The other channel is read only up to the end of the user's
-     speech, never during the silence being judged.
-
-   ``cues`` is their sum (0..7); ``cue_centre`` the typical sum, so that ``bias`` is the log-odds
-   of a turn end for an ordinary ending.
+1. **Prosodic cues at the end of the IPU** (known the moment speech stops): seven turn-yielding
+   cues, each a soft count 0..1 relative to the speaker's own baseline (Gravano & Hirschberg
+   2011: a switch grows likelier roughly linearly with the number of cues shown together; the
+   cues and their scalings: :mod:`prosync.engine.turn_cues`). ``cues`` is their sum (0..7);
+   ``cue_centre`` the typical sum, so that ``bias`` is the log-odds of a turn end for an
+   ordinary ending.
 
 2. **The silence so far against this user's own pauses**. If the turn has ended, the user stays
    silent; if it has not, they resume after a pause drawn from their pause distribution. Bayes
@@ -81,25 +63,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import HOP_S, EndOfTurnConfig
+from .turn_cues import CUE_NAMES, cue_values
 
 #: Frames of the user's recent speech kept for the cues (1 s).
 RING = 100
-#: Frames of voicing whose F0 change is the final movement (250 ms).
-F0_WIN = 25
-#: Frames of the end of speech for energy decay and voicing loss (200 ms).
-END_WIN = 20
-#: Window of the other channel's activity before the user's end of speech (1 s).
-OTHER_WIN = 100
 #: Frames per baseline bin (100 ms, as the session's baselines).
 BIN = 10
 
 #: One row per 10 ms frame of user silence after speech (``Update.end_of_turn``).
 EOT_DTYPE = np.dtype([("t_s", np.float64), ("silence_s", np.float32),
                       ("turn_end_prob", np.float32)])
-
-CUE_NAMES = ("cue_f0_move", "cue_f0_low", "cue_energy", "cue_voicing", "cue_lengthening",
-             "cue_ipu", "cue_other")
-
 
 @dataclass(frozen=True)
 class TurnEndEvent:
@@ -133,13 +106,6 @@ class TurnEndEvent:
         return d
 
 
-def _median(v: list) -> float:
-    """Median of a short list (as np.median, without its per-call overhead)."""
-    v = sorted(v)
-    n = len(v)
-    return 0.5 * (v[(n - 1) // 2] + v[n // 2])
-
-
 def _log_ndtr():
     """scipy's ``log_ndtr`` (imported on first use; an import statement per call costs ~60 us:
     scipy.special resolves its names lazily)."""
@@ -154,8 +120,33 @@ def _log_ndtr():
 _LOG_NDTR = None
 
 
-def _clip01(x: float) -> float:
-    return 0.0 if not math.isfinite(x) else min(1.0, max(0.0, x))
+def pause_mu(cfg: EndOfTurnConfig, n_pause: int, sum_log_pause: float) -> float:
+    """Log-mean of a user's pause durations: the prior's (``prior_pauses`` pseudo-pauses of
+    ``prior_pause_s``) blended with their ``n_pause`` pauses (``sum_log_pause``: sum of logs)."""
+    n0 = cfg.prior_pauses
+    return (n0 * math.log(cfg.prior_pause_s) + sum_log_pause) / (n0 + n_pause)
+
+
+def end_log_odds(cfg: EndOfTurnConfig, n_end: int, n_pause: int) -> float:
+    """A user's log-odds that a silence is a turn end (0 = even, the prior)."""
+    a = cfg.prior_ends
+    return math.log((a + n_end) / (a + n_pause))
+
+
+def log_inv_survival(t: np.ndarray, mu: float, sigma: float) -> np.ndarray:
+    """``-log P(pause > t)`` for log-normal pauses (log-mean ``mu``, log-sd ``sigma``)."""
+    z = (np.log(np.maximum(t, 1e-3)) - mu) / sigma
+    return -_log_ndtr()(-z)
+
+
+def silence_logit(cfg: EndOfTurnConfig, t: np.ndarray, cues, n_pause: int,
+                  sum_log_pause: float, n_end: int) -> np.ndarray:
+    """The log-odds of a turn end after ``t`` s of silence, from the state an
+    :attr:`EndOfTurnTracker.log` entry records at the silence's start (offline replays with
+    other parameters: what the tracker computes)."""
+    z0 = (cfg.bias + end_log_odds(cfg, n_end, n_pause)
+          + cfg.cue_weight * (sum(cues) - cfg.cue_centre))
+    return z0 + log_inv_survival(t, pause_mu(cfg, n_pause, sum_log_pause), cfg.pause_sigma)
 
 
 class EndOfTurnTracker:
@@ -196,7 +187,6 @@ class EndOfTurnTracker:
         self._n_pause = 0
         self._sum_log_pause = 0.0
         self._n_end = 0             # silences ended by a hand-over (the other spoke, then stopped)
-        self._n_hold = 0            # silences the user ended with nobody else talking
         self._other_in_silence = False
         self.latest_prob = math.nan
         # the silence so far at the end of each frame of the horizon, and the curve of the
@@ -209,7 +199,7 @@ class EndOfTurnTracker:
         self._rows = np.zeros(RING, EOT_DTYPE)
         self._zeros = np.zeros(RING, bool)
         #: When a list, each silence's start is appended as ``(speech_end_s, cues, n_pauses,
-        #: sum_log_pauses, n_end, n_hold)`` (for offline analysis, e.g. the bench's parameter
+        #: sum_log_pauses, n_end)`` (for offline analysis, e.g. the bench's parameter
         #: search).
         self.log: list | None = None
 
@@ -224,9 +214,7 @@ class EndOfTurnTracker:
     @property
     def pause_mu(self) -> float:
         """Log-mean of the user's pause durations (prior blended with their own pauses)."""
-        c = self.cfg
-        n0 = c.prior_pauses
-        return (n0 * math.log(c.prior_pause_s) + self._sum_log_pause) / (n0 + self._n_pause)
+        return pause_mu(self.cfg, self._n_pause, self._sum_log_pause)
 
     @property
     def pause_median_s(self) -> float:
@@ -235,57 +223,17 @@ class EndOfTurnTracker:
     @property
     def end_log_odds(self) -> float:
         """The user's own log-odds that a silence is a turn end (0 = even, the prior)."""
-        a = self.cfg.prior_ends
-        return math.log((a + self._n_end) / (a + self._n_hold))
-
-    def _log_inv_survival(self, t: np.ndarray) -> np.ndarray:
-        """``-log P(pause > t)`` for the user's log-normal pauses (0 for t <= 0)."""
-        z = (np.log(np.maximum(t, 1e-3)) - self.pause_mu) / self.cfg.pause_sigma
-        return -_log_ndtr()(-z)
+        return end_log_odds(self.cfg, self._n_end, self._n_pause)
 
     # -------------------------------------------------------------------- cues
     def _recent(self, end: int) -> dict:
-        """The last ``RING`` frames before frame ``end`` (from the history)."""
+        """The last ``RING`` frames before frame ``end`` (copies of the history: the cues may
+        be measured a push later), as :func:`~prosync.engine.turn_cues.cue_values` reads them."""
         lo, hi = max(self._h0, end - RING) - self._h0, end - self._h0
-        u, o = self._hbuf[lo:hi], self._obuf[lo:hi]
+        u = self._hbuf[lo:hi]
         return {"f0": u["f0_hz"].astype(np.float64), "en": u["energy_db"].astype(np.float64),
-                "vo": u["voiced"], "sp": u["speech_raw"], "ot": o}
-
-    def _cue_values(self, r: dict, snap, ipu_s: float) -> tuple:
-        """The seven cues at the end of the IPU that just ended (``ipu_s`` long), from its last
-        frames ``r`` and the user's baseline ``snap`` then."""
-        f0, en, vo, sp = r["f0"], r["en"], r["vo"], r["sp"]
-        # final F0 movement and level, semitones re the speaker's median, in units of their range
-        rng = snap.f0_range_st if math.isfinite(snap.f0_range_st) and snap.f0_range_st > 1 else 8.0
-        med = snap.f0_median_st
-        fv = np.flatnonzero(vo & np.isfinite(f0) & (f0 > 0))
-        move = low = 0.0
-        if fv.size >= 6:
-            st = (12.0 * np.log2(f0[fv[-F0_WIN:]])).tolist()
-            k = max(2, len(st) // 4)
-            last = _median(st[-k:])
-            move = _clip01(abs(last - _median(st[:k])) / (0.25 * rng))
-            if math.isfinite(med):
-                low = _clip01((med - last) / (0.5 * rng))
-        # energy decay and voicing loss over the last 200 ms of speech
-        spi = np.flatnonzero(sp)[-END_WIN:]
-        energy = voicing = 0.0
-        if spi.size:
-            lvl = snap.speech_level_db
-            if math.isfinite(lvl):
-                energy = _clip01((lvl - float(en[spi].sum()) / spi.size) / 6.0)  # = np.mean
-            voicing = _clip01(1.0 - int(np.count_nonzero(vo[spi])) / spi.size)
-        # final lengthening: the last voiced run against the speaker's syllable duration
-        length = 0.0
-        rate = snap.rate_sps if math.isfinite(snap.rate_sps) and snap.rate_sps > 0.5 else 4.0
-        if fv.size:
-            gaps = np.flatnonzero(fv[1:] - fv[:-1] != 1)
-            run = fv.size - (int(gaps[-1]) + 1 if gaps.size else 0)
-            length = _clip01(run * HOP_S * rate - 1.0)
-        ipu = _clip01(math.log2(max(ipu_s, 1e-3) / 0.5) / 3.0)
-        oth = r["ot"][-OTHER_WIN:]
-        other = 1.0 - (int(np.count_nonzero(oth)) / oth.size if oth.size else 0.0)
-        return move, low, energy, voicing, length, ipu, other
+                "vo": u["voiced"].copy(), "sp": u["speech_raw"].copy(),
+                "ot": self._obuf[lo:hi].copy()}
 
     def _start_silence(self, r: dict) -> None:
         """Speech just ended: the cues, and the whole probability curve of this silence (one
@@ -297,17 +245,16 @@ class EndOfTurnTracker:
             # the cues (finite, 0..1) do not move the probability: they are measured on the next
             # push, or when a turn_end event needs them, from the frames and baseline of now
             self._cues = None
-            self._cue_args = (dict(r, vo=r["vo"].copy(), sp=r["sp"].copy(), ot=r["ot"].copy()),
-                              snap, self._ipu_s)
+            self._cue_args = (r, snap, self._ipu_s)
             self._logit0 = c.bias + self.end_log_odds  # + 0 * (sum(cues) - centre)
         else:
-            self._cues = self._cue_values(r, snap, self._ipu_s)
+            self._cues = cue_values(r, snap, self._ipu_s)
             self._logit0 = (c.bias + self.end_log_odds
                             + c.cue_weight * (sum(self._cues) - c.cue_centre))
         self._prior = 1.0 / (1.0 + math.exp(-self._logit0))
         if self.log is not None:
             self.log.append((self._end * HOP_S, self._cues, self._n_pause, self._sum_log_pause,
-                             self._n_end, self._n_hold))
+                             self._n_end))
         np.add(self._log_inv_s(), self._logit0, out=self._curve)
         np.negative(self._curve, out=self._curve)
         np.exp(self._curve, out=self._curve)
@@ -322,7 +269,7 @@ class EndOfTurnTracker:
         """The cues of the silence in progress (measured now if :meth:`_start_silence` left
         them for later)."""
         if self._cues is None:
-            self._cues = self._cue_values(*self._cue_args)
+            self._cues = cue_values(*self._cue_args)
             self._cue_args = None
         return self._cues
 
@@ -331,7 +278,7 @@ class EndOfTurnTracker:
         mu = self.pause_mu
         if mu != self._curve_mu:
             self._curve_mu = mu
-            self._lis = self._log_inv_survival(self._t)
+            self._lis = log_inv_survival(self._t, mu, self.cfg.pause_sigma)
         return self._lis
 
     # ------------------------------------------------------------------ update
@@ -446,7 +393,6 @@ class EndOfTurnTracker:
                 if self._end >= 0 and dur >= self.cfg.min_pause_s:  # calibrate on this silence
                     if not self._other_in_silence:  # a pause of the user
                         self._n_pause += 1
-                        self._n_hold += 1
                         self._sum_log_pause += math.log(dur)
                     elif not self._obuf[k - self._h0]:  # the other spoke and stopped: a hand-over
                         self._n_end += 1

@@ -19,10 +19,11 @@ RAW = np.dtype((np.void, FRAME_DTYPE.itemsize))
 
 
 class Pending:
-    """Frames of one speaker waiting for the other speaker's frames of the same times.
+    """A queue of one speaker's frames: those waiting for the other speaker's frames of the
+    same times (and their hop samples, when the session compares the channels), or those not
+    binned yet.
 
-    Rows ``lo:hi`` of one record array (and their hop samples, when the session compares the
-    channels); grows by doubling, compacts when half is consumed.
+    Rows ``lo:hi`` of one record array; grows by doubling, compacts when half is consumed.
     """
 
     def __init__(self, cap: int = 512, keep_pcm: bool = False):
@@ -43,8 +44,8 @@ class Pending:
     def n(self) -> int:
         return self.hi - self.lo
 
-    def add(self, n: int, raw: np.ndarray, pcm: np.ndarray | None = None) -> None:
-        """Append the first ``n`` records of ``raw`` (a :data:`RAW` view) and their hop samples
+    def add(self, n: int, frames: np.ndarray, pcm: np.ndarray | None = None) -> None:
+        """Append the first ``n`` records of ``frames`` (contiguous) and their hop samples
         ``pcm`` (``n * HOP``; None: silence)."""
         hi = self.hi
         if hi + n > self.buf.shape[0]:
@@ -59,7 +60,10 @@ class Pending:
                 self.pcm[:(hi - lo) * HOP] = live_pcm
             self.lo, self.hi = 0, hi - lo
             hi = self.hi
-        self.raw[hi:hi + n] = raw[:n]
+        if n == 1:  # 10 ms pushes: a record assignment is the cheapest copy
+            self.buf[hi] = frames[0]
+        else:  # copied as raw bytes (a structured assignment goes field by field)
+            self.raw[hi:hi + n] = frames[:n].view(RAW)
         if self.keep_pcm:
             if pcm is None:
                 self.pcm[hi * HOP:(hi + n) * HOP] = 0.0

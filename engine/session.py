@@ -20,9 +20,9 @@ from ..native.frames import all_finite
 from .config import Config
 from .endofturn import EOT_EMPTY, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
-from .join import RAW, CrossTalk, Pending, copy_records, silent_frames
+from .join import CrossTalk, Pending, silent_frames
 from .pacing import PacingRow, PacingTracker
-from .speaker import FRAME_DTYPE, SpeakerTrack
+from .speaker import SpeakerTrack
 from .synchrony import SERIES_FIELDS, SynchronyTracker, SyncRow
 from .turns import TurnEvent, TurnTracker
 
@@ -123,9 +123,8 @@ class Session:
         if len(speakers) == 2:
             self._eot = EndOfTurnTracker(self.config.end_of_turn, bl[0],
                                          self.config.turns.ipu_bridge_s)
-        #: Joined frames of each speaker not binned yet (rows ``:_n_unbinned``).
-        self._unbinned = [np.zeros(64, dtype=FRAME_DTYPE) for _ in speakers]
-        self._n_unbinned = 0
+        #: Joined frames of each speaker not binned yet.
+        self._unbinned = [Pending(cap=64) for _ in speakers]
         #: Synchrony and pacing work in time order (see :meth:`_run_tasks`).
         self._tasks: deque = deque()
         self.synchrony = bool(synchrony) and len(speakers) == 2
@@ -213,10 +212,9 @@ class Session:
     def _collector(self, i):
         add = self._pending[i].add
         track = self._tracks[i]
-        raw = track.out.view(RAW)
 
         def emit(k0, n, out):  # noqa: ARG001
-            add(n, raw, track.hop_pcm)
+            add(n, out, track.hop_pcm)
 
         return emit
 
@@ -235,7 +233,7 @@ class Session:
             n_max = max(p.n for p in self._pending)
             for p in self._pending:
                 if p.n < n_max:
-                    p.add(n_max - p.n, silent_frames(p.k0 + p.n, n_max - p.n).view(RAW))
+                    p.add(n_max - p.n, silent_frames(p.k0 + p.n, n_max - p.n))
             n = n_max
         if n > 0:
             k0 = self._pending[0].k0
@@ -279,25 +277,14 @@ class Session:
     def _queue_bins(self, cols, joined: int) -> None:
         per = self._sync.per_bin
         n = len(cols[0])
-        m = self._n_unbinned
-        ub = self._unbinned
-        if m + n > ub[0].shape[0]:
-            grown = [np.zeros(2 * (m + n), dtype=b.dtype) for b in ub]
-            for g, b in zip(grown, ub):
-                g[:m] = b[:m]
-            ub = self._unbinned = grown
-        if n == 1:  # 10 ms pushes: a record assignment is the cheapest copy
-            ub[0][m] = cols[0][0]
-            ub[1][m] = cols[1][0]
-        else:
-            for b, c in zip(ub, cols):
-                b.view(RAW)[m:m + n] = c.view(RAW)
-        m += n
+        ua, ub = self._unbinned
+        ua.add(n, cols[0])
+        ub.add(n, cols[1])
+        m = ua.n
         if m < per:
-            self._n_unbinned = m
             return
         whole = m - m % per
-        a, b = (copy_records(u.view(RAW)[:whole]) for u in ub)
+        a, b = ua.take(whole), ub.take(whole)
         start = joined - m  # frames joined before the first unbinned one
         # bins whose tasks are all due already (a push that covers several bins) are done as
         # one batch: fewer calls for offline scoring, the same values and output
@@ -314,10 +301,6 @@ class Session:
                                 (end + 5, self._sync_settle_task, (held, 0)),
                                 (end + 6, self._sync_settle_task, (held, 1)),
                                 (end + 7, self._pacing_task, held)))
-        rest = m - whole
-        for u in ub:  # the frames of the unfinished bin to the front (rest < per <= whole)
-            u.view(RAW)[:rest] = u.view(RAW)[whole:m]
-        self._n_unbinned = rest
 
     def _run_tasks(self, upd: Update, joined: int | None) -> None:
         """Run the queued tasks due by ``joined`` frames (all of them when None)."""

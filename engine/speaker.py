@@ -19,6 +19,7 @@ from ..native import vad as kv
 from ..native.frames import shift_left
 from ..native.hop import speaker_frames
 from .config import HOP, HOP_S, SAMPLE_RATE, Config
+from .errors import ProsyncError
 from .pitch import PitchTracker
 from .rate import RateTracker
 from .schema import record_dtype
@@ -42,11 +43,15 @@ FRAME_DTYPE = record_dtype("frames")
 FRAMES_PER_S = round(1 / HOP_S)
 
 _vad_loaded = False
+#: The webrtcvad build whose C internals the kernels use (pyproject.toml's requirement).
+WEBRTCVAD_PIN = "pip install 'webrtcvad-wheels>=2.0.11,<3'"
 
 
 def vad_library() -> None:
     """Make webrtcvad's C functions callable from the numba kernels (:mod:`prosync.native.hop`
-    calls ``WebRtcVad_Process`` by name): load its extension into LLVM's symbol table, once."""
+    calls ``WebRtcVad_Process`` by name): load its extension into LLVM's symbol table, once.
+    Raises :class:`ProsyncError` when the extension lacks the function (a webrtcvad build that
+    renamed it): a kernel calling an unresolved symbol would crash the process."""
     global _vad_loaded
     if not _vad_loaded:
         import _webrtcvad
@@ -56,8 +61,12 @@ def vad_library() -> None:
         from ..native._jit import jit_disabled
 
         binding.load_library_permanently(_webrtcvad.__file__)
+        if not binding.address_of_symbol(hop.WEBRTC_SYMBOL):
+            raise ProsyncError(
+                f"webrtcvad's extension {_webrtcvad.__file__} has no C function "
+                f"{hop.WEBRTC_SYMBOL}: install the supported build ({WEBRTCVAD_PIN})")
         if jit_disabled():  # the kernels run as Python (coverage): the C function by ctypes
-            fn = ctypes.CDLL(_webrtcvad.__file__).WebRtcVad_Process
+            fn = getattr(ctypes.CDLL(_webrtcvad.__file__), hop.WEBRTC_SYMBOL)
             fn.restype = ctypes.c_int
             fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
             hop.webrtc_process = fn
@@ -71,7 +80,11 @@ _capsule_pointer = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.py_object, ctypes.c
 
 def vad_handle(vad: webrtcvad.Vad) -> int:
     """The ``VadInst*`` of a ``webrtcvad.Vad`` (valid while ``vad`` lives), as an integer."""
-    return int(_capsule_pointer(vad._vad, b"WebRtcVadPtr"))
+    try:
+        return int(_capsule_pointer(vad._vad, b"WebRtcVadPtr"))
+    except (AttributeError, ValueError) as e:  # a webrtcvad that keeps its handle otherwise
+        raise ProsyncError(f"webrtcvad.Vad has no WebRtcVadPtr capsule in ._vad ({e}): install "
+                           f"the supported build ({WEBRTCVAD_PIN})") from None
 
 
 class SpeakerTrack:
@@ -122,22 +135,19 @@ class SpeakerTrack:
         self._hang = int(round(cfg.vad.hangover_s / HOP_S))
         self._hang_state = np.zeros(1)
         self._soft = np.zeros(MAX_FRAMES, dtype=np.bool_)
-        # one record per frame; kernels fill the fields (strided views, no per-hop allocation)
+        # one record per frame; the kernel fills its fields (strided views, no per-hop allocation)
         self.out = np.zeros(MAX_FRAMES, dtype=FRAME_DTYPE)
-        self._cols = {name: self.out[name] for name in FRAME_DTYPE.names}
         self.ended = False
         self.hop_pcm = self._x[:0]
         vad_library()
         self._y_state = np.zeros(2, np.int64)  # the decimated signal the pitch kernels hold
-        o, pt, rt = self._cols, self.pitch, self.rate
+        pt, rt = self.pitch, self.rate
         # every argument of the kernel after (x, c0, n, k0): fixed arrays, bound once
         self._args = (
             HOP, ENERGY_WIN, SAMPLE_RATE, np.float32(RATE_PERIODICITY), self._pcm,
             vad_handle(self._vad), *pt.kernel_state(), self._y_state,
             self._vad_prm, self._vad_state, self._vad_ring, self._vad_hist, self._vad_pend,
-            self._hang_state, self._hang, self._soft, *rt.kernel_state(),
-            *(o[k] for k in ("t_s", "energy_db", "webrtc", "f0_hz", "periodicity", "voiced",
-                             "speech_raw", "speech", "nucleus_age", "rate_sps")))
+            self._hang_state, self._hang, self._soft, *rt.kernel_state(), self.out)
 
     @property
     def lookahead_s(self) -> float:
@@ -207,4 +217,6 @@ class SpeakerTrack:
         uses: IPU ends are not delayed by the hangover) and its hangover (``speech``), then the
         syllable nuclei and rate, which accept a frame as voiced when the pitch tracker says so
         or it is strongly periodic (the fixed-lag voicing decision drops some short syllables)."""
-        speaker_frames(self._x, c0, n, k0, *self._args)
+        if speaker_frames(self._x, c0, n, k0, *self._args):  # webrtcvad returned -1: a bug here
+            raise RuntimeError(f"webrtcvad rejected frames {k0}..{k0 + n - 1} "
+                               f"({SAMPLE_RATE} Hz, {HOP}-sample hops)")

@@ -243,6 +243,9 @@ class TurnTracker:
 
     def __init__(self, speakers: Sequence[str], cfg: TurnConfig):
         self.speakers = tuple(speakers)
+        if not 1 <= len(self.speakers) <= 2:  # update() and _advance() read speakers 0 and -1
+            raise ProsyncError(f"turn tracking takes one or two speakers, got "
+                               f"{len(self.speakers)}: track each pair in its own TurnTracker")
         self.cfg = cfg
         self.bridge_ms = _to_ms(cfg.ipu_bridge_s)
         self._spk = [SpeakerIpus(_frames(self.bridge_ms), _frames(_to_ms(cfg.stretch_bridge_s)),

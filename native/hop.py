@@ -21,10 +21,14 @@ from .nuclei import nuclei_online, rolling_count, smooth_intensity
 from .pitch import decimate2, refine_f0, track, yin_candidates
 from .vad import apply_hangover, channel_correlation, remove_cross_talk, vad_hysteresis
 
-#: ``int WebRtcVad_Process(VadInst* handle, int fs, const int16_t* audio, size_t length)``:
-#: 1 speech, 0 not, -1 bad arguments. Pointers are passed as pointer-sized integers.
+#: webrtcvad's C function the kernels call: ``int WebRtcVad_Process(VadInst* handle, int fs,
+#: const int16_t* audio, size_t length)``: 1 speech, 0 not, -1 bad arguments.
+WEBRTC_SYMBOL = "WebRtcVad_Process"
+#: Its numba binding; pointers are passed as pointer-sized integers. The symbol must be in LLVM's
+#: table before a kernel calling it is compiled or loaded from the cache (an unresolved symbol
+#: crashes the process): :func:`prosync.engine.speaker.vad_library` checks it.
 webrtc_process = types.ExternalFunction(
-    "WebRtcVad_Process", types.intc(types.intp, types.intc, types.intp, types.uintp))
+    WEBRTC_SYMBOL, types.intc(types.intp, types.intc, types.intp, types.uintp))
 
 
 @jit
@@ -48,10 +52,10 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
                    p_rf, p_lvl, p_pos, p_geom, y_state,
                    v_prm, v_state, v_ring, v_hist, v_pend, hang_state, hang,
                    soft, r_weights, r_hist, r_pos, r_contour, r_params, r_fstate, r_istate,
-                   r_ring, r_head, r_win,
-                   t_s, energy_db, webrtc, f0, periodicity, voiced, speech_raw, speech,
-                   nucleus_age, rate_sps):
-    """Fill the columns ``t_s .. rate_sps`` for frames ``k0 .. k0+n-1`` of one speaker.
+                   r_ring, r_head, r_win, out):
+    """Fill the columns of ``out`` (the frame records, ``speaker.FRAME_DTYPE``) for frames
+    ``k0 .. k0+n-1`` of one speaker: ``t_s``, ``energy_db``, ``webrtc``, ``f0_hz``,
+    ``periodicity``, ``voiced``, ``speech_raw``, ``speech``, ``nucleus_age``, ``rate_sps``.
 
     Frame ``i`` is centred on ``x[c0 + i*hop]``. The ``p_*`` arrays are the pitch tracker's
     (:class:`prosync.engine.pitch.PitchTracker`; ``p_geom`` = lag, left, span, tau_min, tau_max,
@@ -61,6 +65,9 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
     ``r_*`` the rate tracker's (:class:`prosync.engine.rate.RateTracker`). Returns the number of
     failed webrtcvad calls (0).
     """
+    t_s, energy_db, webrtc, f0 = out["t_s"], out["energy_db"], out["webrtc"], out["f0_hz"]
+    periodicity, voiced, speech_raw = out["periodicity"], out["voiced"], out["speech_raw"]
+    speech, nucleus_age, rate_sps = out["speech"], out["nucleus_age"], out["rate_sps"]
     for i in range(n):
         t_s[i] = (np.float64(i) + (k0 + 0.5)) / 100.0  # (k + 0.5) / 100: exact ms
     frame_energy_db(x, c0, n, hop, energy_win, energy_db)
@@ -131,3 +138,4 @@ def cross_talk(x, pre, pcm_a, pcm_b, n, hop, win, max_lag, corr_min, energy_a, s
     for j in range(pre):  # forward copy: the source is always ahead of the destination
         x[0, j] = x[0, m + j]
         x[1, j] = x[1, m + j]
+

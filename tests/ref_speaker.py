@@ -18,7 +18,7 @@ from prosync.native.frames import frame_energy_db, to_pcm16
 
 class RefSpeakerTrack(SpeakerTrack):
     def _compute(self, k0, c0, n):
-        o = self._cols
+        o = self.out  # its columns by name: views
         t = o["t_s"][:n]
         np.add(np.arange(n, dtype=np.float64), k0 + 0.5, out=t)
         np.divide(t, FRAMES_PER_S, out=t)

@@ -151,17 +151,17 @@ def test_users_hand_overs_make_turn_ends_likelier_and_barge_ins_count_for_nothin
     # the other takes each silence and stops before the user speaks again: hand-overs
     f, other = _exchanges(0.3, 1.2)
     _, events, tr = _run(f, cfg, other=other)
-    assert (tr._n_end, tr._n_hold, tr._n_pause) == (8, 0, 0)
+    assert (tr._n_end, tr._n_pause) == (8, 0)
     assert tr.end_log_odds == pytest.approx(math.log(12 / 4))
     assert events[-1].prior > alone.prior and events[-1].latency_s < alone.latency_s - 0.1
     # the other is still talking when the user speaks again: ambiguous, counted as neither
     f, other = _exchanges(1.0, 1.8)
     _, events, tr = _run(f, cfg, other=other)
-    assert (tr._n_end, tr._n_hold, tr._n_pause) == (0, 0, 0)
+    assert (tr._n_end, tr._n_pause) == (0, 0)
     assert events[-1].latency_s == pytest.approx(alone.latency_s)
     # the user's own pauses (nobody else talking) make turn ends less likely
     _, events, tr = _run(_exchanges(0.0, 0.0)[0], cfg)
-    assert tr._n_hold == 8 and tr.end_log_odds == pytest.approx(math.log(4 / 12))
+    assert tr._n_pause == 8 and tr.end_log_odds == pytest.approx(math.log(4 / 12))
 
 
 def test_turn_yielding_cues_make_it_fire_earlier():

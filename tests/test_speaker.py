@@ -1,6 +1,7 @@
 """engine/speaker.py: framing of one speaker's stream."""
 
 import numpy as np
+import pytest
 
 from prosync.engine.config import HOP, Config
 from prosync.engine.speaker import FRAME_DTYPE, MAX_FRAMES, SpeakerTrack
@@ -140,3 +141,32 @@ def test_webrtcvad_from_numba_equals_the_python_binding(shared_data):
             assert webrtc_frames(vad_handle(nb), pcm[lo * HOP:], m, HOP, 16000, got[lo:]) == 0
         np.testing.assert_array_equal(got, want, err_msg=f"mode {mode}")
         assert 0.1 < want.mean() < 0.95
+
+
+def test_a_webrtcvad_without_its_c_function_is_one_clear_error(monkeypatch):
+    """A webrtcvad build that renamed ``WebRtcVad_Process``: one line naming the fix, raised
+    before any kernel calls the unresolved symbol (that would crash the process)."""
+    from prosync.engine import speaker
+    from prosync.engine.errors import ProsyncError
+    from prosync.native import hop
+
+    monkeypatch.setattr(speaker, "_vad_loaded", False)
+    monkeypatch.setattr(hop, "WEBRTC_SYMBOL", "WebRtcVad_Process_renamed")
+    with pytest.raises(ProsyncError, match="has no C function WebRtcVad_Process_renamed") as e:
+        speaker.SpeakerTrack(Config(), 16000)
+    assert "\n" not in str(e.value) and "pip install" in str(e.value)
+
+
+def test_a_webrtcvad_without_its_handle_capsule_is_one_clear_error():
+    import webrtcvad
+
+    from prosync.engine.errors import ProsyncError
+    from prosync.engine.speaker import vad_handle
+
+    class Other(webrtcvad.Vad):
+        def __init__(self):
+            self._vad = object()
+
+    with pytest.raises(ProsyncError, match="no WebRtcVadPtr capsule.*pip install") as e:
+        vad_handle(Other())
+    assert "\n" not in str(e.value)

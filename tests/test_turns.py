@@ -395,3 +395,10 @@ def test_update_errors():
     assert tr.flush() == []
     with pytest.raises(ProsyncError, match="after flush"):
         tr.update(3, 1, [np.ones(1, bool), np.zeros(1, bool)])
+
+
+def test_three_speakers_are_refused_in_one_line():
+    """The streaming tracker reads speakers 0 and -1 only: a third would be dropped silently."""
+    with pytest.raises(ProsyncError, match="one or two speakers, got 3") as e:
+        TurnTracker(("a", "b", "c"), TurnConfig())
+    assert "\n" not in str(e.value)
