@@ -22,7 +22,7 @@ follower's samples following the leader's frame energy in dB.
 
 Each rendering goes once through ``prosync.Session`` (live defaults); the tests are computed on
 the first 1, 2, 3 and 4 minutes of its series: the engine's session test
-(:func:`prosync.engine.synchrony.session_test`, p < 0.05) for the live and research presets and
+(:func:`prosync.engine.session_sync.session_test`, p < 0.05) for the live and research presets and
 variants, the share of windows with z > 1.96, and rMEA's pseudo-dyad procedure on the same
 sessions (grand average |Fisher z|, 30 s windows, ±5 s, 10 s step, ranked among the session's
 pseudo-dyads with every other session of the same condition, p < 0.05). Both tests' rates on
@@ -51,7 +51,7 @@ from sync_data import SR, cached, dialogue_layout, render, run_pair, speaker_poo
 
 from prosync.engine.config import SyncConfig  # noqa: E402
 from prosync.engine.pseudo import grand_average  # noqa: E402
-from prosync.engine.synchrony import session_test  # noqa: E402
+from prosync.engine.session_sync import session_test  # noqa: E402
 from prosync.native.surrogate import hold_runs, pooled_profiles  # noqa: E402
 
 OUT = RESULTS / "sync_power.md"
@@ -139,7 +139,7 @@ def driver(track):
 def engine_r(s, kind, lag_s, directed=True):
     """The planted strength as the engine sees it: the whole session's correlation of the two
     speakers' 10 Hz series (100 ms bins, last utterance mean held up to 4 s, speaker-relative)
-    at the planted lag, on the pairs :func:`~prosync.engine.synchrony.session_test` uses (the
+    at the planted lag, on the pairs :func:`~prosync.engine.session_sync.session_test` uses (the
     follower's own values against the leader's, held or not); ``directed=False``: every
     complete pair."""
     a, b = np.ascontiguousarray(s["a"][kind]), np.ascontiguousarray(s["b"][kind])
