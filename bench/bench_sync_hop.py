@@ -27,7 +27,8 @@ from bench_core import per_hop  # noqa: E402
 
 from prosync import Session  # noqa: E402
 from prosync.engine.config import SyncConfig  # noqa: E402
-from prosync.engine.synchrony import FEATURES, session_test  # noqa: E402
+from prosync.engine.session_sync import session_test  # noqa: E402
+from prosync.engine.synchrony import FEATURES  # noqa: E402
 
 OUT = RESULTS / "sync_hop.md"
 

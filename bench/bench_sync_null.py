@@ -59,8 +59,9 @@ from prosync.engine.config import SyncConfig  # noqa: E402
 from prosync.engine.entrain_null import lh_p, tama_p  # noqa: E402
 from prosync.engine.entrainment import IPU, levitan_hirschberg, tama, turns_from_ipus  # noqa: E402
 from prosync.engine.pseudo import cohens_d, grand_average  # noqa: E402
+from prosync.engine.session_sync import session_test  # noqa: E402
 from prosync.engine.summary import ENTRAINMENT_FEATURES, _zscored  # noqa: E402
-from prosync.engine.synchrony import FEATURES, SynchronyTracker, session_test  # noqa: E402
+from prosync.engine.synchrony import FEATURES, SynchronyTracker  # noqa: E402
 
 OUT = RESULTS / "sync_null.md"
 RATE = 10

@@ -13,8 +13,9 @@ import numpy as np
 
 from .entrain_null import MIN_EXCHANGES, lh_p, tama_p
 from .entrainment import IPU, ipu_features, levitan_hirschberg, tama, turns_from_ipus
+from .session_sync import session_note
 from .speaker import FRAME_DTYPE
-from .synchrony import FEATURES, WINDOW_P_CALIBRATED, WINDOW_P_NOTE, session_note
+from .synchrony import FEATURES, WINDOW_P_CALIBRATED, WINDOW_P_NOTE
 
 #: Frames kept per speaker to measure IPU features when an IPU becomes final (60 s).
 FRAME_MEMORY = 6000

@@ -36,16 +36,9 @@ from statistics import NormalDist
 import numpy as np
 
 from ..native.series import bin_features, peak_of_abs
-from ..native.surrogate import (
-    find_runs,
-    hold_runs,
-    pool_p,
-    pooled_profiles,
-    rotate_runs,
-    session_profiles,
-    shift_surrogates,
-)
+from ..native.surrogate import pool_p, shift_surrogates
 from .config import HOP_S, SyncConfig
+from .session_sync import RUN_BRIDGE_S, SessionSync, session_test
 from .wcc import StreamingWcc
 
 FEATURES = ("f0", "energy", "rate", "vad")
@@ -66,29 +59,6 @@ MIN_SURROGATES = 39
 #: Surrogates added per bin to the pool of the feature whose turn it is (twice that while the
 #: pool fills): with 4 features in rotation each pool gains one per bin on average.
 REFRESH = 4
-#: Fewest surrogates for the session-level test (p can then reach 0.05).
-MIN_SESSION_SHIFTS = 19
-#: The session test needs this many times ``window + 2 * lag`` of session: with fewer
-#: independent alignments its surrogates are too few to be calibrated (real conversations
-#: shifted against each other: 12-15 % false positives at 60 s with 8 s windows, 2-7 % at 100 s;
-#: bench/bench_sync_null.py).
-MIN_SESSION_SPANS = 8
-#: The whole-session statistic (``statistic="pooled"``) has no windows; it needs the live
-#: preset's 8 x (8 s + 2 x 2 s) whatever the preset (and two shift gaps with the shifts).
-MIN_SESSION_TEST_S = 96.0
-#: ... and its circular shifts (voice activity) keep at least this plus twice the lag reach
-#: away from the real alignment (s; the live window).
-MIN_SHIFT_S = 8.0
-#: A speaker's IPUs in the series are runs of values joined across gaps of at most this long
-#: (s; about the turn tracker's IPU bridging): the hold carries the mean of the last one, and
-#: the session test of f0, energy and rate rotates their content over the slots.
-RUN_BRIDGE_S = 0.3
-#: ... whose content is rotated by at least this many runs either way (forward and back to
-#: front); with fewer than ``MIN_RUNS`` runs there is no calibrated test (circular shifts
-#: instead break the turn-taking, which alone couples energy and rate: 29 % and 67 % false
-#: positives on pseudo-dialogues of people who never met).
-MIN_ROTATION = 2
-MIN_RUNS = 2 * MIN_ROTATION - 1 + (MIN_SESSION_SHIFTS + 1) // 2
 _PROBIT = NormalDist().inv_cdf
 #: Presets whose window p-value held its nominal rate on the null sets of real speech (live:
 #: 2.3-3.7 % of windows at nominal 2.5 % on shifted real conversations and pseudo-dialogues,
@@ -97,25 +67,6 @@ _PROBIT = NormalDist().inv_cdf
 WINDOW_P_CALIBRATED = frozenset({"live"})
 WINDOW_P_NOTE = ("window p-values are not calibrated for these settings (research preset: "
                  "4-6 % of windows below 0.025 on speakers who never met): read the session test")
-#: Planted coupling strength (r on the engine's series) the power statement is about, and per
-#: preset and feature the shortest session (s) in which the session test found it with 80 %
-#: power on real voices, with what was planted (``bench/bench_sync_power.py``, 12 pseudo-
-#: dialogues of real people resynthesised, bench/RESULTS.md); None: not reached for every lag
-#: tried within ``POWER_MAX_S``. Measured, live: F0 r 0.29 at +0.5 s and +2 s 92 % at 4 min,
-#: at -2 s 67 % at 5 min; energy r 0.25 at +1 s 82 % at 3 min. Research (±5 s): F0 +0.5 s
-#: 4 min, +2 s 75 % and -2 s 67 % at 5 min; energy 3 min.
-POWER_R = 0.3
-POWER_MAX_S = 300.0
-MIN_SESSION_S: dict[str, dict[str, tuple[float | None, str]]] = {
-    "live": {"f0": (240.0, "the second speaker following by 0.5-2 s; the first following by "
-                           "2 s: 67 % power at 5 min"),
-             "energy": (180.0, "the second speaker following by 1 s")},
-    "research": {"f0": (None, "4 min when the second speaker follows by 0.5 s; 67-75 % power "
-                              "at 5 min for 2 s either way"),
-                 "energy": (180.0, "the second speaker following by 1 s")},
-}
-
-
 @dataclass(frozen=True)
 class SyncRow:
     t_s: float            # when the row became final (end of the window's forward lag reach)
@@ -127,31 +78,6 @@ class SyncRow:
     z: float              # normal quantile of the surrogate p-value of the peak |r|
     n_valid: int          # complete pairs at lag 0
     p: float = math.nan   # rank p-value of the peak |r| among time-shift surrogates
-
-
-@dataclass(frozen=True)
-class SessionSync:
-    """The session-level synchrony test of one feature (:meth:`SynchronyTracker.session_test`).
-
-    ``r``: the whole session's correlation at ``lag_s``, the lag (up to the preset's reach)
-    where the session's lagged correlation has its largest |r| (signed; positive lag: the
-    second speaker follows); ``p``: rank p-value of that |r| among the same statistic with
-    the second speaker's utterances rotated over their slots (f0, energy, rate) or its series
-    circularly shifted (vad) (``n_surrogates``; :func:`session_test`); ``r_crit``: the 95th
-    percentile of the surrogates' values, the smallest |r| this session could call
-    significant at 5 %; ``units``: the complete pairs behind ``r`` (with
-    ``statistic="windows"``: the windows). NaN with a ``reason`` when the session is too short.
-    """
-
-    feature: str
-    r: float
-    lag_s: float
-    p: float
-    r_crit: float
-    units: int
-    n_surrogates: int
-    duration_s: float
-    reason: str = ""
 
 
 class SynchronyTracker:
@@ -407,155 +333,3 @@ class SynchronyTracker:
             a, b, raw1, raw2 = self.session_series(f)
             out[f] = session_test(a, b, self.cfg, feature=f, raw2=raw2, raw1=raw1)
         return out
-
-
-def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
-                 n_surrogates: int | None = None, raw2=None, raw1=None,
-                 statistic: str = "pooled") -> SessionSync:
-    """Session-level synchrony test of two series at ``cfg.rate_hz`` (NaN = missing).
-
-    Statistic (``"pooled"``, the default): the whole session's lagged correlation, one Pearson
-    r per lag (up to ``cfg.lag_s``) over the session's complete pairs in which the follower
-    speaks: at a positive lag the second speaker's own values (``raw2`` finite: not held)
-    against the first speaker's series, held or not, at a negative lag the reverse (``raw1``),
-    at lag 0 either; every complete pair where the raw series are not given; at its largest
-    |r|. A coupling that moves a speaker's level from utterance to utterance (a level that
-    follows the level the partner spoke at last) lives mostly *between* short windows, which a
-    windowed r centres away, and in the follower's speech, not in the leader's speech against
-    the follower's held level; the pooled, directed r keeps it (planted F0 coupling on real
-    voices: bench/bench_sync_power.py). ``"windows"``: the
-    earlier statistic, the mean lag profile over ``cfg``'s windows (r of every window,
-    averaged per lag) at its largest |value|. Null: the same statistic for ``n_surrogates``
-    (default ``cfg.session_surrogates``) surrogates of the second speaker. Overlapping
-    windows or neighbouring pairs are dependent in the real statistic and in every surrogate
-    alike, so the rank p-value needs no independence. Deterministic (no random draws): the
-    same series give the same result however they were pushed.
-
-    Surrogates: with ``raw2`` (the second speaker's series before the hold; f0, energy and
-    rate), the content of the speaker's runs of values (IPUs: gaps of at most 0.3 s joined)
-    is rotated over the run slots (slot i gets run i + k's values, resampled to its length,
-    forward and back to front, for every k at least ``MIN_ROTATION`` runs away) and the hold
-    applied again: both
-    speakers' timing, hence the turn-taking, stays exactly as it was, the order of the
-    second speaker's utterances too (their drift), and only which utterance sits where
-    moves. The turn-taking itself couples the series (the shared rise and fall of every
-    utterance, lined up by the alternation of turns), and a test that broke the timing would
-    call that F0, energy or rate synchrony (pseudo-dialogues of people who never met, energy
-    and rate: 29 % and 67 % false positives with circular shifts, bench/results/sync_null.md).
-    With ``raw2`` but fewer than ``MIN_RUNS`` (13) runs: no p-value (a ``reason``). Without ``raw2`` (voice
-    activity, whose coupling *is* the timing): ``s2`` circularly shifted by shifts spread
-    evenly over ``[g, N - g]``, ``g = 8 s + 2 * lag`` (``"windows"``: ``window + 2 * lag``),
-    so no shifted pairing falls within the lag reach of the real one.
-    """
-    if statistic not in ("pooled", "windows"):
-        raise ValueError(f"statistic={statistic!r}: use 'pooled' or 'windows'")
-    a = np.ascontiguousarray(s1, dtype=np.float64)
-    b = np.ascontiguousarray(s2, dtype=np.float64)
-    rate = float(cfg.rate_hz)
-    lag = int(round(cfg.lag_s * rate))
-    win = int(round(cfg.window_s * rate))
-    step = max(1, int(round(cfg.step_s * rate)))
-    n = len(a)
-    k = int(cfg.session_surrogates if n_surrogates is None else n_surrogates)
-    # shifts keep this far from the real alignment: a window plus the lag reach either way
-    # (the pooled statistic has no window: the live preset's 8 s)
-    g = (win if statistic == "windows" else int(round(MIN_SHIFT_S * rate))) + 2 * lag
-    avail = n - 2 * g + 1
-    nan = math.nan
-    need = max(2 * g + MIN_SESSION_SHIFTS - 1,
-               MIN_SESSION_SPANS * g if statistic == "windows" else int(MIN_SESSION_TEST_S * rate))
-    if n < need:
-        return SessionSync(feature, nan, nan, nan, nan, 0, 0, n / rate,
-                           f"{n / rate:.0f} s is too short for a calibrated session test: need "
-                           f"{need / rate:.0f} s with {cfg.window_s:g} s windows and "
-                           f"±{cfg.lag_s:g} s")
-    nl = 2 * lag + 1
-    pre = np.empty((9, n + 1)) if statistic == "windows" else None
-
-    # the pooled statistic's pairs: the follower's own values (before the hold) against the
-    # leader's series, held or not (``pooled_profiles``); every pair without the raw series
-    own_a = np.isfinite(raw1).astype(np.float64) if raw1 is not None else np.ones(n)
-    own_b = np.isfinite(raw2).astype(np.float64) if raw2 is not None else np.ones(n)
-
-    def profiles(y, shifts, prof, cnt):
-        if pre is None:
-            pooled_profiles(a, y, own_a, own_b, lag, shifts, prof, cnt)
-        else:
-            session_profiles(a, y, win, lag, step, shifts, pre, prof, cnt)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                prof[:] = np.where(cnt > 0, prof / np.maximum(cnt, 1), np.nan)
-
-    runs = None
-    if raw2 is not None:
-        raw = np.ascontiguousarray(raw2, dtype=np.float64)
-        starts = np.empty(n, np.int64)
-        ends = np.empty(n, np.int64)
-        bridge = int(round(RUN_BRIDGE_S * rate))
-        nrun = find_runs(raw, bridge, starts, ends)
-        if nrun < MIN_RUNS:
-            return SessionSync(feature, nan, nan, nan, nan, 0, 0, n / rate,
-                               f"{nrun} utterances of the second speaker are too few for a "
-                               f"calibrated session test: need {MIN_RUNS}")
-        runs = (raw, starts, ends, nrun)
-    if runs is None:
-        k = min(k, avail)
-        shifts = np.empty(k + 1, np.int64)
-        shifts[0] = 0
-        shifts[1:] = g + np.round(np.linspace(0, avail - 1, k)).astype(np.int64)
-        prof = np.empty((k + 1, nl))
-        cnt = np.empty((k + 1, nl))
-        profiles(b, shifts, prof, cnt)
-    else:
-        raw, starts, ends, nrun = runs
-        hb = int(round(cfg.hold_s * rate))
-        # every rotation at least MIN_ROTATION runs away, each content forward and reversed
-        # (at most k of them, spread evenly)
-        rots = [(r, rev) for r in range(MIN_ROTATION, nrun - MIN_ROTATION + 1) for rev in (0, 1)]
-        if len(rots) > k:
-            rots = [rots[i] for i in np.unique(np.round(np.linspace(0, len(rots) - 1, k)).astype(int))]
-        k = len(rots)
-        prof = np.empty((k + 1, nl))
-        cnt = np.empty((k + 1, nl))
-        zero = np.zeros(1, np.int64)
-        profiles(b, zero, prof[:1], cnt[:1])
-        sur = np.empty(n)
-        held = np.empty(n)
-        for j, (r, rev) in enumerate(rots, 1):
-            rotate_runs(raw, starts, ends, nrun, r, bool(rev), sur)
-            hold_runs(sur, hb, bridge, held)
-            profiles(held, zero, prof[j:j + 1], cnt[j:j + 1])
-    absm = np.abs(prof)
-    ok = np.isfinite(absm).any(axis=1)
-    stat = np.full(k + 1, np.nan)
-    stat[ok] = np.nanmax(absm[ok], axis=1)
-    null = stat[1:][np.isfinite(stat[1:])]
-    units = int(cnt[0].max()) if nl else 0
-    if not math.isfinite(stat[0]) or len(null) < MIN_SESSION_SHIFTS:
-        return SessionSync(feature, nan, nan, nan, nan, units, len(null), n / rate,
-                           "no window with a defined correlation (too little speech or voicing)")
-    j = int(np.nanargmax(absm[0]))
-    p = (1.0 + np.sum(null >= stat[0])) / (1.0 + len(null))
-    return SessionSync(feature, float(prof[0, j]), (j - lag) / rate, float(p),
-                       float(np.quantile(null, 0.95)), units, len(null), n / rate)
-
-
-def session_note(t: SessionSync, preset: str) -> str | None:
-    """What a session's test can and cannot say: why there is no p-value, or that the session
-    is not significant and shorter than the bench found necessary to detect a coupling of
-    ``POWER_R`` with 80 % power (so its p >= 0.05 is no evidence of no coupling)."""
-    if t.reason:
-        return t.reason
-    need = MIN_SESSION_S.get(preset, {})
-    if t.feature not in need:
-        return None
-    n, planted = need[t.feature]
-    what = f"a coupling of r = {POWER_R:g} with 80 % power"
-    if t.p < 0.05:
-        return None
-    if n is None:
-        return (f"not significant is no evidence of no coupling: {POWER_MAX_S / 60:g} minutes "
-                f"did not always detect {what} on real voices ({planted}; bench/RESULTS.md)")
-    if t.duration_s < n:
-        return (f"{t.duration_s:.0f} s is too short to detect {what}: that needs "
-                f"{n / 60:g} min ({planted}; bench/RESULTS.md)")
-    return None

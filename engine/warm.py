@@ -87,7 +87,7 @@ def _run(session_cls) -> None:
     one.close()
     stats.summary(a.shape[0] / rate, s)
     # the session test's kernels (both kinds of surrogates) on a series long enough for them
-    from .synchrony import session_test
+    from .session_sync import session_test
 
     n = int(cfg.sync.rate_hz * 100)  # past the test's shortest session (96 s)
     x = np.sin(np.arange(n) * 0.3)

@@ -285,7 +285,7 @@ class SessionTests:
 
 
 def _session_tests(snap: dict, cfg) -> dict:
-    from prosync.engine.synchrony import session_test
+    from prosync.engine.session_sync import session_test
 
     return {f: session_test(a, b, cfg, feature=f, raw1=r1, raw2=r2)
             for f, (a, b, r1, r2) in snap.items()}

@@ -13,6 +13,7 @@ import pytest
 from prosync import Session
 from prosync.calibration.baseline import SpeakerBaseline
 from prosync.engine.config import Config, SyncConfig
+from prosync.engine.session_sync import session_test
 from prosync.engine.speaker import FRAME_DTYPE
 from prosync.engine.synchrony import (
     BASE_FIELDS,
@@ -20,7 +21,6 @@ from prosync.engine.synchrony import (
     MIN_FRAMES,
     PEAK_MIN_FRACTION,
     SynchronyTracker,
-    session_test,
 )
 from prosync.engine.wcc import pick_peaks, wcc
 
@@ -467,7 +467,7 @@ def test_tracker_config_and_empty_update():
 
 
 def test_session_note_says_what_the_evidence_supports():
-    from prosync.engine.synchrony import session_note
+    from prosync.engine.session_sync import session_note
 
     s1, s2 = planted("independent", 1200, seed=77)
     t = session_test(s1, s2, SyncConfig(), feature="f0")
