@@ -136,6 +136,14 @@ def hop_row(p: int, label: str, us: np.ndarray, every: int) -> str:
             f"{int((us > 150).sum())} / {int((us > 1000).sum())} |")
 
 
+def _machine(load0: float, load1: float) -> str:
+    """How busy the machine was: the 1-minute load average at the start and the end of the run
+    (this bench alone adds about 1)."""
+    busy = max(load0, load1) > 1.5
+    return (f"**{'a busy' if busy else 'an idle'} machine** ({'other jobs running; ' if busy else ''}"
+            f"load average {load0:.1f} at the start, {load1:.1f} at the end)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=80.0)
@@ -148,6 +156,7 @@ def main(argv=None) -> int:
         args.seconds, args.passes = 20.0, 1
     wav = shared_data() / "candor_mmvap_stereo" / "shift.wav"
     x, _ = looped(wav, args.seconds, SR)
+    load0 = os.getloadavg()[0]
     pinned = one_core() if args.pin else "not pinned (one thread: the numba kernels are serial)"
     t0 = time.perf_counter()
     per_hop(x[:SR])  # first use in this process: numba cache load, dispatch
@@ -184,8 +193,8 @@ def main(argv=None) -> int:
     text = "\n".join([
         "## Per-hop compute time and whole engine vs Praat (`python bench/bench_hop.py`)", "",
         f"CANDOR `shift.wav` (41 s stereo, 16 kHz) looped to {args.seconds:g} s; "
-        f"{os.cpu_count()} cores, {pinned}. **A busy machine** (other jobs running; load "
-        f"average {os.getloadavg()[0]:.1f} at the end): compute is this thread's CPU time "
+        f"{os.cpu_count()} cores, {pinned}; {_machine(load0, os.getloadavg()[0])}: compute is "
+        "this thread's CPU time "
         "(`time.thread_time_ns`), which leaves out the waits for a core; one schedule is also "
         "timed on the wall clock. Each pass is listed; the ratio to Praat is side by side in "
         "one process.", "",
