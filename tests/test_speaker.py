@@ -170,3 +170,53 @@ def test_a_webrtcvad_without_its_handle_capsule_is_one_clear_error():
     with pytest.raises(ProsyncError, match="no WebRtcVadPtr capsule.*pip install") as e:
         vad_handle(Other())
     assert "\n" not in str(e.value)
+
+
+_NOJIT = r"""
+import pickle, sys
+import numpy as np
+from prosync.engine.config import Config
+from prosync.engine.speaker import SpeakerTrack
+from prosync.native._jit import jit_disabled
+from tests.audio import dialogue
+
+assert jit_disabled()
+x = dialogue()[0][:3 * 16000]
+tr, out = SpeakerTrack(Config(), 16000), []
+for i in range(0, len(x), 1600):
+    tr.feed(x[i:i + 1600], lambda k0, n, rec: out.append(rec[:n].copy()))
+tr.flush(lambda k0, n, rec: out.append(rec[:n].copy()))
+sys.stdout.buffer.write(pickle.dumps(np.concatenate(out)))
+"""
+
+
+def test_kernels_as_python_give_the_jit_decisions():
+    """Under ``NUMBA_DISABLE_JIT=1`` (coverage runs) the fused kernel runs as Python, with
+    webrtcvad's C function bound by ctypes: the same frame times, webrtcvad, voicing, speech and
+    nucleus decisions as the compiled kernel, and its measurements to float32 rounding."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.audio import dialogue
+
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    root = Path(__file__).resolve().parents[1]
+    py = subprocess.run([sys.executable, "-c", _NOJIT], env=env, cwd=root, capture_output=True,
+                        check=True, timeout=600)
+    got = pickle.loads(py.stdout)
+    x = dialogue()[0][:3 * 16000]
+    tr, out = SpeakerTrack(Config(), 16000), []
+    for i in range(0, len(x), 1600):
+        tr.feed(x[i:i + 1600], lambda k0, n, rec: out.append(rec[:n].copy()))
+    tr.flush(lambda k0, n, rec: out.append(rec[:n].copy()))
+    want = np.concatenate(out)
+    assert got.shape == want.shape and want["webrtc"].any() and want["voiced"].any()
+    for name in FRAME_DTYPE.names:
+        if want[name].dtype.kind == "f" and name != "t_s":  # float32 sums: last bits may differ
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6,
+                                       equal_nan=True, err_msg=name)
+        else:  # times and every decision: equal
+            assert np.array_equal(got[name], want[name]), name
