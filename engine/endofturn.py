@@ -52,6 +52,9 @@ silence timer on the same voice activity (the bench's timer rows).
 Cost: at each end of speech the cues and the whole probability curve of the silence (one
 vectorised computation); per push only scalar work and slices of that curve (no per-hop
 allocation besides the returned rows; ``bench/bench_end_of_turn_hop.py``).
+
+One job, the tracker and its model's terms (the cues are measured in
+:mod:`~prosync.engine.turn_cues`); past ~400 lines only by this documentation of the model.
 """
 
 from __future__ import annotations
