@@ -16,6 +16,11 @@ they all need around a session:
   :meth:`Duplex.finish` closes the session, builds the summary and closes the sinks with it
   (``close(summary)``), and :meth:`Duplex.abort` aborts them (``abort()``). The sink contract
   and its implementations live in :mod:`prosync.streams.sink`.
+* **the session-level synchrony test**, off by default (offline, the summary has the final
+  one): with ``session_test_every_s`` set (the live doors), every that much session time the
+  test runs in a worker thread (:class:`~prosync.engine.session_sync.SessionTests`) and its rows
+  ride on the next update delivered (``Update.session_sync``; :meth:`Duplex.close` waits for a
+  running one).
 
 Pushes and closes are serialised by a lock: one producer thread per speaker is fine.
 """
@@ -33,6 +38,7 @@ import numpy as np
 
 from .errors import ProsyncError
 from .session import Session, Update, _as_float32
+from .session_sync import SessionTests
 from .summary import SessionSummary
 
 __all__ = ["Duplex", "Sink", "merge_updates"]
@@ -65,9 +71,13 @@ class Duplex:
     sinks : sequence of sinks
         Each gets ``write(update)`` for every non-empty update, then ``close(summary)`` from
         :meth:`finish` (in this order) or ``abort()`` from :meth:`abort`.
+    session_test_every_s : float, optional
+        Run the session-level synchrony test every this much session time (two speakers with
+        synchrony; see the module doc). None (default): never.
     """
 
-    def __init__(self, session: Session, *, pad_agent: bool = False, sinks: Sequence = ()):
+    def __init__(self, session: Session, *, pad_agent: bool = False, sinks: Sequence = (),
+                 session_test_every_s: float | None = None):
         if pad_agent and len(session.speakers) != 2:
             raise ProsyncError("pad_agent needs two speakers: the user then the agent")
         self.session = session
@@ -84,6 +94,9 @@ class Duplex:
         self._audio_pending: list[list[np.ndarray]] = [[] for _ in range(n)]
         self._summary_cache: dict | None = None
         self.finished = False
+        self._tests = (SessionTests(session, session_test_every_s)
+                       if session_test_every_s is not None and session._sync is not None
+                       else None)
 
     # ------------------------------------------------------------------ input
     @property
@@ -120,6 +133,10 @@ class Duplex:
             if self.pad_agent and i == 0 and self._pos[1] < self._pos[0]:
                 parts.append(self._pad(self._pos[0] - self._pos[1]))
             upd = merge_updates(parts)
+            if self._tests is not None:
+                rows = self._tests.poll(max(self._pos) / self.sample_rate)
+                if rows:
+                    upd.session_sync = [*upd.session_sync, *rows]
             upd.compute_s = time.perf_counter() - t0
             self._deliver(upd)
             return upd
@@ -153,6 +170,12 @@ class Duplex:
             if self.session.closed:
                 return Update()
             upd = self.session.close()
+            if self._tests is not None:
+                rows = self._tests.wait()
+                self._tests.close()
+                self._tests = None
+                if rows:
+                    upd.session_sync = [*upd.session_sync, *rows]
             self._deliver(upd)
             return upd
 
@@ -256,6 +279,9 @@ class Duplex:
         """Abort every sink (nothing half-written is left where a finished file would be)."""
         with self._lock:
             sinks, self.sinks = self.sinks, []
+            if self._tests is not None:
+                self._tests.close()
+                self._tests = None
         for s in sinks:
             try:
                 s.abort()
@@ -283,6 +309,7 @@ def merge_updates(parts: Sequence[Update]) -> Update:
         out.synchrony.extend(p.synchrony)
         out.pacing.extend(p.pacing)
         out.turn_end.extend(p.turn_end)
+        out.session_sync.extend(p.session_sync)
     eot = [p.end_of_turn for p in parts if len(p.end_of_turn)]
     if eot:
         out.end_of_turn = eot[0] if len(eot) == 1 else np.concatenate(eot)

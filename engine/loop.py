@@ -51,7 +51,8 @@ class SessionResult:
 def run_session(source, session: Session, sinks: Sequence = (), *,
                 progress: Callable[[float, float | None], None] | None = None,
                 stop: Callable[[], str | None] | None = None,
-                extra: Callable[[dict], dict | None] | dict | None = None) -> SessionResult:
+                extra: Callable[[dict], dict | None] | dict | None = None,
+                session_test_every_s: float | None = None) -> SessionResult:
     """Feed ``source`` through ``session`` into ``sinks`` and finish them with the summary.
 
     Parameters
@@ -65,11 +66,13 @@ def run_session(source, session: Session, sinks: Sequence = (), *,
         the session is finished normally with what it has.
     extra : keys added to the summary, or a function called with the summary at the end that
         edits it in place or returns keys to add.
+    session_test_every_s : run the session-level synchrony test every this much session time,
+        its rows in the updates (:class:`~prosync.engine.duplex.Duplex`); None (offline): never.
 
     On any exception (``KeyboardInterrupt`` included) the sinks are aborted and the error goes
     on: no sink leaves a half-written file where a finished one would be.
     """
-    duplex = Duplex(session, sinks=sinks)
+    duplex = Duplex(session, sinks=sinks, session_test_every_s=session_test_every_s)
     del session  # the duplex holds it, and releases it before the sinks finish
     total = getattr(source, "total_s", None)
     audio_sinks = [s for s in duplex.sinks if hasattr(s, "write_audio")]

@@ -33,9 +33,11 @@ from dataclasses import dataclass
 #: when a column is removed, renamed or changes type or meaning; the minor when one is added.
 #: 2.0: missing values are nulls (were NaN and ``''``), times exact on the 1 ms grid.
 #: 2.1: the ``end_of_turn`` and ``turn_end`` tables (the user's end-of-turn probability).
-SCHEMA_VERSION = "2.1"
+#: 2.2: the ``session_sync`` rows of the JSON stream (the session-level test, live).
+SCHEMA_VERSION = "2.2"
 #: Version of the WebSocket protocol's framing (``docs/PROTOCOL.md``); rows follow SCHEMA_VERSION.
-PROTOCOL_VERSION = "1.1"
+#: 1.2: ``session_sync`` rows in ``metrics``.
+PROTOCOL_VERSION = "1.2"
 
 #: Column types: NumPy dtype, Arrow type name, JSON Schema type.
 TYPES = {
@@ -77,6 +79,8 @@ class Table:
     columns: tuple[Column, ...]
     #: Fields of the engine's record that are not written out.
     internal: tuple[Column, ...] = ()
+    #: Written as ``<name>.parquet``; False: rows of the JSON stream only (JSONL, WebSocket).
+    file: bool = True
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -237,9 +241,33 @@ TURN_END = Table("turn_end", "one row per turn_end event: turn_end_prob reached 
     *(_c(k, "float64", "0..1", v, nullable=False) for k, v in _CUES.items()),
 ))
 
+SESSION_SYNC = Table("session_sync", "one row per feature each time the session-level "
+                     "synchrony test finishes (live: every 15 s of session time, computed off the "
+                     "live loop; the summary has the final test)", (
+    _c("t_s", "float64", "s", "the test covers the session from 0 to this time", nullable=False,
+       exact_ms=True),
+    _c("feature", "string", "", "f0, energy, rate or vad (as in synchrony)", nullable=False,
+       enum=FEATURES),
+    _c("r", "float64", "", "the whole session's lagged correlation at lag_s (signed); null "
+       "without a test (note says why)"),
+    _c("lag_s", "float64", "s", "the lag of the largest |r| within the preset's reach; "
+       "positive: the second speaker follows", exact_ms=True),
+    _c("p", "float64", "", "session-level p-value: rank of |r| among surrogates of the second "
+       "speaker that keep both speakers' timing (prosync.engine.session_sync); null without a "
+       "test"),
+    _c("r_crit", "float64", "", "95th percentile of the surrogates' |r|: the smallest |r| this "
+       "session could call significant at 5 %"),
+    _c("units", "int32", "", "complete pairs behind r", nullable=False),
+    _c("n_surrogates", "int32", "", "surrogates behind p", nullable=False),
+    _c("note", "string", "", "why there is no p-value, or that a non-significant session is "
+       "too short to detect a coupling of r = 0.3 with 80 % power; null otherwise"),
+), file=False)
+
 #: The tables of one session (``prosync score``, ``--record``, the WebSocket ``metrics`` rows).
 SESSION_TABLES = {t.name: t for t in (FRAMES, TURNS, SYNCHRONY, PACING, SERIES, END_OF_TURN,
                                       TURN_END)}
+#: Rows of the JSON stream only (JSONL, WebSocket ``metrics``), no file.
+STREAM_TABLES = {SESSION_SYNC.name: SESSION_SYNC}
 
 SESSION = _c("session", "string", "", "session name (manifest or file stem)", nullable=False)
 FAILURES = Table("failures", "corpus: one row per session that could not be scored", (
@@ -253,7 +281,7 @@ SESSIONS = Table("sessions", "corpus: one row per scored session", (
 ))
 
 #: Every table prosync writes.
-TABLES = {**SESSION_TABLES, FAILURES.name: FAILURES, SESSIONS.name: SESSIONS}
+TABLES = {**SESSION_TABLES, **STREAM_TABLES, FAILURES.name: FAILURES, SESSIONS.name: SESSIONS}
 
 
 def table(name: str) -> Table:
@@ -353,7 +381,7 @@ ERROR_CODES = {
 }
 
 _ROWS = {"frames": "frame", "turns": "turn", "synchrony": "sync", "pacing": "pacing",
-         "end_of_turn": "end_of_turn", "turn_end": "turn_end"}
+         "end_of_turn": "end_of_turn", "turn_end": "turn_end", "session_sync": "session_sync"}
 
 MESSAGES = {m.name: m for m in (
     Message("start", "start (client to server)", (
@@ -406,7 +434,10 @@ MESSAGES = {m.name: m for m in (
               "message"),
         Field("schema_version", _STR, "version of the rows"),
         *(Field(k, {"type": "array", "items": {"$ref": f"#/$defs/{v}"}},
-                f"rows of `{k}.parquet` that became final since the last message")
+                f"rows of `{k}.parquet` that became final since the last message" if table(k).file
+                else f"`{k}` rows (README, \"Output schema\"): the session-level synchrony test, "
+                "one row per feature, when one finished since the last message (every 15 s of "
+                "stream time)")
           for k, v in _ROWS.items()),
         Field("advice", {"oneOf": [{"$ref": "#/$defs/pacing"}, {"type": "null"}]},
               "the latest pacing row (also when none is new); null during the first 100 ms"),
@@ -452,4 +483,4 @@ MESSAGES = {m.name: m for m in (
 
 #: JSONL (``prosync live --jsonl``): one row per line, ``{"type": <line type>, ...columns}``.
 JSONL_TYPES = {"frame": "frames", "turn": "turns", "synchrony": "synchrony", "pacing": "pacing",
-               "end_of_turn": "end_of_turn", "turn_end": "turn_end"}
+               "end_of_turn": "end_of_turn", "turn_end": "turn_end", "session_sync": "session_sync"}

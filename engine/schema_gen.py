@@ -35,7 +35,11 @@ def row_json(t: S.Table, line_type: str | None = None) -> dict:
         props = {"type": {"const": line_type}, **props}
         req = ["type", *req]
     return {"type": "object", "properties": props, "required": req,
-            "additionalProperties": False, "description": f"one row of {t.name}.parquet: {t.rows}"}
+            "additionalProperties": False, "description": f"one row of {_where(t)}: {t.rows}"}
+
+
+def _where(t: S.Table) -> str:
+    return f"{t.name}.parquet" if t.file else f"{t.name} (the JSON stream's rows, no file)"
 
 
 def message_json(m: S.Message) -> dict:
@@ -50,7 +54,7 @@ def message_json(m: S.Message) -> dict:
            "required": ["type", *(f.name for f in m.fields if f.required)],
            "additionalProperties": m.open}
     if m.name == "metrics":
-        doc["$defs"] = {v: row_json(S.SESSION_TABLES[k]) for k, v in S._ROWS.items()}
+        doc["$defs"] = {v: row_json(S.table(k)) for k, v in S._ROWS.items()}
     return doc
 
 
@@ -58,7 +62,7 @@ def jsonl_json() -> dict:
     return {"$schema": DRAFT, "$id": f"https://prosync.invalid/schemas/{S.PROTOCOL_VERSION}/"
                                      "line.json",
             "title": "one line of prosync live --jsonl",
-            "oneOf": [row_json(S.SESSION_TABLES[t], k) for k, t in S.JSONL_TYPES.items()]}
+            "oneOf": [row_json(S.table(t), k) for k, t in S.JSONL_TYPES.items()]}
 
 
 def json_files() -> dict[str, str]:
@@ -73,7 +77,8 @@ def _cell(s: str) -> str:
 
 
 def table_md(t: S.Table) -> str:
-    lines = [f"`{t.name}.parquet`: {t.rows}.", "", "| column | type | unit | null | meaning |",
+    where = f"`{t.name}.parquet`" if t.file else f"`{t.name}` (JSONL and WebSocket rows, no file)"
+    lines = [f"{where}: {t.rows}.", "", "| column | type | unit | null | meaning |",
              "|---|---|---|---|---|"]
     for c in t.columns:
         kinds = f"`{'`, `'.join(c.enum)}`: " if c.enum and c.name != "kind" else ""

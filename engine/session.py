@@ -22,6 +22,7 @@ from .endofturn import EOT_EMPTY, EndOfTurnTracker, TurnEndEvent
 from .errors import ProsyncError
 from .join import CrossTalk, Pending, silent_frames
 from .pacing import PacingRow, PacingTracker
+from .session_sync import SessionSyncRow
 from .speaker import SpeakerTrack
 from .synchrony import SERIES_FIELDS, SynchronyTracker, SyncRow
 from .turns import TurnEvent, TurnTracker
@@ -56,9 +57,13 @@ class Update:
     end_of_turn: np.ndarray = field(default_factory=lambda: EOT_EMPTY)
     #: ``turn_end`` events: ``turn_end_prob`` reached ``end_of_turn.threshold``.
     turn_end: list[TurnEndEvent] = field(default_factory=list)
+    #: The session-level synchrony test per feature, when one finished (live doors only:
+    #: ``Duplex(session_test_every_s=...)``; :class:`~prosync.engine.session_sync.SessionSyncRow`).
+    session_sync: list[SessionSyncRow] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.events or self.synchrony or self.pacing or self.turn_end
+                    or self.session_sync
                     or len(self.end_of_turn)) or any(
             len(c) for c in self.frames.values())
 

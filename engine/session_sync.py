@@ -12,6 +12,7 @@ windowed synchrony it complements: :mod:`prosync.engine.synchrony`.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -237,3 +238,76 @@ def session_note(t: SessionSync, preset: str) -> str | None:
         return (f"{t.duration_s:.0f} s is too short to detect {what}: that needs "
                 f"{n / 60:g} min ({planted}; bench/RESULTS.md)")
     return None
+
+
+#: How often (s of session time) the live doors run the session test (:class:`SessionTests`).
+SESSION_TEST_EVERY_S = 15.0
+
+
+@dataclass(frozen=True)
+class SessionSyncRow:
+    """One ``session_sync`` row of the metric stream: the session test of one feature over the
+    session up to ``t_s`` (:class:`SessionSync`, with ``note`` from :func:`session_note`)."""
+
+    t_s: float
+    feature: str
+    r: float
+    lag_s: float
+    p: float
+    r_crit: float
+    units: int
+    n_surrogates: int
+    note: str = ""
+
+    @classmethod
+    def of(cls, t: SessionSync, preset: str) -> SessionSyncRow:
+        return cls(round(t.duration_s, 3), t.feature, t.r, round(t.lag_s, 3), t.p, t.r_crit, t.units,
+                   t.n_surrogates, session_note(t, preset) or "")
+
+
+class SessionTests:
+    """The session-level test of a live session, every ``every_s`` of session time, off the
+    pushing thread: :meth:`poll` copies the series (the only cost on the hot path) and runs
+    :func:`session_test` per feature in a one-thread pool (the kernels release the GIL); a
+    finished test comes back from :meth:`poll` once, as :class:`SessionSyncRow` rows
+    (:class:`~prosync.engine.duplex.Duplex` attaches them to the update it delivers)."""
+
+    def __init__(self, session, every_s: float = SESSION_TEST_EVERY_S):
+        from .summary import settings
+
+        self.session = session
+        self.every_s = float(every_s)
+        self.next_s = self.every_s
+        self.preset = settings(session.config)["preset"]
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="prosync-session-test")
+        self.future = None
+
+    def poll(self, t_s: float) -> list[SessionSyncRow]:
+        """The rows of a test finished since the last call (else ``[]``); starts the next test
+        once ``t_s`` (session time) reaches it and none is running."""
+        if self.future is not None and self.future.done():
+            fut, self.future = self.future, None
+            return fut.result()
+        if self.future is None and t_s >= self.next_s:
+            from .synchrony import FEATURES
+
+            snap = {f: tuple(None if x is None else x.copy()
+                             for x in self.session.synchrony_series(f)) for f in FEATURES}
+            self.future = self.pool.submit(_session_rows, snap, self.session.config.sync,
+                                           self.preset)
+            self.next_s = t_s + self.every_s
+        return []
+
+    def wait(self) -> list[SessionSyncRow]:
+        """The rows of the running test, waiting for it (``[]`` when none runs)."""
+        fut, self.future = self.future, None
+        return fut.result() if fut is not None else []
+
+    def close(self) -> None:
+        self.future = None
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _session_rows(snap: dict, cfg: SyncConfig, preset: str) -> list[SessionSyncRow]:
+    return [SessionSyncRow.of(session_test(a, b, cfg, feature=f, raw1=r1, raw2=r2), preset)
+            for f, (a, b, r1, r2) in snap.items()]

@@ -84,8 +84,9 @@ class Dashboard:
         self.floor = "silence"
         self.gaps: deque = deque(maxlen=5)
         self.sync: dict = {}
-        #: feature -> SessionSync: the session-level test over the session so far, refreshed
-        #: off the live loop (:class:`SessionTests`)
+        #: feature -> SessionSyncRow: the session-level test over the session so far, from the
+        #: updates' ``session_sync`` rows (computed off the live loop: ``Duplex``'s
+        #: ``session_test_every_s``)
         self.session: dict = {}
         #: False where the preset's window p is not calibrated: no window is called significant
         self.window_p_calibrated = True
@@ -122,6 +123,8 @@ class Dashboard:
                 self.gaps.append((e.speaker_before, e.speaker_after, e.fto_s))
         for r in upd.synchrony:
             self.sync[r.feature] = r
+        for r in upd.session_sync:
+            self.session[r.feature] = r
         if upd.pacing:
             self.pacing = upd.pacing[-1]
 
@@ -184,8 +187,8 @@ class Dashboard:
         for f in ("f0", "energy", "rate", "vad"):
             t = self.session.get(f)
             sess = f"{_g(t.r if t else math.nan):>8}{_g(t.p if t else math.nan, '.2f'):>6}"
-            if t is not None and t.reason and why is None:
-                why = f"session test: {t.reason}"
+            if t is not None and t.note and why is None:
+                why = f"session test: {t.note}"
             r = self.sync.get(f)
             if r is None:
                 out.append(Text(f"{f:8}{'–':>8}{'–':>8}{'–':>7}{'–':>6}{sess}  ")
@@ -251,41 +254,3 @@ class _Screen:
 
 def _g(x, spec="+.2f"):
     return "–" if x is None or not math.isfinite(x) else format(x, spec)
-
-
-class SessionTests:
-    """The session-level synchrony test for the dashboard, every ``every_s`` of session time,
-    computed in a worker thread on a copy of the series (the kernels release the GIL), so the
-    live loop only pays for the copy; :meth:`poll` returns a finished result once."""
-
-    def __init__(self, session, every_s: float = 15.0):
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.session = session
-        self.every_s = every_s
-        self.next_s = every_s
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="prosync-session-test")
-        self.future = None
-
-    def poll(self, t_s: float) -> dict | None:
-        if self.future is not None and self.future.done():
-            fut, self.future = self.future, None
-            return fut.result()
-        if self.future is None and t_s >= self.next_s:
-            from prosync.engine.synchrony import FEATURES
-
-            snap = {f: tuple(None if x is None else x.copy()
-                             for x in self.session.synchrony_series(f)) for f in FEATURES}
-            self.future = self.pool.submit(_session_tests, snap, self.session.config.sync)
-            self.next_s = t_s + self.every_s
-        return None
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _session_tests(snap: dict, cfg) -> dict:
-    from prosync.engine.session_sync import session_test
-
-    return {f: session_test(a, b, cfg, feature=f, raw1=r1, raw2=r2)
-            for f, (a, b, r1, r2) in snap.items()}

@@ -29,7 +29,8 @@ def arrow_schema(name: str) -> pa.Schema:
     return S.arrow_schema(name)
 
 
-#: The session tables' Arrow schemas, in the order their batches come.
+#: The session tables' Arrow schemas, in the order their batches come (the files' tables:
+#: ``session_sync``, rows of the JSON stream only, comes when asked for by name).
 TABLES = {name: arrow_schema(name) for name in S.SESSION_TABLES}
 
 
@@ -127,6 +128,9 @@ def update_batches(updates: Update | Iterable[Update],
     te = [r for u in ups for r in u.turn_end] if "turn_end" in tables else None
     if te:
         out.append(("turn_end", rows_batch("turn_end", te)))
+    ss = [r for u in ups for r in u.session_sync] if "session_sync" in tables else None
+    if ss:
+        out.append(("session_sync", rows_batch("session_sync", ss)))
     return out
 
 

@@ -12,13 +12,14 @@ from ..engine.session import Update
 from .arrow import json_rows, update_batches
 from .sink import Sink
 
-#: The tables of JSON messages (``series`` is in the Parquet output only).
-JSON_TABLES = ("frames", "turns", "synchrony", "pacing", "end_of_turn", "turn_end")
+#: The tables of JSON messages (``series`` is in the Parquet output only, ``session_sync`` in
+#: the JSON stream only).
+JSON_TABLES = ("frames", "turns", "synchrony", "pacing", "end_of_turn", "turn_end", "session_sync")
 
 
 def updates_to_dict(updates, frames: bool = True) -> dict:
     """``{"schema_version", "frames": [...], "turns": [...], "synchrony": [...], "pacing": [...],
-    "end_of_turn": [...], "turn_end": [...]}``
+    "end_of_turn": [...], "turn_end": [...], "session_sync": [...]}``
     with one dict per row of the merged ``updates``, keyed by the table columns; frames are
     ordered by time (speakers in order at equal times)."""
     d = {"schema_version": SCHEMA_VERSION, **{k: [] for k in JSON_TABLES}}
@@ -33,7 +34,7 @@ def update_to_dict(upd: Update) -> dict:
 
 
 def update_to_jsonl(upd: Update) -> str:
-    """One JSON line per row: ``{"type": "frame"|"turn"|"synchrony"|"pacing", ...}``."""
+    """One JSON line per row: ``{"type": <a JSONL_TYPES key>, ...}``."""
     d = update_to_dict(upd)
     out = []
     for kind, key in JSONL_TYPES.items():

@@ -32,6 +32,7 @@ from ..engine.config import Config, SyncConfig
 from ..engine.duplex import Duplex
 from ..engine.errors import ProsyncError
 from ..engine.session import Session
+from ..engine.session_sync import SESSION_TEST_EVERY_S
 from . import ws_protocol as P
 from .sink import Sink
 from .ws_protocol import DEFAULT_HOST, DEFAULT_PORT
@@ -243,7 +244,9 @@ class Connection(Sink):
             config = (config or Config()).with_preset(self.opts.preset)  # the server's default
         session = Session(st.speakers, sample_rate=st.sample_rate, config=config,
                           two_mics=st.two_mics)
-        self.duplex = Duplex(session, pad_agent=st.pad_agent, sinks=[self])
+        # the session test every 15 s of stream time, off the pushing thread: rows in `metrics`
+        self.duplex = Duplex(session, pad_agent=st.pad_agent, sinks=[self],
+                             session_test_every_s=SESSION_TEST_EVERY_S)
         self.sr = st.sample_rate
         self.interval_s = st.metrics_interval_ms / 1000.0
         self.next_flush = self.interval_s

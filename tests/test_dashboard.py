@@ -150,42 +150,38 @@ def test_dashboard_in_tmux_from_the_virtual_microphone(tmp_path):
 
 
 def test_session_test_column_computed_off_the_live_loop():
-    """The session test runs in a worker thread on a copy of the series; the dashboard shows
-    its r and p beside the windows and says why there is none."""
-    from prosync.dashboard import SessionTests
+    """The session test runs in the duplex driver's worker thread on a copy of the series; the
+    dashboard reads its rows from the updates, shows r and p beside the windows and says why
+    there is none."""
+    from prosync.engine.duplex import Duplex
 
     a, b, _ = dialogue()
     reps = 9  # 108 s: past the test's 96 s
     a, b = np.tile(a, reps), np.tile(b, reps)
     s = prosync.Session(("client", "coach"))
     d = Dashboard(s.speakers, s.lookahead_s)
-    tests = SessionTests(s, every_s=50.0)
+    dx = Duplex(s, session_test_every_s=50.0)
     seen = []
     for i in range(0, len(a), 16000):
-        d.update(s.push(0, a[i:i + 16000]))
-        d.update(s.push(1, b[i:i + 16000]))
-        got = tests.poll(d.t_s)
-        if got is not None:
-            seen.append((d.t_s, got))
-            d.session = got
-    deadline = time.monotonic() + 30
-    while tests.future is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-        got = tests.poll(d.t_s)
-        if got is not None:
-            seen.append((d.t_s, got))
-            d.session = got
-    tests.close()
+        for upd in (dx.push(0, a[i:i + 16000]), dx.push(1, b[i:i + 16000])):
+            d.update(upd)
+            if upd.session_sync:
+                seen.append((d.t_s, {r.feature: r for r in upd.session_sync}))
+    upd = dx.close()  # waits for the running test
+    d.update(upd)
+    if upd.session_sync:
+        seen.append((d.t_s, {r.feature: r for r in upd.session_sync}))
     assert len(seen) == 2 and seen[0][0] < seen[1][0]
     first = seen[0][1]
     assert set(first) == {"f0", "energy", "rate", "vad"}
-    assert all("too short" in t.reason for t in first.values())  # at 50 s: needs 96 s
+    assert all("too short" in t.note for t in first.values())  # at 50 s: needs 96 s
     last = seen[1][1]
-    assert math.isfinite(last["vad"].p) and last["vad"].duration_s >= 96
+    assert math.isfinite(last["vad"].p) and last["vad"].t_s >= 96
+    assert d.session == last
     lines = [ln.rstrip() for ln in _screen(d, 100, 40)]
     head = [ln for ln in lines if ln.lstrip().startswith("r lag 0")][0]
     assert head.split()[-2:] == ["r", "p"] and "sess" in head
     vad = [ln for ln in lines if ln.startswith("vad ")][0]
     assert f"{last['vad'].p:.2f}" in vad
-    if any(t.reason for t in last.values()):
+    if any(t.note for t in last.values()):
         assert any(ln.startswith("session test: ") for ln in lines)

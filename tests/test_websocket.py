@@ -200,6 +200,37 @@ def test_end_of_turn_rows_over_the_socket_equal_the_engines(server, tmp_path):
     assert all(r["turn_end_prob"] >= 0.3 for r in te)
 
 
+def test_socket_metrics_carry_the_session_test(server):
+    """Protocol 1.2: the session-level test (every 15 s of stream time, off the pushing thread)
+    comes as `session_sync` rows of `metrics`, null where there is no test, equal to
+    `session_test` on the session's series up to the row's time."""
+    from prosync import Session
+    from prosync.engine.session_sync import session_test
+
+    a, b, _ = dialogue()
+    pcm = (np.stack([np.tile(a, 9), np.tile(b, 9)], axis=1) * 32767).astype(np.int16)  # 108 s
+    validate = _validator()
+    msgs = asyncio.run(stream_audio(server.url, pcm, 16000, speed=0, block_ms=100,
+                                    start={"frames": False}))
+    for m in msgs:
+        validate(m)
+    rows = [r for m in msgs if m["type"] == "metrics" for r in m["session_sync"]]
+    times = sorted({r["t_s"] for r in rows})
+    assert len(rows) == 4 * len(times) and len(times) >= 2 and times[-1] > 96, times
+    assert all(r["p"] is None and "too short" in r["note"] for r in rows if r["t_s"] < 90)
+    s = Session(("user", "agent"))
+    for i in range(0, len(pcm), 16000):
+        s.push(0, pcm[i:i + 16000, 0])
+        s.push(1, pcm[i:i + 16000, 1])
+    s.close()
+    for r in (r for r in rows if r["t_s"] == times[-1]):
+        n = int(round(r["t_s"] * 10))
+        x, y, r1, r2 = (None if v is None else v[:n] for v in s.synchrony_series(r["feature"]))
+        want = session_test(x, y, s.config.sync, feature=r["feature"], raw1=r1, raw2=r2)
+        assert r["p"] == want.p and r["r"] == want.r and r["n_surrogates"] == want.n_surrogates
+    assert any(r["feature"] == "vad" and r["p"] is not None for r in rows)
+
+
 def test_messages_are_strict_json_with_nulls(server, tmp_path):
     """Every text the server sends parses with NaN/Infinity tokens refused; missing values (a
     silent agent: no F0, no rate) arrive as null; times print as exact milliseconds."""

@@ -154,6 +154,7 @@ class _DashboardSink(Sink):
 def cmd_live(args) -> int:
     from prosync.engine.loop import run_session
     from prosync.engine.session import Session
+    from prosync.engine.session_sync import SESSION_TEST_EVERY_S
     from prosync.streams.mic import MicSource
 
     speakers = csv_list(args.speakers)
@@ -180,7 +181,7 @@ def cmd_live(args) -> int:
     sinks = []
     rec = None
     lat = _Latency(src, rate, session.lookahead_s, len(names), args.latency_log is not None)
-    jsonl = dash = live = tests = None
+    jsonl = dash = live = None
     if args.jsonl == "-":
         from prosync.streams.jsonl import JsonlSink
 
@@ -190,11 +191,10 @@ def cmd_live(args) -> int:
         from rich.console import Console
         from rich.live import Live
 
-        from prosync.dashboard import Dashboard, SessionTests
+        from prosync.dashboard import Dashboard
 
         dash = Dashboard(names, session.lookahead_s,
                          title=f"prosync live ({devices_md}, {rate} Hz)")
-        tests = SessionTests(session) if len(names) == 2 else None
         from prosync.engine.summary import settings
         from prosync.engine.synchrony import WINDOW_P_CALIBRATED
 
@@ -224,9 +224,6 @@ def cmd_live(args) -> int:
         if live is not None and now >= next_draw[0]:
             dash.stats = {"dropped_s": src.dropped_samples / rate, "overflows": src.overflows,
                           "late_hops": lat.late, "p50_ms": lat.pct(50) * 1000}
-            got = tests.poll(dash.t_s) if tests is not None else None
-            if got is not None:
-                dash.session = got
             live.update(dash.render(), refresh=True)
             next_draw[0] = now + 0.25
 
@@ -243,7 +240,9 @@ def cmd_live(args) -> int:
         if live is not None:
             live.start()
         try:  # Ctrl-C and SIGTERM only set the flag: the session is finished normally
+            # the session test every 15 s, off the live loop: its rows go to JSONL and the dashboard
             res = run_session(src, session, sinks, progress=redraw, stop=should_stop,
+                              session_test_every_s=SESSION_TEST_EVERY_S,
                               extra=lambda _: {"live": _live_stats(src, lat, rate, src.pushed),
                                                **({"inputs": rec.inputs()} if rec else {})})
         finally:
@@ -251,8 +250,6 @@ def cmd_live(args) -> int:
             src.close()
             if live is not None:
                 live.stop()
-            if tests is not None:
-                tests.close()
         files = [f for f in res.files if args.record]
         if args.latency_log:
             np.save(args.latency_log, np.array(lat.log, dtype=np.int64).reshape(-1, 3))
