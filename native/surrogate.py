@@ -185,6 +185,18 @@ def _count(pre, s, n, N):
 
 
 @jit
+def _nan_mean(x):
+    """``(mean of the finite values, their count)``; ``(0.0, 0)`` when there are none."""
+    s = 0.0
+    n = 0
+    for t in range(x.shape[0]):
+        if x[t] == x[t]:
+            s += x[t]
+            n += 1
+    return (s / n if n else 0.0), n
+
+
+@jit
 def session_profiles(a, b, win, lag, step, shifts, pre, prof, cnt):
     """Mean lag profile over the windows of ``a`` against ``b`` circularly shifted, per shift.
 
@@ -209,21 +221,10 @@ def session_profiles(a, b, win, lag, step, shifts, pre, prof, cnt):
     if N < c:
         return
     n_win = (N - c) // step + 1
-    ma = 0.0
-    mb = 0.0
-    na = 0
-    nb = 0
-    for t in range(N):
-        if a[t] == a[t]:
-            ma += a[t]
-            na += 1
-        if b[t] == b[t]:
-            mb += b[t]
-            nb += 1
+    ma, na = _nan_mean(a)
+    mb, nb = _nan_mean(b)
     if na == 0 or nb == 0:
         return
-    ma /= na
-    mb /= nb
     va = 0.0
     vb = 0.0
     for t in range(N):
@@ -356,19 +357,8 @@ def pooled_profiles(a, b, own_a, own_b, lag, shifts, prof, cnt):
     series' mean, so they keep their precision.
     """
     N = a.shape[0]
-    ma = 0.0
-    mb = 0.0
-    na = 0
-    nb = 0
-    for t in range(N):
-        if a[t] == a[t]:
-            ma += a[t]
-            na += 1
-        if b[t] == b[t]:
-            mb += b[t]
-            nb += 1
-    ma = ma / na if na else 0.0
-    mb = mb / nb if nb else 0.0
+    ma, na = _nan_mean(a)
+    mb, nb = _nan_mean(b)
     for k in range(shifts.shape[0]):
         d = shifts[k]
         for L in range(-lag, lag + 1):
