@@ -213,6 +213,11 @@ DEFAULT_PRESET = "live"
 RESEARCH_SYNC = SYNC_PRESETS["research"]
 
 
+def preset_name(sync: SyncConfig) -> str:
+    """The name of the preset whose synchrony settings ``sync`` are (``custom`` when none)."""
+    return next((k for k, v in SYNC_PRESETS.items() if v == sync), "custom")
+
+
 @dataclass(frozen=True)
 class PacingConfig:
     """Bounds and dead bands of the pacing advice."""

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..native.surrogate import find_runs, hold_runs, pooled_profiles, rotate_runs, session_profiles
-from .config import SyncConfig
+from .config import SyncConfig, preset_name
+from .schema import FEATURES
 
 #: A speaker's IPUs in the series are runs of values joined across gaps of at most this long
 #: (s; about the turn tracker's IPU bridging): the hold carries the mean of the last one, and
@@ -273,12 +274,10 @@ class SessionTests:
     (:class:`~prosync.engine.duplex.Duplex` attaches them to the update it delivers)."""
 
     def __init__(self, session, every_s: float = SESSION_TEST_EVERY_S):
-        from .summary import settings
-
         self.session = session
         self.every_s = float(every_s)
         self.next_s = self.every_s
-        self.preset = settings(session.config)["preset"]
+        self.preset = preset_name(session.config.sync)
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="prosync-session-test")
         self.future = None
 
@@ -289,8 +288,6 @@ class SessionTests:
             fut, self.future = self.future, None
             return fut.result()
         if self.future is None and t_s >= self.next_s:
-            from .synchrony import FEATURES
-
             snap = {f: tuple(None if x is None else x.copy()
                              for x in self.session.synchrony_series(f)) for f in FEATURES}
             self.future = self.pool.submit(_session_rows, snap, self.session.config.sync,

@@ -352,10 +352,9 @@ def made_by() -> dict:
 def settings(config) -> dict:
     """Every setting of a session: the synchrony preset's name (``custom`` when the settings
     match none) and the whole configuration (windows, lags, thresholds)."""
-    from .config import SYNC_PRESETS
+    from .config import preset_name
 
-    name = next((k for k, v in SYNC_PRESETS.items() if v == config.sync), "custom")
-    return {"preset": name, **config.to_dict()}
+    return {"preset": preset_name(config.sync), **config.to_dict()}
 
 
 def input_files(sources) -> list[dict]:
