@@ -12,12 +12,13 @@ looked at while developing the VAD) and **held out** (ARCTIC, NOIZEUS, SpEAR).
 
 Every channel carries the recordings' own room tone between the recordings (their material outside
 the truth IPUs and the first/last 50 ms, breaths and lip noise included, looped with cross-fades):
-the recording goes on between turns. A channel with less than 5 s of that material (ARCTIC, NOIZEUS,
-TIMIT: sentences cut tight, 0.2-2.5 s per channel) takes only its stretches at the recordings'
-floor: looped, those few hundred ms were mostly speech tails and onsets just under the truth
-threshold and loud breaths, heard two to five times a second beside every truth IPU
-(``planted.room_tone_bed``; found with ``--dump``: they made held-out IPUs start up to 250 ms early
-and end up to 180 ms late against the truth, an FTO error of the bench, not of the system).
+the recording goes on between turns. A channel with less than 5 s of that material (ARCTIC ksp,
+bdl and slt, NOIZEUS, TIMIT: sentences cut tight, 0.2-2.5 s per channel) takes only its stretches
+at the recordings' floor: looped, those few hundred ms were mostly speech tails and onsets just
+under the truth threshold and sounds peaking 19-20 dB under the speech level, back every 0.2-2.5 s
+beside every truth IPU (``planted.room_tone_bed``; found with ``--dump``: they made held-out IPUs
+start up to 250 ms early and end up to 180 ms late against the truth, an FTO error of the bench,
+not of the system).
 
 Conditions: clean (that alone), cross-talk (each channel gets the
 other at -18 dB, 1-3 ms later, low-passed at 3 kHz), pink noise at 20 and 10 dB SNR, real noise at

@@ -190,17 +190,17 @@ def room_tone_bed(utts: list, n: int, rng) -> np.ndarray:
     """The recordings' own material outside their truth IPUs (breaths and lip noise included).
 
     A channel whose recordings hold less than ``BED_MIN_S`` of that material (sentences cut tight
-    at their speech: ARCTIC, NOIZEUS, TIMIT; 0.2-2.5 s per channel against 6-23 s for FDA and
-    PTDB-TUG) takes only the stretches of it at the recordings' floor (every 1 ms frame within
-    ``BED_FLOOR_DB`` of the floor ``N``, runs of 50 ms or more). Issue 15's turn-timing check
-    (``--dump``) found why: that little material is mostly the decay of speech tails and the rise
-    of onsets just under the truth threshold (``N + 12`` dB; the median frame of three of the six
-    NOIZEUS beds lay 6-10 dB over its recordings' floor) and, in ARCTIC ksp, sounds peaking 19-20
-    dB under the speech level (no vowel by the truth rule); looped over a 30-130 s dialogue, each
-    came back every 0.2-2.5 s, right after truth IPU ends and before onsets. Speech the truth
-    calls silence moved the system's IPU edges: on held-out clean prosync's IPUs started up to
-    250 ms early and ended up to 180 ms late at floor transfers (FTO p90 199 ms; 122 ms with
-    this bed), an error of the bench, not of the systems.
+    at their speech: ARCTIC ksp, bdl and slt, NOIZEUS, TIMIT; 0.2-2.5 s per channel against 6-23 s
+    for FDA, PTDB-TUG and ARCTIC jmk) takes only the stretches of it at the recordings' floor
+    (every 1 ms frame within ``BED_FLOOR_DB`` of the floor ``N``, runs of 50 ms or more). Issue
+    15's turn-timing check (``--dump``) found why: that little material is mostly the decay of
+    speech tails and the rise of onsets just under the truth threshold (``N + 12`` dB; the median
+    frame of three of the six NOIZEUS beds lay 6-10 dB over its recordings' floor) and, in ARCTIC
+    ksp, sounds peaking 19-20 dB under the speech level (no vowel by the truth rule); looped over a
+    30-130 s dialogue, each came back every 0.2-2.5 s, right after truth IPU ends and before
+    onsets. Speech the truth calls silence moved the system's IPU edges: on held-out clean
+    prosync's IPUs started up to 250 ms early and ended up to 180 ms late at floor transfers (FTO
+    p90 199 ms; 122 ms with this bed), an error of the bench, not of the systems.
     """
     def parts_of(floor_only: bool) -> list:
         parts = []
