@@ -182,7 +182,8 @@ class SynchronyTracker:
     def _append(self, vals, n_new) -> None:
         buf = self._buf
         if self._len + n_new > buf.shape[2]:
-            keep = self.hist_len + len(FEATURES)  # staggered rows look back up to 3 bins
+            # staggered rows look back up to 3 bins; a first push may bring fewer than that
+            keep = min(self.hist_len + len(FEATURES), self._len)
             if keep + n_new > buf.shape[2]:
                 new = np.full((buf.shape[0], 2, 2 * (keep + n_new)), np.nan)
                 new[:, :, :keep] = buf[:, :, self._len - keep:self._len]

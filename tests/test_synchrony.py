@@ -175,6 +175,19 @@ def test_block_size_invariance(audio, run4000, block):
             assert np.array_equal(series[spk][f], series2[spk][f], equal_nan=True)
 
 
+def test_one_push_longer_than_the_history_buffer():
+    """A whole recording pushed in one call (Python API): more bins at once than the tracker's
+    history buffer holds (2 x 201 + 64 bins with a 1 s history) gives the rows of 0.25 s pushes
+    (it raised a broadcast ValueError when the first push overflowed the buffer)."""
+    a, b = pair_audio(50.0, delay_s=1.0, seed=4)
+    cfg = Config(sync=dataclasses.replace(Config().sync, history_s=1.0))
+    one = run_session(a, b, len(a), config=cfg)
+    small = run_session(a, b, 4000, config=cfg)
+    assert len(one[0]) > 50
+    _same_rows(one[0], small[0])
+    _same_rows(one[1], small[1])
+
+
 # ------------------------------------------------------------------------------- binning
 
 
