@@ -188,7 +188,9 @@ class Dashboard:
             t = self.session.get(f)
             sess = f"{_g(t.r if t else math.nan):>8}{_g(t.p if t else math.nan, '.2f'):>6}"
             if t is not None and t.note and why is None:
-                why = f"session test: {t.note}"
+                # the note's parenthesis (what was planted, where) is for the summary: a
+                # dashboard line is cropped at the terminal's width
+                why = f"session test: {t.note.split(' (')[0]}"
             r = self.sync.get(f)
             if r is None:
                 out.append(Text(f"{f:8}{'–':>8}{'–':>8}{'–':>7}{'–':>6}{sess}  ")
