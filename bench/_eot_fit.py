@@ -122,26 +122,33 @@ def _design(runs, pm, ps):
     return np.array(x).reshape(-1, pm.size), np.array(y, bool), zs
 
 
-def fit_folds(runs, key: str) -> dict:
-    """Leave-one-group-out fits (group = ``r[key]``): for each group the weights fitted without
-    it, and for every run the cue term ``w . z`` of each logged silence under each group's
-    weights (``r["terms"][group]``; the held-out group's runs use their own group's)."""
-    groups = sorted({r[key] for r in runs})
+def _fits(runs, key: str) -> dict:
+    """Leave-one-group-out fits (group = ``r[key]``): per group, the population prior and the
+    weights of the training groups."""
     out = {}
-    for g in groups:
+    for g in sorted({r[key] for r in runs}):
         train = [r for r in runs if r[key] != g]
         pm, ps = population(train)
         x, y, _ = _design(train, pm, ps)
         w, b = fit_logistic(x, y)
         out[g] = {"w": w, "b": b, "pm": pm, "ps": ps}
+    return out
+
+
+def fit_folds(runs, key: str) -> dict:
+    """:func:`_fits`, and for every run the cue term ``w . z`` of each logged silence under
+    each group's weights (``r["terms"][group]``; a held-out group's runs use their own
+    group's)."""
+    out = _fits(runs, key)
+    for g, f in out.items():
         for r in runs:
-            r.setdefault("terms", {})[g] = running_z(r["log"], pm, ps) @ w
+            r.setdefault("terms", {})[g] = running_z(r["log"], f["pm"], f["ps"]) @ f["w"]
     return out
 
 
 def held_out_scores(runs, key: str) -> tuple[np.ndarray, np.ndarray]:
     """Each event's cue term from the fit that left its group out, and its label."""
-    fits = fit_folds(runs, key)
+    fits = _fits(runs, key)
     s, y = [], []
     for r in runs:
         pm, ps, w = (fits[r[key]][k] for k in ("pm", "ps", "w"))
@@ -152,14 +159,28 @@ def held_out_scores(runs, key: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array(s), np.array(y, bool)
 
 
+def _fmt3(a) -> str:
+    return f"{a[0]:.2f} [{a[1]:.2f}, {a[2]:.2f}]"
+
+
 def _fmt_auc(s, y) -> str:
-    lo, hi = boot_auc(s, y)
-    return f"{auc(s, y):.2f} [{lo:.2f}, {hi:.2f}]"
+    return _fmt3((auc(s, y), *boot_auc(s, y)))
 
 
-def audit_lines(runs) -> list[str]:
+def held_out_aucs(runs) -> dict:
+    """The fitted combination's held-out AUC and its bootstrap interval, leaving out a dataset
+    and leaving out a conversation: ``{key: (auc, lo, hi)}``."""
+    out = {}
+    for key in ("dataset", "name"):
+        s, y = held_out_scores(runs, key)
+        out[key] = (auc(s, y), *boot_auc(s, y))
+    return out
+
+
+def audit_lines(runs, held: dict) -> list[str]:
     """The "Cue audit" section: the raw measures per event, AUCs of raw measures, of their
-    running z-scores and of the 0..1 cues, and the held-out AUC of the fitted combination."""
+    running z-scores and of the 0..1 cues, and the held-out AUC of the fitted combination
+    (``held``: :func:`held_out_aucs`)."""
     from prosync.engine.turn_cues import CUE_NAMES
 
     pm, ps = population(runs)
@@ -183,8 +204,6 @@ def audit_lines(runs) -> list[str]:
         ok = np.isfinite(raw[:, j])
         per.append(f"| {name} | {_fmt_auc(raw[ok, j], y[ok])} | {_fmt_auc(x[:, j], y)} | "
                    f"{CUE_NAMES[j]} | {_fmt_auc(cues[:, j], y)} |")
-    s_ds, y_ds = held_out_scores(runs, "dataset")
-    s_cv, y_cv = held_out_scores(runs, "name")
     w_all, _ = fit_logistic(x, y)
     n_s, n_h = int(y.sum()), int((~y).sum())
     return [
@@ -214,7 +233,7 @@ def audit_lines(runs) -> list[str]:
         "",
         f"A ridge logistic regression of SHIFT on the seven z-scores (penalty {LAMBDA}, fitted "
         "without the held-out group): held-out AUC leave-one-dataset-out "
-        f"**{_fmt_auc(s_ds, y_ds)}**; leave-one-conversation-out {_fmt_auc(s_cv, y_cv)}. "
+        f"**{_fmt3(held['dataset'])}**; leave-one-conversation-out {_fmt3(held['name'])}. "
         "Weights on all events: " + ", ".join(
             f"{n} {v:+.2f}" for n, v in zip(FEATURES, w_all, strict=True)) + ".",
         "",

@@ -285,6 +285,81 @@ def equal_footing(runs, heard_runs, rows_all, rows_heard) -> list[str]:
     ]
 
 
+def reading(base, rows, heard, held) -> list[str]:
+    """The section's reading (its figures from this run: ``rows`` and ``heard`` are the
+    trade-off curves' points on all events and on the events Silero heard; ``held``: the fitted
+    combination's held-out AUCs, ``_eot_fit.held_out_aucs``)."""
+    a = {r["policy"]: r for r in rows}
+    b = {r["policy"]: r for r in heard}
+    lab = f"prosync turn_end_prob, no cues >= {base.threshold:.2f}".rstrip("0")
+    sil, sil_h = a["Silero VAD, stop 0.8 s"], b["Silero VAD, stop 0.8 s"]
+    st_h = b["Smart Turn v3 (Pipecat default)"]
+    ship, ship_h = a[lab], b[lab]
+    tim = next((r for r in heard if r["policy"].startswith("prosync VAD")
+                and r["fi"] <= st_h["fi"]), None)
+    eq = [r for r in heard if "no cues" in r["policy"] and r["fi"] <= sil_h["fi"]
+          and r["med_ms"] <= sil_h["med_ms"]]
+    extra = (a[eq[-1]["policy"]]["fi"] - ship["fi"], eq[-1]["fi"] - ship_h["fi"]) if eq else (0, 0)
+    quick = [r for r in rows if "no cues" in r["policy"] and r["med_ms"] < 1500]
+    least = min(quick, key=lambda r: r["answered"]) if quick else None
+
+    def p(r):
+        return _point(r).replace(" | ", ", ") + " ms"
+
+    return [
+        "## Reading", "",
+        "* **The cues, audited** (per event in \"Cue audit\" below). Sign conventions were "
+        "right: each 0..1 cue scores the direction Gravano & Hirschberg report as "
+        "turn-yielding, so an AUC under 0.5 means these events go the other way. Four "
+        "measurement faults were fixed (`engine/turn_cues.py`): the final F0 movement was read "
+        "from the last 25 voiced frames anywhere in the last second instead of the last voiced "
+        "300 ms; F0 ranges of 0.5-1 st and rates of 0.3-0.7 syl/s from baselines still warming "
+        "up scaled the F0 and lengthening cues (population values now until the baseline "
+        "settles, a range held within 4-16 st); the energy cue compared the end with the "
+        "speaker's whole speech level, which every offset tail is 6 dB under (it was 1.0 at "
+        "30 of 39 ends: no information; now the decay against the IPU's own preceding 800 ms); "
+        "the lengthening cue was 0 at 35 of 39 ends (the rate).",
+        "* **After the fixes the cues still carry nothing that holds out.** Single raw measures "
+        "reach AUC 0.6-0.7, in the direction opposite to the literature for level, intensity "
+        "and lengthening (hand-overs here end higher, less decayed, with a longer last voiced "
+        "stretch; questions to the room in AMI), every interval but one including 0.5. The "
+        "ridge logistic combination of the seven measures as z-scores against the user's own "
+        "earlier ends: held-out AUC {:.2f} [{:.2f}, {:.2f}] leaving out a dataset, ".format(
+            *held["dataset"])
+        + "{:.2f} [{:.2f}, {:.2f}] leaving out a conversation. ".format(*held["name"])
+        + "With 39 events an AUC's interval is about +-0.2: these data can neither confirm "
+        "nor rule out a cue worth about 0.6. The fitted rows' trade-off curve is no better "
+        "than the curve without cues, so the defaults stay (cue_weight 0).",
+        f"* **The operating point.** The shipped defaults (no cues, threshold "
+        f"{base.threshold}): all events {p(ship)}; Silero 0.8 {p(sil)}. Without cues the "
+        "probability is a per-user calibrated silence timer; its curve and the plain timer's "
+        "lie together (\"Trade-off curves\").",
+        f"* **Silero's lead on all events is deafness** (\"Equal footing\"): it heard about "
+        "half the user turns, HOLDs and SHIFTs alike, and a turn it did not hear is neither "
+        "interrupted nor answered. On the events it heard, Silero 0.8 gives "
+        f"{p(sil_h)} and the shipped defaults {p(ship_h)}: equal false interruptions, "
+        f"{ship_h['med_ms'] - sil_h['med_ms']:+.0f} ms of median latency"
+        + (f"; thresholds {eq[0]['policy'].rpartition('>= ')[2]} .. "
+           f"{eq[-1]['policy'].rpartition('>= ')[2]} meet it on both axes ({p(eq[-1])} at the "
+           "highest), a deployment's choice: the project's objective (interruptions at 2 s "
+           f"each) prefers waiting longer, and of the {extra[0]} more HOLDs that threshold "
+           f"interrupts on all events {extra[0] - extra[1]} are turns Silero did not hear."
+           if eq else "; no threshold meets it.")
+        + " On all events the target asks a listener that hears every turn to beat one that "
+        "heard half of them; measured, that target is posed on deafness, not on knowing a "
+        "pause from an end.",
+        f"* **Smart Turn knows something prosync does not.** On the events Silero's VAD heard it "
+        f"interrupts {st_h['fi']}/{st_h['n_hold']} HOLDs at a median {st_h['med_ms']:.0f} ms"
+        + (f"; prosync's plain timer needs {tim['policy'].rpartition('>= ')[2]} for as few "
+           f"({p(tim)})." if tim else "; no prosync point interrupts as few.")
+        + " That target is not met."
+        + (f" Hand-overs answered: every point of the no-cue curve with a median latency "
+           f"under 1.5 s answers at least {least['answered']}/{least['n_shift']} "
+           f"(Silero 0.8 {sil['answered']}/{sil['n_shift']})." if least else ""),
+        "",
+    ]
+
+
 def _auc(x: np.ndarray, y: np.ndarray) -> float:
     """P(a SHIFT's value > a HOLD's), ties half (0.5 = no information)."""
     a, b = x[y], x[~y]

@@ -40,8 +40,8 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _eot_fit import audit_lines, fit_folds  # noqa: E402
-from _eot_report import curve_lines, diagnosis, equal_footing, fit_lines, report, row  # noqa: E402
+from _eot_fit import audit_lines, fit_folds, held_out_aucs  # noqa: E402
+from _eot_report import curve_lines, diagnosis, equal_footing, fit_lines, reading, report, row  # noqa: E402
 from _shared import ROOT, shared_data  # noqa: E402
 
 import prosync  # noqa: E402
@@ -431,10 +431,12 @@ def main(argv=None) -> int:
               evaluate(heard_only(runs), fold, fold_fit, CURVE_TH, CURVE_D)[0])
     lines = report(runs, fold, all_cfg, base, datasets, rows, cpu, per_ds, heard,
                    (GRID_BIAS, GRID_W), surface)
+    held = held_out_aucs(runs)
+    lines += reading(base, *curves, held)
     lines += fit_lines(fits, fold_fit)
     lines += curve_lines(*curves)
     lines += equal_footing(runs, heard_only(runs), *curves)
-    lines += audit_lines(runs)
+    lines += audit_lines(runs, held)
     lines += diagnosis(runs, base, heard)
     if args.reuse or args.reuse_peers:
         lines.insert(3, "(`--reuse`/`--reuse-peers`: the tables recomputed from the cached raw "
