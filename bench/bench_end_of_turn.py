@@ -40,7 +40,8 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _eot_report import diagnosis, report, row  # noqa: E402
+from _eot_fit import audit_lines, fit_folds, held_out_aucs  # noqa: E402
+from _eot_report import curve_lines, diagnosis, equal_footing, fit_lines, reading, report, row  # noqa: E402
 from _shared import ROOT, shared_data  # noqa: E402
 
 import prosync  # noqa: E402
@@ -55,6 +56,9 @@ TOL_S = 0.15
 HORIZON_S = 4.0
 SILERO_STOPS = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2)
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: The trade-off curves' finer sweeps: thresholds of turn_end_prob, delays of the plain timer.
+CURVE_TH = tuple(round(0.1 + 0.05 * i, 2) for i in range(18))
+CURVE_D = tuple(round(0.2 + 0.1 * i, 1) for i in range(19))
 GRID_BIAS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
 GRID_W = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -200,19 +204,26 @@ def timer_fires(log, speech_raw, delay_s: float) -> list:
     return out
 
 
-def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds) -> dict:
+def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds, terms=None) -> dict:
     """Fire times of the new signal for each threshold, recomputed from the logged silences
-    exactly as EndOfTurnTracker computes them (same cues, same pause calibration)."""
+    exactly as EndOfTurnTracker computes them (same cues, same pause calibration); with
+    ``terms`` (one per logged silence) the cue term is ``cfg.cue_weight * terms[i]`` instead
+    of the weighted cue sum (the bench's fitted cue combination, ``_eot_fit.py``)."""
     out = {th: [] for th in thresholds}
-    ends = [round(e / HOP_S) for e, *_ in log]
+    ends = [round(entry[0] / HOP_S) for entry in log]
     steps = np.arange(1, int(round(cfg.horizon_s / HOP_S)) + 1) * HOP_S
-    for (e, cues, n_p, s_lp, n_end), k in zip(log, ends, strict=True):
+    plain = replace(cfg, cue_weight=0.0)
+    for i, ((e, cues, n_p, s_lp, n_end, *_), k) in enumerate(zip(log, ends, strict=True)):
         nxt = np.flatnonzero(speech_raw[k:k + steps.size])
         m = int(nxt[0]) if nxt.size else steps.size
         if m == 0:
             continue
         t = steps[:m]
-        p = 1.0 / (1.0 + np.exp(-silence_logit(cfg, t, cues, n_p, s_lp, n_end)))
+        if terms is None:
+            z = silence_logit(cfg, t, cues, n_p, s_lp, n_end)
+        else:
+            z = silence_logit(plain, t, cues, n_p, s_lp, n_end) + cfg.cue_weight * terms[i]
+        p = 1.0 / (1.0 + np.exp(-z))
         for th in thresholds:
             hit = np.flatnonzero(p >= th)
             if hit.size:
@@ -304,6 +315,20 @@ def tune(runs, base: EndOfTurnConfig, surface: dict | None = None) -> EndOfTurnC
     return best[1]
 
 
+def tune_fit(runs, base: EndOfTurnConfig, group: str) -> EndOfTurnConfig:
+    """The bias of least :func:`objective` for the fitted cue term of fold ``group``
+    (``r["terms"][group]``, weight 1: the logistic regression's own scale)."""
+    best = None
+    for b in GRID_BIAS:
+        cfg = replace(base, bias=b, cue_weight=1.0)
+        s = pooled(runs, lambda r, cfg=cfg: new_fires(
+            r["log"], r["speech_raw"], cfg, (cfg.threshold,), r["terms"][group])[cfg.threshold])
+        j = objective(s)
+        if best is None or j < best[0] - 1e-9:
+            best = (j, cfg)
+    return best[1]
+
+
 def heard_only(runs) -> list[dict]:
     """The runs with only the events whose last user segment Silero's VAD heard (it confirmed a
     speech start inside the segment): the comparison without the peers' deafness."""
@@ -318,8 +343,10 @@ def heard_only(runs) -> list[dict]:
     return out
 
 
-def evaluate(runs, fold_cfg: dict) -> list[dict]:
-    """Every policy on ``runs``; the new signal with each run's fold parameters."""
+def evaluate(runs, fold_cfg: dict, fold_fit: dict | None = None, thresholds=THRESHOLDS,
+             delays=SILERO_STOPS) -> list[dict]:
+    """Every policy on ``runs``; the new signal with each run's fold parameters (and, with
+    ``fold_fit``, with the fitted cue term of each run's fold)."""
     audio_s = sum(r["dur"] for r in runs)
     cpu = {k: sum(r["cpu"][k] for r in runs) * 1000 / audio_s
            for k in ("session", "eot", "silero", "st_vad", "st_model")}
@@ -329,21 +356,32 @@ def evaluate(runs, fold_cfg: dict) -> list[dict]:
                     cpu["st_vad"] + cpu["st_model"]))
     rows += [row(f"prosync VAD, silence >= {d:.1f} s", pooled(
         runs, lambda r, d=d: timer_fires(r["log"], r["speech_raw"], d)), cpu["session"])
-        for d in SILERO_STOPS]
+        for d in delays]
     rows.append(row("prosync old: silence >= reply_delay_ms", pooled(runs, lambda r: r["old"]),
                     cpu["session"]))
     cache: dict = {}
 
-    def fires(r, th):
-        key = id(r)
+    def fires(r, th, fit=False):
+        key = (id(r), fit)
         if key not in cache:
-            cfg = fold_cfg[r["dataset"]]
-            cache[key] = new_fires(r["log"], r["speech_raw"], cfg, THRESHOLDS)
+            ds = r["dataset"]
+            cache[key] = (new_fires(r["log"], r["speech_raw"], fold_fit[ds], thresholds,
+                                    r["terms"][ds]) if fit else
+                          new_fires(r["log"], r["speech_raw"], fold_cfg[ds], thresholds))
         return cache[key][th]
 
-    for th in THRESHOLDS:
-        rows.append(row(f"prosync turn_end_prob >= {th:.1f}",
+    for th in thresholds:
+        rows.append(row(f"prosync turn_end_prob >= {th:.2f}".rstrip("0"),
                         pooled(runs, lambda r, th=th: fires(r, th)), cpu["eot"]))
+    shipped = replace(EndOfTurnConfig(), cue_weight=0.0)
+    for th in thresholds:
+        rows.append(row(f"prosync turn_end_prob, no cues >= {th:.2f}".rstrip("0"), pooled(
+            runs, lambda r, th=th: new_fires(r["log"], r["speech_raw"], shipped, (th,))[th]),
+            cpu["eot"]))
+    if fold_fit is not None:
+        for th in thresholds:
+            rows.append(row(f"prosync turn_end_prob, fitted cues >= {th:.2f}".rstrip("0"),
+                            pooled(runs, lambda r, th=th: fires(r, th, True)), cpu["eot"]))
     return rows, cpu
 
 
@@ -382,11 +420,23 @@ def main(argv=None) -> int:
     fold = {ds: tune([r for r in runs if r["dataset"] != ds], base) for ds in datasets}
     surface: dict = {}
     all_cfg = tune(runs, base, surface)
-    rows, cpu = evaluate(runs, fold)
-    per_ds = {ds: evaluate([r for r in runs if r["dataset"] == ds], fold)[0] for ds in datasets}
-    heard = evaluate(heard_only(runs), fold)[0]
+    fits = fit_folds(runs, "dataset")
+    fold_fit = {ds: tune_fit([r for r in runs if r["dataset"] != ds], base, ds)
+                for ds in datasets}
+    rows, cpu = evaluate(runs, fold, fold_fit)
+    per_ds = {ds: evaluate([r for r in runs if r["dataset"] == ds], fold, fold_fit)[0]
+              for ds in datasets}
+    heard = evaluate(heard_only(runs), fold, fold_fit)[0]
+    curves = (evaluate(runs, fold, fold_fit, CURVE_TH, CURVE_D)[0],
+              evaluate(heard_only(runs), fold, fold_fit, CURVE_TH, CURVE_D)[0])
     lines = report(runs, fold, all_cfg, base, datasets, rows, cpu, per_ds, heard,
                    (GRID_BIAS, GRID_W), surface)
+    held = held_out_aucs(runs)
+    lines += reading(base, *curves, held)
+    lines += fit_lines(fits, fold_fit)
+    lines += curve_lines(*curves)
+    lines += equal_footing(runs, heard_only(runs), *curves)
+    lines += audit_lines(runs, held)
     lines += diagnosis(runs, base, heard)
     if args.reuse or args.reuse_peers:
         lines.insert(3, "(`--reuse`/`--reuse-peers`: the tables recomputed from the cached raw "

@@ -217,12 +217,13 @@ END_OF_TURN = Table("end_of_turn", "one row per 10 ms frame of the user's silenc
 ))
 
 _CUES = {
-    "cue_f0_move": "final F0 fall or rise over the last 250 ms of voicing, in quarters of the "
+    "cue_f0_move": "final F0 fall or rise over the last 300 ms of voicing, in quarters of the "
                    "speaker's F0 range (0..1)",
     "cue_f0_low": "final F0 below the speaker's median, in halves of their range (0..1)",
-    "cue_energy": "energy of the last 200 ms of speech below the speaker's level, /6 dB (0..1)",
+    "cue_energy": "energy of the last 200 ms of speech below the IPU's preceding 800 ms, "
+                  "/12 dB (0..1)",
     "cue_voicing": "unvoiced share of the last 200 ms of speech (0..1)",
-    "cue_lengthening": "last voiced stretch against the speaker's syllable duration (0..1)",
+    "cue_lengthening": "last voiced stretch in syllables of the speaker's rate, minus 1 (0..1)",
     "cue_ipu": "IPU length, log-scaled 0.5 s (0) to 4 s (1)",
     "cue_other": "1 - the other speaker's speech share in the last second of the user's IPU",
 }
