@@ -45,8 +45,8 @@ P_ON_DB, P_OFF_DB, P_VOICED_DB, P_FLOOR_Q, P_MAX_UNVOICED, P_REL_DB, P_LEVEL_Q, 
 N_VAD_PARAMS = 17
 #: Indices of its scalar state vector (a fresh state is all zeros).
 S_IN_SPEECH, S_UNVOICED, S_RING_POS, S_RING_FILL, S_N_PEND, S_FLOOR, S_LEVEL, S_NOISE, \
-    S_PEAK, S_MASKED, S_RUN, S_RISE = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
-N_VAD_STATE = 12
+    S_PEAK, S_MASKED, S_RUN, S_RISE, S_PREV_E = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
+N_VAD_STATE = 13
 
 
 @jit
@@ -162,10 +162,11 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         tracker calls voiced, riding at the noise's usual level, is not a voice of this channel.
     out_lead : int array, shape (>= n,)
         At the first frame of speech after non-speech: how many of the non-speech frames just
-        before it (at most ``P_LEAD_MAX``, counted back without a gap) already stood over the
-        background as speech going on would (``P_OFF_DB`` over the floor and ``P_PEAK_OFF_DB``
-        over the peaks): where the energy first rose. 0 elsewhere. Bookkeeping on frames
-        already decided: the turn tracker dates the IPU's start back by it.
+        before it (at most ``P_LEAD_MAX``) were a rise out of the background: each louder than
+        the one before, ``P_OFF_DB`` over the floor and clear of the noise peaks as an onset is
+        (``P_PEAK_ON_DB``), waiting for webrtcvad's or the voicing's word (a breath's plateau
+        and the noise's flicker are no rise). 0 elsewhere. Bookkeeping on frames already
+        decided: the turn tracker dates the IPU's start back by it.
 
     Frames under ``ABS_FLOOR_DB`` are never speech. Before any non-speech frame the floor is
     the first frame's energy.
@@ -260,17 +261,20 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         out = speech or masked
         out_speech[i] = out
         out_evidence[i] = speech and voiced[i] and e > peak + pk_on
-        # the onset's look-back: S_RISE counts the frames since the last speech frame that stood
-        # over the background (-1 while speech goes on)
+        # the onset's look-back: S_RISE counts the non-speech frames of the rise going on (-1
+        # while speech goes on), S_PREV_E holds the last frame's energy
         if out:
             out_lead[i] = int(min(st[S_RISE], lead_max)) if st[S_RISE] > 0 else 0
             st[S_RISE] = -1.0
         else:
             out_lead[i] = 0
-            if e > floor + off_db and e > peak + pk_off and e > ABS_FLOOR_DB:
-                st[S_RISE] = max(st[S_RISE], 0.0) + 1.0
+            if e > floor + off_db and e > peak + pk_on and e > ABS_FLOOR_DB:
+                # a rise: each frame louder than the one before (a breath's plateau, noise's
+                # flicker start it again)
+                st[S_RISE] = st[S_RISE] + 1.0 if st[S_RISE] > 0 and e > st[S_PREV_E] else 1.0
             else:
                 st[S_RISE] = 0.0
+        st[S_PREV_E] = e
     st[S_FLOOR] = _floor_values(q, q_hi, st, hist)
 
 

@@ -70,6 +70,7 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
     in_speech, unvoiced, pend, level, noise = False, 0, [], 0.0, False
     run, masked_left = 0, 0
     out, evid, over = [], [], []
+    prev_e = 0.0
 
     def floor_of(q=q):
         if not hist_frames:
@@ -144,13 +145,17 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
             masked_left -= 1
         out.append(speech or extended)
         evid.append(speech and bool(v) and e > peak + pk_on)
-        over.append(e > floor + off_db and e > peak + pk_off and e > ABS_FLOOR_DB)
+        # over the background, and louder than the frame before (a rise)
+        over.append((e > floor + off_db and e > peak + pk_on and e > ABS_FLOOR_DB, e > prev_e))
+        prev_e = e
     lead = [0] * len(out)
     for i in range(1, len(out)):
         if out[i] and not out[i - 1]:
-            j = i - 1
-            while j >= 0 and not out[j] and over[j]:
+            j = i - 1  # back over the rise: frames over the background, each louder than the last
+            while j >= 0 and not out[j] and over[j][0]:
                 j -= 1
+                if not over[j + 1][1]:  # not louder than the frame before it: the rise starts here
+                    break
             lead[i] = min(i - 1 - j, lead_max)
     return out, evid, lead, floor_of(), level
 
@@ -350,15 +355,17 @@ def test_hysteresis_voiced_noise_at_its_own_peaks_is_no_evidence():
 
 
 def test_hysteresis_onset_lead_counts_the_rise_before_the_onset():
-    # quiet floor at -70 dB; the energy rises -64, -60, -55 (over floor + 4, no webrtcvad yet)
-    # before webrtcvad's onset at -40: the onset frame carries a lead of 3 (capped by lead_max)
-    e = [-70.0] * 50 + [-64.0, -60.0, -55.0] + [-40.0] * 10 + [-70.0] * 20
+    # quiet floor at -70 dB; a plateau at -62 (a breath), then the energy rises -61, -58, -55
+    # (over floor + 4, no webrtcvad yet) before webrtcvad's onset at -40: the onset frame
+    # carries a lead of 4, the rise from the plateau's last frame (capped by lead_max), not the
+    # plateau
+    e = [-70.0] * 45 + [-62.0] * 5 + [-61.0, -58.0, -55.0] + [-40.0] * 10 + [-70.0] * 20
     web = [False] * 53 + [True] * 10 + [False] * 20
     voiced = [False] * 53 + [True] * 10 + [False] * 20
-    out, _, _, lead = _hyst(e, web, voiced, lead_max=10, full=True)
+    out, _, _, lead = _hyst(e, web, voiced, lead_max=10, pk_on=3.0, full=True)
     assert out[53] and not out[52]
-    assert lead[53] == 3 and lead.sum() == 3
-    _, _, _, lead = _hyst(e, web, voiced, lead_max=2, full=True)
+    assert lead[53] == 4 and lead.sum() == 4
+    _, _, _, lead = _hyst(e, web, voiced, lead_max=2, pk_on=3.0, full=True)
     assert lead[53] == 2
 
 
