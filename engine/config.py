@@ -275,9 +275,10 @@ class EndOfTurnConfig:
     bias: float = -1.5
     #: Log-odds per turn-yielding cue (Gravano & Hirschberg 2011: the chance of a switch rises
     #: with the number of cues shown together). 0 here: on the development conversations the
-    #: cues as measured do not separate pauses from ends (AUC about 0.4-0.5 per cue, 39 events;
-    #: ``bench/results/end_of_turn.md``, "Diagnosis") and the leave-one-dataset-out search is
-    #: flat over bias -3 .. -1.5 and every weight (its best point moves from run to run), so
+    #: cues do not separate pauses from ends (39 events; ``bench/results/end_of_turn.md``, "Cue
+    #: audit": no cue nor a fitted combination above chance held out) and the
+    #: leave-one-dataset-out search is flat over bias -3 .. -1.5 and every weight (its best
+    #: point moves from run to run), so
     #: the cues are measured and reported with every ``turn_end`` event but move the
     #: probability only when a deployment sets a weight (about 0.6 per cue in G&H's data).
     cue_weight: float = 0.0

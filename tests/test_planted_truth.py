@@ -1,0 +1,69 @@
+"""The planted turn-timing bench's truth cut (``bench/planted.py``) against the laryngograph/EGG
+voicing of FDA and ARCTIC: breaths before onsets split off, final consonants kept, no voiced
+speech outside the truth IPUs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("parselmouth")
+from bench import planted  # noqa: E402
+
+
+def utt(path):
+    x = planted.load16(path)
+    x[:480] *= np.linspace(0.0, 1.0, 480, dtype=np.float32) ** 4
+    return x
+
+
+def egg_voiced(path, n):
+    """1 ms voicing from FDA's laryngograph F0 (15 ms frames) or ARCTIC's EGG closures."""
+    v = np.zeros(n, bool)
+    if path.with_suffix(".f0ref").exists():
+        for k, f0 in enumerate(np.loadtxt(path.with_suffix(".f0ref"))):
+            if f0 > 0:
+                v[max(0, k * 15 - 7):k * 15 + 8] = True
+    else:
+        t = np.loadtxt(path.with_suffix(".pm"), usecols=0)
+        for a, b in zip(t[:-1], t[1:], strict=True):
+            if b - a < 0.02:
+                v[int(a * 1000):int(b * 1000) + 1] = True
+    return v
+
+
+def test_inhalation_before_onset_is_not_speech(shared_data):
+    # FDA sb017 "Do you have a smaller size?": lip clicks from 0.26 s, an inhalation 0.45-0.69 s,
+    # the onset at 0.70 s (the laryngograph voices from 0.76 s)
+    x = utt(shared_data / "fda_ue_pitch" / "sb017.wav")
+    segs, _, _, breaths = planted.truth_segments(x)
+    old = planted.truth_segments(x, planted.Cut(breaths=False))[0]
+    assert 0.68 <= segs[0][0] <= 0.72
+    assert old[0][0] < 0.5  # without the breath rule the clicks and the breath open the IPU
+    assert any(a < 0.6 and b > 0.5 for a, b in breaths)
+
+
+def test_final_consonants_after_their_closure_stay(shared_data):
+    # NOIZEUS sp06 "... seldom get rich": /tS/ frication 2.50-2.65 s after its closure
+    segs = planted.truth_segments(utt(shared_data / "noizeus" / "clean" / "sp06.wav"))[0]
+    assert segs[-1][1] >= 2.62
+
+
+@pytest.mark.parametrize("name", ["fda_ue_pitch/rl001.wav", "fda_ue_pitch/sb001.wav",
+                                  "fda_ue_pitch/sb035.wav", "arctic_egg_gci/bdl_arctic_a0001.wav",
+                                  "arctic_egg_gci/en-IN.m.KspAr_arctic_a0002.wav",
+                                  "arctic_egg_gci/en-CA.m.JmkAr_arctic_a0001.wav"])
+def test_no_egg_voicing_outside_the_truth(shared_data, name):
+    path = shared_data / name
+    x = utt(path)
+    segs, level, floor, _ = planted.truth_segments(x)
+    inside = np.zeros(x.shape[0] // 16, bool)
+    for a, b in segs:
+        inside[int(a * 1000):int(b * 1000)] = True
+    g = egg_voiced(path, inside.shape[0])
+    assert (g & ~inside).sum() <= 0.01 * g.sum()
+    assert level - floor > 30  # the floor is the silence, not a percentile inside the speech
+    for a, _b in segs:  # every IPU starts at most 200 ms before the EGG voices (no breath in it:
+        # FDA inhalations 200-500 ms; unvoiced onsets such as jmk a0001 "Steels" at 151 ms)
+        on = np.flatnonzero(g[int(a * 1000):])
+        assert on.size == 0 or on[0] <= 200
