@@ -41,12 +41,22 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _eot_fit import audit_lines, fit_folds, held_out_aucs  # noqa: E402
-from _eot_report import curve_lines, diagnosis, equal_footing, fit_lines, reading, report, row  # noqa: E402
+from _eot_report import (  # noqa: E402
+    advice_lines,
+    curve_lines,
+    diagnosis,
+    equal_footing,
+    fit_lines,
+    reading,
+    report,
+    row,
+)
 from _shared import ROOT, shared_data  # noqa: E402
 
 import prosync  # noqa: E402
 from prosync.engine.config import HOP_S, EndOfTurnConfig  # noqa: E402
 from prosync.engine.endofturn import EndOfTurnTracker, silence_logit  # noqa: E402
+from prosync.engine.pacing import gap_delay_ms  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "end_of_turn.md"
 SR = 16000
@@ -61,6 +71,11 @@ CURVE_TH = tuple(round(0.1 + 0.05 * i, 2) for i in range(18))
 CURVE_D = tuple(round(0.2 + 0.1 * i, 1) for i in range(19))
 GRID_BIAS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
 GRID_W = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: The advised reply delay: the user's typical gap, or that gap lengthened when the user seems
+#: to hesitate (the rule pacing shipped before: up to HESITATION_MAX_MS).
+DELAYS = ("gap", "hesitation")
+HESITATION_MAX_MS = 600.0
+ADVICE = {"gap": "the user's median gap", "hesitation": "reply_delay_ms with hesitation"}
 
 
 @dataclass
@@ -156,9 +171,10 @@ def run_prosync(c: Conv) -> dict:
     s = prosync.Session(("user", "other"), sample_rate=SR, two_mics=c.two_mics)
     tr = EndOfTurnTracker(EndOfTurnConfig(), s.baselines["user"], s.config.turns.ipu_bridge_s)
     tr.log = []
-    old_fires, speech = [], []
-    st = {"delay": s.config.pacing.default_reply_delay_ms / 1000, "sil": 0, "heard": False,
-          "fired": False, "cpu_eot": 0.0}
+    pc = s.config.pacing
+    speech, advised = [], [(0.0, pc.default_reply_delay_ms, pc.default_reply_delay_ms)]
+    old_fires = {v: [] for v in DELAYS}
+    st = {"sil": 0, "heard": False, "fired": dict.fromkeys(DELAYS, False), "cpu_eot": 0.0}
 
     def on(upd):
         if "user" in upd.frames and len(upd.frames["user"]):
@@ -169,14 +185,23 @@ def run_prosync(c: Conv) -> dict:
             speech.append(fu["speech_raw"].copy())
             for t, sp in zip(fu["t_s"].tolist(), fu["speech"].tolist(), strict=True):
                 if sp:
-                    st["sil"], st["heard"], st["fired"] = 0, True, False
+                    st["sil"], st["heard"] = 0, True
+                    st["fired"] = dict.fromkeys(DELAYS, False)
                     continue
                 st["sil"] += 1
-                if st["heard"] and not st["fired"] and st["sil"] * HOP_S >= st["delay"] - 1e-9:
-                    old_fires.append(t + HOP_S / 2)
-                    st["fired"] = True
+                for i, v in enumerate(DELAYS):
+                    if (st["heard"] and not st["fired"][v]
+                            and st["sil"] * HOP_S >= advised[-1][1 + i] / 1000 - 1e-9):
+                        old_fires[v].append(t + HOP_S / 2)
+                        st["fired"][v] = True
         if upd.pacing:
-            st["delay"] = upd.pacing[-1].reply_delay_ms / 1000
+            # the advised delay both ways: the user's typical gap, and that gap lengthened by
+            # the hesitation rule (up to HESITATION_MAX_MS, as pacing did before)
+            r = upd.pacing[-1]
+            b = s.baselines["user"]
+            gap = gap_delay_ms(pc, b.fto_median_s, b.n_fto)
+            advised.append((r.t_s, gap, min(gap + r.hesitation * HESITATION_MAX_MS,
+                                            pc.max_reply_delay_ms)))
 
     s._on_update = on
     c0 = time.perf_counter()
@@ -187,7 +212,8 @@ def run_prosync(c: Conv) -> dict:
     s.close()
     cpu_all = time.perf_counter() - c0
     sp = np.concatenate(speech) if speech else np.zeros(0, bool)
-    return {"old": old_fires, "log": tr.log, "speech_raw": sp, "cpu_session": cpu_all,
+    return {"old": old_fires["hesitation"], "old_gap": old_fires["gap"], "log": tr.log,
+            "speech_raw": sp, "advised": np.asarray(advised), "cpu_session": cpu_all,
             "cpu_eot": st["cpu_eot"]}
 
 
@@ -231,6 +257,56 @@ def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds, terms=None) -> 
     return out
 
 
+def advice_fires(log, speech_raw, cfg: EndOfTurnConfig, advised, variant: str,
+                 detail: list | None = None) -> list:
+    """Replies at prosync's advice, as an agent following the docs takes them
+    (:meth:`prosync.agent.AgentSession.reply_go`): in each silence of the user, the first frame
+    where ``turn_end_prob`` has crossed ``cfg.threshold`` and the silence has reached the
+    advised ``reply_delay_ms`` of that moment (``advised``: rows ``(t_s, gap delay, delay with
+    hesitation)``; ``variant`` "gap" or "hesitation"). ``detail`` gets ``(fire time, turn_end
+    latency, advised delay)`` (s) per fire."""
+    col = DELAYS.index(variant) + 1
+    t_adv, d_adv = advised[:, 0], advised[:, col] / 1000.0
+    steps = np.arange(1, int(round(cfg.horizon_s / HOP_S)) + 1) * HOP_S
+    out = []
+    for e, cues, n_p, s_lp, n_end, *_ in log:
+        k = round(e / HOP_S)
+        nxt = np.flatnonzero(speech_raw[k:k + steps.size])
+        m = int(nxt[0]) if nxt.size else steps.size
+        if m == 0:
+            continue
+        t = steps[:m]
+        p = 1.0 / (1.0 + np.exp(-silence_logit(cfg, t, cues, n_p, s_lp, n_end)))
+        d = d_adv[np.maximum(np.searchsorted(t_adv, e + t, side="right") - 1, 0)]
+        ok = np.flatnonzero((p >= cfg.threshold) & (t >= d - 1e-9))
+        if ok.size:
+            out.append(e + t[ok[0]])
+            if detail is not None:
+                detail.append((out[-1], t[np.flatnonzero(p >= cfg.threshold)[0]], d[ok[0]]))
+    return out
+
+
+def advice_detail(runs) -> dict:
+    """Per delay variant, at the events' replies (shipped turn_end): whether the advised delay
+    or turn_end set the reply's time, and the replies' times."""
+    out = {}
+    for v in DELAYS:
+        d, d_all, times = [], [], []
+        for r in runs:
+            det: list = []
+            f = advice_fires(r["log"], r["speech_raw"], EndOfTurnConfig(), r["advised"], v, det)
+            ends = np.array([e[0] for e in r["events"]])
+            for (t, lat, delay) in det:
+                d_all.append((lat, delay))
+                # the fires that answer or interrupt an event
+                if ends.size and np.any((t >= ends - TOL_S) & (t < ends + HORIZON_S)):
+                    d.append((lat, delay))
+            times.append(f)
+        out[v] = {"lat_delay": np.array(d).reshape(-1, 2),
+                  "lat_delay_all": np.array(d_all).reshape(-1, 2), "fires": times}
+    return out
+
+
 def score(evs, fires, segs=()) -> dict:
     """False interruptions at HOLDs; latency at SHIFTs (uncapped, capped) and share answered;
     fires inside the user's speech (more than 0.15 s before a segment's end)."""
@@ -269,7 +345,8 @@ def collect(convs, quick: bool) -> list[dict]:
         sil.update({0.2: sil02, 0.8: sil08})
         runs.append({"name": c.name, "dataset": c.dataset, "user": c.user, "dur": dur,
                      "segs": _merge(c.segs_user), "silero_starts": starts,
-                     "events": evs, "skipped": skipped, "old": p["old"], "log": p["log"],
+                     "events": evs, "skipped": skipped, "old": p["old"],
+                     "old_gap": p["old_gap"], "advised": p["advised"], "log": p["log"],
                      "speech_raw": p["speech_raw"], "silero": sil, "smart_turn": st,
                      "cpu": {"session": p["cpu_session"], "eot": p["cpu_eot"], "silero": cpu_sil,
                              "st_vad": cpu_vad, "st_model": cpu_st, "st_n": n_inf}})
@@ -359,6 +436,17 @@ def evaluate(runs, fold_cfg: dict, fold_fit: dict | None = None, thresholds=THRE
         for d in delays]
     rows.append(row("prosync old: silence >= reply_delay_ms", pooled(runs, lambda r: r["old"]),
                     cpu["session"]))
+    rows.append(row(f"prosync old: silence >= {ADVICE['gap']}",
+                    pooled(runs, lambda r: r["old_gap"]), cpu["session"]))
+    # what an agent following the docs does (AgentSession.reply_go): turn_end, then the
+    # advised delay; turn_end with each run's held-out fold parameters and with the shipped ones
+    for v in DELAYS:
+        rows.append(row(f"prosync advice: turn_end (held out), then {ADVICE[v]}", pooled(
+            runs, lambda r, v=v: advice_fires(r["log"], r["speech_raw"], fold_cfg[r["dataset"]],
+                                              r["advised"], v)), cpu["session"]))
+        rows.append(row(f"prosync advice: turn_end (shipped), then {ADVICE[v]}", pooled(
+            runs, lambda r, v=v: advice_fires(r["log"], r["speech_raw"], EndOfTurnConfig(),
+                                              r["advised"], v)), cpu["session"]))
     cache: dict = {}
 
     def fires(r, th, fit=False):
@@ -403,7 +491,8 @@ def main(argv=None) -> int:
         convs = {(c.name, c.user): c for c in conversations(data)}
         for r in runs:
             p = run_prosync(convs[(r["name"], r["user"])])
-            r.update(old=p["old"], log=p["log"], speech_raw=p["speech_raw"])
+            r.update(old=p["old"], old_gap=p["old_gap"], advised=p["advised"], log=p["log"],
+                     speech_raw=p["speech_raw"])
             r["cpu"].update(session=p["cpu_session"], eot=p["cpu_eot"])
         cache.write_bytes(pickle.dumps(runs))
     else:
@@ -436,6 +525,7 @@ def main(argv=None) -> int:
     lines += fit_lines(fits, fold_fit)
     lines += curve_lines(*curves)
     lines += equal_footing(runs, heard_only(runs), *curves)
+    lines += advice_lines(*curves, per_ds, advice_detail(runs))
     lines += audit_lines(runs, held)
     lines += diagnosis(runs, base, heard)
     if args.reuse or args.reuse_peers:

@@ -119,6 +119,10 @@ FRAMES = Table("frames", "one row per speaker per 10 ms frame", (
 ), internal=(
     _c("speech_raw", "bool", "", "voice activity before hangover (drives the turn tracker)"),
     _c("webrtc", "bool", "", "webrtcvad's decision alone"),
+    _c("speech_evidence", "bool", "", "a speech frame that shows a voice, not the background "
+       "(the turn tracker keeps a stretch of speech only with enough of them)"),
+    _c("onset_lead", "int16", "frames", "at a speech onset: the non-speech frames just before it "
+       "already over the background (the turn tracker dates the IPU start back by them)"),
 ))
 
 TURNS = Table("turns", "one row per turn-taking event (Heldner & Edlund 2010)", (
@@ -189,14 +193,15 @@ PACING = Table("pacing", "one row per 100 ms bin: mismatch (agent minus user) an
     _c("f0_level_mismatch_st", "float64", "st", "the agent's median F0 minus the user's"),
     _c("f0_range_mismatch_st", "float64", "st", "the agent's F0 range (5-95 %) minus the user's"),
     _c("reply_delay_ms", "float64", "ms", "advice: wait this long after the user stops (the "
-       "user's own typical gap, bounded to 150-1500 ms; longer when the user hesitates)"),
+       "user's own median gap, 250 ms until it is known, bounded to 150-1500 ms)"),
     _c("target_rate_sps", "float64", "syl/s", "advice: speak at this rate (the user's rate "
        "with a 10 % dead band: inside it the agent keeps its own)"),
     _c("loudness_offset_db", "float64", "dB", "advice: change the agent's level by this much "
        "(positive: louder; dead band 2 dB, at most 6 dB)"),
     _c("f0_offset_st", "float64", "st", "advice: the user's current pitch excursion from their "
        "median; shift the agent's pitch by this much from its own baseline"),
-    _c("hesitation", "float64", "0..1", "long pauses, falling energy and rate of the user"),
+    _c("hesitation", "float64", "0..1", "long pauses, falling energy and rate of the user "
+       "(reported; it does not move reply_delay_ms)"),
     _c("conf_reply_delay", "float64", "0..1", "confidence of reply_delay_ms"),
     _c("conf_rate", "float64", "0..1", "confidence of target_rate_sps"),
     _c("conf_loudness", "float64", "0..1", "confidence of loudness_offset_db"),
