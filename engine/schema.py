@@ -119,6 +119,10 @@ FRAMES = Table("frames", "one row per speaker per 10 ms frame", (
 ), internal=(
     _c("speech_raw", "bool", "", "voice activity before hangover (drives the turn tracker)"),
     _c("webrtc", "bool", "", "webrtcvad's decision alone"),
+    _c("speech_evidence", "bool", "", "a speech frame that shows a voice, not the background "
+       "(the turn tracker keeps a stretch of speech only with enough of them)"),
+    _c("onset_lead", "int16", "frames", "at a speech onset: the non-speech frames just before it "
+       "already over the background (the turn tracker dates the IPU start back by them)"),
 ))
 
 TURNS = Table("turns", "one row per turn-taking event (Heldner & Edlund 2010)", (
