@@ -150,7 +150,7 @@ class Session:
     @property
     def turn_lookahead_s(self) -> float:
         """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence, and
-        ``onset_lookback_s`` more (a run starting now may be dated back that far and join it)."""
+        after ``onset_lookback_s`` more (a next run may be dated back that far)."""
         return self.config.turns.ipu_bridge_s + self.config.turns.onset_lookback_s
 
     def session_synchrony(self) -> dict:
