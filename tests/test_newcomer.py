@@ -143,3 +143,35 @@ def test_readme_states_the_turn_exchanges_a_p_value_needs():
     text = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     assert f"fewer than {MIN_EXCHANGES} turn exchanges are `null`" in text
     assert f"({MIN_EXCHANGES} are needed)" in text
+
+
+@pytest.mark.parametrize("flag", ["--textgrid", "--rttm-out", "--profile"])
+def test_an_output_path_in_a_missing_folder_fails_before_scoring(flag, stereo, tmp_path, capsys):
+    """``--textgrid /no/such/x.TextGrid`` failed after the whole session was scored and written,
+    naming the temporary file ``/no/such/.x.TextGrid.partial``."""
+    out = tmp_path / "o"
+    assert main(["score", str(stereo), "-o", str(out), flag, str(tmp_path / "no" / "x.out")]) == 2
+    line = _one_line(capsys)
+    assert line.startswith(f"prosync: error: {flag} ") and "does not exist" in line
+    assert "partial" not in line and not out.exists()
+
+
+def test_corpus_of_a_folder_without_audio_is_an_error(tmp_path, capsys):
+    """A folder with no audio (a wrong path) was '0/0 sessions done' with exit code 0."""
+    (tmp_path / "notes.txt").write_text("no audio here\n")
+    assert main(["corpus", str(tmp_path), "-o", str(tmp_path / "ds"), "--quiet"]) == 2
+    assert "no audio files in it or below it" in _one_line(capsys)
+
+
+def test_serve_on_a_port_in_use_says_so(capsys):
+    """An address in use said 'error:: error while attempting to bind ...: check the path and its
+    permissions' (with --workers 2: a traceback from every worker)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--workers", "2"]) == 2
+    line = _one_line(capsys)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "give another --port" in line
