@@ -175,3 +175,36 @@ def test_serve_on_a_port_in_use_says_so(capsys):
         assert main(["serve", "--port", str(port), "--workers", "2"]) == 2
     line = _one_line(capsys)
     assert f"cannot listen on 127.0.0.1:{port}" in line and "give another --port" in line
+
+
+def test_speaker_names_are_whole_in_the_terminal_table(monkeypatch, capsys):
+    """An RTTM's 'speaker90' and 'speaker91' both printed as 'speake…' at 80 columns."""
+    from prosync.commands.offline import _print_summary
+
+    monkeypatch.setenv("COLUMNS", "80")
+    row = {"speech_fraction": 0.4, "voiced_fraction": 0.3, "f0_median_hz": 197.0,
+           "f0_range_st_5_95": 14.5, "speech_rate_sps": 2.2, "articulation_rate_sps": 5.56,
+           "ipus": 5}
+    _print_summary(SimpleNamespace(summary={"duration_s": 30.0, "turn_events": {},
+                                            "fto_s": {"count": 0, "median": None},
+                                            "speakers": {"speaker90": row, "speaker91": row}},
+                                   files=[], report=None))
+    lines = capsys.readouterr().out.splitlines()
+    assert any("speaker90" in ln for ln in lines) and any("speaker91" in ln for ln in lines), lines
+    assert all(len(ln) <= 80 for ln in lines)
+
+
+def test_dashboard_says_late_hops_of_how_many():
+    """'late hops 2232' alone: a user cannot tell 2232 of 5000 from 2232 of a million."""
+    import io
+
+    from rich.console import Console
+
+    from prosync.dashboard import Dashboard
+
+    d = Dashboard(("a", "b"), 0.049, title="prosync live (pulse, 44100 Hz)")
+    d.stats = {"dropped_s": 0.0, "overflows": 0, "late_hops": 2232, "hops": 4920, "p50_ms": 78.0}
+    for width in (100, 60):
+        buf = io.StringIO()
+        Console(file=buf, width=width, height=40, force_terminal=False).print(d.render())
+        assert "late hops 2232 of 4920" in buf.getvalue(), buf.getvalue()
