@@ -142,8 +142,8 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         speech going on continues through frames whose periodicity reaches ``P_PERIODIC`` (a
         breath is not periodic; a soft "um" the tracker does not call voiced is);
         ``P_LEVEL_Q``, ``P_LEVEL_STEP``: the speech level is this quantile of the voiced speech
-        frames' energies (voiced speech frames clear of the noise peaks), tracked online in steps
-        of ``P_LEVEL_STEP`` dB; ``P_LEAD_MAX``: the onset look-back (frames, see ``out_lead``).
+        frames' energies (the ``out_evidence`` frames), tracked online in steps of
+        ``P_LEVEL_STEP`` dB; ``P_LEAD_MAX``: the onset look-back (frames, see ``out_lead``).
     st : float64[N_VAD_STATE]
         Scalar state (all zeros when fresh); ``st[S_FLOOR]`` is the floor after the last frame,
         ``st[S_LEVEL]`` the speech level (0 before the first voiced speech frame).
@@ -156,10 +156,12 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
     out_speech : bool array, shape (>= n,)
         Filled with the decision.
     out_evidence : bool array, shape (>= n,)
-        Speech frames that show a voice and not the background: voiced and clear of the noise's
-        own peaks (``P_PEAK_ON_DB`` over the peak quantile). The turn tracker keeps a stretch of
-        speech only with enough of them: a murmur of babble or an engine's hum that the pitch
-        tracker calls voiced, riding at the noise's usual level, is not a voice of this channel.
+        Speech frames that show a voice and not the background: voiced, clear of the noise's
+        own peaks (``P_PEAK_ON_DB`` over the peak quantile) and, once the speaker's level is
+        known, in the upper half of the range from the floor to that level (in dB). The turn
+        tracker keeps a stretch of speech only with enough of them: a murmur of babble or an
+        engine's hum that the pitch tracker calls voiced, riding a few dB over the noise's usual
+        level, is not a voice of this channel.
     out_lead : int array, shape (>= n,)
         At the first frame of speech after non-speech: how many of the non-speech frames just
         before it (at most ``P_LEAD_MAX``) were a rise out of the background: each louder than
@@ -214,7 +216,10 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
                 speech = webrtc[i] and e > floor + on_db and e > peak + pk_on
         if e <= floor + off_db:
             st[S_NOISE] = 0.0
-        if speech and voiced[i] and e > peak + pk_on:  # the voice, not noise it rides on
+        # evidence of the voice, not noise it rides on; the speech level learns from it
+        evid = (speech and voiced[i] and e > peak + pk_on
+                and (level == 0.0 or e > 0.5 * (floor + level)))
+        if evid:
             if level == 0.0:
                 st[S_LEVEL] = e
             elif e > level:
@@ -260,7 +265,7 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
             masked = True
         out = speech or masked
         out_speech[i] = out
-        out_evidence[i] = speech and voiced[i] and e > peak + pk_on
+        out_evidence[i] = evid
         # the onset's look-back: S_RISE counts the non-speech frames of the rise going on (-1
         # while speech goes on), S_PREV_E holds the last frame's energy
         if out:
