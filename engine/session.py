@@ -102,7 +102,8 @@ class Session:
                  *, synchrony: bool = True, warm: bool = True):
         speakers = tuple(str(s) for s in speakers)
         if not 1 <= len(speakers) <= 2 or len(set(speakers)) != len(speakers):
-            raise ProsyncError(f"speakers={speakers!r} is invalid: give one or two distinct names")
+            raise ProsyncError(f"speakers={','.join(speakers)} is invalid: give one or two distinct "
+                               "names")
         if int(sample_rate) < 8000:
             raise ProsyncError(
                 f"sample rate {sample_rate} Hz is too low: prosync needs at least 8000 Hz"

@@ -17,21 +17,6 @@ def utt(path):
     return x
 
 
-def egg_voiced(path, n):
-    """1 ms voicing from FDA's laryngograph F0 (15 ms frames) or ARCTIC's EGG closures."""
-    v = np.zeros(n, bool)
-    if path.with_suffix(".f0ref").exists():
-        for k, f0 in enumerate(np.loadtxt(path.with_suffix(".f0ref"))):
-            if f0 > 0:
-                v[max(0, k * 15 - 7):k * 15 + 8] = True
-    else:
-        t = np.loadtxt(path.with_suffix(".pm"), usecols=0)
-        for a, b in zip(t[:-1], t[1:], strict=True):
-            if b - a < 0.02:
-                v[int(a * 1000):int(b * 1000) + 1] = True
-    return v
-
-
 def test_inhalation_before_onset_is_not_speech(shared_data):
     # FDA sb017 "Do you have a smaller size?": lip clicks from 0.26 s, an inhalation 0.45-0.69 s,
     # the onset at 0.70 s (the laryngograph voices from 0.76 s)
@@ -60,10 +45,21 @@ def test_no_egg_voicing_outside_the_truth(shared_data, name):
     inside = np.zeros(x.shape[0] // 16, bool)
     for a, b in segs:
         inside[int(a * 1000):int(b * 1000)] = True
-    g = egg_voiced(path, inside.shape[0])
+    g = planted.reference_voicing(path, inside.shape[0])
     assert (g & ~inside).sum() <= 0.01 * g.sum()
     assert level - floor > 30  # the floor is the silence, not a percentile inside the speech
     for a, _b in segs:  # every IPU starts at most 200 ms before the EGG voices (no breath in it:
         # FDA inhalations 200-500 ms; unvoiced onsets such as jmk a0001 "Steels" at 151 ms)
         on = np.flatnonzero(g[int(a * 1000):])
         assert on.size == 0 or on[0] <= 200
+
+
+def test_clicks_that_praat_voices_are_not_an_ipu(shared_data):
+    # FDA sb027 "... his work.": after the /k/ release, 400 ms of lip clicks 35-45 dB under the
+    # speech level that Praat voices in places (the laryngograph does not): no truth IPU there
+    path = shared_data / "fda_ue_pitch" / "sb027.wav"
+    x = utt(path)
+    segs = planted.truth_segments(x)[0]
+    assert not any(a < 3.6 and b > 3.4 for a, b in segs)
+    loose = planted.truth_segments(x, planted.Cut(voiced_db=200.0))[0]  # any Praat voicing counts
+    assert any(a < 3.6 and b > 3.4 for a, b in loose)
