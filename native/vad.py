@@ -142,8 +142,8 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         speech going on continues through frames whose periodicity reaches ``P_PERIODIC`` (a
         breath is not periodic; a soft "um" the tracker does not call voiced is);
         ``P_LEVEL_Q``, ``P_LEVEL_STEP``: the speech level is this quantile of the voiced speech
-        frames' energies (the ``out_evidence`` frames), tracked online in steps of
-        ``P_LEVEL_STEP`` dB; ``P_LEAD_MAX``: the onset look-back (frames, see ``out_lead``).
+        frames' energies (voiced speech frames clear of the noise peaks), tracked online in steps
+        of ``P_LEVEL_STEP`` dB; ``P_LEAD_MAX``: the onset look-back (frames, see ``out_lead``).
     st : float64[N_VAD_STATE]
         Scalar state (all zeros when fresh); ``st[S_FLOOR]`` is the floor after the last frame,
         ``st[S_LEVEL]`` the speech level (0 before the first voiced speech frame).
@@ -216,10 +216,11 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
                 speech = webrtc[i] and e > floor + on_db and e > peak + pk_on
         if e <= floor + off_db:
             st[S_NOISE] = 0.0
-        # evidence of the voice, not noise it rides on; the speech level learns from it
-        evid = (speech and voiced[i] and e > peak + pk_on
-                and (level == 0.0 or e > 0.5 * (floor + level)))
-        if evid:
+        # a voiced frame clear of the noise it rides on: the speech level learns from these;
+        # evidence of the voice when also in the upper half of the floor..level range
+        clear = speech and voiced[i] and e > peak + pk_on
+        evid = clear and (level == 0.0 or e > 0.5 * (floor + level))
+        if clear:
             if level == 0.0:
                 st[S_LEVEL] = e
             elif e > level:

@@ -109,8 +109,9 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
                 speech = bool(w) and e > floor + on_db and e > peak + pk_on
         if e <= floor + off_db:
             noise = False
-        ev = bool(speech and v and e > peak + pk_on and (level == 0.0 or e > (floor + level) / 2))
-        if ev:
+        clear = bool(speech and v and e > peak + pk_on)  # the level learns from these
+        ev = clear and (level == 0.0 or e > (floor + level) / 2)
+        if clear:
             if level == 0.0:
                 level = e
             elif e > level:
@@ -355,6 +356,7 @@ def test_hysteresis_voiced_noise_at_its_own_peaks_is_no_evidence():
     assert out[300:310].all() and not ev[300:310].any()
     assert ev[350:370].all()
     assert out[380:384].all() and not ev[380:384].any()
+    _, st = _hyst(e[:380], np.zeros(380, bool), voiced[:380], pk_on=3.0, pk_off=0.0, max_uv=50)
     assert st[6] == pytest.approx(-15.0, abs=1.0)  # the level: the vowel's, not the murmur's
 
 
