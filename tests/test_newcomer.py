@@ -143,3 +143,68 @@ def test_readme_states_the_turn_exchanges_a_p_value_needs():
     text = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     assert f"fewer than {MIN_EXCHANGES} turn exchanges are `null`" in text
     assert f"({MIN_EXCHANGES} are needed)" in text
+
+
+@pytest.mark.parametrize("flag", ["--textgrid", "--rttm-out", "--profile"])
+def test_an_output_path_in_a_missing_folder_fails_before_scoring(flag, stereo, tmp_path, capsys):
+    """``--textgrid /no/such/x.TextGrid`` failed after the whole session was scored and written,
+    naming the temporary file ``/no/such/.x.TextGrid.partial``."""
+    out = tmp_path / "o"
+    assert main(["score", str(stereo), "-o", str(out), flag, str(tmp_path / "no" / "x.out")]) == 2
+    line = _one_line(capsys)
+    assert line.startswith(f"prosync: error: {flag} ") and "does not exist" in line
+    assert "partial" not in line and not out.exists()
+
+
+def test_corpus_of_a_folder_without_audio_is_an_error(tmp_path, capsys):
+    """A folder with no audio (a wrong path) was '0/0 sessions done' with exit code 0."""
+    (tmp_path / "notes.txt").write_text("no audio here\n")
+    assert main(["corpus", str(tmp_path), "-o", str(tmp_path / "ds"), "--quiet"]) == 2
+    assert "no audio files in it or below it" in _one_line(capsys)
+
+
+def test_serve_on_a_port_in_use_says_so(capsys):
+    """An address in use said 'error:: error while attempting to bind ...: check the path and its
+    permissions' (with --workers 2: a traceback from every worker)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--workers", "2"]) == 2
+    line = _one_line(capsys)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "give another --port" in line
+
+
+def test_speaker_names_are_whole_in_the_terminal_table(monkeypatch, capsys):
+    """An RTTM's 'speaker90' and 'speaker91' both printed as 'speake…' at 80 columns."""
+    from prosync.commands.offline import _print_summary
+
+    monkeypatch.setenv("COLUMNS", "80")
+    row = {"speech_fraction": 0.4, "voiced_fraction": 0.3, "f0_median_hz": 197.0,
+           "f0_range_st_5_95": 14.5, "speech_rate_sps": 2.2, "articulation_rate_sps": 5.56,
+           "ipus": 5}
+    _print_summary(SimpleNamespace(summary={"duration_s": 30.0, "turn_events": {},
+                                            "fto_s": {"count": 0, "median": None},
+                                            "speakers": {"speaker90": row, "speaker91": row}},
+                                   files=[], report=None))
+    lines = capsys.readouterr().out.splitlines()
+    assert any("speaker90" in ln for ln in lines) and any("speaker91" in ln for ln in lines), lines
+    assert all(len(ln) <= 80 for ln in lines)
+
+
+def test_dashboard_says_late_hops_of_how_many():
+    """'late hops 2232' alone: a user cannot tell 2232 of 5000 from 2232 of a million."""
+    import io
+
+    from rich.console import Console
+
+    from prosync.dashboard import Dashboard
+
+    d = Dashboard(("a", "b"), 0.049, title="prosync live (pulse, 44100 Hz)")
+    d.stats = {"dropped_s": 0.0, "overflows": 0, "late_hops": 2232, "hops": 4920, "p50_ms": 78.0}
+    for width in (100, 60):
+        buf = io.StringIO()
+        Console(file=buf, width=width, height=40, force_terminal=False).print(d.render())
+        assert "late hops 2232 of 4920" in buf.getvalue(), buf.getvalue()
