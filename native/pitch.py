@@ -140,6 +140,11 @@ def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_t
                 r[t] += a * ys[j + t]
         # difference function (eq. 7) and CMNDF (eq. 8), in place in d
         e0 = _sumsq(ys, win)
+        # lag-1 autocorrelation, normalised by both windows' energies
+        v0 = float(ys[0])
+        v1 = float(ys[win])
+        den1 = e0 * (e0 + v1 * v1 - v0 * v0)
+        out_x[i, 0] = r[1] / np.sqrt(den1) if den1 > 1e-30 else 0.0
         et = e0
         run = 0.0
         d[0] = 1.0
@@ -147,9 +152,6 @@ def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_t
             v0 = float(ys[t - 1])
             v1 = float(ys[win + t - 1])
             et += v1 * v1 - v0 * v0
-            if t == 1:
-                den1 = e0 * et
-                out_x[i, 0] = r[1] / np.sqrt(den1) if den1 > 1e-30 else 0.0
             dt = e0 + et - 2.0 * r[t]
             if dt < 0.0:
                 dt = 0.0
