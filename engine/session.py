@@ -102,7 +102,8 @@ class Session:
                  *, synchrony: bool = True, warm: bool = True):
         speakers = tuple(str(s) for s in speakers)
         if not 1 <= len(speakers) <= 2 or len(set(speakers)) != len(speakers):
-            raise ProsyncError(f"speakers={speakers!r} is invalid: give one or two distinct names")
+            raise ProsyncError(f"speakers={','.join(speakers)} is invalid: give one or two distinct "
+                               "names")
         if int(sample_rate) < 8000:
             raise ProsyncError(
                 f"sample rate {sample_rate} Hz is too low: prosync needs at least 8000 Hz"
@@ -148,8 +149,9 @@ class Session:
 
     @property
     def turn_lookahead_s(self) -> float:
-        """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence."""
-        return self.config.turns.ipu_bridge_s
+        """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence, and
+        after ``onset_lookback_s`` more (a next run may be dated back that far)."""
+        return self.config.turns.ipu_bridge_s + self.config.turns.onset_lookback_s
 
     def session_synchrony(self) -> dict:
         """The session-level synchrony test of each feature over the session so far
@@ -249,7 +251,8 @@ class Session:
             for spk, c in zip(self.speakers, cols):
                 upd.frames[spk] = c
             upd.events.extend(self._turns.update(k0, n, [c["speech_raw"] for c in cols],
-                                                 [c["voiced"] for c in cols]))
+                                                 [c["speech_evidence"] for c in cols],
+                                                 [c["onset_lead"] for c in cols]))
             if self._eot is not None:
                 upd.end_of_turn, upd.turn_end = self._eot.update(cols[0], cols[1], n)
         if final:

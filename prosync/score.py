@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prosync.engine.config import Config
+from prosync.engine.errors import ProsyncError
 from prosync.engine.loop import run_session
 from prosync.engine.session import Session
 from prosync.streams.atomic import write_json  # noqa: F401 - re-exported (old home)
@@ -50,6 +52,10 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
     Two files of different lengths: the shorter is padded with silence to the longer (a warning
     says so).
     """
+    for param, path in (("textgrid", textgrid), ("rttm_out", rttm_out)):  # profile: open_profile
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise ProsyncError(f"{param}={path}: the folder {Path(path).resolve().parent} does not "
+                               "exist: make it, or give another path")  # found before, not after, scoring
     source = FileSource(inputs, speakers=speakers, channels=channels, rttm=rttm)
     names = source.speakers
     out = Path(out_dir)
@@ -71,7 +77,12 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
     def add_profile(summary):
         summary["settings"]["profile"] = str(Path(profile).resolve()) if profile is not None else None
 
-    res = run_session(source, session, sinks, progress=progress, extra=add_profile)
+    try:
+        res = run_session(source, session, sinks, progress=progress, extra=add_profile)
+    except BaseException:
+        if report and sinks[0].finished:
+            _report_not_drawn(out)
+        raise
     del session
     files = list(res.files)
     if profile is not None:  # the speakers' baselines, for their next session
@@ -94,3 +105,13 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
                                      if e["kind"] == "ipu"]))
     result.files = files
     return result
+
+
+def _report_not_drawn(out: Path) -> None:
+    """Stopped (Ctrl-C, an error) after the tables and ``summary.json`` were in place but before
+    ``report.html`` was: a report left by an earlier run would describe other data, so it goes,
+    and the user is told what the folder holds."""
+    (out / "report.html").unlink(missing_ok=True)
+    logging.getLogger("prosync").warning(
+        "%s: stopped while drawing report.html: the tables and summary.json there are complete; "
+        "score again for the report", out)
