@@ -208,3 +208,27 @@ def test_dashboard_says_late_hops_of_how_many():
         buf = io.StringIO()
         Console(file=buf, width=width, height=40, force_terminal=False).print(d.render())
         assert "late hops 2232 of 4920" in buf.getvalue(), buf.getvalue()
+
+
+def test_stream_client_prints_no_python_none(capsys):
+    """``prosync stream`` printed '[edge_silence None->agent]' for the recording's first silence."""
+    from prosync.commands.serve import print_message
+
+    row = {"kind": "edge_silence", "speaker": None, "start_s": 0.0, "end_s": 0.1, "fto_s": None,
+           "speaker_before": None, "speaker_after": "agent"}
+    print_message({"type": "metrics", "t_s": 0.2, "frames": [], "turns": [row], "advice": None})
+    out = capsys.readouterr().out
+    assert "[edge_silence ->agent]" in out and "None" not in out
+
+
+def test_protocol_examples_carry_the_current_schema_version():
+    """docs/PROTOCOL.md's metrics example said schema_version 2.0 under a header saying 2.2."""
+    import re
+    from pathlib import Path
+
+    from prosync.engine.schema import SCHEMA_VERSION
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "PROTOCOL.md").read_text()
+    found = re.findall(r'"schema_version": "([\d.]+)"', doc)
+    assert found and set(found) == {SCHEMA_VERSION}, \
+        f"update the examples in docs/PROTOCOL.md to schema {SCHEMA_VERSION}: {found}"
