@@ -232,3 +232,18 @@ def test_protocol_examples_carry_the_current_schema_version():
     found = re.findall(r'"schema_version": "([\d.]+)"', doc)
     assert found and set(found) == {SCHEMA_VERSION}, \
         f"update the examples in docs/PROTOCOL.md to schema {SCHEMA_VERSION}: {found}"
+
+
+def test_corpus_line_says_how_many_dyads_each_p_rests_on(monkeypatch, capsys):
+    """Three sessions, one with a silent speaker: 'p 0.37' came from 2 real against 4 pseudo-dyads,
+    which the terminal did not say."""
+    import prosync.corpus
+
+    feat = {"real_mean": 0.38, "pseudo_mean": 0.19, "n_real": 2, "n_pseudo": 4, "cohens_d": 1.88,
+            "p_value": 0.37, "reason": None}
+    summary = {"done": 3, "sessions": 3, "audio_hours": 0.03, "failed": 0, "wall_s_this_run": 9.2,
+               "failures": [], "pseudo_dyads": {"features": {"vad": feat}}}
+    monkeypatch.setattr(prosync.corpus, "run_corpus", lambda *a, **k: summary)
+    assert main(["corpus", "in", "-o", "out", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "vad: real 0.38 vs pseudo 0.19" in out and "2 real, 4 pseudo-dyads" in out
