@@ -72,13 +72,17 @@ UTTERANCE_HISTORY_S = 300.0
 #: that (about the first minute or two of a conversation), time shifts.
 WINDOW_MIN_RUNS = 2 * MIN_ROTATION - 1 + (MIN_SURROGATES + 1) // 4
 _PROBIT = NormalDist().inv_cdf
-#: Presets whose window p-value held its nominal rate on the null sets of real speech (live:
-#: 2.3-3.7 % of windows at nominal 2.5 % on shifted real conversations and pseudo-dialogues,
-#: bench/results/sync_null.md). Elsewhere (research: 4.3-5.5 %; custom settings: never
-#: measured) no window is called significant: read the session test.
+#: Presets whose window p-value held its nominal rate on the null sets of real speech (live,
+#: utterance rotations: 0.9-3.3 % of windows at nominal 2.5 % on shifted real conversations
+#: and on pseudo-dialogues shifted or with their turn-taking, bench/results/sync_null.md).
+#: Elsewhere (research: 2.8-5.1 % on shifted pseudo-dialogues, energy and rate over; custom
+#: settings: never measured) no window is called significant: read the session test.
 WINDOW_P_CALIBRATED = frozenset({"live"})
-WINDOW_P_NOTE = ("window p-values are not calibrated for these settings (research preset: "
-                 "4-6 % of windows below 0.025 on speakers who never met): read the session test")
+WINDOW_P_NOTE = ("window p-values are not calibrated for these settings (research preset: up "
+                 "to 5 % of windows below 0.025 on speakers who never met): read the session "
+                 "test")
+
+
 @dataclass(frozen=True)
 class SyncRow:
     t_s: float            # when the row became final (end of the window's forward lag reach)

@@ -503,9 +503,9 @@ def test_session_note_says_what_the_evidence_supports():
     s1, s2 = planted("independent", 1200, seed=77)
     t = session_test(s1, s2, SyncConfig(), feature="f0")
     assert t.p >= 0.05
-    note = session_note(t, "live")  # 120 s, not significant: too short for 80 % power
-    assert note.startswith("120 s is too short to detect a coupling of r = 0.3") and "4 min" in note
-    note = session_note(t, "research")  # research F0: 5 minutes did not always suffice
+    note = session_note(t, "research")  # 120 s, not significant: too short for 80 % power
+    assert note.startswith("120 s is too short to detect a coupling of r = 0.3") and "5 min" in note
+    note = session_note(t, "live")  # live F0: 5 minutes did not always suffice (first following)
     assert "no evidence of no coupling" in note and "r = 0.3" in note
     assert session_note(t, "custom") is None
     short = session_test(s1[:300], s2[:300], SyncConfig(), feature="f0")
