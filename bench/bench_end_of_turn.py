@@ -40,12 +40,23 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _eot_report import diagnosis, report, row  # noqa: E402
+from _eot_fit import audit_lines, fit_folds, held_out_aucs  # noqa: E402
+from _eot_report import (  # noqa: E402
+    advice_lines,
+    curve_lines,
+    diagnosis,
+    equal_footing,
+    fit_lines,
+    reading,
+    report,
+    row,
+)
 from _shared import ROOT, shared_data  # noqa: E402
 
 import prosync  # noqa: E402
 from prosync.engine.config import HOP_S, EndOfTurnConfig  # noqa: E402
 from prosync.engine.endofturn import EndOfTurnTracker, silence_logit  # noqa: E402
+from prosync.engine.pacing import gap_delay_ms  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "end_of_turn.md"
 SR = 16000
@@ -55,8 +66,16 @@ TOL_S = 0.15
 HORIZON_S = 4.0
 SILERO_STOPS = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2)
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+#: The trade-off curves' finer sweeps: thresholds of turn_end_prob, delays of the plain timer.
+CURVE_TH = tuple(round(0.1 + 0.05 * i, 2) for i in range(18))
+CURVE_D = tuple(round(0.2 + 0.1 * i, 1) for i in range(19))
 GRID_BIAS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
 GRID_W = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: The advised reply delay: the user's typical gap, or that gap lengthened when the user seems
+#: to hesitate (the rule pacing shipped before: up to HESITATION_MAX_MS).
+DELAYS = ("gap", "hesitation")
+HESITATION_MAX_MS = 600.0
+ADVICE = {"gap": "the user's median gap", "hesitation": "reply_delay_ms with hesitation"}
 
 
 @dataclass
@@ -152,9 +171,10 @@ def run_prosync(c: Conv) -> dict:
     s = prosync.Session(("user", "other"), sample_rate=SR, two_mics=c.two_mics)
     tr = EndOfTurnTracker(EndOfTurnConfig(), s.baselines["user"], s.config.turns.ipu_bridge_s)
     tr.log = []
-    old_fires, speech = [], []
-    st = {"delay": s.config.pacing.default_reply_delay_ms / 1000, "sil": 0, "heard": False,
-          "fired": False, "cpu_eot": 0.0}
+    pc = s.config.pacing
+    speech, advised = [], [(0.0, pc.default_reply_delay_ms, pc.default_reply_delay_ms)]
+    old_fires = {v: [] for v in DELAYS}
+    st = {"sil": 0, "heard": False, "fired": dict.fromkeys(DELAYS, False), "cpu_eot": 0.0}
 
     def on(upd):
         if "user" in upd.frames and len(upd.frames["user"]):
@@ -165,14 +185,23 @@ def run_prosync(c: Conv) -> dict:
             speech.append(fu["speech_raw"].copy())
             for t, sp in zip(fu["t_s"].tolist(), fu["speech"].tolist(), strict=True):
                 if sp:
-                    st["sil"], st["heard"], st["fired"] = 0, True, False
+                    st["sil"], st["heard"] = 0, True
+                    st["fired"] = dict.fromkeys(DELAYS, False)
                     continue
                 st["sil"] += 1
-                if st["heard"] and not st["fired"] and st["sil"] * HOP_S >= st["delay"] - 1e-9:
-                    old_fires.append(t + HOP_S / 2)
-                    st["fired"] = True
+                for i, v in enumerate(DELAYS):
+                    if (st["heard"] and not st["fired"][v]
+                            and st["sil"] * HOP_S >= advised[-1][1 + i] / 1000 - 1e-9):
+                        old_fires[v].append(t + HOP_S / 2)
+                        st["fired"][v] = True
         if upd.pacing:
-            st["delay"] = upd.pacing[-1].reply_delay_ms / 1000
+            # the advised delay both ways: the user's typical gap, and that gap lengthened by
+            # the hesitation rule (up to HESITATION_MAX_MS, as pacing did before)
+            r = upd.pacing[-1]
+            b = s.baselines["user"]
+            gap = gap_delay_ms(pc, b.fto_median_s, b.n_fto)
+            advised.append((r.t_s, gap, min(gap + r.hesitation * HESITATION_MAX_MS,
+                                            pc.max_reply_delay_ms)))
 
     s._on_update = on
     c0 = time.perf_counter()
@@ -183,7 +212,8 @@ def run_prosync(c: Conv) -> dict:
     s.close()
     cpu_all = time.perf_counter() - c0
     sp = np.concatenate(speech) if speech else np.zeros(0, bool)
-    return {"old": old_fires, "log": tr.log, "speech_raw": sp, "cpu_session": cpu_all,
+    return {"old": old_fires["hesitation"], "old_gap": old_fires["gap"], "log": tr.log,
+            "speech_raw": sp, "advised": np.asarray(advised), "cpu_session": cpu_all,
             "cpu_eot": st["cpu_eot"]}
 
 
@@ -200,23 +230,80 @@ def timer_fires(log, speech_raw, delay_s: float) -> list:
     return out
 
 
-def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds) -> dict:
+def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds, terms=None) -> dict:
     """Fire times of the new signal for each threshold, recomputed from the logged silences
-    exactly as EndOfTurnTracker computes them (same cues, same pause calibration)."""
+    exactly as EndOfTurnTracker computes them (same cues, same pause calibration); with
+    ``terms`` (one per logged silence) the cue term is ``cfg.cue_weight * terms[i]`` instead
+    of the weighted cue sum (the bench's fitted cue combination, ``_eot_fit.py``)."""
     out = {th: [] for th in thresholds}
-    ends = [round(e / HOP_S) for e, *_ in log]
+    ends = [round(entry[0] / HOP_S) for entry in log]
     steps = np.arange(1, int(round(cfg.horizon_s / HOP_S)) + 1) * HOP_S
-    for (e, cues, n_p, s_lp, n_end), k in zip(log, ends, strict=True):
+    plain = replace(cfg, cue_weight=0.0)
+    for i, ((e, cues, n_p, s_lp, n_end, *_), k) in enumerate(zip(log, ends, strict=True)):
+        nxt = np.flatnonzero(speech_raw[k:k + steps.size])
+        m = int(nxt[0]) if nxt.size else steps.size
+        if m == 0:
+            continue
+        t = steps[:m]
+        if terms is None:
+            z = silence_logit(cfg, t, cues, n_p, s_lp, n_end)
+        else:
+            z = silence_logit(plain, t, cues, n_p, s_lp, n_end) + cfg.cue_weight * terms[i]
+        p = 1.0 / (1.0 + np.exp(-z))
+        for th in thresholds:
+            hit = np.flatnonzero(p >= th)
+            if hit.size:
+                out[th].append(e + t[hit[0]])
+    return out
+
+
+def advice_fires(log, speech_raw, cfg: EndOfTurnConfig, advised, variant: str,
+                 detail: list | None = None) -> list:
+    """Replies at prosync's advice, as an agent following the docs takes them
+    (:meth:`prosync.agent.AgentSession.reply_go`): in each silence of the user, the first frame
+    where ``turn_end_prob`` has crossed ``cfg.threshold`` and the silence has reached the
+    advised ``reply_delay_ms`` of that moment (``advised``: rows ``(t_s, gap delay, delay with
+    hesitation)``; ``variant`` "gap" or "hesitation"). ``detail`` gets ``(fire time, turn_end
+    latency, advised delay)`` (s) per fire."""
+    col = DELAYS.index(variant) + 1
+    t_adv, d_adv = advised[:, 0], advised[:, col] / 1000.0
+    steps = np.arange(1, int(round(cfg.horizon_s / HOP_S)) + 1) * HOP_S
+    out = []
+    for e, cues, n_p, s_lp, n_end, *_ in log:
+        k = round(e / HOP_S)
         nxt = np.flatnonzero(speech_raw[k:k + steps.size])
         m = int(nxt[0]) if nxt.size else steps.size
         if m == 0:
             continue
         t = steps[:m]
         p = 1.0 / (1.0 + np.exp(-silence_logit(cfg, t, cues, n_p, s_lp, n_end)))
-        for th in thresholds:
-            hit = np.flatnonzero(p >= th)
-            if hit.size:
-                out[th].append(e + t[hit[0]])
+        d = d_adv[np.maximum(np.searchsorted(t_adv, e + t, side="right") - 1, 0)]
+        ok = np.flatnonzero((p >= cfg.threshold) & (t >= d - 1e-9))
+        if ok.size:
+            out.append(e + t[ok[0]])
+            if detail is not None:
+                detail.append((out[-1], t[np.flatnonzero(p >= cfg.threshold)[0]], d[ok[0]]))
+    return out
+
+
+def advice_detail(runs) -> dict:
+    """Per delay variant, at the events' replies (shipped turn_end): whether the advised delay
+    or turn_end set the reply's time, and the replies' times."""
+    out = {}
+    for v in DELAYS:
+        d, d_all, times = [], [], []
+        for r in runs:
+            det: list = []
+            f = advice_fires(r["log"], r["speech_raw"], EndOfTurnConfig(), r["advised"], v, det)
+            ends = np.array([e[0] for e in r["events"]])
+            for (t, lat, delay) in det:
+                d_all.append((lat, delay))
+                # the fires that answer or interrupt an event
+                if ends.size and np.any((t >= ends - TOL_S) & (t < ends + HORIZON_S)):
+                    d.append((lat, delay))
+            times.append(f)
+        out[v] = {"lat_delay": np.array(d).reshape(-1, 2),
+                  "lat_delay_all": np.array(d_all).reshape(-1, 2), "fires": times}
     return out
 
 
@@ -258,7 +345,8 @@ def collect(convs, quick: bool) -> list[dict]:
         sil.update({0.2: sil02, 0.8: sil08})
         runs.append({"name": c.name, "dataset": c.dataset, "user": c.user, "dur": dur,
                      "segs": _merge(c.segs_user), "silero_starts": starts,
-                     "events": evs, "skipped": skipped, "old": p["old"], "log": p["log"],
+                     "events": evs, "skipped": skipped, "old": p["old"],
+                     "old_gap": p["old_gap"], "advised": p["advised"], "log": p["log"],
                      "speech_raw": p["speech_raw"], "silero": sil, "smart_turn": st,
                      "cpu": {"session": p["cpu_session"], "eot": p["cpu_eot"], "silero": cpu_sil,
                              "st_vad": cpu_vad, "st_model": cpu_st, "st_n": n_inf}})
@@ -304,6 +392,20 @@ def tune(runs, base: EndOfTurnConfig, surface: dict | None = None) -> EndOfTurnC
     return best[1]
 
 
+def tune_fit(runs, base: EndOfTurnConfig, group: str) -> EndOfTurnConfig:
+    """The bias of least :func:`objective` for the fitted cue term of fold ``group``
+    (``r["terms"][group]``, weight 1: the logistic regression's own scale)."""
+    best = None
+    for b in GRID_BIAS:
+        cfg = replace(base, bias=b, cue_weight=1.0)
+        s = pooled(runs, lambda r, cfg=cfg: new_fires(
+            r["log"], r["speech_raw"], cfg, (cfg.threshold,), r["terms"][group])[cfg.threshold])
+        j = objective(s)
+        if best is None or j < best[0] - 1e-9:
+            best = (j, cfg)
+    return best[1]
+
+
 def heard_only(runs) -> list[dict]:
     """The runs with only the events whose last user segment Silero's VAD heard (it confirmed a
     speech start inside the segment): the comparison without the peers' deafness."""
@@ -318,8 +420,10 @@ def heard_only(runs) -> list[dict]:
     return out
 
 
-def evaluate(runs, fold_cfg: dict) -> list[dict]:
-    """Every policy on ``runs``; the new signal with each run's fold parameters."""
+def evaluate(runs, fold_cfg: dict, fold_fit: dict | None = None, thresholds=THRESHOLDS,
+             delays=SILERO_STOPS) -> list[dict]:
+    """Every policy on ``runs``; the new signal with each run's fold parameters (and, with
+    ``fold_fit``, with the fitted cue term of each run's fold)."""
     audio_s = sum(r["dur"] for r in runs)
     cpu = {k: sum(r["cpu"][k] for r in runs) * 1000 / audio_s
            for k in ("session", "eot", "silero", "st_vad", "st_model")}
@@ -329,21 +433,43 @@ def evaluate(runs, fold_cfg: dict) -> list[dict]:
                     cpu["st_vad"] + cpu["st_model"]))
     rows += [row(f"prosync VAD, silence >= {d:.1f} s", pooled(
         runs, lambda r, d=d: timer_fires(r["log"], r["speech_raw"], d)), cpu["session"])
-        for d in SILERO_STOPS]
+        for d in delays]
     rows.append(row("prosync old: silence >= reply_delay_ms", pooled(runs, lambda r: r["old"]),
                     cpu["session"]))
+    rows.append(row(f"prosync old: silence >= {ADVICE['gap']}",
+                    pooled(runs, lambda r: r["old_gap"]), cpu["session"]))
+    # what an agent following the docs does (AgentSession.reply_go): turn_end, then the
+    # advised delay; turn_end with each run's held-out fold parameters and with the shipped ones
+    for v in DELAYS:
+        rows.append(row(f"prosync advice: turn_end (held out), then {ADVICE[v]}", pooled(
+            runs, lambda r, v=v: advice_fires(r["log"], r["speech_raw"], fold_cfg[r["dataset"]],
+                                              r["advised"], v)), cpu["session"]))
+        rows.append(row(f"prosync advice: turn_end (shipped), then {ADVICE[v]}", pooled(
+            runs, lambda r, v=v: advice_fires(r["log"], r["speech_raw"], EndOfTurnConfig(),
+                                              r["advised"], v)), cpu["session"]))
     cache: dict = {}
 
-    def fires(r, th):
-        key = id(r)
+    def fires(r, th, fit=False):
+        key = (id(r), fit)
         if key not in cache:
-            cfg = fold_cfg[r["dataset"]]
-            cache[key] = new_fires(r["log"], r["speech_raw"], cfg, THRESHOLDS)
+            ds = r["dataset"]
+            cache[key] = (new_fires(r["log"], r["speech_raw"], fold_fit[ds], thresholds,
+                                    r["terms"][ds]) if fit else
+                          new_fires(r["log"], r["speech_raw"], fold_cfg[ds], thresholds))
         return cache[key][th]
 
-    for th in THRESHOLDS:
-        rows.append(row(f"prosync turn_end_prob >= {th:.1f}",
+    for th in thresholds:
+        rows.append(row(f"prosync turn_end_prob >= {th:.2f}".rstrip("0"),
                         pooled(runs, lambda r, th=th: fires(r, th)), cpu["eot"]))
+    shipped = replace(EndOfTurnConfig(), cue_weight=0.0)
+    for th in thresholds:
+        rows.append(row(f"prosync turn_end_prob, no cues >= {th:.2f}".rstrip("0"), pooled(
+            runs, lambda r, th=th: new_fires(r["log"], r["speech_raw"], shipped, (th,))[th]),
+            cpu["eot"]))
+    if fold_fit is not None:
+        for th in thresholds:
+            rows.append(row(f"prosync turn_end_prob, fitted cues >= {th:.2f}".rstrip("0"),
+                            pooled(runs, lambda r, th=th: fires(r, th, True)), cpu["eot"]))
     return rows, cpu
 
 
@@ -365,7 +491,8 @@ def main(argv=None) -> int:
         convs = {(c.name, c.user): c for c in conversations(data)}
         for r in runs:
             p = run_prosync(convs[(r["name"], r["user"])])
-            r.update(old=p["old"], log=p["log"], speech_raw=p["speech_raw"])
+            r.update(old=p["old"], old_gap=p["old_gap"], advised=p["advised"], log=p["log"],
+                     speech_raw=p["speech_raw"])
             r["cpu"].update(session=p["cpu_session"], eot=p["cpu_eot"])
         cache.write_bytes(pickle.dumps(runs))
     else:
@@ -382,11 +509,24 @@ def main(argv=None) -> int:
     fold = {ds: tune([r for r in runs if r["dataset"] != ds], base) for ds in datasets}
     surface: dict = {}
     all_cfg = tune(runs, base, surface)
-    rows, cpu = evaluate(runs, fold)
-    per_ds = {ds: evaluate([r for r in runs if r["dataset"] == ds], fold)[0] for ds in datasets}
-    heard = evaluate(heard_only(runs), fold)[0]
+    fits = fit_folds(runs, "dataset")
+    fold_fit = {ds: tune_fit([r for r in runs if r["dataset"] != ds], base, ds)
+                for ds in datasets}
+    rows, cpu = evaluate(runs, fold, fold_fit)
+    per_ds = {ds: evaluate([r for r in runs if r["dataset"] == ds], fold, fold_fit)[0]
+              for ds in datasets}
+    heard = evaluate(heard_only(runs), fold, fold_fit)[0]
+    curves = (evaluate(runs, fold, fold_fit, CURVE_TH, CURVE_D)[0],
+              evaluate(heard_only(runs), fold, fold_fit, CURVE_TH, CURVE_D)[0])
     lines = report(runs, fold, all_cfg, base, datasets, rows, cpu, per_ds, heard,
                    (GRID_BIAS, GRID_W), surface)
+    held = held_out_aucs(runs)
+    lines += reading(base, *curves, held)
+    lines += fit_lines(fits, fold_fit)
+    lines += curve_lines(*curves)
+    lines += equal_footing(runs, heard_only(runs), *curves)
+    lines += advice_lines(*curves, per_ds, advice_detail(runs))
+    lines += audit_lines(runs, held)
     lines += diagnosis(runs, base, heard)
     if args.reuse or args.reuse_peers:
         lines.insert(3, "(`--reuse`/`--reuse-peers`: the tables recomputed from the cached raw "

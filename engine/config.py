@@ -58,7 +58,8 @@ class VadConfig:
     floor_window_s: float = 3.0
     #: Fluctuating noise (real room tone) peaks far above its floor: speech also has to clear
     #: this quantile of the same non-speech frames, by ``peak_on_db`` to start and by
-    #: ``peak_off_db`` to go on.
+    #: ``peak_off_db`` to go on; a voiced frame counts as a voice (``turns.min_voiced_s``, the
+    #: speech level) only ``peak_on_db`` over it.
     peak_quantile: float = 0.9
     peak_on_db: float = 3.0
     peak_off_db: float = 0.0
@@ -138,14 +139,20 @@ class TurnConfig:
     stretch_bridge_s: float = 0.1
     #: An IPU (after bridging) shorter than this is not one: stray frames are dropped.
     min_ipu_s: float = 0.08
-    #: An IPU needs this much voiced speech (pitch tracker): breaths and noise bursts are dropped.
+    #: An IPU needs this much voiced speech clear of the noise's peaks (``vad.peak_on_db`` over
+    #: ``vad.peak_quantile``): breaths, noise bursts and voiced-sounding noise are dropped.
     min_voiced_s: float = 0.03
+    #: An IPU starts where the energy first rose over the background before the VAD's onset, at
+    #: most this much earlier (bookkeeping on frames already seen: speech is not detected later,
+    #: turn events become final this much later).
+    onset_lookback_s: float = 0.1
 
     def validate(self) -> None:
         _in_range(self, "turns", "ipu_bridge_s", 0.0, 2.0, " s")
         _in_range(self, "turns", "min_ipu_s", 0.0, 2.0, " s")
         _in_range(self, "turns", "min_voiced_s", 0.0, 2.0, " s")
         _in_range(self, "turns", "stretch_bridge_s", 0.0, 2.0, " s")
+        _in_range(self, "turns", "onset_lookback_s", 0.0, 1.0, " s")
 
 
 @dataclass(frozen=True)
@@ -269,9 +276,10 @@ class EndOfTurnConfig:
     bias: float = -1.5
     #: Log-odds per turn-yielding cue (Gravano & Hirschberg 2011: the chance of a switch rises
     #: with the number of cues shown together). 0 here: on the development conversations the
-    #: cues as measured do not separate pauses from ends (AUC about 0.4-0.5 per cue, 39 events;
-    #: ``bench/results/end_of_turn.md``, "Diagnosis") and the leave-one-dataset-out search is
-    #: flat over bias -3 .. -1.5 and every weight (its best point moves from run to run), so
+    #: cues do not separate pauses from ends (39 events; ``bench/results/end_of_turn.md``, "Cue
+    #: audit": no cue nor a fitted combination above chance held out) and the
+    #: leave-one-dataset-out search is flat over bias -3 .. -1.5 and every weight (its best
+    #: point moves from run to run), so
     #: the cues are measured and reported with every ``turn_end`` event but move the
     #: probability only when a deployment sets a weight (about 0.6 per cue in G&H's data).
     cue_weight: float = 0.0

@@ -40,14 +40,18 @@ The two searched parameters (``bias``, ``cue_weight``;
 shared development conversations (``bench/bench_end_of_turn.py``,
 ``bench/results/end_of_turn.md``); the pause prior (median 0.5 s, log-sd 0.7, 5 pseudo-pauses),
 the even prior odds of a turn end (4 pseudo-counts a side) and the cue scalings are fixed from
-the literature above. On those conversations the cues as
-measured do not separate pauses from ends (the bench's "Diagnosis": AUC about 0.4-0.5 per cue,
-39 events, mostly far-field AMI mixes) and the search's objective is flat within about two
-events over the plausible region (its best point moves from run to run): ``cue_weight`` ships
-at 0 and ``bias`` at -1.5, a point within that noise; the cues are measured and reported with
-every ``turn_end`` event, and move the probability only with a weight set by the deployment.
-The probability is then a per-speaker calibrated silence hazard; it is no better there than a
-silence timer on the same voice activity (the bench's timer rows).
+the literature above. On those conversations the cues do not separate pauses from ends (39
+events, mostly far-field AMI mixes): the bench's "Cue audit" prints what each measures per
+event (its fixes are in :mod:`~prosync.engine.turn_cues`); after them the single measures reach
+AUC 0.6-0.7 against the direction of the literature for level, intensity and lengthening, with
+intervals crossing 0.5, and a ridge logistic combination of the measures as z-scores against
+the user's own earlier ends does not carry over to a held-out dataset (AUC about 0.4, interval
+0.25-0.63). The search's objective is flat within about two events over the plausible region
+(its best point moves from run to run): ``cue_weight`` ships at 0 and ``bias`` at -1.5, a point
+within that noise; the cues are measured and reported with every ``turn_end`` event, and move
+the probability only with a weight set by the deployment. The probability is then a
+per-speaker calibrated silence hazard; there it is no better than a silence timer on the same
+voice activity (the bench's timer rows and trade-off curves).
 
 Cost: at each end of speech the cues and the whole probability curve of the silence (one
 vectorised computation); per push only scalar work and slices of that curve (no per-hop
@@ -66,7 +70,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import HOP_S, EndOfTurnConfig
-from .turn_cues import CUE_NAMES, cue_values
+from .turn_cues import CUE_NAMES, cue_measures, cue_scores, cue_values
 
 #: Frames of the user's recent speech kept for the cues (1 s).
 RING = 100
@@ -202,8 +206,9 @@ class EndOfTurnTracker:
         self._rows = np.zeros(RING, EOT_DTYPE)
         self._zeros = np.zeros(RING, bool)
         #: When a list, each silence's start is appended as ``(speech_end_s, cues, n_pauses,
-        #: sum_log_pauses, n_end)`` (for offline analysis, e.g. the bench's parameter
-        #: search).
+        #: sum_log_pauses, n_end, measures)`` (``measures``: the raw cue measures,
+        #: :func:`~prosync.engine.turn_cues.cue_measures`; for offline analysis, e.g. the
+        #: bench's parameter search and cue fit).
         self.log: list | None = None
 
     def state(self) -> tuple[bool, float]:
@@ -251,13 +256,14 @@ class EndOfTurnTracker:
             self._cue_args = (r, snap, self._ipu_s)
             self._logit0 = c.bias + self.end_log_odds  # + 0 * (sum(cues) - centre)
         else:
-            self._cues = cue_values(r, snap, self._ipu_s)
+            measures = cue_measures(r, snap, self._ipu_s)
+            self._cues = cue_scores(measures, snap)
             self._logit0 = (c.bias + self.end_log_odds
                             + c.cue_weight * (sum(self._cues) - c.cue_centre))
         self._prior = 1.0 / (1.0 + math.exp(-self._logit0))
         if self.log is not None:
             self.log.append((self._end * HOP_S, self._cues, self._n_pause, self._sum_log_pause,
-                             self._n_end))
+                             self._n_end, measures))
         np.add(self._log_inv_s(), self._logit0, out=self._curve)
         np.negative(self._curve, out=self._curve)
         np.exp(self._curve, out=self._curve)

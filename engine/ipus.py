@@ -14,6 +14,14 @@ alone (plus the minimum length). The streaming state holds only the open stretch
 Edges ``(frame, active)`` become final in time order: an IPU's start once it is certain (a kept
 stretch and the minimum length), its end once theta of silence (and no stretch that could still
 join it) followed.
+
+Onset look-back: a speech run that starts at frame ``f`` with a lead ``l`` (the VAD's
+``onset_lead``: the frames before it where the energy had already risen over the background)
+starts at ``f - l`` instead (never before the frame after the previous run's end: runs stay
+apart, as the VAD's runs are). Leads are at most ``lead_max``; to give the same IPUs as the batch
+rules on the dated-back runs, a stretch (an IPU) closes only once ``attach`` (theta) of silence
+is certain even for a run dated back by ``lead_max``, and nothing before ``now - lead_max`` is
+final while no speech is open.
 """
 
 from __future__ import annotations
@@ -26,16 +34,19 @@ import numpy as np
 class SpeakerIpus:
     """Streaming two-stage IPU builder for one speaker (see the module docstring)."""
 
-    __slots__ = ("theta", "attach", "min_frames", "min_voiced", "last", "c_start", "c_end",
-                 "c_voiced", "c_kept", "acc_from", "i_start", "i_end", "i_running", "i_certain",
-                 "edges")
+    __slots__ = ("theta", "attach", "min_frames", "min_voiced", "lead_max", "last", "run_end",
+                 "c_start", "c_end", "c_voiced", "c_kept", "acc_from", "i_start", "i_end",
+                 "i_running", "i_certain", "edges")
 
-    def __init__(self, theta: int, attach: int, min_frames: int = 0, min_voiced: int = 0):
+    def __init__(self, theta: int, attach: int, min_frames: int = 0, min_voiced: int = 0,
+                 lead_max: int = 0):
         self.theta = theta                   # frames: IPU bridging (gap < theta bridges)
         self.attach = min(attach, theta)     # frames: stretch bridging
         self.min_frames = min_frames
         self.min_voiced = min_voiced
+        self.lead_max = lead_max  # frames: the longest onset look-back
         self.last = False       # speech flag of the last frame seen
+        self.run_end = -1       # end of the last speech run (a run is dated back to after it)
         self.c_start = -1       # open stretch: start frame (-1: none)
         self.c_end = -1         # its end while silent (-1 while speaking)
         self.c_voiced = 0       # its voiced speech frames counted so far
@@ -57,7 +68,7 @@ class SpeakerIpus:
             if self.i_running:
                 return now if self.c_end < 0 else self.c_end
             return self.i_end
-        return self.c_start if self.c_start >= 0 else now
+        return self.c_start if self.c_start >= 0 else max(now - self.lead_max, self.run_end + 1)
 
     # ------------------------------------------------------------------ stage 2: IPUs
 
@@ -113,8 +124,11 @@ class SpeakerIpus:
         if not self.c_kept and self.c_voiced >= self.min_voiced:
             self._keep_stretch(out)
 
-    def update(self, k0: int, flags: np.ndarray, voiced: np.ndarray | None, out: list) -> None:
-        """Frames ``k0 .. k0+len(flags)-1``; final IPUs ``(start, end)`` are appended to ``out``."""
+    def update(self, k0: int, flags: np.ndarray, voiced: np.ndarray | None, out: list,
+               lead: np.ndarray | None = None) -> None:
+        """Frames ``k0 .. k0+len(flags)-1``; final IPUs ``(start, end)`` are appended to ``out``.
+        ``voiced``: the frames that count towards ``min_voiced``; ``lead``: each onset's
+        look-back in frames (None: none)."""
         n = flags.shape[0]
         if n == 0:
             return
@@ -132,19 +146,22 @@ class SpeakerIpus:
                 changes = ((int(j), bool(d[j] > 0)) for j in np.flatnonzero(d))
             for j, starts in changes:  # Python work per change only
                 f = k0 + j
-                if starts:  # speech starts at frame f
+                if starts:  # speech starts at frame f (dated back to s)
                     self.acc_from = f
+                    s = f if lead is None else max(f - min(int(lead[j]), self.lead_max),
+                                                   self.run_end + 1)
                     if self.c_start >= 0:
-                        if f - self.c_end < self.attach:
+                        if s - self.c_end < self.attach:
                             self.c_end = -1  # the same stretch goes on
                             continue
                         self._close_stretch()
                     self._settle_ipu(f, out)
-                    self.c_start = f
+                    self.c_start = s
                     self.c_end = -1
                 else:  # speech ends at frame f (exclusive end)
                     self._count(cv, k0, f, out)
                     self.c_end = f
+                    self.run_end = f
             self.last = bool(flags[-1])
         if self.last:
             self._count(cv, k0, k0 + n, out)
@@ -159,12 +176,14 @@ class SpeakerIpus:
         # a stretch still open and close enough may yet join the IPU
         if self.c_start >= 0 and self.c_start - self.i_end < self.theta:
             return
-        if now - self.i_end >= self.theta:
+        if now - self.lead_max - self.i_end >= self.theta:
             self._finalise_ipu(out)
 
     def settle(self, now: int, out: list) -> None:
-        """Close the stretch after ``attach`` of silence, the IPU after theta."""
-        if self.c_start >= 0 and self.c_end >= 0 and now - self.c_end >= self.attach:
+        """Close the stretch after ``attach`` of silence, the IPU after theta (both counted
+        from ``lead_max`` before ``now``: a run starting now may be dated back that far)."""
+        if (self.c_start >= 0 and self.c_end >= 0
+                and now - self.lead_max - self.c_end >= self.attach):
             self._close_stretch()
         self._check_certain(now)
         self._settle_ipu(now, out)

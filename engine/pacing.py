@@ -16,14 +16,22 @@ Advice for the agent's next reply (signed, bounded by :class:`~prosync.engine.co
 
 * ``reply_delay_ms``: the user's own typical gap (median FTO when they take the floor, 50 ms
   histogram bins; floors taken after more than ``max_reply_delay_ms`` are lapses and do not
-  count), moved from ``default_reply_delay_ms`` by its confidence (floor transfers
-  seen / 3), bounded to ``[min_reply_delay_ms,
-  max_reply_delay_ms]``, then lengthened by up to 600 ms (same upper bound) when the user
-  hesitates: ``hesitation = 0.5 * min(1, pauses / 2 s) + 0.25 * min(1, -energy / 6 dB)
-  + 0.25 * min(1, (1 - rate / baseline rate) / 0.3)``, over the user's within-turn pauses of
-  at least 0.4 s ended in the last 10 s, their energy re their speech level (2 s average) and
-  their rate re their typical rate, times the confidence of the user's level/rate baselines
-  (speech seen / 5 s): people leave room for a hesitant speaker;
+  count), moved from the prior ``default_reply_delay_ms`` (250 ms: the typical gap across
+  languages: Stivers et al. 2009, PNAS 106:10587, mean offsets 7-469 ms by language, English
+  236 ms) by its confidence (floor transfers seen / 3), bounded to ``[min_reply_delay_ms,
+  max_reply_delay_ms]`` (:func:`gap_delay_ms`). An agent replies when
+  ``turn_end`` has fired in the user's silence *and* the silence has reached this delay
+  (:meth:`prosync.agent.AgentSession.reply_go`): the end-of-turn signal decides *whether*, the
+  user's own gap *when*. It used to be lengthened by up to 600 ms when the user seemed to
+  hesitate; on the end-of-turn bench (``bench/bench_end_of_turn.py``, "Replies at prosync's
+  advice") that changed no false interruption nor latency once ``turn_end`` gates the reply,
+  and in ``examples/agent_loop.py`` it made later replies wait ~150-250 ms longer than the
+  user's own gaps, so it no longer moves the delay;
+* ``hesitation`` (reported, not applied): ``0.5 * min(1, pauses / 2 s) + 0.25 * min(1, -energy
+  / 6 dB) + 0.25 * min(1, (1 - rate / baseline rate) / 0.3)``, over the user's within-turn
+  pauses of at least 0.4 s ended in the last 10 s, their energy re their speech level (2 s
+  average) and their rate re their typical rate, times the confidence of the user's level/rate
+  baselines (speech seen / 5 s);
 * ``target_rate_sps``: converge toward the user's rate with a 10 % dead band (the
   just-noticeable difference of tempo): the agent's own rate clipped to ``[0.9, 1.1] x`` the
   user's (user 4 syl/s, agent 5: 4.4; agent 4.2: unchanged 4.2; no agent rate yet: the user's);
@@ -57,8 +65,6 @@ from .config import PacingConfig
 #: Hesitation: user pauses at least this long (s) within the last HESITATION_WINDOW_S count.
 LONG_PAUSE_S = 0.4
 HESITATION_WINDOW_S = 10.0
-#: Full hesitation lengthens the advised reply delay by this much (ms), within the bounds.
-HESITATION_MAX_MS = 600.0
 #: Rate advice needs this many frames of the user's speech (1 s); the user's rate is taken as at
 #: least MIN_RATE_SPS (a rolling rate just after speech starts is far below the real one).
 MIN_RATE_SPEECH = 100
@@ -88,6 +94,16 @@ class PacingRow:
     conf_loudness: float
     conf_f0: float
     warming_up: bool
+
+
+def gap_delay_ms(cfg: PacingConfig, fto_median_s: float, n_fto: int) -> float:
+    """The user's typical gap (their median floor-transfer offset, s, over ``n_fto`` floor
+    transfers), moved from ``cfg.default_reply_delay_ms`` by its confidence (``n_fto`` / 3) and
+    bounded to ``[min_reply_delay_ms, max_reply_delay_ms]`` (ms)."""
+    base = cfg.default_reply_delay_ms
+    if math.isfinite(fto_median_s):
+        base += min(1.0, n_fto / MIN_FTO) * (fto_median_s * 1000.0 - base)
+    return min(max(base, cfg.min_reply_delay_ms), cfg.max_reply_delay_ms)
 
 
 def _nan(x):
@@ -180,13 +196,7 @@ class PacingTracker:
         conf_speech = min(1.0, ns_u / MIN_SPEECH)
         # gated by confidence: hesitation counts as the user's level/rate baselines settle
         hesitation = conf_speech * min(1.0, 0.5 * h_pause + 0.25 * h_energy + 0.25 * h_rate)
-        # the user's typical gap, moved from the default as their floor transfers come in
-        conf_d = min(1.0, self.baselines[0].n_fto / MIN_FTO)
-        base = c.default_reply_delay_ms
-        if math.isfinite(fto_u):
-            base += conf_d * (fto_u * 1000.0 - base)
-        delay = min(max(base, c.min_reply_delay_ms), c.max_reply_delay_ms)
-        delay = min(delay + hesitation * HESITATION_MAX_MS, c.max_reply_delay_ms)
+        delay = gap_delay_ms(c, fto_u, self.baselines[0].n_fto)
         if ns_u < MIN_RATE_SPEECH:
             ru = math.nan  # no rate advice from less than 1 s of the user's speech
         elif math.isfinite(ru):

@@ -119,6 +119,10 @@ FRAMES = Table("frames", "one row per speaker per 10 ms frame", (
 ), internal=(
     _c("speech_raw", "bool", "", "voice activity before hangover (drives the turn tracker)"),
     _c("webrtc", "bool", "", "webrtcvad's decision alone"),
+    _c("speech_evidence", "bool", "", "a speech frame that shows a voice, not the background "
+       "(the turn tracker keeps a stretch of speech only with enough of them)"),
+    _c("onset_lead", "int16", "frames", "at a speech onset: the non-speech frames just before it "
+       "already over the background (the turn tracker dates the IPU start back by them)"),
 ))
 
 TURNS = Table("turns", "one row per turn-taking event (Heldner & Edlund 2010)", (
@@ -189,14 +193,15 @@ PACING = Table("pacing", "one row per 100 ms bin: mismatch (agent minus user) an
     _c("f0_level_mismatch_st", "float64", "st", "the agent's median F0 minus the user's"),
     _c("f0_range_mismatch_st", "float64", "st", "the agent's F0 range (5-95 %) minus the user's"),
     _c("reply_delay_ms", "float64", "ms", "advice: wait this long after the user stops (the "
-       "user's own typical gap, bounded to 150-1500 ms; longer when the user hesitates)"),
+       "user's own median gap, 250 ms until it is known, bounded to 150-1500 ms)"),
     _c("target_rate_sps", "float64", "syl/s", "advice: speak at this rate (the user's rate "
        "with a 10 % dead band: inside it the agent keeps its own)"),
     _c("loudness_offset_db", "float64", "dB", "advice: change the agent's level by this much "
        "(positive: louder; dead band 2 dB, at most 6 dB)"),
     _c("f0_offset_st", "float64", "st", "advice: the user's current pitch excursion from their "
        "median; shift the agent's pitch by this much from its own baseline"),
-    _c("hesitation", "float64", "0..1", "long pauses, falling energy and rate of the user"),
+    _c("hesitation", "float64", "0..1", "long pauses, falling energy and rate of the user "
+       "(reported; it does not move reply_delay_ms)"),
     _c("conf_reply_delay", "float64", "0..1", "confidence of reply_delay_ms"),
     _c("conf_rate", "float64", "0..1", "confidence of target_rate_sps"),
     _c("conf_loudness", "float64", "0..1", "confidence of loudness_offset_db"),
@@ -217,12 +222,13 @@ END_OF_TURN = Table("end_of_turn", "one row per 10 ms frame of the user's silenc
 ))
 
 _CUES = {
-    "cue_f0_move": "final F0 fall or rise over the last 250 ms of voicing, in quarters of the "
+    "cue_f0_move": "final F0 fall or rise over the last 300 ms of voicing, in quarters of the "
                    "speaker's F0 range (0..1)",
     "cue_f0_low": "final F0 below the speaker's median, in halves of their range (0..1)",
-    "cue_energy": "energy of the last 200 ms of speech below the speaker's level, /6 dB (0..1)",
+    "cue_energy": "energy of the last 200 ms of speech below the IPU's preceding 800 ms, "
+                  "/12 dB (0..1)",
     "cue_voicing": "unvoiced share of the last 200 ms of speech (0..1)",
-    "cue_lengthening": "last voiced stretch against the speaker's syllable duration (0..1)",
+    "cue_lengthening": "last voiced stretch in syllables of the speaker's rate, minus 1 (0..1)",
     "cue_ipu": "IPU length, log-scaled 0.5 s (0) to 4 s (1)",
     "cue_other": "1 - the other speaker's speech share in the last second of the user's IPU",
 }

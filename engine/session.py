@@ -102,7 +102,8 @@ class Session:
                  *, synchrony: bool = True, warm: bool = True):
         speakers = tuple(str(s) for s in speakers)
         if not 1 <= len(speakers) <= 2 or len(set(speakers)) != len(speakers):
-            raise ProsyncError(f"speakers={speakers!r} is invalid: give one or two distinct names")
+            raise ProsyncError(f"speakers={','.join(speakers)} is invalid: give one or two distinct "
+                               "names")
         if int(sample_rate) < 8000:
             raise ProsyncError(
                 f"sample rate {sample_rate} Hz is too low: prosync needs at least 8000 Hz"
@@ -249,7 +250,8 @@ class Session:
             for spk, c in zip(self.speakers, cols):
                 upd.frames[spk] = c
             upd.events.extend(self._turns.update(k0, n, [c["speech_raw"] for c in cols],
-                                                 [c["voiced"] for c in cols]))
+                                                 [c["speech_evidence"] for c in cols],
+                                                 [c["onset_lead"] for c in cols]))
             if self._eot is not None:
                 upd.end_of_turn, upd.turn_end = self._eot.update(cols[0], cols[1], n)
         if final:

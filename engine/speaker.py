@@ -37,7 +37,8 @@ LEVEL_Q = 0.8
 LEVEL_STEP_DB = 0.5
 
 #: The record of one frame: the columns of ``frames.parquet`` (without ``speaker``; NaN where
-#: the file has null) and the internal ``speech_raw`` and ``webrtc`` flags, from the schema.
+#: the file has null) and the internal ``speech_raw``, ``webrtc``, ``speech_evidence`` and
+#: ``onset_lead``, from the schema.
 FRAME_DTYPE = record_dtype("frames")
 #: Frames per second: ``t_s = (k + 0.5) / FRAMES_PER_S`` is the double nearest the exact time.
 FRAMES_PER_S = round(1 / HOP_S)
@@ -128,6 +129,7 @@ class SpeakerTrack:
         self._vad_prm[kv.P_MASK_SLOPE_DB] = v.masked_slope_db_s * HOP_S
         self._vad_prm[kv.P_MASK_MAX] = round(v.masked_max_s / HOP_S)
         self._vad_prm[kv.P_MASK_MIN_RUN] = round(cfg.turns.min_ipu_s / HOP_S)
+        self._vad_prm[kv.P_LEAD_MAX] = round(cfg.turns.onset_lookback_s / HOP_S)
         self._vad_state = np.zeros(kv.N_VAD_STATE)
         self._vad_ring = np.zeros(max(1, int(round(v.floor_window_s / HOP_S))), dtype=np.int32)
         self._vad_hist = np.zeros(kv.HIST_BINS, dtype=np.int32)

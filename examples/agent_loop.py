@@ -4,7 +4,8 @@ The "user" is channel 1 of the built-in demo dialogue (prosync/data/demo_dialogu
 agent listens through :class:`prosync.agent.AgentSession` and answers when prosync says go
 (:meth:`~prosync.agent.AgentSession.reply_go`: the user's turn has ended by the causal
 ``turn_end_prob``, and their silence has reached the advised ``reply_delay_ms``, the user's own
-typical gap), at the advised rate, loudness and pitch
+median gap, 250 ms until three of their floor transfers are known), at the advised rate,
+loudness and pitch
 (espeak-ng when it is installed, else a generated tone-speech). When the user starts speaking
 while the agent talks, the agent stops (barge-in). Time is simulated in 20 ms ticks, so the
 run takes a few seconds; ``--realtime`` paces it like a live call.
@@ -115,7 +116,8 @@ def run(seconds: float | None, out: str | None, tone: bool, realtime: bool, quie
                 te = agent.last_turn_end
                 waited = agent.session.end_of_turn_state()[1]
                 replies.append({"t_s": now, "delay_ms": advice.reply_delay_ms, "rate_sps": rate,
-                                "waited_ms": waited * 1000, "turn_end_ms": te.latency_s * 1000})
+                                "waited_ms": waited * 1000, "turn_end_ms": te.latency_s * 1000,
+                                "conf_delay": advice.conf_reply_delay})
                 say(f"{now:7.2f}s  user silent {waited * 1000:4.0f} ms (turn end at "
                     f"{te.latency_s * 1000:4.0f} ms, p {te.turn_end_prob:.2f}; advised delay "
                     f"{advice.reply_delay_ms:4.0f} ms) -> \"{text}\" at {rate:.1f} syl/s, "
@@ -129,8 +131,12 @@ def run(seconds: float | None, out: str | None, tone: bool, realtime: bool, quie
     u, a = s["speakers"]["user"], s["speakers"]["agent"]
     gap = agent.session.baselines["user"].fto_median_s
     if replies:
-        say(f"\nreplies waited a median {np.median([r['waited_ms'] for r in replies]):.0f} ms "
-            f"after the user stopped (the user's own gaps: median {gap * 1000:.0f} ms)")
+        waited = [r["waited_ms"] for r in replies]
+        known = [r["waited_ms"] for r in replies if r["conf_delay"] >= 1.0]
+        say(f"\nreplies waited a median {np.median(waited):.0f} ms after the user stopped (the "
+            f"user's own gaps: median {gap * 1000:.0f} ms)"
+            + (f"; once the user's gaps were known (3 floor transfers) a median "
+               f"{np.median(known):.0f} ms over {len(known)} replies" if known else ""))
     say(f"{len(replies)} replies, {barge_ins} barge-ins; floor transfers "
         f"{s['fto_s']['count']}, median offset "
         f"{(s['fto_s']['median'] or 0) * 1000:+.0f} ms; user {u['speech_rate_sps']} syl/s, "

@@ -40,12 +40,13 @@ HIST_BINS = 280
 #: Indices of the parameter vector of :func:`vad_hysteresis`.
 P_ON_DB, P_OFF_DB, P_VOICED_DB, P_FLOOR_Q, P_MAX_UNVOICED, P_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, \
     P_PERIODIC, P_PEAK_Q, P_PEAK_ON_DB, P_PEAK_OFF_DB, P_MASK_RANGE_DB, P_MASK_SLOPE_DB, \
-    P_MASK_MAX, P_MASK_MIN_RUN = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
-N_VAD_PARAMS = 16
+    P_MASK_MAX, P_MASK_MIN_RUN, P_LEAD_MAX = \
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
+N_VAD_PARAMS = 17
 #: Indices of its scalar state vector (a fresh state is all zeros).
 S_IN_SPEECH, S_UNVOICED, S_RING_POS, S_RING_FILL, S_N_PEND, S_FLOOR, S_LEVEL, S_NOISE, \
-    S_PEAK, S_MASKED, S_RUN = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-N_VAD_STATE = 11
+    S_PEAK, S_MASKED, S_RUN, S_RISE, S_PREV_E = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
+N_VAD_STATE = 13
 
 
 @jit
@@ -115,7 +116,7 @@ def _floor_values(q, q_hi, st, hist):
 
 @jit
 def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, hist, pend,
-                   out_speech):
+                   out_speech, out_evidence, out_lead):
     """Speech decision with onset/offset hysteresis against a percentile noise floor.
 
     Parameters
@@ -141,7 +142,8 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         speech going on continues through frames whose periodicity reaches ``P_PERIODIC`` (a
         breath is not periodic; a soft "um" the tracker does not call voiced is);
         ``P_LEVEL_Q``, ``P_LEVEL_STEP``: the speech level is this quantile of the voiced speech
-        frames' energies, tracked online in steps of ``P_LEVEL_STEP`` dB.
+        frames' energies (voiced speech frames clear of the noise peaks), tracked online in steps
+        of ``P_LEVEL_STEP`` dB; ``P_LEAD_MAX``: the onset look-back (frames, see ``out_lead``).
     st : float64[N_VAD_STATE]
         Scalar state (all zeros when fresh); ``st[S_FLOOR]`` is the floor after the last frame,
         ``st[S_LEVEL]`` the speech level (0 before the first voiced speech frame).
@@ -153,6 +155,18 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         Bins of the current stretch of speech without voicing.
     out_speech : bool array, shape (>= n,)
         Filled with the decision.
+    out_evidence : bool array, shape (>= n,)
+        Speech frames that show a voice and not the background: voiced and clear of the noise's
+        own peaks (``P_PEAK_ON_DB`` over the peak quantile). The turn tracker keeps a stretch of
+        speech only with enough of them: a murmur of babble or an engine's hum that the pitch
+        tracker calls voiced, riding at the noise's usual level, is not a voice of this channel.
+    out_lead : int array, shape (>= n,)
+        At the first frame of speech after non-speech: how many of the non-speech frames just
+        before it (at most ``P_LEAD_MAX``) were a rise out of the background: each louder than
+        the one before, ``P_OFF_DB`` over the floor and clear of the noise peaks as an onset is
+        (``P_PEAK_ON_DB``), waiting for webrtcvad's or the voicing's word (a breath's plateau
+        and the noise's flicker are no rise). 0 elsewhere. Bookkeeping on frames already
+        decided: the turn tracker dates the IPU's start back by it.
 
     Frames under ``ABS_FLOOR_DB`` are never speech. Before any non-speech frame the floor is
     the first frame's energy.
@@ -173,6 +187,7 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
     m_slope = prm[P_MASK_SLOPE_DB]
     m_max = prm[P_MASK_MAX]
     m_run = prm[P_MASK_MIN_RUN]
+    lead_max = prm[P_LEAD_MAX]
     for i in range(n):
         e = float(energy_db[i])
         b = energy_bin(e)
@@ -199,7 +214,7 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
                 speech = webrtc[i] and e > floor + on_db and e > peak + pk_on
         if e <= floor + off_db:
             st[S_NOISE] = 0.0
-        if speech and voiced[i]:
+        if speech and voiced[i] and e > peak + pk_on:  # the voice, not noise it rides on
             if level == 0.0:
                 st[S_LEVEL] = e
             elif e > level:
@@ -243,7 +258,23 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         if not speech and st[S_MASKED] > 0:
             st[S_MASKED] -= 1.0
             masked = True
-        out_speech[i] = speech or masked
+        out = speech or masked
+        out_speech[i] = out
+        out_evidence[i] = speech and voiced[i] and e > peak + pk_on
+        # the onset's look-back: S_RISE counts the non-speech frames of the rise going on (-1
+        # while speech goes on), S_PREV_E holds the last frame's energy
+        if out:
+            out_lead[i] = int(min(st[S_RISE], lead_max)) if st[S_RISE] > 0 else 0
+            st[S_RISE] = -1.0
+        else:
+            out_lead[i] = 0
+            if e > floor + off_db and e > peak + pk_on and e > ABS_FLOOR_DB:
+                # a rise: each frame louder than the one before (a breath's plateau, noise's
+                # flicker start it again)
+                st[S_RISE] = st[S_RISE] + 1.0 if st[S_RISE] > 0 and e > st[S_PREV_E] else 1.0
+            else:
+                st[S_RISE] = 0.0
+        st[S_PREV_E] = e
     st[S_FLOOR] = _floor_values(q, q_hi, st, hist)
 
 

@@ -350,6 +350,11 @@ td:first-child,th:first-child{text-align:left}img{max-width:100%;display:block;m
 """
 
 
+#: What a one-speaker session (a mono file without an RTTM) cannot show, and the way out.
+ONE_SPEAKER = ("One speaker: no floor transfers between speakers and no synchrony. A mono mix of "
+               "two voices is split into its two speakers by its diarization (--rttm FILE).")
+
+
 def _made_by(summary: dict) -> str:
     m = summary.get("made_by") or {}
     if not m:
@@ -372,14 +377,18 @@ def render(out_dir: str | Path, summary: dict, names, *, config=None, title=None
     if mats:
         reasons = {f: v.get("reason") for f, v in (summary.get("synchrony") or {}).items()}
         figs.append(("Synchrony: lag × time", heatmap_figure(mats, dur, cfg.window_s, reasons)))
-    figs.append(("Floor-transfer offsets", fto_figure((summary.get("fto_s") or {}).get("values", []))))
+    if len(names) > 1:
+        figs.append(("Floor-transfer offsets",
+                     fto_figure((summary.get("fto_s") or {}).get("values", []))))
     title = title or f"prosync report: {' & '.join(names)}"
     warn = "".join(f"<p class='warn'>warning: {html.escape(w)}</p>"
                    for w in summary.get("warnings", []))
+    sync = (f"synchrony: {cfg.window_s:g} s windows, ±{cfg.lag_s:g} s lags, every {cfg.step_s:g} s "
+            f"at {cfg.rate_hz:g} Hz · " if len(names) > 1 else "")
     body = [f"<h1>{html.escape(title)}</h1>",
             f"<p class='meta'>{dur:.1f} s scored · speakers {html.escape(', '.join(names))} · "
-            f"synchrony: {cfg.window_s:g} s windows, ±{cfg.lag_s:g} s lags, every {cfg.step_s:g} s "
-            f"at {cfg.rate_hz:g} Hz · {_made_by(summary)}output schema in the README</p>", warn,
+            f"{sync}{_made_by(summary)}output schema in the README</p>", warn,
+            "" if len(names) > 1 else f"<p class='note'>{html.escape(ONE_SPEAKER)}</p>",
             "<h2>Summary</h2>", summary_tables(summary)]
     for h, (src, counts) in figs:
         # data-drawn: what each panel drew (points, bins, bars, cells), for readers and tests

@@ -19,6 +19,13 @@ def _table(header, rows) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _session_r(v: dict) -> str:
+    """``+0.39 at +0.1 s``, or ``–`` without a session test."""
+    if v.get("session_r") is None:
+        return "–"
+    return f"{_fmt(v['session_r'], '+.2f')} at {_fmt(v.get('session_lag_s'), '+.1f')} s"
+
+
 def summary_tables(summary: dict) -> str:
     parts = []
     rows = []
@@ -42,8 +49,7 @@ def summary_tables(summary: dict) -> str:
                  _fmt(v["mean_r_lag0"], "+.2f"),
                  _fmt(v["mean_r_peak"], "+.2f"), _fmt(v["mean_peak_lag_s"], "+.2f"),
                  _fmt(v["significant_fraction"], ".0%"),
-                 _fmt(v.get("session_r"), "+.2f") + " at " + _fmt(v.get("session_lag_s"), "+.1f")
-                 + " s", _fmt(v.get("session_p"), ".2f")]
+                 _session_r(v), _fmt(v.get("session_p"), ".2f")]
                 for f, v in sync.items()]
         parts.append("<h3>Synchrony</h3>" + _table(
             ["feature", "windows", "mean r at lag 0", "mean peak r", "mean peak lag (s)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,12 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
     def add_profile(summary):
         summary["settings"]["profile"] = str(Path(profile).resolve()) if profile is not None else None
 
-    res = run_session(source, session, sinks, progress=progress, extra=add_profile)
+    try:
+        res = run_session(source, session, sinks, progress=progress, extra=add_profile)
+    except BaseException:
+        if report and sinks[0].finished:
+            _report_not_drawn(out)
+        raise
     del session
     files = list(res.files)
     if profile is not None:  # the speakers' baselines, for their next session
@@ -94,3 +100,13 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
                                      if e["kind"] == "ipu"]))
     result.files = files
     return result
+
+
+def _report_not_drawn(out: Path) -> None:
+    """Stopped (Ctrl-C, an error) after the tables and ``summary.json`` were in place but before
+    ``report.html`` was: a report left by an earlier run would describe other data, so it goes,
+    and the user is told what the folder holds."""
+    (out / "report.html").unlink(missing_ok=True)
+    logging.getLogger("prosync").warning(
+        "%s: stopped while drawing report.html: the tables and summary.json there are complete; "
+        "score again for the report", out)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..engine.errors import ProsyncError
 from ..engine.schema import metadata
 from ..engine.session import Update
 from .arrow import TABLES, update_batches
@@ -72,7 +73,12 @@ class SessionWriter(Sink):
     def __init__(self, out_dir: Path, extra_md=None):
         super().__init__()
         self.out_dir = Path(out_dir)
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise ProsyncError(f"{self.out_dir}: is a file, not a folder: give a folder for the "
+                               "outputs (it is made if missing)")
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        #: Every table and ``summary.json`` are in place (closed without an error).
+        self.finished = False
         self.tables = {t: TableSink(self.out_dir / f"{t}.parquet", schema, t, extra_md)
                        for t, schema in TABLES.items()}
         self.turns = self.tables["turns"]
@@ -87,6 +93,7 @@ class SessionWriter(Sink):
         files = [s.close() for s in self.tables.values()]
         if summary is not None:
             files.append(write_json(self.out_dir / "summary.json", summary))
+        self.finished = True
         return files
 
     def _abort(self) -> None:

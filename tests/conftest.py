@@ -1,4 +1,5 @@
-"""Shared fixtures: the location of ../shared/data (skipped with a clear message when absent)."""
+"""Shared fixtures: the location of ../shared/data (skipped with a clear message when absent), a
+stereo dialogue."""
 
 from __future__ import annotations
 
@@ -23,4 +24,18 @@ def shared_data() -> Path:
     if p is None:
         pytest.skip("../shared/data is absent: the evaluation data sits beside the checkout in CI; "
                     "set PROSYNC_SHARED_DATA to run these tests elsewhere")
+    return p
+
+
+@pytest.fixture(scope="module")
+def stereo(tmp_path_factory) -> Path:
+    """A 12 s two-voice dialogue (``tests.audio.dialogue``) as a stereo FLAC."""
+    import numpy as np
+    import soundfile as sf
+
+    from tests.audio import dialogue
+
+    a, b, _ = dialogue()
+    p = tmp_path_factory.mktemp("in") / "dialogue.flac"
+    sf.write(str(p), np.stack([a, b], 1), 16000)
     return p

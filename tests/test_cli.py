@@ -12,14 +12,6 @@ from prosync.engine.schema import SCHEMA_VERSION
 from tests.audio import dialogue
 
 
-@pytest.fixture(scope="module")
-def stereo(tmp_path_factory):
-    a, b, _ = dialogue()
-    p = tmp_path_factory.mktemp("in") / "dialogue.flac"
-    sf.write(str(p), np.stack([a, b], 1), 16000)
-    return p
-
-
 def test_score_stereo_writes_tables_and_summary(stereo, tmp_path, capsys):
     assert main(["score", str(stereo), "--out", str(tmp_path), "--speakers", "client,coach"]) == 0
     frames = pq.read_table(tmp_path / "frames.parquet")

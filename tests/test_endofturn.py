@@ -171,8 +171,56 @@ def test_turn_yielding_cues_make_it_fire_earlier():
     _, (e_flat,), _ = _run(flat, cfg)
     _, (e_fall,), _ = _run(fall, cfg)
     assert e_fall.cues[0] == 1.0 and e_flat.cues[0] == 0.0       # final fall vs plateau
-    assert e_fall.cues[1] > 0.5 and e_fall.cues[2] > 0.9           # low end, energy decay
+    assert e_fall.cues[1] > 0.5                                     # low end
+    assert e_fall.cues[2] == pytest.approx(10 / 12) and e_flat.cues[2] == 0.0  # a 10 dB decay
     assert e_fall.prior > e_flat.prior and e_fall.latency_s < e_flat.latency_s
+
+
+def _ring(f0_st, voiced, energy_db, speech=None):
+    """The tracker's view of an IPU's last frames (as ``EndOfTurnTracker._recent`` builds it)."""
+    n = len(f0_st)
+    vo = np.asarray(voiced, bool)
+    return {"f0": np.where(vo, 200.0 * 2 ** (np.asarray(f0_st, float) / 12), np.nan),
+            "en": np.asarray(energy_db, float), "vo": vo,
+            "sp": np.ones(n, bool) if speech is None else np.asarray(speech, bool),
+            "ot": np.zeros(n, bool)}
+
+
+def test_cue_measures_read_the_last_300_ms_of_speech_and_the_ipus_own_level():
+    """Known answers of the raw measures (the audit's fixes): the final F0 movement comes only
+    from the last 300 ms of voicing (a high stretch 0.2 s before it does not count), the level
+    is re the speaker's median, the decay is re the IPU's preceding 800 ms."""
+    from prosync.engine.turn_cues import cue_measures
+
+    snap = _baseline().snapshot()                 # 200 Hz median, settled
+    st = np.zeros(100)
+    st[40:50] = 8.0                               # a high stretch 0.5 s before the end
+    st[75:90] = np.linspace(0.0, -3.0, 15)        # the final fall, then 100 ms unvoiced
+    voiced = np.ones(100, bool)
+    voiced[50:75] = False
+    voiced[90:] = False
+    en = np.full(100, -20.0)
+    en[80:] = -26.0
+    level, move, drop, unv, syll, ipu, other = cue_measures(_ring(st, voiced, en), snap, 1.0)
+    assert move == pytest.approx(np.median(st[85:90]) - np.median(st[75:80]))
+    assert level == pytest.approx(np.median(st[85:90]), abs=0.05)
+    assert drop == pytest.approx(-6.0) and unv == pytest.approx(0.5)
+    assert syll == pytest.approx(0.15 * snap.rate_sps) and ipu == 1.0 and other == 0.0
+    # voicing that ended over 500 ms before the end of speech: no pitch measure
+    voiced[75:] = False
+    level, move, *_ = cue_measures(_ring(st, voiced, en), snap, 1.0)
+    assert math.isnan(level) and math.isnan(move)
+
+
+def test_cue_scales_fall_back_to_population_values_while_the_baseline_warms_up():
+    from prosync.engine.turn_cues import POP_RANGE_ST, POP_RATE_SPS, speaker_scales
+
+    b = SpeakerBaseline()
+    b.add_frames(_frames([(0.3, True)]))          # a fraction of a second: warming up
+    assert b.snapshot().warming_up
+    assert speaker_scales(b.snapshot()) == (POP_RANGE_ST, POP_RATE_SPS)
+    rng, rate = speaker_scales(_baseline().snapshot())  # a flat 200 Hz voice: range held >= 4
+    assert rng == 4.0 and rate == pytest.approx(4.0, abs=0.5)
 
 
 def test_other_talking_during_the_users_speech_is_a_hold_cue():

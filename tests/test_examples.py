@@ -36,8 +36,11 @@ def test_agent_loop_replies_follow_the_advice_with_tone_speech():
     res = mod.run(seconds=30, out=None, tone=True, realtime=False, quiet=True)
     assert len(res["replies"]) >= 2
     for r in res["replies"]:
-        # each reply waited the advised delay (within one 20 ms tick and the look-ahead)
+        # each reply waited for turn_end and the advised delay, and no longer than the later of
+        # the two (within one 20 ms tick of the loop and a 10 ms frame)
         assert 150 <= r["delay_ms"] <= 1500
+        assert r["waited_ms"] >= max(r["turn_end_ms"], r["delay_ms"]) - 1e-6
+        assert r["waited_ms"] <= max(r["turn_end_ms"], r["delay_ms"]) + 30
     s = res["summary"]
     assert s["speakers"]["agent"]["ipus"] >= 2
     assert s["fto_s"]["count"] >= 2

@@ -92,27 +92,51 @@ def test_events_apply_only_once_final():
     assert bl[0].n_fto == 1
 
 
-def test_hesitation_lengthens_reply_delay():
+def test_hesitation_is_reported_and_does_not_move_the_delay():
+    """The reply delay is the user's own gap; hesitation is measured and reported (it used to
+    lengthen the delay, which changed nothing on the end-of-turn bench once turn_end gates the
+    reply, and made replies slower than the user's own gaps)."""
     tr, _ = _tracker()
     tr.add_events([_gap(1.0, 0.4)] * 3)
     calm = _last(tr, _bins(60, rate=4.0), _bins(60))
+    assert calm.hesitation == 0.0 and calm.reply_delay_ms == pytest.approx(425.0)
     tr2, _ = _tracker()
     tr2.add_events([_gap(1.0, 0.4)] * 3)
-    # the user pauses 1 s within their turn (ends at 4 s): h_pause = 0.5 -> +0.25 * 600 ms
+    # the user pauses 1 s within their turn (ends at 4 s): h_pause = 0.5 -> hesitation 0.25
     tr2.add_events([TurnEvent("pause", "user", 3.0, 4.0, math.nan, "user", "user")])
     paused = _last(tr2, _bins(60, rate=4.0), _bins(60))
     assert paused.hesitation == pytest.approx(0.25)
-    assert paused.reply_delay_ms == pytest.approx(calm.reply_delay_ms + 150.0)
+    assert paused.reply_delay_ms == calm.reply_delay_ms
     # plus energy 6 dB below the speech level and rate at 70 % of baseline: full hesitation
     tr3, _ = _tracker()
     tr3.add_events([_gap(1.0, 0.4)] * 3)
     tr3.add_events([TurnEvent("pause", "user", 3.0, 5.0, math.nan, "user", "user")])
     hes = _last(tr3, _bins(60, rate=2.8, energy=-6.0, base_rate=4.0), _bins(60))
     assert hes.hesitation == pytest.approx(1.0)
-    assert hes.reply_delay_ms == pytest.approx(calm.reply_delay_ms + 600.0)
+    assert hes.reply_delay_ms == calm.reply_delay_ms
     # a pause older than 10 s no longer counts
     later = _last(tr2, _bins(150, 6.0, rate=4.0), _bins(150, 6.0))
     assert later.hesitation == 0.0
+
+
+def test_reply_delay_moves_from_the_prior_to_the_users_median_gap():
+    """250 ms before any floor transfer of the user, then a third of the way to their median
+    gap per transfer, their median gap from the third on."""
+    from prosync.engine.pacing import gap_delay_ms
+
+    cfg = PacingConfig()
+    assert gap_delay_ms(cfg, math.nan, 0) == 250.0
+    assert gap_delay_ms(cfg, 0.55, 1) == pytest.approx(350.0)
+    assert gap_delay_ms(cfg, 0.55, 2) == pytest.approx(450.0)
+    assert gap_delay_ms(cfg, 0.55, 3) == gap_delay_ms(cfg, 0.55, 30) == pytest.approx(550.0)
+    assert gap_delay_ms(cfg, 9.0, 5) == cfg.max_reply_delay_ms
+    assert gap_delay_ms(cfg, -0.5, 5) == cfg.min_reply_delay_ms
+    tr, _ = _tracker()
+    delays = []
+    for i, f in enumerate((0.55, 0.55, 0.55)):
+        tr.add_events([_gap(1.0 + i, f)])
+        delays.append(_last(tr, _bins(10, 1.0 * i + 0.5), _bins(10, 1.0 * i + 0.5)).reply_delay_ms)
+    assert delays == pytest.approx([250.0 + (575.0 - 250.0) * k / 3 for k in (1, 2, 3)])
 
 
 def test_signs_of_loudness_pitch_and_mismatch():

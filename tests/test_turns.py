@@ -141,14 +141,15 @@ def _key(e: TurnEvent):
 
 
 def _stream(speakers, flags, n, theta_s, cuts, log=None, min_ipu=0.0, voiced=None,
-            min_voiced=0.0):
+            min_voiced=0.0, lead=None, lookback=0.0):
     tr = TurnTracker(speakers, TurnConfig(ipu_bridge_s=theta_s, min_ipu_s=min_ipu,
-                                          min_voiced_s=min_voiced))
+                                          min_voiced_s=min_voiced, onset_lookback_s=lookback))
     out = []
     bounds = [0, *sorted(cuts), n]
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         ev = tr.update(a, b - a, [f[a:b] for f in flags],
-                       None if voiced is None else [v[a:b] for v in voiced])
+                       None if voiced is None else [v[a:b] for v in voiced],
+                       None if lead is None else [x[a:b] for x in lead])
         out.extend(ev)
         if log is not None:
             log.extend((b, e) for e in ev)
@@ -226,16 +227,20 @@ def _bridge_ref(runs, gap_ms):
     return out
 
 
-def _confirmed_ipus_ref(flags, voiced, theta_ms, attach_ms, min_ms, min_voiced):
-    """Slow twin of the IPU stages: runs of speech frames, bridged into stretches (gaps under
-    ``min(attach, theta)``), stretches with fewer than ``min_voiced`` voiced speech frames
-    dropped, the rest bridged into IPUs (gaps under theta), IPUs under ``min_ms`` dropped."""
+def _confirmed_ipus_ref(flags, voiced, theta_ms, attach_ms, min_ms, min_voiced, lead=None,
+                        lead_max=0):
+    """Slow twin of the IPU stages: runs of speech frames, each dated back by its first frame's
+    lead (at most ``lead_max``, to the frame after the previous run's end at most), bridged into stretches
+    (gaps under ``min(attach, theta)``), stretches with fewer than ``min_voiced`` voiced speech
+    frames dropped, the rest bridged into IPUs (gaps under theta), IPUs under ``min_ms``
+    dropped."""
     runs = []
     for k, f in enumerate(flags):
         if f and runs and runs[-1][1] == k:
             runs[-1][1] = k + 1
         elif f:
-            runs.append([k, k + 1])
+            back = 0 if lead is None else min(int(lead[k]), lead_max)
+            runs.append([max(k - back, runs[-1][1] + 1 if runs else 0), k + 1])
     stretches = _bridge_ref(runs, min(attach_ms, theta_ms))
     kept = [(a, b) for a, b in stretches
             if sum(1 for i in range(a, b) if flags[i] and voiced[i]) >= min_voiced]
@@ -252,16 +257,19 @@ def test_confirmed_ipus_streaming_equals_reference(seed):
     voiced = [f & (rng.random(n) < [0.05, 0.3, 0.7][seed % 3]) for f in flags]
     theta, min_ipu, min_voiced = [(0.18, 0.08, 0.03), (0.0, 0.05, 0.02), (0.25, 0.2, 0.1),
                                   (0.18, 0.0, 0.05), (0.1, 0.1, 0.0)][seed % 5]
+    lookback = [0.0, 0.1, 0.05][seed % 3]
+    lead = [rng.integers(0, 15, n).astype(np.int16) for _ in speakers]  # some over the cap
     segs = {s: _confirmed_ipus_ref(f.tolist(), v.tolist(), round(theta * 1000), 100,
-                                   round(min_ipu * 1000), round(min_voiced * 100))
-            for s, f, v in zip(speakers, flags, voiced, strict=True)}
+                                   round(min_ipu * 1000), round(min_voiced * 100), ld,
+                                   round(lookback * 100))
+            for s, f, v, ld in zip(speakers, flags, voiced, lead, strict=True)}
     ipus, _, events = turn_events_from_segments(segs, n * HOP_MS / 1000, 0.0)
     want = ([_key(e) for e in ipus], [_key(e) for e in events])
     assert want[0], "some IPUs survive"
     for _ in range(2):
         cuts = rng.choice(np.arange(1, n), size=int(rng.integers(0, 50)), replace=False)
         got, _ = _stream(speakers, flags, n, theta, cuts, min_ipu=min_ipu, voiced=voiced,
-                         min_voiced=min_voiced)
+                         min_voiced=min_voiced, lead=lead, lookback=lookback)
         assert _split(got, speakers) == want
 
 

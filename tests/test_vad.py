@@ -57,16 +57,20 @@ def test_apply_hangover_matches_reference_across_splits(seed):
 
 def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, max_uv, rel_db,
                        level_q, level_step, window, per_min, q_hi=0.9, pk_on=-100.0, pk_off=-100.0,
-                       m_range=45.0, m_slope=0.0, m_max=0, m_run=0):
+                       m_range=45.0, m_slope=0.0, m_max=0, m_run=0, lead_max=0):
     """Obviously correct frame loop of :func:`vad_hysteresis`: the floor is the ``q`` quantile
     (lower bin edge, 0.5 dB bins) of a plain list of the last ``window`` non-speech frames, the
-    noise peak its ``q_hi`` quantile; a faded tail is extended by a count of frames."""
+    noise peak its ``q_hi`` quantile; a faded tail is extended by a count of frames. Returns the
+    decisions, the evidence flags, the onset leads (looked up afterwards: the frames before each
+    onset, back to the last speech frame, that stood over their own floor and peak), the floor
+    and the level."""
     from prosync.native.vad import HIST_LO_DB, HIST_PER_DB, energy_bin
 
     hist_frames = []  # bins of non-speech frames, oldest first
     in_speech, unvoiced, pend, level, noise = False, 0, [], 0.0, False
     run, masked_left = 0, 0
-    out = []
+    out, evid, over = [], [], []
+    prev_e = 0.0
 
     def floor_of(q=q):
         if not hist_frames:
@@ -105,7 +109,7 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
                 speech = bool(w) and e > floor + on_db and e > peak + pk_on
         if e <= floor + off_db:
             noise = False
-        if speech and v:
+        if speech and v and e > peak + pk_on:
             if level == 0.0:
                 level = e
             elif e > level:
@@ -140,7 +144,20 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
         if extended:
             masked_left -= 1
         out.append(speech or extended)
-    return out, floor_of(), level
+        evid.append(speech and bool(v) and e > peak + pk_on)
+        # over the background, and louder than the frame before (a rise)
+        over.append((e > floor + off_db and e > peak + pk_on and e > ABS_FLOOR_DB, e > prev_e))
+        prev_e = e
+    lead = [0] * len(out)
+    for i in range(1, len(out)):
+        if out[i] and not out[i - 1]:
+            j = i - 1  # back over the rise: frames over the background, each louder than the last
+            while j >= 0 and not out[j] and over[j][0]:
+                j -= 1
+                if not over[j + 1][1]:  # not louder than the frame before it: the rise starts here
+                    break
+            lead[i] = min(i - 1 - j, lead_max)
+    return out, evid, lead, floor_of(), level
 
 
 def _vad_inputs(rng, n):
@@ -168,33 +185,39 @@ def test_vad_hysteresis_matches_reference_across_splits(seed):
     pk_on, pk_off = [(3.0, 0.0), (-100.0, -100.0), (6.0, 3.0), (0.0, -2.0)][seed // 2 % 4]
     m_range, m_slope, m_max, m_run = [(45.0, 5.0, 15, 8), (45.0, 0.0, 15, 0), (30.0, 2.0, 40, 0),
                                       (60.0, 10.0, 3, 3)][seed % 4]
-    want, want_floor, want_level = vad_hysteresis_ref(e, web, voiced, per, on, off, vdb, q, max_uv,
-                                                      rel, 0.5, 0.5, window, per_min, q_hi, pk_on,
-                                                      pk_off, m_range, m_slope, m_max, m_run)
+    lead_max = [10, 0, 3, 50][seed % 4]
+    want, want_ev, want_lead, want_floor, want_level = vad_hysteresis_ref(
+        e, web, voiced, per, on, off, vdb, q, max_uv, rel, 0.5, 0.5, window, per_min, q_hi, pk_on,
+        pk_off, m_range, m_slope, m_max, m_run, lead_max)
     prm = np.zeros(kv.N_VAD_PARAMS)
     prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
          kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC, kv.P_PEAK_Q, kv.P_PEAK_ON_DB,
          kv.P_PEAK_OFF_DB, kv.P_MASK_RANGE_DB, kv.P_MASK_SLOPE_DB, kv.P_MASK_MAX,
-         kv.P_MASK_MIN_RUN]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min, q_hi, pk_on,
-                                pk_off, m_range, m_slope, m_max, m_run]
+         kv.P_MASK_MIN_RUN, kv.P_LEAD_MAX]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min,
+                                              q_hi, pk_on, pk_off, m_range, m_slope, m_max, m_run,
+                                              lead_max]
     st = np.zeros(kv.N_VAD_STATE)
     ring = np.zeros(window, np.int32)
     hist = np.zeros(kv.HIST_BINS, np.int32)
     pend = np.zeros(max_uv, np.int32)
-    got = np.zeros(n, bool)
+    got, got_ev, got_lead = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, np.int16)
     cuts = [0, *sorted(rng.choice(np.arange(1, n), size=6, replace=False)), n]
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        out = np.zeros(b - a + 2, bool)
+        out, ev, ld = np.zeros(b - a + 2, bool), np.zeros(b - a + 2, bool), np.zeros(b - a + 2,
+                                                                                    np.int16)
         kv.vad_hysteresis(e[a:b], web[a:b], voiced[a:b], per[a:b], b - a, prm, st, ring, hist,
-                          pend, out)
-        got[a:b] = out[:b - a]
+                          pend, out, ev, ld)
+        got[a:b], got_ev[a:b], got_lead[a:b] = out[:b - a], ev[:b - a], ld[:b - a]
     assert got.tolist() == want
+    assert got_ev.tolist() == want_ev
+    assert got_lead.tolist() == want_lead
     assert st[kv.S_FLOOR] == pytest.approx(want_floor)
     assert st[kv.S_LEVEL] == pytest.approx(want_level)
 
 
 def _hyst(e, web, voiced, on=9.0, off=4.0, vdb=3.0, q=0.2, max_uv=30, rel=35.0, window=300,
-          per=None, per_min=0.5, q_hi=0.9, pk_on=-100.0, pk_off=-100.0, m_slope=0.0, m_run=0):
+          per=None, per_min=0.5, q_hi=0.9, pk_on=-100.0, pk_off=-100.0, m_slope=0.0, m_run=0,
+          lead_max=0, full=False):
     from prosync.native import vad as kv
 
     e = np.asarray(e, np.float32)
@@ -202,14 +225,19 @@ def _hyst(e, web, voiced, on=9.0, off=4.0, vdb=3.0, q=0.2, max_uv=30, rel=35.0, 
     prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
          kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC, kv.P_PEAK_Q, kv.P_PEAK_ON_DB,
          kv.P_PEAK_OFF_DB, kv.P_MASK_RANGE_DB, kv.P_MASK_SLOPE_DB, kv.P_MASK_MAX,
-         kv.P_MASK_MIN_RUN]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min, q_hi, pk_on,
-                                pk_off, 45.0, m_slope, 15, m_run]
+         kv.P_MASK_MIN_RUN, kv.P_LEAD_MAX]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min,
+                                              q_hi, pk_on, pk_off, 45.0, m_slope, 15, m_run,
+                                              lead_max]
     per = np.zeros(e.shape[0], np.float32) if per is None else np.asarray(per, np.float32)
     out = np.zeros(e.shape[0], bool)
+    ev = np.zeros(e.shape[0], bool)
+    lead = np.zeros(e.shape[0], np.int16)
     st = np.zeros(kv.N_VAD_STATE)
     kv.vad_hysteresis(e, np.asarray(web, bool), np.asarray(voiced, bool), per, e.shape[0], prm, st,
                       np.zeros(window, np.int32), np.zeros(kv.HIST_BINS, np.int32),
-                      np.zeros(max_uv, np.int32), out)
+                      np.zeros(max_uv, np.int32), out, ev, lead)
+    if full:
+        return out, st, ev, lead
     return out, st
 
 
@@ -308,6 +336,37 @@ def test_hysteresis_breath_under_the_speech_level_is_not_speech():
     assert out[30:35].all()
     out, _ = _hyst(e2, web, voiced, rel=35.0)
     assert not out[30:35].any()
+
+
+def test_hysteresis_voiced_noise_at_its_own_peaks_is_no_evidence():
+    # babble at -30 dB (floor -35, peaks -30) that the pitch tracker calls voiced: speech by the
+    # floor's margin, but no evidence of a voice; a vowel at -15 dB is, and only it sets the level
+    rng = np.random.default_rng(5)
+    e = (-35.0 + 5.0 * rng.random(400)).astype(np.float32)
+    e[300:310] = -29.5  # a voiced murmur at the noise's peaks
+    e[350:370] = -15.0  # a vowel
+    voiced = np.zeros(400, bool)
+    voiced[300:310] = voiced[350:370] = True
+    out, st, ev, _ = _hyst(e, np.zeros(400, bool), voiced, pk_on=3.0, pk_off=0.0, max_uv=50,
+                           full=True)
+    assert out[300:310].all() and not ev[300:310].any()
+    assert ev[350:370].all()
+    assert st[6] == pytest.approx(-15.0, abs=1.0)  # the level: the vowel's, not the murmur's
+
+
+def test_hysteresis_onset_lead_counts_the_rise_before_the_onset():
+    # quiet floor at -70 dB; a plateau at -62 (a breath), then the energy rises -61, -58, -55
+    # (over floor + 4, no webrtcvad yet) before webrtcvad's onset at -40: the onset frame
+    # carries a lead of 4, the rise from the plateau's last frame (capped by lead_max), not the
+    # plateau
+    e = [-70.0] * 45 + [-62.0] * 5 + [-61.0, -58.0, -55.0] + [-40.0] * 10 + [-70.0] * 20
+    web = [False] * 53 + [True] * 10 + [False] * 20
+    voiced = [False] * 53 + [True] * 10 + [False] * 20
+    out, _, _, lead = _hyst(e, web, voiced, lead_max=10, pk_on=3.0, full=True)
+    assert out[53] and not out[52]
+    assert lead[53] == 4 and lead.sum() == 4
+    _, _, _, lead = _hyst(e, web, voiced, lead_max=2, pk_on=3.0, full=True)
+    assert lead[53] == 2
 
 
 # ----------------------------------------------------------------------------- cross-talk

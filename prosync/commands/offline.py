@@ -92,9 +92,19 @@ def _print_following(res, follower: str, leader: str) -> None:
         c.print(f"  {label}: {follower} after {leader}'s turn r = {r:+.2f} over {fw['pairs']} "
                 f"exchanges, p = {'–' if p is None else f'{p:.2f}'} ({verdict})"
                 + ("" if back is None else f"; the other way round r = {back:+.2f}"))
-    c.print("The windowed synchrony table is negative for energy, rate and voice activity because "
-            "the voices take turns (one speaks while the other is silent): turn alternation, not "
-            "a failure to follow.")
+    neg = [f"{TURN_TAKING_LABELS.get(f, f)} {v['mean_r_lag0']:+.2f}"
+           for f, v in (res.summary.get("synchrony") or {}).items()
+           if v.get("mean_r_lag0") is not None and v["mean_r_lag0"] <= TURN_TAKING_R]
+    if neg:
+        c.print(f"The windowed synchrony is negative for {', '.join(neg)} (mean r at lag 0) because "
+                "the voices take turns (one speaks while the other is silent): turn alternation, "
+                "not a failure to follow.")
+
+
+#: The demo names a feature's windowed synchrony negative from this mean r at lag 0 down.
+TURN_TAKING_R = -0.2
+TURN_TAKING_LABELS = {"f0": "pitch", "energy": "energy", "rate": "speech rate",
+                      "vad": "voice activity"}
 
 
 def _run_score(inputs, out, speakers=None, channels=None, quiet=False, title=None, preset=None,
@@ -124,6 +134,10 @@ def _run_score(inputs, out, speakers=None, channels=None, quiet=False, title=Non
             res = score(inputs, out, speakers=speakers, channels=channels, progress=cb, **kw)
     for w in res.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    if len(res.summary.get("speakers", ())) == 1 and not quiet:
+        from prosync.report import ONE_SPEAKER
+
+        print(f"note: {ONE_SPEAKER}", file=sys.stderr)
     if not quiet:
         _print_summary(res, title)
     return res
@@ -172,7 +186,8 @@ def _print_summary(res, title=None):
             st.add_row(feat, f"{v.get('valid_windows', v['windows'])}/{v['windows']}",
                        g(v["mean_r_lag0"]), g(v["mean_r_peak"]), g(v["mean_peak_lag_s"]),
                        "–" if sig is None else f"{100 * sig:.0f}%",
-                       f"{g(v.get('session_r'))} @ {g(v.get('session_lag_s'), '+.1f')}",
+                       "–" if v.get("session_r") is None
+                       else f"{g(v['session_r'])} @ {g(v.get('session_lag_s'), '+.1f')}",
                        g(v.get("session_p"), ".2f"))
             if v.get("reason"):
                 notes.setdefault(("no synchrony for", v["reason"]), []).append(feat)
