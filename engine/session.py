@@ -149,8 +149,9 @@ class Session:
 
     @property
     def turn_lookahead_s(self) -> float:
-        """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence."""
-        return self.config.turns.ipu_bridge_s
+        """Extra delay of turn events: an IPU ends only after ``ipu_bridge_s`` of silence, and
+        after ``onset_lookback_s`` more (a next run may be dated back that far)."""
+        return self.config.turns.ipu_bridge_s + self.config.turns.onset_lookback_s
 
     def session_synchrony(self) -> dict:
         """The session-level synchrony test of each feature over the session so far

@@ -156,10 +156,12 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
     out_speech : bool array, shape (>= n,)
         Filled with the decision.
     out_evidence : bool array, shape (>= n,)
-        Speech frames that show a voice and not the background: voiced and clear of the noise's
-        own peaks (``P_PEAK_ON_DB`` over the peak quantile). The turn tracker keeps a stretch of
-        speech only with enough of them: a murmur of babble or an engine's hum that the pitch
-        tracker calls voiced, riding at the noise's usual level, is not a voice of this channel.
+        Speech frames that show a voice and not the background: voiced, clear of the noise's
+        own peaks (``P_PEAK_ON_DB`` over the peak quantile) and, once the speaker's level is
+        known, in the upper half of the range from the floor to that level (in dB). The turn
+        tracker keeps a stretch of speech only with enough of them: a murmur of babble or an
+        engine's hum that the pitch tracker calls voiced, riding a few dB over the noise's usual
+        level, is not a voice of this channel.
     out_lead : int array, shape (>= n,)
         At the first frame of speech after non-speech: how many of the non-speech frames just
         before it (at most ``P_LEAD_MAX``) were a rise out of the background: each louder than
@@ -214,7 +216,11 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
                 speech = webrtc[i] and e > floor + on_db and e > peak + pk_on
         if e <= floor + off_db:
             st[S_NOISE] = 0.0
-        if speech and voiced[i] and e > peak + pk_on:  # the voice, not noise it rides on
+        # a voiced frame clear of the noise it rides on: the speech level learns from these;
+        # evidence of the voice when also in the upper half of the floor..level range
+        clear = speech and voiced[i] and e > peak + pk_on
+        evid = clear and (level == 0.0 or e > 0.5 * (floor + level))
+        if clear:
             if level == 0.0:
                 st[S_LEVEL] = e
             elif e > level:
@@ -260,7 +266,7 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
             masked = True
         out = speech or masked
         out_speech[i] = out
-        out_evidence[i] = speech and voiced[i] and e > peak + pk_on
+        out_evidence[i] = evid
         # the onset's look-back: S_RISE counts the non-speech frames of the rise going on (-1
         # while speech goes on), S_PREV_E holds the last frame's energy
         if out:

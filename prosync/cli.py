@@ -12,7 +12,8 @@ from prosync.engine.errors import ProsyncError
 FLAGS = {"speakers": "--speakers", "channels": "--channels", "rttm": "--rttm",
          "profile": "--profile", "rate": "--rate", "devices": "--device", "manifest": "--manifest",
          "host": "--host", "port": "--port", "token": "--token", "workers": "--workers",
-         "max_message_bytes": "--max-message-bytes", "queue_size": "--queue"}
+         "max_message_bytes": "--max-message-bytes", "queue_size": "--queue",
+         "textgrid": "--textgrid", "rttm_out": "--rttm-out"}
 _PARAM = re.compile(r"(?<![\w.])(" + "|".join(FLAGS) + r")=(?=(\S?))")
 
 

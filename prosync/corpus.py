@@ -62,6 +62,10 @@ def discover(root: str | Path, manifest: str | Path | None = None) -> list[Sessi
         raise ProsyncError(f"{root}: is not a folder: give the folder holding the sessions")
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     audio = [p for p in files if p.suffix.lower() in AUDIO_EXT]
+    if not audio:
+        raise ProsyncError(f"{root}: no audio files in it or below it "
+                           f"({', '.join(sorted(AUDIO_EXT))}): give the folder holding the "
+                           "sessions, or a manifest=")
     rttms = {p.with_suffix(""): p for p in files if p.suffix.lower() == ".rttm"}
     groups: dict[Path, list[Path]] = {}
     for p in audio:

@@ -224,11 +224,14 @@ class Dashboard:
         if not st:
             return []
         nan = float("nan")
+        late = f"{st.get('late_hops', 0)}"  # of how many: a count alone cannot be judged
+        if st.get("hops"):
+            late += f" of {st['hops']}"
         long = (f"dropped audio {st.get('dropped_s', 0.0):.2f} s ({st.get('overflows', 0)} "
-                f"overflows)  late hops {st.get('late_hops', 0)}  latency p50 "
+                f"overflows)  late hops {late}  latency p50 "
                 f"{_g(st.get('p50_ms', nan), '.0f')} ms (look-ahead {self.lookahead_s * 1000:.0f} ms)")
         short = (f"dropped {st.get('dropped_s', 0.0):.2f} s, {st.get('overflows', 0)} overflows · "
-                 f"late hops {st.get('late_hops', 0)} · p50 {_g(st.get('p50_ms', nan), '.0f')} ms")
+                 f"late hops {late} · p50 {_g(st.get('p50_ms', nan), '.0f')} ms")
         return [Text(long if len(long) <= w else short, style="dim")]
 
     @staticmethod

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prosync.engine.config import Config
+from prosync.engine.errors import ProsyncError
 from prosync.engine.loop import run_session
 from prosync.engine.session import Session
 from prosync.streams.atomic import write_json  # noqa: F401 - re-exported (old home)
@@ -51,6 +52,10 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
     Two files of different lengths: the shorter is padded with silence to the longer (a warning
     says so).
     """
+    for param, path in (("textgrid", textgrid), ("rttm_out", rttm_out)):  # profile: open_profile
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise ProsyncError(f"{param}={path}: the folder {Path(path).resolve().parent} does not "
+                               "exist: make it, or give another path")  # found before, not after, scoring
     source = FileSource(inputs, speakers=speakers, channels=channels, rttm=rttm)
     names = source.speakers
     out = Path(out_dir)

@@ -6,9 +6,11 @@ stopped by SIGINT/SIGTERM. The server itself: :mod:`prosync.streams.ws_server`.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
+import socket
 
 from ..engine.errors import ProsyncError
 from .arrow import warm as warm_arrow
@@ -88,9 +90,37 @@ def _worker(opts: ServerOptions, ready_event, log_level=None) -> None:
                                signals=(signal.SIGTERM,)))
 
 
+def _listen_error(opts: ServerOptions, exc: OSError) -> ProsyncError:
+    """An address that cannot be listened on, said with its likely fix."""
+    hint = {errno.EADDRINUSE: "another program listens there: stop it, or give another port= "
+                              "(0: any free port)",
+            errno.EACCES: "ports below 1024 need root: give a port= from 1024",
+            errno.EADDRNOTAVAIL: "host= is not an address of this machine"}.get(
+        exc.errno, "check host= and port=")
+    why = (os.strerror(exc.errno) if isinstance(exc.errno, int) and exc.errno > 0
+           else exc.strerror or str(exc))
+    return ProsyncError(f"cannot listen on {opts.host}:{opts.port} ({why}): {hint}")
+
+
+def _try_listen(opts: ServerOptions) -> None:
+    """Bind the address once, as the workers will (``SO_REUSEPORT``), so that an address in use
+    is one clear error here rather than a traceback in every worker."""
+    try:
+        for fam, typ, proto, _, addr in socket.getaddrinfo(opts.host, opts.port,
+                                                           type=socket.SOCK_STREAM):
+            with socket.socket(fam, typ, proto) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                s.bind(addr)
+                s.listen()
+    except OSError as exc:
+        raise _listen_error(opts, exc) from None
+
+
 def serve(opts: ServerOptions, announce=print) -> None:
     """Run the server until SIGINT/SIGTERM (``prosync serve``)."""
     opts.validate()
+    _try_listen(opts)
     warning = exposure_warning(opts)
     if warning:
         announce(warning)
@@ -99,7 +129,10 @@ def serve(opts: ServerOptions, announce=print) -> None:
         def ready(srv):
             announce(f"prosync: serving on {srv.url} (protocol {PROTOCOL_VERSION}"
                      f"{', token required' if opts.token else ''}); Ctrl-C stops")
-        asyncio.run(_serve_forever(opts, reuse_port=False, ready=ready))
+        try:
+            asyncio.run(_serve_forever(opts, reuse_port=False, ready=ready))
+        except OSError as exc:
+            raise _listen_error(opts, exc) from None
         return
     import multiprocessing as mp
 

@@ -143,3 +143,107 @@ def test_readme_states_the_turn_exchanges_a_p_value_needs():
     text = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     assert f"fewer than {MIN_EXCHANGES} turn exchanges are `null`" in text
     assert f"({MIN_EXCHANGES} are needed)" in text
+
+
+@pytest.mark.parametrize("flag", ["--textgrid", "--rttm-out", "--profile"])
+def test_an_output_path_in_a_missing_folder_fails_before_scoring(flag, stereo, tmp_path, capsys):
+    """``--textgrid /no/such/x.TextGrid`` failed after the whole session was scored and written,
+    naming the temporary file ``/no/such/.x.TextGrid.partial``."""
+    out = tmp_path / "o"
+    assert main(["score", str(stereo), "-o", str(out), flag, str(tmp_path / "no" / "x.out")]) == 2
+    line = _one_line(capsys)
+    assert line.startswith(f"prosync: error: {flag} ") and "does not exist" in line
+    assert "partial" not in line and not out.exists()
+
+
+def test_corpus_of_a_folder_without_audio_is_an_error(tmp_path, capsys):
+    """A folder with no audio (a wrong path) was '0/0 sessions done' with exit code 0."""
+    (tmp_path / "notes.txt").write_text("no audio here\n")
+    assert main(["corpus", str(tmp_path), "-o", str(tmp_path / "ds"), "--quiet"]) == 2
+    assert "no audio files in it or below it" in _one_line(capsys)
+
+
+def test_serve_on_a_port_in_use_says_so(capsys):
+    """An address in use said 'error:: error while attempting to bind ...: check the path and its
+    permissions' (with --workers 2: a traceback from every worker)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--workers", "2"]) == 2
+    line = _one_line(capsys)
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "give another --port" in line
+
+
+def test_speaker_names_are_whole_in_the_terminal_table(monkeypatch, capsys):
+    """An RTTM's 'speaker90' and 'speaker91' both printed as 'speake…' at 80 columns."""
+    from prosync.commands.offline import _print_summary
+
+    monkeypatch.setenv("COLUMNS", "80")
+    row = {"speech_fraction": 0.4, "voiced_fraction": 0.3, "f0_median_hz": 197.0,
+           "f0_range_st_5_95": 14.5, "speech_rate_sps": 2.2, "articulation_rate_sps": 5.56,
+           "ipus": 5}
+    _print_summary(SimpleNamespace(summary={"duration_s": 30.0, "turn_events": {},
+                                            "fto_s": {"count": 0, "median": None},
+                                            "speakers": {"speaker90": row, "speaker91": row}},
+                                   files=[], report=None))
+    lines = capsys.readouterr().out.splitlines()
+    assert any("speaker90" in ln for ln in lines) and any("speaker91" in ln for ln in lines), lines
+    assert all(len(ln) <= 80 for ln in lines)
+
+
+def test_dashboard_says_late_hops_of_how_many():
+    """'late hops 2232' alone: a user cannot tell 2232 of 5000 from 2232 of a million."""
+    import io
+
+    from rich.console import Console
+
+    from prosync.dashboard import Dashboard
+
+    d = Dashboard(("a", "b"), 0.049, title="prosync live (pulse, 44100 Hz)")
+    d.stats = {"dropped_s": 0.0, "overflows": 0, "late_hops": 2232, "hops": 4920, "p50_ms": 78.0}
+    for width in (100, 60):
+        buf = io.StringIO()
+        Console(file=buf, width=width, height=40, force_terminal=False).print(d.render())
+        assert "late hops 2232 of 4920" in buf.getvalue(), buf.getvalue()
+
+
+def test_stream_client_prints_no_python_none(capsys):
+    """``prosync stream`` printed '[edge_silence None->agent]' for the recording's first silence."""
+    from prosync.commands.serve import print_message
+
+    row = {"kind": "edge_silence", "speaker": None, "start_s": 0.0, "end_s": 0.1, "fto_s": None,
+           "speaker_before": None, "speaker_after": "agent"}
+    print_message({"type": "metrics", "t_s": 0.2, "frames": [], "turns": [row], "advice": None})
+    out = capsys.readouterr().out
+    assert "[edge_silence ->agent]" in out and "None" not in out
+
+
+def test_protocol_examples_carry_the_current_schema_version():
+    """docs/PROTOCOL.md's metrics example said schema_version 2.0 under a header saying 2.2."""
+    import re
+    from pathlib import Path
+
+    from prosync.engine.schema import SCHEMA_VERSION
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "PROTOCOL.md").read_text()
+    found = re.findall(r'"schema_version": "([\d.]+)"', doc)
+    assert found and set(found) == {SCHEMA_VERSION}, \
+        f"update the examples in docs/PROTOCOL.md to schema {SCHEMA_VERSION}: {found}"
+
+
+def test_corpus_line_says_how_many_dyads_each_p_rests_on(monkeypatch, capsys):
+    """Three sessions, one with a silent speaker: 'p 0.37' came from 2 real against 4 pseudo-dyads,
+    which the terminal did not say."""
+    import prosync.corpus
+
+    feat = {"real_mean": 0.38, "pseudo_mean": 0.19, "n_real": 2, "n_pseudo": 4, "cohens_d": 1.88,
+            "p_value": 0.37, "reason": None}
+    summary = {"done": 3, "sessions": 3, "audio_hours": 0.03, "failed": 0, "wall_s_this_run": 9.2,
+               "failures": [], "pseudo_dyads": {"features": {"vad": feat}}}
+    monkeypatch.setattr(prosync.corpus, "run_corpus", lambda *a, **k: summary)
+    assert main(["corpus", "in", "-o", "out", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "vad: real 0.38 vs pseudo 0.19" in out and "2 real, 4 pseudo-dyads" in out

@@ -109,7 +109,9 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
                 speech = bool(w) and e > floor + on_db and e > peak + pk_on
         if e <= floor + off_db:
             noise = False
-        if speech and v and e > peak + pk_on:
+        clear = bool(speech and v and e > peak + pk_on)  # the level learns from these
+        ev = clear and (level == 0.0 or e > (floor + level) / 2)
+        if clear:
             if level == 0.0:
                 level = e
             elif e > level:
@@ -144,7 +146,7 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
         if extended:
             masked_left -= 1
         out.append(speech or extended)
-        evid.append(speech and bool(v) and e > peak + pk_on)
+        evid.append(ev)
         # over the background, and louder than the frame before (a rise)
         over.append((e > floor + off_db and e > peak + pk_on and e > ABS_FLOOR_DB, e > prev_e))
         prev_e = e
@@ -340,17 +342,21 @@ def test_hysteresis_breath_under_the_speech_level_is_not_speech():
 
 def test_hysteresis_voiced_noise_at_its_own_peaks_is_no_evidence():
     # babble at -30 dB (floor -35, peaks -30) that the pitch tracker calls voiced: speech by the
-    # floor's margin, but no evidence of a voice; a vowel at -15 dB is, and only it sets the level
+    # floor's margin, but no evidence of a voice; a vowel at -15 dB is, and only it sets the level;
+    # after it, a voiced bump 4 dB over the peaks but in the lower half of floor..level is not
     rng = np.random.default_rng(5)
     e = (-35.0 + 5.0 * rng.random(400)).astype(np.float32)
     e[300:310] = -29.5  # a voiced murmur at the noise's peaks
     e[350:370] = -15.0  # a vowel
+    e[380:384] = -26.0  # over the peaks (-30 + 3), under (-35 - 15) / 2 = -25
     voiced = np.zeros(400, bool)
-    voiced[300:310] = voiced[350:370] = True
+    voiced[300:310] = voiced[350:370] = voiced[380:384] = True
     out, st, ev, _ = _hyst(e, np.zeros(400, bool), voiced, pk_on=3.0, pk_off=0.0, max_uv=50,
                            full=True)
     assert out[300:310].all() and not ev[300:310].any()
     assert ev[350:370].all()
+    assert out[380:384].all() and not ev[380:384].any()
+    _, st = _hyst(e[:380], np.zeros(380, bool), voiced[:380], pk_on=3.0, pk_off=0.0, max_uv=50)
     assert st[6] == pytest.approx(-15.0, abs=1.0)  # the level: the vowel's, not the murmur's
 
 

@@ -46,7 +46,8 @@ def cmd_corpus(args) -> int:
     for feat, v in s["pseudo_dyads"]["features"].items():
         d, p = v["cohens_d"], v.get("p_value")
         print(f"{feat}: real {v['real_mean']} vs pseudo {v['pseudo_mean']} "
-              f"(|z| grand average), Cohen's d {'–' if d is None else f'{d:+.2f}'}, "
+              f"(|z| grand average; {v.get('n_real')} real, {v.get('n_pseudo')} pseudo-dyads), "
+              f"Cohen's d {'–' if d is None else f'{d:+.2f}'}, "
               f"p {'–' if p is None else f'{p:.3g}'}" + (f" ({v['reason']})" if v.get("reason") else ""))
     print(f"wrote {os.path.join(args.out, 'corpus_summary.json')}")
     return 0

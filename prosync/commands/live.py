@@ -223,7 +223,7 @@ def cmd_live(args) -> int:
         now = time.monotonic()
         if live is not None and now >= next_draw[0]:
             dash.stats = {"dropped_s": src.dropped_samples / rate, "overflows": src.overflows,
-                          "late_hops": lat.late, "p50_ms": lat.pct(50) * 1000}
+                          "late_hops": lat.late, "hops": lat.i, "p50_ms": lat.pct(50) * 1000}
             live.update(dash.render(), refresh=True)
             next_draw[0] = now + 0.25
 
@@ -262,7 +262,8 @@ def cmd_live(args) -> int:
         signal.signal(signal.SIGTERM, old_term)
     st = _live_stats(src, lat, rate, src.pushed)
     msg = (f"prosync live: {st['audio_s']:.1f} s captured; dropped audio {st['dropped_s']:.2f} s, "
-           f"{st['overflows']} device overflows, {st['late_hops']} late hops; latency p50 "
+           f"{st['overflows']} device overflows, {st['late_hops']} of {lat.i} hops late "
+           f"(over {LATE_BUDGET_S * 1000:.0f} ms past the look-ahead); latency p50 "
            f"{_fmt(st['latency_p50_ms'])} ms, p99 {_fmt(st['latency_p99_ms'])} ms "
            f"(look-ahead {lat.lookahead_s * 1000:.1f} ms)")
     print(msg, file=sys.stderr)

@@ -150,7 +150,10 @@ def _print_summary(res, title=None):
 
     s = res.summary
     t = Table(title=title or f"prosync: {s['duration_s']:.1f} s scored")
-    for col in ("speaker", "speech %", "voiced %", "F0 median Hz", "F0 range st",
+    # speaker names whole (two 'speake…' cannot be told apart); the number headers wrap instead
+    t.add_column("speaker", justify="right", no_wrap=True,
+                 min_width=max(map(len, s["speakers"]), default=7))
+    for col in ("speech %", "voiced %", "F0 median Hz", "F0 range st",
                 "rate syl/s", "artic. syl/s", "IPUs"):
         t.add_column(col, justify="right")
     for name, v in s["speakers"].items():

@@ -76,7 +76,8 @@ def print_message(m: dict, out=None) -> None:
         for e in m["turns"]:
             if e["kind"] != "ipu":
                 fto = "" if e["fto_s"] is None else f" fto {e['fto_s'] * 1000:+.0f} ms"
-                line += f"  [{e['kind']} {e['speaker_before']}->{e['speaker_after']}{fto}]"
+                before, after = e["speaker_before"] or "", e["speaker_after"] or ""  # null: an edge
+                line += f"  [{e['kind']} {before}->{after}{fto}]"
         if m.get("dropped"):
             line += f"  ({m['dropped']} dropped)"
         print(line, file=out)
