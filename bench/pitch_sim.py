@@ -77,6 +77,24 @@ def frames(items, conds, data, log=print):
     return rows
 
 
+def timer():
+    """(start time, a function printing a message with the seconds since then)."""
+    t0 = time.perf_counter()
+
+    def log(msg):
+        print(f"[{time.perf_counter() - t0:6.0f} s] {msg}", flush=True)
+
+    return t0, log
+
+
+def load_rows(per_speaker, log, conds=None):
+    """(data folder, truth items, conditions, :func:`frames` of them all)."""
+    data = shared_data()
+    items = pdata.load_truth(data, per_speaker)
+    conds = conds or pdata.conditions(pdata.opus_ok())
+    return data, items, conds, frames(items, conds, data, log)
+
+
 def replay(feat, prm):
     """(t_s, f0) of the tracker with parameter vector ``prm`` on cached features."""
     from prosync.engine import pitch as ep
@@ -88,9 +106,10 @@ def replay(feat, prm):
     f0 = np.zeros(n, np.float32)
     per = np.zeros(n, np.float32)
     vo = np.zeros(n, bool)
-    kp.track(feat["cand"], feat["edb"], m, -lag, prm, np.zeros(K + 1), np.zeros(K + 1),
-             np.zeros((lag + 2, K)), np.zeros((lag + 2, K + 1), np.int64),
-             np.zeros((lag + 2, 2)), np.zeros(3), np.zeros(1, np.int64),
+    kp.track(feat["cand"], feat["edb"], m, -lag, prm, np.zeros(K + 1),
+             np.zeros(K + 1 + kp.N_EVIDENCE), np.zeros((lag + 2, K)),
+             np.zeros((lag + 2, K + 1), np.int64), np.zeros((lag + 2, 2)), np.zeros(kp.N_LEVEL),
+             np.zeros(1, np.int64),
              f0, per, vo)
     return (np.arange(n) + 0.5) / 100.0, np.where(vo, f0, 0.0)
 
@@ -183,7 +202,7 @@ def fit(rows, praat, start, iters, seed=0, log=None, vde_weighted=False):
             best, p, sig = j, q, min(sig * 1.5, 3.0)
         else:
             sig = max(sig * 0.97, 0.2)
-    p = {k: float(f"{v:.2g}") for k, v in p.items()}   # two significant digits
+    p = {k: float(f"{v:.2g}") if np.isscalar(v) else v for k, v in p.items()}  # 2 digits
     if log:
         log(f"fit on {sorted({r[0] for r in rows})}: J = {best:.2f} "
             f"({objective(score(rows, p), praat, vde_weighted):.2f} at two significant digits)")
@@ -202,15 +221,8 @@ def main(argv=None):
                     "pitch_tuning_vde.md (an experiment: the shipped constants are the default's)")
     ap.add_argument("--lodo", action="store_true", help="also fit leave one dataset out")
     args = ap.parse_args(argv)
-    data = shared_data()
-    t0 = time.perf_counter()
-
-    def log(msg):
-        print(f"[{time.perf_counter() - t0:6.0f} s] {msg}", flush=True)
-
-    items = pdata.load_truth(data, args.per_speaker)
-    conds = pdata.conditions(pdata.opus_ok())
-    rows = frames(items, conds, data, log)
+    t0, log = timer()
+    data, items, conds, rows = load_rows(args.per_speaker, log)
     pr_out = praat_outputs(items, conds, data)
     praat = {}
     for ds, _spk, cond, name, _f, ref_t, ref_f0 in rows:

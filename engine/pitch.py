@@ -21,6 +21,13 @@ The constants (``PARAMS``) are tuned by ``bench/pitch_sim.py`` on FDA, PTDB-TUG 
 (EGG truth), clean and under 20 noise, babble, codec, telephone and reverberation conditions,
 against Praat's errors per condition; the bench quotes the constants tuned with each dataset
 held out (``bench/results/pitch_folds.json``, ``bench/results/pitch_tuning.md``).
+
+A learned voicing decision can join step 3: ``PARAMS["v_gain"]`` (0, off, by default) times the
+log-odds of a logistic model on the frame's evidence (:func:`prosync.native.pitch.evidence`,
+weights ``PARAMS["v_weights"]``) is added to the unvoiced cost. ``bench/fit_voicing.py`` fits
+the weights and retunes the costs with speakers and datasets held out
+(``bench/results/pitch_voicing_*.md``); held out, it did not beat the tracker without it on
+both GPE and VDE (see the pitch section of ``bench/RESULTS.md``), so it is not switched on.
 """
 
 from __future__ import annotations
@@ -71,7 +78,7 @@ _PARAM_INDEX = {
     "octave": kp.P_OCTAVE, "jump": kp.P_JUMP, "vuv": kp.P_VUV, "uv_base": kp.P_UV_BASE,
     "uv_db": kp.P_UV_DB, "uv_rel_db": kp.P_UV_REL_DB, "level_q": kp.P_LEVEL_Q,
     "level_step_db": kp.P_LEVEL_STEP, "nac_weight": kp.P_NAC_W, "prior_db": kp.P_PRIOR_DB,
-    "uv_knee_db": kp.P_UV_KNEE,
+    "uv_knee_db": kp.P_UV_KNEE, "v_gain": kp.P_V_GAIN,
 }
 
 
@@ -79,7 +86,10 @@ def tracker_params(tau_min: int, params: dict | None = None) -> np.ndarray:
     """The parameter vector of :func:`prosync.native.pitch.track` (``PARAMS`` by default)."""
     p = np.zeros(kp.N_PARAMS)
     for key, val in (params or PARAMS).items():
-        p[_PARAM_INDEX[key]] = val
+        if key == "v_weights":
+            p[kp.P_VW:kp.P_VW + kp.N_EVIDENCE] = val
+        else:
+            p[_PARAM_INDEX[key]] = val
     p[kp.P_SR] = RATE2
     p[kp.P_TAU_MIN] = tau_min
     return p
@@ -127,16 +137,16 @@ class PitchTracker:
         self._y = np.zeros((nf - 1) * (HOP // 2) + self._span, dtype=np.float32)
         self._r = np.zeros(self.tau_max + 2, dtype=np.float32)
         self._d = np.zeros(self.tau_max + 2)
-        self._cand = np.zeros((3, nf, N_CAND))
+        self._cand = np.zeros((4, nf, N_CAND))
         self._cnt = np.zeros(nf, dtype=np.int64)
         self._edb = np.zeros(nf)
         self._prm = tracker_params(self.tau_min)
         self._delta = np.zeros(N_CAND + 1)
-        self._nd = np.zeros(N_CAND + 1)
+        self._nd = np.zeros(N_CAND + 1 + kp.N_EVIDENCE)
         self._rtau = np.zeros((self.lag + 2, N_CAND))
         self._rbp = np.zeros((self.lag + 2, N_CAND + 1), dtype=np.int64)
         self._rf = np.zeros((self.lag + 2, 2))
-        self._lvl = np.zeros(3)
+        self._lvl = np.zeros(kp.N_LEVEL)
         self._pos = np.zeros(1, dtype=np.int64)   # frames analysed (stream index of the next)
         self._done = 0                            # frames output
 
@@ -182,7 +192,7 @@ class PitchTracker:
         cand = self._cand
         kp.yin_candidates(self._y, self._left, m, hop2, WIN2, self.tau_min, self.tau_max, EWIN2,
                           SWIN2, self._r, self._d, cand[0], cand[1], cand[2], self._cnt,
-                          self._edb)
+                          self._edb, cand[3])
         kp.track(cand, self._edb, m, a - self.lag, self._prm, self._delta, self._nd, self._rtau,
                  self._rbp, self._rf, self._lvl, self._pos, out_f0, out_periodicity, out_voiced)
         kp.refine_f0(x, c0, n, HOP, WIN_REFINE, float(SAMPLE_RATE), out_voiced, out_f0)

@@ -95,7 +95,7 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
     y_state[0] = s_new
     y_state[1] = ny
     yin_candidates(p_y, left, m, hop2, p_geom[5], p_geom[3], p_geom[4], p_geom[6], p_geom[7],
-                   p_r, p_d, p_cand[0], p_cand[1], p_cand[2], p_cnt, p_edb)
+                   p_r, p_d, p_cand[0], p_cand[1], p_cand[2], p_cnt, p_edb, p_cand[3])
     track(p_cand, p_edb, m, a - lag, p_prm, p_delta, p_nd, p_rtau, p_rbp, p_rf, p_lvl, p_pos,
           f0, periodicity, voiced)
     refine_f0(x, c0, n, hop, p_geom[8], float(sr), voiced, f0)

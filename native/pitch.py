@@ -93,7 +93,7 @@ def _short_nac(y, p, t, swin):
 
 @jit
 def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_tau, out_val,
-                   out_nac, out_cnt, out_edb):
+                   out_nac, out_cnt, out_edb, out_x):
     """CMNDF of ``n`` frames and its ``K`` deepest dips (``K = out_tau.shape[1]``).
 
     Frame ``i`` is centred on ``y[p = p0 + i*hop]``. The difference function compares
@@ -115,6 +115,10 @@ def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_t
     out_cnt : int64[n] number of dips found (0 .. K).
     out_edb : float64[n] energy of ``y`` in dB over ``ewin`` samples centred on ``p``
         (mean square, floored at -120 dB).
+    out_x : float64[n, >=1] per-frame evidence for the voicing decision: ``out_x[i, 0]`` the
+        normalised autocorrelation at lag 1 of the difference-function window,
+        ``r(1) / sqrt(e(s) e(s+1))`` (near 1 for low-pass sound such as voiced speech, near 0 for
+        white noise, negative for hiss and fricatives).
     """
     K = out_tau.shape[1]
     span = win + tau_max + 1
@@ -136,6 +140,11 @@ def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_t
                 r[t] += a * ys[j + t]
         # difference function (eq. 7) and CMNDF (eq. 8), in place in d
         e0 = _sumsq(ys, win)
+        # lag-1 autocorrelation, normalised by both windows' energies
+        v0 = float(ys[0])
+        v1 = float(ys[win])
+        den1 = e0 * (e0 + v1 * v1 - v0 * v0)
+        out_x[i, 0] = r[1] / np.sqrt(den1) if den1 > 1e-30 else 0.0
         et = e0
         run = 0.0
         d[0] = 1.0
@@ -189,9 +198,81 @@ def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_t
 
 #: Indices of the parameter vector of :func:`track`.
 P_OCTAVE, P_JUMP, P_VUV, P_UV_BASE, P_UV_DB, P_UV_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, P_NAC_W, \
-    P_PRIOR_DB, P_SR, P_TAU_MIN, P_UV_KNEE = range(13)
-N_PARAMS = 13
+    P_PRIOR_DB, P_SR, P_TAU_MIN, P_UV_KNEE, P_V_GAIN = range(14)
+#: The voicing model's weights: ``prm[P_VW + k]`` multiplies evidence ``k`` (see
+#: :func:`evidence`); ``N_EVIDENCE`` of them.
+P_VW = 14
+N_EVIDENCE = 10
+N_PARAMS = P_VW + N_EVIDENCE
 BIG = 1e9
+#: A frame whose deepest CMNDF dip is below this is "clearly periodic": the energies of those
+#: frames give the speaker's level for the voicing evidence (independent of the decisions).
+PERIODIC_GATE = 0.3
+#: The noise floor: this quantile of every frame's band energy, tracked online.
+FLOOR_Q = 0.1
+#: Length of the level state array of :func:`track`.
+N_LEVEL = 6
+
+
+@jit
+def evidence(cand, r, e, e_prev, first, prm, lvl, x):
+    """The voicing evidence of frame ``r`` of ``cand`` (band energy ``e`` dB, the previous
+    frame's ``e_prev``), into ``x`` (float64[N_EVIDENCE]); updates the trackers in ``lvl``.
+
+    ``x``: 1 (bias); the deepest CMNDF dip (1 when there is none); the highest short-window
+    NAC of the candidates (0 when none); ``e`` relative to the speaker's periodic level, clipped
+    to -50 .. 10 dB; ``e`` over the noise floor, clipped to 0 .. 60 dB; the lag-1
+    autocorrelation ``cand[3, r, 0]``; the energy change ``e - e_prev``, clipped to +-20 dB;
+    the product of NAC and (1 - CMNDF dip) (both periodicity measures agree); the noise's share
+    of the frame's power, ``10 ** ((floor - e) / 10)`` capped at 1; ``e`` relative to the level
+    again, clipped to -50 .. -8 dB (with the first, a knee: within 8 dB of the level the energy
+    says little).
+
+    ``lvl[3]`` the periodic level: the ``level_q`` quantile of the energy of clearly periodic
+    frames (deepest dip below :data:`PERIODIC_GATE`), steps of ``level_step`` dB, before the
+    first such frame the running maximum ``lvl[2]`` minus ``prior_db``; ``lvl[4]`` 1.0 once seen;
+    ``lvl[5]`` the noise floor, the :data:`FLOOR_Q` quantile of every frame's energy (same
+    steps, starting at the first frame's). Both are read before this frame updates them.
+    ``first``: the stream's first frame.
+    """
+    K = cand.shape[2]
+    dmin = cand[1, r, 0] if cand[0, r, 0] > 0.0 else 1.0
+    nac = 0.0
+    for s in range(K):
+        if cand[0, r, s] > 0.0 and cand[2, r, s] > nac:
+            nac = cand[2, r, s]
+    if first:
+        lvl[5] = e
+    lev = lvl[3] if lvl[4] > 0.0 else lvl[2] - prm[P_PRIOR_DB]
+    x[0] = 1.0
+    x[1] = dmin
+    x[2] = nac
+    x[3] = min(max(e - lev, -50.0), 10.0)
+    x[4] = min(max(e - lvl[5], 0.0), 60.0)
+    x[5] = cand[3, r, 0]
+    x[6] = 0.0 if first else min(max(e - e_prev, -20.0), 20.0)
+    x[7] = nac * (1.0 - dmin)
+    x[8] = 10.0 ** (-0.1 * x[4])
+    x[9] = min(x[3], -8.0)
+    step = prm[P_LEVEL_STEP]
+    if dmin < PERIODIC_GATE:
+        if lvl[4] > 0.0:
+            lvl[3] += step * (prm[P_LEVEL_Q] - (1.0 if e < lvl[3] else 0.0))
+        else:
+            lvl[3] = e
+            lvl[4] = 1.0
+    lvl[5] += step * (FLOOR_Q - (1.0 if e < lvl[5] else 0.0))
+
+
+@jit
+def evidence_series(cand, edb, m, prm, lvl, out):
+    """:func:`evidence` of ``m`` consecutive frames from a fresh state, into ``out[:m]``
+    (the voicing model's training features, exactly as :func:`track` sees them)."""
+    for r in range(m):
+        e = edb[r]
+        if e > lvl[2] or r == 0:
+            lvl[2] = e
+        evidence(cand, r, e, edb[r - 1] if r > 0 else 0.0, r == 0, prm, lvl, out[r])
 
 
 @jit
@@ -209,6 +290,10 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
       the energy of the frames decided voiced, tracked online by stochastic approximation with
       steps of ``level_step`` dB (before the first voiced frame: the running maximum of ``e`` minus
       ``prior_db``);
+    - plus, when ``prm[P_V_GAIN]`` is not 0, ``v_gain * z`` on the unvoiced cost, ``z`` the
+      log-odds of a learned voicing model (a logistic regression on the frame's evidence,
+      :func:`evidence`, weights ``prm[P_VW:P_VW + N_EVIDENCE]``): the evidence that a frame is
+      voiced makes the unvoiced state dearer, inside the search, so path and voicing agree;
     - transitions: ``jump * |log2(tau_a / tau_b)|`` voiced to voiced, ``vuv`` across voicing.
 
     After the forward step of stream frame ``f`` the best path is traced back ``D`` frames and
@@ -216,20 +301,22 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
 
     Parameters
     ----------
-    cand : float64[3, >=m, K] per new frame: ``cand[0]`` lag of each candidate (samples at
-        ``prm[P_SR]``; 0 = no candidate), ``cand[1]`` CMNDF value, ``cand[2]`` short-window NAC.
+    cand : float64[4, >=m, K] per new frame: ``cand[0]`` lag of each candidate (samples at
+        ``prm[P_SR]``; 0 = no candidate), ``cand[1]`` CMNDF value, ``cand[2]`` short-window NAC,
+        ``cand[3, :, 0]`` the lag-1 autocorrelation (``out_x`` of :func:`yin_candidates`).
     edb : float64[>=m] band energy of each new frame (dB).
     m : int, new frames, in stream order.
     o0 : int, output index of the frame decided after the first new frame (negative at the very
         start of a stream, while fewer than ``D`` frames exist).
     prm : float64[N_PARAMS] see the ``P_*`` indices.
     delta : float64[K+1] state: accumulated cost of each state at the newest frame.
-    nd : float64[K+1] scratch.
+    nd : float64[K+1+N_EVIDENCE] scratch.
     rtau : float64[D+2, K] state: candidate lags of the last ``D+2`` frames (a ring: frame ``f``
         in slot ``f % (D+2)``; two slots at least, so the previous frame survives when ``D = 0``).
     rbp : int64[D+2, K+1] state: back-pointers of the same frames (same ring).
     rf : float64[D+2, 2] state: band energy and periodicity of the same frames.
-    lvl : float64[3] state: speaker level (dB), 1.0 once a frame was voiced, running max of ``e``.
+    lvl : float64[N_LEVEL] state: speaker level (dB), 1.0 once a frame was voiced, running max
+        of ``e``; then the voicing evidence's trackers (see :func:`evidence`).
     pos : int64[1] state: frames stepped so far.
     out_f0 : float32[:] F0 in Hz, NaN when unvoiced. out_per : float32[:] periodicity 0..1
         (``1 -`` the lowest voiced local cost without the octave term). out_voiced : bool[:].
@@ -243,6 +330,8 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
     wn = prm[P_NAC_W]
     sr = prm[P_SR]
     tmin = prm[P_TAU_MIN]
+    vg = prm[P_V_GAIN]
+    ev = nd[K + 1:]
     for r in range(m):
         f = pos[0]
         sl = f % R
@@ -253,6 +342,12 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
         lev = lvl[0] if lvl[1] > 0.0 else lvl[2] - prm[P_PRIOR_DB]
         rel = min(max(e - lev + prm[P_UV_KNEE], -60.0), 0.0)
         cuv = prm[P_UV_BASE] + prm[P_UV_DB] * (rel + prm[P_UV_REL_DB])
+        if vg != 0.0:
+            evidence(cand, r, e, rf[prev, 0], f == 0, prm, lvl, ev)
+            z = 0.0
+            for k in range(N_EVIDENCE):
+                z += prm[P_VW + k] * ev[k]
+            cuv += vg * z
         best_per = 0.0
         for s in range(K + 1):
             if s < K:

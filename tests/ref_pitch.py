@@ -58,14 +58,55 @@ def ref_yin_frame(y, p, win, tau_min, tau_max, ewin, swin, K):
     return taus, vals, nacs, edb
 
 
+def ref_lag1(y, p, win, tau_max):
+    """Lag-1 normalised autocorrelation of the difference-function window of the frame at ``p``."""
+    y = np.asarray(y, dtype=np.float64)
+    s = p - (win + tau_max + 1) // 2
+    u, v = y[s:s + win], y[s + 1:s + 1 + win]
+    den = np.dot(u, u) * np.dot(v, v)
+    return np.dot(u, v) / math.sqrt(den) if den > 1e-30 else 0.0
+
+
+def ref_evidence(cand, edb, prm):
+    """The voicing evidence of every frame (see :func:`prosync.native.pitch.evidence`),
+    written from its definition: float64[n, N_EVIDENCE]."""
+    from prosync.native import pitch as kp
+
+    n = cand.shape[1]
+    q, step = prm[kp.P_LEVEL_Q], prm[kp.P_LEVEL_STEP]
+    out = np.zeros((n, kp.N_EVIDENCE))
+    runmax, plev, seen, floor = -np.inf, 0.0, False, 0.0
+    for f in range(n):
+        e = edb[f]
+        runmax = max(runmax, e)
+        has = cand[0, f] > 0
+        dmin = cand[1, f, 0] if has[0] else 1.0
+        nac = max([0.0] + list(cand[2, f][has]))
+        if f == 0:
+            floor = e
+        lev = plev if seen else runmax - prm[kp.P_PRIOR_DB]
+        out[f] = [1.0, dmin, nac, np.clip(e - lev, -50, 10), np.clip(e - floor, 0, 60),
+                  cand[3, f, 0], 0.0 if f == 0 else np.clip(e - edb[f - 1], -20, 20),
+                  nac * (1 - dmin), 0.0, 0.0]
+        out[f, 8] = 10 ** (-out[f, 4] / 10)
+        out[f, 9] = min(out[f, 3], -8.0)
+        if dmin < kp.PERIODIC_GATE:
+            plev = plev + step * (q - (e < plev)) if seen else e
+            seen = True
+        floor += step * (kp.FLOOR_Q - (e < floor))
+    return out
+
+
 def ref_track(cand, edb, prm, lag):
     """Whole-stream fixed-lag Viterbi, written plainly (see :func:`prosync.native.pitch.track`).
 
-    ``cand``: float64[3, n, K] (lag, CMNDF, NAC; lag 0 = no candidate). Returns ``f0`` (NaN =
-    unvoiced), ``voiced`` and ``periodicity`` for the frames ``0 .. n-1-lag`` (the rest would
-    need frames after the stream's end).
+    ``cand``: float64[4, n, K] (lag, CMNDF, NAC, lag-1 autocorrelation; lag 0 = no candidate).
+    Returns ``f0`` (NaN = unvoiced), ``voiced`` and ``periodicity`` for the frames
+    ``0 .. n-1-lag`` (the rest would need frames after the stream's end).
     """
     from prosync.native import pitch as kp
+
+    z = ref_evidence(cand, edb, prm) @ prm[kp.P_VW:kp.P_VW + kp.N_EVIDENCE]
 
     n, K = cand.shape[1], cand.shape[2]
     UV = K
@@ -85,7 +126,8 @@ def ref_track(cand, edb, prm, lag):
         aps = []
         for s in range(K + 1):
             if s == UV:
-                loc.append(prm[kp.P_UV_BASE] + prm[kp.P_UV_DB] * (rel + prm[kp.P_UV_REL_DB]))
+                loc.append(prm[kp.P_UV_BASE] + prm[kp.P_UV_DB] * (rel + prm[kp.P_UV_REL_DB])
+                           + prm[kp.P_V_GAIN] * z[f])
             elif cand[0, f, s] <= 0:
                 loc.append(None)
             else:

@@ -10,7 +10,14 @@ import soxr
 from prosync.engine.config import HOP, SAMPLE_RATE, PitchConfig
 from prosync.engine.pitch import PitchTracker, halfband_fir, tracker_params
 from prosync.native import pitch as kp
-from tests.ref_pitch import ref_decimate2, ref_refine, ref_track, ref_yin_frame
+from tests.ref_pitch import (
+    ref_decimate2,
+    ref_evidence,
+    ref_lag1,
+    ref_refine,
+    ref_track,
+    ref_yin_frame,
+)
 
 SR = SAMPLE_RATE
 
@@ -85,13 +92,13 @@ def test_yin_candidates_match_reference(kind):
         y = (np.sin(ph) + 0.5 * np.sin(2 * ph) + 0.3 * np.sin(3 * ph)
              + 0.05 * rng.standard_normal(m)).astype(np.float32)
     p0 = 200
-    cand = np.zeros((3, n, K))
+    cand = np.zeros((4, n, K))
     cnt = np.zeros(n, np.int64)
     edb = np.zeros(n)
     r = np.zeros(tmax + 2, np.float32)
     d = np.zeros(tmax + 2)
     kp.yin_candidates(y, p0, n, 80, win, tmin, tmax, 200, 80, r, d, cand[0], cand[1], cand[2],
-                      cnt, edb)
+                      cnt, edb, cand[3])
     for i in range(n):
         taus, vals, nacs, e = ref_yin_frame(y, p0 + i * 80, win, tmin, tmax, 200, 80, K)
         assert cnt[i] == len(taus)
@@ -101,12 +108,13 @@ def test_yin_candidates_match_reference(kind):
         np.testing.assert_allclose(cand[0, i, :c], taus, atol=2e-2)
         np.testing.assert_allclose(cand[2, i, :c], nacs, atol=1e-9)
         assert edb[i] == pytest.approx(e, abs=1e-6)
+        assert cand[3, i, 0] == pytest.approx(ref_lag1(y, p0 + i * 80, win, tmax), abs=2e-4)
         assert np.all(cand[0, i, c:] == 0.0) and np.all(cand[1, i, c:] == 1.0)
 
 
 def _random_candidates(n, K, seed):
     rng = np.random.default_rng(seed)
-    cand = np.zeros((3, n, K))
+    cand = np.zeros((4, n, K))
     track_f0 = 150 * 2 ** np.cumsum(rng.normal(0, 0.03, n))
     for i in range(n):
         c = rng.integers(0, K + 1)
@@ -116,22 +124,44 @@ def _random_candidates(n, K, seed):
         cand[1, i, :c] = np.sort(rng.uniform(0, 0.8, c))
         cand[2, i, :c] = rng.uniform(-0.2, 1.0, c)
         cand[1, i, c:] = 1.0
+        cand[3, i, 0] = rng.uniform(-0.5, 1.0)
     edb = -30 + 15 * np.sin(np.arange(n) / 7.0) + rng.normal(0, 3, n)
     return cand, edb
 
 
+def _voicing_params(seed):
+    """The shipped constants with a voicing model of random weights switched on."""
+    prm = tracker_params(16)
+    prm[kp.P_V_GAIN] = 0.2
+    prm[kp.P_VW:kp.P_VW + kp.N_EVIDENCE] = np.random.default_rng(seed).normal(0, 1,
+                                                                                kp.N_EVIDENCE)
+    return prm
+
+
+def test_evidence_matches_reference():
+    n, K = 300, 5
+    cand, edb = _random_candidates(n, K, 4)
+    prm = _voicing_params(4)
+    out = np.zeros((n, kp.N_EVIDENCE))
+    kp.evidence_series(cand, edb, n, prm, np.zeros(kp.N_LEVEL), out)
+    want = ref_evidence(cand, edb, prm)
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+    assert np.ptp(want[:, 3]) > 5 and np.ptp(want[:, 4]) > 5   # the trackers moved
+
+
 @pytest.mark.parametrize("lag", [0, 1, 3])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_track_matches_reference_for_any_split(lag, seed):
+@pytest.mark.parametrize("voicing_model", [False, True])
+def test_track_matches_reference_for_any_split(lag, seed, voicing_model):
     n, K = 300, 5
     cand, edb = _random_candidates(n, K, seed)
-    prm = tracker_params(16)
+    prm = _voicing_params(seed) if voicing_model else tracker_params(16)
     f0_ref, v_ref, per_ref = ref_track(cand, edb, prm, lag)
     rng = np.random.default_rng(seed + 10)
     for _ in range(3):
-        delta, nd = np.zeros(K + 1), np.zeros(K + 1)
+        delta, nd = np.zeros(K + 1), np.zeros(K + 1 + kp.N_EVIDENCE)
         rtau, rbp = np.zeros((lag + 2, K)), np.zeros((lag + 2, K + 1), np.int64)
-        rf, lvl, pos = np.zeros((lag + 2, 2)), np.zeros(3), np.zeros(1, np.int64)
+        rf, lvl, pos = np.zeros((lag + 2, 2)), np.zeros(kp.N_LEVEL), np.zeros(1, np.int64)
         f0 = np.zeros(n, np.float32)
         per = np.zeros(n, np.float32)
         vo = np.zeros(n, bool)
