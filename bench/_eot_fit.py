@@ -212,9 +212,10 @@ def audit_lines(runs, held: dict) -> list[str]:
         f"{n_h} HOLD and {n_s} SHIFT events matched to a silence of prosync's VAD (the nearest "
         f"start within {1000 * MATCH_S:.0f} ms of the reference end). Raw measures at the end "
         "of the IPU (`prosync.engine.turn_cues.cue_measures`): final F0 level (st re the "
-        "speaker's median) and movement over the last 300 ms of speech, the last 200 ms's level "
-        "re the IPU's preceding 800 ms, the unvoiced share of the last 200 ms, the last voiced "
-        "run in syllables of the speaker's rate, the IPU's length, the other's speech share in "
+        "speaker's median) and movement over the last 300 ms of voicing (ending within 500 ms "
+        "of the end of speech), the last 200 ms's level re the IPU's preceding 800 ms, the "
+        "unvoiced share of the last 200 ms, the last voiced run in syllables of the speaker's "
+        "rate, the IPU's length, the other's speech share in "
         "the IPU's last second; then the seven 0..1 cues as the tracker reports them.",
         "",
         "| kind | conversation, user | end s | VAD end re ref, ms | next speech after, s | "

@@ -6,6 +6,7 @@ import math
 import time
 
 import numpy as np
+from _eot_fit import FEATURES, LAMBDA, auc
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -186,8 +187,6 @@ def report(runs, fold, all_cfg, base, datasets, rows, cpu, per_ds, heard, grid,
 
 def fit_lines(fits, fold_fit) -> list[str]:
     """The fitted cue combination's weights and bias per held-out dataset."""
-    from _eot_fit import FEATURES, LAMBDA
-
     out = ["## The fitted cue combination (held out by dataset)", "",
            "`prosync turn_end_prob, fitted cues` rows: the cue term of the hazard is a ridge "
            f"logistic regression (penalty {LAMBDA}) of SHIFT on the seven cue measures as "
@@ -207,13 +206,6 @@ def _point(r) -> str:
     return f"{r['fi']}/{r['n_hold']} | {r['answered']}/{r['n_shift']} | {med}"
 
 
-def _family(policy: str) -> str:
-    for key in ("Silero", "Smart Turn", "prosync VAD", "fitted cues", "turn_end_prob", "old"):
-        if key in policy:
-            return key
-    return policy
-
-
 def curve_lines(rows_all, rows_heard) -> list[str]:
     """Every policy's operating point on all events and on the events Silero heard."""
     heard = {r["policy"]: r for r in rows_heard}
@@ -227,6 +219,11 @@ def curve_lines(rows_all, rows_heard) -> list[str]:
     for r in rows_all:
         out.append(f"| {r['policy']} | {_point(r)} | {_point(heard[r['policy']])} |")
     return out + [""]
+
+
+def _pt(r) -> str:
+    """An operating point in prose: ``3/15, 20/24, 840 ms``."""
+    return _point(r).replace(" | ", ", ") + " ms"
 
 
 def _meeting(rows, ref) -> list[dict]:
@@ -250,8 +247,8 @@ def _meets(rows, ref) -> str:
     for fam, pts in by.items():
         lo, hi = pts[0], pts[-1]
         span = lo[0] if lo is hi else f"{lo[0]} .. {hi[0]}"
-        out.append(f"`{fam}`" + (f" at {span}" if span else "") + f" ({_point(lo[1]).replace(' | ', ', ')} ms"
-                   + ("" if lo is hi else f" .. {_point(hi[1]).replace(' | ', ', ')} ms") + ")")
+        out.append(f"`{fam}`" + (f" at {span}" if span else "") + f" ({_pt(lo[1])}"
+                   + ("" if lo is hi else f" .. {_pt(hi[1])}") + ")")
     return "; ".join(out)
 
 
@@ -281,12 +278,12 @@ def equal_footing(runs, heard_runs, rows_all, rows_heard) -> list[str]:
         "turns would score the same; a policy that hears every turn meets the first target on "
         "all events only by interrupting fewer of the HOLDs it hears than Silero does of the "
         f"HOLDs it hears, by the factor {h['HOLD']}/{n['HOLD']}.", "",
-        f"* All events, Silero 0.8 ({_point(sil_a).replace(' | ', ', ')} ms): met by "
+        f"* All events, Silero 0.8 ({_pt(sil_a)}): met by "
         f"{_meets(rows_all, sil_a)}.",
         f"* On equal footing (only the events Silero heard; Silero 0.8: "
-        f"{_point(sil_h).replace(' | ', ', ')} ms): met by {_meets(rows_heard, sil_h)}.",
-        f"* Smart Turn on the heard events: {_point(st_h).replace(' | ', ', ')} ms (all events: "
-        f"{_point(st_a).replace(' | ', ', ')} ms); prosync points with no more false "
+        f"{_pt(sil_h)}): met by {_meets(rows_heard, sil_h)}.",
+        f"* Smart Turn on the heard events: {_pt(st_h)} (all events: "
+        f"{_pt(st_a)}); prosync points with no more false "
         f"interruptions and no higher latency there: {_meets(rows_heard, st_h)}.",
         "",
     ]
@@ -309,9 +306,6 @@ def reading(base, rows, heard, held) -> list[str]:
     extra = (a[eq[-1]["policy"]]["fi"] - ship["fi"], eq[-1]["fi"] - ship_h["fi"]) if eq else (0, 0)
     quick = [r for r in rows if "no cues" in r["policy"] and r["med_ms"] < 1500]
     least = min(quick, key=lambda r: r["answered"]) if quick else None
-
-    def p(r):
-        return _point(r).replace(" | ", ", ") + " ms"
 
     return [
         "## Reading", "",
@@ -338,16 +332,16 @@ def reading(base, rows, heard, held) -> list[str]:
         "nor rule out a cue worth about 0.6. The fitted rows' trade-off curve is no better "
         "than the curve without cues, so the defaults stay (cue_weight 0).",
         f"* **The operating point.** The shipped defaults (no cues, threshold "
-        f"{base.threshold}): all events {p(ship)}; Silero 0.8 {p(sil)}. Without cues the "
+        f"{base.threshold}): all events {_pt(ship)}; Silero 0.8 {_pt(sil)}. Without cues the "
         "probability is a per-user calibrated silence timer; its curve and the plain timer's "
         "lie together (\"Trade-off curves\").",
         f"* **Silero's lead on all events is deafness** (\"Equal footing\"): it heard about "
         "half the user turns, HOLDs and SHIFTs alike, and a turn it did not hear is neither "
         "interrupted nor answered. On the events it heard, Silero 0.8 gives "
-        f"{p(sil_h)} and the shipped defaults {p(ship_h)}: equal false interruptions, "
+        f"{_pt(sil_h)} and the shipped defaults {_pt(ship_h)}: equal false interruptions, "
         f"{ship_h['med_ms'] - sil_h['med_ms']:+.0f} ms of median latency"
         + (f"; thresholds {eq[0]['policy'].rpartition('>= ')[2]} .. "
-           f"{eq[-1]['policy'].rpartition('>= ')[2]} meet it on both axes ({p(eq[-1])} at the "
+           f"{eq[-1]['policy'].rpartition('>= ')[2]} meet it on both axes ({_pt(eq[-1])} at the "
            "highest), a deployment's choice: the project's objective (interruptions at 2 s "
            f"each) prefers waiting longer, and of the {extra[0]} more HOLDs that threshold "
            f"interrupts on all events {extra[0] - extra[1]} are turns Silero did not hear."
@@ -358,21 +352,13 @@ def reading(base, rows, heard, held) -> list[str]:
         f"* **Smart Turn knows something prosync does not.** On the events Silero's VAD heard it "
         f"interrupts {st_h['fi']}/{st_h['n_hold']} HOLDs at a median {st_h['med_ms']:.0f} ms"
         + (f"; prosync's plain timer needs {tim['policy'].rpartition('>= ')[2]} for as few "
-           f"({p(tim)})." if tim else "; no prosync point interrupts as few.")
+           f"({_pt(tim)})." if tim else "; no prosync point interrupts as few.")
         + " That target is not met."
         + (f" Hand-overs answered: every point of the no-cue curve with a median latency "
            f"under 1.5 s answers at least {least['answered']}/{least['n_shift']} "
            f"(Silero 0.8 {sil['answered']}/{sil['n_shift']})." if least else ""),
         "",
     ]
-
-
-def _auc(x: np.ndarray, y: np.ndarray) -> float:
-    """P(a SHIFT's value > a HOLD's), ties half (0.5 = no information)."""
-    a, b = x[y], x[~y]
-    if not a.size or not b.size:
-        return math.nan
-    return float(np.mean((a[:, None] > b[None, :]) + 0.5 * (a[:, None] == b[None, :])))
 
 
 def diagnosis(runs, cfg, heard) -> list[str]:
@@ -399,7 +385,7 @@ def diagnosis(runs, cfg, heard) -> list[str]:
     hold, shift = nxt[~y], nxt[y]
     hb = {r["policy"]: r for r in heard}
     sil, tim = hb["Silero VAD, stop 0.8 s"], hb["prosync VAD, silence >= 0.8 s"]
-    aucs = ", ".join(f"{n.removeprefix('cue_')} {_auc(cues[:, i], y):.2f}"
+    aucs = ", ".join(f"{n.removeprefix('cue_')} {auc(cues[:, i], y):.2f}"
                      for i, n in enumerate(CUE_NAMES))
     return [
         "## Diagnosis: why the new signal is no better than a silence timer here",
@@ -424,7 +410,7 @@ def diagnosis(runs, cfg, heard) -> list[str]:
         "false-interruption rate on all events comes from the HOLD turns it does not hear.",
         f"* **The cues do not separate pauses from ends on these events.** AUC of each 0..1 "
         f"cue (SHIFT above HOLD; 0.5 = no information): {aucs}; their sum "
-        f"{_auc(cues.sum(axis=1), y):.2f}. The cue audit above checks what each measures: "
+        f"{auc(cues.sum(axis=1), y):.2f}. The cue audit above checks what each measures: "
         "after its fixes the raw measures and their z-scores against the user's own ends reach "
         "0.6-0.7 in the direction opposite to Gravano & Hirschberg for level, intensity and "
         "lengthening (hand-overs here end higher, less decayed, longer), every interval but "
@@ -473,9 +459,6 @@ def advice_lines(rows, heard, per_ds, detail) -> list[str]:
     moved = sum(len(set(np.round(x, 3)) ^ set(np.round(y, 3))) // 2 for x, y in zip(
         detail["gap"]["fires"], detail["hesitation"]["fires"], strict=True))
 
-    def p(r):
-        return _point(r).replace(" | ", ", ") + " ms"
-
     out = ["## Replies at prosync's advice (what an agent following the docs does)", "",
            "`prosync advice`: in each silence of the user the first frame where `turn_end` has "
            "fired and the silence has reached the advised `reply_delay_ms` of that moment "
@@ -493,7 +476,7 @@ def advice_lines(rows, heard, per_ds, detail) -> list[str]:
             "|---|" + "---|" * 4]
     for ds, rs in per_ds.items():
         d = {r["policy"]: r for r in rs}
-        out.append(f"| {ds} | " + " | ".join(p(d[k]) for k in peers + [gap_h, hes_h]) + " |")
+        out.append(f"| {ds} | " + " | ".join(_pt(d[k]) for k in peers + [gap_h, hes_h]) + " |")
     out += [
         "",
         f"* **The hesitation lengthening does not earn its cost once `turn_end` gates the "
@@ -502,9 +485,9 @@ def advice_lines(rows, heard, per_ds, detail) -> list[str]:
         f" replies with the hesitation rule and {binds('gap', 'lat_delay_all')} with the "
         f"user's median gap ({moved} replies move); at the events' replies "
         f"{binds('hesitation', 'lat_delay')} and {binds('gap', 'lat_delay')}: held out "
-        f"{p(a[hes_h])} with it, {p(a[gap_h])} without; shipped {p(a[hes])} and {p(a[gap])}; "
-        f"on the events Silero heard {p(b[hes_h])} and {p(b[gap_h])} held out, {p(b[hes])} "
-        f"and {p(b[gap])} shipped. `turn_end` crosses later than either "
+        f"{_pt(a[hes_h])} with it, {_pt(a[gap_h])} without; shipped {_pt(a[hes])} and {_pt(a[gap])}; "
+        f"on the events Silero heard {_pt(b[hes_h])} and {_pt(b[gap_h])} held out, {_pt(b[hes])} "
+        f"and {_pt(b[gap])} shipped. `turn_end` crosses later than either "
         "delay here (the users' gaps in these conversations are short, the users' pauses "
         "long), so the delay only sets the reply's time once the user's own gap is longer "
         "than the end-of-turn wait, as in `python examples/agent_loop.py` once `turn_end` has "
@@ -512,14 +495,14 @@ def advice_lines(rows, heard, per_ds, detail) -> list[str]:
         "against the user's own gaps of 475 ms (12 replies, 4 barge-ins), and without it "
         "640 ms against 525 ms (12 replies, 4 barge-ins; the later replies 0-140 ms sooner, "
         "the first four set by `turn_end`, 860 to 640 ms). Alone (no "
-        f"`turn_end`, the old rule) the lengthening did cut false interruptions: {p(a[old_h])} "
-        f"with it, {p(a[old_g])} without; an agent that waits for `turn_end` no longer needs "
+        f"`turn_end`, the old rule) the lengthening did cut false interruptions: {_pt(a[old_h])} "
+        f"with it, {_pt(a[old_g])} without; an agent that waits for `turn_end` no longer needs "
         "it. So `reply_delay_ms` is now the user's median gap (250 ms until three of their "
         "floor transfers are known) and `hesitation` is reported only.",
         f"* **Against the peers**, replies at prosync's advice are `turn_end`'s figures: all "
-        f"events {p(a[gap])} (shipped), Silero 0.8 {p(a[peers[0]])}, Smart Turn "
-        f"{p(a[peers[1]])}; on the events Silero heard {p(b[gap])}, Silero 0.8 "
-        f"{p(b[peers[0]])}, Smart Turn {p(b[peers[1]])}.",
+        f"events {_pt(a[gap])} (shipped), Silero 0.8 {_pt(a[peers[0]])}, Smart Turn "
+        f"{_pt(a[peers[1]])}; on the events Silero heard {_pt(b[gap])}, Silero 0.8 "
+        f"{_pt(b[peers[0]])}, Smart Turn {_pt(b[peers[1]])}.",
         "",
     ]
     return out

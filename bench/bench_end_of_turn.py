@@ -230,16 +230,17 @@ def timer_fires(log, speech_raw, delay_s: float) -> list:
     return out
 
 
-def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds, terms=None) -> dict:
-    """Fire times of the new signal for each threshold, recomputed from the logged silences
-    exactly as EndOfTurnTracker computes them (same cues, same pause calibration); with
-    ``terms`` (one per logged silence) the cue term is ``cfg.cue_weight * terms[i]`` instead
-    of the weighted cue sum (the bench's fitted cue combination, ``_eot_fit.py``)."""
-    out = {th: [] for th in thresholds}
-    ends = [round(entry[0] / HOP_S) for entry in log]
+def silence_curves(log, speech_raw, cfg: EndOfTurnConfig, terms=None):
+    """Per logged silence ``(e, t, p)``: its start (s), the times into it (s, each frame's end
+    up to the user's next raw speech or the horizon) and ``turn_end_prob`` there, recomputed
+    exactly as EndOfTurnTracker computes it (same cues, same pause calibration); with ``terms``
+    (one per logged silence) the cue term is ``cfg.cue_weight * terms[i]`` instead of the
+    weighted cue sum (the bench's fitted cue combination, ``_eot_fit.py``). Silences the user
+    broke at once are skipped."""
     steps = np.arange(1, int(round(cfg.horizon_s / HOP_S)) + 1) * HOP_S
     plain = replace(cfg, cue_weight=0.0)
-    for i, ((e, cues, n_p, s_lp, n_end, *_), k) in enumerate(zip(log, ends, strict=True)):
+    for i, (e, cues, n_p, s_lp, n_end, *_) in enumerate(log):
+        k = round(e / HOP_S)
         nxt = np.flatnonzero(speech_raw[k:k + steps.size])
         m = int(nxt[0]) if nxt.size else steps.size
         if m == 0:
@@ -249,7 +250,13 @@ def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds, terms=None) -> 
             z = silence_logit(cfg, t, cues, n_p, s_lp, n_end)
         else:
             z = silence_logit(plain, t, cues, n_p, s_lp, n_end) + cfg.cue_weight * terms[i]
-        p = 1.0 / (1.0 + np.exp(-z))
+        yield e, t, 1.0 / (1.0 + np.exp(-z))
+
+
+def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds, terms=None) -> dict:
+    """Fire times of the new signal for each threshold (:func:`silence_curves`)."""
+    out = {th: [] for th in thresholds}
+    for e, t, p in silence_curves(log, speech_raw, cfg, terms):
         for th in thresholds:
             hit = np.flatnonzero(p >= th)
             if hit.size:
@@ -267,16 +274,8 @@ def advice_fires(log, speech_raw, cfg: EndOfTurnConfig, advised, variant: str,
     latency, advised delay)`` (s) per fire."""
     col = DELAYS.index(variant) + 1
     t_adv, d_adv = advised[:, 0], advised[:, col] / 1000.0
-    steps = np.arange(1, int(round(cfg.horizon_s / HOP_S)) + 1) * HOP_S
     out = []
-    for e, cues, n_p, s_lp, n_end, *_ in log:
-        k = round(e / HOP_S)
-        nxt = np.flatnonzero(speech_raw[k:k + steps.size])
-        m = int(nxt[0]) if nxt.size else steps.size
-        if m == 0:
-            continue
-        t = steps[:m]
-        p = 1.0 / (1.0 + np.exp(-silence_logit(cfg, t, cues, n_p, s_lp, n_end)))
+    for e, t, p in silence_curves(log, speech_raw, cfg):
         d = d_adv[np.maximum(np.searchsorted(t_adv, e + t, side="right") - 1, 0)]
         ok = np.flatnonzero((p >= cfg.threshold) & (t >= d - 1e-9))
         if ok.size:

@@ -66,6 +66,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -165,8 +166,6 @@ CONFIG = None  # --set overrides (None: the defaults)
 
 def config_with(sets):
     """The default Config with ``section.field=value`` overrides."""
-    from dataclasses import replace
-
     cfg = prosync.Config()
     for item in sets:
         key, val = item.split("=")
@@ -382,6 +381,12 @@ def ms(x):
     return f"{x * 1000:.0f}" if x == x else "-"
 
 
+def med_p90(err) -> str:
+    """Median / p90 of the |errors| (ms), "-" without any."""
+    fe = np.abs(err)
+    return f"{ms(float(np.median(fe)))} / {ms(float(np.percentile(fe, 90)))}" if fe.size else "-"
+
+
 def summary_row(s):
     fe = np.abs(s["fto_err"])
     rec = s["n_match"] / max(1, s["n_truth"])
@@ -419,8 +424,6 @@ VARIANTS = (
 
 
 def variant_cut(delta: dict) -> Cut:
-    from dataclasses import replace
-
     base = planted.CUT
     return replace(base, **{k: (getattr(base, k) + v if isinstance(v, float) else v)
                             for k, v in delta.items()})
@@ -449,9 +452,7 @@ def ambiguity_lines(dialogues: dict, truth: dict) -> list[str]:
     for vname, _ in VARIANTS:
         cells = []
         for n in names:
-            fe = np.abs(per[(vname, n)]["fto_err"])
-            cells.append(f"{ms(float(np.median(fe)))} / {ms(float(np.percentile(fe, 90)))}"
-                         if fe.size else "-")
+            cells.append(med_p90(per[(vname, n)]["fto_err"]))
         lines.append(f"| {vname} | " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -483,9 +484,7 @@ def against_variants_lines(dialogues: dict, outputs: dict, conds, systems) -> li
             for vname in truths:
                 sc = merge([score(ev[(vname, d.name)], outputs[(g, cond, sysname, d.name)])
                             for d in dialogues[g]])
-                fe = np.abs(sc["fto_err"])
-                cells.append(f"{ms(float(np.median(fe)))} / {ms(float(np.percentile(fe, 90)))}"
-                             if fe.size else "-")
+                cells.append(med_p90(sc["fto_err"]))
             name = f"**{sysname}**" if sysname == "prosync" else sysname
             lines.append(f"| {cond} | {name} | " + " | ".join(cells) + " |")
     return lines + [""]
@@ -578,8 +577,6 @@ def main(argv=None) -> None:
     global CONFIG
     CONFIG = config_with(args.set) if args.set else None
     if args.cut:
-        from dataclasses import replace
-
         planted.CUT = replace(planted.CUT, **{k: type(getattr(planted.CUT, k))(
             v == "True" if isinstance(getattr(planted.CUT, k), bool) else v)
             for k, v in (c.split("=") for c in args.cut)})

@@ -236,7 +236,7 @@ class EndOfTurnTracker:
     # -------------------------------------------------------------------- cues
     def _recent(self, end: int) -> dict:
         """The last ``RING`` frames before frame ``end`` (copies of the history: the cues may
-        be measured a push later), as :func:`~prosync.engine.turn_cues.cue_values` reads them."""
+        be measured a push later), as :func:`~prosync.engine.turn_cues.cue_measures` reads them."""
         lo, hi = max(self._h0, end - RING) - self._h0, end - self._h0
         u = self._hbuf[lo:hi]
         return {"f0": u["f0_hz"].astype(np.float64), "en": u["energy_db"].astype(np.float64),

@@ -20,7 +20,7 @@ measurable), :data:`MEASURE_NAMES`:
 * ``other_share``: the other channel's speech share in the last second of the user's IPU (read
   only up to the end of the user's speech, never during the silence being judged).
 
-:func:`cue_values` maps them to seven soft counts 0..1 (:data:`CUE_NAMES`), each in the
+:func:`cue_scores` maps them to seven soft counts 0..1 (:data:`CUE_NAMES`), each in the
 direction G&H report as turn-yielding: ``cue_f0_move`` |final movement| in quarters of the
 speaker's F0 range (a fall or a high rise; a plateau scores 0); ``cue_f0_low`` a final level
 below the median in halves of the range; ``cue_energy`` a 12 dB decay = 1; ``cue_voicing`` the

@@ -314,12 +314,11 @@ def run_corpus(root, out, *, manifest=None, workers=None, dask=None, report=Fals
 
     from prosync.corpus_workers import run_dask, run_pool
     from prosync.engine.config import SyncConfig
-    from prosync.streams.atomic import write_json
+    from prosync.streams.atomic import output_folder, write_json
 
     SyncConfig.preset(preset)  # an unknown name fails before anything is scored
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     specs = discover(root, manifest)
     clean_unfinished(out, specs)
     todo = [s for s in specs if not done(out, s.session)]

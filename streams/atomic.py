@@ -14,7 +14,20 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["AtomicFile", "atomic_path", "fsync_dir", "write_json", "write_text"]
+__all__ = ["AtomicFile", "atomic_path", "fsync_dir", "output_folder", "write_json", "write_text"]
+
+
+def output_folder(path: str | Path) -> Path:
+    """Make the output folder ``path`` (and its parents) if missing; a file there is a user error
+    saying so (``mkdir`` said 'File exists')."""
+    from ..engine.errors import ProsyncError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ProsyncError(f"{path}: is a file, not a folder: give a folder for the outputs (it "
+                           "is made if missing)")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def fsync_dir(path: Path) -> None:

@@ -32,7 +32,7 @@ import soundfile as sf
 from ..engine.errors import ProsyncError
 from ..engine.schema import metadata
 from .arrow import TABLES, update_batches
-from .atomic import write_json
+from .atomic import output_folder, write_json
 from .parquet import TableSink
 from .sink import Sink
 
@@ -207,8 +207,7 @@ class Recorder(Sink):
     def __init__(self, folder, speakers, rate: int, one_file: bool, segment_s: float = 60.0,
                  batch_s: float = 0.25, extra_md=None):
         super().__init__()
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = output_folder(folder)
         self.speakers = tuple(speakers)
         mdir = self.folder / "metrics"
         clash = [p.name for p in self.folder.iterdir()

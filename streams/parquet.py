@@ -10,11 +10,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..engine.errors import ProsyncError
 from ..engine.schema import metadata
 from ..engine.session import Update
 from .arrow import TABLES, update_batches
-from .atomic import AtomicFile, fsync_dir, write_json  # noqa: F401 - fsync_dir: re-exported
+from .atomic import AtomicFile, fsync_dir, output_folder, write_json  # noqa: F401 - fsync_dir: re-exported
 from .sink import Sink
 
 
@@ -72,11 +71,7 @@ class SessionWriter(Sink):
 
     def __init__(self, out_dir: Path, extra_md=None):
         super().__init__()
-        self.out_dir = Path(out_dir)
-        if self.out_dir.exists() and not self.out_dir.is_dir():
-            raise ProsyncError(f"{self.out_dir}: is a file, not a folder: give a folder for the "
-                               "outputs (it is made if missing)")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.out_dir = output_folder(out_dir)
         #: Every table and ``summary.json`` are in place (closed without an error).
         self.finished = False
         self.tables = {t: TableSink(self.out_dir / f"{t}.parquet", schema, t, extra_md)

@@ -21,14 +21,27 @@ def _one_line(capsys) -> str:
     return err[0]
 
 
-def test_out_that_is_a_file_is_named_as_such(stereo, tmp_path, capsys):
+@pytest.mark.parametrize("cmd", ["score", "corpus"])
+def test_out_that_is_a_file_is_named_as_such(cmd, stereo, tmp_path, capsys):
     """``-o`` naming an existing file said 'File exists: check the path and its permissions'."""
     f = tmp_path / "results.txt"
     f.write_text("notes\n")
-    assert main(["score", str(stereo), "-o", str(f), "--quiet"]) == 2
+    src = str(stereo) if cmd == "score" else str(stereo.parent)
+    assert main([cmd, src, "-o", str(f), "--quiet"]) == 2
     line = _one_line(capsys)
     assert f"{f}: is a file, not a folder" in line
     assert f.read_text() == "notes\n"
+
+
+def test_a_recording_into_a_file_is_named_as_such(tmp_path):
+    """``prosync live --record FILE`` met the same 'File exists'."""
+    from prosync.engine.errors import ProsyncError
+    from prosync.streams.journal import Recorder
+
+    f = tmp_path / "session1"
+    f.write_text("")
+    with pytest.raises(ProsyncError, match="is a file, not a folder"):
+        Recorder(f, ("a", "b"), 16000, one_file=True)
 
 
 def test_speakers_named_twice_is_said_as_the_flag(stereo, tmp_path, capsys):

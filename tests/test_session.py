@@ -66,6 +66,27 @@ def test_block_size_invariance_with_resampling():
     assert norm(ev) == norm(exp_ev)
 
 
+
+@pytest.mark.parametrize("lookback", [0.1, 0.0])
+def test_ipu_events_come_out_turn_lookahead_s_after_their_end(lookback):
+    """An IPU is final once ``ipu_bridge_s`` of silence followed it and ``onset_lookback_s``
+    more (a run may be dated back that far): ``Session.turn_lookahead_s``, within a frame."""
+    from prosync.engine.config import Config, TurnConfig
+
+    a, b, _ = dialogue()
+    s = Session(config=Config(turns=TurnConfig(onset_lookback_s=lookback)))
+    assert s.turn_lookahead_s == pytest.approx(0.18 + lookback)
+    joined, delays = 0, []
+    for i in range(0, len(a), 160):
+        s.push(0, a[i:i + 160])
+        u = s.push(1, b[i:i + 160])
+        joined += len(u.frames.get("a", ()))
+        delays += [joined * 0.01 - e.end_s for e in u.events if e.kind == "ipu"]
+    s.close()
+    assert len(delays) >= 3
+    assert min(delays) >= s.turn_lookahead_s - 1e-6
+    assert max(delays) <= s.turn_lookahead_s + 0.01 + 1e-6
+
 def test_frame_count_and_times():
     x = harmonic(150, 1.234)
     out, _ = run(Session(["solo"]), [x], [1000])
