@@ -58,8 +58,9 @@ class VadConfig:
     floor_window_s: float = 3.0
     #: Fluctuating noise (real room tone) peaks far above its floor: speech also has to clear
     #: this quantile of the same non-speech frames, by ``peak_on_db`` to start and by
-    #: ``peak_off_db`` to go on; a voiced frame counts as a voice (``turns.min_voiced_s``, the
-    #: speech level) only ``peak_on_db`` over it.
+    #: ``peak_off_db`` to go on; the speech level learns only from voiced frames ``peak_on_db``
+    #: over it, and those count as a voice (``turns.min_voiced_s``) once also in the upper half
+    #: of the range from the floor to that level (dB).
     peak_quantile: float = 0.9
     peak_on_db: float = 3.0
     peak_off_db: float = 0.0
@@ -139,8 +140,9 @@ class TurnConfig:
     stretch_bridge_s: float = 0.1
     #: An IPU (after bridging) shorter than this is not one: stray frames are dropped.
     min_ipu_s: float = 0.08
-    #: An IPU needs this much voiced speech clear of the noise's peaks (``vad.peak_on_db`` over
-    #: ``vad.peak_quantile``): breaths, noise bursts and voiced-sounding noise are dropped.
+    #: An IPU needs this much evidence of a voice (the VAD's ``speech_evidence``: voiced speech
+    #: ``vad.peak_on_db`` over the ``vad.peak_quantile`` of the noise, in the upper half of the
+    #: floor..speech level range): breaths, noise bursts and voiced-sounding noise are dropped.
     min_voiced_s: float = 0.03
     #: An IPU starts where the energy first rose over the background before the VAD's onset, at
     #: most this much earlier (bookkeeping on frames already seen: speech is not detected later,

@@ -228,7 +228,8 @@ def turn_events_from_segments(segments: Mapping[str, Sequence[tuple[float, float
 class TurnTracker:
     """Streaming turn tracker on 10 ms speech flags of one or two speakers.
 
-    Causal with bounded delay: an IPU is emitted once ``ipu_bridge_s`` of silence followed it;
+    Causal with bounded delay: an IPU is emitted once ``ipu_bridge_s`` of silence followed it,
+    and ``onset_lookback_s`` more (a next run may be dated back that far);
     a joint silence is classified once the next IPU has started (and the previous speaker's IPU
     is final); an overlap once it is known who holds the floor after it. Memory is bounded: only
     undecided IPUs, not yet consumed edges and the current joint state are kept.
