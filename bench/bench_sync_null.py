@@ -5,10 +5,11 @@ interacted.
 
 Null sets (``bench/sync_data.py`` builds the speakers' series once, through ``prosync.Session``):
 
-* **real, shifted**: the real two-party recordings in ``../shared/data`` (CANDOR ``shift.wav``,
-  the phone call and the AMI excerpts split by their RTTMs) put end to end (about 8 minutes);
-  the second speakers' series are circularly shifted by 30 s or more against the first's, and cut
-  into 90 s sessions. Each voice keeps its own dynamics and the speech/silence structure of a
+* **real, shifted**: the real two-party recordings in ``../shared/data`` (CANDOR ``shift`` and
+  ``hold``, the phone call and all 12 AMI excerpts split by their RTTMs, a second pair of
+  speakers where there is one) put end to end (about 9 minutes); one side's series circularly
+  shifted by 30 s or more against the other's (each side in turn), and cut into 100 s sessions.
+  Each voice keeps its own dynamics and the speech/silence structure of a
   real conversation; the pairing in time is broken.
 * **pseudo, turn-taking**: dialogues of two different people (FDA, ARCTIC, NOIZEUS
   clean) laid out in alternating turns. Their F0, energy and rate never interacted; their voice
@@ -28,11 +29,14 @@ the other sessions of the set, p < 0.05; and Cohen's d of the set); TAMA (Kousid
 directions), each with its textbook p (TAMA: r at lag 0 with the usual t test) and with the
 calibrated p that ``summary.json`` now reports (``engine/entrain_null.py``).
 
-Intervals: 95 % Wilson. Windows overlap, so a window rate's interval is computed on its
-effective number of independent windows, windows x step / (window + 2 lag) (the share of a
-window's reach that is new); the sessions of one set share recordings (the real set is
-about 5 minutes of two-party speech shifted 15 ways; each pseudo-dialogue is shifted 3 ways),
-so even the session-level intervals are narrower than the data can support.
+Intervals: 95 % Wilson on an effective number of units that accounts for their dependence
+(:class:`Tally`): units are grouped in clusters that share audio (the real set: the unshifted
+side's 100 s, each met by 9 shifts of the other side; a pseudo-dialogue and its shifted
+copies; a session's windows), and the effective number is ``p(1 - p) / Var(p)`` with the
+variance taken from the spread of the clusters' hits, never more than the units nor fewer
+than the clusters (the clusters alone when nothing was hit). The real set is every real
+conversation in ``../shared/data`` (about 9 minutes of two-party speech), used both ways
+round.
 
 Writes ``bench/results/sync_null.md`` (``--quick``: fewer sessions, not written).
 """
@@ -89,6 +93,37 @@ def rate_cell(k: int, n: int) -> str:
     return f"{100 * k / n:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}] ({k}/{n})"
 
 
+class Tally:
+    """Hits per cluster of dependent units (sessions cut from the same audio, windows of one
+    session): the rate with a 95 % Wilson interval on the effective number of units,
+    ``p(1 - p) / Var(p)`` with ``Var(p)`` from the spread of the clusters' hits (the ratio
+    estimator's cluster variance), between the number of clusters and of units; with no hit
+    (no spread to measure) the clusters count as single units."""
+
+    def __init__(self):
+        self.c: dict = {}
+
+    def add(self, cluster, k, n=1) -> None:
+        v = self.c.setdefault(cluster, [0, 0])
+        v[0] += int(k)
+        v[1] += int(n)
+
+    def cell(self) -> str:
+        k = np.array([v[0] for v in self.c.values()], float)
+        n = np.array([v[1] for v in self.c.values()], float)
+        K, N, C = k.sum(), n.sum(), int(np.sum(n > 0))
+        if N == 0:
+            return "n/a"
+        p = K / N
+        var = C / max(C - 1, 1) * np.sum((k - p * n) ** 2) / N ** 2
+        n_eff = p * (1 - p) / var if var > 0 else C
+        n_eff = float(min(N, max(C, n_eff)))
+        lo, hi = wilson(p * n_eff, n_eff)
+        lo, hi = max(lo, 0.0), min(hi, 1.0)
+        return (f"{100 * p:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}] ({int(K)}/{int(N)}; "
+                f"{C} clusters, n_eff {n_eff:.0f})")
+
+
 # ---------------------------------------------------------------------------- null sessions
 
 
@@ -113,26 +148,32 @@ def _cut(a, b, ipus, t0_s, t1_s, name):
             "duration_s": t1_s - t0_s, "name": name}
 
 
-def real_shifted(recs, offsets_s):
-    """The real recordings end to end; b circularly shifted by each offset; 100 s sessions."""
-    a = {f: np.concatenate([r["series"]["a"][f] for r in recs]) for f in FEATURES}
-    b = {f: np.concatenate([r["series"]["b"][f] for r in recs]) for f in FEATURES}
-    for k, d in (("a", a), ("b", b)):
-        d.update({"raw_" + f: np.concatenate([r["series"][k + "_raw"][f] for r in recs]) for f in RAW})
-    ipus, t = [], 0.0
-    for r in recs:
-        ipus += [IPU(u.speaker, u.start_s + t, u.end_s + t, u.features) for u in r["ipus"]]
-        t += r["duration_s"]
-    n = len(a["vad"])
-    total = n / RATE
+def real_shifted(recs, offsets_s, both=True):
+    """The real recordings end to end; one side circularly shifted by each offset; 100 s
+    sessions. ``both``: each side in turn the shifted one (the second speaker of a session);
+    a session's cluster is the unshifted side's 100 s of audio."""
     out = []
-    for d in offsets_s:
-        k = int(round(d * RATE))
-        bs = {f: np.roll(v, k) for f, v in b.items()}
-        ip = [u for u in ipus if u.speaker == "a"] + _shift_ipus(
-            [u for u in ipus if u.speaker == "b"], d, total)
-        for s0 in range(0, int(total) - SEG_S + 1, SEG_S):
-            out.append(dict(_cut(a, bs, ip, s0, s0 + SEG_S, f"real+{d:g}s@{s0}"), src=s0))
+    for fixed, moved in (("a", "b"), ("b", "a"))[:2 if both else 1]:
+        a = {f: np.concatenate([r["series"][fixed][f] for r in recs]) for f in FEATURES}
+        b = {f: np.concatenate([r["series"][moved][f] for r in recs]) for f in FEATURES}
+        for k, d in ((fixed, a), (moved, b)):
+            d.update({"raw_" + f: np.concatenate([r["series"][k + "_raw"][f] for r in recs])
+                      for f in RAW})
+        ipus, t = [], 0.0
+        for r in recs:
+            ipus += [IPU({fixed: "a", moved: "b"}[u.speaker], u.start_s + t, u.end_s + t,
+                         u.features) for u in r["ipus"] if u.speaker in ("a", "b")]
+            t += r["duration_s"]
+        n = len(a["vad"])
+        total = n / RATE
+        for d in offsets_s:
+            k = int(round(d * RATE))
+            bs = {f: np.roll(v, k) for f, v in b.items()}
+            ip = [u for u in ipus if u.speaker == "a"] + _shift_ipus(
+                [u for u in ipus if u.speaker == "b"], d, total)
+            for s0 in range(0, int(total) - SEG_S + 1, SEG_S):
+                out.append(dict(_cut(a, bs, ip, s0, s0 + SEG_S, f"real{fixed}+{d:g}s@{s0}"),
+                                src=f"{fixed}@{s0}"))
     return out
 
 
@@ -193,24 +234,24 @@ def session_decisions(tr, rows, cfg):
 
 
 def session_only(sessions, cfg, seconds):
-    """feature -> [significant, tested] of the engine's session test on the first ``seconds``
-    of each session (no window rows)."""
+    """feature -> :class:`Tally` of the engine's session test (p < 0.05) on the first
+    ``seconds`` of each session (no window rows)."""
     n = int(seconds * RATE)
-    out = {f: [0, 0] for f in FEATURES}
+    out = {f: Tally() for f in FEATURES}
     for s in sessions:
         for f in FEATURES:
             raw = [s[k][f][:n] if f in s[k] else None for k in ("a_raw", "b_raw")]
             p = session_test(s["a"][f][:n], s["b"][f][:n], cfg, feature=f, raw1=raw[0],
                              raw2=raw[1]).p
             if math.isfinite(p):
-                out[f][0] += p < 0.05
-                out[f][1] += 1
+                out[f].add(s["src"], p < 0.05)
     return out
 
 
 def pseudo_p(sessions, feature):
-    """Per session: rank p of its grand average among its pseudo-dyads with the other sessions
-    of the set (its a with their b, their a with its b; at most 24 others)."""
+    """(rank p per session, its cluster), Cohen's d: a session's grand average among its
+    pseudo-dyads with the other sessions of the set (its a with their b, their a with its b;
+    at most 24 others)."""
     ga = {}
 
     def g(i, j):
@@ -223,7 +264,7 @@ def pseudo_p(sessions, feature):
                 ga[i, j] = math.nan
         return ga[i, j]
 
-    ps, reals, pseudo = [], [], []
+    ps, src, reals, pseudo = [], [], [], []
     m = len(sessions)
     rng = np.random.default_rng(3)
     for i in range(m):
@@ -238,7 +279,8 @@ def pseudo_p(sessions, feature):
         reals.append(real)
         pseudo += list(null)
         ps.append((1 + np.sum(null >= real)) / (1 + len(null)))
-    return np.array(ps), cohens_d(reals, pseudo)
+        src.append(sessions[i]["src"])
+    return (np.array(ps), src), cohens_d(reals, pseudo)
 
 
 def tama_ps(sess, feature):
@@ -275,34 +317,22 @@ def lh_ps(sess):
     return out
 
 
-def span_cell(k: int, n: int, f: float) -> str:
-    """A window rate with its interval on ``n * f`` effective units (windows overlap: ``f`` =
-    step / (window + 2 lag), the share of a window's reach that is new)."""
-    if n == 0:
-        return "n/a"
-    lo, hi = wilson(k * f, n * f)
-    return f"{100 * k / n:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}] ({k}/{n})"
-
-
 def evaluate(name, sessions, cfg, features, lines):
     t0 = time.perf_counter()
-    win = {f: [0, 0] for f in features}
-    ses = {f: [0, 0] for f in features}
-    old = {f: [0, 0] for f in features}
-    naive = {f: [0, 0] for f in features}
+    win = {f: Tally() for f in features}
+    ses = {f: Tally() for f in features}
+    old = {f: Tally() for f in features}
+    naive = {f: Tally() for f in features}
     for s in sessions:
         tr, rows = window_rows(s, cfg)
         dec = session_decisions(tr, rows, cfg)
         for f in features:
             p, po, pn, z = dec[f]
-            win[f][0] += int(np.sum(z > 1.96))
-            win[f][1] += len(z)
+            win[f].add(s["src"], np.sum(z > 1.96), len(z))
             for c, v in ((ses, p), (old, po), (naive, pn)):
                 if math.isfinite(v):
-                    c[f][0] += v < 0.05
-                    c[f][1] += 1
+                    c[f].add(s["src"], v < 0.05)
     pseudo = {f: pseudo_p(sessions, f) for f in features}
-    eff = cfg.step_s / (cfg.window_s + 2 * cfg.lag_s)
     lines += [f"### {name}: {len(sessions)} sessions of "
               f"{np.median([s['duration_s'] for s in sessions]):.0f} s\n",
               "| feature | window z > 1.96 (nominal 2.5 %) | session test p < 0.05 | "
@@ -311,25 +341,23 @@ def evaluate(name, sessions, cfg, features, lines):
               "| pseudo-dyad Cohen's d |",
               "|---|---|---|---|---|---|---:|"]
     for f in features:
-        pp, d = pseudo[f]
-        lines.append(f"| {f} | {span_cell(*win[f], eff)} | {rate_cell(*ses[f])} | "
-                     f"{rate_cell(*old[f])} | "
-                     f"{rate_cell(*naive[f])} | {rate_cell(int(np.sum(pp < 0.05)), len(pp))} | "
-                     f"{d:+.2f} |")
+        (pp, src), d = pseudo[f]
+        pd = Tally()
+        for v, c in zip(pp, src, strict=True):
+            pd.add(c, v < 0.05)
+        lines.append(f"| {f} | {win[f].cell()} | {ses[f].cell()} | {old[f].cell()} | "
+                     f"{naive[f].cell()} | {pd.cell()} | {d:+.2f} |")
     lines.append("")
-    tam = {(f, k): [0, 0] for f in TAMA_FEATURES for k in ("textbook", "calibrated")}
+    tam = {(f, k): Tally() for f in TAMA_FEATURES for k in ("textbook", "calibrated")}
     lh: dict = {}
     for s in sessions:
         for f in TAMA_FEATURES:
             for k, p in zip(("textbook", "calibrated"), tama_ps(s, f), strict=True):
                 if math.isfinite(p):
-                    tam[f, k][0] += p < 0.05
-                    tam[f, k][1] += 1
+                    tam[f, k].add(s["src"], p < 0.05)
         for k, p in lh_ps(s).items():
             if math.isfinite(p):
-                c = lh.setdefault((k[0], k[1], k[3]), [0, 0])
-                c[0] += p < 0.05
-                c[1] += 1
+                lh.setdefault((k[0], k[1], k[3]), Tally()).add(s["src"], p < 0.05)
     for kind, what in (("textbook", "textbook p (t tests: exchanges and frames as independent)"),
                        ("calibrated", "calibrated p (summary.json: shift surrogates, "
                         "`engine/entrain_null.py`)")):
@@ -338,9 +366,9 @@ def evaluate(name, sessions, cfg, features, lines):
                   "L&H convergence p < 0.05 | L&H synchrony p < 0.05 |",
                   "|---|---|---|---|---|"]
         for f in TAMA_FEATURES:
-            cells = [rate_cell(*lh.get((f, m, kind), [0, 0]))
+            cells = [lh.get((f, m, kind), Tally()).cell()
                      for m in ("proximity", "convergence", "synchrony")]
-            lines.append(f"| {f} | {rate_cell(*tam[f, kind])} | " + " | ".join(cells) + " |")
+            lines.append(f"| {f} | {tam[f, kind].cell()} | " + " | ".join(cells) + " |")
         lines.append("")
     print("\n".join(lines[-(len(features) + 2 * len(TAMA_FEATURES) + 15):]),
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -353,7 +381,7 @@ def evaluate_short(name, sets, cfg, seconds, lines):
               "|---|---:|" + "---|" * len(FEATURES)]
     for sname, ss in sets:
         res = session_only(ss, cfg, seconds)
-        lines.append(f"| {sname} | {len(ss)} | " + " | ".join(rate_cell(*res[f]) for f in FEATURES)
+        lines.append(f"| {sname} | {len(ss)} | " + " | ".join(res[f].cell() for f in FEATURES)
                      + " |")
     lines.append("")
     print("\n".join(lines[-(len(sets) + 4):]), flush=True)
@@ -362,7 +390,7 @@ def evaluate_short(name, sets, cfg, seconds, lines):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer sessions; nothing written")
-    ap.add_argument("--pseudo", type=int, default=24, help="pseudo-dialogues (default 24)")
+    ap.add_argument("--pseudo", type=int, default=36, help="pseudo-dialogues (default 36)")
     args = ap.parse_args(argv)
     root = shared_data()
     t0 = time.perf_counter()
@@ -374,10 +402,10 @@ def main(argv=None) -> int:
     cfg = SyncConfig()
     # most AMI excerpts last exactly 30 s: offsets far from multiples of 30 s, so that no
     # excerpt's start (baseline warm-up, leading silence) lines up with another's
-    offs = [30 * k + d for k in range(1, 6) for d in (8, 15, 22)] if not args.quick else [45, 135]
+    offs = [38, 52, 68, 82, 98, 112, 128, 142, 158] if not args.quick else [45, 135]
     real = real_shifted(recs, offs)
     pas = pseudo_as_is(pds)
-    psh = pseudo_shifted(pds, [60, 120, 180] if not args.quick else [90])
+    psh = pseudo_shifted(pds, [60, 150] if not args.quick else [90])
     lines = [
         "# Synchrony under the null: false-positive rates on real speech "
         "(`python bench/bench_sync_null.py`)\n",
@@ -385,17 +413,21 @@ def main(argv=None) -> int:
         f"{cfg.step_s:g} s, 10 Hz series). Window rows come from `SynchronyTracker` fed with each "
         "session's series; session tests from the engine's session-level statistic "
         f"({'present' if hasattr(SynchronyTracker, 'session_test') else 'absent: n/a'}). "
-        "Pseudo-dyads use the same settings with a 1 s step. Intervals: 95 % Wilson.\n",
+        "Pseudo-dyads use the same settings with a 1 s step. Intervals: 95 % Wilson on the "
+        "effective number of units given their clusters (sessions sharing audio; a session's "
+        "windows): *n_eff* in each cell.\n",
         f"Engine: `{_sync.__name__}`; {len(recs)} real recordings, {len(pds)} pseudo-dialogues "
         "of 240 s.\n",
     ]
-    evaluate("real conversations, second speaker shifted by " + ", ".join(f"{o}" for o in offs)
-             + " s", real, cfg, FEATURES, lines)
+    evaluate("real conversations, one side shifted by " + ", ".join(f"{o}" for o in offs)
+             + " s (each side in turn)", real, cfg, FEATURES, lines)
     evaluate("pseudo-dialogues, turn-taking as laid out (voice activity coupled by the layout)",
              pas, cfg, FEATURES, lines)
     evaluate("pseudo-dialogues, second side shifted", psh, cfg, FEATURES, lines)
     evaluate("research preset (30 s windows, ±5 s, 10 s step): pseudo-dialogues, second side "
              "shifted", psh, SyncConfig.preset("research"), FEATURES, lines)
+    evaluate("research preset: pseudo-dialogues, turn-taking as laid out", pas,
+             SyncConfig.preset("research"), FEATURES, lines)
     evaluate_short("live preset, short sessions (held out: the 96 s minimum was set on the real "
                    "conversations last round)", [("pseudo-dialogues, second side shifted", psh),
                                                  ("pseudo-dialogues as laid out", pas)],

@@ -74,7 +74,7 @@ TESTS = {
 #: (feature, intended r, lag s); the first is the null
 CONDS = [("f0", 0.0, 0.0), ("f0", 0.3, 0.5), ("f0", 0.3, 2.0), ("f0", 0.3, -2.0),
          ("f0", 0.2, 1.0), ("f0", 0.1, 1.0), ("energy", 0.3, 1.0)]
-#: ``--weak``: the weak strengths again with a better first guess
+#: ``--weak``: the weak strengths alone
 WEAK = [CONDS[0], ("f0", 0.2, 1.0), ("f0", 0.1, 1.0)]
 
 
@@ -266,8 +266,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="3 dialogues of 2 min; nothing written")
     ap.add_argument("--dialogues", type=int, default=12)
     ap.add_argument("--weak", action="store_true",
-                    help="the null and F0 r = 0.2 and 0.1 only, the first guess at twice the "
-                         "target; writes bench/results/sync_power_weak.md")
+                    help="the null and F0 r = 0.2 and 0.1 only; writes "
+                         "bench/results/sync_power_weak.md")
     ap.add_argument("--conditions", type=int, default=len(CONDS),
                     help="the first N conditions only (development); nothing written")
     args = ap.parse_args(argv)
@@ -294,24 +294,32 @@ def main(argv=None) -> int:
             return voices[p], voices[q]
         lay = dialogue_layout(pools[p], pools[q], seconds, rng)
         dias.append((vs, (p, q, k), lay, int(rng.integers(1 << 31))))
-    results, planted = {}, {}
+    results, planted, null_r = {}, {}, {}
     for c in conds:
         kind, target, lag_s = c
-        # strength defined on the engine's series: a first rendering at the intended r on the
-        # frames, then the frames' beta scaled by target / (mean r the engine measured)
-        # the first guess: twice the target on the frames (the engine reached about half the
-        # frames' r; a weak first guess is lost in the null's spread and the scaling overshoots)
-        rho = min(0.9, 2 * target) if args.weak else target
+        # strength defined on the engine's series, above what the same dialogues give with
+        # nothing planted (their r at that lag, from the turn-taking and the voices alone: a
+        # scaling that ignored it overshot r = 0.1 to 0.19-0.22): a first rendering at twice the
+        # target on the frames (the engine reaches about half the frames' r; a weak first guess
+        # is lost in the null's spread), then the frames' beta scaled by target / (mean r the
+        # engine measured - the null's), once more if that missed by over a quarter
+        rho = min(0.9, 2 * target)
         if target > 0:
-            first = [render_run(d[0], d[1], d[2], seconds, d[3], (kind, rho, lag_s)) for d in dias]
-            m1 = float(np.nanmean([s["r_engine"] for s in first]))
-            beta = rho / math.sqrt(1 - rho * rho) * target / max(m1, 0.02)
-            rho = beta / math.sqrt(1 + beta * beta)
+            m0 = float(np.nanmean([engine_r(s, kind, lag_s) for s in results[conds[0]]]))
+            null_r[c] = m0
+            beta = rho / math.sqrt(1 - rho * rho)
+            for _ in range(2):
+                runs = [render_run(d[0], d[1], d[2], seconds, d[3], (kind, rho, lag_s)) for d in dias]
+                m1 = float(np.nanmean([s["r_engine"] for s in runs])) - m0
+                if abs(m1 - target) <= 0.25 * target:
+                    break
+                beta = beta * target / max(m1, 0.02)
+                rho = beta / math.sqrt(1 + beta * beta)
         planted[c] = rho
         results[c] = [render_run(d[0], d[1], d[2], seconds, d[3], (kind, rho, lag_s)) for d in dias]
         print(f"{c}: frames r {rho:.2f}, engine r "
-              f"{np.nanmean([s['r_engine'] for s in results[c]]):.2f} at "
-              f"{time.perf_counter() - t0:.0f} s", flush=True)
+              f"{np.nanmean([s['r_engine'] for s in results[c]]):.2f} "
+              f"(null {null_r.get(c, math.nan):+.2f}) at {time.perf_counter() - t0:.0f} s", flush=True)
     lines = ["# Power on real voices with planted coupling (`python bench/bench_sync_power.py`)\n",
              f"{n_d} pseudo-dialogues of {seconds / 60:g} min (two different real people each, "
              "turns as in a conversation); the follower resynthesised by WORLD with its F0 (or "
@@ -322,9 +330,11 @@ def main(argv=None) -> int:
              "speaker-relative semitones or dB) over the whole session at the planted lag, on "
              "the pairs the session test reads (the follower's own values against the leader's, "
              "held or not; *on every pair*: all complete pairs). The "
-             "follower's frames are moved by a first guess (r on the frames = the target) and "
-             "then scaled by target / (mean r the engine measured on that rendering); the r "
-             "reached (mean ± sd over dialogues) and the r planted on the frames are given. In "
+             "follower's frames are moved by a first guess (r on the frames = twice the target), "
+             "then scaled by target / (mean r the engine measured - the mean r of the same "
+             "dialogues with nothing planted, at that lag), once more when that missed the target "
+             "by over a quarter; the r reached (mean ± sd over dialogues), the unplanted r and the "
+             "r planted on the frames are given. In "
              "turn-taking the engine's series hold each speaker's last level through the other's "
              "turn and the binning, the baselines and the tracker add their own noise, so the "
              "frames need more than the engine's r. The null is the same resynthesis with nothing "
@@ -349,7 +359,8 @@ def main(argv=None) -> int:
         ra = np.nanmean([s["r_all_pairs"] for s in results[c]])
         title = ("null (WORLD resynthesis, nothing moved)" if c[1] == 0 else
                  f"{c[0]} coupling at lag {c[2]:+g} s: r {c[1]:g} on the engine's series "
-                 f"(reached {np.nanmean(re):.2f} ± {np.nanstd(re):.2f}; on every pair "
+                 f"(reached {np.nanmean(re):.2f} ± {np.nanstd(re):.2f}, the same dialogues with "
+                 f"nothing planted {null_r[c]:+.2f}; on every pair "
                  f"{ra:.2f}; planted on the frames {planted[c]:.2f}, reached there {rf:.2f})")
         lines += [f"### {title}\n", "| test | " + " | ".join(f"{L / 60:g} min" for L in lengths)
                   + " |", "|---|" + "---|" * len(lengths)]
@@ -388,7 +399,8 @@ def main(argv=None) -> int:
         cells = [shortest({L: pvals[t, c, L] for L in lengths}, lengths) for t in TESTS]
         cells.append(shortest({L: rmea[c, L] for L in lengths}, lengths))
         re = np.nanmean([s["r_engine"] for s in results[c]])
-        lines.append(f"| {c[0]}, target r = {c[1]:g}, lag {c[2]:+g} s | {re:.2f} | "
+        lines.append(f"| {c[0]}, target r = {c[1]:g}, lag {c[2]:+g} s | {re:.2f} "
+                     f"(nothing planted {null_r[c]:+.2f}) | "
                      + " | ".join(cells) + " |")
     pmin = 1 / (2 * (n_d - 1) + 1)
     lines.append(NOTE.format(n=n_d, pmin=pmin, tail=NOTE_FLOOR if pmin >= 0.05 else NOTE_OK))

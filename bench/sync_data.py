@@ -1,9 +1,10 @@
 """Real speech for the synchrony null and power benches: conversations split per speaker and
 pseudo-dialogues of single-speaker recordings, turned into prosync's per-speaker series once.
 
-* Real conversations: CANDOR ``shift.wav`` (one speaker per channel), the phone call and every AMI
-  excerpt split by their RTTMs (the two most talkative speakers; each speaker's channel is the
-  mono mix with everything outside their turns set to zero, overlaps in both).
+* Real conversations: CANDOR ``shift.wav`` and ``hold.wav`` (one speaker per channel), the phone
+  call and all 12 AMI excerpts split by their RTTMs (each speaker's channel is the mono mix with
+  everything outside their turns set to zero, overlaps in both; the two most talkative speakers,
+  and the next two as a second pair where the third talks at least 3 s).
 * Pseudo-dialogues: sentences of two different people (FDA rl/sb, CMU ARCTIC jmk/ksp, NOIZEUS
   clean sp01-05, ..., sp26-30 taken as six speakers, each keeping only the sentences of one
   voice: :func:`one_voice`; SpEAR's TIMIT originals are many people and no longer used) laid
@@ -37,7 +38,7 @@ CACHE = Path.home() / ".cache" / "prosync" / "bench_sync"
 #: Engine modules that make the tests and reports, not the series and IPUs: left out of the
 #: cache key (binning and the hold are ``native/series.py`` and ``engine/speaker.py``).
 NOT_SERIES = ("surrogate.py", "synchrony.py", "summary.py", "entrain_null.py", "config.py",
-              "warm.py")
+              "warm.py", "session_sync.py", "pseudo.py")
 SR = 16000
 BLOCK = 1600
 
@@ -53,15 +54,23 @@ def read_rttm(path: Path) -> dict[str, dict[str, list[tuple[float, float]]]]:
     return out
 
 
-def split_by_turns(x: np.ndarray, sr: int, turns: dict) -> list[np.ndarray] | None:
-    """The two busiest speakers' streams (:func:`bench_sync.split_by_rttm`), or None when the
-    second talks under 3 s."""
-    from bench_sync import split_by_rttm
-
-    names, chans = split_by_rttm(x, sr, turns)
-    if len(names) < 2 or sum(e - s for s, e in turns[names[1]]) < 3.0:
-        return None
-    return chans
+def split_by_turns(x: np.ndarray, sr: int, turns: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every speaker's stream (the mix with everything outside their RTTM turns set to zero,
+    overlaps in both), busiest first, paired off: (1st, 2nd), then (3rd, 4th) when the third
+    talks at least 3 s (the fourth may be silent). No speaker's audio is in two pairs."""
+    names = sorted(turns, key=lambda k: -sum(e - s for s, e in turns[k]))
+    chans = []
+    for name in names:
+        m = np.zeros(len(x), bool)
+        for s, e in turns[name]:
+            m[int(s * sr):int(e * sr)] = True
+        chans.append(np.where(m, x, 0.0).astype(np.float32))
+    while len(chans) < 4:
+        chans.append(np.zeros(len(x), np.float32))
+    pairs = [(chans[0], chans[1])]
+    if len(names) >= 3 and sum(e - s for s, e in turns[names[2]]) >= 3.0:
+        pairs.append((chans[2], chans[3]))
+    return pairs
 
 
 def _load(path: Path) -> np.ndarray:
@@ -71,13 +80,17 @@ def _load(path: Path) -> np.ndarray:
 
 
 def real_conversations(root: Path) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
-    """(name, speaker a, speaker b, two_mics) of every real two-party stretch in ``root``."""
+    """(name, speaker a, speaker b, two_mics) of every real conversation in ``root``: CANDOR
+    ``shift`` and ``hold`` (one speaker per channel), the phone call and all 12 AMI excerpts
+    split by their RTTMs (:func:`split_by_turns`: a second pair of speakers where there is
+    one)."""
     recs = []
-    x, sr = sf.read(str(root / "candor_mmvap_stereo" / "shift.wav"), dtype="float32")
-    recs.append(("candor_shift", x[:, 0].copy(), x[:, 1].copy(), True))
+    for clip in ("shift", "hold"):
+        x, sr = sf.read(str(root / "candor_mmvap_stereo" / f"{clip}.wav"), dtype="float32")
+        recs.append((f"candor_{clip}", x[:, 0].copy(), x[:, 1].copy(), True))
     x = _load(root / "pyannote_sample_phonecall" / "sample.wav")
     ab = split_by_turns(x, SR, read_rttm(root / "pyannote_sample_phonecall" / "sample.rttm")["sample"])
-    recs.append(("phone", ab[0], ab[1], False))
+    recs.append(("phone", ab[0][0], ab[0][1], False))
     ami = root / "ami_pyannote_debug"
     turns = {}
     for f in sorted(ami.glob("*.rttm")):
@@ -85,9 +98,8 @@ def real_conversations(root: Path) -> list[tuple[str, np.ndarray, np.ndarray, bo
     for uri in sorted(turns):
         if not (ami / f"{uri}.wav").exists():
             continue
-        ab = split_by_turns(_load(ami / f"{uri}.wav"), SR, turns[uri])
-        if ab is not None:
-            recs.append((f"ami_{uri}", ab[0], ab[1], False))
+        for k, (a, b) in enumerate(split_by_turns(_load(ami / f"{uri}.wav"), SR, turns[uri])):
+            recs.append((f"ami_{uri}" + ("" if k == 0 else f"_pair{k + 1}"), a, b, False))
     return recs
 
 

@@ -169,9 +169,10 @@ class SyncConfig:
     window_s: float = 8.0
     lag_s: float = 2.0
     step_s: float = 0.5
-    #: Time-shift surrogates in each feature's pool for the window p-value and z.
+    #: Surrogates in each feature's pool for the window p-value and z.
     surrogates: int = 99
-    #: Recent history the window surrogates are drawn from (s).
+    #: Recent history the window surrogates are drawn from (s; at least the last 5 minutes,
+    #: ``synchrony.UTTERANCE_HISTORY_S``).
     history_s: float = 60.0
     #: Circular shifts of the second speaker for the session-level test.
     session_surrogates: int = 99

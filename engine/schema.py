@@ -164,9 +164,10 @@ SYNCHRONY = Table("synchrony", "one row per feature per completed window", (
     _c("z", "float64", "", "normal quantile of p (z > 1.96 is p < 0.025); null when p is"),
     _c("n_valid", "int32", "", "complete pairs in the window at lag 0", nullable=False),
     _c("p", "float64", "", "rank p-value of the window's peak |r| over lags among the "
-       "feature's last 99 time-shift surrogates (one voice's window against the other voice "
-       "earlier in the session); one window, not a session-level test; null until about 22 s "
-       "of history (live)"),
+       "feature's last 99 surrogates that keep both voices' timing (f0, energy, rate: one "
+       "voice's utterances rotated over their slots; vad, and until each voice has 13 "
+       "utterances: one voice's window against the other voice earlier in the session); one "
+       "window, not a session-level test; null until about 22 s of history (live)"),
 ))
 
 SERIES = Table("series", "one row per speaker per 100 ms bin: the speaker-relative series "

@@ -19,9 +19,10 @@ without the spurious negative correlation a held utterance-final value would giv
 correlations per completed window. Per row we report ``r_lag0``, the Boker et al. (2002) peak
 (smoothed |r| profile, first local maximum outward from lag 0 that reaches half the window's
 largest |r|: ``lag_s`` and the signed ``r_peak``), and ``z``: the window's peak |r| ranked among
-time-shift surrogates of the same session (the window of one voice against the other voice at
-another time), as the normal quantile of that rank p-value, so ``z > 1.96`` is ``p < 0.025``
-(see :class:`SynchronyTracker`). :meth:`SynchronyTracker.session_test` gives the session-level
+surrogates of the same session that keep both voices' timing (one voice's utterances rotated
+over their own slots; voice activity: the other voice at another time), as the normal quantile
+of that rank p-value, so ``z > 1.96`` is ``p < 0.025`` (see :class:`SynchronyTracker`).
+:meth:`SynchronyTracker.session_test` gives the session-level
 test: the whole session's lagged correlation against surrogates of the second voice that keep
 both voices' timing (:func:`session_test`). **Positive lag: the second speaker follows the
 first.** Synchrony is reported, never a target: the therapy evidence on "more synchrony" is mixed.
@@ -36,9 +37,9 @@ from statistics import NormalDist
 import numpy as np
 
 from ..native.series import bin_features, peak_of_abs
-from ..native.surrogate import pool_p, shift_surrogates
+from ..native.surrogate import pool_p, shift_surrogates, utterance_surrogates
 from .config import HOP_S, SyncConfig
-from .session_sync import RUN_BRIDGE_S, SessionSync, session_test
+from .session_sync import MIN_ROTATION, RUN_BRIDGE_S, SessionSync, session_test
 from .wcc import StreamingWcc
 
 FEATURES = ("f0", "energy", "rate", "vad")
@@ -59,14 +60,29 @@ MIN_SURROGATES = 39
 #: Surrogates added per bin to the pool of the feature whose turn it is (twice that while the
 #: pool fills): with 4 features in rotation each pool gains one per bin on average.
 REFRESH = 4
+#: The window surrogates of f0, energy and rate rotate each speaker's utterances (runs of
+#: values, gaps up to ``RUN_BRIDGE_S`` joined) over their own slots, with the contents of this
+#: much of the session so far (s; or ``history_s`` when longer): enough utterances for many
+#: distinct rotations (bench/bench_sync_null.py).
+UTTERANCE_HISTORY_S = 300.0
+#: Fewest utterances of each speaker in that span for rotating them: ``MIN_SURROGATES + 1``
+#: distinct rotations between the two (forward and back to front, at least ``MIN_ROTATION``
+#: away), so that a window beating them all is rare enough (a speaker's 13 utterances alone
+#: give 20 distinct values: a window beats them all 1 time in 21 and got p = 0.01). Before
+#: that (about the first minute or two of a conversation), time shifts.
+WINDOW_MIN_RUNS = 2 * MIN_ROTATION - 1 + (MIN_SURROGATES + 1) // 4
 _PROBIT = NormalDist().inv_cdf
-#: Presets whose window p-value held its nominal rate on the null sets of real speech (live:
-#: 2.3-3.7 % of windows at nominal 2.5 % on shifted real conversations and pseudo-dialogues,
-#: bench/results/sync_null.md). Elsewhere (research: 4.3-5.5 %; custom settings: never
-#: measured) no window is called significant: read the session test.
+#: Presets whose window p-value held its nominal rate on the null sets of real speech (live,
+#: utterance rotations: 0.9-3.3 % of windows at nominal 2.5 % on shifted real conversations
+#: and on pseudo-dialogues shifted or with their turn-taking, bench/results/sync_null.md).
+#: Elsewhere (research: 2.8-5.1 % on shifted pseudo-dialogues, energy and rate over; custom
+#: settings: never measured) no window is called significant: read the session test.
 WINDOW_P_CALIBRATED = frozenset({"live"})
-WINDOW_P_NOTE = ("window p-values are not calibrated for these settings (research preset: "
-                 "4-6 % of windows below 0.025 on speakers who never met): read the session test")
+WINDOW_P_NOTE = ("window p-values are not calibrated for these settings (research preset: up "
+                 "to 5 % of windows below 0.025 on speakers who never met): read the session "
+                 "test")
+
+
 @dataclass(frozen=True)
 class SyncRow:
     t_s: float            # when the row became final (end of the window's forward lag reach)
@@ -84,11 +100,19 @@ class SynchronyTracker:
     """Bins joined frames of two speakers into feature series and updates synchrony.
 
     Significance (``SyncRow.z``, ``SyncRow.p``): the window's peak |r| over all lags ranked
-    among a pool of the feature's last ``cfg.surrogates`` (99) surrogate peaks. A surrogate
-    pairs the latest window (``window_s + lag_s``) of one speaker's series with a chunk of the
-    other speaker's series from earlier in the recent history (``history_s``), at least one
-    such chunk away from the real alignment: each voice keeps its own autocorrelation and
-    speech/silence structure, only their timing is broken (a pseudo-dyad within the session).
+    among a pool of the feature's last ``cfg.surrogates`` (99) surrogate peaks. For f0,
+    energy and rate a surrogate keeps the latest window (``window_s + lag_s``) of one speaker
+    and rotates the other's utterances (runs of values) over their own slots, with the
+    contents of the last ``UTTERANCE_HISTORY_S`` (5 min) of the session
+    (:func:`~prosync.native.surrogate.utterance_surrogates`): both voices keep their timing,
+    so the turn-taking, which alone lines up the rise and fall of the utterances, is in the
+    surrogates as in the real window, and only which utterance sits where moves. Time shifts
+    (the window of one speaker against a chunk of the other from earlier, at least one chunk
+    away) broke the turn-taking: on pseudo-dialogues of people who never met 0.0-0.4 % of
+    windows reached p < 0.025 (too few), and the research preset's 120 s history gave
+    4-6 % (too many; bench/results/sync_null.md). Voice activity, whose coupling is the
+    timing, keeps the time shifts (over the same 5 minutes). Until a speaker has
+    ``WINDOW_MIN_RUNS`` utterances in that span, time shifts stand in.
     ``p = (1 + #{pool >= peak}) / (1 + n)``, ``z`` its normal quantile (``z > 1.96`` is
     ``p < 0.025``; with 99 surrogates z is at most 2.33). The pools are refreshed bin by bin,
     one feature per bin in rotation (``REFRESH`` surrogates), so the cost is spread evenly
@@ -120,6 +144,10 @@ class SynchronyTracker:
         self._len = self.hist_len  # starts with hist_len missing samples "before the session"
         self._n = 0
         self._scr = np.empty((4, self.chunk))
+        self.content_len = max(self.hist_len, int(round(UTTERANCE_HISTORY_S * cfg.rate_hz)))
+        self._runs = np.empty((4, self.content_len), np.int64)
+        self._sur = np.empty((2, self.content_len))
+        self.hold_bins = int(round(cfg.hold_s * cfg.rate_hz))
         self.pool_size = int(cfg.surrogates)
         self._pool = {f: np.full(self.pool_size, np.nan) for f in FEATURES}
         self._pool_pos = dict.fromkeys(FEATURES, 0)
@@ -297,9 +325,19 @@ class SynchronyTracker:
         if h.shape[1] < self.chunk + self.sep:
             return
         k = REFRESH if self._pool_n[f] >= self.pool_size else 2 * REFRESH
-        self._pool_pos[f] = shift_surrogates(h[0], h[1], self.win, self.lag, self.sep, k,
-                                             self._rng[f], self._scr, self._pool[f],
-                                             self._pool_pos[f])
+        n = min(e, self.content_len)
+        al = self._all
+        if i < 3:  # f0, energy, rate: each speaker's utterances rotated over their slots
+            self._pool_pos[f] = utterance_surrogates(
+                al[i, 0, e - n:e], al[i, 1, e - n:e], al[4 + i, 0, e - n:e], al[4 + i, 1, e - n:e],
+                self.win, self.lag, self.sep, self.hold_bins, self.bridge, MIN_ROTATION,
+                WINDOW_MIN_RUNS, k,
+                self._rng[f], self._scr, self._runs, self._sur, self._pool[f],
+                self._pool_pos[f])
+        else:  # voice activity, whose coupling is the timing: time shifts, over the same span
+            self._pool_pos[f] = shift_surrogates(al[i, 0, e - n:e], al[i, 1, e - n:e], self.win,
+                                                 self.lag, self.sep, k, self._rng[f], self._scr,
+                                                 self._pool[f], self._pool_pos[f])
         self._pool_n[f] = min(self.pool_size, self._pool_n[f] + k)
 
     def _row(self, i, ws, r, first) -> SyncRow:

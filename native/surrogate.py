@@ -96,6 +96,28 @@ def _peak_masked(X, MX, Y, MY, RX, RY, win, lag):
 
 
 @jit
+def _shift_one(h1, h2, win, lag, n_pos, state, X, MX, Y, MY):
+    """One time-shift surrogate peak (see :func:`shift_surrogates`)."""
+    H = h1.shape[0]
+    c = win + lag
+    p = rand_below(state, n_pos)
+    if rand_below(state, 2) == 0:
+        RX = _prep(h1, H - c, c, X, MX)
+        RY = _prep(h2, p, c, Y, MY)
+    else:
+        RX = _prep(h1, p, c, X, MX)
+        RY = _prep(h2, H - c, c, Y, MY)
+    nx = 0.0
+    ny = 0.0
+    for t in range(c):
+        nx += MX[t]
+        ny += MY[t]
+    if 2.0 * (c - nx) > c or 2.0 * (c - ny) > c:  # the rows' rule: more than half missing
+        return np.nan
+    return _peak_masked(X, MX, Y, MY, RX, RY, win, lag)
+
+
+@jit
 def shift_surrogates(h1, h2, win, lag, sep, k, state, scr, pool, pos):
     """Put ``k`` time-shift surrogate peaks into the ring ``pool`` from ``pos``; return the next
     position (``pos`` unchanged when the history is too short for one).
@@ -113,27 +135,8 @@ def shift_surrogates(h1, h2, win, lag, sep, k, state, scr, pool, pos):
     if n_pos < 1:
         return pos
     m = pool.shape[0]
-    X = scr[0]
-    MX = scr[1]
-    Y = scr[2]
-    MY = scr[3]
     for _ in range(k):
-        p = rand_below(state, n_pos)
-        if rand_below(state, 2) == 0:
-            RX = _prep(h1, H - c, c, X, MX)
-            RY = _prep(h2, p, c, Y, MY)
-        else:
-            RX = _prep(h1, p, c, X, MX)
-            RY = _prep(h2, H - c, c, Y, MY)
-        nx = 0.0
-        ny = 0.0
-        for t in range(c):
-            nx += MX[t]
-            ny += MY[t]
-        if 2.0 * (c - nx) > c or 2.0 * (c - ny) > c:  # the rows' rule: more than half missing
-            pool[pos] = np.nan
-        else:
-            pool[pos] = _peak_masked(X, MX, Y, MY, RX, RY, win, lag)
+        pool[pos] = _shift_one(h1, h2, win, lag, n_pos, state, scr[0], scr[1], scr[2], scr[3])
         pos = (pos + 1) % m
     return pos
 
@@ -344,6 +347,41 @@ def rotate_runs(raw, starts, ends, nrun, k, reverse, out):
 
 
 @jit
+def _reflect(u, n):
+    """``u`` mirrored into ``[0, n)`` (…, 1, 0, 1, …, n - 1, n - 2, …)."""
+    if n == 1:
+        return 0
+    p = 2 * n - 2
+    u = u % p
+    if u < 0:
+        u += p
+    return u if u < n else p - u
+
+
+@jit
+def splice_runs(raw, starts, ends, nrun, k, reverse, out):
+    """:func:`rotate_runs` keeping the content's own tempo: slot ``i`` (length ``ni``) gets run
+    ``(i + k) % nrun``'s values (length ``nj``) at their own rate, its first half from the
+    content's start and its second half ending at the content's end (a longer content loses
+    its middle, a shorter one is extended by mirroring it), back to front when ``reverse``.
+    The onset and the end of every utterance stay at its slot's edges and its syllabic rhythm
+    is not stretched (a stretched or squeezed rhythm correlates less with the partner's over
+    lags than the real one: energy windows 10 % at nominal 2.5 % on shifted pseudo-dialogues)."""
+    for t in range(raw.shape[0]):
+        out[t] = np.nan
+    for i in range(nrun):
+        j = (i + k) % nrun
+        ni = ends[i] - starts[i]
+        nj = ends[j] - starts[j]
+        h = ni - ni // 2
+        for t in range(ni):
+            u = _reflect(t, nj) if t < h else _reflect(nj - ni + t, nj)
+            if reverse:
+                u = nj - 1 - u
+            out[starts[i] + t] = raw[starts[j] + u]
+
+
+@jit
 def pooled_profiles(a, b, own_a, own_b, lag, shifts, prof, cnt):
     """Whole-session lagged correlation of ``a`` against ``b`` circularly shifted, per shift.
 
@@ -404,3 +442,92 @@ def pooled_profiles(a, b, own_a, own_b, lag, shifts, prof, cnt):
                     r = (sxy - sx * sy / n) / np.sqrt(vx * vy)
                     r = min(1.0, max(-1.0, r))
             prof[k, L + lag] = r
+
+
+@jit
+def utterance_surrogates(h1, h2, r1, r2, win, lag, sep, hb, bridge, min_rot, min_runs, k, state,
+                         scr, runs, sur, pool, pos):
+    """Put ``k`` utterance surrogate peaks into the ring ``pool`` from ``pos``; return the next
+    position.
+
+    ``h1``, ``h2``: the last ``H`` samples of both speakers' held series, ``r1``, ``r2`` the same
+    before the hold; the window under test is their last ``c = win + lag`` samples. Each
+    surrogate draws (SplitMix64 ``state``) a speaker, a rotation ``m`` in
+    ``[min_rot, nrun - min_rot]`` and a direction;
+    each of that speaker's run slots (gaps of at most ``bridge`` joined) whose values or hold
+    reach the window gets the content of the run ``m`` runs later, forward or back to front,
+    at its own tempo (the mapping of :func:`splice_runs`; an utterance still going on at the
+    end gets a content's start); the result is held again (:func:`hold_runs`, ``hb``) and the
+    window's peak |r| over lags taken against the other speaker's real window. Both
+    speakers' timing, hence the turn-taking, is kept exactly, and consecutive utterances stay
+    in order (a speaker's rate carries over from one to the next); only which utterance sits
+    where moves. The caller passes a history long enough for many distinct rotations (a 60 s
+    history's 5-15 utterances repeat in a pool of 99, and a window beating all ~20 distinct
+    values got p = 0.01: 7-10 % of windows at nominal 2.5 %). While either speaker has fewer
+    than ``min_runs`` runs (early in a session, or series without pauses) a time-shift surrogate
+    instead (:func:`shift_surrogates`, ``sep``; none while the history is shorter than
+    ``c + sep``). NaN when a chunk is more than half missing.
+    ``scr``: scratch (4, >= c); ``runs``: (4, >= H) int64; ``sur``: (2, >= H).
+    """
+    H = h1.shape[0]
+    c = win + lag
+    m = pool.shape[0]
+    n1 = find_runs(r1, bridge, runs[0], runs[1])
+    n2 = find_runs(r2, bridge, runs[2], runs[3])
+    X = scr[0]
+    MX = scr[1]
+    Y = scr[2]
+    MY = scr[3]
+    for _ in range(k):
+        side = rand_below(state, 2)
+        nrun = n2 if side == 0 else n1
+        if n1 < min_runs or n2 < min_runs:
+            if H - c - sep >= 0:
+                pool[pos] = _shift_one(h1, h2, win, lag, H - c - sep + 1, state, X, MX, Y, MY)
+                pos = (pos + 1) % m
+            continue
+        raw = r2 if side == 0 else r1
+        st = runs[2] if side == 0 else runs[0]
+        en = runs[3] if side == 0 else runs[1]
+        # the first slot whose values or hold reach the window
+        i0 = nrun
+        for i in range(nrun):
+            if en[i] + hb >= H - c:
+                i0 = i
+                break
+        t0 = st[i0] if i0 < nrun else H - c
+        out = sur[0, t0:H]
+        held = sur[1, t0:H]
+        for t in range(H - t0):
+            out[t] = np.nan
+        rot = min_rot + rand_below(state, nrun - 2 * min_rot + 1)
+        rev = rand_below(state, 2) == 1
+        for i in range(i0, nrun):
+            j = (i + rot) % nrun
+            ni = en[i] - st[i]
+            nj = en[j] - st[j]
+            # an utterance still going on at the end of the history gets a content's start only
+            h = ni if en[i] + bridge >= H else ni - ni // 2
+            for t in range(ni):
+                u = _reflect(t, nj) if t < h else _reflect(nj - ni + t, nj)
+                if rev:
+                    u = nj - 1 - u
+                out[st[i] - t0 + t] = raw[st[j] + u]
+        hold_runs(out, hb, bridge, held)
+        if side == 0:
+            RX = _prep(h1, H - c, c, X, MX)
+            RY = _prep(held, H - t0 - c, c, Y, MY)
+        else:
+            RX = _prep(held, H - t0 - c, c, X, MX)
+            RY = _prep(h2, H - c, c, Y, MY)
+        nx = 0.0
+        ny = 0.0
+        for t in range(c):
+            nx += MX[t]
+            ny += MY[t]
+        if 2.0 * (c - nx) > c or 2.0 * (c - ny) > c:  # the rows' rule: more than half missing
+            pool[pos] = np.nan
+        else:
+            pool[pos] = _peak_masked(X, MX, Y, MY, RX, RY, win, lag)
+        pos = (pos + 1) % m
+    return pos

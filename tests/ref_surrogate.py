@@ -51,15 +51,17 @@ def shift_surrogates(h1, h2, win, lag, sep, k, state: list[int]) -> list[float]:
     n_pos = H - c - sep + 1
     if n_pos < 1:
         return []
-    out = []
-    for _ in range(k):
-        p = splitmix_below(state, n_pos)
-        a0, b0 = (H - c, p) if splitmix_below(state, 2) == 0 else (p, H - c)
-        if np.isnan(h1[a0:a0 + c]).sum() > c / 2 or np.isnan(h2[b0:b0 + c]).sum() > c / 2:
-            out.append(math.nan)
-        else:
-            out.append(peak_abs_r(h1, h2, a0, win, lag, b0=b0))
-    return out
+    return [_shift_one(h1, h2, win, lag, n_pos, state) for _ in range(k)]
+
+
+def _shift_one(h1, h2, win, lag, n_pos, state):
+    H = len(h1)
+    c = win + lag
+    p = splitmix_below(state, n_pos)
+    a0, b0 = (H - c, p) if splitmix_below(state, 2) == 0 else (p, H - c)
+    if np.isnan(h1[a0:a0 + c]).sum() > c / 2 or np.isnan(h2[b0:b0 + c]).sum() > c / 2:
+        return math.nan
+    return peak_abs_r(h1, h2, a0, win, lag, b0=b0)
 
 
 def pool_p(r, pool, min_pool) -> float:
@@ -153,4 +155,59 @@ def rotate_runs(raw, runs, k, reverse=False) -> np.ndarray:
         sj, ej = runs[j]
         idx = sj + (np.arange(e - s) * (ej - sj)) // (e - s)
         out[s:e] = np.asarray(raw)[idx][::-1] if reverse else np.asarray(raw)[idx]
+    return out
+
+
+def utterance_surrogates(h1, h2, r1, r2, win, lag, sep, hb, bridge, min_rot, min_runs, k,
+                         state: list[int]) -> list[float]:
+    """``k`` surrogate peaks drawn like ``native.surrogate.utterance_surrogates``: a speaker's
+    runs rotated over their slots at their own tempo (an utterance going on at the end from
+    the content's start), held again, the window's peak |r| against the other's."""
+    H = len(h1)
+    c = win + lag
+    runs = [find_runs(r1, bridge), find_runs(r2, bridge)]
+    out = []
+    for _ in range(k):
+        side = splitmix_below(state, 2)  # 0: the second speaker rotated
+        rr = runs[1 - side]
+        if min(len(runs[0]), len(runs[1])) < min_runs:  # time shifts (none if too short)
+            if H - c - sep >= 0:
+                out.append(_shift_one(h1, h2, win, lag, H - c - sep + 1, state))
+            continue
+        rot = min_rot + splitmix_below(state, len(rr) - 2 * min_rot + 1)
+        rev = splitmix_below(state, 2) == 1
+        raw = np.asarray(r2 if side == 0 else r1)
+        sur = np.full(H, np.nan)
+        for i, (s, e) in enumerate(rr):
+            if e + hb < H - c:
+                continue  # neither its values nor its hold reach the window
+            sj, ej = rr[(i + rot) % len(rr)]
+            content = raw[sj:ej][::-1] if rev else raw[sj:ej]
+            mirror = np.concatenate([content, content[-2:0:-1]]) if len(content) > 1 else content
+            ni, nj = e - s, len(content)
+            h = ni if e + bridge >= H else ni - ni // 2
+            sur[s:e] = [mirror[(t if t < h else nj - ni + t) % len(mirror)] for t in range(ni)]
+        held = hold_runs(sur, hb, bridge)
+        x, y = (h1, held) if side == 0 else (held, h2)
+        if np.isnan(x[H - c:]).sum() > c / 2 or np.isnan(y[H - c:]).sum() > c / 2:
+            out.append(math.nan)
+        else:
+            out.append(peak_abs_r(x, y, H - c, win, lag))
+    return out
+
+
+def splice_runs(raw, runs, k, reverse=False) -> np.ndarray:
+    """Slot i gets run i + k's values at their own rate (reversed first when ``reverse``): the
+    first half of the slot from the content's start, the second half ending at its end, the
+    content mirrored (…, 1, 0, 1, …) where it is short."""
+    out = np.full(len(raw), np.nan)
+    for i, (s, e) in enumerate(runs):
+        sj, ej = runs[(i + k) % len(runs)]
+        content = np.asarray(raw)[sj:ej]
+        if reverse:
+            content = content[::-1]
+        nj, ni = len(content), e - s
+        mirror = np.concatenate([content, content[-2:0:-1]]) if nj > 1 else content
+        idx = [t if t < ni - ni // 2 else nj - ni + t for t in range(ni)]
+        out[s:e] = [mirror[u % len(mirror)] for u in idx]
     return out

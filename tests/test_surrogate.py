@@ -16,6 +16,8 @@ from prosync.native.surrogate import (
     rotate_runs,
     session_profiles,
     shift_surrogates,
+    splice_runs,
+    utterance_surrogates,
 )
 from tests import ref_surrogate as ref
 
@@ -169,8 +171,50 @@ def test_runs_hold_and_permutation_match_plain_loops(seed):
     np.testing.assert_array_equal(back, ref.rotate_runs(raw, runs, seed + 2, reverse=True))
     s0, e0 = runs[0]
     np.testing.assert_array_equal(back[s0:e0], out[s0:e0][::-1])  # same length, same source
+    for k, rev in ((seed + 2, False), (seed + 5, True)):
+        sp = np.empty(300)
+        splice_runs(raw, starts, ends, n, k, rev, sp)
+        np.testing.assert_array_equal(sp, ref.splice_runs(raw, runs, k, rev))
+    # a content as long as its slot is copied as it is
+    same = np.empty(300)
+    splice_runs(raw, starts, ends, n, 0, False, same)
+    inside0 = np.zeros(300, bool)
+    for s, e in runs:
+        inside0[s:e] = True
+    np.testing.assert_array_equal(same[inside0], raw[inside0])
     # the slots keep their timing: missing exactly outside the runs (and where the source was)
     inside = np.zeros(300, bool)
     for s, e in runs:
         inside[s:e] = True
     assert np.all(np.isnan(out[~inside]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_utterance_surrogates_match_plain_loop(seed):
+    rng = np.random.default_rng(50 + seed)
+    win, lag, H, hb, bridge = 20, 4, 150, 6, 2
+    r1, r2 = _gappy(rng, H), _gappy(rng, H)
+    if seed == 2:  # the first speaker has too few runs: time shifts
+        r1[: H - 40] = np.nan
+    if seed == 3:  # neither has enough: time shifts
+        r1[: H - 40] = np.nan
+        r2[: H - 40] = np.nan
+    h1, h2 = ref.hold_runs(r1, hb, bridge), ref.hold_runs(r2, hb, bridge)
+    pool = np.full(9, np.nan)
+    st = np.array([seed + 7], np.uint64)
+    scr = np.empty((4, win + lag))
+    runs = np.empty((4, H), np.int64)
+    sur = np.empty((2, H))
+    pos = utterance_surrogates(h1, h2, r1, r2, win, lag, win + lag, hb, bridge, 2, 6, 12, st,
+                               scr, runs, sur, pool, 5)
+    assert pos == (5 + 12) % 9
+    want = ref.utterance_surrogates(h1, h2, r1, r2, win, lag, win + lag, hb, bridge, 2, 6, 12,
+                                    [seed + 7])
+    ring = np.full(9, np.nan)
+    for j, v in enumerate(want):
+        ring[(5 + j) % 9] = v
+    np.testing.assert_allclose(pool, ring, atol=1e-12)
+    if seed == 3:  # time shifts over histories with 40 samples of values: chunks mostly empty
+        assert np.isnan(pool).sum() >= 5
+    elif seed < 2:
+        assert np.isfinite(pool).sum() >= 5

@@ -400,9 +400,9 @@ def test_session_test_streaming_equals_batch_and_detects():
     got = tr.session_test()["f0"]
     want = session_test(s1, s2, SyncConfig(), feature="f0", raw2=s2, raw1=s1)
     assert got == want
-    # 46 utterances of the second speaker, rotated by 2 to 44, forward and reversed: 86
-    # surrogates, none as large
-    assert got.n_surrogates == 86 and got.p == pytest.approx(1 / 87)
+    # 46 utterances of the second speaker and 45 of the first, each rotated by 2 or more,
+    # forward and reversed: 84 surrogates of each (the fewer), none as large
+    assert got.n_surrogates == 84 and got.p == pytest.approx(1 / 85)
     assert got.lag_s == pytest.approx(1.5) and got.r > 0.5 and got.r_crit < 0.3
     # without the raw series: every pair, circular shifts; the same coupling
     shifted = session_test(s1, s2, SyncConfig(), feature="f0")
@@ -411,6 +411,24 @@ def test_session_test_streaming_equals_batch_and_detects():
     # too few utterances for the rotation (8 + one long run): no p-value, a reason
     few = session_test(s1, np.where(t < 300, s2, 0.5), SyncConfig(), raw2=np.where(t < 300, s2, 0.5))
     assert math.isnan(few.p) and "9 utterances" in few.reason and "need 13" in few.reason
+
+
+def test_session_test_is_symmetric_in_the_speakers():
+    """Each direction rotates its follower's utterances (a lag where the first speaker follows
+    rotates the first speaker's): swapping the speakers gives the same test, the lag negated.
+    Before, the second speaker's were rotated for both directions, so the two directions were
+    not tested alike."""
+    s1, s2 = planted("1.5", 1800, seed=23)
+    t = np.arange(len(s1))
+    s1[t % 40 >= 30] = np.nan
+    s2[(t + 20) % 40 >= 30] = np.nan
+    x = session_test(s1, s2, SyncConfig(), raw1=s1, raw2=s2)
+    y = session_test(s2, s1, SyncConfig(), raw1=s2, raw2=s1)
+    assert (x.p, x.r, x.r_crit, x.n_surrogates) == (y.p, y.r, y.r_crit, y.n_surrogates)
+    assert x.lag_s == -y.lag_s == pytest.approx(1.5) and x.p < 0.05
+    # only the second speaker's series before the hold: its rotations for every lag, as before
+    only2 = session_test(s1, s2, SyncConfig(), raw2=s2)
+    assert only2.n_surrogates == 86 and only2.lag_s == pytest.approx(1.5)
 
 
 def test_session_hold_equals_the_binning_hold(run4000):
@@ -485,9 +503,9 @@ def test_session_note_says_what_the_evidence_supports():
     s1, s2 = planted("independent", 1200, seed=77)
     t = session_test(s1, s2, SyncConfig(), feature="f0")
     assert t.p >= 0.05
-    note = session_note(t, "live")  # 120 s, not significant: too short for 80 % power
-    assert note.startswith("120 s is too short to detect a coupling of r = 0.3") and "4 min" in note
-    note = session_note(t, "research")  # research F0: 5 minutes did not always suffice
+    note = session_note(t, "research")  # 120 s, not significant: too short for 80 % power
+    assert note.startswith("120 s is too short to detect a coupling of r = 0.3") and "5 min" in note
+    note = session_note(t, "live")  # live F0: 5 minutes did not always suffice (first following)
     assert "no evidence of no coupling" in note and "r = 0.3" in note
     assert session_note(t, "custom") is None
     short = session_test(s1[:300], s2[:300], SyncConfig(), feature="f0")

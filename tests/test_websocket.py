@@ -227,7 +227,11 @@ def test_socket_metrics_carry_the_session_test(server):
         n = int(round(r["t_s"] * 10))
         x, y, r1, r2 = (None if v is None else v[:n] for v in s.synchrony_series(r["feature"]))
         want = session_test(x, y, s.config.sync, feature=r["feature"], raw1=r1, raw2=r2)
-        assert r["p"] == want.p and r["r"] == want.r and r["n_surrogates"] == want.n_surrogates
+
+        def j(v):  # the stream's null for a missing value
+            return None if v != v else v
+        assert r["p"] == j(want.p) and r["r"] == j(want.r)
+        assert r["n_surrogates"] == want.n_surrogates
     assert any(r["feature"] == "vad" and r["p"] is not None for r in rows)
 
 
