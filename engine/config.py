@@ -308,6 +308,10 @@ class EndOfTurnConfig:
                                "prior_ends must be > 0")
         if not 0.0 < self.horizon_s <= 30.0:
             raise ProsyncError(f"end_of_turn horizon_s={self.horizon_s} is invalid: use 0 to 30 s")
+        _in_range(self, "end_of_turn", "bias", -10.0, 10.0, " (log-odds)")
+        _in_range(self, "end_of_turn", "cue_weight", 0.0, 5.0, " (log-odds per cue)")
+        _in_range(self, "end_of_turn", "cue_centre", 0.0, 10.0, " cues")
+        _in_range(self, "end_of_turn", "min_pause_s", 0.0, 2.0, " s")
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,8 @@ class PacingTracker:
 
     def add_events(self, events) -> None:
         """Queue turn events; each is applied at the first bin after it must have been final
-        (its end + the IPU bridging time + 50 ms), so results do not depend on push sizes."""
+        (its end + the turn tracker's delay, :attr:`Session.turn_lookahead_s`, + 50 ms), so
+        results do not depend on push sizes."""
         for e in events:
             if math.isfinite(e.fto_s) or e.kind == "pause":
                 self._queue.append((float(e.end_s) + self.settle_s, e))

@@ -22,10 +22,11 @@ The constants (``PARAMS``) are tuned by ``bench/pitch_sim.py`` on FDA, PTDB-TUG 
 against Praat's errors per condition; the bench quotes the constants tuned with each dataset
 held out (``bench/results/pitch_folds.json``, ``bench/results/pitch_tuning.md``).
 
-A learned voicing decision can join step 3: ``PARAMS["v_gain"]`` (0, off, by default) times the
-log-odds of a logistic model on the frame's evidence (:func:`prosync.native.pitch.evidence`,
-weights ``PARAMS["v_weights"]``) is added to the unvoiced cost. ``bench/fit_voicing.py`` fits
-the weights and retunes the costs with speakers and datasets held out
+A learned voicing decision can join step 3: with the keys ``"v_gain"`` and ``"v_weights"`` in a
+parameter dict passed to :func:`tracker_params` (absent from ``PARAMS``, so 0: off), ``v_gain``
+times the log-odds of a logistic model on the frame's evidence
+(:func:`prosync.native.pitch.evidence`, weights ``v_weights``) is added to the unvoiced cost.
+``bench/fit_voicing.py`` fits the weights and retunes the costs with speakers and datasets held out
 (``bench/results/pitch_voicing_*.md``); held out, it did not beat the tracker without it on
 both GPE and VDE (see the pitch section of ``bench/RESULTS.md``), so it is not switched on.
 """

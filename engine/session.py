@@ -137,7 +137,7 @@ class Session:
         if self.synchrony:
             self._sync = SynchronyTracker(self.config.sync, bl)
             self._pacing = PacingTracker(self.config.pacing, self.config.sync.rate_hz, bl,
-                                         speakers, self.config.turns.ipu_bridge_s)
+                                         speakers, self.turn_lookahead_s)
         self._lock = threading.Lock()
         self._on_update = on_update
         self.closed = False

@@ -165,7 +165,7 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
         return SessionSync(feature, nan, nan, nan, nan, 0, 0, n / rate,
                            f"{n / rate:.0f} s is too short for a calibrated session test: need "
                            f"{need / rate:.0f} s with {cfg.window_s:g} s windows and "
-                           f"±{cfg.lag_s:g} s")
+                           f"lags of ±{cfg.lag_s:g} s")
     if feature in UNCALIBRATED:
         return SessionSync(feature, nan, nan, nan, nan, 0, 0, n / rate, UNCALIBRATED[feature])
     nl = 2 * lag + 1

@@ -103,14 +103,14 @@ def _listen_error(opts: ServerOptions, exc: OSError) -> ProsyncError:
 
 
 def _try_listen(opts: ServerOptions) -> None:
-    """Bind the address once, as the workers will (``SO_REUSEPORT``), so that an address in use
-    is one clear error here rather than a traceback in every worker."""
+    """Bind the address once, without ``SO_REUSEPORT``, so that an address in use (also by
+    another server's workers, which share their port with ``SO_REUSEPORT``) is one clear error
+    here rather than a traceback in every worker or a port silently shared."""
     try:
         for fam, typ, proto, _, addr in socket.getaddrinfo(opts.host, opts.port,
                                                            type=socket.SOCK_STREAM):
             with socket.socket(fam, typ, proto) as s:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 s.bind(addr)
                 s.listen()
     except OSError as exc:

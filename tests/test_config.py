@@ -64,6 +64,10 @@ def test_preset_option_on_every_command():
     ("sync", "step_s", float("nan"), r"sync.step_s=nan is invalid: use more than 0"),
     ("sync", "hold_s", -1.0, r"sync.hold_s=-1.0 is invalid: use 0 to 60 s \(default 4\)"),
     ("sync", "window_s", 0.1, r"sync.window_s=0.1 is invalid"),
+    ("end_of_turn", "bias", float("nan"), r"end_of_turn.bias=nan is invalid: use -10 to 10"),
+    ("end_of_turn", "cue_weight", -1.0, r"end_of_turn.cue_weight=-1.0 is invalid: use 0 to 5"),
+    ("end_of_turn", "cue_centre", "4", r"end_of_turn.cue_centre='4' is invalid"),
+    ("end_of_turn", "min_pause_s", 5.0, r"end_of_turn.min_pause_s=5.0 is invalid: use 0 to 2 s"),
 ])
 def test_every_section_names_the_field_and_the_fix(section, field, value, msg):
     import dataclasses

@@ -190,6 +190,21 @@ def test_serve_on_a_port_in_use_says_so(capsys):
     assert f"cannot listen on 127.0.0.1:{port}" in line and "give another --port" in line
 
 
+@pytest.mark.skipif(not hasattr(__import__("socket"), "SO_REUSEPORT"), reason="no SO_REUSEPORT")
+def test_serve_on_a_port_another_server_shares_says_so(capsys):
+    """The probe bound with SO_REUSEPORT, so a port held by another `prosync serve --workers N`
+    (whose workers listen with SO_REUSEPORT) passed the check and was silently shared."""
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--workers", "2"]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in _one_line(capsys)
+
+
 def test_speaker_names_are_whole_in_the_terminal_table(monkeypatch, capsys):
     """An RTTM's 'speaker90' and 'speaker91' both printed as 'speake…' at 80 columns."""
     from prosync.commands.offline import _print_summary

@@ -203,3 +203,30 @@ def test_advice_through_a_session_is_sane_in_the_first_second():
         assert r.reply_delay_ms < PacingConfig().max_reply_delay_ms
     # never a target below the 10 % band around 2 syl/s, from the first row to the last
     assert all(math.isnan(r.target_rate_sps) or r.target_rate_sps >= 1.8 - 1e-9 for r in rows)
+
+
+@pytest.mark.parametrize("lookback_s", [0.1, 0.5])
+def test_pacing_does_not_depend_on_push_size_with_a_long_onset_lookback(lookback_s):
+    """Turn events become final ``Session.turn_lookahead_s`` after their end (the IPU bridge
+    plus the onset look-back); pacing must wait that long, or a large look-back made its rows
+    differ between one push and 10 ms pushes (6 of 120 rows at 0.5 s before the fix)."""
+    import dataclasses
+
+    from prosync import Session
+    from prosync.engine.config import Config
+    from tests.audio import dialogue
+
+    a, b, _ = dialogue()
+    c = Config()
+    cfg = dataclasses.replace(c, turns=dataclasses.replace(c.turns, onset_lookback_s=lookback_s))
+
+    def rows(size):
+        s = Session(config=cfg)
+        out = []
+        for i in range(0, a.size, size):
+            out += s.push(0, a[i:i + size]).pacing + s.push(1, b[i:i + size]).pacing
+        return out + s.close().pacing
+
+    whole, small = rows(a.size), rows(160)
+    assert len(whole) == len(small) > 100
+    assert [repr(r) for r in whole] == [repr(r) for r in small]
