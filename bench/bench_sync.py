@@ -32,6 +32,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for _shared
 from _shared import RESULTS, shared_data  # noqa: E402
+from sync_data import speaker_stream  # noqa: E402
 
 from prosync import Session  # noqa: E402
 from prosync.engine import pacing as _pacing  # noqa: E402
@@ -58,13 +59,7 @@ def read_rttm(path: Path) -> dict[str, list[tuple[float, float]]]:
 
 def split_by_rttm(x: np.ndarray, sr: int, turns) -> tuple[list[str], list[np.ndarray]]:
     names = sorted(turns, key=lambda k: -sum(e - s for s, e in turns[k]))[:2]
-    chans = []
-    for name in names:
-        m = np.zeros(len(x), bool)
-        for s, e in turns[name]:
-            m[int(s * sr):int(e * sr)] = True
-        chans.append(np.where(m, x, 0.0).astype(np.float32))
-    return names, chans
+    return names, [speaker_stream(x, sr, turns[name]) for name in names]
 
 
 def run_recording(a: np.ndarray, b: np.ndarray, sr: int, two_mics: bool):

@@ -54,17 +54,21 @@ def read_rttm(path: Path) -> dict[str, dict[str, list[tuple[float, float]]]]:
     return out
 
 
+def speaker_stream(x: np.ndarray, sr: int, spans) -> np.ndarray:
+    """One speaker's stream: the mix with everything outside their (start, end) spans (s) set
+    to zero."""
+    m = np.zeros(len(x), bool)
+    for s, e in spans:
+        m[int(s * sr):int(e * sr)] = True
+    return np.where(m, x, 0.0).astype(np.float32)
+
+
 def split_by_turns(x: np.ndarray, sr: int, turns: dict) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every speaker's stream (the mix with everything outside their RTTM turns set to zero,
-    overlaps in both), busiest first, paired off: (1st, 2nd), then (3rd, 4th) when the third
-    talks at least 3 s (the fourth may be silent). No speaker's audio is in two pairs."""
+    """Every speaker's stream (:func:`speaker_stream`, overlaps in both), busiest first, paired
+    off: (1st, 2nd), then (3rd, 4th) when the third talks at least 3 s (the fourth may be
+    silent). No speaker's audio is in two pairs."""
     names = sorted(turns, key=lambda k: -sum(e - s for s, e in turns[k]))
-    chans = []
-    for name in names:
-        m = np.zeros(len(x), bool)
-        for s, e in turns[name]:
-            m[int(s * sr):int(e * sr)] = True
-        chans.append(np.where(m, x, 0.0).astype(np.float32))
+    chans = [speaker_stream(x, sr, turns[name]) for name in names]
     while len(chans) < 4:
         chans.append(np.zeros(len(x), np.float32))
     pairs = [(chans[0], chans[1])]

@@ -96,6 +96,21 @@ def _peak_masked(X, MX, Y, MY, RX, RY, win, lag):
 
 
 @jit
+def _peak_if_half_present(X, MX, Y, MY, RX, RY, win, lag):
+    """:func:`_peak_masked` of two prepared chunks, or NaN where either side misses more than
+    half of its ``win + lag`` samples (the window rows' rule)."""
+    c = win + lag
+    nx = 0.0
+    ny = 0.0
+    for t in range(c):
+        nx += MX[t]
+        ny += MY[t]
+    if 2.0 * (c - nx) > c or 2.0 * (c - ny) > c:
+        return np.nan
+    return _peak_masked(X, MX, Y, MY, RX, RY, win, lag)
+
+
+@jit
 def _shift_one(h1, h2, win, lag, n_pos, state, X, MX, Y, MY):
     """One time-shift surrogate peak (see :func:`shift_surrogates`)."""
     H = h1.shape[0]
@@ -107,14 +122,7 @@ def _shift_one(h1, h2, win, lag, n_pos, state, X, MX, Y, MY):
     else:
         RX = _prep(h1, p, c, X, MX)
         RY = _prep(h2, H - c, c, Y, MY)
-    nx = 0.0
-    ny = 0.0
-    for t in range(c):
-        nx += MX[t]
-        ny += MY[t]
-    if 2.0 * (c - nx) > c or 2.0 * (c - ny) > c:  # the rows' rule: more than half missing
-        return np.nan
-    return _peak_masked(X, MX, Y, MY, RX, RY, win, lag)
+    return _peak_if_half_present(X, MX, Y, MY, RX, RY, win, lag)
 
 
 @jit
@@ -520,14 +528,6 @@ def utterance_surrogates(h1, h2, r1, r2, win, lag, sep, hb, bridge, min_rot, min
         else:
             RX = _prep(held, H - t0 - c, c, X, MX)
             RY = _prep(h2, H - c, c, Y, MY)
-        nx = 0.0
-        ny = 0.0
-        for t in range(c):
-            nx += MX[t]
-            ny += MY[t]
-        if 2.0 * (c - nx) > c or 2.0 * (c - ny) > c:  # the rows' rule: more than half missing
-            pool[pos] = np.nan
-        else:
-            pool[pos] = _peak_masked(X, MX, Y, MY, RX, RY, win, lag)
+        pool[pos] = _peak_if_half_present(X, MX, Y, MY, RX, RY, win, lag)
         pos = (pos + 1) % m
     return pos
