@@ -367,6 +367,15 @@ def _reflect(u, n):
 
 
 @jit
+def _splice_index(t, ni, nj, h, reverse):
+    """Where sample ``t`` of a slot of ``ni`` samples reads from a content of ``nj``: its first
+    ``h`` samples from the content's start, the rest ending at the content's end, mirrored
+    where the content is shorter (:func:`splice_runs`)."""
+    u = _reflect(t, nj) if t < h else _reflect(nj - ni + t, nj)
+    return nj - 1 - u if reverse else u
+
+
+@jit
 def splice_runs(raw, starts, ends, nrun, k, reverse, out):
     """:func:`rotate_runs` keeping the content's own tempo: slot ``i`` (length ``ni``) gets run
     ``(i + k) % nrun``'s values (length ``nj``) at their own rate, its first half from the
@@ -383,10 +392,7 @@ def splice_runs(raw, starts, ends, nrun, k, reverse, out):
         nj = ends[j] - starts[j]
         h = ni - ni // 2
         for t in range(ni):
-            u = _reflect(t, nj) if t < h else _reflect(nj - ni + t, nj)
-            if reverse:
-                u = nj - 1 - u
-            out[starts[i] + t] = raw[starts[j] + u]
+            out[starts[i] + t] = raw[starts[j] + _splice_index(t, ni, nj, h, reverse)]
 
 
 @jit
@@ -517,10 +523,7 @@ def utterance_surrogates(h1, h2, r1, r2, win, lag, sep, hb, bridge, min_rot, min
             # an utterance still going on at the end of the history gets a content's start only
             h = ni if en[i] + bridge >= H else ni - ni // 2
             for t in range(ni):
-                u = _reflect(t, nj) if t < h else _reflect(nj - ni + t, nj)
-                if rev:
-                    u = nj - 1 - u
-                out[st[i] - t0 + t] = raw[st[j] + u]
+                out[st[i] - t0 + t] = raw[st[j] + _splice_index(t, ni, nj, h, rev)]
         hold_runs(out, hb, bridge, held)
         if side == 0:
             RX = _prep(h1, H - c, c, X, MX)
