@@ -266,7 +266,8 @@ def silence_curves(log, speech_raw, cfg: EndOfTurnConfig, terms=None):
         else:
             z = silence_logit(plain, t, cues, n_p, s_lp, n_end) + cfg.cue_weight * terms[i]
         p = 1.0 / (1.0 + np.exp(-z))
-        p[:held_frames(cfg, measures[5])] = 0.0
+        if cfg.fragment_s > 0:  # the fragment gate: measures[5] is the IPU's length
+            p[:held_frames(cfg, measures[5])] = 0.0
         yield e, t, p
 
 
