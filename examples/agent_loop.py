@@ -144,7 +144,7 @@ def run(seconds: float | None, out: str | None, tone: bool, realtime: bool, quie
     if out:
         sf.write(out, mix, SR)
         say(f"wrote {out} (channel 1 user, channel 2 agent)")
-    return {"replies": replies, "barge_ins": barge_ins, "summary": s}
+    return {"replies": replies, "barge_ins": barge_ins, "summary": s, "user_gap_ms": gap * 1000}
 
 
 def main(argv=None) -> int:
