@@ -445,14 +445,15 @@ def agent_loop_text(res: dict) -> str:
     if not rep:
         return "it made no reply"
     waited = np.array([r["waited_ms"] for r in rep])
-    by_te = [r for r in rep if r["turn_end_ms"] >= r["delay_ms"] - 1e-6]
-    te = (f", {len(by_te)} of them timed by `turn_end` (its crossing later than the advised "
-          f"delay: {min(r['waited_ms'] for r in by_te):.0f} to "
-          f"{max(r['waited_ms'] for r in by_te):.0f} ms), the others by the delay"
-          if by_te else ", all timed by the advised delay")
-    return (f"its replies wait a median {np.median(waited):.0f} ms after the user stops "
-            f"against the user's own gaps of {res['user_gap_ms']:.0f} ms ({len(rep)} replies, "
-            f"{res['barge_ins']} barge-ins{te})")
+    by_te = [r["waited_ms"] for r in rep if r["turn_end_ms"] >= r["delay_ms"] - 1e-6]
+    te = (f"; {len(by_te)} of the {len(rep)} timed by `turn_end` (its crossing later than the "
+          f"advised delay), at {min(by_te):.0f} to {max(by_te):.0f} ms" if by_te else
+          "; all timed by the advised delay")
+    return (f"its replies wait a median {np.median(waited):.0f} ms after the user stops, "
+            f"against the user's own gaps of {res['recorded_gap_ms']:.0f} ms in the recording "
+            f"(to their real partner; {res['user_gap_ms']:.0f} ms after the agent's replies, "
+            f"which the recorded user does not wait for); {len(rep)} replies, "
+            f"{res['barge_ins']} barge-ins{te}")
 
 
 def advice_lines(rows, heard, per_ds, detail, agent: dict) -> list[str]:
@@ -508,8 +509,8 @@ def advice_lines(rows, heard, per_ds, detail, agent: dict) -> list[str]:
         f"and {_pt(b[gap])} shipped. `turn_end` crosses later than either "
         "delay here (the users' gaps in these conversations are short, the users' pauses "
         "long), so the delay only sets the reply's time once the user's own gap is longer "
-        "than the end-of-turn wait, as in `python examples/agent_loop.py` once `turn_end` has "
-        f"learnt the user's hand-overs (run by this bench: {agent_loop_text(agent)}). Alone (no "
+        "than the end-of-turn wait. In `python examples/agent_loop.py` (run by this bench) "
+        f"{agent_loop_text(agent)}. Alone (no "
         f"`turn_end`, the old rule) the lengthening did cut false interruptions: {_pt(a[old_h])} "
         f"with it, {_pt(a[old_g])} without; an agent that waits for `turn_end` no longer needs "
         "it. So `reply_delay_ms` is now the user's median gap (250 ms until three of their "
