@@ -400,3 +400,20 @@ def test_turns_file_is_in_time_order_whatever_the_block_sizes(tmp_path):
     order = list(zip(t["start_s"], t["end_s"]))
     assert order == sorted(order)
     assert tables[0].equals(tables[1])
+
+
+def test_corpus_with_a_broken_session_exits_2(stereo, tmp_path, capsys):
+    """A corpus run with a session that could not be scored exited 0, so
+    ``prosync corpus in -o ds && analyse ds`` went on with a partial dataset."""
+    import shutil
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(stereo, src / "good.wav")
+    (src / "broken.wav").write_bytes(b"RIFF0000WAVEjunk")
+    argv = ["corpus", str(src), "-o", str(tmp_path / "ds"), "--quiet", "--workers", "1"]
+    assert main(argv) == 2
+    assert "failed: broken:" in capsys.readouterr().err
+    assert (tmp_path / "ds" / "summary" / "session=good" / "summary.json").exists()
+    (src / "broken.wav").unlink()
+    assert main(argv) == 0
