@@ -296,6 +296,13 @@ class EndOfTurnConfig:
     prior_ends: float = 4.0
     #: Silences shorter than this are not counted among the user's pauses (s).
     min_pause_s: float = 0.2
+    #: An IPU shorter than ``fragment_s`` (s) is a fragment (a click, a breath, a cut-off word, a
+    #: short "mm"), too short to claim a reply: ``turn_end_prob`` is held at 0 in the silence
+    #: after it until that silence reaches ``fragment_wait_s``, then follows the hazard (a
+    #: fragment the user does not follow up is still answered). 0 = off; what it does on the
+    #: development conversations: ``bench/results/end_of_turn.md``, "Fragment gate".
+    fragment_s: float = 0.0
+    fragment_wait_s: float = 2.0
     #: Rows are emitted for this much of each silence at most (s).
     horizon_s: float = 3.0
 
@@ -312,6 +319,8 @@ class EndOfTurnConfig:
         _in_range(self, "end_of_turn", "cue_weight", 0.0, 5.0, " (log-odds per cue)")
         _in_range(self, "end_of_turn", "cue_centre", 0.0, 10.0, " cues")
         _in_range(self, "end_of_turn", "min_pause_s", 0.0, 2.0, " s")
+        _in_range(self, "end_of_turn", "fragment_s", 0.0, 2.0, " s")
+        _in_range(self, "end_of_turn", "fragment_wait_s", 0.0, 10.0, " s")
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class TableSink:
 
 
 class SessionWriter(Sink):
-    """The ``prosync score`` folder as a sink: the five tables as updates arrive, then
+    """The ``prosync score`` folder as a sink: every table of ``TABLES`` as updates arrive, then
     ``summary.json`` on :meth:`close` (every file invisible until complete)."""
 
     def __init__(self, out_dir: Path, extra_md=None):

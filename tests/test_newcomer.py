@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -275,3 +276,61 @@ def test_corpus_line_says_how_many_dyads_each_p_rests_on(monkeypatch, capsys):
     assert main(["corpus", "in", "-o", "out", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "vad: real 0.38 vs pseudo 0.19" in out and "2 real, 4 pseudo-dyads" in out
+
+
+@pytest.mark.parametrize("flag", ["--textgrid", "--rttm-out"])
+def test_a_side_output_inside_the_new_out_folder_is_accepted(flag, stereo, tmp_path, capsys):
+    """``prosync score s.wav --out r/ --textgrid r/s.TextGrid`` was refused ('the folder r does
+    not exist') although ``--out`` makes that folder."""
+    out = tmp_path / "r"
+    assert main(["score", str(stereo), "-o", str(out), flag, str(out / "s.x"), "--quiet",
+                 "--no-report"]) == 0
+    assert (out / "s.x").stat().st_size > 0 and (out / "turns.parquet").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize("flag", ["--textgrid", "--rttm-out"])
+def test_a_side_output_that_cannot_be_written_fails_before_scoring(flag, stereo, tmp_path,
+                                                                     capsys):
+    """``--textgrid /proc/x.TextGrid`` failed after scoring, naming the temporary file
+    ``/proc/.x.TextGrid.partial``."""
+    out = tmp_path / "o"
+    assert main(["score", str(stereo), "-o", str(out), flag, "/proc/x.out"]) == 2
+    line = _one_line(capsys)
+    assert line.startswith(f"prosync: error: {flag} /proc/x.out: cannot write in /proc")
+    assert "partial" not in line and not out.exists()
+
+
+def _timeline(out, names, monkeypatch):
+    import prosync.report as report
+
+    monkeypatch.setattr(report, "_png", lambda fig: fig.axes[0].get_title())
+    return report.timeline_figure(out, names, 12.0)
+
+
+def test_timeline_title_calls_only_floor_changes_floor_changes(stereo, tmp_path, monkeypatch):
+    """The title said 'below, floor changes through gaps and overlaps', but the row below also
+    holds overlaps within a turn (no floor change), and it said so for one speaker too."""
+    from prosync.score import score
+
+    score([stereo], tmp_path / "two", report=False)
+    title, counts = _timeline(tmp_path / "two", ("a", "b"), monkeypatch)
+    assert "overlaps within a turn" in title and "floor changes (gaps, overlaps between" in title
+    a, _, _ = dialogue()
+    sf.write(str(tmp_path / "one.wav"), a, 16000)
+    score([tmp_path / "one.wav"], tmp_path / "one")
+    title, _ = _timeline(tmp_path / "one", ("a",), monkeypatch)
+    assert "floor" not in title and "below" not in title
+    assert "second speaker follows" not in (tmp_path / "one" / "report.html").read_text()
+
+
+def test_readme_names_every_table_score_and_corpus_write():
+    """The README listed five tables for ``--out`` and 'each of the five tables' for a corpus;
+    ``end_of_turn.parquet`` and ``turn_end.parquet`` are written too."""
+    from prosync.streams.arrow import TABLES
+
+    text = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    out = text[text.index("`--out` gets"):text.index("* **Two files of different lengths**")]
+    assert all(f"`{t}.parquet`" in out for t in TABLES)
+    words = {5: "five", 6: "six", 7: "seven", 8: "eight"}
+    assert f"for each of the {words[len(TABLES)]} tables" in text
