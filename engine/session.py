@@ -252,7 +252,8 @@ class Session:
                 upd.frames[spk] = c
             upd.events.extend(self._turns.update(k0, n, [c["speech_raw"] for c in cols],
                                                  [c["speech_evidence"] for c in cols],
-                                                 [c["onset_lead"] for c in cols]))
+                                                 [c["onset_lead"] for c in cols],
+                                                 [c["speech_loud"] for c in cols]))
             if self._eot is not None:
                 upd.end_of_turn, upd.turn_end = self._eot.update(cols[0], cols[1], n)
         if final:
