@@ -127,7 +127,9 @@ FRAMES = Table("frames", "one row per speaker per 10 ms frame", (
        "speech level (a voiceless run before a word that never gets this loud is a breath)"),
 ))
 
-TURNS = Table("turns", "one row per turn-taking event (Heldner & Edlund 2010)", (
+TURNS = Table("turns", "one row per turn-taking event (Heldner & Edlund 2010); in the files "
+              "in time order (start_s, end_s), streamed (`Update.events`, JSONL, WebSocket) in "
+              "the order the events become final", (
     _c("kind", "string", "", "ipu; pause (the same speaker alone before and after a joint "
        "silence); gap (floor change through silence, of zero length when one speaker stops in "
        "the frame the other starts); overlap_between (floor change through "
