@@ -417,3 +417,22 @@ def test_corpus_with_a_broken_session_exits_2(stereo, tmp_path, capsys):
     assert (tmp_path / "ds" / "summary" / "session=good" / "summary.json").exists()
     (src / "broken.wav").unlink()
     assert main(argv) == 0
+
+
+def test_three_channels_picked_blames_channels_not_speakers(tmp_path, capsys):
+    """``--channels 1,2,3`` on a 3-channel file said '--speakers a,b names 2 speaker(s) but the
+    input has 3 speaker channel(s)', though no --speakers was given."""
+    a, b, _ = dialogue()
+    sf.write(str(tmp_path / "three.wav"), np.c_[a, b, a], 16000)
+    out = tmp_path / "o"
+    assert main(["score", str(tmp_path / "three.wav"), "--channels", "1,2,3", "-o", str(out)]) == 2
+    line = _one_line(capsys)
+    assert "--channels 1,2,3 picks 3 channels" in line and "--speakers" not in line
+    assert not out.exists()
+
+
+def test_recover_of_a_missing_folder_says_so(tmp_path, capsys):
+    """``prosync recover typo/`` said 'typo has no metrics journal', not that there is no such
+    folder."""
+    assert main(["recover", str(tmp_path / "typo")]) == 2
+    assert "typo: no such folder" in _one_line(capsys)
