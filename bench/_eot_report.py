@@ -438,10 +438,29 @@ def _crossing(cfg, cues, n_p, s_lp, n_end) -> float:
     return float(t[hit[0]]) if hit.size else math.inf
 
 
-def advice_lines(rows, heard, per_ds, detail) -> list[str]:
+def agent_loop_text(res: dict) -> str:
+    """``python examples/agent_loop.py``'s replies in prose (``res``: its ``run()``'s result):
+    how long they waited against the user's own gaps, and which condition set their time."""
+    rep = res["replies"]
+    if not rep:
+        return "it made no reply"
+    waited = np.array([r["waited_ms"] for r in rep])
+    by_te = [r["waited_ms"] for r in rep if r["turn_end_ms"] >= r["delay_ms"] - 1e-6]
+    te = (f"; {len(by_te)} of the {len(rep)} timed by `turn_end` (its crossing later than the "
+          f"advised delay), at {min(by_te):.0f} to {max(by_te):.0f} ms" if by_te else
+          "; all timed by the advised delay")
+    return (f"its replies wait a median {np.median(waited):.0f} ms after the user stops, "
+            f"against the user's own gaps of {res['recorded_gap_ms']:.0f} ms in the recording "
+            f"(to their real partner; {res['user_gap_ms']:.0f} ms after the agent's replies, "
+            f"which the recorded user does not wait for); {len(rep)} replies, "
+            f"{res['barge_ins']} barge-ins{te}")
+
+
+def advice_lines(rows, heard, per_ds, detail, agent: dict) -> list[str]:
     """Replies at prosync's advice (turn_end, then the advised delay: what an agent following
     the docs does) beside the peers, and whether lengthening the delay when the user seems to
-    hesitate earns its cost (``detail``: ``bench_end_of_turn.advice_detail``)."""
+    hesitate earns its cost (``detail``: ``bench_end_of_turn.advice_detail``; ``agent``:
+    ``examples/agent_loop.py``'s ``run()`` result, run by the bench)."""
     a = {r["policy"]: r for r in rows}
     b = {r["policy"]: r for r in heard}
     keep = [r["policy"] for r in rows if _agentish(r["policy"])]
@@ -490,11 +509,8 @@ def advice_lines(rows, heard, per_ds, detail) -> list[str]:
         f"and {_pt(b[gap])} shipped. `turn_end` crosses later than either "
         "delay here (the users' gaps in these conversations are short, the users' pauses "
         "long), so the delay only sets the reply's time once the user's own gap is longer "
-        "than the end-of-turn wait, as in `python examples/agent_loop.py` once `turn_end` has "
-        "learnt the user's hand-overs: there the rule made the replies wait a median 705 ms "
-        "against the user's own gaps of 475 ms (12 replies, 4 barge-ins), and without it "
-        "640 ms against 525 ms (12 replies, 4 barge-ins; the later replies 0-140 ms sooner, "
-        "the first four set by `turn_end`, 860 to 640 ms). Alone (no "
+        "than the end-of-turn wait. In `python examples/agent_loop.py` (run by this bench) "
+        f"{agent_loop_text(agent)}. Alone (no "
         f"`turn_end`, the old rule) the lengthening did cut false interruptions: {_pt(a[old_h])} "
         f"with it, {_pt(a[old_g])} without; an agent that waits for `turn_end` no longer needs "
         "it. So `reply_delay_ms` is now the user's median gap (250 ms until three of their "

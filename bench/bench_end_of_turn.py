@@ -40,6 +40,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _eot_events import event_lines, event_rows, fragment_lines  # noqa: E402
 from _eot_fit import audit_lines, fit_folds, held_out_aucs  # noqa: E402
 from _eot_report import (  # noqa: E402
     advice_lines,
@@ -55,7 +56,11 @@ from _shared import ROOT, shared_data  # noqa: E402
 
 import prosync  # noqa: E402
 from prosync.engine.config import HOP_S, EndOfTurnConfig  # noqa: E402
-from prosync.engine.endofturn import EndOfTurnTracker, silence_logit  # noqa: E402
+from prosync.engine.endofturn import (  # noqa: E402
+    EndOfTurnTracker,
+    held_frames,
+    silence_logit,
+)
 from prosync.engine.pacing import gap_delay_ms  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "end_of_turn.md"
@@ -69,6 +74,9 @@ THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 #: The trade-off curves' finer sweeps: thresholds of turn_end_prob, delays of the plain timer.
 CURVE_TH = tuple(round(0.1 + 0.05 * i, 2) for i in range(18))
 CURVE_D = tuple(round(0.2 + 0.1 * i, 1) for i in range(19))
+#: The fragment gate's candidates: ``fragment_s`` (0 = off; 0.3 s about one syllable, 0.5 s the
+#: IPU length the ``ipu`` cue scores 0), ``fragment_wait_s`` fixed at its default.
+FRAG_GRID = (0.0, 0.3, 0.5)
 GRID_BIAS = (-3.0, -2.5, -2.0, -1.5, -1.0, -0.5)
 GRID_W = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: The advised reply delay: the user's typical gap, or that gap lengthened when the user seems
@@ -172,7 +180,8 @@ def run_prosync(c: Conv) -> dict:
     tr = EndOfTurnTracker(EndOfTurnConfig(), s.baselines["user"], s.config.turns.ipu_bridge_s)
     tr.log = []
     pc = s.config.pacing
-    speech, advised = [], [(0.0, pc.default_reply_delay_ms, pc.default_reply_delay_ms)]
+    speech, energy, other = [], [], []
+    advised = [(0.0, pc.default_reply_delay_ms, pc.default_reply_delay_ms)]
     old_fires = {v: [] for v in DELAYS}
     st = {"sil": 0, "heard": False, "fired": dict.fromkeys(DELAYS, False), "cpu_eot": 0.0}
 
@@ -183,6 +192,10 @@ def run_prosync(c: Conv) -> dict:
             tr.update(fu, upd.frames["other"], len(fu))
             st["cpu_eot"] += time.perf_counter() - c0
             speech.append(fu["speech_raw"].copy())
+            energy.append(fu["energy_db"].astype(np.float32))
+            fo = upd.frames["other"]
+            other.append(np.stack([fo["energy_db"].astype(np.float32),
+                                   fo["speech_raw"].astype(np.float32)]))
             for t, sp in zip(fu["t_s"].tolist(), fu["speech"].tolist(), strict=True):
                 if sp:
                     st["sil"], st["heard"] = 0, True
@@ -214,6 +227,8 @@ def run_prosync(c: Conv) -> dict:
     sp = np.concatenate(speech) if speech else np.zeros(0, bool)
     return {"old": old_fires["hesitation"], "old_gap": old_fires["gap"], "log": tr.log,
             "speech_raw": sp, "advised": np.asarray(advised), "cpu_session": cpu_all,
+            "energy_db": np.concatenate(energy) if energy else np.zeros(0, np.float32),
+            "other": np.concatenate(other, axis=1) if other else np.zeros((2, 0), np.float32),
             "cpu_eot": st["cpu_eot"]}
 
 
@@ -239,7 +254,7 @@ def silence_curves(log, speech_raw, cfg: EndOfTurnConfig, terms=None):
     broke at once are skipped."""
     steps = np.arange(1, int(round(cfg.horizon_s / HOP_S)) + 1) * HOP_S
     plain = replace(cfg, cue_weight=0.0)
-    for i, (e, cues, n_p, s_lp, n_end, *_) in enumerate(log):
+    for i, (e, cues, n_p, s_lp, n_end, measures) in enumerate(log):
         k = round(e / HOP_S)
         nxt = np.flatnonzero(speech_raw[k:k + steps.size])
         m = int(nxt[0]) if nxt.size else steps.size
@@ -250,7 +265,10 @@ def silence_curves(log, speech_raw, cfg: EndOfTurnConfig, terms=None):
             z = silence_logit(cfg, t, cues, n_p, s_lp, n_end)
         else:
             z = silence_logit(plain, t, cues, n_p, s_lp, n_end) + cfg.cue_weight * terms[i]
-        yield e, t, 1.0 / (1.0 + np.exp(-z))
+        p = 1.0 / (1.0 + np.exp(-z))
+        if cfg.fragment_s > 0:  # the fragment gate: measures[5] is the IPU's length
+            p[:held_frames(cfg, measures[5])] = 0.0
+        yield e, t, p
 
 
 def new_fires(log, speech_raw, cfg: EndOfTurnConfig, thresholds, terms=None) -> dict:
@@ -346,7 +364,8 @@ def collect(convs, quick: bool) -> list[dict]:
                      "segs": _merge(c.segs_user), "silero_starts": starts,
                      "events": evs, "skipped": skipped, "old": p["old"],
                      "old_gap": p["old_gap"], "advised": p["advised"], "log": p["log"],
-                     "speech_raw": p["speech_raw"], "silero": sil, "smart_turn": st,
+                     "speech_raw": p["speech_raw"], "energy_db": p["energy_db"],
+                     "other": p["other"], "silero": sil, "smart_turn": st,
                      "cpu": {"session": p["cpu_session"], "eot": p["cpu_eot"], "silero": cpu_sil,
                              "st_vad": cpu_vad, "st_model": cpu_st, "st_n": n_inf}})
         print(f"{c.name:>14} {c.user:>9}: {sum(e[1] == 'HOLD' for e in evs):2d} holds "
@@ -405,6 +424,29 @@ def tune_fit(runs, base: EndOfTurnConfig, group: str) -> EndOfTurnConfig:
     return best[1]
 
 
+def tune_fragment(runs, base: EndOfTurnConfig) -> EndOfTurnConfig:
+    """The fragment gate's ``fragment_s`` of least :func:`objective` on ``runs`` (the shipped
+    bias and threshold; a tie keeps the smaller, off first)."""
+    best = None
+    for fs in FRAG_GRID:
+        cfg = replace(base, fragment_s=fs)
+        j = objective(pooled(runs, lambda r, cfg=cfg: new_fires(
+            r["log"], r["speech_raw"], cfg, (cfg.threshold,))[cfg.threshold]))
+        if best is None or j < best[0] - 1e-9:
+            best = (j, cfg)
+    return best[1]
+
+
+def fragment_folds(runs, base: EndOfTurnConfig) -> dict:
+    """``fragment_s`` held out: per dataset (tuned on the other datasets) and per conversation
+    (tuned on the other conversations), and on all runs."""
+    out = {"all": tune_fragment(runs, base)}
+    for key in ("dataset", "name"):
+        out[key] = {g: tune_fragment([r for r in runs if r[key] != g], base)
+                    for g in sorted({r[key] for r in runs})}
+    return out
+
+
 def heard_only(runs) -> list[dict]:
     """The runs with only the events whose last user segment Silero's VAD heard (it confirmed a
     speech start inside the segment): the comparison without the peers' deafness."""
@@ -420,9 +462,11 @@ def heard_only(runs) -> list[dict]:
 
 
 def evaluate(runs, fold_cfg: dict, fold_fit: dict | None = None, thresholds=THRESHOLDS,
-             delays=SILERO_STOPS) -> list[dict]:
+             delays=SILERO_STOPS, frag: dict | None = None) -> list[dict]:
     """Every policy on ``runs``; the new signal with each run's fold parameters (and, with
-    ``fold_fit``, with the fitted cue term of each run's fold)."""
+    ``fold_fit``, with the fitted cue term of each run's fold; with ``frag``
+    (:func:`fragment_folds`), the shipped signal with the fragment gate held out by
+    conversation and by dataset)."""
     audio_s = sum(r["dur"] for r in runs)
     cpu = {k: sum(r["cpu"][k] for r in runs) * 1000 / audio_s
            for k in ("session", "eot", "silero", "st_vad", "st_model")}
@@ -465,6 +509,14 @@ def evaluate(runs, fold_cfg: dict, fold_fit: dict | None = None, thresholds=THRE
         rows.append(row(f"prosync turn_end_prob, no cues >= {th:.2f}".rstrip("0"), pooled(
             runs, lambda r, th=th: new_fires(r["log"], r["speech_raw"], shipped, (th,))[th]),
             cpu["eot"]))
+    for key, lab in (("name", "conversation"), ("dataset", "dataset")):
+        if frag is None:
+            break
+        for th in thresholds:
+            rows.append(row(f"prosync turn_end_prob, fragment gate held out by {lab} >= "
+                            f"{th:.2f}".rstrip("0"), pooled(runs, lambda r, th=th, key=key: new_fires(
+                                r["log"], r["speech_raw"], replace(frag[key][r[key]], threshold=th),
+                                (th,))[th]), cpu["eot"]))
     if fold_fit is not None:
         for th in thresholds:
             rows.append(row(f"prosync turn_end_prob, fitted cues >= {th:.2f}".rstrip("0"),
@@ -491,7 +543,7 @@ def main(argv=None) -> int:
         for r in runs:
             p = run_prosync(convs[(r["name"], r["user"])])
             r.update(old=p["old"], old_gap=p["old_gap"], advised=p["advised"], log=p["log"],
-                     speech_raw=p["speech_raw"])
+                     speech_raw=p["speech_raw"], energy_db=p["energy_db"], other=p["other"])
             r["cpu"].update(session=p["cpu_session"], eot=p["cpu_eot"])
         cache.write_bytes(pickle.dumps(runs))
     else:
@@ -511,12 +563,13 @@ def main(argv=None) -> int:
     fits = fit_folds(runs, "dataset")
     fold_fit = {ds: tune_fit([r for r in runs if r["dataset"] != ds], base, ds)
                 for ds in datasets}
-    rows, cpu = evaluate(runs, fold, fold_fit)
-    per_ds = {ds: evaluate([r for r in runs if r["dataset"] == ds], fold, fold_fit)[0]
-              for ds in datasets}
-    heard = evaluate(heard_only(runs), fold, fold_fit)[0]
-    curves = (evaluate(runs, fold, fold_fit, CURVE_TH, CURVE_D)[0],
-              evaluate(heard_only(runs), fold, fold_fit, CURVE_TH, CURVE_D)[0])
+    frag = fragment_folds(runs, base)
+    rows, cpu = evaluate(runs, fold, fold_fit, frag=frag)
+    per_ds = {ds: evaluate([r for r in runs if r["dataset"] == ds], fold, fold_fit,
+                           frag=frag)[0] for ds in datasets}
+    heard = evaluate(heard_only(runs), fold, fold_fit, frag=frag)[0]
+    curves = (evaluate(runs, fold, fold_fit, CURVE_TH, CURVE_D, frag)[0],
+              evaluate(heard_only(runs), fold, fold_fit, CURVE_TH, CURVE_D, frag)[0])
     lines = report(runs, fold, all_cfg, base, datasets, rows, cpu, per_ds, heard,
                    (GRID_BIAS, GRID_W), surface)
     held = held_out_aucs(runs)
@@ -524,9 +577,23 @@ def main(argv=None) -> int:
     lines += fit_lines(fits, fold_fit)
     lines += curve_lines(*curves)
     lines += equal_footing(runs, heard_only(runs), *curves)
-    lines += advice_lines(*curves, per_ds, advice_detail(runs))
+    sys.path.insert(0, str(ROOT / "examples"))
+    from agent_loop import run as agent_loop  # the example as its CLI runs it
+
+    lines += advice_lines(*curves, per_ds, advice_detail(runs),
+                          agent_loop(None, None, False, False, True))
     lines += audit_lines(runs, held)
     lines += diagnosis(runs, base, heard)
+    lines += fragment_lines(frag, *curves, per_ds, FRAG_GRID)
+    shipped = replace(base, cue_weight=0.0)
+    fires_of = {
+        "prosync 0.5": lambda r: new_fires(r["log"], r["speech_raw"], shipped, (0.5,))[0.5],
+        "gate 0.5": lambda r: new_fires(r["log"], r["speech_raw"],
+                                        replace(frag["name"][r["name"]], threshold=0.5),
+                                        (0.5,))[0.5],
+        "Silero 0.8": lambda r: r["silero"][0.8], "Smart Turn": lambda r: r["smart_turn"]}
+    lines += event_lines(event_rows(runs, heard_only(runs), fires_of, TOL_S,
+                                                         HORIZON_S), list(fires_of))
     if args.reuse or args.reuse_peers:
         lines.insert(3, "(`--reuse`/`--reuse-peers`: the tables recomputed from the cached raw "
                         "results of the last full run (with `--reuse-peers` prosync's part rerun); "

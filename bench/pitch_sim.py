@@ -220,7 +220,28 @@ def main(argv=None):
                     help="the VDE-weighted objective; writes pitch_folds_vde.json and "
                     "pitch_tuning_vde.md (an experiment: the shipped constants are the default's)")
     ap.add_argument("--lodo", action="store_true", help="also fit leave one dataset out")
+    ap.add_argument("--warm", help="start each fold from this folds file's constants for it "
+                    "(a JSON written by this script) instead of START")
+    ap.add_argument("--tune", help="comma-separated constants to move (default: all of STEPS)")
+    ap.add_argument("--set", default="", help="KEY=VALUE,... assigned to every start")
+    ap.add_argument("--shift", default="", help="KEY=DELTA,... added to every start")
     args = ap.parse_args(argv)
+    if args.tune:
+        keep = {k: STEPS[k] for k in args.tune.split(",")}
+        STEPS.clear()
+        STEPS.update(keep)
+    warm = json.loads(Path(args.warm).read_text()) if args.warm else None
+
+    def start_of(key):
+        p = dict(warm[key] if warm else START)
+        for kv in filter(None, args.set.split(",")):
+            k, v = kv.split("=")
+            p[k] = float(v)
+        for kv in filter(None, args.shift.split(",")):
+            k, v = kv.split("=")
+            p[k] = round(p[k] + float(v), 6)
+        return p
+
     t0, log = timer()
     data, items, conds, rows = load_rows(args.per_speaker, log)
     pr_out = praat_outputs(items, conds, data)
@@ -235,15 +256,15 @@ def main(argv=None):
     for ds, spks in pdata.SPEAKERS.items():
         for spk in spks:
             key = f"{ds}/{spk}"
-            folds[key] = fit([r for r in rows if (r[0], r[1]) != (ds, spk)], praat, start,
-                             args.iters, log=log, vde_weighted=vw)
+            folds[key] = fit([r for r in rows if (r[0], r[1]) != (ds, spk)], praat,
+                             start_of(key), args.iters, log=log, vde_weighted=vw)
             for k, c in score([r for r in rows if (r[0], r[1]) == (ds, spk)], folds[key]).items():
                 loso[k] = loso.get(k, 0) + c
     for ds in pdata.SPEAKERS if args.lodo else ():
-        folds[ds] = fit([r for r in rows if r[0] != ds], praat, start, args.iters, log=log,
+        folds[ds] = fit([r for r in rows if r[0] != ds], praat, start_of(ds), args.iters, log=log,
                         vde_weighted=vw)
         lodo.update(score([r for r in rows if r[0] == ds], folds[ds]))
-    folds["all"] = fit(rows, praat, start, args.iters, log=log, vde_weighted=vw)
+    folds["all"] = fit(rows, praat, start_of("all"), args.iters, log=log, vde_weighted=vw)
     first = score(rows, start)
     (ROOT / "bench" / "results" / f"pitch_folds{tag}.json").write_text(json.dumps(folds, indent=1))
     L = ["# Pitch tracker constants, tuned with speakers held out (`python bench/pitch_sim.py`)",

@@ -50,6 +50,11 @@ class VadConfig:
     floor_margin_db: float = 9.0
     #: Once started, speech goes on while the energy stays this far above the floor (hysteresis).
     off_margin_db: float = 4.0
+    #: ... and this far where that stays ``tail_rel_db`` or more under the speaker's speech
+    #: level (a quiet room: a decaying tail ends where it rises clear of the floor; in noise,
+    #: with the floor near the level, ``off_margin_db`` applies).
+    tail_margin_db: float = 12.0
+    tail_rel_db: float = 30.0
     #: A frame the pitch tracker calls voiced is speech when this far above the floor.
     voiced_margin_db: float = 3.0
     #: The noise floor: this quantile of the energies of the last ``floor_window_s`` of
@@ -96,6 +101,8 @@ class VadConfig:
                                "(default 2)")
         _in_range(self, "vad", "floor_margin_db", 0.0, 40.0, " dB")
         _in_range(self, "vad", "off_margin_db", 0.0, 40.0, " dB")
+        _in_range(self, "vad", "tail_margin_db", 0.0, 40.0, " dB")
+        _in_range(self, "vad", "tail_rel_db", 0.0, 120.0, " dB")
         _in_range(self, "vad", "voiced_margin_db", 0.0, 40.0, " dB")
         _in_range(self, "vad", "floor_quantile", 0.0, 1.0, "")
         _in_range(self, "vad", "floor_window_s", 0.1, 60.0, " s")
@@ -148,6 +155,12 @@ class TurnConfig:
     #: most this much earlier (bookkeeping on frames already seen: speech is not detected later,
     #: turn events become final this much later).
     onset_lookback_s: float = 0.1
+    #: Before a stretch's first voiced frame (``min_voiced_s``'s evidence), a speech run this far
+    #: or further after the run before it starts the stretch anew when the runs before never came
+    #: within ``breath_rel_db`` of the speaker's speech level: they held no voice, stood apart and
+    #: stayed quiet, an inhalation or a lip click, not the word's onset (0: off).
+    breath_gap_s: float = 0.02
+    breath_rel_db: float = 20.0
 
     def validate(self) -> None:
         _in_range(self, "turns", "ipu_bridge_s", 0.0, 2.0, " s")
@@ -155,6 +168,8 @@ class TurnConfig:
         _in_range(self, "turns", "min_voiced_s", 0.0, 2.0, " s")
         _in_range(self, "turns", "stretch_bridge_s", 0.0, 2.0, " s")
         _in_range(self, "turns", "onset_lookback_s", 0.0, 1.0, " s")
+        _in_range(self, "turns", "breath_gap_s", 0.0, 1.0, " s")
+        _in_range(self, "turns", "breath_rel_db", 0.0, 120.0, " dB")
 
 
 @dataclass(frozen=True)
@@ -296,6 +311,13 @@ class EndOfTurnConfig:
     prior_ends: float = 4.0
     #: Silences shorter than this are not counted among the user's pauses (s).
     min_pause_s: float = 0.2
+    #: An IPU shorter than ``fragment_s`` (s) is a fragment (a click, a breath, a cut-off word, a
+    #: short "mm"), too short to claim a reply: ``turn_end_prob`` is held at 0 in the silence
+    #: after it until that silence reaches ``fragment_wait_s``, then follows the hazard (a
+    #: fragment the user does not follow up is still answered). 0 = off; what it does on the
+    #: development conversations: ``bench/results/end_of_turn.md``, "Fragment gate".
+    fragment_s: float = 0.0
+    fragment_wait_s: float = 2.0
     #: Rows are emitted for this much of each silence at most (s).
     horizon_s: float = 3.0
 
@@ -312,6 +334,8 @@ class EndOfTurnConfig:
         _in_range(self, "end_of_turn", "cue_weight", 0.0, 5.0, " (log-odds per cue)")
         _in_range(self, "end_of_turn", "cue_centre", 0.0, 10.0, " cues")
         _in_range(self, "end_of_turn", "min_pause_s", 0.0, 2.0, " s")
+        _in_range(self, "end_of_turn", "fragment_s", 0.0, 2.0, " s")
+        _in_range(self, "end_of_turn", "fragment_wait_s", 0.0, 10.0, " s")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,14 @@ The model is a hazard in three terms (log-odds add):
    and counts as neither, so an agent's own early replies do not teach it that pauses are ends.
    With few silences (a short call) this term stays near 0 and ``bias`` rules.
 
+4. **Fragments** (off unless ``fragment_s`` > 0): after an IPU shorter than ``fragment_s`` (a
+   click, a breath, a cut-off word, a short "mm": Pipecat's VAD does not start on under 0.2 s of
+   speech and Silero misses most of them) the probability is held at 0 until the silence
+   reaches ``fragment_wait_s``, then follows the hazard above. Measured held out by
+   conversation and by dataset (``bench/results/end_of_turn.md``, "Fragment gate"): it spares
+   the one or two HOLDs after a fragment on the development conversations, and delays the
+   SHIFTs after one as much; not settled by those events, so off.
+
 The two searched parameters (``bias``, ``cue_weight``;
 :class:`~prosync.engine.config.EndOfTurnConfig`) are searched by leave-one-dataset-out on the
 shared development conversations (``bench/bench_end_of_turn.py``,
@@ -144,6 +152,15 @@ def log_inv_survival(t: np.ndarray, mu: float, sigma: float) -> np.ndarray:
     """``-log P(pause > t)`` for log-normal pauses (log-mean ``mu``, log-sd ``sigma``)."""
     z = (np.log(np.maximum(t, 1e-3)) - mu) / sigma
     return -_log_ndtr()(-z)
+
+
+def held_frames(cfg: EndOfTurnConfig, ipu_s: float) -> int:
+    """Frames at the start of a silence where ``turn_end_prob`` is held at 0: after a fragment
+    (an IPU shorter than ``fragment_s``) those before the silence reaches ``fragment_wait_s``
+    (frame ``j`` of a silence ends ``(j + 1) * HOP_S`` into it), else none."""
+    if ipu_s < cfg.fragment_s:
+        return max(0, int(round(cfg.fragment_wait_s / HOP_S)) - 1)
+    return 0
 
 
 def silence_logit(cfg: EndOfTurnConfig, t: np.ndarray, cues, n_pause: int,
@@ -269,6 +286,7 @@ class EndOfTurnTracker:
         np.exp(self._curve, out=self._curve)
         np.add(self._curve, 1.0, out=self._curve)
         np.divide(1.0, self._curve, out=self._curve)
+        self._curve[:held_frames(c, self._ipu_s)] = 0.0
         hit = np.flatnonzero(self._curve >= c.threshold)
         self._hit = int(hit[0]) if hit.size else -1
         self._fired = False

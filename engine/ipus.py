@@ -6,6 +6,11 @@ Two stages, each a bridging of the one before (all lengths in frames, gaps compa
    of a stop closure does not split a word). A stretch with fewer than ``min_voiced`` voiced
    speech frames is dropped: breaths, lip noise, clicks and noise bursts are not speech, and they
    do not bridge anything.
+   Breaths and clicks before a word: while a stretch holds no voiced frame and no loud frame
+   yet, a run that starts ``breath_gap`` frames or more after the run before it starts the
+   stretch anew (the runs before held no voice, stayed quiet and stood apart from it: an
+   inhalation or a lip click, not the word's onset; a stop's burst right before its vowel
+   stays).
 2. **IPUs**: kept stretches closer than theta are one IPU (Heldner & Edlund's bridging, the
    reference rules' rule 2); an IPU shorter than ``min_frames`` is dropped.
 
@@ -34,22 +39,24 @@ import numpy as np
 class SpeakerIpus:
     """Streaming two-stage IPU builder for one speaker (see the module docstring)."""
 
-    __slots__ = ("theta", "attach", "min_frames", "min_voiced", "lead_max", "last", "run_end",
-                 "c_start", "c_end", "c_voiced", "c_kept", "acc_from", "i_start", "i_end",
+    __slots__ = ("theta", "attach", "min_frames", "min_voiced", "lead_max", "breath_gap", "last", "run_end",
+                 "c_start", "c_end", "c_voiced", "c_loud", "c_kept", "acc_from", "i_start", "i_end",
                  "i_running", "i_certain", "edges")
 
     def __init__(self, theta: int, attach: int, min_frames: int = 0, min_voiced: int = 0,
-                 lead_max: int = 0):
+                 lead_max: int = 0, breath_gap: int = 0):
         self.theta = theta                   # frames: IPU bridging (gap < theta bridges)
         self.attach = min(attach, theta)     # frames: stretch bridging
         self.min_frames = min_frames
         self.min_voiced = min_voiced
         self.lead_max = lead_max  # frames: the longest onset look-back
+        self.breath_gap = breath_gap  # frames: a voiceless lead this far apart is a breath (0: off)
         self.last = False       # speech flag of the last frame seen
         self.run_end = -1       # end of the last speech run (a run is dated back to after it)
         self.c_start = -1       # open stretch: start frame (-1: none)
         self.c_end = -1         # its end while silent (-1 while speaking)
         self.c_voiced = 0       # its voiced speech frames counted so far
+        self.c_loud = False     # a loud speech frame was counted in it
         self.c_kept = False     # it has enough voicing: it belongs to an IPU
         self.acc_from = 0       # first frame of the current speech run not yet counted
         self.i_start = -1       # open IPU: start frame (-1: none)
@@ -113,22 +120,27 @@ class SpeakerIpus:
         self.c_end = -1
         self.c_kept = False
         self.c_voiced = 0
+        self.c_loud = False
 
-    def _count(self, voiced, k0: int, f: int, out: list) -> None:
-        """Add the voiced frames of the current speech run (all speech) up to frame ``f``."""
+    def _count(self, voiced, loud, k0: int, f: int, out: list) -> None:
+        """Add the voiced (and loud) frames of the current speech run (all speech) up to ``f``."""
         if voiced is None:
             self.c_voiced = self.min_voiced
         elif not self.c_kept:
-            self.c_voiced += int(np.count_nonzero(voiced[max(self.acc_from, k0) - k0:f - k0]))
+            a = max(self.acc_from, k0) - k0
+            self.c_voiced += int(np.count_nonzero(voiced[a:f - k0]))
+            if loud is not None and not self.c_loud:
+                self.c_loud = bool(loud[a:f - k0].any())
         self.acc_from = f
         if not self.c_kept and self.c_voiced >= self.min_voiced:
             self._keep_stretch(out)
 
     def update(self, k0: int, flags: np.ndarray, voiced: np.ndarray | None, out: list,
-               lead: np.ndarray | None = None) -> None:
+               lead: np.ndarray | None = None, loud: np.ndarray | None = None) -> None:
         """Frames ``k0 .. k0+len(flags)-1``; final IPUs ``(start, end)`` are appended to ``out``.
         ``voiced``: the frames that count towards ``min_voiced``; ``lead``: each onset's
-        look-back in frames (None: none)."""
+        look-back in frames (None: none); ``loud``: the frames too loud for a breath (None:
+        none is)."""
         n = flags.shape[0]
         if n == 0:
             return
@@ -152,6 +164,9 @@ class SpeakerIpus:
                                                    self.run_end + 1)
                     if self.c_start >= 0:
                         if s - self.c_end < self.attach:
+                            if (cv is not None and self.c_voiced == 0 and not self.c_loud
+                                    and 0 < self.breath_gap <= s - self.c_end):
+                                self.c_start = s  # no voice before, and apart: a breath
                             self.c_end = -1  # the same stretch goes on
                             continue
                         self._close_stretch()
@@ -159,12 +174,12 @@ class SpeakerIpus:
                     self.c_start = s
                     self.c_end = -1
                 else:  # speech ends at frame f (exclusive end)
-                    self._count(cv, k0, f, out)
+                    self._count(cv, loud, k0, f, out)
                     self.c_end = f
                     self.run_end = f
             self.last = bool(flags[-1])
         if self.last:
-            self._count(cv, k0, k0 + n, out)
+            self._count(cv, loud, k0, k0 + n, out)
         self.settle(k0 + n, out)
 
     # ------------------------------------------------------------------ time passing

@@ -11,7 +11,9 @@ Per 10 ms frame (all kernels in :mod:`prosync.native.pitch`):
    autocorrelation over a short (10 ms or one period) window centred on the frame, which keeps
    voicing onsets and offsets sharp;
 3. a Viterbi search over the candidates plus an unvoiced state (octave cost, jump cost, voicing
-   transition cost; unvoiced cost falling with the energy below the speaker's level) decides each
+   transition cost; unvoiced cost falling with the energy below the speaker's level, and carrying
+   the octave cost of the frame's best candidate so that voicing does not depend on the voice's
+   register; no voicing below -80 dBFS) decides each
    frame ``lag`` frames late (fixed-lag smoothing inside the 50 ms look-ahead budget: 3 frames
    with the default 60 Hz floor);
 4. the chosen period is refined on the 16 kHz signal (YIN difference function at the four
@@ -59,33 +61,43 @@ MAX_LOOKAHEAD = 800
 
 #: Tracker parameters (see :func:`prosync.native.pitch.track`).
 PARAMS = {
-    "octave": 0.042,        # cost per octave of lag above the shortest lag
-    "jump": 0.3,            # cost per octave of F0 change between frames
-    "vuv": 0.18,            # cost of a voiced <-> unvoiced transition
-    "uv_base": 0.2,         # unvoiced cost at uv_rel_db below the knee
-    "uv_db": 0.016,         # change of the unvoiced cost per dB of band energy
+    "octave": 0.07,         # cost per octave of lag above the shortest lag (ranks candidates)
+    "jump": 0.51,           # cost per octave of F0 change between frames
+    "vuv": 0.26,            # cost of a voiced <-> unvoiced transition
+    "uv_base": 0.11,        # unvoiced cost at uv_rel_db below the knee
+    "uv_db": 0.018,         # change of the unvoiced cost per dB of band energy
     "uv_rel_db": 21.0,      # dB below the knee where the unvoiced cost is uv_base
-    "uv_knee_db": 8.4,      # the unvoiced cost is flat (at its highest) down to this far below
+    "uv_knee_db": 9.2,      # the unvoiced cost is flat (at its highest) down to this far below
                             # the level: a weak voiced frame needs no more periodicity than a
                             # loud one until it is this far down (Praat's silence threshold)
     "level_q": 0.78,        # the speaker's level: this quantile of voiced-frame energies
     "level_step_db": 0.83,  # step of the online quantile tracker (dB per voiced frame)
     "nac_weight": 0.55,     # weight of the short-window NAC against the CMNDF
     "prior_db": -8.8,       # before the first voiced frame: level = running max - prior_db
+    "uv_octave": 1.0,       # the unvoiced cost carries the octave cost of the best candidate:
+                            # voicing does not depend on the voice's register
 }
 
+#: Before the speaker's first voiced frame their level is taken as the running maximum of the
+#: band energy minus ``prior_db``, but never below this (dB re full scale): hum or hiss 50-60 dB
+#: under the coming speech (CMU ARCTIC's mains hum at -70 dB) is otherwise voiced and seeds the
+#: level. Not tuned: speech levels in ../shared/data run from -13 (close mics) to -51 dB (AMI far
+#: field), and at -51 dB a voiced onset still meets an unvoiced cost of 0.46 instead of 0.49.
+PRIOR_FLOOR_DB = -40.0
 
 _PARAM_INDEX = {
     "octave": kp.P_OCTAVE, "jump": kp.P_JUMP, "vuv": kp.P_VUV, "uv_base": kp.P_UV_BASE,
     "uv_db": kp.P_UV_DB, "uv_rel_db": kp.P_UV_REL_DB, "level_q": kp.P_LEVEL_Q,
     "level_step_db": kp.P_LEVEL_STEP, "nac_weight": kp.P_NAC_W, "prior_db": kp.P_PRIOR_DB,
-    "uv_knee_db": kp.P_UV_KNEE, "v_gain": kp.P_V_GAIN,
+    "uv_knee_db": kp.P_UV_KNEE, "v_gain": kp.P_V_GAIN, "prior_floor_db": kp.P_PRIOR_FLOOR,
+    "uv_octave": kp.P_UV_OCT,
 }
 
 
 def tracker_params(tau_min: int, params: dict | None = None) -> np.ndarray:
     """The parameter vector of :func:`prosync.native.pitch.track` (``PARAMS`` by default)."""
     p = np.zeros(kp.N_PARAMS)
+    p[kp.P_PRIOR_FLOOR] = PRIOR_FLOOR_DB
     for key, val in (params or PARAMS).items():
         if key == "v_weights":
             p[kp.P_VW:kp.P_VW + kp.N_EVIDENCE] = val

@@ -123,9 +123,13 @@ FRAMES = Table("frames", "one row per speaker per 10 ms frame", (
        "(the turn tracker keeps a stretch of speech only with enough of them)"),
     _c("onset_lead", "int16", "frames", "at a speech onset: the non-speech frames just before it "
        "already over the background (the turn tracker dates the IPU start back by them)"),
+    _c("speech_loud", "bool", "", "a speech frame within turns.breath_rel_db of the speaker's "
+       "speech level (a voiceless run before a word that never gets this loud is a breath)"),
 ))
 
-TURNS = Table("turns", "one row per turn-taking event (Heldner & Edlund 2010)", (
+TURNS = Table("turns", "one row per turn-taking event (Heldner & Edlund 2010); in the files "
+              "in time order (start_s, end_s), streamed (`Update.events`, JSONL, WebSocket) in "
+              "the order the events become final", (
     _c("kind", "string", "", "ipu; pause (the same speaker alone before and after a joint "
        "silence); gap (floor change through silence, of zero length when one speaker stops in "
        "the frame the other starts); overlap_between (floor change through "

@@ -251,7 +251,8 @@ class TurnTracker:
         self.bridge_ms = _to_ms(cfg.ipu_bridge_s)
         self._spk = [SpeakerIpus(_frames(self.bridge_ms), _frames(_to_ms(cfg.stretch_bridge_s)),
                                  _frames(_to_ms(cfg.min_ipu_s)), _frames(_to_ms(cfg.min_voiced_s)),
-                                 _frames(_to_ms(cfg.onset_lookback_s)))
+                                 _frames(_to_ms(cfg.onset_lookback_s)),
+                                 _frames(_to_ms(cfg.breath_gap_s)))
                      for _ in self.speakers]
         self._joint = _JointStates(self.speakers)
         self._k = 0
@@ -263,7 +264,8 @@ class TurnTracker:
 
     def update(self, k0: int, n: int, speech: Sequence[np.ndarray],
                voiced: Sequence[np.ndarray] | None = None,
-               lead: Sequence[np.ndarray] | None = None) -> list[TurnEvent]:
+               lead: Sequence[np.ndarray] | None = None,
+               loud: Sequence[np.ndarray] | None = None) -> list[TurnEvent]:
         """Feed frames ``k0 .. k0+n-1`` (bool flags, one array per speaker); return final events.
 
         ``voiced`` (optional, one bool array per speaker): the frames that show a voice (the
@@ -271,6 +273,9 @@ class TurnTracker:
         ``min_voiced_s`` of them among its speech frames. Without it only the minimum length
         applies. ``lead`` (optional, one int array per speaker): the VAD's ``onset_lead``; a
         speech run is dated back by it at its first frame (at most ``onset_lookback_s``).
+        ``loud`` (optional, one bool array per speaker): the VAD's ``speech_loud``; a voiceless
+        run before a word with none of them, ``breath_gap_s`` apart, is a breath (without it:
+        every such run).
 
         Events come as ``ipu`` events (when final) followed by the joint-state events that
         became decidable, each group in time order.
@@ -291,7 +296,7 @@ class TurnTracker:
                 raise ProsyncError(f"speech array of {name!r} has {flags.shape[0]} frames, "
                                    f"expected n={n}")
             sp.update(k0, flags, None if voiced is None else np.asarray(voiced[i], bool)[:n], done,
-                      None if lead is None else lead[i])
+                      None if lead is None else lead[i], None if loud is None else loud[i])
             if done:
                 out.extend(_ipu_event(name, a, b) for a, b in done)
                 done.clear()

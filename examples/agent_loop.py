@@ -27,6 +27,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from prosync import Session
 from prosync.agent import AgentSession
 
 SR = 16000
@@ -65,13 +66,25 @@ def _use(value: float, confidence: float, default: float) -> float:
     return float(value) if np.isfinite(value) and confidence >= 0.5 else default
 
 
+def recorded_gap_ms(x: np.ndarray) -> float:
+    """The user's median gap in the recording itself (``x``: the user, their real partner), the
+    timing the replies aim at: in the loop the recorded user does not wait for the agent, so
+    their offsets after its replies say little."""
+    s = Session(("user", "partner"), sample_rate=SR)
+    for i in range(0, len(x), SR):
+        s.push(0, x[i:i + SR, 0])
+        s.push(1, x[i:i + SR, 1])
+    s.close()
+    return s.baselines["user"].fto_median_s * 1000
+
+
 def run(seconds: float | None, out: str | None, tone: bool, realtime: bool, quiet: bool) -> dict:
-    user, sr = sf.read(DEMO, dtype="float32", always_2d=True)
-    user = user[:, 0]
+    both, sr = sf.read(DEMO, dtype="float32", always_2d=True)
     if sr != SR:
-        user = soxr.resample(user, sr, SR).astype(np.float32)
+        both = soxr.resample(both, sr, SR).astype(np.float32)
     if seconds:
-        user = user[: int(seconds * SR)]
+        both = both[: int(seconds * SR)]
+    user = np.ascontiguousarray(both[:, 0])
     agent = AgentSession(SR)            # pads the agent's stream with silence while it is quiet
     speaking: np.ndarray | None = None  # the reply being played
     pos = 0
@@ -130,11 +143,14 @@ def run(seconds: float | None, out: str | None, tone: bool, realtime: bool, quie
     s = agent.summary()
     u, a = s["speakers"]["user"], s["speakers"]["agent"]
     gap = agent.session.baselines["user"].fto_median_s
+    rec_gap = recorded_gap_ms(both)
     if replies:
         waited = [r["waited_ms"] for r in replies]
         known = [r["waited_ms"] for r in replies if r["conf_delay"] >= 1.0]
         say(f"\nreplies waited a median {np.median(waited):.0f} ms after the user stopped (the "
-            f"user's own gaps: median {gap * 1000:.0f} ms)"
+            f"user's own gaps in the recording, to their real partner: median {rec_gap:.0f} ms; "
+            f"after the agent's replies, which the recorded user does not wait for: "
+            f"{gap * 1000:.0f} ms)"
             + (f"; once the user's gaps were known (3 floor transfers) a median "
                f"{np.median(known):.0f} ms over {len(known)} replies" if known else ""))
     say(f"{len(replies)} replies, {barge_ins} barge-ins; floor transfers "
@@ -144,7 +160,8 @@ def run(seconds: float | None, out: str | None, tone: bool, realtime: bool, quie
     if out:
         sf.write(out, mix, SR)
         say(f"wrote {out} (channel 1 user, channel 2 agent)")
-    return {"replies": replies, "barge_ins": barge_ins, "summary": s}
+    return {"replies": replies, "barge_ins": barge_ins, "summary": s, "user_gap_ms": gap * 1000,
+            "recorded_gap_ms": rec_gap}
 
 
 def main(argv=None) -> int:

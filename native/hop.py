@@ -55,7 +55,8 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
                    r_ring, r_head, r_shist, r_win, r_min, out):
     """Fill the columns of ``out`` (the frame records, ``speaker.FRAME_DTYPE``) for frames
     ``k0 .. k0+n-1`` of one speaker: ``t_s``, ``energy_db``, ``webrtc``, ``f0_hz``,
-    ``periodicity``, ``voiced``, ``speech_raw``, ``speech_evidence``, ``onset_lead``, ``speech``,
+    ``periodicity``, ``voiced``, ``speech_raw``, ``speech_evidence``, ``onset_lead``,
+    ``speech_loud``, ``speech``,
     ``nucleus_age``, ``rate_sps``.
 
     Frame ``i`` is centred on ``x[c0 + i*hop]``. The ``p_*`` arrays are the pitch tracker's
@@ -101,7 +102,8 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
     refine_f0(x, c0, n, hop, p_geom[8], float(sr), voiced, f0)
     # raw decision (turn timing), then the hangover for ``speech``
     vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, v_prm, v_state, v_ring, v_hist,
-                   v_pend, speech_raw, out["speech_evidence"], out["onset_lead"])
+                   v_pend, speech_raw, out["speech_evidence"], out["onset_lead"],
+                   out["speech_loud"])
     apply_hangover(speech_raw, n, hang_state, hang, speech)
     # syllable nuclei: voiced by the tracker or strongly periodic (compared in float32, as numpy)
     for i in range(n):

@@ -198,10 +198,11 @@ def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_t
 
 #: Indices of the parameter vector of :func:`track`.
 P_OCTAVE, P_JUMP, P_VUV, P_UV_BASE, P_UV_DB, P_UV_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, P_NAC_W, \
-    P_PRIOR_DB, P_SR, P_TAU_MIN, P_UV_KNEE, P_V_GAIN = range(14)
+    P_PRIOR_DB, P_SR, P_TAU_MIN, P_UV_KNEE, P_V_GAIN, P_PRIOR_FLOOR, \
+    P_UV_OCT = range(16)
 #: The voicing model's weights: ``prm[P_VW + k]`` multiplies evidence ``k`` (see
 #: :func:`evidence`); ``N_EVIDENCE`` of them.
-P_VW = 14
+P_VW = 16
 N_EVIDENCE = 10
 N_PARAMS = P_VW + N_EVIDENCE
 BIG = 1e9
@@ -212,6 +213,11 @@ PERIODIC_GATE = 0.3
 FLOOR_Q = 0.1
 #: Length of the level state array of :func:`track`.
 N_LEVEL = 6
+#: Band energy (dB re full scale, mean square) below which a frame is never voiced: about 3 LSB
+#: RMS of 16-bit audio. Periodic patterns of one or two LSB (the residue of a call's noise
+#: suppression, hum at the quantisation floor) otherwise pass as voice before the speaker's
+#: level is known, and seed that level 60-70 dB too low (CANDOR ``shift.wav`` channel 0).
+SILENCE_DB = -80.0
 
 
 @jit
@@ -289,12 +295,17 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
       ones to its voicing threshold), and ``level`` the speaker's level: the ``level_q`` quantile of
       the energy of the frames decided voiced, tracked online by stochastic approximation with
       steps of ``level_step`` dB (before the first voiced frame: the running maximum of ``e`` minus
-      ``prior_db``);
+      ``prior_db``, but not below ``prm[P_PRIOR_FLOOR]`` dB);
+    - plus ``uv_octave * octave * log2(tau_b / tau_min)``, ``tau_b`` the lag of the frame's
+      cheapest candidate (``prm[P_UV_OCT]``; at 1 the octave cost ranks the candidates but does
+      not weigh on voicing: without it a 100 Hz voice paid ~0.1 more than a 250 Hz one to be
+      voiced, and low voices lost their onsets and offsets while high ones kept their tails);
     - plus, when ``prm[P_V_GAIN]`` is not 0, ``v_gain * z`` on the unvoiced cost, ``z`` the
       log-odds of a learned voicing model (a logistic regression on the frame's evidence,
       :func:`evidence`, weights ``prm[P_VW:P_VW + N_EVIDENCE]``): the evidence that a frame is
       voiced makes the unvoiced state dearer, inside the search, so path and voicing agree;
-    - transitions: ``jump * |log2(tau_a / tau_b)|`` voiced to voiced, ``vuv`` across voicing.
+    - transitions: ``jump * |log2(tau_a / tau_b)|`` voiced to voiced, ``vuv`` across voicing;
+    - a frame whose band energy is below :data:`SILENCE_DB` has no voiced state.
 
     After the forward step of stream frame ``f`` the best path is traced back ``D`` frames and
     frame ``f - D`` is decided for good (``D = rtau.shape[0] - 2``).
@@ -339,7 +350,7 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
         e = edb[r]
         if e > lvl[2] or f == 0:
             lvl[2] = e
-        lev = lvl[0] if lvl[1] > 0.0 else lvl[2] - prm[P_PRIOR_DB]
+        lev = lvl[0] if lvl[1] > 0.0 else max(lvl[2] - prm[P_PRIOR_DB], prm[P_PRIOR_FLOOR])
         rel = min(max(e - lev + prm[P_UV_KNEE], -60.0), 0.0)
         cuv = prm[P_UV_BASE] + prm[P_UV_DB] * (rel + prm[P_UV_REL_DB])
         if vg != 0.0:
@@ -348,6 +359,19 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
             for k in range(N_EVIDENCE):
                 z += prm[P_VW + k] * ev[k]
             cuv += vg * z
+        uo = prm[P_UV_OCT]
+        if uo != 0.0:
+            lo_v = np.inf
+            t_b = tmin
+            for s in range(K):
+                t = cand[0, r, s]
+                if t > 0.0:
+                    c = (1.0 - wn) * cand[1, r, s] + wn * (1.0 - cand[2, r, s]) \
+                        + oc * np.log2(t / tmin)
+                    if c < lo_v:
+                        lo_v = c
+                        t_b = t
+            cuv += uo * oc * np.log2(t_b / tmin)
         best_per = 0.0
         for s in range(K + 1):
             if s < K:
@@ -360,7 +384,7 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
                 ap = (1.0 - wn) * cand[1, r, s] + wn * (1.0 - cand[2, r, s])
                 if 1.0 - ap > best_per:
                     best_per = 1.0 - ap
-                loc = ap + oc * np.log2(t / tmin)
+                loc = ap + oc * np.log2(t / tmin) if e >= SILENCE_DB else BIG
             else:
                 loc = cuv
             best = 0.0

@@ -40,9 +40,9 @@ HIST_BINS = 280
 #: Indices of the parameter vector of :func:`vad_hysteresis`.
 P_ON_DB, P_OFF_DB, P_VOICED_DB, P_FLOOR_Q, P_MAX_UNVOICED, P_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, \
     P_PERIODIC, P_PEAK_Q, P_PEAK_ON_DB, P_PEAK_OFF_DB, P_MASK_RANGE_DB, P_MASK_SLOPE_DB, \
-    P_MASK_MAX, P_MASK_MIN_RUN, P_LEAD_MAX = \
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
-N_VAD_PARAMS = 17
+    P_MASK_MAX, P_MASK_MIN_RUN, P_LEAD_MAX, P_LOUD_DB, P_TAIL_DB, P_TAIL_REL_DB = \
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
+N_VAD_PARAMS = 20
 #: Indices of its scalar state vector (a fresh state is all zeros).
 S_IN_SPEECH, S_UNVOICED, S_RING_POS, S_RING_FILL, S_N_PEND, S_FLOOR, S_LEVEL, S_NOISE, \
     S_PEAK, S_MASKED, S_RUN, S_RISE, S_PREV_E = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
@@ -116,7 +116,7 @@ def _floor_values(q, q_hi, st, hist):
 
 @jit
 def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, hist, pend,
-                   out_speech, out_evidence, out_lead):
+                   out_speech, out_evidence, out_lead, out_loud):
     """Speech decision with onset/offset hysteresis against a percentile noise floor.
 
     Parameters
@@ -132,7 +132,10 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
     prm : float64[N_VAD_PARAMS]
         ``P_ON_DB``: an onset needs energy this far above the floor and webrtcvad's yes;
         ``P_VOICED_DB``: a voiced frame this far above the floor is speech (onset or not);
-        ``P_OFF_DB``: speech goes on while the energy stays this far above the floor;
+        ``P_OFF_DB``: speech goes on while the energy stays this far above the floor, and
+        ``P_TAIL_DB`` above it where that lies under the speech level by ``P_TAIL_REL_DB`` or
+        more (a quiet room: a decaying tail ends where it is heard over the floor, not 4 dB
+        over it; in noise the floor is close to the level and ``P_OFF_DB`` applies);
         ``P_FLOOR_Q``: the floor is this quantile of the recent non-speech frames;
         ``P_MAX_UNVOICED``: speech with this many frames in a row without a voiced frame ends,
         and those frames are taken as noise (they join the floor's history), and no new onset
@@ -143,7 +146,8 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         breath is not periodic; a soft "um" the tracker does not call voiced is);
         ``P_LEVEL_Q``, ``P_LEVEL_STEP``: the speech level is this quantile of the voiced speech
         frames' energies (voiced speech frames clear of the noise peaks), tracked online in steps
-        of ``P_LEVEL_STEP`` dB; ``P_LEAD_MAX``: the onset look-back (frames, see ``out_lead``).
+        of ``P_LEVEL_STEP`` dB; ``P_LEAD_MAX``: the onset look-back (frames, see ``out_lead``);
+        ``P_LOUD_DB``: see ``out_loud``.
     st : float64[N_VAD_STATE]
         Scalar state (all zeros when fresh); ``st[S_FLOOR]`` is the floor after the last frame,
         ``st[S_LEVEL]`` the speech level (0 before the first voiced speech frame).
@@ -169,6 +173,11 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         (``P_PEAK_ON_DB``), waiting for webrtcvad's or the voicing's word (a breath's plateau
         and the noise's flicker are no rise). 0 elsewhere. Bookkeeping on frames already
         decided: the turn tracker dates the IPU's start back by it.
+    out_loud : bool array, shape (>= n,)
+        Speech frames within ``P_LOUD_DB`` of the speaker's speech level (none while that level
+        is not known yet). The turn tracker does not start an IPU with a
+        voiceless run that never gets this loud and stands apart from the word after it (a
+        breath, a lip click).
 
     Frames under ``ABS_FLOOR_DB`` are never speech. Before any non-speech frame the floor is
     the first frame's energy.
@@ -190,6 +199,9 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
     m_max = prm[P_MASK_MAX]
     m_run = prm[P_MASK_MIN_RUN]
     lead_max = prm[P_LEAD_MAX]
+    loud_db = prm[P_LOUD_DB]
+    tail_db = prm[P_TAIL_DB]
+    tail_rel = prm[P_TAIL_REL_DB]
     for i in range(n):
         e = float(energy_db[i])
         b = energy_bin(e)
@@ -208,7 +220,10 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
                     periodicity[i] < per_min or st[S_IN_SPEECH] == 0.0):
                 speech = False
             elif st[S_IN_SPEECH] > 0:
-                speech = e > floor + off_db and e > peak + pk_off
+                go_on = floor + off_db
+                if level != 0.0:
+                    go_on = max(go_on, min(floor + tail_db, level - tail_rel))
+                speech = e > go_on and e > peak + pk_off
                 faded = not speech
             elif st[S_NOISE] > 0:  # after noise taken for speech: no onset before a quiet frame
                 speech = False
@@ -267,6 +282,7 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         out = speech or masked
         out_speech[i] = out
         out_evidence[i] = evid
+        out_loud[i] = out and level != 0.0 and e > level - loud_db
         # the onset's look-back: S_RISE counts the non-speech frames of the rise going on (-1
         # while speech goes on), S_PREV_E holds the last frame's energy
         if out:

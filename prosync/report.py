@@ -223,7 +223,10 @@ def timeline_figure(out: Path, names, duration_s):
     ax.set_xlim(0, max(duration_s, 1e-3))
     ax.set_ylim(0, top)
     ax.set_xlabel("session time (s)")
-    ax.set_title("turn timeline: IPUs per speaker; below, floor changes through gaps and overlaps")
+    # an overlap_within is the other's IPU inside this speaker's turn: no floor change
+    ax.set_title("turn timeline: IPUs" if len(names) < 2 else
+                 "turn timeline: IPUs per speaker; below, floor changes (gaps, overlaps between "
+                 "speakers) and overlaps within a turn")
     if any(counts[k] for k in ("gap", "overlap_between", "overlap_within", "rttm_overlap")):
         _legend_outside(ax)
     if not any(counts[f"ipu-{n}"] for n in names):
@@ -395,8 +398,10 @@ def render(out_dir: str | Path, summary: dict, names, *, config=None, title=None
         drawn = html.escape(json.dumps(counts, sort_keys=True), quote=True)
         body.append(f"<h2>{html.escape(h)}</h2>"
                     f"<img alt='{html.escape(h)}' data-drawn=\"{drawn}\" src='{src}'>")
-    body.append("<p class='note'>Synchrony is reported, not a goal: the clinical evidence on "
-                "“more synchrony” is mixed. Positive lag: the second speaker follows the first.</p>")
+    if len(names) > 1:
+        body.append("<p class='note'>Synchrony is reported, not a goal: the clinical evidence on "
+                    "“more synchrony” is mixed. Positive lag: the second speaker follows the "
+                    "first.</p>")
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
             + "\n".join(body) + "</body></html>")

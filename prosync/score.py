@@ -53,9 +53,8 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
     says so).
     """
     for param, path in (("textgrid", textgrid), ("rttm_out", rttm_out)):  # profile: open_profile
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            raise ProsyncError(f"{param}={path}: the folder {Path(path).resolve().parent} does not "
-                               "exist: make it, or give another path")  # found before, not after, scoring
+        if path is not None:
+            _check_writable(param, Path(path), Path(out_dir))  # before, not after, scoring
     source = FileSource(inputs, speakers=speakers, channels=channels, rttm=rttm)
     names = source.speakers
     out = Path(out_dir)
@@ -105,6 +104,26 @@ def score(inputs: Sequence[str | Path], out_dir: str | Path, *,
                                      if e["kind"] == "ipu"]))
     result.files = files
     return result
+
+
+def _check_writable(param: str, path: Path, out: Path) -> None:
+    """A file written after scoring (``--textgrid``, ``--rttm-out``) can be written: its folder
+    exists, or is the output folder (made when scoring starts), and takes a file."""
+    from prosync.streams.atomic import AtomicFile
+
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        if folder == out.resolve():
+            return
+        raise ProsyncError(f"{param}={path}: the folder {folder} does not exist: make it, or give "
+                           "another path")
+    probe = AtomicFile(path).tmp
+    try:
+        probe.open("wb").close()
+        probe.unlink()
+    except OSError as exc:
+        raise ProsyncError(f"{param}={path}: cannot write in {folder} "
+                           f"({exc.strerror or exc}): give another path") from None
 
 
 def _report_not_drawn(out: Path) -> None:

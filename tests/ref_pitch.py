@@ -120,20 +120,27 @@ def ref_track(cand, edb, prm, lag):
     voiced = np.zeros(n - lag, dtype=bool)
     for f in range(n):
         runmax = max(runmax, edb[f])
-        lev = level if seen else runmax - prm[kp.P_PRIOR_DB]
+        lev = level if seen else max(runmax - prm[kp.P_PRIOR_DB], prm[kp.P_PRIOR_FLOOR])
         rel = min(max(edb[f] - lev + prm[kp.P_UV_KNEE], -60.0), 0.0)
         loc = []
         aps = []
+        # the unvoiced cost carries the octave cost of the frame's best candidate
+        has = [s for s in range(K) if cand[0, f, s] > 0]
+        octs = [(1 - wn) * cand[1, f, s] + wn * (1 - cand[2, f, s])
+                + oc * math.log2(cand[0, f, s] / tmin) for s in has]
+        t_b = cand[0, f, has[int(np.argmin(octs))]] if has else tmin
         for s in range(K + 1):
             if s == UV:
                 loc.append(prm[kp.P_UV_BASE] + prm[kp.P_UV_DB] * (rel + prm[kp.P_UV_REL_DB])
-                           + prm[kp.P_V_GAIN] * z[f])
+                           + prm[kp.P_V_GAIN] * z[f]
+                           + prm[kp.P_UV_OCT] * oc * math.log2(t_b / tmin))
             elif cand[0, f, s] <= 0:
                 loc.append(None)
             else:
                 ap = (1 - wn) * cand[1, f, s] + wn * (1 - cand[2, f, s])
                 aps.append(1 - ap)
-                loc.append(ap + oc * math.log2(cand[0, f, s] / tmin))
+                loc.append(ap + oc * math.log2(cand[0, f, s] / tmin)
+                           if edb[f] >= kp.SILENCE_DB else kp.BIG)
         per[f] = min(max(aps + [0.0]), 1.0)
         new = [0.0] * (K + 1)
         bp = [0] * (K + 1)

@@ -32,7 +32,8 @@ class RefSpeakerTrack(SpeakerTrack):
         self.pitch.process(x, c0, n, o["energy_db"], o["f0_hz"], o["periodicity"], o["voiced"])
         kv.vad_hysteresis(o["energy_db"], web, o["voiced"], o["periodicity"], n, self._vad_prm,
                           self._vad_state, self._vad_ring, self._vad_hist, self._vad_pend,
-                          o["speech_raw"], o["speech_evidence"], o["onset_lead"])
+                          o["speech_raw"], o["speech_evidence"], o["onset_lead"],
+                          o["speech_loud"])
         kv.apply_hangover(o["speech_raw"], n, self._hang_state, self._hang, o["speech"])
         soft = (o["periodicity"][:n] > RATE_PERIODICITY) | o["voiced"][:n]
         self.rate.process(k0, n, o["energy_db"], soft, o["speech"], o["nucleus_age"],

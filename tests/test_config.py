@@ -68,6 +68,8 @@ def test_preset_option_on_every_command():
     ("end_of_turn", "cue_weight", -1.0, r"end_of_turn.cue_weight=-1.0 is invalid: use 0 to 5"),
     ("end_of_turn", "cue_centre", "4", r"end_of_turn.cue_centre='4' is invalid"),
     ("end_of_turn", "min_pause_s", 5.0, r"end_of_turn.min_pause_s=5.0 is invalid: use 0 to 2 s"),
+    ("end_of_turn", "fragment_s", -0.1, r"end_of_turn.fragment_s=-0.1 is invalid: use 0 to 2 s"),
+    ("end_of_turn", "fragment_wait_s", 11.0, r"end_of_turn.fragment_wait_s=11.0 is invalid"),
 ])
 def test_every_section_names_the_field_and_the_fix(section, field, value, msg):
     import dataclasses

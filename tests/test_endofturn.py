@@ -241,6 +241,45 @@ def test_short_gaps_are_bridged_into_one_ipu():
     assert tr._n_pause == 0   # a 100 ms gap is not a pause
 
 
+def test_a_fragment_holds_the_probability_until_the_wait_then_follows_the_hazard():
+    """An IPU shorter than ``fragment_s``: 0 until the silence reaches ``fragment_wait_s``,
+    then the same probability as without the gate; a longer IPU is not gated."""
+    cfg = EndOfTurnConfig(bias=-1.5, cue_weight=0.0, fragment_s=0.3, fragment_wait_s=1.2)
+    off = replace(cfg, fragment_s=0.0)
+    for ipu_s, gated in ((0.25, True), (0.5, False)):
+        f = _frames([(ipu_s, True), (3.0, False)])
+        ref, ref_ev, _ = _run(f, off)
+        rows, ev, _ = _run(f, cfg)
+        t = rows["silence_s"]
+        wait = t < 1.2 - 1e-6 if gated else np.zeros(t.shape, bool)
+        assert np.all(rows["turn_end_prob"][wait] == 0.0)
+        np.testing.assert_array_equal(rows["turn_end_prob"][~wait], ref["turn_end_prob"][~wait])
+        (e,), (r,) = ev, ref_ev
+        assert e.latency_s == (pytest.approx(max(r.latency_s, 1.2)) if gated else r.latency_s)
+
+
+def test_the_benchs_replay_is_the_trackers_probability():
+    """bench_end_of_turn.silence_curves recomputes each silence's curve from the tracker's log
+    (its parameter searches rely on it): the same values as the tracker's rows, gate included."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_end_of_turn import silence_curves
+
+    cfg = EndOfTurnConfig(bias=-1.0, cue_weight=0.5, fragment_s=0.3, fragment_wait_s=0.8)
+    f = _frames([(1.0, True), (0.6, False), (0.25, True), (1.5, False), (1.2, True), (3.0, False)],
+                f0_end_st=-3.0)
+    tr = EndOfTurnTracker(cfg, _baseline(), 0.18)
+    tr.log = []
+    rows, _ = tr.update(f, None, len(f))
+    sp = f["speech_raw"].copy()
+    got = np.concatenate([p for _, _, p in silence_curves(tr.log, sp, cfg)])
+    assert len(tr.log) == 3 and got.size == rows.shape[0]
+    np.testing.assert_allclose(got, rows["turn_end_prob"], rtol=1e-5)
+    assert np.any(got == 0.0)   # the fragment's silence was held
+
+
 def test_config_is_validated():
     from prosync.engine.errors import ProsyncError
 

@@ -41,6 +41,8 @@ def test_agent_loop_replies_follow_the_advice_with_tone_speech():
         assert 150 <= r["delay_ms"] <= 1500
         assert r["waited_ms"] >= max(r["turn_end_ms"], r["delay_ms"]) - 1e-6
         assert r["waited_ms"] <= max(r["turn_end_ms"], r["delay_ms"]) + 30
+    # the reference the replies aim at: the user's gaps to their real partner in the recording
+    assert 100 < res["recorded_gap_ms"] < 1500
     s = res["summary"]
     assert s["speakers"]["agent"]["ipus"] >= 2
     assert s["fto_s"]["count"] >= 2

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -275,3 +277,143 @@ def test_corpus_line_says_how_many_dyads_each_p_rests_on(monkeypatch, capsys):
     assert main(["corpus", "in", "-o", "out", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "vad: real 0.38 vs pseudo 0.19" in out and "2 real, 4 pseudo-dyads" in out
+
+
+@pytest.mark.parametrize("flag", ["--textgrid", "--rttm-out"])
+def test_a_side_output_inside_the_new_out_folder_is_accepted(flag, stereo, tmp_path, capsys):
+    """``prosync score s.wav --out r/ --textgrid r/s.TextGrid`` was refused ('the folder r does
+    not exist') although ``--out`` makes that folder."""
+    out = tmp_path / "r"
+    assert main(["score", str(stereo), "-o", str(out), flag, str(out / "s.x"), "--quiet",
+                 "--no-report"]) == 0
+    assert (out / "s.x").stat().st_size > 0 and (out / "turns.parquet").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize("flag", ["--textgrid", "--rttm-out"])
+def test_a_side_output_that_cannot_be_written_fails_before_scoring(flag, stereo, tmp_path,
+                                                                     capsys):
+    """``--textgrid /proc/x.TextGrid`` failed after scoring, naming the temporary file
+    ``/proc/.x.TextGrid.partial``."""
+    out = tmp_path / "o"
+    assert main(["score", str(stereo), "-o", str(out), flag, "/proc/x.out"]) == 2
+    line = _one_line(capsys)
+    assert line.startswith(f"prosync: error: {flag} /proc/x.out: cannot write in /proc")
+    assert "partial" not in line and not out.exists()
+
+
+def _timeline(out, names, monkeypatch):
+    import prosync.report as report
+
+    monkeypatch.setattr(report, "_png", lambda fig: fig.axes[0].get_title())
+    return report.timeline_figure(out, names, 12.0)
+
+
+def test_timeline_title_calls_only_floor_changes_floor_changes(stereo, tmp_path, monkeypatch):
+    """The title said 'below, floor changes through gaps and overlaps', but the row below also
+    holds overlaps within a turn (no floor change), and it said so for one speaker too."""
+    from prosync.score import score
+
+    score([stereo], tmp_path / "two", report=False)
+    title, counts = _timeline(tmp_path / "two", ("a", "b"), monkeypatch)
+    assert "overlaps within a turn" in title and "floor changes (gaps, overlaps between" in title
+    a, _, _ = dialogue()
+    sf.write(str(tmp_path / "one.wav"), a, 16000)
+    score([tmp_path / "one.wav"], tmp_path / "one")
+    title, _ = _timeline(tmp_path / "one", ("a",), monkeypatch)
+    assert "floor" not in title and "below" not in title
+    assert "second speaker follows" not in (tmp_path / "one" / "report.html").read_text()
+
+
+def test_readme_names_every_table_score_and_corpus_write():
+    """The README listed five tables for ``--out`` and 'each of the five tables' for a corpus;
+    ``end_of_turn.parquet`` and ``turn_end.parquet`` are written too."""
+    from prosync.streams.arrow import TABLES
+
+    text = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    out = text[text.index("`--out` gets"):text.index("* **Two files of different lengths**")]
+    assert all(f"`{t}.parquet`" in out for t in TABLES)
+    words = {5: "five", 6: "six", 7: "seven", 8: "eight"}
+    assert f"for each of the {words[len(TABLES)]} tables" in text
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 44100, 48000])
+def test_lookahead_s_is_what_a_frame_waits_for_at_any_rate(rate):
+    """At 44.1 kHz the live dashboard counted about half the hops 'late': ``lookahead_s`` said
+    49 ms, but the resampler holds back another 40 ms (116 ms at 8 kHz), so a frame came out up
+    to 100 ms after its hop with 20 ms device blocks."""
+    import math
+
+    from prosync.engine.session import Session
+
+    s = Session(("a", "b"), sample_rate=rate, synchrony=False)
+    rng = np.random.default_rng(0)
+    x = (0.05 * rng.standard_normal((rate * 3, 2))).astype(np.float32)
+    block = rate // 50
+    wait = []
+    for i in range(0, len(x) - block + 1, block):
+        s.push("a", x[i:i + block, 0])
+        upd = s.push("b", x[i:i + block, 1])
+        for t in upd.frames["a"]["t_s"] if "a" in upd.frames else ():
+            last = math.ceil((round(t / 0.01 - 0.5) + 1) * 0.01 * rate) - 1  # the hop's last sample
+            wait.append((i + block - 1 - last) / rate)
+    # the hop's last sample is 5 ms after its centre; a frame waits at most one block more
+    assert max(wait) <= s.lookahead_s - 0.005 + block / rate + 1e-9
+    assert max(wait) >= s.lookahead_s - 0.005 - 0.010   # and the look-ahead is not overstated
+
+
+
+def _voice(ipus, f0, seed, sr=16000, dur_s=12.0):
+    from tests.audio import harmonic
+
+    x = np.random.default_rng(seed).normal(0, 3e-4, int(sr * dur_s)).astype(np.float32)
+    for st, en in ipus:
+        seg = harmonic(f0, en - st, sr)
+        tt = np.arange(len(seg)) / sr
+        x[int(st * sr):int(st * sr) + len(seg)] += seg * (0.55 + 0.45 * np.sin(8 * np.pi * tt))
+    return x
+
+
+def test_turns_file_is_in_time_order_whatever_the_block_sizes(tmp_path):
+    """turns.parquet held its rows in the order they became final: a's IPU from 2.49 s came
+    after b's backchannel at 2.99 s inside it (a turn's IPU is final only once it ends), an order
+    that also depends on the block sizes pushed."""
+    import pyarrow.parquet as pq
+
+    from prosync.engine.session import Session
+    from prosync.streams.parquet import SessionWriter
+
+    a = _voice([(0.2, 2.0), (2.5, 4.5), (6.8, 9.0)], 210.0, 1)
+    b = _voice([(3.0, 3.6), (5.0, 7.2), (9.5, 11.0)], 110.0, 2)
+    tables = []
+    for block in (160, 4000):
+        w = SessionWriter(tmp_path / str(block))
+        s = Session(("a", "b"), sample_rate=16000, synchrony=False)
+        for i in range(0, len(a), block):
+            w.write(s.push("a", a[i:i + block]))
+            w.write(s.push("b", b[i:i + block]))
+        w.write(s.close())
+        w.close(None)
+        tables.append(pq.read_table(tmp_path / str(block) / "turns.parquet"))
+    t = tables[0].to_pydict()
+    assert {"overlap_within", "overlap_between", "pause", "gap"} <= set(t["kind"])
+    order = list(zip(t["start_s"], t["end_s"]))
+    assert order == sorted(order)
+    assert tables[0].equals(tables[1])
+
+
+def test_corpus_with_a_broken_session_exits_2(stereo, tmp_path, capsys):
+    """A corpus run with a session that could not be scored exited 0, so
+    ``prosync corpus in -o ds && analyse ds`` went on with a partial dataset."""
+    import shutil
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(stereo, src / "good.wav")
+    (src / "broken.wav").write_bytes(b"RIFF0000WAVEjunk")
+    argv = ["corpus", str(src), "-o", str(tmp_path / "ds"), "--quiet", "--workers", "1"]
+    assert main(argv) == 2
+    assert "failed: broken:" in capsys.readouterr().err
+    assert (tmp_path / "ds" / "summary" / "session=good" / "summary.json").exists()
+    (src / "broken.wav").unlink()
+    assert main(argv) == 0

@@ -253,6 +253,27 @@ def test_silence_is_unvoiced():
     assert np.all(per == 0.0)
 
 
+def test_periodic_quantisation_floor_is_unvoiced():
+    # a 200 Hz tone of ~1 LSB (16-bit) RMS before the speaker: not voice, and does not set the
+    # speaker's level, so the same tone at speech level later is voiced from its first frames
+    quiet = 1.5 * 2.0 ** -15 * tone(200, 1.0) / 0.3
+    f, per, v = run(np.concatenate([quiet, tone(200, 0.5)]))
+    assert not v[:95].any()
+    assert v[105:145].all()
+
+
+def test_weak_hum_before_the_speaker_is_unvoiced():
+    # a noisy 120 Hz hum at -70 dBFS before a tone at speech level: the speaker's level is not
+    # yet known, and the prior floor keeps the hum (voiced on ~all frames without it) unvoiced
+    rng = np.random.default_rng(3)
+    h = tone(120, 1.0, "harmonic")
+    hum = h / np.sqrt(np.mean(h ** 2)) + rng.standard_normal(len(h)).astype(np.float32)
+    hum *= 10 ** (-70 / 20) / np.sqrt(np.mean(hum ** 2))
+    f, per, v = run(np.concatenate([hum.astype(np.float32), tone(200, 0.5)]))
+    assert not v[:95].any()
+    assert v[105:145].all()
+
+
 def test_white_noise_is_unvoiced():
     rng = np.random.default_rng(7)
     f, per, v = run((0.1 * rng.standard_normal(2 * SR)).astype(np.float32))

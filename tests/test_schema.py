@@ -25,7 +25,7 @@ def test_engine_rows_have_the_table_columns():
         assert tuple(f.name for f in dataclasses.fields(row)) == table.names, table.name
     assert FRAME_DTYPE == S.record_dtype("frames")
     assert FRAME_DTYPE.names == tuple(n for n in S.FRAMES.names if n != "speaker") + (
-        "speech_raw", "webrtc", "speech_evidence", "onset_lead")
+        "speech_raw", "webrtc", "speech_evidence", "onset_lead", "speech_loud")
     assert tuple(c.source or c.name for c in S.SERIES.columns[1:]) == SERIES_FIELDS
 
 

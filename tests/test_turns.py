@@ -141,15 +141,17 @@ def _key(e: TurnEvent):
 
 
 def _stream(speakers, flags, n, theta_s, cuts, log=None, min_ipu=0.0, voiced=None,
-            min_voiced=0.0, lead=None, lookback=0.0):
+            min_voiced=0.0, lead=None, lookback=0.0, breath_gap=0.0, loud=None):
     tr = TurnTracker(speakers, TurnConfig(ipu_bridge_s=theta_s, min_ipu_s=min_ipu,
-                                          min_voiced_s=min_voiced, onset_lookback_s=lookback))
+                                          min_voiced_s=min_voiced, onset_lookback_s=lookback,
+                                          breath_gap_s=breath_gap))
     out = []
     bounds = [0, *sorted(cuts), n]
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         ev = tr.update(a, b - a, [f[a:b] for f in flags],
                        None if voiced is None else [v[a:b] for v in voiced],
-                       None if lead is None else [x[a:b] for x in lead])
+                       None if lead is None else [x[a:b] for x in lead],
+                       None if loud is None else [x[a:b] for x in loud])
         out.extend(ev)
         if log is not None:
             log.extend((b, e) for e in ev)
@@ -228,12 +230,14 @@ def _bridge_ref(runs, gap_ms):
 
 
 def _confirmed_ipus_ref(flags, voiced, theta_ms, attach_ms, min_ms, min_voiced, lead=None,
-                        lead_max=0):
+                        lead_max=0, breath_gap=0, loud=None):
     """Slow twin of the IPU stages: runs of speech frames, each dated back by its first frame's
-    lead (at most ``lead_max``, to the frame after the previous run's end at most), bridged into stretches
-    (gaps under ``min(attach, theta)``), stretches with fewer than ``min_voiced`` voiced speech
-    frames dropped, the rest bridged into IPUs (gaps under theta), IPUs under ``min_ms``
-    dropped."""
+    lead (at most ``lead_max``, to the frame after the previous run's end at most), bridged into
+    stretches (gaps under ``min(attach, theta)``), each stretch starting at its last run that
+    follows the run before by ``breath_gap`` frames or more with no voiced and no ``loud`` speech
+    frame before it (when ``min_voiced`` and ``breath_gap`` are set), stretches with fewer than
+    ``min_voiced`` voiced speech frames dropped, the rest bridged into IPUs (gaps under theta),
+    IPUs under ``min_ms`` dropped."""
     runs = []
     for k, f in enumerate(flags):
         if f and runs and runs[-1][1] == k:
@@ -242,6 +246,15 @@ def _confirmed_ipus_ref(flags, voiced, theta_ms, attach_ms, min_ms, min_voiced, 
             back = 0 if lead is None else min(int(lead[k]), lead_max)
             runs.append([max(k - back, runs[-1][1] + 1 if runs else 0), k + 1])
     stretches = _bridge_ref(runs, min(attach_ms, theta_ms))
+    if min_voiced > 0 and breath_gap > 0:
+        for st in stretches:
+            inside = [r for r in runs if st[0] <= r[0] < st[1]]
+            for prev, r in zip(inside[:-1], inside[1:], strict=True):
+                if any(flags[i] and (voiced[i] or (loud is not None and loud[i]))
+                       for i in range(st[0], prev[1])):
+                    break
+                if r[0] - prev[1] >= breath_gap:
+                    st[0] = r[0]
     kept = [(a, b) for a, b in stretches
             if sum(1 for i in range(a, b) if flags[i] and voiced[i]) >= min_voiced]
     return [(a * HOP_MS / 1000, b * HOP_MS / 1000) for a, b in _bridge_ref(kept, theta_ms)
@@ -258,18 +271,21 @@ def test_confirmed_ipus_streaming_equals_reference(seed):
     theta, min_ipu, min_voiced = [(0.18, 0.08, 0.03), (0.0, 0.05, 0.02), (0.25, 0.2, 0.1),
                                   (0.18, 0.0, 0.05), (0.1, 0.1, 0.0)][seed % 5]
     lookback = [0.0, 0.1, 0.05][seed % 3]
+    breath_gap = [0.0, 0.02, 0.05, 0.01][seed % 4]
     lead = [rng.integers(0, 15, n).astype(np.int16) for _ in speakers]  # some over the cap
+    loud = [rng.random(n) < 0.2 for _ in speakers]
     segs = {s: _confirmed_ipus_ref(f.tolist(), v.tolist(), round(theta * 1000), 100,
                                    round(min_ipu * 1000), round(min_voiced * 100), ld,
-                                   round(lookback * 100))
-            for s, f, v, ld in zip(speakers, flags, voiced, lead, strict=True)}
+                                   round(lookback * 100), round(breath_gap * 100), lo.tolist())
+            for s, f, v, ld, lo in zip(speakers, flags, voiced, lead, loud, strict=True)}
     ipus, _, events = turn_events_from_segments(segs, n * HOP_MS / 1000, 0.0)
     want = ([_key(e) for e in ipus], [_key(e) for e in events])
     assert want[0], "some IPUs survive"
     for _ in range(2):
         cuts = rng.choice(np.arange(1, n), size=int(rng.integers(0, 50)), replace=False)
         got, _ = _stream(speakers, flags, n, theta, cuts, min_ipu=min_ipu, voiced=voiced,
-                         min_voiced=min_voiced, lead=lead, lookback=lookback)
+                         min_voiced=min_voiced, lead=lead, lookback=lookback,
+                         breath_gap=breath_gap, loud=loud)
         assert _split(got, speakers) == want
 
 
@@ -285,6 +301,34 @@ def test_stray_frames_are_not_ipus():
     v[[20, 30]] = True  # three voiced frames: one IPU from the first to the last
     got, _ = _stream(("a",), [f], 100, 0.18, [], min_ipu=0.08, voiced=[v], min_voiced=0.03)
     assert [(e.start_s, e.end_s) for e in got if e.kind == "ipu"] == [(0.2, 0.61)]
+
+
+def test_breath_before_a_word_is_not_its_onset():
+    # an unvoiced run (an inhalation, a click) 50 ms before a voiced word: the IPU starts at the
+    # word; a burst 10 ms before it (a stop's release) stays; after the first voiced frame an
+    # unvoiced run apart from the rest stays too (a final fricative)
+    f = np.zeros(100, bool)
+    f[10:15] = True  # breath
+    f[20:40] = True  # word
+    f[45:50] = True  # final fricative after a closure
+    v = np.zeros(100, bool)
+    v[22:38] = True
+
+    def ipus(flags, gap, loud=None):
+        got, _ = _stream(("a",), [flags], 100, 0.18, [], min_ipu=0.08, voiced=[v],
+                         min_voiced=0.03, breath_gap=gap, loud=None if loud is None else [loud])
+        return [(e.start_s, e.end_s) for e in got if e.kind == "ipu"]
+
+    assert ipus(f, 0.02) == [(0.2, 0.5)]
+    assert ipus(f, 0.0) == [(0.1, 0.5)]  # off: the breath opens the IPU
+    loud = np.zeros(100, bool)
+    loud[30:35] = True
+    assert ipus(f, 0.02, loud) == [(0.2, 0.5)]  # loud frames after the voice change nothing
+    loud[12] = True  # a loud voiceless run (a fricative onset in noise) is the onset
+    assert ipus(f, 0.02, loud) == [(0.1, 0.5)]
+    f[19] = False
+    f[16:19] = True  # the run before is 10 ms apart: a burst, it stays
+    assert ipus(f, 0.02) == [(0.1, 0.5)]
 
 
 # ----------------------------------------------------------------------------- known answers

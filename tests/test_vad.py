@@ -57,19 +57,21 @@ def test_apply_hangover_matches_reference_across_splits(seed):
 
 def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, max_uv, rel_db,
                        level_q, level_step, window, per_min, q_hi=0.9, pk_on=-100.0, pk_off=-100.0,
-                       m_range=45.0, m_slope=0.0, m_max=0, m_run=0, lead_max=0):
+                       m_range=45.0, m_slope=0.0, m_max=0, m_run=0, lead_max=0, loud_db=20.0,
+                       tail_db=0.0, tail_rel=0.0):
     """Obviously correct frame loop of :func:`vad_hysteresis`: the floor is the ``q`` quantile
     (lower bin edge, 0.5 dB bins) of a plain list of the last ``window`` non-speech frames, the
     noise peak its ``q_hi`` quantile; a faded tail is extended by a count of frames. Returns the
     decisions, the evidence flags, the onset leads (looked up afterwards: the frames before each
     onset, back to the last speech frame, that stood over their own floor and peak), the floor
-    and the level."""
+    and the level, and the loud flags (speech within ``loud_db`` of the level before the frame;
+    none before a level is known)."""
     from prosync.native.vad import HIST_LO_DB, HIST_PER_DB, energy_bin
 
     hist_frames = []  # bins of non-speech frames, oldest first
     in_speech, unvoiced, pend, level, noise = False, 0, [], 0.0, False
     run, masked_left = 0, 0
-    out, evid, over = [], [], []
+    out, evid, over, loud = [], [], [], []
     prev_e = 0.0
 
     def floor_of(q=q):
@@ -90,6 +92,7 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
     for e, w, v, p in zip(energy_db, webrtc, voiced, per, strict=True):
         e = float(e)
         b = energy_bin(e)
+        level_before = level
         floor, peak = floor_of(), floor_of(q_hi)
         if math.isnan(floor):
             floor = peak = e
@@ -101,7 +104,10 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
             elif level != 0.0 and e < level - rel_db and (p < per_min or not in_speech):
                 speech = False
             elif in_speech:
-                speech = e > floor + off_db and e > peak + pk_off
+                # the tail margin where the floor lies far enough under the level
+                go_on = floor + off_db if level == 0.0 else max(
+                    floor + off_db, min(floor + tail_db, level - tail_rel))
+                speech = e > go_on and e > peak + pk_off
                 faded = not speech
             elif noise:
                 speech = False
@@ -147,6 +153,7 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
             masked_left -= 1
         out.append(speech or extended)
         evid.append(ev)
+        loud.append(out[-1] and level_before != 0.0 and e > level_before - loud_db)
         # over the background, and louder than the frame before (a rise)
         over.append((e > floor + off_db and e > peak + pk_on and e > ABS_FLOOR_DB, e > prev_e))
         prev_e = e
@@ -159,7 +166,7 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
                 if not over[j + 1][1]:  # not louder than the frame before it: the rise starts here
                     break
             lead[i] = min(i - 1 - j, lead_max)
-    return out, evid, lead, floor_of(), level
+    return out, evid, lead, floor_of(), level, loud
 
 
 def _vad_inputs(rng, n):
@@ -188,31 +195,37 @@ def test_vad_hysteresis_matches_reference_across_splits(seed):
     m_range, m_slope, m_max, m_run = [(45.0, 5.0, 15, 8), (45.0, 0.0, 15, 0), (30.0, 2.0, 40, 0),
                                       (60.0, 10.0, 3, 3)][seed % 4]
     lead_max = [10, 0, 3, 50][seed % 4]
-    want, want_ev, want_lead, want_floor, want_level = vad_hysteresis_ref(
+    loud_db = [20.0, 5.0, 0.0, 60.0][seed // 2 % 4]
+    tail_db, tail_rel = [(12.0, 30.0), (0.0, 0.0), (10.0, 5.0), (20.0, 60.0)][seed % 4]
+    want, want_ev, want_lead, want_floor, want_level, want_loud = vad_hysteresis_ref(
         e, web, voiced, per, on, off, vdb, q, max_uv, rel, 0.5, 0.5, window, per_min, q_hi, pk_on,
-        pk_off, m_range, m_slope, m_max, m_run, lead_max)
+        pk_off, m_range, m_slope, m_max, m_run, lead_max, loud_db, tail_db, tail_rel)
     prm = np.zeros(kv.N_VAD_PARAMS)
     prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
          kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC, kv.P_PEAK_Q, kv.P_PEAK_ON_DB,
          kv.P_PEAK_OFF_DB, kv.P_MASK_RANGE_DB, kv.P_MASK_SLOPE_DB, kv.P_MASK_MAX,
-         kv.P_MASK_MIN_RUN, kv.P_LEAD_MAX]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min,
-                                              q_hi, pk_on, pk_off, m_range, m_slope, m_max, m_run,
-                                              lead_max]
+         kv.P_MASK_MIN_RUN, kv.P_LEAD_MAX, kv.P_LOUD_DB, kv.P_TAIL_DB, kv.P_TAIL_REL_DB]] = [
+             on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min, q_hi, pk_on, pk_off, m_range, m_slope,
+             m_max, m_run, lead_max, loud_db, tail_db, tail_rel]
     st = np.zeros(kv.N_VAD_STATE)
     ring = np.zeros(window, np.int32)
     hist = np.zeros(kv.HIST_BINS, np.int32)
     pend = np.zeros(max_uv, np.int32)
     got, got_ev, got_lead = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, np.int16)
+    got_loud = np.zeros(n, bool)
     cuts = [0, *sorted(rng.choice(np.arange(1, n), size=6, replace=False)), n]
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         out, ev, ld = np.zeros(b - a + 2, bool), np.zeros(b - a + 2, bool), np.zeros(b - a + 2,
                                                                                     np.int16)
+        lo = np.zeros(b - a + 2, bool)
         kv.vad_hysteresis(e[a:b], web[a:b], voiced[a:b], per[a:b], b - a, prm, st, ring, hist,
-                          pend, out, ev, ld)
+                          pend, out, ev, ld, lo)
         got[a:b], got_ev[a:b], got_lead[a:b] = out[:b - a], ev[:b - a], ld[:b - a]
+        got_loud[a:b] = lo[:b - a]
     assert got.tolist() == want
     assert got_ev.tolist() == want_ev
     assert got_lead.tolist() == want_lead
+    assert got_loud.tolist() == want_loud
     assert st[kv.S_FLOOR] == pytest.approx(want_floor)
     assert st[kv.S_LEVEL] == pytest.approx(want_level)
 
@@ -227,9 +240,9 @@ def _hyst(e, web, voiced, on=9.0, off=4.0, vdb=3.0, q=0.2, max_uv=30, rel=35.0, 
     prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
          kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC, kv.P_PEAK_Q, kv.P_PEAK_ON_DB,
          kv.P_PEAK_OFF_DB, kv.P_MASK_RANGE_DB, kv.P_MASK_SLOPE_DB, kv.P_MASK_MAX,
-         kv.P_MASK_MIN_RUN, kv.P_LEAD_MAX]] = [on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min,
-                                              q_hi, pk_on, pk_off, 45.0, m_slope, 15, m_run,
-                                              lead_max]
+         kv.P_MASK_MIN_RUN, kv.P_LEAD_MAX, kv.P_LOUD_DB]] = [
+             on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min, q_hi, pk_on, pk_off, 45.0, m_slope, 15,
+             m_run, lead_max, 20.0]
     per = np.zeros(e.shape[0], np.float32) if per is None else np.asarray(per, np.float32)
     out = np.zeros(e.shape[0], bool)
     ev = np.zeros(e.shape[0], bool)
@@ -237,7 +250,7 @@ def _hyst(e, web, voiced, on=9.0, off=4.0, vdb=3.0, q=0.2, max_uv=30, rel=35.0, 
     st = np.zeros(kv.N_VAD_STATE)
     kv.vad_hysteresis(e, np.asarray(web, bool), np.asarray(voiced, bool), per, e.shape[0], prm, st,
                       np.zeros(window, np.int32), np.zeros(kv.HIST_BINS, np.int32),
-                      np.zeros(max_uv, np.int32), out, ev, lead)
+                      np.zeros(max_uv, np.int32), out, ev, lead, np.zeros(e.shape[0], bool))
     if full:
         return out, st, ev, lead
     return out, st
