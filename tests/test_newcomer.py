@@ -417,3 +417,42 @@ def test_corpus_with_a_broken_session_exits_2(stereo, tmp_path, capsys):
     assert (tmp_path / "ds" / "summary" / "session=good" / "summary.json").exists()
     (src / "broken.wav").unlink()
     assert main(argv) == 0
+
+
+def test_three_channels_picked_blames_channels_not_speakers(tmp_path, capsys):
+    """``--channels 1,2,3`` on a 3-channel file said '--speakers a,b names 2 speaker(s) but the
+    input has 3 speaker channel(s)', though no --speakers was given."""
+    a, b, _ = dialogue()
+    sf.write(str(tmp_path / "three.wav"), np.c_[a, b, a], 16000)
+    out = tmp_path / "o"
+    assert main(["score", str(tmp_path / "three.wav"), "--channels", "1,2,3", "-o", str(out)]) == 2
+    line = _one_line(capsys)
+    assert "--channels 1,2,3 picks 3 channels" in line and "--speakers" not in line
+    assert not out.exists()
+
+
+def test_recover_of_a_missing_folder_says_so(tmp_path, capsys):
+    """``prosync recover typo/`` said 'typo has no metrics journal', not that there is no such
+    folder."""
+    assert main(["recover", str(tmp_path / "typo")]) == 2
+    assert "typo: no such folder" in _one_line(capsys)
+
+
+def test_energy_contours_do_not_dive_into_the_silence_after_speech(tmp_path):
+    """A mono mix split by its RTTM drew each speaker's energy down to -120 dBFS after every turn
+    (the speech hangover over the split's digital silence), squashing the contours into the top
+    of the panel; the demo's dipped to -85 dBFS the same way."""
+    from prosync.native.vad import ABS_FLOOR_DB
+    from prosync.report import _frames_downsampled
+    from prosync.score import score
+
+    a, b, ipus = dialogue()
+    sf.write(str(tmp_path / "mix.wav"), a + b, 16000)
+    (tmp_path / "mix.rttm").write_text("".join(
+        f"SPEAKER mix 1 {st:.3f} {en - st:.3f} <NA> <NA> {s} <NA> <NA>\n"
+        for s, turns in ipus.items() for st, en in turns))
+    score([tmp_path / "mix.wav"], tmp_path / "o", rttm=tmp_path / "mix.rttm", report=False)
+    for name, (_, _, _, energy) in _frames_downsampled(tmp_path / "o", ("a", "b")).items():
+        drawn = energy[np.isfinite(energy)]
+        assert drawn.size > 300, name
+        assert drawn.min() > ABS_FLOOR_DB, name
