@@ -71,7 +71,8 @@ def rate_with_voicing(energy_db: np.ndarray, f0ref: np.ndarray) -> np.ndarray:
     j = np.clip(np.round((np.arange(n) + 0.5) * HOP_S / 0.015).astype(int), 0, len(f0ref) - 1)
     age = np.zeros(n, np.int64)
     rate = np.zeros(n, np.float32)
-    RateTracker(RateConfig()).process(0, n, energy_db.astype(np.float32), f0ref[j] > 0, age,
+    voiced = f0ref[j] > 0
+    RateTracker(RateConfig()).process(0, n, energy_db.astype(np.float32), voiced, voiced, age,
                                       rate)
     return nucleus_frames(age)
 
@@ -173,11 +174,11 @@ def time_tracker(seconds: float = 600.0, batch: int = 100) -> dict:
     rate = np.zeros(batch, np.float32)
     rt = RateTracker(RateConfig())
     t0 = time.perf_counter()
-    rt.process(0, batch, e[:batch], v[:batch], age, rate)
+    rt.process(0, batch, e[:batch], v[:batch], v[:batch], age, rate)
     first = time.perf_counter() - t0
     t0 = time.perf_counter()
     for k0 in range(batch, n - batch + 1, batch):
-        rt.process(k0, batch, e[k0:k0 + batch], v[k0:k0 + batch], age, rate)
+        rt.process(k0, batch, e[k0:k0 + batch], v[k0:k0 + batch], v[k0:k0 + batch], age, rate)
     steady = (time.perf_counter() - t0) / (n - batch)
     return {"first_s": first, "us_per_frame": steady * 1e6, "batch": batch}
 

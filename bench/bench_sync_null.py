@@ -63,7 +63,7 @@ from prosync.engine.config import SyncConfig  # noqa: E402
 from prosync.engine.entrain_null import lh_p, tama_p  # noqa: E402
 from prosync.engine.entrainment import IPU, levitan_hirschberg, tama, turns_from_ipus  # noqa: E402
 from prosync.engine.pseudo import cohens_d, grand_average  # noqa: E402
-from prosync.engine.session_sync import session_test  # noqa: E402
+from prosync.engine.session_sync import session_test, significant  # noqa: E402
 from prosync.engine.summary import ENTRAINMENT_FEATURES, _zscored  # noqa: E402
 from prosync.engine.synchrony import FEATURES, SynchronyTracker  # noqa: E402
 
@@ -219,22 +219,27 @@ def window_rows(sess, cfg: SyncConfig):
 
 def session_decisions(tr, rows, cfg):
     """feature -> (p of the engine's session test, p of the earlier statistic (mean of the
-    windows' lag profiles), naive binomial p of significant windows, window z's)."""
+    windows' lag profiles), naive binomial p of significant windows, window z's, the session
+    test's surrogates)."""
     out = {}
     res = tr.session_test()
+    # speech rate has no session p in the engine (``UNCALIBRATED``): measured without the guard
+    a, b, raw1, raw2 = tr.session_series("rate")
+    res["rate"] = session_test(a, b, cfg, feature="rate", raw2=raw2, raw1=raw1, guard=False)
     for f in FEATURES:
         z = np.array([r.z for r in rows if r.feature == f])
         z = z[np.isfinite(z)]
         k = int(np.sum(z > 1.96))
         naive = float(stats.binomtest(k, len(z), 0.025, alternative="greater").pvalue) if len(z) else math.nan
         a, b, raw1, raw2 = tr.session_series(f)
-        old = session_test(a, b, cfg, feature=f, raw2=raw2, raw1=raw1, statistic="windows").p
-        out[f] = (res[f].p, old, naive, z)
+        old = session_test(a, b, cfg, feature=f, raw2=raw2, raw1=raw1, statistic="windows",
+                           guard=False).p
+        out[f] = (res[f].p, old, naive, z, res[f].n_surrogates)
     return out
 
 
 def session_only(sessions, cfg, seconds):
-    """feature -> :class:`Tally` of the engine's session test (p < 0.05) on the first
+    """feature -> :class:`Tally` of the engine's session test (p <= 0.05) on the first
     ``seconds`` of each session (no window rows)."""
     n = int(seconds * RATE)
     out = {f: Tally() for f in FEATURES}
@@ -242,9 +247,9 @@ def session_only(sessions, cfg, seconds):
         for f in FEATURES:
             raw = [s[k][f][:n] if f in s[k] else None for k in ("a_raw", "b_raw")]
             p = session_test(s["a"][f][:n], s["b"][f][:n], cfg, feature=f, raw1=raw[0],
-                             raw2=raw[1]).p
+                             raw2=raw[1], guard=False).p
             if math.isfinite(p):
-                out[f].add(s["src"], p < 0.05)
+                out[f].add(s["src"], significant(p))
     return out
 
 
@@ -317,25 +322,67 @@ def lh_ps(sess):
     return out
 
 
+def spread_lines(pv: dict, nsur: dict) -> list[str]:
+    """The session test's p-values beyond the 5 % tail: under the null the shares below 0.05,
+    0.2 and 0.5 are about those values and the mean p about 0.5 (a rank p-value of ``n``
+    surrogates: ``(n + 2) / (2 (n + 1))``)."""
+    out = ["Session test p-values (engine's test; a calibrated test gives shares near 5 / 20 / "
+           "50 % and a mean near 0.5):\n",
+           "| feature | sessions with a p | p <= 0.05 | p <= 0.2 | p <= 0.5 | mean p | surrogates "
+           "(median, min) |", "|---|---:|---:|---:|---:|---:|---|"]
+    for f, ps in pv.items():
+        ps = np.array(ps)
+        if not len(ps):
+            out.append(f"| {f} | 0 | | | | | |")
+            continue
+        out.append(f"| {f} | {len(ps)} | {100 * np.mean(ps <= 0.05):.1f} % | "
+                   f"{100 * np.mean(ps <= 0.2):.1f} % | {100 * np.mean(ps <= 0.5):.1f} % | "
+                   f"{ps.mean():.2f} | {np.median(nsur[f]):.0f}, {min(nsur[f])} |")
+    out.append("")
+    return out
+
+
+def session_spread(name, sessions, cfg, features, lines):
+    """The session test alone (no window rows): its p-value spread per feature."""
+    pv = {f: [] for f in features}
+    ns = {f: [] for f in features}
+    for s in sessions:
+        for f in features:
+            raw = [s[k][f] if f in s[k] else None for k in ("a_raw", "b_raw")]
+            t = session_test(s["a"][f], s["b"][f], cfg, feature=f, raw1=raw[0], raw2=raw[1],
+                             guard=False)
+            if math.isfinite(t.p):
+                pv[f].append(t.p)
+                ns[f].append(t.n_surrogates)
+    lines += [f"### {name}: {len(sessions)} sessions\n", *spread_lines(pv, ns)]
+    print("\n".join(lines[-(len(features) + 5):]), flush=True)
+
+
 def evaluate(name, sessions, cfg, features, lines):
     t0 = time.perf_counter()
     win = {f: Tally() for f in features}
     ses = {f: Tally() for f in features}
     old = {f: Tally() for f in features}
     naive = {f: Tally() for f in features}
+    pv = {f: [] for f in features}
+    ns = {f: [] for f in features}
     for s in sessions:
         tr, rows = window_rows(s, cfg)
         dec = session_decisions(tr, rows, cfg)
         for f in features:
-            p, po, pn, z = dec[f]
+            p, po, pn, z, nsur = dec[f]
+            if math.isfinite(p):
+                pv[f].append(p)
+                ns[f].append(nsur)
             win[f].add(s["src"], np.sum(z > 1.96), len(z))
-            for c, v in ((ses, p), (old, po), (naive, pn)):
+            for c, v, sig in ((ses, p, significant(p)), (old, po, significant(po)),
+                              (naive, pn, pn < 0.05)):
                 if math.isfinite(v):
-                    c[f].add(s["src"], v < 0.05)
+                    c[f].add(s["src"], sig)
     pseudo = {f: pseudo_p(sessions, f) for f in features}
     lines += [f"### {name}: {len(sessions)} sessions of "
               f"{np.median([s['duration_s'] for s in sessions]):.0f} s\n",
-              "| feature | window z > 1.96 (nominal 2.5 %) | session test p < 0.05 | "
+              "| feature | window z > 1.96 (nominal 2.5 %) | session test p <= 0.05 | "
               "before: mean of windows' profiles | "
               "significant windows as independent (binomial p < 0.05) | pseudo-dyad p < 0.05 "
               "| pseudo-dyad Cohen's d |",
@@ -348,6 +395,7 @@ def evaluate(name, sessions, cfg, features, lines):
         lines.append(f"| {f} | {win[f].cell()} | {ses[f].cell()} | {old[f].cell()} | "
                      f"{naive[f].cell()} | {pd.cell()} | {d:+.2f} |")
     lines.append("")
+    lines += spread_lines(pv, ns)
     tam = {(f, k): Tally() for f in TAMA_FEATURES for k in ("textbook", "calibrated")}
     lh: dict = {}
     for s in sessions:
@@ -370,7 +418,7 @@ def evaluate(name, sessions, cfg, features, lines):
                      for m in ("proximity", "convergence", "synchrony")]
             lines.append(f"| {f} | {tam[f, kind].cell()} | " + " | ".join(cells) + " |")
         lines.append("")
-    print("\n".join(lines[-(len(features) + 2 * len(TAMA_FEATURES) + 15):]),
+    print("\n".join(lines[-(2 * len(features) + 2 * len(TAMA_FEATURES) + 19):]),
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
@@ -391,6 +439,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer sessions; nothing written")
     ap.add_argument("--pseudo", type=int, default=36, help="pseudo-dialogues (default 36)")
+    ap.add_argument("--session-only", action="store_true",
+                    help="the session test's p-value spread on the live null sets alone (a few "
+                         "seconds); nothing written")
     args = ap.parse_args(argv)
     root = shared_data()
     t0 = time.perf_counter()
@@ -406,6 +457,11 @@ def main(argv=None) -> int:
     real = real_shifted(recs, offs)
     pas = pseudo_as_is(pds)
     psh = pseudo_shifted(pds, [60, 150] if not args.quick else [90])
+    if args.session_only:
+        for name, ss in (("real conversations shifted", real), ("pseudo-dialogues as laid out", pas),
+                         ("pseudo-dialogues shifted", psh)):
+            session_spread(name, ss, cfg, FEATURES if ss is not pas else FEATURES[:3], [])
+        return 0
     lines = [
         "# Synchrony under the null: false-positive rates on real speech "
         "(`python bench/bench_sync_null.py`)\n",
@@ -413,6 +469,8 @@ def main(argv=None) -> int:
         f"{cfg.step_s:g} s, 10 Hz series). Window rows come from `SynchronyTracker` fed with each "
         "session's series; session tests from the engine's session-level statistic "
         f"({'present' if hasattr(SynchronyTracker, 'session_test') else 'absent: n/a'}). "
+        "Speech rate's session test is measured with the engine's guard off (the engine gives "
+        "no rate p: `UNCALIBRATED`). "
         "Pseudo-dyads use the same settings with a 1 s step. Intervals: 95 % Wilson on the "
         "effective number of units given their clusters (sessions sharing audio; a session's "
         "windows): *n_eff* in each cell.\n",

@@ -62,7 +62,7 @@ class BaselineSnapshot:
     f0_range_st: float           # 5th to 95th percentile
     speech_level_db: float       # median energy of speech frames
     noise_floor_db: float        # 10th percentile of non-speech frames
-    rate_sps: float              # median rolling rate during speech
+    rate_sps: float              # median running rate during speech
     fto_median_s: float          # median floor-transfer offset when this speaker takes the floor
     warming_up: bool
 

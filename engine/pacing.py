@@ -65,8 +65,8 @@ from .config import PacingConfig
 #: Hesitation: user pauses at least this long (s) within the last HESITATION_WINDOW_S count.
 LONG_PAUSE_S = 0.4
 HESITATION_WINDOW_S = 10.0
-#: Rate advice needs this many frames of the user's speech (1 s); the user's rate is taken as at
-#: least MIN_RATE_SPS (a rolling rate just after speech starts is far below the real one).
+#: Rate advice needs this many frames of the user's speech (1 s; the rate itself is missing
+#: before that); the user's rate is taken as at least MIN_RATE_SPS (few nuclei found).
 MIN_RATE_SPEECH = 100
 MIN_RATE_SPS = 2.0
 

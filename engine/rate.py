@@ -1,4 +1,5 @@
-"""Speech rate without ASR: online syllable nuclei, syllables per second over a rolling window.
+"""Speech rate without ASR: online syllable nuclei, syllables per second of the speaker's running
+stretch of speech.
 
 After de Jong & Wempe (2009), "Praat script to detect syllable nuclei and measure speech rate
 automatically": a syllable nucleus is an intensity peak, above a silence threshold relative to the
@@ -28,8 +29,9 @@ from ..native.nuclei import (
     P_SILENCE_DB,
     P_VOICE_REACH,
     POWER_FLOOR,
+    SPEECH_HIST,
     nuclei_online,
-    rolling_count,
+    running_rate,
     smooth_intensity,
 )
 from .config import HOP_S, RateConfig
@@ -60,12 +62,26 @@ LEVEL_DECAY_DB_PER_S = 0.5
 LEVEL_FLOOR_DB = -50.0
 
 
-class RateTracker:
-    """Counts syllable nuclei and reports ``rate_sps`` over the last ``window_s`` seconds.
+#: The rate is NaN until the speaker has spoken this long (s; or ``window_s`` when shorter):
+#: fewer syllables than that are no evidence of a rate.
+MIN_SPEECH_S = 1.0
 
-    The rate at frame ``k`` counts the nuclei confirmed by frame ``k`` whose frame lies in the
-    window of ``window_s`` ending at frame ``k``. Same output for any split of the frames into
-    :meth:`process` calls.
+
+class RateTracker:
+    """Counts syllable nuclei and reports ``rate_sps``, syllables per second of the speaker's
+    last ``window_s`` seconds of speech.
+
+    The window runs over the speaker's speech frames, skipping pauses
+    (:func:`~prosync.native.nuclei.running_rate`): the rate at frame ``k`` counts the nuclei
+    confirmed by frame ``k`` that lie on the last ``window_s`` of speech frames up to ``k``, per
+    second of that speech: an articulation rate (de Jong & Wempe's syllables per second of
+    phonation time) over a running stretch of speech. A wall-clock window (the rate until
+    now) restarted from 0 after every pause longer than the window and climbed through each
+    utterance; two speakers taking turns then correlate by their turn-taking alone (the
+    follower's low onset against the leader's high end: r about -0.5 between people who never
+    met, bench/results/sync_null.md). Now a new utterance continues from the speaker's running
+    rate, the rate in a pause is the last one, and before :data:`MIN_SPEECH_S` of speech it is
+    NaN. Same output for any split of the frames into :meth:`process` calls.
 
     Parameters
     ----------
@@ -106,21 +122,25 @@ level_floor_db : optional
         self._istate[I_AGE] = -1
         self._istate[I_SINCE] = 10**9
         self._win = max(1, int(round(cfg.window_s / HOP_S)))
-        # nuclei are at least 2 frames apart, so the window holds at most win//2 + 1 of them
-        self._ring = np.full(self._win // 2 + 2, -(10**12), dtype=np.int64)
-        self._head = np.zeros(2, dtype=np.int64)
+        self._min_speech = min(self._win, int(round(MIN_SPEECH_S / HOP_S)))
+        # a counted nucleus sits on its own speech frame: at most win of them in the window
+        self._ring = np.zeros(self._win + 1, dtype=np.int64)
+        self._head = np.zeros(3, dtype=np.int64)
+        self._speech_hist = np.zeros(SPEECH_HIST, dtype=np.int64)
         self._contour = np.zeros(128, dtype=np.float32)
 
     def kernel_state(self) -> tuple:
         """The arrays of :meth:`process` for the fused kernel
         (:func:`prosync.native.hop.speaker_frames`; batches of at most ``len(contour)`` frames)."""
         return (self._weights, self._hist, self._pos, self._contour, self.params, self._fstate,
-                self._istate, self._ring, self._head, self._win)
+                self._istate, self._ring, self._head, self._speech_hist, self._win,
+                self._min_speech)
 
-    def process(self, k0, n, intensity_db, voiced, out_nucleus_age, out_rate_sps):
+    def process(self, k0, n, intensity_db, voiced, speech, out_nucleus_age, out_rate_sps):
         """Analyse frames ``k0 .. k0+n-1``; fill ``out_nucleus_age[:n]`` and ``out_rate_sps[:n]``.
 
-        ``intensity_db``: float32 frame energy (dBFS, 25 ms window); ``voiced``: bool voicing.
+        ``intensity_db``: float32 frame energy (dBFS, 25 ms window); ``voiced``: bool voicing;
+        ``speech``: bool voice activity (the rate's time base).
         ``out_nucleus_age[i]`` is the age in frames of a nucleus confirmed at frame ``k0 + i``
         (the nucleus is frame ``k0 + i - age``) or -1.
         """
@@ -129,7 +149,8 @@ level_floor_db : optional
         c = self._contour
         smooth_intensity(intensity_db, n, self._weights, self._hist, self._pos, c)
         nuclei_online(c, voiced, n, self.params, self._fstate, self._istate, out_nucleus_age)
-        rolling_count(k0, n, out_nucleus_age, self._ring, self._head, self._win, out_rate_sps)
+        running_rate(k0, n, out_nucleus_age, speech, self._ring, self._head, self._speech_hist,
+                     self._win, self._min_speech, out_rate_sps)
 
 
 def articulation_rate(nucleus_frames: np.ndarray, ipu_start_s: float, ipu_end_s: float) -> float:

@@ -112,8 +112,8 @@ FRAMES = Table("frames", "one row per speaker per 10 ms frame", (
        "tracker's voicing and energy against a percentile noise floor, with hangover; a channel's "
        "speech is dropped where the two microphones carry one voice (cross-talk, by correlation)",
        nullable=False),
-    _c("rate_sps", "float32", "syl/s", "syllable nuclei per second over the rolling window "
-       "(default 3 s)"),
+    _c("rate_sps", "float32", "syl/s", "syllable nuclei per second of speech over the speaker's "
+       "last window_s (3 s) of speech frames, pauses skipped; null before 1 s of speech"),
     _c("nucleus_age", "int16", "frames", "a syllable nucleus confirmed at this frame lies this "
        "many frames earlier; -1 none", nullable=False, record="int64"),
 ), internal=(
@@ -127,7 +127,9 @@ FRAMES = Table("frames", "one row per speaker per 10 ms frame", (
        "speech level (a voiceless run before a word that never gets this loud is a breath)"),
 ))
 
-TURNS = Table("turns", "one row per turn-taking event (Heldner & Edlund 2010)", (
+TURNS = Table("turns", "one row per turn-taking event (Heldner & Edlund 2010); in the files "
+              "in time order (start_s, end_s), streamed (`Update.events`, JSONL, WebSocket) in "
+              "the order the events become final", (
     _c("kind", "string", "", "ipu; pause (the same speaker alone before and after a joint "
        "silence); gap (floor change through silence, of zero length when one speaker stops in "
        "the frame the other starts); overlap_between (floor change through "
@@ -169,7 +171,7 @@ SYNCHRONY = Table("synchrony", "one row per feature per completed window", (
        "feature's last 99 surrogates that keep both voices' timing (f0, energy, rate: one "
        "voice's utterances rotated over their slots; vad, and until each voice has 13 "
        "utterances: one voice's window against the other voice earlier in the session); one "
-       "window, not a session-level test; null until about 22 s of history (live)"),
+       "window, not a session-level test; null until about 32 s of history (live; 107 s research)"),
 ))
 
 SERIES = Table("series", "one row per speaker per 100 ms bin: the speaker-relative series "
@@ -180,7 +182,7 @@ SERIES = Table("series", "one row per speaker per 100 ms bin: the speaker-relati
        "running median; held through up to hold_s of silence, else null", source="f0"),
     _c("energy_db", "float64", "dB", "mean energy of the speech frames re the speaker's speech "
        "level (held)", source="energy"),
-    _c("rate_sps", "float64", "syl/s", "mean rolling speech rate over the speech frames (held)",
+    _c("rate_sps", "float64", "syl/s", "mean running speech rate over the speech frames (held)",
        source="rate"),
     _c("vad", "float64", "0..1", "fraction of the bin's frames that are speech"),
 ))

@@ -23,7 +23,7 @@ from .errors import ProsyncError
 from .join import CrossTalk, Pending, silent_frames
 from .pacing import PacingRow, PacingTracker
 from .session_sync import SessionSyncRow
-from .speaker import SpeakerTrack
+from .speaker import SpeakerTrack, resampler_delay_s
 from .synchrony import SERIES_FIELDS, SynchronyTracker, SyncRow
 from .turns import TurnEvent, TurnTracker
 
@@ -144,8 +144,15 @@ class Session:
 
     @property
     def lookahead_s(self) -> float:
-        """Audio needed after a frame's centre before its features are final."""
+        """Audio needed after a frame's centre before its features are final, at most: at another
+        rate than 16 kHz this includes :attr:`resampler_hold_s`."""
         return self._tracks[0].lookahead_s
+
+    @property
+    def resampler_hold_s(self) -> float:
+        """The most input time the resampler holds back (0 at 16 kHz). It releases samples in
+        chunks, so a frame is often final sooner than :attr:`lookahead_s` says."""
+        return resampler_delay_s(self.sample_rate)
 
     @property
     def turn_lookahead_s(self) -> float:

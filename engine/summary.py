@@ -13,7 +13,7 @@ import numpy as np
 
 from .entrain_null import MIN_EXCHANGES, lh_p, tama_p
 from .entrainment import IPU, ipu_features, levitan_hirschberg, tama, turns_from_ipus
-from .session_sync import session_note
+from .session_sync import session_note, significant
 from .speaker import FRAME_DTYPE
 from .synchrony import FEATURES, WINDOW_P_CALIBRATED, WINDOW_P_NOTE
 
@@ -260,7 +260,7 @@ class SessionSummary:
                 "session_lag_s": _f(t.lag_s) if t else None,
                 "session_p": _f(t.p) if t else None,
                 "session_r_crit": _f(t.r_crit) if t else None,
-                "session_significant": bool(t.p < 0.05) if t and math.isfinite(t.p) else None,
+                "session_significant": significant(t.p) if t and math.isfinite(t.p) else None,
                 "session_note": session_note(t, preset) if t else None,
             }
         return {

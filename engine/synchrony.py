@@ -57,6 +57,15 @@ PEAK_SEARCH = 2
 PEAK_MIN_FRACTION = 0.5
 #: Fewest finite surrogate peaks in the pool for a window's p-value (and z).
 MIN_SURROGATES = 39
+#: Window surrogates are drawn once the history holds this many chunks (``window + lag``):
+#: the window's own chunk, the separation of one chunk, and one chunk over which a time
+#: shift's start can move, so that the first surrogates are not one alignment shifted by a
+#: few bins (near copies of each other, which a window beats all at once). With two chunks
+#: (surrogates from the first possible bin), windows completing in the first 30 s of a live
+#: session reached p < 0.025 in 5-10 % (f0, rate, voice activity) and in the first 2 minutes
+#: of a research session 7-9 %, against 1-4 % later (pseudo-dialogues;
+#: bench/results/sync_null.md).
+MIN_HISTORY_CHUNKS = 3
 #: Surrogates added per bin to the pool of the feature whose turn it is (twice that while the
 #: pool fills): with 4 features in rotation each pool gains one per bin on average.
 REFRESH = 4
@@ -72,14 +81,15 @@ UTTERANCE_HISTORY_S = 300.0
 #: that (about the first minute or two of a conversation), time shifts.
 WINDOW_MIN_RUNS = 2 * MIN_ROTATION - 1 + (MIN_SURROGATES + 1) // 4
 _PROBIT = NormalDist().inv_cdf
-#: Presets whose window p-value held its nominal rate on the null sets of real speech (live,
-#: utterance rotations: 0.9-3.3 % of windows at nominal 2.5 % on shifted real conversations
-#: and on pseudo-dialogues shifted or with their turn-taking, bench/results/sync_null.md).
-#: Elsewhere (research: 2.8-5.1 % on shifted pseudo-dialogues, energy and rate over; custom
-#: settings: never measured) no window is called significant: read the session test.
-WINDOW_P_CALIBRATED = frozenset({"live"})
-WINDOW_P_NOTE = ("window p-values are not calibrated for these settings (research preset: up "
-                 "to 5 % of windows below 0.025 on speakers who never met): read the session "
+#: Presets whose window p-value held its nominal rate on the null sets of real speech (live:
+#: utterance rotations, shifted real conversations and pseudo-dialogues shifted or with
+#: their turn-taking; research: pseudo-dialogues shifted and with their turn-taking, once the
+#: first surrogates wait for ``MIN_HISTORY_CHUNKS`` chunks of history: 1.5-3.0 % of windows at
+#: nominal 2.5 %, was 2.8-6.4 %; bench/results/sync_null.md). Elsewhere (custom settings:
+#: never measured) no window is called significant: read the session test.
+WINDOW_P_CALIBRATED = frozenset({"live", "research"})
+WINDOW_P_NOTE = ("window p-values are not calibrated for these settings (only the live and "
+                 "research presets were measured on speakers who never met): read the session "
                  "test")
 
 
@@ -116,8 +126,9 @@ class SynchronyTracker:
     ``p = (1 + #{pool >= peak}) / (1 + n)``, ``z`` its normal quantile (``z > 1.96`` is
     ``p < 0.025``; with 99 surrogates z is at most 2.33). The pools are refreshed bin by bin,
     one feature per bin in rotation (``REFRESH`` surrogates), so the cost is spread evenly
-    over the hops; a pool spans about the last 10 s. Until the history holds two chunks and
-    the pool ``MIN_SURROGATES`` values (about 22 s into a live session) z and p are NaN. Each
+    over the hops; a pool spans about the last 10 s. Until the history holds
+    ``MIN_HISTORY_CHUNKS`` chunks and the pool ``MIN_SURROGATES`` values (about 32 s into a
+    live session, 107 s into a research one) z and p are NaN. Each
     feature has its own random stream (SplitMix64 seeded from ``cfg.seed``) and work is done
     bin by bin in time order, so results do not depend on push sizes.
 
@@ -138,7 +149,8 @@ class SynchronyTracker:
         self.step = w0.step_samples
         self.chunk = self.win + self.lag
         self.sep = self.chunk  # window surrogates: at least one chunk from the real alignment
-        self.hist_len = max(int(round(cfg.history_s * cfg.rate_hz)), 2 * self.chunk + 1)
+        self.hist_len = max(int(round(cfg.history_s * cfg.rate_hz)),
+                            MIN_HISTORY_CHUNKS * self.chunk + 1)
         # linear history of the 4 features x 2 speakers; buf[..., 0] is sample self._n - self._len
         self._buf = np.full((len(FEATURES), 2, 2 * self.hist_len + 64), np.nan)
         self._len = self.hist_len  # starts with hist_len missing samples "before the session"
@@ -322,7 +334,7 @@ class SynchronyTracker:
         i = (e - 1) % len(FEATURES)
         f = FEATURES[i]
         h = self._history(i, e, first)
-        if h.shape[1] < self.chunk + self.sep:
+        if h.shape[1] < MIN_HISTORY_CHUNKS * self.chunk:  # (sep is one chunk)
             return
         k = REFRESH if self._pool_n[f] >= self.pool_size else 2 * REFRESH
         n = min(e, self.content_len)

@@ -3,7 +3,7 @@
 State (preallocated by ``calibration.baseline.SpeakerBaseline``):
 
 * ``h``   int64[H_TOTAL]  the histograms side by side: F0 (0.1 st bins re 1 Hz, 0..120 st),
-  speech level and noise (0.5 dB bins from -120 dB), rolling rate (0.05 syl/s bins, 0..10);
+  speech level and noise (0.5 dB bins from -120 dB), running rate (0.05 syl/s bins, 0..10);
 * ``cnt`` int64[2 + NQ]   voiced frames (valid F0) and speech frames seen, then the total
   count of each tracked quantile's histogram;
 * ``q``   int64[2, NQ]    per tracked quantile: its bin (-1: histogram empty) and the count of

@@ -17,7 +17,7 @@ from numba import types
 
 from ._jit import jit
 from .frames import frame_energy_db, to_pcm16
-from .nuclei import nuclei_online, rolling_count, smooth_intensity
+from .nuclei import nuclei_online, running_rate, smooth_intensity
 from .pitch import decimate2, refine_f0, track, yin_candidates
 from .vad import apply_hangover, channel_correlation, remove_cross_talk, vad_hysteresis
 
@@ -52,7 +52,7 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
                    p_rf, p_lvl, p_pos, p_geom, y_state,
                    v_prm, v_state, v_ring, v_hist, v_pend, hang_state, hang,
                    soft, r_weights, r_hist, r_pos, r_contour, r_params, r_fstate, r_istate,
-                   r_ring, r_head, r_win, out):
+                   r_ring, r_head, r_shist, r_win, r_min, out):
     """Fill the columns of ``out`` (the frame records, ``speaker.FRAME_DTYPE``) for frames
     ``k0 .. k0+n-1`` of one speaker: ``t_s``, ``energy_db``, ``webrtc``, ``f0_hz``,
     ``periodicity``, ``voiced``, ``speech_raw``, ``speech_evidence``, ``onset_lead``,
@@ -110,7 +110,7 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
         soft[i] = periodicity[i] > rate_periodicity or voiced[i]
     smooth_intensity(energy_db, n, r_weights, r_hist, r_pos, r_contour)
     nuclei_online(r_contour, soft, n, r_params, r_fstate, r_istate, nucleus_age)
-    rolling_count(k0, n, nucleus_age, r_ring, r_head, r_win, rate_sps)
+    running_rate(k0, n, nucleus_age, speech, r_ring, r_head, r_shist, r_win, r_min, rate_sps)
     return bad
 
 

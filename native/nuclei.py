@@ -12,7 +12,8 @@ frame sequence into calls) and allocation-free:
   and the next peak falls more than the dip below it; that is the rule here, except that a peak
   within ``close`` frames of the previous nucleus (a ripple of the same vowel, as syllables are
   rarely that close) must also have risen ``rise`` dB;
-* :func:`rolling_count` turns confirmed nuclei into syllables per second over a rolling window.
+* :func:`running_rate` turns confirmed nuclei into syllables per second of speech over the
+  speaker's last few seconds of speech (pauses skipped).
 """
 
 import numpy as np
@@ -191,12 +192,23 @@ def nuclei_online(contour_db, voiced, n, params, fstate, istate, out_age):
     istate[I_SINCE] = since
 
 
-@jit
-def rolling_count(k0, n, ages, ring, head, win, out_rate):
-    """Syllables per second over the last ``win`` frames (10 ms each), from confirmed nuclei.
+#: Frames of speech-index history :func:`running_rate` keeps: a nucleus confirmed more than
+#: ``SPEECH_HIST - 2`` frames after its own frame (never seen: the contour falls 1 dB within a
+#: syllable) is not counted.
+SPEECH_HIST = 128
 
-    The rate at frame ``k = k0 + i`` counts the nuclei confirmed by frame ``k`` whose frame lies in
-    ``(k - win, k]``, divided by ``win * 0.01`` s.
+
+@jit
+def running_rate(k0, n, ages, speech, ring, head, hist, win, min_speech, out_rate):
+    """Syllables per second of speech over the speaker's last ``win`` speech frames.
+
+    The window is counted in the speaker's own speech frames, skipping pauses: the rate at
+    frame ``k`` is the number of nuclei confirmed by frame ``k`` that lie on one of the last
+    ``win`` speech frames up to ``k``, divided by the time of those frames (``min(S, win)``
+    frames of 10 ms, ``S`` the speech frames so far): an articulation rate that carries over
+    a pause, so a new utterance continues from the speaker's running rate instead of
+    restarting from 0. NaN until the speaker has ``min_speech`` speech frames. A nucleus
+    counts when its own frame is speech.
 
     Parameters
     ----------
@@ -204,33 +216,45 @@ def rolling_count(k0, n, ages, ring, head, win, out_rate):
         Absolute index of the first frame of this call.
     n : int
     ages : int64[>= n]
-        Output of :func:`nuclei_online` (-1 = none).
+        Output of :func:`nuclei_online` (-1 = none): nuclei are confirmed in the order of
+        their frames.
+    speech : bool[>= n]
+        The speaker's speech decision per frame.
     ring : int64[m]
-        State: absolute frames of recent nuclei (initialise to a very negative value); ``m`` must
-        exceed the number of nuclei that can lie in a window.
-    head : int64[2]
-        State: ``head[0]`` next write slot, ``head[1]`` nuclei currently in the window
+        State: speech indices of the counted nuclei in the window, oldest first from slot
+        ``(head[0] - head[1]) % m``; ``m > win`` (initialise to 0).
+    head : int64[3]
+        State: next write slot, nuclei in the window, speech frames so far (initialise to 0).
+    hist : int64[SPEECH_HIST]
+        State: speech frames up to and including frame ``k`` in slot ``k % SPEECH_HIST``
         (initialise to 0).
-    win : int
+    win, min_speech : int
     out_rate : float32[>= n]
     """
     m = ring.shape[0]
+    H = hist.shape[0]
     h = head[0]
     cnt = head[1]
+    s = head[2]
     for i in range(n):
         k = k0 + i
-        if ages[i] >= 0:
-            ring[h] = k - ages[i]
-            h = (h + 1) % m
-            cnt = 0
-            for j in range(m):
-                if ring[j] > k - win:
-                    cnt += 1
-        elif cnt > 0:
-            # a nucleus leaves the window when its frame becomes k - win
-            for j in range(m):
-                if ring[j] == k - win:
-                    cnt -= 1
-        out_rate[i] = cnt / (win * 0.01)
+        if speech[i]:
+            s += 1
+        hist[k % H] = s
+        # nuclei whose speech frame left the last win speech frames
+        while cnt > 0 and ring[(h - cnt + m) % m] <= s - win:
+            cnt -= 1
+        a = ages[i]
+        if a >= 0 and a < H - 1:
+            f = k - a
+            sf = hist[f % H]
+            before = hist[(f - 1 + H) % H] if f > 0 else 0
+            if sf > before and sf > s - win:  # on a speech frame, still in the window
+                ring[h] = sf
+                h = (h + 1) % m
+                cnt += 1
+        d = s if s < win else win
+        out_rate[i] = cnt / (d * 0.01) if s >= min_speech and d > 0 else np.nan
     head[0] = h
     head[1] = cnt
+    head[2] = s

@@ -14,7 +14,8 @@ def bin_features(f0, voiced, speech, energy, rate, per_bin, min_frames, base, ho
     * f0: mean F0 of the voiced frames (F0 > 0) in semitones re 1 Hz, minus ``base[b, 0]`` (the
       speaker's median after this bin), NaN when fewer than ``min_frames`` frames are voiced;
     * energy: mean energy (dB) of the speech frames minus ``base[b, 1]`` (speech level);
-    * rate: mean rolling rate (syl/s) of the speech frames (both NaN below ``min_frames``);
+    * rate: mean running rate (syl/s) of the speech frames with a rate (NaN below
+      ``min_frames`` of them: the speaker's first second of speech has none);
     * vad: the fraction of speech frames (never missing);
     * when ``out`` has 7 rows, rows 4-6 get f0, energy and rate before the hold (NaN where
       missing), for the session test's surrogates.
@@ -40,6 +41,7 @@ def bin_features(f0, voiced, speech, energy, rate, per_bin, min_frames, base, ho
         s_st = 0.0
         s_e = 0.0
         s_r = 0.0
+        nr = 0
         for k in range(b * per_bin, (b + 1) * per_bin):
             fv = f0[k]
             if voiced[k] and fv > 0.0:
@@ -47,11 +49,13 @@ def bin_features(f0, voiced, speech, energy, rate, per_bin, min_frames, base, ho
                 nv += 1
             if speech[k]:
                 s_e += energy[k]
-                s_r += rate[k]
                 ns += 1
+                if rate[k] == rate[k]:
+                    s_r += rate[k]
+                    nr += 1
         vals = (s_st / nv - base[b, 0] if nv >= min_frames else np.nan,
                 s_e / ns - base[b, 1] if ns >= min_frames else np.nan,
-                s_r / ns if ns >= min_frames else np.nan)
+                s_r / nr if nr >= min_frames else np.nan)
         idx = bin0 + b
         for f in range(3):
             v = vals[f]

@@ -84,13 +84,17 @@ def _speaker_mask(col, name: str) -> np.ndarray:
 
 
 def _frames_downsampled(out: Path, names):
-    """Per speaker: (t, f0) of voiced frames (decimated) and binned energy of speech frames.
+    """Per speaker: (t, f0) of voiced frames (decimated) and binned energy of speech frames
+    (those over the VAD's absolute floor: the hangover after speech reaches into silence, digital
+    silence at -120 dBFS where a mix is split by its RTTM).
 
     The energy bins are whole numbers of 10 ms frames (one frame each up to
     :data:`MAX_POINTS` frames, more in longer sessions), so no bin falls between two frames.
     Streams ``frames.parquet`` by row group, so memory stays flat however long the session.
     """
     import pyarrow.parquet as pq
+
+    from prosync.native.vad import ABS_FLOOR_DB  # no speech starts under it
 
     pf = pq.ParquetFile(out / "frames.parquet")
     n_frames = max(int(np.ceil(pf.metadata.num_rows / max(len(names), 1))), 1)
@@ -111,7 +115,7 @@ def _frames_downsampled(out: Path, names):
             v = np.isfinite(f) & (frame % keep == 0)
             f0[n][0].append(t[v])
             f0[n][1].append(f[v])
-            sp &= np.isfinite(e)
+            sp &= np.isfinite(e) & (e > ABS_FLOOR_DB)  # not the hangover over (digital) silence
             idx = np.clip(frame[sp] // per_bin, 0, nb - 1)
             e_sum[n] += np.bincount(idx, e[sp].astype(np.float64), minlength=nb)
             e_cnt[n] += np.bincount(idx, minlength=nb)

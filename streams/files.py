@@ -258,6 +258,10 @@ def _plan(inputs, speakers, channels, rttm):
     """Sources (one per speaker), speaker names, and the RTTM split (or None)."""
     if rttm is None:
         sources = plan_sources(inputs, channels, n_speakers=len(speakers) if speakers else None)
+        if len(sources) > 2:  # only --channels picks more: the speakers' names are not at fault
+            raise AudioInputError(f"channels={','.join(map(str, channels))} picks {len(sources)} "
+                                  "channels, but a session has one or two speakers: pick one "
+                                  "channel per speaker")
         names = tuple(speakers) if speakers else ("a", "b")[: len(sources)]
         if len(names) != len(sources):
             raise AudioInputError(

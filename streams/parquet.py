@@ -16,13 +16,19 @@ from .arrow import TABLES, update_batches
 from .atomic import AtomicFile, fsync_dir, output_folder, write_json  # noqa: F401 - fsync_dir: re-exported
 from .sink import Sink
 
+#: Tables whose rows a file holds in time order rather than in the order they became final
+#: (which depends on the block sizes pushed: a gap is final only with the IPU after it). Such a
+#: table is held until :meth:`TableSink.close` (a turn event is one small row per IPU or silence).
+TIME_ORDER = {"turns": [("start_s", "ascending"), ("end_s", "ascending"), ("kind", "ascending"),
+                        ("speaker", "ascending")]}
+
 
 class TableSink:
     """Append record batches to ``path`` (written as ``.path.partial`` until closed).
 
     Rows are buffered into row groups of ``row_group_rows``; many small batches (a few rows per
     update) are merged every ``compact_batches`` batches, since each small batch costs far more
-    memory than its rows.
+    memory than its rows. A table of :data:`TIME_ORDER` is sorted when closed.
     """
 
     def __init__(self, path: Path, schema: pa.Schema, table: str, extra_md=None,
@@ -36,20 +42,23 @@ class TableSink:
         self._rows = 0
         self._rg = row_group_rows
         self._compact = compact_batches
+        self._sort = TIME_ORDER.get(table)
 
     def write(self, rows: pa.RecordBatch) -> None:
         if rows.num_rows == 0:
             return
         self._buf.append(rows)
         self._rows += rows.num_rows
-        if self._rows >= self._rg:
+        if self._rows >= self._rg and self._sort is None:
             self._flush()
         elif len(self._buf) >= self._compact:
             self._buf = pa.Table.from_batches(self._buf, self.schema).combine_chunks().to_batches()
 
     def _flush(self):
         if self._buf:
-            self._writer.write_table(pa.Table.from_batches(self._buf, self.schema))
+            t = pa.Table.from_batches(self._buf, self.schema)
+            self._writer.write_table(t.sort_by(self._sort) if self._sort else t,
+                                     row_group_size=self._rg)
             self._buf = []
             self._rows = 0
 

@@ -275,7 +275,10 @@ class Connection(Sink):
         # audio that makes its last frame final), for a fifth of the per-push cost at 100 ms.
         self._buf[spk].append(pcm)
         self._buf_n[spk] += pcm.size
-        due = self.next_flush - 0.005 + self.duplex.lookahead_s
+        # the earliest audio that can complete the message (the resampler may release it sooner
+        # than its worst-case hold); from then on every block drains at once
+        session = self.duplex.session
+        due = self.next_flush - 0.005 + session.lookahead_s - session.resampler_hold_s
         if (min(self.received) >= due * self.sr - 1e-6
                 or self._buf_n[spk] >= self.sr * max(self.interval_s, INLINE_MAX_S)):
             await self._drain()

@@ -82,17 +82,21 @@ def ref_nuclei(contour_db, voiced, rise, fall, silence, decay, level_floor, dela
     return out
 
 
-def ref_rolling_rate(k0, ages, win):
-    """Rate at frame ``k``: nuclei confirmed at frames ``<= k`` whose frame is in ``(k-win, k]``."""
-    frames = []  # (confirmed at, nucleus frame)
-    for i, a in enumerate(ages):
-        if a >= 0:
-            frames.append((k0 + i, k0 + i - int(a)))
+def ref_running_rate(k0, ages, speech, win, min_speech, hist=128):
+    """Rate at frame ``k``: the nuclei confirmed at frames ``<= k``, each on a speech frame
+    ``f`` (confirmed less than ``hist - 1`` frames after it), that lie on the last ``win``
+    speech frames up to ``k`` (``S(f) > S(k) - win``, ``S(k)`` the speech frames up to ``k``),
+    per second of those frames (``min(S(k), win)`` x 10 ms); NaN while ``S(k) < min_speech``."""
+    s = np.cumsum(np.asarray(speech, dtype=np.int64))
+    nuclei = [(i, i - int(a)) for i, a in enumerate(ages)
+              if 0 <= a < hist - 1 and i - int(a) >= 0 and speech[i - int(a)]]
     out = np.empty(len(ages))
-    for i in range(len(ages)):
-        k = k0 + i
-        cnt = sum(1 for conf, f in frames if conf <= k and k - win < f <= k)
-        out[i] = cnt / (win * 0.01)
+    for k in range(len(ages)):
+        if s[k] < min_speech:
+            out[k] = np.nan
+            continue
+        cnt = sum(1 for conf, f in nuclei if conf <= k and s[f] > s[k] - win)
+        out[k] = cnt / (min(s[k], win) * 0.01)
     return out
 
 

@@ -36,4 +36,5 @@ class RefSpeakerTrack(SpeakerTrack):
                           o["speech_loud"])
         kv.apply_hangover(o["speech_raw"], n, self._hang_state, self._hang, o["speech"])
         soft = (o["periodicity"][:n] > RATE_PERIODICITY) | o["voiced"][:n]
-        self.rate.process(k0, n, o["energy_db"], soft, o["nucleus_age"], o["rate_sps"])
+        self.rate.process(k0, n, o["energy_db"], soft, o["speech"], o["nucleus_age"],
+                          o["rate_sps"])

@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -334,3 +335,124 @@ def test_readme_names_every_table_score_and_corpus_write():
     assert all(f"`{t}.parquet`" in out for t in TABLES)
     words = {5: "five", 6: "six", 7: "seven", 8: "eight"}
     assert f"for each of the {words[len(TABLES)]} tables" in text
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 44100, 48000])
+def test_lookahead_s_is_what_a_frame_waits_for_at_any_rate(rate):
+    """At 44.1 kHz the live dashboard counted about half the hops 'late': ``lookahead_s`` said
+    49 ms, but the resampler holds back another 40 ms (116 ms at 8 kHz), so a frame came out up
+    to 100 ms after its hop with 20 ms device blocks."""
+    import math
+
+    from prosync.engine.session import Session
+
+    s = Session(("a", "b"), sample_rate=rate, synchrony=False)
+    rng = np.random.default_rng(0)
+    x = (0.05 * rng.standard_normal((rate * 3, 2))).astype(np.float32)
+    block = rate // 50
+    wait = []
+    for i in range(0, len(x) - block + 1, block):
+        s.push("a", x[i:i + block, 0])
+        upd = s.push("b", x[i:i + block, 1])
+        for t in upd.frames["a"]["t_s"] if "a" in upd.frames else ():
+            last = math.ceil((round(t / 0.01 - 0.5) + 1) * 0.01 * rate) - 1  # the hop's last sample
+            wait.append((i + block - 1 - last) / rate)
+    # the hop's last sample is 5 ms after its centre; a frame waits at most one block more
+    assert max(wait) <= s.lookahead_s - 0.005 + block / rate + 1e-9
+    assert max(wait) >= s.lookahead_s - 0.005 - 0.010   # and the look-ahead is not overstated
+
+
+
+def _voice(ipus, f0, seed, sr=16000, dur_s=12.0):
+    from tests.audio import harmonic
+
+    x = np.random.default_rng(seed).normal(0, 3e-4, int(sr * dur_s)).astype(np.float32)
+    for st, en in ipus:
+        seg = harmonic(f0, en - st, sr)
+        tt = np.arange(len(seg)) / sr
+        x[int(st * sr):int(st * sr) + len(seg)] += seg * (0.55 + 0.45 * np.sin(8 * np.pi * tt))
+    return x
+
+
+def test_turns_file_is_in_time_order_whatever_the_block_sizes(tmp_path):
+    """turns.parquet held its rows in the order they became final: a's IPU from 2.49 s came
+    after b's backchannel at 2.99 s inside it (a turn's IPU is final only once it ends), an order
+    that also depends on the block sizes pushed."""
+    import pyarrow.parquet as pq
+
+    from prosync.engine.session import Session
+    from prosync.streams.parquet import SessionWriter
+
+    a = _voice([(0.2, 2.0), (2.5, 4.5), (6.8, 9.0)], 210.0, 1)
+    b = _voice([(3.0, 3.6), (5.0, 7.2), (9.5, 11.0)], 110.0, 2)
+    tables = []
+    for block in (160, 4000):
+        w = SessionWriter(tmp_path / str(block))
+        s = Session(("a", "b"), sample_rate=16000, synchrony=False)
+        for i in range(0, len(a), block):
+            w.write(s.push("a", a[i:i + block]))
+            w.write(s.push("b", b[i:i + block]))
+        w.write(s.close())
+        w.close(None)
+        tables.append(pq.read_table(tmp_path / str(block) / "turns.parquet"))
+    t = tables[0].to_pydict()
+    assert {"overlap_within", "overlap_between", "pause", "gap"} <= set(t["kind"])
+    order = list(zip(t["start_s"], t["end_s"]))
+    assert order == sorted(order)
+    assert tables[0].equals(tables[1])
+
+
+def test_corpus_with_a_broken_session_exits_2(stereo, tmp_path, capsys):
+    """A corpus run with a session that could not be scored exited 0, so
+    ``prosync corpus in -o ds && analyse ds`` went on with a partial dataset."""
+    import shutil
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(stereo, src / "good.wav")
+    (src / "broken.wav").write_bytes(b"RIFF0000WAVEjunk")
+    argv = ["corpus", str(src), "-o", str(tmp_path / "ds"), "--quiet", "--workers", "1"]
+    assert main(argv) == 2
+    assert "failed: broken:" in capsys.readouterr().err
+    assert (tmp_path / "ds" / "summary" / "session=good" / "summary.json").exists()
+    (src / "broken.wav").unlink()
+    assert main(argv) == 0
+
+
+def test_three_channels_picked_blames_channels_not_speakers(tmp_path, capsys):
+    """``--channels 1,2,3`` on a 3-channel file said '--speakers a,b names 2 speaker(s) but the
+    input has 3 speaker channel(s)', though no --speakers was given."""
+    a, b, _ = dialogue()
+    sf.write(str(tmp_path / "three.wav"), np.c_[a, b, a], 16000)
+    out = tmp_path / "o"
+    assert main(["score", str(tmp_path / "three.wav"), "--channels", "1,2,3", "-o", str(out)]) == 2
+    line = _one_line(capsys)
+    assert "--channels 1,2,3 picks 3 channels" in line and "--speakers" not in line
+    assert not out.exists()
+
+
+def test_recover_of_a_missing_folder_says_so(tmp_path, capsys):
+    """``prosync recover typo/`` said 'typo has no metrics journal', not that there is no such
+    folder."""
+    assert main(["recover", str(tmp_path / "typo")]) == 2
+    assert "typo: no such folder" in _one_line(capsys)
+
+
+def test_energy_contours_do_not_dive_into_the_silence_after_speech(tmp_path):
+    """A mono mix split by its RTTM drew each speaker's energy down to -120 dBFS after every turn
+    (the speech hangover over the split's digital silence), squashing the contours into the top
+    of the panel; the demo's dipped to -85 dBFS the same way."""
+    from prosync.native.vad import ABS_FLOOR_DB
+    from prosync.report import _frames_downsampled
+    from prosync.score import score
+
+    a, b, ipus = dialogue()
+    sf.write(str(tmp_path / "mix.wav"), a + b, 16000)
+    (tmp_path / "mix.rttm").write_text("".join(
+        f"SPEAKER mix 1 {st:.3f} {en - st:.3f} <NA> <NA> {s} <NA> <NA>\n"
+        for s, turns in ipus.items() for st, en in turns))
+    score([tmp_path / "mix.wav"], tmp_path / "o", rttm=tmp_path / "mix.rttm", report=False)
+    for name, (_, _, _, energy) in _frames_downsampled(tmp_path / "o", ("a", "b")).items():
+        drawn = energy[np.isfinite(energy)]
+        assert drawn.size > 300, name
+        assert drawn.min() > ABS_FLOOR_DB, name

@@ -26,11 +26,12 @@ from prosync.native.nuclei import (
     P_SILENCE_DB,
     P_VOICE_REACH,
     POWER_FLOOR,
+    SPEECH_HIST,
     nuclei_online,
-    rolling_count,
+    running_rate,
     smooth_intensity,
 )
-from tests.ref_rate import ref_nuclei, ref_rolling_rate, ref_smooth_intensity, synth_syllables
+from tests.ref_rate import ref_nuclei, ref_running_rate, ref_smooth_intensity, synth_syllables
 
 
 def random_splits(rng, n, max_calls=8):
@@ -131,37 +132,63 @@ def test_nuclei_reference_finds_nuclei_in_random_inputs():
     assert np.count_nonzero(ages >= 0) > 40
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_rolling_count_matches_reference_in_any_split(seed):
+@pytest.mark.parametrize("seed", range(8))
+def test_running_rate_matches_reference_in_any_split(seed):
     rng = np.random.default_rng(200 + seed)
-    n = int(rng.integers(2, 600))
+    n = int(rng.integers(2, 700))
     win = int(rng.integers(1, 120))
+    min_speech = int(rng.integers(1, win + 1))
     k0 = int(rng.integers(0, 10**6))
     ages = np.full(n, -1, np.int64)
-    # nuclei at least 2 frames apart, confirmed after a random age
+    # nuclei at least 2 frames apart, confirmed in their order (as nuclei_online does) after a
+    # random age (some too late to count)
     frames = np.cumsum(rng.integers(2, 30, n))
     frames = frames[frames < n]
+    last = -1
     for f in frames:
-        conf = f + int(rng.integers(0, 12))
-        if conf < n and ages[conf] < 0:
+        conf = max(f + int(rng.integers(0, 12 if seed % 2 else 160)), last + 1)
+        if conf < n:
             ages[conf] = conf - f
-    ref = ref_rolling_rate(k0, ages, win)
+            last = conf
+    # speech in runs with pauses of all lengths
+    speech = np.repeat(rng.random(n) < 0.6, rng.integers(1, 40, n))[:n]
+    if len(speech) < n:
+        speech = np.concatenate([speech, np.ones(n - len(speech), bool)])
+    ref = ref_running_rate(k0, ages, speech, win, min_speech)
     for bounds in ([0, n], random_splits(rng, n), random_splits(rng, n)):
-        ring = np.full(win // 2 + 2, -(10**12), np.int64)
-        head = np.zeros(2, np.int64)
+        ring = np.zeros(win + 1, np.int64)
+        head = np.zeros(3, np.int64)
+        hist = np.zeros(SPEECH_HIST, np.int64)
         out = np.zeros(n, np.float32)
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            rolling_count(k0 + a, b - a, ages[a:b], ring, head, win, out[a:b])
+            running_rate(k0 + a, b - a, ages[a:b], speech[a:b], ring, head, hist, win,
+                         min_speech, out[a:b])
         np.testing.assert_allclose(out, ref, rtol=1e-6)
 
 
-def run_tracker(e, v, bounds, cfg=None, **kw):
+def test_pause_does_not_restart_the_rate():
+    """4 syllables/s, 3.5 s of silence, 4 syllables/s again: the second utterance starts at the
+    speaker's running rate (a wall-clock 3 s window gave 0 there and climbed), and the rate is
+    NaN before 1 s of speech."""
+    e1 = frames_of(synth_syllables(4.0, dur_s=2.5))
+    gap = np.full(350, -120.0, np.float32)
+    e = np.concatenate([e1, gap, e1])
+    speech = np.concatenate([np.ones(len(e1), bool), np.zeros(350, bool), np.ones(len(e1), bool)])
+    _, rate = run_tracker(e, np.ones(len(e), bool), [0, len(e)], speech=speech)
+    assert np.isnan(rate[:99]).all() and np.isfinite(rate[99:]).all()
+    onset = len(e1) + 350
+    assert np.all(np.abs(rate[onset:onset + 50] - 4.0) < 0.7)
+    assert np.all(np.abs(rate[len(e1) + 10:onset] - 4.0) < 0.7)  # the pause keeps the last rate
+
+
+def run_tracker(e, v, bounds, cfg=None, speech=None, **kw):
     rt = RateTracker(cfg or RateConfig(), **kw)
     n = len(e)
+    sp = np.ones(n, bool) if speech is None else speech
     age = np.zeros(n, np.int64)
     rate = np.zeros(n, np.float32)
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        rt.process(a, b - a, e[a:b], v[a:b], age[a:b], rate[a:b])
+        rt.process(a, b - a, e[a:b], v[a:b], sp[a:b], age[a:b], rate[a:b])
     return age, rate
 
 
@@ -171,7 +198,8 @@ def test_rate_tracker_is_the_composition_of_references_in_any_split(seed):
     n = int(rng.integers(50, 800))
     e = random_contour(rng, n)
     v = rng.random(n) < 0.6
-    age, rate = run_tracker(e, v, [0, n])
+    sp = rng.random(n) < 0.8
+    age, rate = run_tracker(e, v, [0, n], speech=sp)
     rt = RateTracker(RateConfig())
     p = rt.params
     w = np.asarray(rt._weights)
@@ -180,9 +208,9 @@ def test_rate_tracker_is_the_composition_of_references_in_any_split(seed):
                          p[P_LEVEL_FLOOR], int(p[P_DELAY]), int(p[P_VOICE_REACH]),
                          int(p[P_CLOSE]))
     np.testing.assert_array_equal(age, ref_age)
-    np.testing.assert_allclose(rate, ref_rolling_rate(0, ref_age, 300), rtol=1e-6)
+    np.testing.assert_allclose(rate, ref_running_rate(0, ref_age, sp, 300, 100), rtol=1e-6)
     for _ in range(3):
-        a2, r2 = run_tracker(e, v, random_splits(rng, n, 20))
+        a2, r2 = run_tracker(e, v, random_splits(rng, n, 20), speech=sp)
         np.testing.assert_array_equal(a2, age)
         np.testing.assert_array_equal(r2, rate)
 
@@ -194,7 +222,7 @@ def test_rate_tracker_survives_nan_and_inf():
     e[40] = np.nan
     e[41] = -np.inf
     age, rate = run_tracker(e, np.ones(len(e), bool), [0, 100, len(e)])
-    assert np.all(np.isfinite(rate))
+    assert np.all(np.isfinite(rate[99:]))
     k = np.flatnonzero(age >= 0)
     assert np.count_nonzero(k - age[k] > 60) >= 9
 
@@ -240,7 +268,7 @@ def test_unvoiced_noise_bursts_are_not_nuclei():
     e = frames_of(synth_syllables(4.0, noise=True))
     age, rate = run_tracker(e, np.zeros(len(e), bool), [0, len(e)])
     assert np.count_nonzero(age >= 0) == 0
-    assert np.all(rate == 0)
+    assert np.all(rate[99:] == 0)
 
 
 def test_voicing_within_reach_is_enough():

@@ -78,7 +78,7 @@ def test_synchrony_means_are_over_finite_windows_only():
 
 
 def test_no_window_called_significant_where_the_window_p_is_not_calibrated():
-    from prosync.engine.config import RESEARCH_SYNC, Config
+    from prosync.engine.config import RESEARCH_SYNC, Config, SyncConfig
     from prosync.engine.session import Update
 
     rows = _rows("rate", [-0.5, 0.4, -0.4])
@@ -89,6 +89,11 @@ def test_no_window_called_significant_where_the_window_p_is_not_calibrated():
     research = SessionSummary(("a", "b"))
     research.update(Update(synchrony=rows))
     out = research.summary(40.0, Session(config=Config(sync=RESEARCH_SYNC)))["synchrony"]["rate"]
+    assert out["significant_windows"] is not None and out["window_note"] is None
+    custom = SessionSummary(("a", "b"))
+    custom.update(Update(synchrony=rows))
+    cfg = Config(sync=SyncConfig(window_s=12.0))  # settings never measured on the null sets
+    out = custom.summary(40.0, Session(config=cfg))["synchrony"]["rate"]
     assert out["significant_windows"] is None and out["significant_fraction"] is None
     assert "not calibrated" in out["window_note"] and out["windows"] == 3
 

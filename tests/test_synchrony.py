@@ -222,9 +222,10 @@ def _ref_bins(frames, per_bin, hold_bins):
                 ns += 1
                 e, r = float(x["energy_db"]), float(x["rate_sps"])
                 lev[min(max(int((e + 120.0) * 2), 0), 259)] += 1
-                rate[min(max(int(r * 20), 0), 199)] += 1
                 es.append(e)
-                rs.append(r)
+                if math.isfinite(r):  # none before the speaker's first second of speech
+                    rate[min(max(int(r * 20), 0), 199)] += 1
+                    rs.append(r)
         med = q(f0h, 0.5, 0.0, 0.1)
         lvl = q(lev, 0.5, -120.0, 0.5)
         out["base_f0_st"].append(med)
@@ -258,6 +259,7 @@ def _random_frames(rng, n):
     fr["f0_hz"] = np.where(fr["voiced"], 150 * 2 ** (rng.normal(0, 3, n) / 12), np.nan)
     fr["energy_db"] = np.where(fr["speech"], rng.normal(-25, 5, n), rng.normal(-70, 3, n))
     fr["rate_sps"] = np.abs(rng.normal(4, 1, n))
+    fr["rate_sps"][:int(rng.integers(0, 400))] = np.nan  # before the first second of speech
     return fr
 
 
@@ -401,8 +403,9 @@ def test_session_test_streaming_equals_batch_and_detects():
     want = session_test(s1, s2, SyncConfig(), feature="f0", raw2=s2, raw1=s1)
     assert got == want
     # 46 utterances of the second speaker and 45 of the first, each rotated by 2 or more,
-    # forward and reversed: 84 surrogates of each (the fewer), none as large
-    assert got.n_surrogates == 84 and got.p == pytest.approx(1 / 85)
+    # forward and reversed: 84 rotations of each (the fewer), 40 of each used (99 asked for;
+    # 2 x a multiple of 10: p <= 0.05 then has 4/81 chance under the null), none as large
+    assert got.n_surrogates == 80 and got.p == pytest.approx(1 / 81)
     assert got.lag_s == pytest.approx(1.5) and got.r > 0.5 and got.r_crit < 0.3
     # without the raw series: every pair, circular shifts; the same coupling
     shifted = session_test(s1, s2, SyncConfig(), feature="f0")
@@ -414,10 +417,12 @@ def test_session_test_streaming_equals_batch_and_detects():
 
 
 def test_session_test_is_symmetric_in_the_speakers():
-    """Each direction rotates its follower's utterances (a lag where the first speaker follows
-    rotates the first speaker's): swapping the speakers gives the same test, the lag negated.
-    Before, the second speaker's were rotated for both directions, so the two directions were
-    not tested alike."""
+    """Each speaker's utterances are rotated in as many surrogates, the other speaker as it is
+    (one whole lag profile per surrogate, like the real one): swapping the speakers gives the
+    same test, the lag negated. Before, the second speaker's were rotated for both directions,
+    so the two directions were not tested alike; then each direction rotated its own
+    follower in the same surrogate, whose profile was two independent halves: their largest
+    |r| beats the real (smooth) profile's more often, and the f0 test was conservative."""
     s1, s2 = planted("1.5", 1800, seed=23)
     t = np.arange(len(s1))
     s1[t % 40 >= 30] = np.nan
@@ -428,7 +433,21 @@ def test_session_test_is_symmetric_in_the_speakers():
     assert x.lag_s == -y.lag_s == pytest.approx(1.5) and x.p < 0.05
     # only the second speaker's series before the hold: its rotations for every lag, as before
     only2 = session_test(s1, s2, SyncConfig(), raw2=s2)
-    assert only2.n_surrogates == 86 and only2.lag_s == pytest.approx(1.5)
+    assert only2.n_surrogates == 79 and only2.lag_s == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("k,n", [(19, 19), (20, 19), (38, 19), (39, 39), (98, 79), (99, 99),
+                                 (150, 139), (18, 0)])
+def test_session_surrogate_count_makes_the_level_exact(k, n):
+    """p = (1 + #{null >= real}) / (1 + n) <= 0.05 has exactly 5 % chance under the null only
+    when 0.05 (n + 1) is whole: 32 surrogates gave 1/33 = 3 %."""
+    from prosync.engine.session_sync import ALPHA, exact_count, significant
+
+    assert exact_count(k) == n
+    if n:
+        levels = (1 + np.arange(n + 1)) / (n + 1)  # the p-values, equally likely under the null
+        assert np.mean([significant(p) for p in levels]) == pytest.approx(ALPHA)
+    assert significant(0.05) and not significant(0.0500001) and not significant(math.nan)
 
 
 def test_session_hold_equals_the_binning_hold(run4000):
@@ -497,13 +516,16 @@ def test_tracker_config_and_empty_update():
     assert rows and all(math.isnan(r.r_lag0) and math.isnan(r.z) and r.n_valid == 0 for r in rows)
 
 
-def test_session_note_says_what_the_evidence_supports():
+def test_session_note_says_what_the_evidence_supports(monkeypatch):
+    from prosync.engine import session_sync
     from prosync.engine.session_sync import session_note
 
     s1, s2 = planted("independent", 1200, seed=77)
     t = session_test(s1, s2, SyncConfig(), feature="f0")
-    assert t.p >= 0.05
-    note = session_note(t, "research")  # 120 s, not significant: too short for 80 % power
+    assert t.p > 0.05
+    # a preset whose F0 power reached 80 % within 5 min: 120 s, not significant, is too short
+    monkeypatch.setitem(session_sync.MIN_SESSION_S, "research", {"f0": (300.0, "planted")})
+    note = session_note(t, "research")
     assert note.startswith("120 s is too short to detect a coupling of r = 0.3") and "5 min" in note
     note = session_note(t, "live")  # live F0: 5 minutes did not always suffice (first following)
     assert "no evidence of no coupling" in note and "r = 0.3" in note
@@ -511,4 +533,22 @@ def test_session_note_says_what_the_evidence_supports():
     short = session_test(s1[:300], s2[:300], SyncConfig(), feature="f0")
     assert session_note(short, "live") == short.reason and "too short" in short.reason
     coupled = session_test(*planted("1.5", 1200, seed=78), SyncConfig(), feature="f0")
-    assert coupled.p < 0.05 and session_note(coupled, "live") is None
+    assert coupled.p <= 0.05 and session_note(coupled, "live") is None
+
+
+def test_session_test_gives_no_p_where_it_is_not_calibrated():
+    """Speech rate (``UNCALIBRATED``): no p-value, the reason instead; ``guard=False`` (the
+    benches) measures it."""
+    from prosync.engine.session_sync import UNCALIBRATED
+
+    s1, s2 = planted("1.5", 1800, seed=24)
+    t = np.arange(len(s1))
+    s1[t % 40 >= 30] = np.nan
+    s2[(t + 20) % 40 >= 30] = np.nan
+    kw = dict(raw1=s1, raw2=s2)
+    guarded = session_test(s1, s2, SyncConfig(), feature="rate", **kw)
+    assert math.isnan(guarded.p) and guarded.reason == UNCALIBRATED["rate"]
+    measured = session_test(s1, s2, SyncConfig(), feature="rate", guard=False, **kw)
+    f0 = session_test(s1, s2, SyncConfig(), feature="f0", **kw)
+    assert (measured.p, measured.r, measured.lag_s) == (f0.p, f0.r, f0.lag_s)
+    assert measured.p <= 0.05 and not measured.reason

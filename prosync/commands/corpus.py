@@ -50,4 +50,4 @@ def cmd_corpus(args) -> int:
               f"Cohen's d {'–' if d is None else f'{d:+.2f}'}, "
               f"p {'–' if p is None else f'{p:.3g}'}" + (f" ({v['reason']})" if v.get("reason") else ""))
     print(f"wrote {os.path.join(args.out, 'corpus_summary.json')}")
-    return 0
+    return 2 if s["failures"] else 0  # a script's `&&` must not read a partial dataset as whole

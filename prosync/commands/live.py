@@ -89,6 +89,8 @@ def cmd_recover(args) -> int:
     from prosync.streams.journal import finalize
 
     d = Path(args.dir)
+    if not d.is_dir():
+        raise ProsyncError(f"{d}: no such folder: give the folder given to --record")
     if not (d / "metrics").is_dir():
         raise ProsyncError(f"{d} has no metrics journal (metrics/): nothing to recover")
     for f in finalize(d):
