@@ -75,8 +75,9 @@ def test_textgrid_and_rttm_out(tmp_path):
 @pytest.mark.shared
 def test_candor_synchrony_means_and_silent_channel(shared_data, tmp_path, capsys):
     """shift.wav: the rate mean is over finite windows (+0.272 with the running rate over the
-    speaker's last 3 s of speech and the final pitch tracker, +0.244 before it; -0.579 with the wall-clock rate, which restarted from 0 in
-    every utterance, so the turn-taking alone made it negative, with issue 14's retuned pitch
+    speaker's last 3 s of speech and the final pitch tracker, +0.244 before it; -0.579 with
+    the wall-clock rate, which restarted from 0 in every utterance, so the turn-taking alone
+    made it negative, with issue 14's retuned pitch
     voicing, -0.541 with issue 15's noise-peak VAD rule, -0.524 before it, -0.543 with its first
     landing and the held IPU mean, -0.412 when the last value was held, -0.468 with the VAD
     before; the mean over all windows differs);
