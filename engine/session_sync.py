@@ -63,8 +63,9 @@ MIN_PAIRS_S = 10.0
 #: a whole number (19, 39, 59, 79 or 99), so that under the null ``p <= ALPHA`` has exactly
 #: ``ALPHA`` chance: the rank p-value ``(1 + #{null >= real}) / (1 + n)`` takes the values
 #: ``1/(n+1), 2/(n+1), ...``, and with ``n + 1`` not a multiple of 20, or with ``p < ALPHA``,
-#: the level was lower (32 surrogates and p < 0.05: 1/33 = 3.0 %; 99 and p < 0.05: 4 %), which
-#: made the f0 test look conservative (1.4-2.8 % of null sessions, bench/results/sync_null.md).
+#: the level was lower (32 surrogates and p < 0.05: 1/33 = 3.0 %; 99 and p < 0.05: 4 %), part
+#: of why the f0 test was conservative (1.4-2.8 % of null sessions; it still is, with a mean
+#: p of 0.57-0.61 on the null sets: bench/results/sync_null.md).
 ALPHA = 0.05
 
 

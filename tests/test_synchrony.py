@@ -422,7 +422,7 @@ def test_session_test_is_symmetric_in_the_speakers():
     same test, the lag negated. Before, the second speaker's were rotated for both directions,
     so the two directions were not tested alike; then each direction rotated its own
     follower in the same surrogate, whose profile was two independent halves: their largest
-    |r| beats the real (smooth) profile's more often, and the f0 test was conservative."""
+    |r| beats the real (smooth) profile's more often, which made the test conservative."""
     s1, s2 = planted("1.5", 1800, seed=23)
     t = np.arange(len(s1))
     s1[t % 40 >= 30] = np.nan
