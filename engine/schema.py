@@ -220,7 +220,7 @@ END_OF_TURN = Table("end_of_turn", "one row per 10 ms frame of the user's silenc
     _c("t_s", "float64", "s", "frame centre", nullable=False, exact_ms=True),
     _c("silence_s", "float32", "s", "the user's silence up to the end of this frame",
        nullable=False),
-    _c("turn_end_prob", "float32", "0..1", "probability that the user's turn has ended (rather "
+    _c("turn_end_prob", "float64", "0..1", "probability that the user's turn has ended (rather "
        "than paused): the silence so far against the user's own pauses, with the prior odds "
        "from their own hand-overs and turn-yielding cues at the end of speech "
        "(prosync.engine.endofturn)", nullable=False),
