@@ -50,8 +50,8 @@ MIN_RUNS = 2 * MIN_ROTATION - 1 + (MIN_SESSION_SHIFTS + 1) // 2
 #: p-value for them (``session_test(guard=False)`` measures it anyway, for the benches).
 UNCALIBRATED = {
     "rate": ("no calibrated session test for speech rate: on speakers who never met, 11 % of "
-             "pseudo-dialogues in turns and 14 % of shifted real conversations reached "
-             "p <= 0.05 (mean p 0.39-0.42; bench/results/sync_null.md)"),
+             "pseudo-dialogues in turns and of shifted real conversations reached p <= 0.05 "
+             "(14 % in turns with the research preset; bench/results/sync_null.md)"),
 }
 #: The pooled statistic reads a lag only where its r rests on at least this much of the
 #: follower's speech (s of pairs), in the real pairing and in every surrogate alike: a lag
