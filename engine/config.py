@@ -74,11 +74,11 @@ class VadConfig:
     #: the floor's or the peaks' margin, it is extended by the time a tail takes to fall from
     #: there to ``masked_range_db`` under the speaker's speech level at ``masked_slope_db_s``
     #: (dB per second), at most ``masked_max_s``, when it ran for ``turns.min_ipu_s`` at least
-    #: (a blip is not made an IPU). In quiet rooms the margin lies under that range already:
-    #: nothing is added.
+    #: (a blip is not made an IPU). Only where the background set the margin (``off_margin_db``,
+    #: not ``tail_margin_db``): in a quiet room a tail ends where it sinks to the tail margin.
     masked_range_db: float = 45.0
-    masked_slope_db_s: float = 500.0
-    masked_max_s: float = 0.15
+    masked_slope_db_s: float = 350.0
+    masked_max_s: float = 0.3
     #: Speech without a voiced frame for this long ends, and is taken as noise.
     max_unvoiced_s: float = 0.3
     #: Unvoiced frames more than this far under the speaker's speech level (the 80th percentile
@@ -88,7 +88,7 @@ class VadConfig:
     #: 0..1): breaths are not periodic, a soft "um" the tracker does not call voiced is.
     periodic_min: float = 0.3
     #: Speech is held this long after the last speech frame (hangover).
-    hangover_s: float = 0.08
+    hangover_s: float = 0.12
     #: In two-microphone recordings, where both channels are speech and their correlation at
     #: lags within ``cross_talk_max_lag_s`` (over ``cross_talk_win_s`` windows) reaches this,
     #: one voice is reaching both microphones: the quieter channel's speech is the other's.

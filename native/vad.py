@@ -224,7 +224,8 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
                 if level != 0.0:
                     go_on = max(go_on, min(floor + tail_db, level - tail_rel))
                 speech = e > go_on and e > peak + pk_off
-                faded = not speech
+                # under noise the tail goes on (masked, below); in a quiet room it ends here
+                faded = not speech and go_on == floor + off_db
             elif st[S_NOISE] > 0:  # after noise taken for speech: no onset before a quiet frame
                 speech = False
             else:

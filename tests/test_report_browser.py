@@ -64,8 +64,13 @@ def _load(res, name):
 
 
 def _speech_frames(out: Path, name: str) -> int:
-    t = pq.read_table(out / "frames.parquet", columns=["speaker", "speech"]).to_pylist()
-    return sum(1 for r in t if r["speaker"] == name and r["speech"])
+    """Speech frames the energy contour draws: over the VAD's absolute floor (not the hangover
+    into digital silence, whose share grows with ``vad.hangover_s``)."""
+    from prosync.native.vad import ABS_FLOOR_DB
+
+    t = pq.read_table(out / "frames.parquet", columns=["speaker", "speech", "energy_db"]).to_pylist()
+    return sum(1 for r in t if r["speaker"] == name and r["speech"]
+               and r["energy_db"] is not None and r["energy_db"] > ABS_FLOOR_DB)
 
 
 def _check_full(res, drawn, per_bin: int):

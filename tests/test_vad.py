@@ -108,7 +108,8 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
                 go_on = floor + off_db if level == 0.0 else max(
                     floor + off_db, min(floor + tail_db, level - tail_rel))
                 speech = e > go_on and e > peak + pk_off
-                faded = not speech
+                faded = not speech and (level == 0.0 or min(floor + tail_db, level - tail_rel)
+                                        <= floor + off_db)
             elif noise:
                 speech = False
             else:
