@@ -344,6 +344,10 @@ class EndOfTurnConfig:
         _in_range(self, "end_of_turn", "min_pause_s", 0.0, 2.0, " s")
         _in_range(self, "end_of_turn", "fragment_s", 0.0, 2.0, " s")
         _in_range(self, "end_of_turn", "fragment_wait_s", 0.0, 10.0, " s")
+        if self.fragment_s > 0 and self.fragment_wait_s > self.horizon_s:
+            raise ProsyncError(f"end_of_turn.fragment_wait_s={self.fragment_wait_s:g} is beyond "
+                               f"horizon_s={self.horizon_s:g}: after a fragment turn_end would "
+                               "never fire: wait at most horizon_s, or lengthen it")
 
 
 @dataclass(frozen=True)

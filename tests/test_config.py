@@ -89,6 +89,19 @@ def test_every_section_names_the_field_and_the_fix(section, field, value, msg):
         cfg.validate()
 
 
+def test_fragment_wait_within_the_horizon():
+    """After a fragment the probability is held for fragment_wait_s: beyond horizon_s (the rows
+    of a silence) turn_end could never fire, against the gate's promise that a fragment not
+    followed up is still answered."""
+    import dataclasses
+
+    eot = Config().end_of_turn
+    with pytest.raises(ProsyncError, match=r"fragment_wait_s=4 is beyond horizon_s=3"):
+        dataclasses.replace(eot, fragment_s=0.3, fragment_wait_s=4.0).validate()
+    dataclasses.replace(eot, fragment_s=0.3, fragment_wait_s=3.0).validate()
+    dataclasses.replace(eot, fragment_s=0.0, fragment_wait_s=4.0).validate()  # gate off
+
+
 def test_readme_preset_table_matches_the_presets():
     """The README states each preset's values once; they must be the code's."""
     import re
