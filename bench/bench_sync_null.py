@@ -1,7 +1,7 @@
 """False-positive rates of every synchrony statistic prosync emits, on real speech that never
 interacted.
 
-    nice -n 5 python bench/bench_sync_null.py [--quick]
+    nice -n 5 python bench/bench_sync_null.py [--quick | --session-only | --diagnose]
 
 Null sets (``bench/sync_data.py`` builds the speakers' series once, through ``prosync.Session``):
 
@@ -66,6 +66,7 @@ from prosync.engine.pseudo import cohens_d, grand_average  # noqa: E402
 from prosync.engine.session_sync import session_test, significant  # noqa: E402
 from prosync.engine.summary import ENTRAINMENT_FEATURES, _zscored  # noqa: E402
 from prosync.engine.synchrony import FEATURES, SynchronyTracker  # noqa: E402
+from prosync.native.surrogate import find_runs, hold_runs, rotate_runs  # noqa: E402
 
 OUT = RESULTS / "sync_null.md"
 RATE = 10
@@ -435,6 +436,86 @@ def evaluate_short(name, sets, cfg, seconds, lines):
     print("\n".join(lines[-(len(sets) + 4):]), flush=True)
 
 
+#: Memory of the running speech rate (s of speech; ``native/nuclei.py`` ``running_rate``).
+RATE_MEMORY_S = 3.0
+NVALID_BANDS = ((0, 40), (40, 60), (60, 81))
+
+
+def diagnose_windows(real, recs, offs, psh, cfg):
+    """Window z > 1.96 per feature: on the real set, windows whose reach (the window, the lags
+    either way, and the rate's memory before it) holds a boundary between two of the
+    recordings put end to end (either side, the shifted side's boundaries moved with it) vs
+    windows clear of them; on the real and pseudo shifted sets, by the window's complete pairs
+    at lag 0 (``n_valid``, of 80)."""
+    cum = np.cumsum([0.0] + [r["duration_s"] for r in recs])
+    total, bounds = cum[-1], cum[1:-1]
+    near = {f: {k: [0, 0] for k in ("boundary", "clear")} for f in FEATURES}
+    band = {(n, f): {b: [0, 0] for b in NVALID_BANDS} for n in ("real", "pseudo") for f in FEATURES}
+    for set_name, ss in (("real", real), ("pseudo", psh)):
+        for s in ss:
+            tr, rows = window_rows(s, cfg)
+            if set_name == "real":
+                d = float(s["name"].split("+")[1].split("s@")[0])
+                s0 = float(s["name"].split("@")[1])
+                bb = np.concatenate([bounds, (bounds + d) % total, [d % total]])
+            for r in rows:
+                if not math.isfinite(r.z):
+                    continue
+                for lo, hi in NVALID_BANDS:
+                    if lo <= r.n_valid < hi:
+                        v = band[set_name, r.feature][lo, hi]
+                        v[0] += r.z > 1.96
+                        v[1] += 1
+                if set_name == "real":
+                    t0 = s0 + r.window_start_s - cfg.lag_s - RATE_MEMORY_S
+                    t1 = s0 + r.window_start_s + cfg.window_s + cfg.lag_s
+                    v = near[r.feature]["boundary" if np.any((bb > t0) & (bb < t1)) else "clear"]
+                    v[0] += r.z > 1.96
+                    v[1] += 1
+    print("Window z > 1.96, real set: reach holds a recording boundary | clear of boundaries")
+    for f in FEATURES:
+        print(f"  {f}: " + " | ".join(rate_cell(*near[f][k]) for k in ("boundary", "clear")))
+    print("Window z > 1.96 by n_valid " + " | ".join(f"[{lo}, {hi})" for lo, hi in NVALID_BANDS))
+    for (n, f), v in band.items():
+        print(f"  {n} {f}: " + " | ".join(rate_cell(*v[b]) for b in NVALID_BANDS))
+
+
+def _autocorr(x, k):
+    m = np.isfinite(x[:-k]) & np.isfinite(x[k:])
+    return float(np.corrcoef(x[:-k][m], x[k:][m])[0, 1]) if m.sum() > 2 else math.nan
+
+
+def diagnose_rotation(series, cfg, lags_s=(1.0, 3.0)):
+    """Autocorrelation of each speaker's held series (f0, energy, rate) as it is and with its
+    utterances rotated over their slots as the session test's surrogates do (``rotate_runs``,
+    8 rotations spread over the runs, forward): a surrogate more autocorrelated than the real
+    series has a wider null of r, and a rank test against it is conservative."""
+    hb = int(round(cfg.hold_s * RATE))
+    bridge = int(round(0.3 * RATE))
+    print("Held series' autocorrelation at " + ", ".join(f"{x:g} s" for x in lags_s)
+          + ": as it is -> utterances rotated (session-test surrogates)")
+    for f in RAW:
+        real, rot = [], []
+        for ser in series:
+            for side in ("a_raw", "b_raw"):
+                raw = np.ascontiguousarray(ser[side][f], np.float64)
+                n = len(raw)
+                st, en = np.empty(n, np.int64), np.empty(n, np.int64)
+                nrun = find_runs(raw, bridge, st, en)
+                if nrun < 5:
+                    continue
+                sur, held = np.empty(n), np.empty(n)
+                hold_runs(raw, hb, bridge, held)
+                real.append([_autocorr(held, int(x * RATE)) for x in lags_s])
+                for k in np.unique(np.linspace(2, nrun - 2, 8).astype(int)):
+                    rotate_runs(raw, st, en, nrun, int(k), False, sur)
+                    hold_runs(sur, hb, bridge, held)
+                    rot.append([_autocorr(held, int(x * RATE)) for x in lags_s])
+        a, b = np.nanmean(real, axis=0), np.nanmean(rot, axis=0)
+        print(f"  {f}: " + ", ".join(f"{x:+.3f} -> {y:+.3f}" for x, y in zip(a, b, strict=True))
+              + f" ({len(real)} series)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer sessions; nothing written")
@@ -442,6 +523,9 @@ def main(argv=None) -> int:
     ap.add_argument("--session-only", action="store_true",
                     help="the session test's p-value spread on the live null sets alone (a few "
                          "seconds); nothing written")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="window z by recording boundary and by complete pairs, and the session "
+                         "test's surrogates' autocorrelation (about a minute); nothing written")
     args = ap.parse_args(argv)
     root = shared_data()
     t0 = time.perf_counter()
@@ -457,6 +541,10 @@ def main(argv=None) -> int:
     real = real_shifted(recs, offs)
     pas = pseudo_as_is(pds)
     psh = pseudo_shifted(pds, [60, 150] if not args.quick else [90])
+    if args.diagnose:
+        diagnose_windows(real, recs, offs, psh, cfg)
+        diagnose_rotation([r["series"] for r in pds], cfg)
+        return 0
     if args.session_only:
         for name, ss in (("real conversations shifted", real), ("pseudo-dialogues as laid out", pas),
                          ("pseudo-dialogues shifted", psh)):
