@@ -6,6 +6,7 @@ All times are in seconds (``_s``), levels in dB (``_db``), frequencies in Hz (``
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from numbers import Integral
 
 from .errors import ProsyncError
 
@@ -172,6 +173,11 @@ class TurnConfig:
         _in_range(self, "turns", "breath_rel_db", 0.0, 120.0, " dB")
 
 
+#: Most surrogates a synchrony test may ask for (each costs a lag profile per window or
+#: session; a client's 1e9 would exhaust memory).
+MAX_SURROGATES = 9999
+
+
 @dataclass(frozen=True)
 class SyncConfig:
     """Streaming synchrony: windowed lagged cross-correlation of the speaker-relative series.
@@ -208,12 +214,14 @@ class SyncConfig:
             raise ProsyncError(f"sync lag_s={self.lag_s} must be >= 0 and below window_s={self.window_s}")
         if self.step_s <= 0:
             raise ProsyncError(f"sync step_s={self.step_s} must be positive")
-        if self.surrogates < 39:
-            raise ProsyncError(f"sync surrogates={self.surrogates} is too few for a p-value of "
-                               "0.025: use 39 or more (default 99)")
-        if self.session_surrogates < 19:
-            raise ProsyncError(f"sync session_surrogates={self.session_surrogates} is too few "
-                               "for a p-value of 0.05: use 19 or more (default 99)")
+        for name, lo, level in (("surrogates", 39, "0.025"), ("session_surrogates", 19, "0.05")):
+            v = getattr(self, name)
+            if not isinstance(v, Integral) or isinstance(v, bool) or v > MAX_SURROGATES:
+                raise ProsyncError(f"sync {name}={v!r} is invalid: use a whole number from {lo} "
+                                   f"to {MAX_SURROGATES} (default 99)")
+            if v < lo:
+                raise ProsyncError(f"sync {name}={v} is too few for a p-value of {level}: use "
+                                   f"{lo} or more (default 99)")
 
     @classmethod
     def preset(cls, name: str) -> SyncConfig:
@@ -336,6 +344,10 @@ class EndOfTurnConfig:
         _in_range(self, "end_of_turn", "min_pause_s", 0.0, 2.0, " s")
         _in_range(self, "end_of_turn", "fragment_s", 0.0, 2.0, " s")
         _in_range(self, "end_of_turn", "fragment_wait_s", 0.0, 10.0, " s")
+        if self.fragment_s > 0 and self.fragment_wait_s > self.horizon_s:
+            raise ProsyncError(f"end_of_turn.fragment_wait_s={self.fragment_wait_s:g} is beyond "
+                               f"horizon_s={self.horizon_s:g}: after a fragment turn_end would "
+                               "never fire: wait at most horizon_s, or lengthen it")
 
 
 @dataclass(frozen=True)

@@ -86,8 +86,10 @@ RING = 100
 BIN = 10
 
 #: One row per 10 ms frame of user silence after speech (``Update.end_of_turn``).
+#: ``turn_end_prob`` in float64, as the curve and the ``turn_end`` event: the row at the crossing
+#: holds the event's value to the last bit.
 EOT_DTYPE = np.dtype([("t_s", np.float64), ("silence_s", np.float32),
-                      ("turn_end_prob", np.float32)])
+                      ("turn_end_prob", np.float64)])
 
 @dataclass(frozen=True)
 class TurnEndEvent:

@@ -220,7 +220,7 @@ END_OF_TURN = Table("end_of_turn", "one row per 10 ms frame of the user's silenc
     _c("t_s", "float64", "s", "frame centre", nullable=False, exact_ms=True),
     _c("silence_s", "float32", "s", "the user's silence up to the end of this frame",
        nullable=False),
-    _c("turn_end_prob", "float32", "0..1", "probability that the user's turn has ended (rather "
+    _c("turn_end_prob", "float64", "0..1", "probability that the user's turn has ended (rather "
        "than paused): the silence so far against the user's own pauses, with the prior odds "
        "from their own hand-overs and turn-yielding cues at the end of speech "
        "(prosync.engine.endofturn)", nullable=False),
@@ -266,8 +266,8 @@ SESSION_SYNC = Table("session_sync", "one row per feature each time the session-
     _c("p", "float64", "", "session-level p-value: rank of |r| among surrogates of the second "
        "speaker that keep both speakers' timing (prosync.engine.session_sync); null without a "
        "test"),
-    _c("r_crit", "float64", "", "95th percentile of the surrogates' |r|: the smallest |r| this "
-       "session could call significant at 5 %"),
+    _c("r_crit", "float64", "", "the surrogates' |r| that a session's |r| must exceed to be "
+       "significant (p <= 0.05; about their 95th percentile)"),
     _c("units", "int32", "", "complete pairs behind r", nullable=False),
     _c("n_surrogates", "int32", "", "surrogates behind p", nullable=False),
     _c("note", "string", "", "why there is no p-value, or that a non-significant session is "

@@ -49,9 +49,9 @@ MIN_RUNS = 2 * MIN_ROTATION - 1 + (MIN_SESSION_SHIFTS + 1) // 2
 #: Features whose session test does not hold its nominal rate on the null sets, with why: no
 #: p-value for them (``session_test(guard=False)`` measures it anyway, for the benches).
 UNCALIBRATED = {
-    "rate": ("no calibrated session test for speech rate: on speakers who never met, 11 % of "
-             "pseudo-dialogues in turns and 14 % of shifted real conversations reached "
-             "p <= 0.05 (mean p 0.39-0.42; bench/results/sync_null.md)"),
+    "rate": ("no calibrated session test for speech rate: on speakers who never met, 14 % of "
+             "pseudo-dialogues in turns and 16 % of shifted real conversations reached "
+             "p <= 0.05 (bench/results/sync_null.md)"),
 }
 #: The pooled statistic reads a lag only where its r rests on at least this much of the
 #: follower's speech (s of pairs), in the real pairing and in every surrogate alike: a lag
@@ -73,6 +73,14 @@ def significant(p: float) -> bool:
     """Whether a session test's p-value is significant at :data:`ALPHA` (``p <= ALPHA``;
     False for NaN)."""
     return bool(p <= ALPHA)
+
+
+def critical_r(null: np.ndarray) -> float:
+    """The value a session's statistic must exceed to be significant against the surrogates'
+    values ``null``: the ``floor(ALPHA * (n + 1))``-th largest of the ``n`` (the rank p-value
+    counts a tie against the session), so that ``significant(p)`` is ``|r| > critical_r``."""
+    m = int(math.floor(ALPHA * (len(null) + 1) + 1e-9))
+    return float(np.sort(null)[-m]) if 1 <= m <= len(null) else math.inf
 
 
 def exact_count(k: int) -> int:
@@ -113,9 +121,9 @@ class SessionSync:
     second speaker follows); ``p``: rank p-value of that |r| among the same statistic with
     the follower's utterances rotated over their slots (f0, energy, rate) or the second
     speaker's series
-    circularly shifted (vad) (``n_surrogates``; :func:`session_test`); ``r_crit``: the 95th
-    percentile of the surrogates' values, the smallest |r| this session could call
-    significant at 5 %; ``units``: the complete pairs behind ``r`` (with
+    circularly shifted (vad) (``n_surrogates``; :func:`session_test`); ``r_crit``: the
+    surrogates' value a session's |r| must exceed to be significant (:func:`critical_r`:
+    ``significant(p)`` is ``|r| > r_crit``); ``units``: the complete pairs behind ``r`` (with
     ``statistic="windows"``: the windows). NaN with a ``reason`` when the session is too short.
     """
 
@@ -292,7 +300,7 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
     j = int(np.nanargmax(absm[0]))
     p = (1.0 + np.sum(null >= stat[0])) / (1.0 + len(null))
     return SessionSync(feature, float(prof[0, j]), (j - lag) / rate, float(p),
-                       float(np.quantile(null, 0.95)), units, len(null), n / rate)
+                       critical_r(null), units, len(null), n / rate)
 
 
 def session_note(t: SessionSync, preset: str) -> str | None:

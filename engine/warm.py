@@ -69,9 +69,11 @@ def _run(session_cls) -> None:
     from .summary import SessionSummary
 
     rate = 16000
-    # windows of 1 s every 0.2 s with 0.2 s lags: a window (and its surrogates) completes within
-    # the first 1.5 s of audio, so the synchrony kernels load here and not mid-session
-    cfg = Config(sync=SyncConfig(window_s=1.0, lag_s=0.2, step_s=0.2, surrogates=39,
+    # windows of 0.5 s every 0.2 s with 0.1 s lags: a window completes within the first second
+    # and the window surrogates, which wait for MIN_HISTORY_CHUNKS chunks of history (1.8 s
+    # here), refresh before the dialogue ends, so the synchrony kernels load here and not
+    # mid-session (tests/test_loop.py checks that a real session loads no kernel after this)
+    cfg = Config(sync=SyncConfig(window_s=0.5, lag_s=0.1, step_s=0.2, surrogates=39,
                                  history_s=3.0))
     a, b = _dialogue(rate, 2.5)
     for two_mics in (True, False):

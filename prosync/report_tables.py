@@ -52,8 +52,8 @@ def summary_tables(summary: dict) -> str:
                  _session_r(v), _fmt(v.get("session_p"), ".2f")]
                 for f, v in sync.items()]
         parts.append("<h3>Synchrony</h3>" + _table(
-            ["feature", "windows", "mean r at lag 0", "mean peak r", "mean peak lag (s)",
-             "windows p < 0.025 (2.5 % by chance)", "session r at its lag",
+            ["feature", "windows", "mean r at lag 0", "mean signed r at the peak |r|", "mean peak lag (s)",
+             "windows p < 0.025 (2 % by chance with 99 surrogates, at most 2.5 %)", "session r at its lag",
              "session p"], rows))
         why: dict[str, list[str]] = {}
         notes: dict[str, list[str]] = {}

@@ -157,4 +157,6 @@ def test_synchrony_table_holds_at_80_columns(monkeypatch, capsys):
     for f in ("f0", "energy", "rate", "vad"):
         hit = [ln for ln in lines if ln.split()[:1] == [f]]
         assert len(hit) == 1 and "-0.39 @ +1.4" in hit[0] and hit[0].rstrip().endswith("0.01"), lines
+    # the mean of each window's signed r at its peak |r|: it can be below the mean r at lag 0
+    assert any("signed" in ln for ln in lines)
     assert all(len(ln) <= 80 for ln in lines)

@@ -64,6 +64,14 @@ def test_preset_option_on_every_command():
     ("sync", "step_s", float("nan"), r"sync.step_s=nan is invalid: use more than 0"),
     ("sync", "hold_s", -1.0, r"sync.hold_s=-1.0 is invalid: use 0 to 60 s \(default 4\)"),
     ("sync", "window_s", 0.1, r"sync.window_s=0.1 is invalid"),
+    # a WebSocket client's config: a float or NaN count failed deep in the engine, 1e9 filled
+    # the memory
+    ("sync", "surrogates", 1e9, r"sync surrogates=1000000000.0 is invalid: use a whole number "
+                                r"from 39 to 9999"),
+    ("sync", "session_surrogates", float("nan"), r"sync session_surrogates=nan is invalid"),
+    ("sync", "surrogates", 99.5, r"sync surrogates=99.5 is invalid"),
+    ("sync", "session_surrogates", 10**6, r"sync session_surrogates=1000000 is invalid"),
+    ("sync", "surrogates", 38, r"sync surrogates=38 is too few for a p-value of 0.025"),
     ("end_of_turn", "bias", float("nan"), r"end_of_turn.bias=nan is invalid: use -10 to 10"),
     ("end_of_turn", "cue_weight", -1.0, r"end_of_turn.cue_weight=-1.0 is invalid: use 0 to 5"),
     ("end_of_turn", "cue_centre", "4", r"end_of_turn.cue_centre='4' is invalid"),
@@ -79,6 +87,19 @@ def test_every_section_names_the_field_and_the_fix(section, field, value, msg):
                                                                     **{field: value})})
     with pytest.raises(ProsyncError, match=msg):
         cfg.validate()
+
+
+def test_fragment_wait_within_the_horizon():
+    """After a fragment the probability is held for fragment_wait_s: beyond horizon_s (the rows
+    of a silence) turn_end could never fire, against the gate's promise that a fragment not
+    followed up is still answered."""
+    import dataclasses
+
+    eot = Config().end_of_turn
+    with pytest.raises(ProsyncError, match=r"fragment_wait_s=4 is beyond horizon_s=3"):
+        dataclasses.replace(eot, fragment_s=0.3, fragment_wait_s=4.0).validate()
+    dataclasses.replace(eot, fragment_s=0.3, fragment_wait_s=3.0).validate()
+    dataclasses.replace(eot, fragment_s=0.0, fragment_wait_s=4.0).validate()  # gate off
 
 
 def test_readme_preset_table_matches_the_presets():

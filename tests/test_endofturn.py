@@ -76,6 +76,19 @@ def test_rows_only_while_silent_after_speech_and_probability_rises():
     assert ev.speech_end_s == pytest.approx(2.5) and ev.ipu_s == pytest.approx(2.0)
 
 
+def test_the_row_at_the_crossing_holds_the_events_probability():
+    # end_of_turn.turn_end_prob and turn_end.turn_end_prob are one quantity: the same value at
+    # the crossing and one dtype in both tables (was float32 in the rows, float64 in the event)
+    from prosync.streams.arrow import arrow_schema
+
+    cfg = EndOfTurnConfig(bias=-1.5, cue_weight=0.5, threshold=0.55)
+    rows, (ev,), _ = _run(_frames([(0.5, False), (2.0, True), (2.0, False)]), cfg)
+    (j,) = np.flatnonzero(rows["t_s"] == ev.t_s)
+    assert rows["turn_end_prob"][j] == ev.turn_end_prob >= cfg.threshold
+    assert arrow_schema("end_of_turn").field("turn_end_prob").type == \
+        arrow_schema("turn_end").field("turn_end_prob").type
+
+
 def test_probability_is_the_hazard_of_the_lognormal_pause():
     cfg = EndOfTurnConfig(bias=0.3, cue_weight=0.0)
     rows, events, tr = _run(_frames([(1.0, True), (3.0, False)]), cfg)

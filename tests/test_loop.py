@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -168,6 +170,40 @@ def test_synchrony_off_is_public_and_keeps_frames_and_turns():
 def test_constructing_a_session_warms_the_kernels():
     Session()
     assert is_warm()
+
+
+_NO_LATE_KERNELS = r"""
+import sys
+import numpy as np, soundfile as sf
+from numba.core.dispatcher import Dispatcher
+from prosync import Session
+Session()  # the warm-up
+loaded = []
+orig = Dispatcher._compile_for_args
+def spy(self, *a, **k):
+    loaded.append(self.py_func.__name__)
+    return orig(self, *a, **k)
+Dispatcher._compile_for_args = spy
+x, sr = sf.read(sys.argv[1], dtype="float32", always_2d=True, frames=40 * 16000)
+s = Session(sample_rate=sr)
+a, b = np.ascontiguousarray(x[:, 0]), np.ascontiguousarray(x[:, 1])
+for i in range(0, a.shape[0], sr // 10):
+    s.push(0, a[i:i + sr // 10])
+    s.push(1, b[i:i + sr // 10])
+s.close()
+print(",".join(loaded))
+"""
+
+
+def test_a_live_session_loads_no_kernel_after_the_warm_up():
+    """No numba kernel is first loaded mid-session (a 5-20 ms stall): the window surrogates,
+    which start only once ``MIN_HISTORY_CHUNKS`` chunks of history exist (30 s into a live
+    session), must load in the warm-up. A fresh interpreter, so no other test has loaded them."""
+    if __import__("prosync.native._jit", fromlist=["jit_disabled"]).jit_disabled():
+        pytest.skip("NUMBA_DISABLE_JIT: no kernels to load")
+    out = subprocess.run([sys.executable, "-c", _NO_LATE_KERNELS, str(DEMO)], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "", f"kernels loaded mid-session: {out.stdout.strip()}"
 
 
 def test_sinks_refuse_use_after_close(tmp_path):

@@ -416,6 +416,23 @@ def test_session_test_streaming_equals_batch_and_detects():
     assert math.isnan(few.p) and "9 utterances" in few.reason and "need 13" in few.reason
 
 
+def test_r_crit_is_the_value_a_significant_session_exceeds():
+    """``r_crit`` is the decision threshold: ``significant(p)`` exactly when ``|r| > r_crit``
+    (the np.quantile(null, 0.95) it was lay between two surrogates, under the threshold: this
+    weakly coupled session had |r| 0.2032 over an r_crit of 0.2022 and p 0.06)."""
+    from prosync.engine.session_sync import critical_r, significant
+
+    a1, a2 = planted("1.0", 1800, seed=1)
+    _, b2 = planted("independent", 1800, seed=101)
+    t = session_test(a1, 0.17 * a2 + 0.83 * b2, SyncConfig(), feature="f0")
+    assert t.n_surrogates == 99 and not significant(t.p)
+    assert abs(t.r) <= t.r_crit
+    # 79 surrogates: p <= 0.05 is at most 3 of them >= the session's value (a tie counts)
+    null = np.arange(1, 80) / 100
+    assert critical_r(null) == 0.76
+    assert significant((1 + np.sum(null >= 0.7601)) / 80) and not significant((1 + np.sum(null >= 0.76)) / 80)
+
+
 def test_session_test_is_symmetric_in_the_speakers():
     """Each speaker's utterances are rotated in as many surrogates, the other speaker as it is
     (one whole lag profile per surrogate, like the real one): swapping the speakers gives the

@@ -177,7 +177,7 @@ def _print_summary(res, title=None):
         # headers broken by hand, values never wrapped, no vertical rules: 80 columns hold it
         st = Table(title="synchrony (windowed lagged cross-correlation; + lag: second follows)",
                    box=box.SIMPLE_HEAD, pad_edge=False)
-        for col in ("feature", "valid\nwindows", "mean r\nlag 0", "mean\npeak r", "peak\nlag s",
+        for col in ("feature", "valid\nwindows", "mean r\nlag 0", "signed\npeak r", "peak\nlag s",
                     "windows\np<0.025", "session\nr @ lag s", "session\np"):
             st.add_column(col, justify="right", no_wrap=True,
                           min_width=max(map(len, col.split("\n"))))
