@@ -5,7 +5,8 @@ All times are in seconds (``_s``), levels in dB (``_db``), frequencies in Hz (``
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
 from numbers import Integral
 
 from .errors import ProsyncError
@@ -28,6 +29,19 @@ def _in_range(cfg, section: str, name: str, lo: float, hi: float, unit: str = ""
         default = getattr(type(cfg), name)  # a dataclass keeps the field's default on the class
         span = f"more than {lo:g} and at most {hi:g}" if lo_open else f"{lo:g} to {hi:g}"
         raise ProsyncError(f"{section}.{name}={v!r} is invalid: use {span}{unit} (default {default:g})")
+
+
+def _numbers(cfg, section: str) -> None:
+    """Raise :class:`ProsyncError` at the first field of ``cfg`` that is not a number (``None``,
+    a string, a bool: a client's JSON reaches here unchecked, and a comparison with it raised
+    TypeError), naming it and its default; the section's own ``validate`` checks the ranges
+    (NaN and inf included)."""
+    for f in fields(cfg):
+        v, default = getattr(cfg, f.name), f.default
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            kind = "a whole number" if isinstance(default, int) else "a number"
+            raise ProsyncError(f"{section}.{f.name}={v!r} is invalid: use {kind} "
+                               f"(default {default!r})")
 
 
 @dataclass(frozen=True)
@@ -222,6 +236,10 @@ class SyncConfig:
             if v < lo:
                 raise ProsyncError(f"sync {name}={v} is too few for a p-value of {level}: use "
                                    f"{lo} or more (default 99)")
+        if not isinstance(self.seed, Integral) or isinstance(self.seed, bool) \
+                or not 0 <= self.seed < 2 ** 64:
+            raise ProsyncError(f"sync.seed={self.seed!r} is invalid: use a whole number from 0 "
+                               f"to 2**64 - 1 (default {SyncConfig.seed})")
 
     @classmethod
     def preset(cls, name: str) -> SyncConfig:
@@ -332,10 +350,10 @@ class EndOfTurnConfig:
     def validate(self) -> None:
         if not 0.0 < self.threshold < 1.0:
             raise ProsyncError(f"end_of_turn threshold={self.threshold} is invalid: use 0 < threshold < 1")
-        if not (self.prior_pause_s > 0 and self.pause_sigma > 0 and self.prior_pauses > 0
-                and self.prior_ends > 0):
+        if not all(0 < v < math.inf for v in (self.prior_pause_s, self.pause_sigma,
+                                               self.prior_pauses, self.prior_ends)):
             raise ProsyncError("end_of_turn prior_pause_s, pause_sigma, prior_pauses and "
-                               "prior_ends must be > 0")
+                               "prior_ends must be finite and > 0")
         if not 0.0 < self.horizon_s <= 30.0:
             raise ProsyncError(f"end_of_turn horizon_s={self.horizon_s} is invalid: use 0 to 30 s")
         _in_range(self, "end_of_turn", "bias", -10.0, 10.0, " (log-odds)")
@@ -379,6 +397,8 @@ class Config:
         return replace(self, sync=SyncConfig.preset(preset))
 
     def validate(self) -> Config:
+        for f in fields(self):
+            _numbers(getattr(self, f.name), f.name)
         self.sync.validate()
         self.rate.validate()
         self.pitch.validate()

@@ -78,6 +78,24 @@ def test_preset_option_on_every_command():
     ("end_of_turn", "min_pause_s", 5.0, r"end_of_turn.min_pause_s=5.0 is invalid: use 0 to 2 s"),
     ("end_of_turn", "fragment_s", -0.1, r"end_of_turn.fragment_s=-0.1 is invalid: use 0 to 2 s"),
     ("end_of_turn", "fragment_wait_s", 11.0, r"end_of_turn.fragment_wait_s=11.0 is invalid"),
+    # the seed was never checked: NaN, a fraction or a negative number failed deep in numpy's
+    # SeedSequence when the first synchrony window was drawn
+    ("sync", "seed", float("nan"), r"sync.seed=nan is invalid: use a whole number from 0"),
+    ("sync", "seed", 1.5, r"sync.seed=1.5 is invalid: use a whole number"),
+    ("sync", "seed", -1, r"sync.seed=-1 is invalid: use a whole number from 0 to 2\*\*64 - 1"),
+    ("sync", "seed", True, r"sync.seed=True is invalid"),
+    # a client's null or string: a comparison raised TypeError (a traceback, not one line)
+    ("pitch", "floor_hz", None, r"pitch.floor_hz=None is invalid: use a number \(default 60.0\)"),
+    ("sync", "lag_s", "2", r"sync.lag_s='2' is invalid: use a number"),
+    ("end_of_turn", "threshold", None, r"end_of_turn.threshold=None is invalid"),
+    ("end_of_turn", "prior_ends", None, r"end_of_turn.prior_ends=None is invalid"),
+    ("pacing", "default_reply_delay_ms", "250", r"pacing.default_reply_delay_ms='250' is invalid"),
+    ("vad", "webrtc_mode", None, r"vad.webrtc_mode=None is invalid: use a whole number"),
+    # ... and a bool passed as a number, an infinite prior
+    ("sync", "rate_hz", True, r"sync.rate_hz=True is invalid"),
+    ("end_of_turn", "horizon_s", True, r"end_of_turn.horizon_s=True is invalid"),
+    ("end_of_turn", "pause_sigma", float("inf"), r"pause_sigma, prior_pauses and prior_ends "
+                                                 r"must be finite and > 0"),
 ])
 def test_every_section_names_the_field_and_the_fix(section, field, value, msg):
     import dataclasses
@@ -116,3 +134,15 @@ def test_readme_preset_table_matches_the_presets():
         cells = [x.strip() for x in row.group(1).split("|")]
         assert cells[:4] == [f"{c.window_s:g} s", f"±{c.lag_s:g} s", f"{c.step_s:g} s",
                              f"last {c.history_s:g} s"], (name, cells)
+
+
+def test_websocket_config_with_a_null_is_one_clear_error():
+    """A WebSocket client's ``config`` goes through the same validation: a null value is a
+    ProsyncError naming the field (a TypeError escaped before)."""
+    from prosync.streams.ws_protocol import _config_from
+
+    with pytest.raises(ProsyncError, match=r"end_of_turn.horizon_s=None is invalid"):
+        _config_from({"end_of_turn": {"horizon_s": None}})
+    with pytest.raises(ProsyncError, match=r"sync.seed=nan is invalid"):
+        _config_from({"sync": {"seed": float("nan")}})
+    assert _config_from({"sync": {"seed": 7}}).sync.seed == 7
