@@ -186,12 +186,13 @@ def fit(rows, praat, start, iters, seed=0, log=None, vde_weighted=False):
     rounded to two significant digits."""
     rng = np.random.default_rng(seed)
     keys = list(STEPS)
+    most = min(3, len(keys))  # --tune may name fewer than 3 constants
     p = dict(start)
     best = objective(score(rows, p), praat, vde_weighted)
     sig = 1.0
     for _ in range(iters):
         q = dict(p)
-        for k in rng.choice(keys, size=rng.integers(1, 4), replace=False):
+        for k in rng.choice(keys, size=rng.integers(1, most + 1), replace=False):
             kind, st = STEPS[k]
             z = rng.normal() * sig
             v = p[k] + z * st if kind == "a" else p[k] * st ** z
@@ -227,7 +228,12 @@ def main(argv=None):
     ap.add_argument("--shift", default="", help="KEY=DELTA,... added to every start")
     args = ap.parse_args(argv)
     if args.tune:
-        keep = {k: STEPS[k] for k in args.tune.split(",")}
+        names = [k.strip() for k in args.tune.split(",") if k.strip()]
+        bad = [k for k in names if k not in STEPS]
+        if bad or not names:
+            ap.error(f"--tune {args.tune!r}: {', '.join(bad) or 'no constant'} not tunable; "
+                     f"name one or more of {', '.join(STEPS)}")
+        keep = {k: STEPS[k] for k in names}
         STEPS.clear()
         STEPS.update(keep)
     warm = json.loads(Path(args.warm).read_text()) if args.warm else None
