@@ -76,7 +76,7 @@ class Session:
     speakers : sequence of str
         One or two speaker names (default ``("a", "b")``).
     sample_rate : int
-        Rate of the audio that will be pushed (any rate >= 8000 Hz; resampled to 16 kHz by soxr).
+        Rate of the audio that will be pushed (any rate >= 8000 Hz; resampled to 16 kHz: resample.py).
     config : Config, optional
     preset : {"live", "research"}, optional
         Named synchrony settings (:data:`prosync.engine.config.SYNC_PRESETS`), instead of

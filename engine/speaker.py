@@ -13,7 +13,6 @@ import ctypes
 import functools
 
 import numpy as np
-import soxr
 import webrtcvad
 
 from ..native import vad as kv
@@ -23,6 +22,7 @@ from .config import HOP, HOP_S, SAMPLE_RATE, Config
 from .errors import ProsyncError
 from .pitch import PitchTracker
 from .rate import RateTracker
+from .resample import resampler
 from .schema import record_dtype
 
 #: Window of the energy (and intensity) measurement: 25 ms.
@@ -91,13 +91,13 @@ def vad_handle(vad: webrtcvad.Vad) -> int:
 
 @functools.cache
 def resampler_delay_s(in_rate: int) -> float:
-    """The most input time, in seconds, the speaker's resampler (soxr HQ, ``in_rate`` to 16 kHz)
-    holds back: its filter's delay and its chunking (e.g. 40 ms at 44.1 kHz, 37 ms at 48 kHz,
-    116 ms at 8 kHz). Measured once per rate on 1 s of 1 ms blocks: it does not depend on the
-    block sizes pushed (within 2 ms from 1 to 100 ms blocks)."""
-    if in_rate == SAMPLE_RATE:
+    """The most input time, in seconds, the speaker's resampler (:func:`~.resample.resampler`,
+    ``in_rate`` to 16 kHz) holds back: its filter's delay and its chunking (e.g. 40 ms at
+    44.1 kHz, 37 ms at 48 kHz, 4 ms at 8 kHz). Measured once per rate on 1 s of 1 ms blocks: it
+    does not depend on the block sizes pushed (within 2 ms from 1 to 100 ms blocks)."""
+    rs = resampler(in_rate)
+    if rs is None:
         return 0.0
-    rs = soxr.ResampleStream(in_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
     block = np.zeros(max(1, in_rate // 1000), np.float32)
     fed = out = 0
     held = 0.0
@@ -114,10 +114,7 @@ class SpeakerTrack:
     def __init__(self, cfg: Config, sample_rate: int):
         self.cfg = cfg
         self.in_rate = int(sample_rate)
-        self._resampler = (
-            None if self.in_rate == SAMPLE_RATE
-            else soxr.ResampleStream(self.in_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
-        )
+        self._resampler = resampler(self.in_rate)
         self.pitch = PitchTracker(cfg.pitch, MAX_FRAMES)
         self.rate = RateTracker(cfg.rate)
         self.lookbehind = max(self.pitch.LOOKBEHIND, ENERGY_WIN // 2, HOP // 2)
