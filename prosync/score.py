@@ -111,6 +111,9 @@ def _check_writable(param: str, path: Path, out: Path) -> None:
     exists, or is the output folder (made when scoring starts), and takes a file."""
     from prosync.streams.atomic import AtomicFile
 
+    if path.is_dir():
+        raise ProsyncError(f"{param}={path}: is a folder: give a file's path, e.g. "
+                           f"{path / ('session.TextGrid' if param == 'textgrid' else 'session.rttm')}")
     folder = path.resolve().parent
     if not folder.is_dir():
         if folder == out.resolve():

@@ -69,10 +69,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     f = AtomicFile(path)
     try:
         yield f.tmp
-    except BaseException:
+        f.commit()
+    except BaseException:  # a failed rename (the final name is a folder) leaves no temporary
         f.discard()
         raise
-    f.commit()
 
 
 def write_text(path: str | Path, text: str) -> Path:

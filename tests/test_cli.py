@@ -55,14 +55,24 @@ def test_score_mono_one_speaker(tmp_path):
 @pytest.mark.parametrize("args, msg", [
     (["score", "/nonexistent.wav", "--out", "OUT"], "file not found"),
     (["score", "IN", "--out", "OUT", "--speakers", "x,y,z"], "one name per channel"),
-    (["score", "IN", "--out", "OUT", "--channels", "a,b"], "comma-separated"),
+    (["score", "IN", "--out", "OUT", "--channels", "a,b"],
+     "--channels 'a,b' cannot be parsed: give comma-separated whole numbers"),
+    (["score", "IN", "--out", "OUT", "--rttm-out", "DIR"], "--rttm-out DIR: is a folder"),
+    (["score", "IN", "--out", "OUT", "--textgrid", "DIR"], "--textgrid DIR: is a folder"),
 ])
 def test_cli_errors_are_one_line_exit_2(args, msg, stereo, tmp_path):
-    args = [str(stereo) if a == "IN" else str(tmp_path / "o") if a == "OUT" else a for a in args]
+    """Exactly one line on stderr (the progress bar, when stderr is not a terminal, left a blank
+    line before it), exit 2, nothing written (--rttm-out naming a folder failed after scoring,
+    in the rename, leaving ``.DIR.partial`` behind)."""
+    (tmp_path / "d").mkdir()
+    sub = {"IN": str(stereo), "OUT": str(tmp_path / "o"), "DIR": str(tmp_path / "d")}
+    args = [sub.get(a, a) for a in args]
     p = subprocess.run([sys.executable, "-m", "prosync.cli", *args], capture_output=True, text=True)
     assert p.returncode == 2
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1 and msg in lines[0] and "Traceback" not in p.stderr
+    lines = p.stderr.splitlines()
+    msg = msg.replace("DIR", sub["DIR"])
+    assert len(lines) == 1 and msg in lines[0] and "Traceback" not in p.stderr, p.stderr
+    assert not (tmp_path / "o").exists() and sorted(tmp_path.iterdir()) == [tmp_path / "d"]
 
 
 def test_silent_and_clipped_channels_give_warnings_not_crashes(tmp_path, capsys):

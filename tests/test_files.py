@@ -69,3 +69,13 @@ def test_two_files_must_be_mono(tmp_path):
     p2 = write(tmp_path / "b.wav", np.zeros(100, np.float32))
     with pytest.raises(AudioInputError, match="must be mono"):
         plan_sources([p1, p2])
+
+
+def test_atomic_write_that_cannot_be_renamed_leaves_no_temporary(tmp_path):
+    """The final name is a folder: the rename fails, and the temporary file goes with it."""
+    from prosync.streams.atomic import write_text
+
+    (tmp_path / "x").mkdir()
+    with pytest.raises(OSError):
+        write_text(tmp_path / "x", "text")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]

@@ -5,14 +5,17 @@ from __future__ import annotations
 from prosync.engine.errors import ProsyncError
 
 
-def csv_list(v, kind=str):
-    """``"a,b"`` -> ``["a", "b"]`` (``None`` stays ``None``); a clear error if unparsable."""
+def csv_list(v, kind=str, flag: str = ""):
+    """``"a,b"`` -> ``["a", "b"]`` (``None`` stays ``None``); a clear error, naming ``flag``, if
+    unparsable."""
     if v is None:
         return None
     try:
         return [kind(x.strip()) for x in v.split(",") if x.strip()]
     except ValueError:
-        raise ProsyncError(f"cannot parse {v!r}: give comma-separated values, e.g. 1,2") from None
+        what = "whole numbers" if kind is int else "values"
+        raise ProsyncError(f"{flag + ' ' if flag else ''}{v!r} cannot be parsed: give "
+                           f"comma-separated {what}, e.g. 1,2") from None
 
 
 def add_preset(parser, default: str | None = "", default_help: str | None = None) -> None:

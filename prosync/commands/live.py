@@ -161,7 +161,7 @@ def cmd_live(args) -> int:
 
     speakers = csv_list(args.speakers)
     devices = args.device or [_default_device()]
-    channels = csv_list(args.channels, int)
+    channels = csv_list(args.channels, int, "--channels")
     if args.jsonl not in (None, "-"):
         raise ProsyncError(f"--jsonl {args.jsonl}: only stdout is supported, give --jsonl -")
     if args.duration is not None and not args.duration > 0:

@@ -42,7 +42,7 @@ def register(sub) -> None:
 
 
 def cmd_score(args) -> int:
-    _run_score(args.inputs, args.out, csv_list(args.speakers), csv_list(args.channels, int),
+    _run_score(args.inputs, args.out, csv_list(args.speakers), csv_list(args.channels, int, "--channels"),
                args.quiet, rttm=args.rttm, textgrid=args.textgrid, rttm_out=args.rttm_out,
                report=not args.no_report, profile=args.profile, preset=args.preset)
     return 0
@@ -120,7 +120,7 @@ def _run_score(inputs, out, speakers=None, channels=None, quiet=False, title=Non
         kw["config"] = Config.preset(preset)
     console = Console(stderr=True)
     kw.setdefault("title", title)
-    if quiet:
+    if quiet or not console.is_terminal:  # a progress bar only on a terminal (piped: no blank line)
         res = score(inputs, out, speakers=speakers, channels=channels, **kw)
     else:
         with Progress(TextColumn("scoring"), BarColumn(), TextColumn("{task.description}"),
