@@ -239,3 +239,105 @@ def audit_lines(runs, held: dict) -> list[str]:
             f"{n} {v:+.2f}" for n, v in zip(FEATURES, w_all, strict=True)) + ".",
         "",
     ]
+
+
+#: The per-dataset audit's groups: each dataset, and the close-talk recordings together (a
+#: CANDOR channel per speaker, the phone call's close microphones) against AMI's far-field mix.
+AUDIT_GROUPS = (("ami", ("ami",)), ("candor", ("candor",)), ("phone", ("phone",)),
+                ("close-talk (candor + phone)", ("candor", "phone")))
+
+
+def dataset_audit(runs) -> list[dict]:
+    """Per :data:`AUDIT_GROUPS` group: event counts, the users whose HOLDs these are, and each
+    raw measure's, its running z-score's and the cue sum's AUC with a bootstrap interval
+    (``None`` where a group lacks HOLDs or SHIFTs)."""
+    pm, ps = population(runs)
+    ev = []
+    for r in runs:
+        z = running_z(r["log"], pm, ps)
+        for i, is_shift, _ in matched(r):
+            entry = r["log"][i]
+            ev.append((r["dataset"], f"{r['name']} {r['user']}", is_shift, _vec(entry[5]), z[i],
+                       float(sum(entry[1]))))
+    out = []
+    for label, ds in AUDIT_GROUPS:
+        sub = [e for e in ev if e[0] in ds]
+        y = np.array([e[2] for e in sub], bool)
+        res = {"group": label, "n_shift": int(y.sum()), "n_hold": int((~y).sum()),
+               "hold_users": sorted({e[1] for e in sub if not e[2]}), "auc": {}}
+        cols = [(n, np.array([e[3][j] for e in sub]), np.array([e[4][j] for e in sub]))
+                for j, n in enumerate(FEATURES)]
+        cols.append(("cue sum", np.array([e[5] for e in sub]), None))
+        for name, raw, zz in cols:
+            vals = []
+            for s in (raw, zz):
+                if s is None or y.all() or not y.any():
+                    vals.append(None)
+                    continue
+                ok = np.isfinite(s)
+                vals.append(None if y[ok].all() or not y[ok].any()
+                            else (auc(s[ok], y[ok]), *boot_auc(s[ok], y[ok])))
+            res["auc"][name] = vals
+        out.append(res)
+    return out
+
+
+def dataset_audit_lines(aud: list[dict]) -> list[str]:
+    """The per-dataset audit table (:func:`dataset_audit`)."""
+    def cell(v):
+        return "–" if v is None else _fmt3(v)
+    head = ["measure"] + [f"{a['group']}: {a['n_hold']} HOLD / {a['n_shift']} SHIFT"
+                          for a in aud]
+    lines = ["### Per dataset: are the cues informative on close-talk audio?", "",
+             "The same measures' AUC (raw; in brackets the 95 % bootstrap interval; then the "
+             "z-score against the user's own earlier ends) per dataset and on the close-talk "
+             "recordings together. HOLDs by user: " + "; ".join(
+                 f"{a['group']}: {', '.join(a['hold_users']) or 'none'}" for a in aud) + ".",
+             "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for name in aud[0]["auc"]:
+        cells = []
+        for a in aud:
+            raw, zz = a["auc"][name]
+            cells.append(cell(raw) + ("" if zz is None else f"; z {zz[0]:.2f}"))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def measure_aucs(runs) -> dict:
+    """Each raw measure's AUC over all matched events, raw and as a running z-score, with
+    bootstrap intervals: ``{name: ((auc, lo, hi), (auc, lo, hi))}``."""
+    pm, ps = population(runs)
+    x, y, _ = _design(runs, pm, ps)
+    raw = np.array([_vec(r["log"][i][5]) for r in runs for i, _, _ in matched(r)])
+    out = {}
+    for j, name in enumerate(FEATURES):
+        ok = np.isfinite(raw[:, j])
+        out[name] = ((auc(raw[ok, j], y[ok]), *boot_auc(raw[ok, j], y[ok])),
+                     (auc(x[:, j], y), *boot_auc(x[:, j], y)))
+    return out
+
+
+def close_talk_bullet(aud: list[dict]) -> str:
+    """The reading's bullet on the cues on close-talk audio (:func:`dataset_audit`)."""
+    ct = next(a for a in aud if a["group"].startswith("close-talk"))
+    ami = next(a for a in aud if a["group"] == "ami")
+    cands = {n: v[0] for n, v in ct["auc"].items() if v[0] is not None and n != "cue sum"}
+    if not cands:
+        return ("* **Close-talk audio** (CANDOR's channels, the phone call): no HOLD and SHIFT "
+                "both there; the cues cannot be read apart from AMI.")
+    top = max(cands, key=lambda n: abs(cands[n][0] - 0.5))
+    a, lo, hi = cands[top]
+    am = ami["auc"][top][0]
+    users = ct["hold_users"]
+    gate = ("a per-channel quality gate (the cues on only where the audio is clean, e.g. by the "
+            "speaker's level over their noise floor) cannot be held out: leaving out that "
+            "conversation leaves no close-talk HOLD to choose it on, and leaving out CANDOR the "
+            "same. Not built; the cues stay off." if len(users) <= 1 else
+            "a per-channel quality gate could be held out by conversation.")
+    return (f"* **Close-talk audio** (\"Per dataset\" under the cue audit): on CANDOR's "
+            f"channels and the phone call together ({ct['n_hold']} HOLD / {ct['n_shift']} "
+            f"SHIFT) the measure furthest from 0.5 is {top}, AUC {a:.2f} [{lo:.2f}, {hi:.2f}]"
+            + (f" (AMI {am[0]:.2f} [{am[1]:.2f}, {am[2]:.2f}])" if am is not None else "")
+            + f"; but the HOLDs are {ct['n_hold']} pauses of "
+            + (f"one user ({users[0]})" if len(users) == 1 else f"{len(users)} users")
+            + ", the SHIFTs other users' ends: speaker and cue are confounded, and " + gate)

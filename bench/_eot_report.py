@@ -289,10 +289,29 @@ def equal_footing(runs, heard_runs, rows_all, rows_heard) -> list[str]:
     ]
 
 
-def reading(base, rows, heard, held) -> list[str]:
+def _spread(maucs: dict) -> str:
+    """The raw measures' AUCs in a sentence (``_eot_fit.measure_aucs``)."""
+    raw = {n: v[0] for n, v in maucs.items()}
+    z = {n: v[1] for n, v in maucs.items()}
+    far = max(raw, key=lambda n: abs(raw[n][0] - 0.5))
+    far_z = max(z, key=lambda n: abs(z[n][0] - 0.5))
+    excl = [n for n in raw if raw[n][1] > 0.5 or raw[n][2] < 0.5]
+    excl_z = [n for n in z if z[n][1] > 0.5 or z[n][2] < 0.5]
+    return (f"Single raw measures reach AUC {min(v[0] for v in raw.values()):.2f} .. "
+            f"{max(v[0] for v in raw.values()):.2f} (furthest from 0.5: {far} "
+            f"{raw[far][0]:.2f} [{raw[far][1]:.2f}, {raw[far][2]:.2f}]), their z-scores against "
+            f"the user's own ends {min(v[0] for v in z.values()):.2f} .. "
+            f"{max(v[0] for v in z.values()):.2f} ({far_z} {z[far_z][0]:.2f} "
+            f"[{z[far_z][1]:.2f}, {z[far_z][2]:.2f}]); intervals excluding 0.5: "
+            f"{', '.join(excl + [n + ' (z)' for n in excl_z]) or 'none'}.")
+
+
+def reading(base, rows, heard, held, maucs: dict, n_ev: int, bullets=()) -> list[str]:
     """The section's reading (its figures from this run: ``rows`` and ``heard`` are the
     trade-off curves' points on all events and on the events Silero heard; ``held``: the fitted
-    combination's held-out AUCs, ``_eot_fit.held_out_aucs``)."""
+    combination's held-out AUCs, ``_eot_fit.held_out_aucs``; ``maucs``: the raw measures'
+    AUCs, ``_eot_fit.measure_aucs``; ``n_ev`` the events matched to a silence; ``bullets``: more
+    bullets, appended)."""
     a = {r["policy"]: r for r in rows}
     b = {r["policy"]: r for r in heard}
     lab = f"prosync turn_end_prob, no cues >= {base.threshold:.2f}".rstrip("0")
@@ -320,21 +339,18 @@ def reading(base, rows, heard, held) -> list[str]:
         "speaker's whole speech level, which every offset tail is 6 dB under (it was 1.0 at "
         "30 of 39 ends: no information; now the decay against the IPU's own preceding 800 ms); "
         "the lengthening cue was 0 at 35 of 39 ends (the rate).",
-        "* **After the fixes the cues still carry nothing that holds out.** Single raw measures "
-        "reach AUC 0.6-0.7, in the direction opposite to the literature for level, intensity "
-        "and lengthening (hand-overs here end higher, less decayed, with a longer last voiced "
-        "stretch; questions to the room in AMI), every interval but one including 0.5. The "
-        "ridge logistic combination of the seven measures as z-scores against the user's own "
-        "earlier ends: held-out AUC {:.2f} [{:.2f}, {:.2f}] leaving out a dataset, ".format(
+        "* **After the fixes the cues still carry nothing that holds out.** " + _spread(maucs)
+        + " The ridge logistic combination of the seven measures as z-scores against the "
+        "user's own earlier ends: held-out AUC {:.2f} [{:.2f}, {:.2f}] leaving out a dataset, ".format(
             *held["dataset"])
         + "{:.2f} [{:.2f}, {:.2f}] leaving out a conversation. ".format(*held["name"])
-        + "With 39 events an AUC's interval is about +-0.2: these data can neither confirm "
+        + f"With {n_ev} events an AUC's interval is about +-0.2: these data can neither confirm "
         "nor rule out a cue worth about 0.6. The fitted rows' trade-off curve is no better "
         "than the curve without cues, so the defaults stay (cue_weight 0).",
         f"* **The operating point.** The shipped defaults (no cues, threshold "
         f"{base.threshold}): all events {_pt(ship)}; Silero 0.8 {_pt(sil)}. Without cues the "
-        "probability is a per-user calibrated silence timer; its curve and the plain timer's "
-        "lie together (\"Trade-off curves\").",
+        "probability is a per-user calibrated silence timer (\"Trade-off curves\"; its "
+        "variants: \"The timer part\" below).",
         f"* **Silero's lead on all events is deafness** (\"Equal footing\"): it heard about "
         "half the user turns, HOLDs and SHIFTs alike, and a turn it did not hear is neither "
         "interrupted nor answered. On the events it heard, Silero 0.8 gives "
@@ -357,6 +373,7 @@ def reading(base, rows, heard, held) -> list[str]:
         + (f" Hand-overs answered: every point of the no-cue curve with a median latency "
            f"under 1.5 s answers at least {least['answered']}/{least['n_shift']} "
            f"(Silero 0.8 {sil['answered']}/{sil['n_shift']})." if least else ""),
+        *bullets,
         "",
     ]
 
@@ -367,7 +384,7 @@ def diagnosis(runs, cfg, heard) -> list[str]:
     the probability crosses the threshold (no parameter fitted here)."""
     from prosync.engine.turn_cues import CUE_NAMES
 
-    off, nxt, kinds, cues, cross, missing = [], [], [], [], [], 0
+    off, nxt, kinds, cues, cross, missing, n_ami = [], [], [], [], [], 0, 0
     for r in runs:
         for e, kind, nu, no in r["events"]:
             near = [entry for entry in r["log"] if abs(entry[0] - e) <= 0.35]
@@ -376,6 +393,7 @@ def diagnosis(runs, cfg, heard) -> list[str]:
                 continue
             s0, cu, n_p, s_lp, n_end, *_ = min(near, key=lambda entry: abs(entry[0] - e))
             off.append(s0 - e)
+            n_ami += r["dataset"] == "ami"
             nxt.append((nu if kind == "HOLD" else no) - e)
             kinds.append(kind == "SHIFT")
             cues.append(cu)
@@ -410,12 +428,11 @@ def diagnosis(runs, cfg, heard) -> list[str]:
         "false-interruption rate on all events comes from the HOLD turns it does not hear.",
         f"* **The cues do not separate pauses from ends on these events.** AUC of each 0..1 "
         f"cue (SHIFT above HOLD; 0.5 = no information): {aucs}; their sum "
-        f"{auc(cues.sum(axis=1), y):.2f}. The cue audit above checks what each measures: "
-        "after its fixes the raw measures and their z-scores against the user's own ends reach "
-        "0.6-0.7 in the direction opposite to Gravano & Hirschberg for level, intensity and "
-        "lengthening (hand-overs here end higher, less decayed, longer), every interval but "
-        "one crossing 0.5, and the fitted combination does not carry over to a held-out "
-        "dataset (its AUC above). 40 events, mostly far-field AMI mixes cut by RTTM.",
+        f"{auc(cues.sum(axis=1), y):.2f}. The cue audit above checks what each measures and "
+        "reads them per dataset; the fitted combination does not carry over to a held-out "
+        f"dataset (its AUC above). {y.size} events, "
+        f"{n_ami} of them far-field AMI "
+        "mixes cut by RTTM.",
         f"* **So the probability is a timer.** At threshold {cfg.threshold} and the shipped "
         f"parameters it crosses a median {np.median(cross):.2f} s into the silence (10-90 %: "
         f"{np.percentile(cross, 10):.2f} to {np.percentile(cross, 90):.2f} s), set by the "

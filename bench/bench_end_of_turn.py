@@ -21,7 +21,9 @@ run's model confidences to save CPU), Pipecat's Smart Turn v3 (see _eot_peers.py
 rule (reply when the user's silence reaches the pacing
 ``reply_delay_ms``) and the new ``turn_end_prob`` at several thresholds, with its two tuned
 parameters (``bias``, ``cue_weight``) chosen by leave-one-dataset-out: each dataset's figures come
-from parameters tuned on the other two.
+from parameters tuned on the other two. The cue audit is also read per dataset (close-talk
+recordings apart from AMI's far-field mixes, ``_eot_fit.py``) and the timer part's variants are
+replayed held out by dataset and by conversation (``_eot_hazard.py``).
 
     nice -n 5 python bench/bench_end_of_turn.py [--quick]
 """
@@ -41,7 +43,25 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _eot_events import event_lines, event_rows, fragment_lines  # noqa: E402
-from _eot_fit import audit_lines, fit_folds, held_out_aucs  # noqa: E402
+from _eot_fit import (  # noqa: E402
+    audit_lines,
+    close_talk_bullet,
+    dataset_audit,
+    dataset_audit_lines,
+    fit_folds,
+    held_out_aucs,
+    matched,
+    measure_aucs,
+)
+from _eot_hazard import (  # noqa: E402
+    VARIANTS,
+    boot_diff,
+    hazard_bullet,
+    hazard_lines,
+    hazard_section,
+    timer_points,
+    versus,
+)
 from _eot_report import (  # noqa: E402
     advice_lines,
     curve_lines,
@@ -573,7 +593,16 @@ def main(argv=None) -> int:
     lines = report(runs, fold, all_cfg, base, datasets, rows, cpu, per_ds, heard,
                    (GRID_BIAS, GRID_W), surface)
     held = held_out_aucs(runs)
-    lines += reading(base, *curves, held)
+    aud = dataset_audit(runs)
+    haz = hazard_section(runs, heard_only(runs), pooled, objective, base.horizon_s)
+    tims = (timer_points(runs, pooled, timer_fires),
+            timer_points(heard_only(runs), pooled, timer_fires))
+    extra = (close_talk_bullet(aud),
+             hazard_bullet(haz, versus(haz, tims[0], 0), versus(haz, tims[1], 1),
+                           {lab: boot_diff(runs, haz, lab, score) for lab in VARIANTS
+                            if not lab.startswith("shipped")}))
+    lines += reading(base, *curves, held, measure_aucs(runs),
+                     sum(len(matched(r)) for r in runs), extra)
     lines += fit_lines(fits, fold_fit)
     lines += curve_lines(*curves)
     lines += equal_footing(runs, heard_only(runs), *curves)
@@ -583,7 +612,12 @@ def main(argv=None) -> int:
     lines += advice_lines(*curves, per_ds, advice_detail(runs),
                           agent_loop(None, None, False, False, True))
     lines += audit_lines(runs, held)
+    lines += dataset_audit_lines(aud)
     lines += diagnosis(runs, base, heard)
+    peer = {r["policy"]: r for r in rows}
+    peer_h = {r["policy"]: r for r in heard}
+    lines += hazard_lines(haz, *tims, {k: (peer[k], peer_h[k]) for k in (
+        "Silero VAD, stop 0.8 s", "Smart Turn v3 (Pipecat default)")})
     lines += fragment_lines(frag, *curves, per_ds, FRAG_GRID)
     shipped = replace(base, cue_weight=0.0)
     fires_of = {

@@ -79,6 +79,9 @@ class VadConfig:
     masked_range_db: float = 45.0
     masked_slope_db_s: float = 350.0
     masked_max_s: float = 0.3
+    #: Non-speech frames this soon after speech that showed a voice do not join the noise
+    #: floor's history (a tail under the noise is not noise; 0: every non-speech frame does).
+    noise_holdoff_s: float = 0.2
     #: Speech without a voiced frame for this long ends, and is taken as noise.
     max_unvoiced_s: float = 0.3
     #: Unvoiced frames more than this far under the speaker's speech level (the 80th percentile
@@ -113,6 +116,7 @@ class VadConfig:
         _in_range(self, "vad", "masked_range_db", 0.0, 120.0, " dB")
         _in_range(self, "vad", "masked_slope_db_s", 0.0, 1e5, " dB/s")
         _in_range(self, "vad", "masked_max_s", 0.0, 1.0, " s")
+        _in_range(self, "vad", "noise_holdoff_s", 0.0, 2.0, " s")
         _in_range(self, "vad", "max_unvoiced_s", 0.01, 5.0, " s")
         _in_range(self, "vad", "unvoiced_rel_db", 0.0, 120.0, " dB")
         _in_range(self, "vad", "periodic_min", 0.0, 1.01, "")
@@ -171,6 +175,17 @@ class TurnConfig:
         _in_range(self, "turns", "onset_lookback_s", 0.0, 1.0, " s")
         _in_range(self, "turns", "breath_gap_s", 0.0, 1.0, " s")
         _in_range(self, "turns", "breath_rel_db", 0.0, 120.0, " dB")
+        # in whole frames, as the turn tracker counts them: a run breath_gap_s or more after the
+        # one before is a breath only while it still joins that run's stretch
+        frames = [-(-round(x * 1000) // round(HOP_S * 1000))
+                  for x in (self.breath_gap_s, self.stretch_bridge_s, self.ipu_bridge_s)]
+        if frames[0] > 0 and frames[0] >= min(frames[1], frames[2]):
+            raise ProsyncError(
+                f"turns.breath_gap_s={self.breath_gap_s!r} is invalid: it must be shorter than "
+                f"turns.stretch_bridge_s={self.stretch_bridge_s!r} and turns.ipu_bridge_s="
+                f"{self.ipu_bridge_s!r} in {HOP_S * 1000:g} ms frames (runs that far apart are "
+                "separate stretches, so no breath would ever be split off); use 0 to turn the "
+                f"breath rule off (default {type(self).breath_gap_s:g})")
 
 
 #: Most surrogates a synchrony test may ask for (each costs a lag profile per window or

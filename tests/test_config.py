@@ -17,6 +17,18 @@ def test_bad_config_names_the_value(cfg, msg):
         cfg.validate()
 
 
+def test_breath_gap_must_be_shorter_than_the_stretch_bridge():
+    # a run breath_gap_s apart would already start a new stretch: the breath rule never applies
+    for gap, bridge in ((0.1, 0.1), (0.15, 0.1), (0.095, 0.1)):  # 0.095 s is 10 frames too
+        with pytest.raises(ProsyncError, match=r"turns.breath_gap_s=.* shorter than "
+                                                r"turns.stretch_bridge_s"):
+            Config(turns=TurnConfig(breath_gap_s=gap, stretch_bridge_s=bridge)).validate()
+    with pytest.raises(ProsyncError, match="turns.breath_gap_s"):
+        Config(turns=TurnConfig(breath_gap_s=0.05, ipu_bridge_s=0.05)).validate()
+    Config(turns=TurnConfig(breath_gap_s=0.09, stretch_bridge_s=0.1)).validate()
+    Config(turns=TurnConfig(breath_gap_s=0.0, stretch_bridge_s=0.0)).validate()  # the rule off
+
+
 def test_defaults_and_research_preset_validate():
     Config().validate()
     Config(sync=RESEARCH_SYNC).validate()
