@@ -47,6 +47,10 @@ HOP = 160
 BLOCK_S = 0.1
 FLOOR, CEIL = 60.0, 500.0
 CACHE = ROOT / "bench" / ".cache" / "pitch_robust"
+#: prosync on the same audio resampled to 16 kHz before the Session, where the condition's
+#: audio is at 8 kHz (telephone, 8k, NOIZEUS): the 8 kHz input path against the 16 kHz one.
+AT16 = "prosync (8 kHz audio given at 16 kHz)"
+READING = ROOT / "bench" / "results" / "pitch_robust_reading.md"  # hand-written
 
 
 # ---------------------------------------------------------------- trackers: (x, sr) -> (t, f0)
@@ -122,9 +126,25 @@ def run_pyin(x, sr):
     return np.arange(len(f0)) * (HOP / SR), f0
 
 
-def run_pesto(x, sr):
+def _pesto():
+    """``pesto``, importable without torchaudio: pesto's ``core`` imports torchaudio only to read
+    audio files, which this bench never asks it to do, and a CPU-only torch (the wheel installed
+    here) has no torchaudio wheel that loads with it (PyPI's is built against CUDA torch)."""
+    try:
+        import torchaudio  # noqa: F401
+    except Exception:  # noqa: BLE001 - absent or built for another torch
+        import types
+
+        sys.modules["torchaudio"] = types.ModuleType("torchaudio")
     import pesto
+
+    return pesto
+
+
+def run_pesto(x, sr):
     import torch
+
+    pesto = _pesto()
 
     torch.set_num_threads(1)
     t, f0, conf, _ = pesto.predict(torch.from_numpy(_to16(x, sr)), SR, step_size=10.0,
@@ -148,12 +168,27 @@ PEER_MODULES = {"Praat ac": "parselmouth", "Praat cc": "parselmouth", "RAPT": "p
                 "REAPER": "pyreaper", "harvest": "pyworld", "pYIN": "librosa", "PESTO": "pesto"}
 
 
+#: NOIZEUS SNRs (dB) the slow peers run on (they run on every SpEAR re-recording).
+SLOW_SNRS = ("5", "15")
+
+
+def _snr(cond):
+    return cond[len(cond.rstrip("0123456789")):]
+
+
 def available_peers(names):
-    import importlib.util
+    """(peers that import, [(peer, why not)]): a peer whose module is absent or fails to import
+    (PESTO without torch or torchaudio) is skipped with the reason."""
+    import importlib
 
     ok, missing = [], []
     for n in names:
-        (ok if importlib.util.find_spec(PEER_MODULES[n]) else missing).append(n)
+        try:
+            _pesto() if n == "PESTO" else importlib.import_module(PEER_MODULES[n])
+        except Exception as exc:  # noqa: BLE001 - any import failure means: skip this peer
+            missing.append((n, f"{type(exc).__name__}: {exc}"))
+        else:
+            ok.append(n)
     return ok, missing
 
 
@@ -249,6 +284,9 @@ def truth_run(items, conds, peers, cache, models, data, log):
             t, f = run_prosync(x, sr, models.get(key))
             est = sample_nearest(t, f, it["ref_t"])
             res["prosync"][cond][key] += counts(est, it["ref_f0"])
+            if sr != SR:  # the same audio at 16 kHz: does the 8 kHz input path lose anything?
+                t, f = run_prosync(_to16(x, sr), SR, models.get(key))
+                res[AT16][cond][key] += counts(sample_nearest(t, f, it["ref_t"]), it["ref_f0"])
             if cond == "clean":
                 kinds[key] = kinds.get(key, 0) + error_kinds(est, it["ref_f0"])
             for name in peers:
@@ -264,11 +302,13 @@ def twin_run(pairs, peers, cache, log):
     """``res[tracker][(set, cond)] = [counts vs own clean, counts vs Praat ac clean]``."""
     res = defaultdict(lambda: defaultdict(lambda: np.zeros((2, 4), np.int64)))
     clean_out = {}
-    trackers = ["prosync"] + list(peers)
+    trackers = ["prosync"] + list(peers) + [AT16]
 
     def out(name, tag, path, x, sr):
         if name == "prosync":
             return run_prosync(x, sr)
+        if name == AT16:
+            return run_prosync(_to16(x, sr), SR)
         return cache.get(name, tag, path.stem, PEERS[name], x, sr)
 
     for st, cond, _sent, noisy, clean in pairs:
@@ -276,7 +316,9 @@ def twin_run(pairs, peers, cache, log):
         xn, srn = pdata.read16(noisy)
         shift = pdata.align(xn, xc) if st == "SpEAR" else 0
         for name in trackers:
-            if name in SLOW and not (st == "SpEAR" or cond.endswith(("5", "15"))):
+            if name in SLOW and not (st == "SpEAR" or _snr(cond) in SLOW_SNRS):
+                continue
+            if name == AT16 and srn == SR:
                 continue
             ck = (name, clean)
             if ck not in clean_out:
@@ -375,6 +417,7 @@ def report(res, twins, conds, trackers, items, timing_row, notes, folds):
         for k in spk_keys:
             L.append(f"| {k[0]} {k[1]} | " + " | ".join(str(int(v)) for v in kinds[k]) + " |")
         L.append("")
+    L += rate_table(res, twins, conds, spk_keys, dsets)
     if twins:
         L += ["### Noisy recordings against their clean twins (GPE % / VDE %)", "",
               "Left: against the tracker's own output on the clean twin; right: against Praat ac "
@@ -405,25 +448,62 @@ def report(res, twins, conds, trackers, items, timing_row, notes, folds):
     return "\n".join(L) + "\n"
 
 
+def rate_table(res, twins, conds, spk_keys, dsets):
+    """prosync at 8 kHz input against the same audio given at 16 kHz (and the 16 kHz original)."""
+    if AT16 not in res:
+        return []
+    rows = [("clean", "16 kHz original", "prosync")]
+    rows += [(c, f"{c} audio at {rate}", name) for c in ("8k", "telephone") if c in conds
+             for rate, name in (("8 kHz", "prosync"), ("16 kHz", AT16))]
+    L = ["### 8 kHz input against the same audio at 16 kHz (prosync, GPE % / VDE %)", "",
+         "`8k`: the 16 kHz file resampled to 8 kHz; `telephone`: 300-3400 Hz and G.711 at 8 kHz. "
+         "'at 16 kHz': that 8 kHz audio resampled (soxr HQ) to 16 kHz before the Session; "
+         "'at 8 kHz': given to the Session at 8 kHz, as a phone recording arrives.", "",
+         "| audio | " + " | ".join(dsets) + " | all |", "|---|" + "---|" * (len(dsets) + 1)]
+    for c, label, name in rows:
+        cells = []
+        for d in dsets + ["all"]:
+            keys = spk_keys if d == "all" else [k for k in spk_keys if k[0] == d]
+            g, v = gpe_vde(_agg(res[name][c], keys))
+            cells.append(f"{g:.2f} / {v:.2f}")
+        L.append(f"| {label} | " + " | ".join(cells) + " |")
+    if twins and AT16 in twins:
+        ks = [k for k in twins[AT16] if k[0] == "NOIZEUS"]
+        if ks:
+            L += ["", "NOIZEUS (recorded at 8 kHz, telephone band), all noises and SNRs, against "
+                  "the tracker's own output on the clean twin · against Praat ac on the clean twin:",
+                  ""]
+            for label, name in (("at 8 kHz", "prosync"), ("at 16 kHz", AT16)):
+                c = sum((twins[name][k] for k in ks), np.zeros((2, 4), np.int64))
+                a, b = gpe_vde(c[0]), gpe_vde(c[1])
+                L.append(f"- {label}: {a[0]:.2f} / {a[1]:.2f} · {b[0]:.2f} / {b[1]:.2f}")
+    return L + [""]
+
+
 def to_json(res, twins, conds, trackers):
     out = {"truth": {}, "twins": {}, "error_kinds": list(ERROR_KINDS),
            "prosync_clean_errors": {f"{k[0]}/{k[1]}": v.tolist()
                                     for k, v in res.get("_kinds", {}).items()}}
-    for t in trackers:
+    for t in trackers + ([AT16] if AT16 in res else []):
         out["truth"][t] = {c: {f"{k[0]}/{k[1]}": v.tolist() for k, v in res[t][c].items()}
                            for c in conds}
-        if twins:
+        if twins and t in twins:
             out["twins"][t] = {f"{k[0]}/{k[1]}": v.tolist() for k, v in twins[t].items()}
     return out
 
 
 def main(argv=None):
+    global SLOW_CONDS, SLOW_SNRS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dev", action="store_true", help="small subsample (development)")
     ap.add_argument("--per-speaker", type=int, default=8,
                     help="files per speaker at most (default 8; 0 = all)")
     ap.add_argument("--conds", help="comma-separated subset of conditions")
     ap.add_argument("--peers", help="comma-separated subset of peers")
+    ap.add_argument("--slow-conds", help="comma-separated conditions for harvest, pYIN and PESTO "
+                    f"(default: {','.join(SLOW_CONDS)})")
+    ap.add_argument("--slow-snrs", help="comma-separated NOIZEUS SNRs for them (default: "
+                    f"{','.join(SLOW_SNRS)})")
     ap.add_argument("--no-twins", action="store_true")
     ap.add_argument("--no-cache", action="store_true")
     ap.add_argument("--folds-file", default=str(ROOT / "bench" / "results" / "pitch_folds.json"),
@@ -433,6 +513,10 @@ def main(argv=None):
                     "(default), without the dataset, or the shipped ones (none: in-sample)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "pitch_robust.md"))
     args = ap.parse_args(argv)
+    if args.slow_conds:
+        SLOW_CONDS = tuple(c for c in args.slow_conds.split(",") if c)
+    if args.slow_snrs:
+        SLOW_SNRS = tuple(c for c in args.slow_snrs.split(",") if c)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     data = shared_data()
     t_start = time.perf_counter()
@@ -447,12 +531,14 @@ def main(argv=None):
     if args.conds:
         conds = [c for c in args.conds.split(",") if c]
     peers, missing = available_peers(args.peers.split(",") if args.peers else list(PEERS))
-    notes = [f"{m}: not installed, skipped" for m in missing]
+    notes = [f"{m}: not installed or does not import ({why}), skipped" for m, why in missing]
+    for m, why in missing:
+        print(f"skipping peer {m}: {why}", flush=True)
     slow = [p for p in SLOW if p in peers]
     if slow:
         notes.append(f"{', '.join(slow)} (slow) ran on {', '.join(SLOW_CONDS)} "
                      "only ('-' elsewhere; their per-speaker 'all' pools those conditions), and on "
-                     "the NOIZEUS 5 and 15 dB files and the SpEAR re-recordings")
+                     f"the NOIZEUS {' and '.join(SLOW_SNRS)} dB files and the SpEAR re-recordings")
     if not with_opus:
         notes.append("Opus: this libsndfile cannot write Ogg/Opus, condition skipped")
     cache = Cache(not args.no_cache)
@@ -481,6 +567,8 @@ def main(argv=None):
         f" ({time.perf_counter() - t_start:.0f} s, peers from the cache where present).\n"
     print(text)
     out = Path(args.out)
+    if out == READING.parent / "pitch_robust.md" and READING.exists():
+        text += "\n" + READING.read_text()  # the hand-written reading goes with the default run
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     out.with_suffix(".json").write_text(json.dumps(to_json(res, twins, conds, trackers)))
