@@ -1,9 +1,9 @@
 """Power of the synchrony tests on real voices with planted coupling.
 
-    nice -n 5 python bench/bench_sync_power.py [--quick] [--dialogues 12] [--weak]
+    nice -n 5 python bench/bench_sync_power.py [--quick] [--dialogues 12] [--weak] [--as-laid-out]
 
 Pseudo-dialogues of two real people (``bench/sync_data.py``: FDA, ARCTIC and NOIZEUS clean
-sentences in alternating turns, 4 minutes) are rendered again with the follower's
+sentences in alternating turns, 5 minutes) are rendered again with the follower's
 sentences resynthesised by WORLD (``pyworld``: DIO + StoneMask F0, CheapTrick, D4C, 5 ms
 frames), the F0 of every frame moved so that it follows the leader's:
 
@@ -15,13 +15,17 @@ the partner heard last), smoothed over 0.3 s and standardised; ``sd_st``: the fo
 F0 spread in semitones; ``beta = rho / sqrt(1 - rho**2)``, so that the follower's F0
 correlates about ``rho`` with the leader's F0 ``lag`` seconds earlier (the correlation
 reached on the follower's voiced frames is measured and
-reported). Positive lag: the second speaker follows; a negative lag plants the first speaker
-following the second. The null condition is the same resynthesis with the F0 unchanged, so
+reported). ``rho`` is calibrated dialogue by dialogue (:func:`calibrate`) so that the engine's
+series reach the target r above the same dialogue's unplanted r: that is the strength. Positive
+lag: the second speaker follows; a negative lag plants the first speaker following the second,
+in the dialogue mirrored (the speakers swap channels), so that every lag has the same leaders
+(the second channel's people are mostly NOIZEUS's 5-sentence pools: ``--as-laid-out`` measures
+them leading). The null condition is the same resynthesis with the F0 unchanged, so
 WORLD's own traces are in both. Energy coupling is planted the same way as a gain on the
 follower's samples following the leader's frame energy in dB.
 
 Each rendering goes once through ``prosync.Session`` (live defaults); the tests are computed on
-the first 1, 2, 3 and 4 minutes of its series: the engine's session test
+the first 1 to 5 minutes of its series: the engine's session test
 (:func:`prosync.engine.session_sync.session_test`, p <= 0.05) for the live and research presets and
 variants, the share of windows with z > 1.96, and rMEA's pseudo-dyad procedure on the same
 sessions (grand average |Fisher z|, 30 s windows, ±5 s, 10 s step, ranked among the session's
@@ -35,6 +39,8 @@ Writes ``bench/results/sync_power.md`` (not with ``--quick``).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import inspect
 import math
 import sys
 import time
@@ -73,9 +79,13 @@ TESTS = {
 }
 #: (feature, intended r, lag s); the first is the null
 CONDS = [("f0", 0.0, 0.0), ("f0", 0.3, 0.5), ("f0", 0.3, 2.0), ("f0", 0.3, -2.0),
-         ("f0", 0.2, 1.0), ("f0", 0.1, 1.0), ("energy", 0.3, 1.0)]
-#: ``--weak``: the weak strengths alone
+         ("energy", 0.3, 1.0)]
+#: ``--weak``: the weak strengths (bench/results/sync_power_weak.md)
 WEAK = [CONDS[0], ("f0", 0.2, 1.0), ("f0", 0.1, 1.0)]
+#: The planting is calibrated dialogue by dialogue until the engine's r above the unplanted r
+#: is within this share of the target, in at most ``STEPS`` renderings (:func:`calibrate`).
+TOL = 0.1
+STEPS = 3
 
 
 class Voice:
@@ -83,6 +93,7 @@ class Voice:
 
     def __init__(self, sents):
         self.sents = sents
+        self._plain = {}
         self.world = []
         for s in sents:
             x = s.astype(np.float64)
@@ -96,6 +107,12 @@ class Voice:
     def synth(self, k, f0):
         _, sp, ap = self.world[k]
         return pw.synthesize(f0, sp, ap, SR, frame_period=FP_MS).astype(np.float32)
+
+    def plain(self, k):
+        """Sentence ``k`` resynthesised with its own F0 (once)."""
+        if k not in self._plain:
+            self._plain[k] = self.synth(k, self.world[k][0])
+        return self._plain[k]
 
 
 def leader_f0_track(voice: Voice, layout, who, n_frames):
@@ -164,7 +181,7 @@ def plant(voices, layout, seconds, rng_seed, kind, rho, lag_s):
     plain = [[None] * len(v.sents) for v in voices]
     for w, k, _ in layout:
         if plain[w][k] is None:
-            plain[w][k] = voices[w].synth(k, voices[w].world[k][0])
+            plain[w][k] = voices[w].plain(k)
     if kind == "energy" and rho > 0:
         lead_audio = render(layout, tuple(plain), seconds, np.random.default_rng(rng_seed))[lead]
         d = driver(leader_energy_track(lead_audio, n_frames))
@@ -235,20 +252,93 @@ def rmea_pseudo_p(series, feature, n):
     return np.array(ps)
 
 
+def mirror(s):
+    """A session with its two speakers swapped (the first speaker's series become the second's)."""
+    out = dict(s)
+    out["a"], out["b"], out["a_raw"], out["b_raw"] = s["b"], s["a"], s["b_raw"], s["a_raw"]
+    return out
+
+
+#: ``[False]`` (``--as-laid-out``): negative lags not mirrored, the second channel's person leads
+MIRROR = [True]
+
+
+def unplanted_r(s, kind, lag_s):
+    """The engine's r at ``lag_s`` of a null session as the planted ones at that lag lay it
+    out (mirrored at negative lags: :func:`render_run`)."""
+    return engine_r(s if lag_s >= 0 or not MIRROR[0] else mirror(s), kind, lag_s)
+
+
 def render_run(voices, pair, lay, seconds, seed, cond):
     """One planted dialogue through ``prosync.Session``: its series (cached, derived numbers
-    only), the correlation reached on the frames and the engine's r at the planted lag."""
+    only), the correlation reached on the frames and the engine's r at the planted lag. At a
+    negative lag the dialogue is mirrored (the speakers change channels), so that the leader is
+    the same person as at the positive lags and the first channel follows: the pools of the
+    people on the second channel are NOIZEUS's 5 sentences, and as leaders (the old layout)
+    they cost the -2 s condition a quarter of its power (bench/RESULTS.md)."""
+    kind, rho, lag_s = cond
+
     def make():
-        a, b, r_frames = plant(voices(), lay, seconds, seed, *cond)
+        vs, layout = voices(), lay
+        if lag_s < 0 and MIRROR[0]:
+            vs, layout = vs[::-1], [(1 - w, k, t) for w, k, t in lay]
+        a, b, r_frames = plant(vs, layout, seconds, seed, *cond)
         run = run_pair(a, b, True)
         return {"a": run["series"]["a"], "b": run["series"]["b"], "a_raw": run["series"]["a_raw"],
                 "b_raw": run["series"]["b_raw"],
                 "r_frames": r_frames}
-    out = cached("power", make, pair, seed, cond, seconds)
-    kind, rho, lag_s = cond
+    out = cached("power", make, pair, seed, cond, seconds, PLANT_SOURCE,
+                 *(() if MIRROR[0] or lag_s >= 0 else ("as laid out",)))
     out["r_engine"] = engine_r(out, kind, lag_s) if rho else math.nan
     out["r_all_pairs"] = engine_r(out, kind, lag_s, directed=False) if rho else math.nan
     return out
+
+
+#: The renderings' cache key: the planting's source (the engine's is in ``sync_data.cached``).
+PLANT_SOURCE = hashlib.sha1("".join(inspect.getsource(f) for f in (
+    Voice, leader_f0_track, leader_energy_track, driver, plant, render_run)).encode()).hexdigest()
+
+
+def calibrate(dias, seconds, kind, target, lag_s, m0, start=None):
+    """Each dialogue's planting strength (r on the frames) for ``target`` on the engine's
+    series above the dialogue's unplanted r ``m0[i]``: a first guess (r on the frames = twice
+    the target), then secant steps on ``beta`` (through ``beta = 0``, r 0 above unplanted, at
+    the first step; at most doubled or halved per step) until the dialogue is within ``TOL``
+    of the target, at most ``STEPS`` renderings; the rendering closest to the target is kept.
+    ``start``: first guesses of ``beta`` per dialogue instead (the same feature's last
+    condition, scaled to this target). Returns the strengths, their ``beta`` and the number of
+    renderings."""
+    def rho(beta):
+        return beta / math.sqrt(1 + beta * beta)
+    first = min(0.9, 2 * target)
+    hist = [[] for _ in dias]
+    beta = list(start) if start is not None else [first / math.sqrt(1 - first * first)] * len(dias)
+    todo, n = list(range(len(dias))), 0
+    for _ in range(STEPS):
+        for i in todo:
+            d = dias[i]
+            s = render_run(d[0], d[1], d[2], seconds, d[3], (kind, rho(beta[i]), lag_s))
+            hist[i].append((beta[i], s["r_engine"] - m0[i]))
+        n += len(todo)
+        nxt = []
+        for i in todo:
+            b1, r1 = hist[i][-1]
+            if not math.isfinite(r1) or abs(r1 - target) <= TOL * target:
+                continue
+            b0, r0 = hist[i][-2] if len(hist[i]) > 1 else (0.0, 0.0)
+            slope = (r1 - r0) / (b1 - b0) if b1 != b0 else math.nan
+            if not slope > 0:  # not monotone between the last two: through beta = 0
+                slope = r1 / b1
+            if not (slope > 0 and r1 > 0.05):  # the planting does not reach the series
+                continue
+            beta[i] = min(max(b1 + (target - r1) / slope, 0.5 * b1), 2 * b1, 3.0)
+            nxt.append(i)
+        todo = nxt
+        if not todo:
+            break
+    best = [min(h, key=lambda br: abs(br[1] - target) if math.isfinite(br[1]) else math.inf)[0]
+            for h in hist]
+    return [rho(b) for b in best], best, n
 
 
 def shortest(p_by_len, lengths):
@@ -268,6 +358,10 @@ def main(argv=None) -> int:
     ap.add_argument("--weak", action="store_true",
                     help="the null and F0 r = 0.2 and 0.1 only; writes "
                          "bench/results/sync_power_weak.md")
+    ap.add_argument("--as-laid-out", action="store_true",
+                    help="the null and F0 r = 0.3 at -2 s with the dialogues not mirrored (the "
+                         "second channel's person, mostly NOIZEUS's 5-sentence pools, leads); "
+                         "nothing written")
     ap.add_argument("--conditions", type=int, default=len(CONDS),
                     help="the first N conditions only (development); nothing written")
     args = ap.parse_args(argv)
@@ -283,6 +377,9 @@ def main(argv=None) -> int:
     rng.shuffle(pairs)
     voices = {}
     conds = CONDS[:3] if args.quick else WEAK if args.weak else CONDS[:args.conditions]
+    if args.as_laid_out:
+        MIRROR[0] = False
+        conds = [CONDS[0], ("f0", 0.3, -2.0)]
     dias = []
     for k in range(n_d):
         p, q = pairs[k % len(pairs)]
@@ -294,38 +391,18 @@ def main(argv=None) -> int:
             return voices[p], voices[q]
         lay = dialogue_layout(pools[p], pools[q], seconds, rng)
         dias.append((vs, (p, q, k), lay, int(rng.integers(1 << 31))))
-    results, planted, null_r = {}, {}, {}
+    results, planted, null_r, steps, last = {}, {}, {}, {}, {}
     for c in conds:
         kind, target, lag_s = c
-        # strength defined on the engine's series, above what the same dialogue gives with
-        # nothing planted (its r at that lag, from the turn-taking and the voices alone: a
-        # scaling that ignored it overshot r = 0.1 to 0.19-0.22): a first rendering at twice the
-        # target on the frames (the engine reaches about half the frames' r; a weak first guess
-        # is lost in the null's spread), then each dialogue's beta scaled by target / (the r
-        # the engine measured on it - its unplanted r), once more for a dialogue that missed by
-        # over a quarter (at most doubled per step; a dialogue whose first rendering gave an r
-        # of 0.05 or less is left at it). Per dialogue: one scale for all (the mean) left the
-        # dialogues whose leader has a 5-sentence pool at r 0.19, 0.21 and -0.01 for a target
-        # of 0.3 (bench/results/sync_power.md).
-        rhos = [min(0.9, 2 * target)] * len(dias)
         if target > 0:
-            m0 = np.array([engine_r(s, kind, lag_s) for s in results[conds[0]]])
+            m0 = np.array([unplanted_r(s, kind, lag_s) for s in results[conds[0]]])
             m0 = np.where(np.isfinite(m0), m0, np.nanmean(m0))
             null_r[c] = float(np.mean(m0))
-            for _ in range(2):
-                runs = [render_run(d[0], d[1], d[2], seconds, d[3], (kind, rhos[i], lag_s))
-                        for i, d in enumerate(dias)]
-                m1 = np.array([s["r_engine"] for s in runs]) - m0
-                miss = [i for i in range(len(dias))
-                        if not abs(m1[i] - target) <= 0.25 * target]
-                if not miss:
-                    break
-                for i in miss:
-                    if not m1[i] > 0.05:  # the planting does not reach this dialogue's series:
-                        continue  # left at the first guess (scaling it up flipped its sign)
-                    beta = rhos[i] / math.sqrt(1 - rhos[i] ** 2)
-                    beta *= min(2.0, target / m1[i])
-                    rhos[i] = min(0.95, beta / math.sqrt(1 + beta * beta))
+            start = None
+            if kind in last:  # the same feature's last condition, scaled to this target
+                start = [b * target / last[kind][1] for b in last[kind][0]]
+            rhos, betas, steps[c] = calibrate(dias, seconds, kind, target, lag_s, m0, start)
+            last[kind] = (betas, target)
         else:
             rhos = [0.0] * len(dias)
         planted[c] = rho = float(np.mean(rhos))
@@ -333,7 +410,8 @@ def main(argv=None) -> int:
                       for i, d in enumerate(dias)]
         print(f"{c}: frames r {rho:.2f}, engine r "
               f"{np.nanmean([s['r_engine'] for s in results[c]]):.2f} "
-              f"(null {null_r.get(c, math.nan):+.2f}) at {time.perf_counter() - t0:.0f} s", flush=True)
+              f"(null {null_r.get(c, math.nan):+.2f}; renderings {steps.get(c, 0)}) at "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
     lines = ["# Power on real voices with planted coupling (`python bench/bench_sync_power.py`)\n",
              f"{n_d} pseudo-dialogues of {seconds / 60:g} min (two different real people each, "
              "turns as in a conversation); the follower resynthesised by WORLD with its F0 (or "
@@ -345,15 +423,18 @@ def main(argv=None) -> int:
              "speaker-relative semitones or dB) over the whole session at the planted lag, on "
              "the pairs the session test reads (the follower's own values against the leader's, "
              "held or not; *on every pair*: all complete pairs). The "
-             "follower's frames are moved by a first guess (r on the frames = twice the target), "
-             "then, dialogue by dialogue, scaled by target / (the r the engine measured on it - "
-             "the r of the same dialogue with nothing planted, at that lag), once more when that "
-             "missed the target by over a quarter; the r reached (mean ± sd over dialogues), the "
+             "strength is that r above the r of the same dialogue with nothing planted (at that "
+             "lag), reached dialogue by dialogue: a first guess (r on the frames = twice the "
+             "target, or the dialogue's strength in the same feature's previous condition), then "
+             f"secant steps until within {100 * TOL:g} % of the target (at most "
+             f"{STEPS} renderings, the closest kept); the r reached (mean ± sd over dialogues), the "
+             "share of dialogues within that tolerance, the "
              "unplanted r and the r planted on the frames (mean over dialogues) are given. In "
              "turn-taking the engine's series hold each speaker's last level through the other's "
              "turn and the binning, the baselines and the tracker add their own noise, so the "
-             "frames need more than the engine's r. The null is the same resynthesis with nothing "
-             "moved. Busy 2-core machine.\n"]
+             "frames need more than the engine's r. At a negative lag the dialogue is mirrored (the "
+             "speakers swap channels; the leader is the same person as at the positive lags). The "
+             "null is the same resynthesis with nothing moved. Busy 2-core machine.\n"]
     pvals = {}
     for tname, (cfg, stat) in TESTS.items():
         for c in conds:
@@ -372,10 +453,13 @@ def main(argv=None) -> int:
         re = np.array([s["r_engine"] for s in results[c]])
         rf = np.nanmean([s["r_frames"] for s in results[c]])
         ra = np.nanmean([s["r_all_pairs"] for s in results[c]])
+        up = re - np.array([unplanted_r(s, c[0], c[2]) for s in results[null]])
+        within = int(np.sum(np.abs(up - c[1]) <= TOL * c[1] + 1e-9))
         title = ("null (WORLD resynthesis, nothing moved)" if c[1] == 0 else
                  f"{c[0]} coupling at lag {c[2]:+g} s: r {c[1]:g} on the engine's series "
-                 f"(reached {np.nanmean(re):.2f} ± {np.nanstd(re):.2f}, the same dialogues with "
-                 f"nothing planted {null_r[c]:+.2f}; on every pair "
+                 f"(reached {np.nanmean(up):.2f} ± {np.nanstd(up):.2f} above the same dialogues "
+                 f"with nothing planted, {within}/{len(up)} within ±{100 * TOL:g} %; the engine's "
+                 f"r {np.nanmean(re):.2f}, unplanted {null_r[c]:+.2f}; on every pair "
                  f"{ra:.2f}; planted on the frames {planted[c]:.2f}, reached there {rf:.2f})")
         lines += [f"### {title}\n", "| test | " + " | ".join(f"{L / 60:g} min" for L in lengths)
                   + " |", "|---|" + "---|" * len(lengths)]
@@ -392,7 +476,18 @@ def main(argv=None) -> int:
             ok = np.isfinite(p)
             cells.append(rate_cell(int(np.sum(p[ok] <= 0.05)), int(ok.sum())))
         lines.append("| rMEA pseudo-dyads (30 s, ±5 s, 10 s) | " + " | ".join(cells) + " |")
-        if c != null:
+        if c == null:
+            # the test's two directions alike: the same null sessions with the speakers swapped
+            cfg, stat = TESTS[first]
+            n = int(lengths[-1] * 10)
+            sw = np.array([session_test(m["a"][c[0]][:n], m["b"][c[0]][:n], cfg, statistic=stat,
+                                        raw2=m["b_raw"][c[0]][:n], raw1=m["a_raw"][c[0]][:n]).p
+                           for m in map(mirror, results[c])])
+            same = np.isclose(sw, pvals[first, c, lengths[-1]], equal_nan=True)
+            lines += ["", f"The same null sessions with the speakers swapped: the {first.split(':')[0]} "
+                      f"session test's p at {lengths[-1] / 60:g} min is the same in "
+                      f"{int(same.sum())}/{len(same)}."]
+        else:
             cells = []
             for L in lengths:
                 # same FPR: each test's threshold at the 5th percentile of its null p-values
@@ -406,21 +501,23 @@ def main(argv=None) -> int:
                 cells.append(" / ".join(out))
             lines.append(f"| at the same FPR: {first.split(':')[0]} session test / rMEA | "
                          + " | ".join(cells) + " |")
-            m0 = [engine_r(s, c[0], c[2]) for s in results[null]]
+            m0 = [unplanted_r(s, c[0], c[2]) for s in results[null]]
             pl = pvals[first, c, lengths[-1]]
             lines += ["", "Dialogue by dialogue (leader's voice: the engine's r above the same "
                       f"dialogue unplanted; live p at {lengths[-1] / 60:g} min): " + ", ".join(
-                          f"{d[1][0 if c[2] >= 0 else 1]} {s['r_engine'] - r0:+.2f} ({p:.2f})"
+                          f"{d[1][0 if c[2] >= 0 or MIRROR[0] else 1]} {s['r_engine'] - r0:+.2f} ({p:.2f})"
                           for d, s, r0, p in zip(dias, results[c], m0, pl, strict=True))]
         lines.append("")
     lines += ["### Shortest session detected with 80 % power (p <= 0.05)\n",
-              "| condition | r reached (engine) | " + " | ".join(TESTS) + " | rMEA pseudo-dyads |",
+              "| condition | r reached (engine, above unplanted) | " + " | ".join(TESTS)
+              + " | rMEA pseudo-dyads |",
               "|---|---:|" + "---|" * (len(TESTS) + 1)]
     for c in conds[1:]:
         cells = [shortest({L: pvals[t, c, L] for L in lengths}, lengths) for t in TESTS]
         cells.append(shortest({L: rmea[c, L] for L in lengths}, lengths))
-        re = np.nanmean([s["r_engine"] for s in results[c]])
-        lines.append(f"| {c[0]}, target r = {c[1]:g}, lag {c[2]:+g} s | {re:.2f} "
+        up = np.nanmean([s["r_engine"] - unplanted_r(s0, c[0], c[2])
+                         for s, s0 in zip(results[c], results[null], strict=True)])
+        lines.append(f"| {c[0]}, target r = {c[1]:g}, lag {c[2]:+g} s | {up:.2f} "
                      f"(nothing planted {null_r[c]:+.2f}) | "
                      + " | ".join(cells) + " |")
     pmin = 1 / (2 * (n_d - 1) + 1)
@@ -429,7 +526,7 @@ def main(argv=None) -> int:
     print("\n".join(lines))
     if args.weak:
         (RESULTS / "sync_power_weak.md").write_text("\n".join(lines))
-    elif not args.quick and len(conds) == len(CONDS):
+    elif not args.quick and not args.as_laid_out and len(conds) == len(CONDS):
         OUT.write_text("\n".join(lines))
         print(f"wrote {OUT}")
     return 0
