@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import re
 import sys
 
@@ -72,9 +73,10 @@ def main(argv=None) -> int:
         print(f"prosync: error: {cli_message(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        print(f"prosync: error:{where}: {exc.strerror or exc}: check the path and its permissions",
-              file=sys.stderr)
+        where = f" {exc.filename}:" if exc.filename else ""
+        fix = ("free some disk space, or write the outputs to another disk"
+               if exc.errno == errno.ENOSPC else "check the path and its permissions")
+        print(f"prosync: error:{where} {exc.strerror or exc}: {fix}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("prosync: interrupted", file=sys.stderr)

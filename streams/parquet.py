@@ -70,6 +70,8 @@ class TableSink:
     def abort(self) -> None:
         try:
             self._writer.close()
+        except OSError:  # a full disk fails the close as it failed the write: the file goes anyway
+            self._writer.is_open = False  # (and the writer's __del__ does not close it again)
         finally:
             self._file.discard()
 
@@ -94,9 +96,13 @@ class SessionWriter(Sink):
     __call__ = Sink.write
 
     def _close(self, summary: dict | None) -> list[Path]:
-        files = [s.close() for s in self.tables.values()]
-        if summary is not None:
-            files.append(write_json(self.out_dir / "summary.json", summary))
+        try:
+            files = [s.close() for s in self.tables.values()]
+            if summary is not None:
+                files.append(write_json(self.out_dir / "summary.json", summary))
+        except BaseException:  # e.g. the disk filled: the tables not yet in place leave nothing
+            self._abort()
+            raise
         self.finished = True
         return files
 

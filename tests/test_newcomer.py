@@ -456,3 +456,21 @@ def test_energy_contours_do_not_dive_into_the_silence_after_speech(tmp_path):
         drawn = energy[np.isfinite(energy)]
         assert drawn.size > 300, name
         assert drawn.min() > ABS_FLOOR_DB, name
+
+
+def test_corpus_line_says_a_missing_mean_as_a_dash(monkeypatch, capsys):
+    """No session with a grand average: the line said 'real None vs pseudo None'; a mean was
+    printed with all its digits."""
+    import prosync.corpus
+
+    feats = {"f0": {"real_mean": None, "pseudo_mean": None, "n_real": 0, "n_pseudo": 0,
+                    "cohens_d": None, "p_value": None, "reason": "need 2"},
+             "vad": {"real_mean": 0.3812345678, "pseudo_mean": 0.19, "n_real": 2, "n_pseudo": 4,
+                     "cohens_d": 1.88, "p_value": 0.37, "reason": None}}
+    summary = {"done": 3, "sessions": 3, "audio_hours": 0.03, "failed": 0, "wall_s_this_run": 9.2,
+               "failures": [], "pseudo_dyads": {"features": feats}}
+    monkeypatch.setattr(prosync.corpus, "run_corpus", lambda *a, **k: summary)
+    assert main(["corpus", "in", "-o", "out", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "f0: real – vs pseudo – " in out and "None" not in out
+    assert "vad: real 0.38 vs pseudo 0.19" in out

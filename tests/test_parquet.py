@@ -39,3 +39,31 @@ def test_session_writer_round_trip(tmp_path):
     assert fr.schema.field("f0_hz").type == pa.float32()
     sync = pq.read_table(tmp_path / "synchrony.parquet").to_pylist()
     assert {r["feature"] for r in sync} == {"f0", "energy", "rate", "vad"}
+
+
+def test_a_full_disk_at_close_leaves_no_temporary_and_no_traceback(tmp_path):
+    """The disk fills while the tables are closed: one line, exit 2, no ``.partial`` left and no
+    'Exception ignored in ParquetWriter.__del__' traceback (seen on a 40 kB tmpfs)."""
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    a, b, _ = dialogue()
+    sf.write(str(tmp_path / "s.wav"), np.stack([a, b], 1), 16000)
+    code = (
+        "import errno, sys, pyarrow.parquet as pq\n"
+        "from prosync.cli import main\n"
+        "def full(self, *a, **k):\n"
+        "    raise OSError(errno.ENOSPC, 'Error writing bytes to file. Detail: [errno 28] No "
+        "space left on device')\n"
+        "pq.ParquetWriter.write_table = full\n"
+        "pq.ParquetWriter.close = lambda self: full(self) if self.is_open else None\n"
+        f"sys.exit(main(['score', {str(tmp_path / 's.wav')!r}, '--out', "
+        f"{str(tmp_path / 'o')!r}, '--quiet']))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 2
+    assert p.stderr.splitlines() == [
+        "prosync: error: Error writing bytes to file. Detail: [errno 28] No space left on device: "
+        "free some disk space, or write the outputs to another disk"], p.stderr
+    assert list((tmp_path / "o").iterdir()) == []

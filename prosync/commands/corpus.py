@@ -45,7 +45,8 @@ def cmd_corpus(args) -> int:
         print(f"failed: {f['session']}: {cli_message(f['reason'])}", file=sys.stderr)
     for feat, v in s["pseudo_dyads"]["features"].items():
         d, p = v["cohens_d"], v.get("p_value")
-        print(f"{feat}: real {v['real_mean']} vs pseudo {v['pseudo_mean']} "
+        real, pseudo = (("–" if x is None else f"{x:.2f}") for x in (v["real_mean"], v["pseudo_mean"]))
+        print(f"{feat}: real {real} vs pseudo {pseudo} "
               f"(|z| grand average; {v.get('n_real')} real, {v.get('n_pseudo')} pseudo-dyads), "
               f"Cohen's d {'–' if d is None else f'{d:+.2f}'}, "
               f"p {'–' if p is None else f'{p:.3g}'}" + (f" ({v['reason']})" if v.get("reason") else ""))
