@@ -106,6 +106,15 @@ class VadConfig:
     periodic_min: float = 0.3
     #: Speech is held this long after the last speech frame (hangover).
     hangover_s: float = 0.12
+    #: The energy every margin above is measured on: the 25 ms frame's energy after a
+    #: second-order Butterworth band filter from ``band_lo_hz`` to ``band_hi_hz`` (0: no such
+    #: edge; both 0: the broadband energy), its floor and speech level tracked on it alike.
+    #: ``band_count`` > 1 cuts that range into as many bands, equal in octaves, and the energy is
+    #: the best band's rise over its own floor, added to the floors' total
+    #: (:func:`prosync.native.bands.band_snr_energy`).
+    band_lo_hz: float = 0.0
+    band_hi_hz: float = 0.0
+    band_count: int = 1
     #: In two-microphone recordings, where both channels are speech and their correlation at
     #: lags within ``cross_talk_max_lag_s`` (over ``cross_talk_win_s`` windows) reaches this,
     #: one voice is reaching both microphones: the quieter channel's speech is the other's.
@@ -135,6 +144,18 @@ class VadConfig:
         _in_range(self, "vad", "unvoiced_rel_db", 0.0, 120.0, " dB")
         _in_range(self, "vad", "periodic_min", 0.0, 1.01, "")
         _in_range(self, "vad", "hangover_s", 0.0, 1.0, " s")
+        _in_range(self, "vad", "band_lo_hz", 0.0, 7000.0, " Hz")
+        _in_range(self, "vad", "band_hi_hz", 0.0, 7900.0, " Hz")
+        if (not isinstance(self.band_count, int) or isinstance(self.band_count, bool)
+                or not 1 <= self.band_count <= 8):
+            raise ProsyncError(f"vad.band_count={self.band_count!r} is invalid: use an integer "
+                               "1 to 8 (default 1)")
+        if self.band_count > 1 and self.band_lo_hz <= 0:
+            raise ProsyncError(f"vad.band_count={self.band_count!r} needs vad.band_lo_hz > 0 "
+                               "(bands equal in octaves)")
+        if 0 < self.band_hi_hz <= self.band_lo_hz:
+            raise ProsyncError(f"vad.band_hi_hz={self.band_hi_hz!r} is invalid: use 0 (no upper "
+                               f"edge) or more than vad.band_lo_hz={self.band_lo_hz!r}")
         _in_range(self, "vad", "cross_talk_corr", 0.0, 1.0, "")
         _in_range(self, "vad", "cross_talk_win_s", 0.005, 0.1, " s")
         _in_range(self, "vad", "cross_talk_max_lag_s", 0.0, 0.02, " s")

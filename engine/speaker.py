@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 
 import numpy as np
 import webrtcvad
@@ -29,6 +30,14 @@ from .schema import record_dtype
 ENERGY_WIN = 400
 #: Periodicity above which a frame counts as voiced for syllable nuclei (see ``_compute``).
 RATE_PERIODICITY = 0.8
+#: The VAD's band filters sum their squares over blocks this long (divides the energy window
+#: and the offset of its start from the hop's: 40 samples).
+BAND_BLOCK = math.gcd(HOP, ENERGY_WIN, abs(HOP // 2 - ENERGY_WIN // 2))
+#: With several VAD bands, each band's floor is this quantile of its frames' energies (speech
+#: frames too: no decision is needed first), tracked in steps of this many dB per frame (it
+#: rises at most 1 dB per second of unbroken speech and falls 9 dB per second).
+BAND_FLOOR_Q = 0.1
+BAND_FLOOR_STEP_DB = 0.1
 #: Frames analysed per kernel call at most (1 s): bounds the buffer and the output arrays.
 MAX_FRAMES = 100
 
@@ -108,6 +117,36 @@ def resampler_delay_s(in_rate: int) -> float:
     return held / SAMPLE_RATE
 
 
+def band_sos(lo_hz: float, hi_hz: float, count: int = 1) -> np.ndarray:
+    """The VAD's band filters at 16 kHz (float64[B, 2, 6], second-order sections): ``lo_hz`` to
+    ``hi_hz`` (0: no such edge, the top is the Nyquist frequency) cut into ``count`` bands of
+    equal width in octaves, each a second-order Butterworth band-pass (high-pass for a band
+    reaching the Nyquist frequency, low-pass for one from 0; a single section is padded with a
+    pass-through one). ``B == 0`` (the broadband energy) for one band with no edge."""
+    from scipy.signal import butter
+
+    if count == 1 and lo_hz <= 0 and hi_hz <= 0:
+        return np.zeros((0, 2, 6))
+    top = hi_hz if hi_hz > 0 else SAMPLE_RATE / 2
+    if count > 1:
+        edges = np.geomspace(lo_hz, top, count + 1)
+    else:
+        edges = np.array([lo_hz, top])
+    out = np.zeros((count, 2, 6))
+    out[:, :, 0] = out[:, :, 3] = 1.0  # pass-through sections
+    for b in range(count):
+        lo, hi = float(edges[b]), float(edges[b + 1])
+        has_hi = hi < SAMPLE_RATE / 2
+        if lo > 0 and has_hi:
+            sos = butter(2, [lo, hi], "bandpass", fs=SAMPLE_RATE, output="sos")
+        elif lo > 0:
+            sos = butter(2, lo, "highpass", fs=SAMPLE_RATE, output="sos")
+        else:
+            sos = butter(2, hi, "lowpass", fs=SAMPLE_RATE, output="sos")
+        out[b, :sos.shape[0]] = sos
+    return out
+
+
 class SpeakerTrack:
     """Per-speaker framing and features. Not thread-safe: :class:`~prosync.Session` serialises."""
 
@@ -154,6 +193,15 @@ class SpeakerTrack:
         self._vad_ring = np.zeros(max(1, int(round(v.floor_window_s / HOP_S))), dtype=np.int32)
         self._vad_hist = np.zeros(kv.HIST_BINS, dtype=np.int32)
         self._vad_pend = np.zeros(max_uv, dtype=np.int32)
+        self._vad_prm[kv.P_BAND_Q] = BAND_FLOOR_Q
+        self._vad_prm[kv.P_BAND_STEP] = BAND_FLOOR_STEP_DB
+        self._vad_sos = band_sos(v.band_lo_hz, v.band_hi_hz, v.band_count)
+        nb = self._vad_sos.shape[0]
+        self._vad_z = np.zeros((nb, 2, 2))
+        self._vad_bring = np.zeros((nb, ENERGY_WIN // BAND_BLOCK))
+        self._vad_bst = np.zeros(1, np.int64)
+        self._vad_floors = np.zeros(self._vad_sos.shape[0] + 1)
+        self._vad_energy = np.zeros(MAX_FRAMES)
         self._hang = int(round(cfg.vad.hangover_s / HOP_S))
         self._hang_state = np.zeros(1)
         self._soft = np.zeros(MAX_FRAMES, dtype=np.bool_)
@@ -169,7 +217,9 @@ class SpeakerTrack:
             HOP, ENERGY_WIN, SAMPLE_RATE, np.float32(RATE_PERIODICITY), self._pcm,
             vad_handle(self._vad), *pt.kernel_state(), self._y_state,
             self._vad_prm, self._vad_state, self._vad_ring, self._vad_hist, self._vad_pend,
-            self._hang_state, self._hang, self._soft, *rt.kernel_state(), self.out)
+            BAND_BLOCK, self._vad_sos, self._vad_z, self._vad_bring, self._vad_bst,
+            self._vad_floors, self._vad_energy, self._hang_state,
+            self._hang, self._soft, *rt.kernel_state(), self.out)
 
     @property
     def lookahead_s(self) -> float:

@@ -16,10 +16,11 @@ import numpy as np
 from numba import types
 
 from ._jit import jit
+from .bands import band_snr_energy
 from .frames import frame_energy_db, to_pcm16
 from .nuclei import nuclei_online, running_rate, smooth_intensity
 from .pitch import decimate2, refine_f0, track, yin_candidates
-from .vad import apply_hangover, channel_correlation, remove_cross_talk, vad_hysteresis
+from .vad import P_BAND_Q, P_BAND_STEP, apply_hangover, channel_correlation, remove_cross_talk, vad_hysteresis
 
 #: webrtcvad's C function the kernels call: ``int WebRtcVad_Process(VadInst* handle, int fs,
 #: const int16_t* audio, size_t length)``: 1 speech, 0 not, -1 bad arguments.
@@ -50,7 +51,9 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
                    pcm, vad_handle,
                    p_h, p_y, p_r, p_d, p_cand, p_cnt, p_edb, p_prm, p_delta, p_nd, p_rtau, p_rbp,
                    p_rf, p_lvl, p_pos, p_geom, y_state,
-                   v_prm, v_state, v_ring, v_hist, v_pend, hang_state, hang,
+                   v_prm, v_state, v_ring, v_hist, v_pend, v_blk, v_sos, v_z, v_bring, v_bst,
+                   v_floors, v_energy,
+                   hang_state, hang,
                    soft, r_weights, r_hist, r_pos, r_contour, r_params, r_fstate, r_istate,
                    r_ring, r_head, r_shist, r_win, r_min, out):
     """Fill the columns of ``out`` (the frame records, ``speaker.FRAME_DTYPE``) for frames
@@ -63,7 +66,10 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
     (:class:`prosync.engine.pitch.PitchTracker`; ``p_geom`` = lag, left, span, tau_min, tau_max,
     win2, ewin2, swin2, win_refine, which it computes once; ``y_state`` (int64[2], zeros when
     fresh) the stream position and length of the decimated signal ``p_y`` holds from the last
-    call), ``v_*`` and ``hang*`` the VAD's,
+    call), ``v_*`` and ``hang*`` the VAD's (``v_blk`` ... ``v_floors``: the band filters of the
+    energy the VAD decides on, their state and floors, :func:`.bands.band_snr_energy` with
+    ``v_prm[P_BAND_Q]``, ``v_prm[P_BAND_STEP]``; no band: the broadband energy;
+    ``v_energy`` (float64[>= n]) receives that energy),
     ``r_*`` the rate tracker's (:class:`prosync.engine.rate.RateTracker`). Returns the number of
     failed webrtcvad calls (0).
     """
@@ -100,8 +106,14 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
     track(p_cand, p_edb, m, a - lag, p_prm, p_delta, p_nd, p_rtau, p_rbp, p_rf, p_lvl, p_pos,
           f0, periodicity, voiced)
     refine_f0(x, c0, n, hop, p_geom[8], float(sr), voiced, f0)
-    # raw decision (turn timing), then the hangover for ``speech``
-    vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, v_prm, v_state, v_ring, v_hist,
+    # raw decision (turn timing) on the band's energy, then the hangover for ``speech``
+    if v_sos.shape[0] > 0:
+        band_snr_energy(x, c0, n, k0, hop, energy_win, v_blk, v_sos, v_z, v_bring, v_bst,
+                        v_floors, v_prm[P_BAND_Q], v_prm[P_BAND_STEP], v_energy)
+    else:  # the broadband energy, as stored
+        for i in range(n):
+            v_energy[i] = energy_db[i]
+    vad_hysteresis(v_energy, webrtc, voiced, periodicity, n, v_prm, v_state, v_ring, v_hist,
                    v_pend, speech_raw, out["speech_evidence"], out["onset_lead"],
                    out["speech_loud"])
     apply_hangover(speech_raw, n, hang_state, hang, speech)

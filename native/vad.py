@@ -40,9 +40,11 @@ HIST_BINS = 280
 #: Indices of the parameter vector of :func:`vad_hysteresis`.
 P_ON_DB, P_OFF_DB, P_VOICED_DB, P_FLOOR_Q, P_MAX_UNVOICED, P_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, \
     P_PERIODIC, P_PEAK_Q, P_PEAK_ON_DB, P_PEAK_OFF_DB, P_MASK_RANGE_DB, P_MASK_SLOPE_DB, \
-    P_MASK_MAX, P_MASK_MIN_RUN, P_LEAD_MAX, P_LOUD_DB, P_TAIL_DB, P_TAIL_REL_DB = \
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
-N_VAD_PARAMS = 20
+    P_MASK_MAX, P_MASK_MIN_RUN, P_LEAD_MAX, P_LOUD_DB, P_TAIL_DB, P_TAIL_REL_DB, P_BAND_Q, \
+    P_BAND_STEP = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21
+#: (``P_BAND_Q``, ``P_BAND_STEP``: the band floors of :func:`.bands.band_snr_energy`, which
+#: computes the energy this VAD is given; not read here.)
+N_VAD_PARAMS = 22
 #: Indices of its scalar state vector (a fresh state is all zeros).
 S_IN_SPEECH, S_UNVOICED, S_RING_POS, S_RING_FILL, S_N_PEND, S_FLOOR, S_LEVEL, S_NOISE, \
     S_PEAK, S_MASKED, S_RUN, S_RISE, S_PREV_E = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
@@ -122,7 +124,7 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
     Parameters
     ----------
     energy_db : float array, shape (>= n,)
-        Frame energy in dBFS.
+        Frame energy in dBFS (broadband, or the band measure of :mod:`.bands`: ``vad.band_*``).
     webrtc, voiced : bool arrays, shape (>= n,)
         webrtcvad's decision and the pitch tracker's voicing, per frame.
     periodicity : float array, shape (>= n,)

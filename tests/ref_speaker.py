@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from prosync.engine.config import HOP, SAMPLE_RATE
-from prosync.engine.speaker import ENERGY_WIN, FRAMES_PER_S, RATE_PERIODICITY, SpeakerTrack
+from prosync.engine.speaker import BAND_BLOCK, ENERGY_WIN, FRAMES_PER_S, RATE_PERIODICITY, SpeakerTrack
 from prosync.native import vad as kv
+from prosync.native.bands import band_snr_energy
 from prosync.native.frames import frame_energy_db, to_pcm16
 
 
@@ -30,7 +31,14 @@ class RefSpeakerTrack(SpeakerTrack):
         for i in range(n):
             web[i] = self._vad.is_speech(pcm[i * HOP:(i + 1) * HOP].tobytes(), SAMPLE_RATE)
         self.pitch.process(x, c0, n, o["energy_db"], o["f0_hz"], o["periodicity"], o["voiced"])
-        kv.vad_hysteresis(o["energy_db"], web, o["voiced"], o["periodicity"], n, self._vad_prm,
+        ve = self._vad_energy
+        if self._vad_sos.shape[0]:
+            band_snr_energy(x, c0, n, k0, HOP, ENERGY_WIN, BAND_BLOCK, self._vad_sos,
+                            self._vad_z, self._vad_bring, self._vad_bst, self._vad_floors,
+                            self._vad_prm[kv.P_BAND_Q], self._vad_prm[kv.P_BAND_STEP], ve)
+        else:
+            ve[:n] = o["energy_db"][:n]
+        kv.vad_hysteresis(ve, web, o["voiced"], o["periodicity"], n, self._vad_prm,
                           self._vad_state, self._vad_ring, self._vad_hist, self._vad_pend,
                           o["speech_raw"], o["speech_evidence"], o["onset_lead"],
                           o["speech_loud"])

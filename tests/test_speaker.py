@@ -74,8 +74,8 @@ def _blocks(x, seed):
         i += m
 
 
-def _run(cls, x, seed):
-    tr = cls(Config(), 16000)
+def _run(cls, x, seed, cfg=None):
+    tr = cls(cfg or Config(), 16000)
     out = []
 
     def emit(k0, n, rec):
@@ -87,10 +87,10 @@ def _run(cls, x, seed):
     return np.concatenate(out)
 
 
-def _check_fused(x, seed):
+def _check_fused(x, seed, cfg=None):
     from tests.ref_speaker import RefSpeakerTrack
 
-    got, ref = _run(SpeakerTrack, x, seed), _run(RefSpeakerTrack, x, seed + 1)
+    got, ref = _run(SpeakerTrack, x, seed, cfg), _run(RefSpeakerTrack, x, seed + 1, cfg)
     assert got.dtype == ref.dtype and got.shape == ref.shape
     for name in FRAME_DTYPE.names:  # bit-identical, NaN where NaN
         assert got[name].tobytes() == ref[name].tobytes(), name
@@ -104,6 +104,26 @@ def test_fused_kernel_equals_the_step_by_step_path_on_a_dialogue():
     for k, x in enumerate((a, b)):
         ref = _check_fused(x, k)
         assert ref["webrtc"].any() and ref["voiced"].any() and (ref["nucleus_age"] >= 0).any()
+
+
+@pytest.mark.parametrize("count", [1, 5])
+def test_fused_kernel_equals_the_step_by_step_path_with_vad_bands(count):
+    """The VAD on band energies (``vad.band_*``): batching does not change a bit, and the VAD
+    decides on them (its decisions differ from the broadband ones somewhere)."""
+    from dataclasses import replace
+
+    from tests.audio import dialogue
+
+    a, _, _ = dialogue()
+    rng = np.random.default_rng(4)
+    x = (a + 0.01 * rng.standard_normal(a.shape[0])).astype(np.float32)
+    cfg = Config()
+    cfg = replace(cfg, vad=replace(cfg.vad, band_lo_hz=150.0, band_count=count))
+    ref = _check_fused(x, 20 + count, cfg)
+    broad = _run(SpeakerTrack, x, 20 + count)
+    assert ref["speech_raw"].any()
+    assert (ref["speech_raw"] != broad["speech_raw"]).any()
+    np.testing.assert_array_equal(ref["energy_db"], broad["energy_db"])  # stored: broadband
 
 
 def test_fused_kernel_equals_the_step_by_step_path_on_candor(shared_data):
