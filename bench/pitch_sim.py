@@ -119,17 +119,18 @@ def replay(feat, prm):
 #: Constants tuned, with the scale of a step: ("a", s) additive, ("m", s) a factor ``s ** z``.
 STEPS = {"octave": ("a", 0.01), "jump": ("a", 0.05), "vuv": ("a", 0.05), "uv_base": ("a", 0.05),
          "uv_db": ("a", 0.005), "level_q": ("a", 0.1), "level_step_db": ("m", 1.5),
-         "nac_weight": ("a", 0.1), "prior_db": ("a", 3.0), "uv_knee_db": ("a", 3.0)}
+         "nac_weight": ("a", 0.1), "prior_db": ("a", 3.0), "uv_knee_db": ("a", 3.0),
+         "octave_high": ("a", 0.1)}
 BOUNDS = {"octave": (0, 0.5), "jump": (0, 2), "vuv": (0, 2), "uv_base": (-1, 2), "uv_db": (0, 0.1),
           "level_q": (0.05, 0.95), "level_step_db": (0.05, 5), "nac_weight": (0, 1),
-          "prior_db": (-20, 30), "uv_knee_db": (0, 40)}
+          "prior_db": (-20, 30), "uv_knee_db": (0, 40), "octave_high": (0, 2)}
 
 
 #: Where every fit starts: the constants of the first tracker (fitted on FDA and PTDB-TUG clean
 #: speech only), with no knee.
 START = {"octave": 0.033, "jump": 0.2235, "vuv": 0.2025, "uv_base": 0.24, "uv_db": 0.015,
          "uv_rel_db": 21.0, "level_q": 0.705, "level_step_db": 0.778, "nac_weight": 0.6,
-         "prior_db": 6.0, "uv_knee_db": 0.0}
+         "prior_db": 6.0, "uv_knee_db": 0.0, "octave_high": 0.0}
 
 
 def praat_outputs(items, conds, data):
@@ -239,7 +240,7 @@ def main(argv=None):
     warm = json.loads(Path(args.warm).read_text()) if args.warm else None
 
     def start_of(key):
-        p = dict(warm[key] if warm else START)
+        p = {**START, **warm[key]} if warm else dict(START)  # constants newer than the file: START's
         for kv in filter(None, args.set.split(",")):
             k, v = kv.split("=")
             p[k] = float(v)

@@ -13,7 +13,8 @@ Per 10 ms frame (all kernels in :mod:`prosync.native.pitch`):
 3. a Viterbi search over the candidates plus an unvoiced state (octave cost, jump cost, voicing
    transition cost; unvoiced cost falling with the energy below the speaker's level, and carrying
    the octave cost of the frame's best candidate so that voicing does not depend on the voice's
-   register; no voicing below -80 dBFS) decides each
+   register; a cost for F0 more than an octave above the speaker's own register, tracked from
+   the frames decided voiced; no voicing below -80 dBFS) decides each
    frame ``lag`` frames late (fixed-lag smoothing inside the 50 ms look-ahead budget: 3 frames
    with the default 60 Hz floor);
 4. the chosen period is refined on the 16 kHz signal (YIN difference function at the four
@@ -76,6 +77,9 @@ PARAMS = {
     "prior_db": -8.8,       # before the first voiced frame: level = running max - prior_db
     "uv_octave": 1.0,       # the unvoiced cost carries the octave cost of the best candidate:
                             # voicing does not depend on the voice's register
+    "octave_high": 0.5,     # cost per octave of F0 beyond an octave above the speaker's register
+                            # (the F0 80 % of their voiced frames stay below): no F0 at 2-4x a low
+                            # voice in the telephone band
 }
 
 #: Before the speaker's first voiced frame their level is taken as the running maximum of the
@@ -90,7 +94,7 @@ _PARAM_INDEX = {
     "uv_db": kp.P_UV_DB, "uv_rel_db": kp.P_UV_REL_DB, "level_q": kp.P_LEVEL_Q,
     "level_step_db": kp.P_LEVEL_STEP, "nac_weight": kp.P_NAC_W, "prior_db": kp.P_PRIOR_DB,
     "uv_knee_db": kp.P_UV_KNEE, "v_gain": kp.P_V_GAIN, "prior_floor_db": kp.P_PRIOR_FLOOR,
-    "uv_octave": kp.P_UV_OCT,
+    "uv_octave": kp.P_UV_OCT, "octave_high": kp.P_OCT_HIGH,
 }
 
 

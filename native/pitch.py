@@ -199,10 +199,10 @@ def yin_candidates(y, p0, n, hop, win, tau_min, tau_max, ewin, swin, r, d, out_t
 #: Indices of the parameter vector of :func:`track`.
 P_OCTAVE, P_JUMP, P_VUV, P_UV_BASE, P_UV_DB, P_UV_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, P_NAC_W, \
     P_PRIOR_DB, P_SR, P_TAU_MIN, P_UV_KNEE, P_V_GAIN, P_PRIOR_FLOOR, \
-    P_UV_OCT = range(16)
+    P_UV_OCT, P_OCT_HIGH = range(17)
 #: The voicing model's weights: ``prm[P_VW + k]`` multiplies evidence ``k`` (see
 #: :func:`evidence`); ``N_EVIDENCE`` of them.
-P_VW = 16
+P_VW = 17
 N_EVIDENCE = 10
 N_PARAMS = P_VW + N_EVIDENCE
 BIG = 1e9
@@ -211,8 +211,18 @@ BIG = 1e9
 PERIODIC_GATE = 0.3
 #: The noise floor: this quantile of every frame's band energy, tracked online.
 FLOOR_Q = 0.1
+#: The speaker's register: this quantile of the (log2) lags of the frames decided voiced, i.e.
+#: the F0 that 80 % of their voiced frames stay below, tracked online in steps of
+#: :data:`REG_STEP` octaves per voiced frame (about an octave in 20 frames). A high quantile, so
+#: that octave-down errors (low outliers) do not drag it down.
+REG_Q = 0.2
+REG_STEP = 0.05
+#: Candidates more than this many octaves above that F0 pay ``prm[P_OCT_HIGH]`` per octave
+#: beyond it: read and conversational speech stays within about an octave of its register, and an
+#: F0 at 2-3x the speaker's is a harmonic (the telephone band removes a low voice's F0 and H2).
+REG_MARGIN = 1.0
 #: Length of the level state array of :func:`track`.
-N_LEVEL = 6
+N_LEVEL = 8
 #: Band energy (dB re full scale, mean square) below which a frame is never voiced: about 3 LSB
 #: RMS of 16-bit audio. Periodic patterns of one or two LSB (the residue of a call's noise
 #: suppression, hum at the quantisation floor) otherwise pass as voice before the speaker's
@@ -300,6 +310,13 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
       cheapest candidate (``prm[P_UV_OCT]``; at 1 the octave cost ranks the candidates but does
       not weigh on voicing: without it a 100 Hz voice paid ~0.1 more than a 250 Hz one to be
       voiced, and low voices lost their onsets and offsets while high ones kept their tails);
+    - voiced, plus ``octave_high * max(0, log2(tau_reg / tau) - REG_MARGIN)`` (``prm[P_OCT_HIGH]``):
+      a candidate more than :data:`REG_MARGIN` octaves above the speaker's register pays per octave
+      beyond it; ``tau_reg`` the :data:`REG_Q` quantile of the lags of the frames decided voiced so
+      far (``lvl[6]``, log2; ``lvl[7]`` 1.0 once seen; no cost before). With ``uv_octave`` the
+      unvoiced cost carries this term of the frame's best candidate too (so it ranks candidates and
+      leaves voicing alone). Without it a low voice in the telephone band, which has lost F0 and
+      H2, is tracked at the period of H3 or H4, and the jump cost holds it there;
     - plus, when ``prm[P_V_GAIN]`` is not 0, ``v_gain * z`` on the unvoiced cost, ``z`` the
       log-odds of a learned voicing model (a logistic regression on the frame's evidence,
       :func:`evidence`, weights ``prm[P_VW:P_VW + N_EVIDENCE]``): the evidence that a frame is
@@ -327,7 +344,8 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
     rbp : int64[D+2, K+1] state: back-pointers of the same frames (same ring).
     rf : float64[D+2, 2] state: band energy and periodicity of the same frames.
     lvl : float64[N_LEVEL] state: speaker level (dB), 1.0 once a frame was voiced, running max
-        of ``e``; then the voicing evidence's trackers (see :func:`evidence`).
+        of ``e``; then the voicing evidence's trackers (see :func:`evidence`); then the register
+        (log2 lag) and 1.0 once it is set.
     pos : int64[1] state: frames stepped so far.
     out_f0 : float32[:] F0 in Hz, NaN when unvoiced. out_per : float32[:] periodicity 0..1
         (``1 -`` the lowest voiced local cost without the octave term). out_voiced : bool[:].
@@ -342,6 +360,7 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
     sr = prm[P_SR]
     tmin = prm[P_TAU_MIN]
     vg = prm[P_V_GAIN]
+    om = prm[P_OCT_HIGH]
     ev = nd[K + 1:]
     for r in range(m):
         f = pos[0]
@@ -359,19 +378,28 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
             for k in range(N_EVIDENCE):
                 z += prm[P_VW + k] * ev[k]
             cuv += vg * z
+        # F0 far above the speaker's register: log2 of the shortest lag that pays nothing
+        hi = lvl[6] - REG_MARGIN if om != 0.0 and lvl[7] > 0.0 else -np.inf
         uo = prm[P_UV_OCT]
         if uo != 0.0:
             lo_v = np.inf
             t_b = tmin
+            x_b = 0.0
             for s in range(K):
                 t = cand[0, r, s]
                 if t > 0.0:
                     c = (1.0 - wn) * cand[1, r, s] + wn * (1.0 - cand[2, r, s]) \
                         + oc * np.log2(t / tmin)
-                    if c < lo_v:
-                        lo_v = c
+                    x = 0.0
+                    if om != 0.0:
+                        lt = np.log2(t)
+                        if lt < hi:
+                            x = om * (hi - lt)
+                    if c + x < lo_v:
+                        lo_v = c + x
                         t_b = t
-            cuv += uo * oc * np.log2(t_b / tmin)
+                        x_b = x
+            cuv += uo * (oc * np.log2(t_b / tmin) + x_b)
         best_per = 0.0
         for s in range(K + 1):
             if s < K:
@@ -385,6 +413,10 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
                 if 1.0 - ap > best_per:
                     best_per = 1.0 - ap
                 loc = ap + oc * np.log2(t / tmin) if e >= SILENCE_DB else BIG
+                if om != 0.0:
+                    lt = np.log2(t)
+                    if lt < hi:
+                        loc += om * (hi - lt)
             else:
                 loc = cuv
             best = 0.0
@@ -439,6 +471,12 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
             else:
                 lvl[0] = eg
                 lvl[1] = 1.0
+            lg = np.log2(rtau[gs, s])
+            if lvl[7] > 0.0:
+                lvl[6] += REG_STEP * (REG_Q - (1.0 if lg < lvl[6] else 0.0))
+            else:
+                lvl[6] = lg
+                lvl[7] = 1.0
         else:
             out_f0[oi] = np.nan
             out_voiced[oi] = False

@@ -113,6 +113,8 @@ def ref_track(cand, edb, prm, lag):
     oc, jw, vuc = prm[kp.P_OCTAVE], prm[kp.P_JUMP], prm[kp.P_VUV]
     wn, sr, tmin = prm[kp.P_NAC_W], prm[kp.P_SR], prm[kp.P_TAU_MIN]
     level, seen, runmax = 0.0, False, -np.inf
+    om = prm[kp.P_OCT_HIGH]
+    reg, reg_seen = 0.0, False   # the speaker's register: log2 lag, the REG_Q quantile
     delta = None
     back = []   # back[f][s] = best predecessor of state s at frame f
     per = np.zeros(n)
@@ -124,22 +126,29 @@ def ref_track(cand, edb, prm, lag):
         rel = min(max(edb[f] - lev + prm[kp.P_UV_KNEE], -60.0), 0.0)
         loc = []
         aps = []
-        # the unvoiced cost carries the octave cost of the frame's best candidate
+        def high(t, reg=reg, reg_seen=reg_seen):
+            """The cost of a lag more than REG_MARGIN octaves above the register."""
+            if om == 0.0 or not reg_seen:
+                return 0.0
+            return om * max(0.0, reg - kp.REG_MARGIN - math.log2(t))
+
+        # the unvoiced cost carries the octave costs of the frame's best candidate
         has = [s for s in range(K) if cand[0, f, s] > 0]
         octs = [(1 - wn) * cand[1, f, s] + wn * (1 - cand[2, f, s])
-                + oc * math.log2(cand[0, f, s] / tmin) for s in has]
+                + oc * math.log2(cand[0, f, s] / tmin) + high(cand[0, f, s]) for s in has]
         t_b = cand[0, f, has[int(np.argmin(octs))]] if has else tmin
         for s in range(K + 1):
             if s == UV:
                 loc.append(prm[kp.P_UV_BASE] + prm[kp.P_UV_DB] * (rel + prm[kp.P_UV_REL_DB])
                            + prm[kp.P_V_GAIN] * z[f]
-                           + prm[kp.P_UV_OCT] * oc * math.log2(t_b / tmin))
+                           + prm[kp.P_UV_OCT] * (oc * math.log2(t_b / tmin)
+                                                 + (high(t_b) if has else 0.0)))
             elif cand[0, f, s] <= 0:
                 loc.append(None)
             else:
                 ap = (1 - wn) * cand[1, f, s] + wn * (1 - cand[2, f, s])
                 aps.append(1 - ap)
-                loc.append(ap + oc * math.log2(cand[0, f, s] / tmin)
+                loc.append(ap + oc * math.log2(cand[0, f, s] / tmin) + high(cand[0, f, s])
                            if edb[f] >= kp.SILENCE_DB else kp.BIG)
         per[f] = min(max(aps + [0.0]), 1.0)
         new = [0.0] * (K + 1)
@@ -179,6 +188,11 @@ def ref_track(cand, edb, prm, lag):
                 level += prm[kp.P_LEVEL_STEP] * (prm[kp.P_LEVEL_Q] - (edb[g] < level))
             else:
                 level, seen = edb[g], True
+            lg = math.log2(cand[0, g, s])
+            if reg_seen:
+                reg += kp.REG_STEP * (kp.REG_Q - (lg < reg))
+            else:
+                reg, reg_seen = lg, True
     return f0, voiced, per[:n - lag]
 
 

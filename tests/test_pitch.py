@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -317,11 +319,12 @@ def _gpe_vde(est_t, est_f0, ref_t, ref_f0):
     return gross.sum(), both.sum(), (rv != ev).sum(), len(ref_f0)
 
 
-def _session_f0(x):
+def _session_f0(x, sr=SR):
     import prosync
 
-    s = prosync.Session(speakers=("a",), sample_rate=SR)
-    parts = [s.push("a", x[i:i + 1600]).frames for i in range(0, len(x), 1600)]
+    s = prosync.Session(speakers=("a",), sample_rate=sr)
+    b = sr // 10
+    parts = [s.push("a", x[i:i + b]).frames for i in range(0, len(x), b)]
     parts.append(s.close().frames)
     f0 = np.concatenate([p["a"]["f0_hz"] for p in parts if "a" in p])
     t = np.concatenate([p["a"]["t_s"] for p in parts if "a" in p])
@@ -352,3 +355,43 @@ def test_ptdb_accuracy(shared_data):
         tot += _gpe_vde(t, f0, 0.02 + np.arange(len(ref)) * 0.01, ref)
     assert tot[0] / tot[1] < 0.01
     assert tot[2] / tot[3] < 0.06
+
+
+def _telephone(x):
+    """300-3400 Hz (4th-order Butterworth), 8 kHz, G.711 mu-law: a phone line."""
+    from scipy import signal
+
+    sos = signal.butter(4, [300.0, 3400.0], btype="band", fs=SR, output="sos")
+    y8 = soxr.resample(signal.sosfilt(sos, x).astype(np.float32), SR, 8000, quality="HQ")
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(y8, -1, 1), 8000, format="WAV", subtype="ULAW")
+    buf.seek(0)
+    return sf.read(buf, dtype="float32")[0]
+
+
+def test_low_voice_in_telephone_band_keeps_its_octave(shared_data, monkeypatch):
+    # CMU ARCTIC ksp (~110 Hz) over a phone line has lost F0 and H2; without the register's
+    # cost (octave_high 0) the tracker followed H3 at ~330 Hz on 56 of ~450 frames (against its
+    # own F0 on the clean file), with it on 3
+    from prosync.engine import pitch as ep
+
+    d = shared_data / "arctic_egg_gci"
+
+    def octave_up(params):
+        monkeypatch.setattr(ep, "PARAMS", params)
+        up = both = 0
+        for k in ("0001", "0002", "0003"):
+            x, sr = sf.read(d / f"en-IN.m.KspAr_arctic_a{k}.wav", dtype="float32")
+            x16 = soxr.resample(x, sr, SR, quality="HQ").astype(np.float32) if sr != SR else x
+            _, a = _session_f0(x16)
+            _, b = _session_f0(_telephone(x16), 8000)
+            n = min(len(a), len(b))
+            ok = np.isfinite(a[:n]) & np.isfinite(b[:n])
+            up += int(np.sum(b[:n][ok] / a[:n][ok] > 1.6))
+            both += int(ok.sum())
+        return up, both
+
+    up, both = octave_up(dict(ep.PARAMS))
+    assert both > 300 and up <= 0.02 * both
+    up0, _ = octave_up(dict(ep.PARAMS, octave_high=0.0))
+    assert up0 >= 0.06 * both
