@@ -27,7 +27,7 @@ RELIABILITY = ["server_memory", "fuzz", "kill", "load_ws", "soak"]
 
 #: The order of the sections in RESULTS.md (benches not listed follow, by name).
 ORDER = ["core", "hop", "pitch", "rate", "vad_turns", "wcc", "sync", "sync_null", "sync_power",
-         "sync_hop", "offline", "live", "ws"]
+         "sync_hop", "offline", "resample", "live", "ws"]
 
 
 def benches() -> list[str]:

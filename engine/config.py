@@ -11,7 +11,7 @@ from numbers import Integral
 
 from .errors import ProsyncError
 
-#: Internal sample rate of the engine: every input is resampled to this rate (soxr).
+#: Internal sample rate of the engine: every input is resampled to this rate (engine/resample.py).
 SAMPLE_RATE = 16000
 #: Frame hop: features are emitted every 10 ms.
 HOP = 160

@@ -150,8 +150,10 @@ class Session:
 
     @property
     def resampler_hold_s(self) -> float:
-        """The most input time the resampler holds back (0 at 16 kHz). It releases samples in
-        chunks, so a frame is often final sooner than :attr:`lookahead_s` says."""
+        """The most input time the resampler holds back (0 at 16 kHz, 4 ms at 8, 11.025, 22.05,
+        24, 32, 44.1, 48 and 96 kHz: :mod:`~prosync.engine.resample`). soxr, left for odd
+        rates, releases samples in chunks of its own (40 ms at 44,056 Hz), so there a frame is
+        often final sooner than :attr:`lookahead_s` says."""
         return resampler_delay_s(self.sample_rate)
 
     @property

@@ -92,9 +92,10 @@ def vad_handle(vad: webrtcvad.Vad) -> int:
 @functools.cache
 def resampler_delay_s(in_rate: int) -> float:
     """The most input time, in seconds, the speaker's resampler (:func:`~.resample.resampler`,
-    ``in_rate`` to 16 kHz) holds back: its filter's delay and its chunking (e.g. 40 ms at
-    44.1 kHz, 37 ms at 48 kHz, 4 ms at 8 kHz). Measured once per rate on 1 s of 1 ms blocks: it
-    does not depend on the block sizes pushed (within 2 ms from 1 to 100 ms blocks)."""
+    ``in_rate`` to 16 kHz) holds back: its filter's look-ahead and, for soxr, its chunking (4 ms
+    at 8 kHz and at every rate of the polyphase filter, such as 44.1 and 48 kHz; soxr at an odd
+    rate such as 44,056 Hz: 40 ms). Measured once per rate on 1 s of 1 ms blocks: it does not
+    depend on the block sizes pushed (soxr: within 2 ms from 1 to 100 ms blocks)."""
     rs = resampler(in_rate)
     if rs is None:
         return 0.0

@@ -88,6 +88,12 @@ def _run(session_cls) -> None:
     one.push(0, (a[: rate // 2] * 32767).astype(np.int16))
     one.close()
     stats.summary(a.shape[0] / rate, s)
+    # the polyphase resampler of a 44.1 / 48 kHz microphone (the same kernel at every rate)
+    from .resample import Polyphase
+
+    rs = Polyphase(48000)
+    rs.resample_chunk(np.zeros(480, np.float32))
+    rs.resample_chunk(np.zeros(0, np.float32), last=True)
     # the session test's kernels (both kinds of surrogates) on a series long enough for them
     from .session_sync import session_test
 

@@ -185,6 +185,9 @@ def spy(self, *a, **k):
     return orig(self, *a, **k)
 Dispatcher._compile_for_args = spy
 x, sr = sf.read(sys.argv[1], dtype="float32", always_2d=True, frames=40 * 16000)
+if int(sys.argv[2]) != sr:  # a 48 kHz microphone: the resampler's kernel too
+    import soxr
+    x, sr = soxr.resample(x, sr, int(sys.argv[2])).astype(np.float32), int(sys.argv[2])
 s = Session(sample_rate=sr)
 a, b = np.ascontiguousarray(x[:, 0]), np.ascontiguousarray(x[:, 1])
 for i in range(0, a.shape[0], sr // 10):
@@ -195,14 +198,16 @@ print(",".join(loaded))
 """
 
 
-def test_a_live_session_loads_no_kernel_after_the_warm_up():
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_a_live_session_loads_no_kernel_after_the_warm_up(rate):
     """No numba kernel is first loaded mid-session (a 5-20 ms stall): the window surrogates,
     which start only once ``MIN_HISTORY_CHUNKS`` chunks of history exist (30 s into a live
-    session), must load in the warm-up. A fresh interpreter, so no other test has loaded them."""
+    session), and the resampler of a 48 kHz microphone must load in the warm-up. A fresh
+    interpreter, so no other test has loaded them."""
     if __import__("prosync.native._jit", fromlist=["jit_disabled"]).jit_disabled():
         pytest.skip("NUMBA_DISABLE_JIT: no kernels to load")
-    out = subprocess.run([sys.executable, "-c", _NO_LATE_KERNELS, str(DEMO)], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", _NO_LATE_KERNELS, str(DEMO), str(rate)],
+                         capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"kernels loaded mid-session: {out.stdout.strip()}"
 
 

@@ -284,7 +284,7 @@ def test_metrics_interval_and_frames_off(server, tmp_path):
 def test_coalesced_audio_gives_the_same_messages(server, tmp_path, monkeypatch, sr):
     """Audio waiting for the next metrics message changes nothing the client sees: the same
     messages, sent on the same received audio (at 16 kHz; resampled input may leave one block
-    later, as soxr holds samples back)."""
+    later, as the resampler holds samples back)."""
     import prosync.streams.ws_server as wsmod
 
     pcm, _ = read_stereo_pcm16(_stereo(tmp_path, seconds=4.0, sr=sr))
