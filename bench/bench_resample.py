@@ -1,7 +1,7 @@
 """The speaker's resampler against soxr HQ (what the engine used): hold, CPU and filter quality.
 
 Per input rate, both resamplers stream to 16 kHz (``resampler(rate)`` of ``engine/resample.py``:
-the polyphase FIR, or the half-band filter at 8 kHz; soxr ``ResampleStream`` HQ):
+the polyphase FIR, a half-band filter at 8 kHz; soxr ``ResampleStream`` HQ):
 
 * hold: the most input time not yet reflected in the output, after every 1 ms block (what a
   live frame waits for the resampler: ``Session.lookahead_s`` is the kernels' 49.4 ms plus it);
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for _shared
 from _shared import one_core, write_section  # noqa: E402
 
 from prosync.engine.config import SAMPLE_RATE  # noqa: E402
-from prosync.engine.resample import Polyphase, ratio, resampler  # noqa: E402
+from prosync.engine.resample import ratio, resampler  # noqa: E402
 
 RATES = [8000, 11025, 22050, 24000, 32000, 44100, 48000, 96000]
 EDGE = int(0.025 * SAMPLE_RATE)
@@ -131,7 +131,7 @@ def main() -> int:
         c_ours, c_sox = cpu_ms(rate)
         q_ours, q_sox = quality(ours, rate), quality(soxr_hq, rate)
         up, down = ratio(rate)
-        kind = f"{up}/{down}" if isinstance(ours(rate), Polyphase) else "half-band"
+        kind = f"{up}/{down}" + (" half-band" if (up, down) == (2, 1) else "")
         rows.append(f"| {rate / 1000:g} | {kind} | {h_ours:.1f} | {h_sox:.1f} | "
                     f"{kernels + h_sox:.1f} → {kernels + h_ours:.1f} | {c_ours:.2f} | "
                     f"{c_sox:.2f} | {c_ours / c_sox:.2f} | {q_ours[0]:.4f} | {q_sox[0]:.4f} | "
@@ -141,7 +141,7 @@ def main() -> int:
     text = "\n".join([
         "## Resampler to 16 kHz (`python bench/bench_resample.py`)\n",
         "The engine's resampler (`engine/resample.py`: a polyphase FIR, Kaiser windowed sinc "
-        "spanning 8 ms of input, 4 ms ahead; the half-band filter at 8 kHz) against soxr "
+        "spanning 8 ms of input, 4 ms ahead, a half-band filter at 8 kHz) against soxr "
         "`ResampleStream` HQ, which the engine used at every rate before, measured in the same "
         f"run ({pin}; a machine shared with other jobs: compare the ratios). Hold: the most "
         "input time not yet in the output over 1 ms blocks; `lookahead_s`: "

@@ -1,5 +1,4 @@
-"""The speaker's resampler to the engine's 16 kHz: a short polyphase FIR, a half-band filter
-from 8 kHz, or soxr.
+"""The speaker's resampler to the engine's 16 kHz: a short polyphase FIR, or soxr.
 
 soxr works on blocks of its own: from 44.1 kHz (HQ) a pushed sample waited up to 40 ms for the
 resampler, 84 ms from 11.025 kHz, 116 ms from 8 kHz, on top of the kernels' 49.4 ms look-ahead.
@@ -8,12 +7,11 @@ For a live microphone that is most of the latency, so every rate whose ratio ``L
 windowed-sinc filter (Kaiser, beta :data:`KAISER_BETA`) spanning :data:`SPAN_S` of input, half
 of it ahead, so it holds back 4 ms. Its cutoff is the lower Nyquist frequency less
 :data:`HALF_TRANSITION_HZ` (7.6 kHz into 16 kHz): flat to about 7.2 kHz, and nothing at or above
-8 kHz folds back louder than -95 dB. 8 kHz -> 16 kHz is an exact doubling: a linear-phase
-half-band FIR (:data:`UP2_TAPS` taps, stop band 100 dB down from 4.4 kHz, pass band flat to
-3.6 kHz, past the 3.4 kHz telephone band) keeps every input sample as it is and interpolates the
-ones between, holding back :data:`UP2_LOOKAHEAD` input samples (4 ms). Rates with more phases
-(odd rates such as 44,056 Hz) keep soxr (HQ). Every resampler gives the same output for any split
-of the input into blocks.
+8 kHz folds back louder than -95 dB. 8 kHz -> 16 kHz is an exact doubling, where the same span
+gives a half-band filter (129 taps, cutoff 4 kHz: stop band 100 dB down from 4.4 kHz, pass band
+flat to 3.6 kHz, past the 3.4 kHz telephone band) that keeps every input sample as it is and
+interpolates the ones between. Rates with more phases (odd rates such as 44,056 Hz) keep soxr
+(HQ). Every resampler gives the same output for any split of the input into blocks.
 """
 
 from __future__ import annotations
@@ -39,51 +37,6 @@ KAISER_BETA = 10.0
 #: Most phases (``L`` of the reduced ratio ``L / M``) of the polyphase bank; above, soxr.
 MAX_UP = 640
 
-#: Taps of the 8 -> 16 kHz half-band filter (odd: its centre tap falls on an input sample).
-UP2_TAPS = 129
-#: Input samples the 8 kHz filter holds back: half its odd phase (64 taps).
-UP2_LOOKAHEAD = (UP2_TAPS - 1) // 4
-
-
-@functools.cache
-def _up2_odd_phase() -> np.ndarray:
-    """The half-band filter's taps between input samples, times 2 (the zero stuffing's gain)."""
-    h = signal.firwin(UP2_TAPS, 0.5, window=("kaiser", 10.0))  # cutoff: half the Nyquist of 16 kHz
-    return 2.0 * h[1::2]
-
-
-class Upsample2:
-    """8 kHz -> 16 kHz with :func:`_up2_odd_phase`; the interface of ``soxr.ResampleStream``.
-
-    Output sample ``2m`` is input sample ``m``; output ``2m + 1`` is the filter's value halfway
-    between input ``m`` and ``m + 1``, known once input ``m + UP2_LOOKAHEAD`` has arrived. The
-    first outputs are aligned as soxr aligns them (no delay), and ``last=True`` flushes the held
-    samples: ``2 n`` outputs in all for ``n`` inputs.
-    """
-
-    def __init__(self):
-        self._h = _up2_odd_phase()
-        self._zi = np.zeros(self._h.size - 1)        # the odd phase's FIR state
-        self._held = np.zeros(UP2_LOOKAHEAD, np.float32)  # inputs whose odd neighbour is pending
-        self._skip = UP2_LOOKAHEAD                    # odd outputs before input 0: dropped
-
-    def resample_chunk(self, x: np.ndarray, last: bool = False) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
-        if x.size == 0 and not last:
-            return x
-        if last:
-            x = np.concatenate([x, np.zeros(UP2_LOOKAHEAD, np.float32)])
-        odd, self._zi = signal.lfilter(self._h, 1.0, x, zi=self._zi)
-        even = np.concatenate([self._held, x])[:x.size]
-        self._held = np.concatenate([self._held, x])[x.size:]
-        drop = min(self._skip, x.size)
-        self._skip -= drop
-        out = np.empty(2 * (x.size - drop), np.float32)
-        out[0::2] = even[drop:]
-        out[1::2] = odd[drop:]
-        return out
-
-
 def ratio(in_rate: int) -> tuple[int, int]:
     """``(L, M)``: 16 kHz over ``in_rate``, reduced (44.1 kHz: 160 / 441, 48 kHz: 1 / 3)."""
     g = math.gcd(SAMPLE_RATE, in_rate)
@@ -99,10 +52,12 @@ def half_span(in_rate: int) -> int:
 def prototype(in_rate: int) -> np.ndarray:
     """The windowed-sinc prototype at ``in_rate * L`` Hz: ``2 K L + 1`` taps (``K``:
     :func:`half_span`), unit gain at 0 Hz, cutoff :data:`HALF_TRANSITION_HZ` below the lower
-    Nyquist frequency."""
-    up, _ = ratio(in_rate)
+    Nyquist frequency (at 8 kHz, a doubling: the half-band filter, cutoff 4 kHz)."""
+    up, down = ratio(in_rate)
     k = half_span(in_rate)
     cutoff = min(in_rate, SAMPLE_RATE) / 2 - HALF_TRANSITION_HZ
+    if (up, down) == (2, 1):  # 8 kHz: half-band, flat over the whole telephone band
+        cutoff = in_rate / 2
     return signal.firwin(2 * k * up + 1, cutoff, window=("kaiser", KAISER_BETA), fs=in_rate * up)
 
 
@@ -116,8 +71,13 @@ def fir_bank(in_rate: int) -> tuple[int, int, int, np.ndarray]:
         raise ValueError(f"{in_rate} Hz -> {SAMPLE_RATE} Hz needs {up} phases (most {MAX_UP})")
     k = half_span(in_rate)
     h = np.concatenate([prototype(in_rate), np.zeros(up - 1)])  # 2 K + 1 taps for every phase
-    bank = up * h.reshape(2 * k + 1, up).T[:, ::-1]
-    bank = np.ascontiguousarray(bank)
+    bank = np.ascontiguousarray(up * h.reshape(2 * k + 1, up).T[:, ::-1])
+    if (up, down) == (2, 1):
+        # a half-band filter's even phase is a unit impulse (its other taps are sinc zeros,
+        # 4e-17 here, and the window's normalisation moves the centre by 1.5e-6): the input
+        # samples pass as they are
+        bank[0] = 0.0
+        bank[0, k] = 1.0
     bank.flags.writeable = False
     return up, down, k, bank
 
@@ -167,8 +127,6 @@ def resampler(in_rate: int):
     """A streaming resampler from ``in_rate`` to 16 kHz (None at 16 kHz)."""
     if in_rate == SAMPLE_RATE:
         return None
-    if in_rate * 2 == SAMPLE_RATE:
-        return Upsample2()
     if ratio(in_rate)[0] <= MAX_UP:
         return Polyphase(in_rate)
     return soxr.ResampleStream(in_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
