@@ -188,6 +188,9 @@ def kill_corpus(work: Path, runs: int, rng: random.Random, sessions: int = 6, se
         r["unreadable"] += len(bad)
         lost = [s for s in before if not _session_ok(out, s)]
         r["files_lost"] += 6 * len(lost)
+        # sessions complete when the process died: the snapshot is taken just before the kill,
+        # and one more may finish in between (the rerun rightly skips it)
+        done_at_kill = [s for s in _done_sessions(out) if _session_ok(out, s)]
         # a partition without a summary is an unfinished session: the rerun removes it
         r["problems"] += [f"run {k}: unreadable {p}" for p in bad]
         r["problems"] += [f"run {k}: lost session {s}" for s in lost]
@@ -197,7 +200,7 @@ def kill_corpus(work: Path, runs: int, rng: random.Random, sessions: int = 6, se
             summ = json.loads((out / "corpus_summary.json").read_text())
             done = _done_sessions(out)
             ok = (summ["done"] == sessions and len(done) == sessions
-                  and summ["scored_this_run"] == sessions - len(_done_after_kill(before))
+                  and summ["scored_this_run"] == sessions - len(done_at_kill)
                   and all(_session_ok(out, s) for s in done)
                   and all(readable(p) for p in visible_files(out)))
         r["reruns_ok"] += ok
@@ -207,10 +210,6 @@ def kill_corpus(work: Path, runs: int, rng: random.Random, sessions: int = 6, se
             f"rerun {'ok' if ok else 'FAILED'}")
     r["clean_s"] = round(full, 2)
     return _close(r)
-
-
-def _done_after_kill(before):
-    return before
 
 
 # --------------------------------------------------------------------------- live --record
