@@ -93,9 +93,6 @@ class VadConfig:
     masked_range_db: float = 45.0
     masked_slope_db_s: float = 350.0
     masked_max_s: float = 0.3
-    #: Non-speech frames this soon after speech that showed a voice do not join the noise
-    #: floor's history (a tail under the noise is not noise; 0: every non-speech frame does).
-    noise_holdoff_s: float = 0.2
     #: Speech without a voiced frame for this long ends, and is taken as noise.
     max_unvoiced_s: float = 0.3
     #: Unvoiced frames more than this far under the speaker's speech level (the 80th percentile
@@ -111,10 +108,13 @@ class VadConfig:
     #: edge; both 0: the broadband energy), its floor and speech level tracked on it alike.
     #: ``band_count`` > 1 cuts that range into as many bands, equal in octaves, and the energy is
     #: the best band's rise over its own floor, added to the floors' total
-    #: (:func:`prosync.native.bands.band_snr_energy`).
-    band_lo_hz: float = 0.0
+    #: (:func:`prosync.native.bands.band_snr_energy`). Default: 150 Hz up, 5 bands (tuned on
+    #: FDA + PTDB only; held out, median |FTO error| pink 10 dB 150 -> 73-82 ms, real noise
+    #: 104 -> 66-73 ms, clean 24-26 -> 26 ms: bench/results/turns_planted_reading.md, round 6).
+    #: ``band_lo_hz = 0`` and ``band_count = 1``: the broadband energy of earlier releases.
+    band_lo_hz: float = 150.0
     band_hi_hz: float = 0.0
-    band_count: int = 1
+    band_count: int = 5
     #: In two-microphone recordings, where both channels are speech and their correlation at
     #: lags within ``cross_talk_max_lag_s`` (over ``cross_talk_win_s`` windows) reaches this,
     #: one voice is reaching both microphones: the quieter channel's speech is the other's.
@@ -139,7 +139,6 @@ class VadConfig:
         _in_range(self, "vad", "masked_range_db", 0.0, 120.0, " dB")
         _in_range(self, "vad", "masked_slope_db_s", 0.0, 1e5, " dB/s")
         _in_range(self, "vad", "masked_max_s", 0.0, 1.0, " s")
-        _in_range(self, "vad", "noise_holdoff_s", 0.0, 2.0, " s")
         _in_range(self, "vad", "max_unvoiced_s", 0.01, 5.0, " s")
         _in_range(self, "vad", "unvoiced_rel_db", 0.0, 120.0, " dB")
         _in_range(self, "vad", "periodic_min", 0.0, 1.01, "")
@@ -149,7 +148,7 @@ class VadConfig:
         if (not isinstance(self.band_count, int) or isinstance(self.band_count, bool)
                 or not 1 <= self.band_count <= 8):
             raise ProsyncError(f"vad.band_count={self.band_count!r} is invalid: use an integer "
-                               "1 to 8 (default 1)")
+                               "1 to 8 (default 5)")
         if self.band_count > 1 and self.band_lo_hz <= 0:
             raise ProsyncError(f"vad.band_count={self.band_count!r} needs vad.band_lo_hz > 0 "
                                "(bands equal in octaves)")

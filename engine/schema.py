@@ -109,7 +109,8 @@ FRAMES = Table("frames", "one row per speaker per 10 ms frame", (
     _c("periodicity", "float32", "0..1", "1 - YIN aperiodicity at the chosen period"),
     _c("energy_db", "float32", "dBFS", "frame energy over 25 ms (full-scale sine = -3 dB)"),
     _c("speech", "bool", "", "voice activity: onset/offset hysteresis on webrtcvad, the pitch "
-       "tracker's voicing and energy against a percentile noise floor, with hangover; a channel's "
+       "tracker's voicing and energy against a percentile noise floor (in five bands from 150 Hz, "
+       "each against its own floor), with hangover; a channel's "
        "speech is dropped where the two microphones carry one voice (cross-talk, by correlation)",
        nullable=False),
     _c("rate_sps", "float32", "syl/s", "syllable nuclei per second of speech over the speaker's "

@@ -32,14 +32,16 @@ def test_breath_gap_must_be_shorter_than_the_stretch_bridge():
 def test_vad_bands_one_clear_line_each():
     for kw, msg in (({"band_count": 0}, r"vad.band_count=0 is invalid: use an integer 1 to 8"),
                     ({"band_count": 2.0}, r"vad.band_count=2.0 is invalid"),
-                    ({"band_count": 5}, r"vad.band_count=5 needs vad.band_lo_hz > 0"),
+                    ({"band_lo_hz": 0.0, "band_count": 5},
+                     r"vad.band_count=5 needs vad.band_lo_hz > 0"),
                     ({"band_lo_hz": 3000.0, "band_hi_hz": 300.0},
                      r"vad.band_hi_hz=300.0 is invalid: use 0 \(no upper edge\) or more than "
                      r"vad.band_lo_hz=3000.0"),
                     ({"band_lo_hz": -1.0}, r"vad.band_lo_hz=-1.0 is invalid: use 0 to 7000 Hz")):
         with pytest.raises(ProsyncError, match=msg):
             Config(vad=VadConfig(**kw)).validate()
-    Config(vad=VadConfig(band_lo_hz=150.0, band_count=5)).validate()
+    assert (VadConfig().band_lo_hz, VadConfig().band_count) == (150.0, 5)  # the default
+    Config(vad=VadConfig(band_lo_hz=0.0, band_count=1)).validate()  # broadband
     Config(vad=VadConfig(band_lo_hz=300.0, band_hi_hz=3400.0)).validate()
 
 

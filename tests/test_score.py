@@ -74,7 +74,9 @@ def test_textgrid_and_rttm_out(tmp_path):
 
 @pytest.mark.shared
 def test_candor_synchrony_means_and_silent_channel(shared_data, tmp_path, capsys):
-    """shift.wav: the rate mean is over finite windows (+0.302 with issue 14's register cost in
+    """shift.wav: the rate mean is over finite windows (+0.269 with the VAD on band energies,
+    issue 15 round 6: speech tails and quiet words, and so the running rate's frames, move; +0.302
+    with issue 14's register cost in
     the pitch tracker: on channel 0, 4 frames at 500-510 Hz no longer voiced, 24 voiced at 74-277 Hz,
     no F0 changed by more than 20 %; +0.315 with issue 15 round 4's VAD: quiet
     rooms' tails end at the tail margin, speech hangover 120 ms; +0.272 before it with the running
@@ -97,7 +99,7 @@ def test_candor_synchrony_means_and_silent_channel(shared_data, tmp_path, capsys
     r0 = np.array([r["r_lag0"] for r in rows if r["feature"] == "rate"], float)
     assert len(r0) == rate["windows"] and np.isnan(r0).any()
     assert rate["mean_r_lag0"] == pytest.approx(np.nanmean(r0), abs=1e-4)
-    assert rate["mean_r_lag0"] == pytest.approx(0.302, abs=0.01)
+    assert rate["mean_r_lag0"] == pytest.approx(0.269, abs=0.01)
     assert s["inputs"][0]["channels"] == 2 and s["inputs"][1]["channel"] == 2
     assert s["inputs"][0]["duration_s"] == pytest.approx(41.013, abs=1e-3)
     # TAMA: a has one 20 s frame without an IPU; the package's arithmetic loses a_follows_b, the
