@@ -81,12 +81,13 @@ UTTERANCE_HISTORY_S = 300.0
 #: that (about the first minute or two of a conversation), time shifts.
 WINDOW_MIN_RUNS = 2 * MIN_ROTATION - 1 + (MIN_SURROGATES + 1) // 4
 _PROBIT = NormalDist().inv_cdf
-#: Presets whose window p-value held its nominal rate on the null sets of real speech (live:
-#: utterance rotations, shifted real conversations and pseudo-dialogues shifted or with
-#: their turn-taking; research: pseudo-dialogues shifted and with their turn-taking, once the
-#: first surrogates wait for ``MIN_HISTORY_CHUNKS`` chunks of history: 1.5-3.0 % of windows at
-#: nominal 2.5 %, was 2.8-6.4 %; bench/results/sync_null.md). Elsewhere (custom settings:
-#: never measured) no window is called significant: read the session test.
+#: Presets whose window p-value was measured on the null sets of real speech and holds about
+#: its nominal 2.5 % (bench/results/sync_null.md, main 7a66f74): live, utterance rotations,
+#: shifted real conversations and pseudo-dialogues shifted or with their turn-taking, 0.8-3.2 %
+#: of windows except speech rate on shifted real conversations (4.5 %); research,
+#: pseudo-dialogues shifted and with their turn-taking, once the first surrogates wait for
+#: ``MIN_HISTORY_CHUNKS`` chunks of history, 0.9-3.2 % (was 2.8-6.4 %). Elsewhere (custom
+#: settings: never measured) no window is called significant: read the session test.
 WINDOW_P_CALIBRATED = frozenset({"live", "research"})
 WINDOW_P_NOTE = ("window p-values are not calibrated for these settings (only the live and "
                  "research presets were measured on speakers who never met): read the session "
