@@ -354,7 +354,7 @@ class EndOfTurnConfig:
     bias: float = -1.5
     #: Log-odds per turn-yielding cue (Gravano & Hirschberg 2011: the chance of a switch rises
     #: with the number of cues shown together). 0 here: on the development conversations the
-    #: cues do not separate pauses from ends (38 events; ``bench/results/end_of_turn.md``, "Cue
+    #: cues do not separate pauses from ends (37 events; ``bench/results/end_of_turn.md``, "Cue
     #: audit": no cue nor a fitted combination above chance held out) and the
     #: leave-one-dataset-out search is flat over bias -3 .. -1.5 and every weight (its best
     #: point moves from run to run), so
