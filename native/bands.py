@@ -14,7 +14,7 @@ def band_snr_energy(x, c0, n, k0, hop, win, blk, sos, z, ring, bst, floors, q, s
     Frame ``k`` spans stream samples ``[k*hop + hop//2 - win//2, + win)`` (as
     :func:`prosync.native.frames.frame_energy_db`); stream sample ``s`` is ``x[c0 + s - (k0*hop
     + hop//2)]``. Each of the B bands (``sos``: float64[B, S, 6], second-order sections in
-    scipy's layout) filters the stream once, in order, from rest at the first frame's first
+    scipy's layout, S = 2) filters the stream once, in order, from rest at the first frame's first
     sample (``z``: float64[B, S, 2], the filters' state), in blocks of ``blk`` samples (``blk``
     divides ``win`` and the frames' starts); ``ring`` (float64[B, >= win/blk]) holds the last
     blocks' sums of squares and ``bst`` (int64[1], 0 when fresh) the next block to filter, so
@@ -30,7 +30,6 @@ def band_snr_energy(x, c0, n, k0, hop, win, blk, sos, z, ring, bst, floors, q, s
     sets them).
     """
     nb = sos.shape[0]
-    ns = sos.shape[1]
     nw = win // blk
     rl = ring.shape[1]
     origin = k0 * hop + hop // 2  # stream index of x[c0]
@@ -43,15 +42,25 @@ def band_snr_energy(x, c0, n, k0, hop, win, blk, sos, z, ring, bst, floors, q, s
             j = bst[0]
             a = c0 + j * blk - win - origin
             for b in range(nb):
+                # two sections (the caller pads one with a pass-through), transposed direct form
+                # II as scipy.signal.sosfilt; coefficients and state in locals for the block
+                p0, p1, p2, p4, p5 = sos[b, 0, 0], sos[b, 0, 1], sos[b, 0, 2], sos[b, 0, 4], \
+                    sos[b, 0, 5]
+                r0, r1, r2, r4, r5 = sos[b, 1, 0], sos[b, 1, 1], sos[b, 1, 2], sos[b, 1, 4], \
+                    sos[b, 1, 5]
+                u0, u1, w0, w1 = z[b, 0, 0], z[b, 0, 1], z[b, 1, 0], z[b, 1, 1]
                 acc = 0.0
                 for t in range(a, a + blk):
                     v = float(x[t])
-                    for s in range(ns):  # transposed direct form II, as scipy.signal.sosfilt
-                        y = sos[b, s, 0] * v + z[b, s, 0]
-                        z[b, s, 0] = sos[b, s, 1] * v - sos[b, s, 4] * y + z[b, s, 1]
-                        z[b, s, 1] = sos[b, s, 2] * v - sos[b, s, 5] * y
-                        v = y
-                    acc += v * v
+                    y = p0 * v + u0
+                    u0 = p1 * v - p4 * y + u1
+                    u1 = p2 * v - p5 * y
+                    v = y
+                    y = r0 * v + w0
+                    w0 = r1 * v - r4 * y + w1
+                    w1 = r2 * v - r5 * y
+                    acc += y * y
+                z[b, 0, 0], z[b, 0, 1], z[b, 1, 0], z[b, 1, 1] = u0, u1, w0, w1
                 ring[b, j % rl] = acc
             bst[0] = j + 1
         if nb == 1:
