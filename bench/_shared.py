@@ -83,3 +83,18 @@ def praat_pitch_ac(x: np.ndarray, sr: int, floor_hz: float = 60.0, ceiling_hz: f
     for c in range(x.shape[1]):
         snd = parselmouth.Sound(x[:, c].astype(np.float64), sampling_frequency=sr)
         snd.to_pitch_ac(time_step=0.01, pitch_floor=floor_hz, pitch_ceiling=ceiling_hz)
+
+
+def config_with(sets):
+    """The default Config with ``section.field=value`` overrides (a bench's ``--set``)."""
+    from dataclasses import replace
+
+    import prosync
+
+    cfg = prosync.Config()
+    for item in sets:
+        key, val = item.split("=")
+        sec, name = key.split(".")
+        cfg = replace(cfg, **{sec: replace(getattr(cfg, sec), **{name: type(getattr(
+            getattr(cfg, sec), name))(val)})})
+    return cfg.validate()

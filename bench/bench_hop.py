@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for _shared
-from _shared import looped, one_core, percentiles, praat_pitch_ac, shared_data, write_section  # noqa: E402
+from _shared import config_with, looped, one_core, percentiles, praat_pitch_ac, shared_data, write_section  # noqa: E402
 
 from prosync import Session  # noqa: E402
 from prosync.engine.config import HOP_S, SyncConfig  # noqa: E402
@@ -46,9 +46,13 @@ class AllAtOnce(Session):
         super()._run_tasks(upd, None)
 
 
+#: ``--set`` overrides of the default Config (None: the defaults).
+CONFIG = None
+
+
 def per_hop(x: np.ndarray, cls=Session, clock=time.thread_time_ns) -> np.ndarray:
     """Nanoseconds of the two 10 ms pushes of every hop, on a new session."""
-    s = cls(sample_rate=SR)
+    s = cls(sample_rate=SR, config=CONFIG)
     n = len(x) // HOP
     a = np.ascontiguousarray(x[:, 0])
     b = np.ascontiguousarray(x[:, 1])
@@ -66,7 +70,7 @@ def per_hop(x: np.ndarray, cls=Session, clock=time.thread_time_ns) -> np.ndarray
 def whole(x: np.ndarray, block: int = SR // 2) -> tuple[float, float]:
     """(CPU, wall) seconds to run the whole engine over ``x`` in ``block``-sample pushes."""
     c0, t0 = time.thread_time(), time.perf_counter()
-    s = Session(sample_rate=SR)
+    s = Session(sample_rate=SR, config=CONFIG)
     for i in range(0, len(x), block):
         s.push(0, x[i:i + block, 0])
         s.push(1, x[i:i + block, 1])
@@ -100,7 +104,7 @@ def stages(x: np.ndarray) -> list[str]:
 
         setattr(obj, name, timed)
 
-    s = Session(sample_rate=SR)
+    s = Session(sample_rate=SR, config=CONFIG)
     tr = s._tracks[0]
     for obj, name, label in ((s, "push", "push (one speaker, all of it)"),
                              (tr, "_compute", "speaker 1: all kernels of a hop (one numba call)"),
@@ -151,7 +155,12 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="20 s, 1 pass, nothing written")
     ap.add_argument("--pin", action="store_true",
                     help="pin the process to one CPU (on a busy machine this adds waiting)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                    help="run with this Config override (repeatable; nothing written), e.g. "
+                         "--set vad.band_count=1 --set vad.band_lo_hz=0")
     args = ap.parse_args(argv)
+    global CONFIG
+    CONFIG = config_with(args.set) if args.set else None
     if args.quick:
         args.seconds, args.passes = 20.0, 1
     wav = shared_data() / "candor_mmvap_stereo" / "shift.wav"
@@ -217,8 +226,8 @@ def main(argv=None) -> int:
         f"CPU in all ({hop_sum / p_cpu:.2f}× Praat): the cost of pushing 10 ms at a time.", "",
         "Where a hop's CPU time goes (40 s, 10 ms pushes, each stage wrapped):", "",
         *stage_rows, ""])
-    if args.quick:
-        print(text)
+    if args.quick or args.set:
+        print(("with " + " ".join(f"--set {x}" for x in args.set) + "\n\n") * bool(args.set) + text)
     else:
         write_section("hop", text)
     return 0

@@ -75,7 +75,7 @@ import webrtcvad
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import planted  # noqa: E402
-from _shared import ROOT, shared_data  # noqa: E402
+from _shared import ROOT, config_with, shared_data  # noqa: E402
 from planted import (  # noqa: E402
     CONDITIONS,
     THETA_S,
@@ -162,17 +162,6 @@ def real_noises(data: Path) -> list:
 
 
 CONFIG = None  # --set overrides (None: the defaults)
-
-
-def config_with(sets):
-    """The default Config with ``section.field=value`` overrides."""
-    cfg = prosync.Config()
-    for item in sets:
-        key, val = item.split("=")
-        sec, name = key.split(".")
-        cfg = replace(cfg, **{sec: replace(getattr(cfg, sec), **{name: type(getattr(
-            getattr(cfg, sec), name))(val)})})
-    return cfg.validate()
 
 
 def run_prosync(chans, sr):
