@@ -49,7 +49,7 @@ MIN_RUNS = 2 * MIN_ROTATION - 1 + (MIN_SESSION_SHIFTS + 1) // 2
 #: Features whose session test does not hold its nominal rate on the null sets, with why: no
 #: p-value for them (``session_test(guard=False)`` measures it anyway, for the benches).
 UNCALIBRATED = {
-    "rate": ("no calibrated session test for speech rate: on speakers who never met, 14 % of "
+    "rate": ("no calibrated session test for speech rate: on speakers who never met, 11 % of "
              "pseudo-dialogues in turns and 16 % of shifted real conversations reached "
              "p <= 0.05 (bench/results/sync_null.md)"),
 }
