@@ -568,6 +568,42 @@ def test_session_test_gives_no_p_where_it_is_not_calibrated():
     guarded = session_test(s1, s2, SyncConfig(), feature="rate", **kw)
     assert math.isnan(guarded.p) and guarded.reason == UNCALIBRATED["rate"]
     measured = session_test(s1, s2, SyncConfig(), feature="rate", guard=False, **kw)
-    f0 = session_test(s1, s2, SyncConfig(), feature="f0", **kw)
-    assert (measured.p, measured.r, measured.lag_s) == (f0.p, f0.r, f0.lag_s)
+    energy = session_test(s1, s2, SyncConfig(), feature="energy", **kw)  # the same warm-up
+    assert (measured.p, measured.r, measured.lag_s) == (energy.p, energy.r, energy.lag_s)
     assert measured.p <= 0.05 and not measured.reason
+
+
+def test_session_test_leaves_out_the_warm_up_both_speakers_start_with():
+    """Every voice's first seconds of values carry the same bias (a baseline and a running rate
+    still warming up), and both speakers of a session start together: lined up at the start in
+    the real pairing and in no surrogate, the biases read as coupling. The session test leaves
+    out each speaker's first ``WARM_UP_S`` of own values."""
+    from prosync.engine.session_sync import WARM_UP_S
+    from prosync.native.surrogate import hold_runs
+
+    cfg = SyncConfig()
+    assert WARM_UP_S == {"f0": 3.0, "energy": 5.0, "rate": 5.0}
+    sig = {"biased": 0, "biased, warm-up out": 0, "unbiased, warm-up out": 0}
+    for seed in range(12):
+        rng = np.random.default_rng(300 + seed)
+        n = 1800
+        turn = np.repeat(np.arange(n // 30 + 1) % 2, 30)[:n]   # 3 s turns, alternating
+        raws = []
+        for who in (0, 1):
+            lv = np.repeat(rng.standard_normal(n // 30 + 1), 30)[:n]
+            raws.append(np.where(turn == who, 0.5 * lv + 0.3 * rng.standard_normal(n), np.nan))
+        for bias in (0.0, 2.0):
+            r1, r2 = (r.copy() for r in raws)
+            for raw in (r1, r2):  # the same bias in both voices' first 5 s of values
+                raw[np.flatnonzero(np.isfinite(raw))[:50]] += bias
+            a, b = np.empty(n), np.empty(n)
+            hold_runs(r1, 40, 3, a)
+            hold_runs(r2, 40, 3, b)
+            for wu in (False, True) if bias else (True,):
+                t = session_test(a, b, cfg, feature="rate", raw1=r1, raw2=r2, guard=False, warm_up=wu)
+                key = ("biased" if bias else "unbiased") + (", warm-up out" if wu else "")
+                sig[key] += t.p <= 0.05
+                if wu:  # what is left out is gone from the series and its surrogates alike
+                    assert t.n_surrogates >= 19
+    assert sig["biased"] >= 6, sig
+    assert sig["biased, warm-up out"] <= 3 and sig["unbiased, warm-up out"] <= 3, sig
