@@ -443,7 +443,7 @@ def main(argv=None) -> int:
                 n = int(L * 10)
                 pvals[tname, c, L] = np.array([
                     session_test(s["a"][feat][:n], s["b"][feat][:n], cfg, statistic=stat,
-                                 raw2=s["b_raw"][feat][:n] if feat in s["b_raw"] else None,
+                                 feature=feat, raw2=s["b_raw"][feat][:n] if feat in s["b_raw"] else None,
                                  raw1=s["a_raw"][feat][:n] if feat in s["a_raw"] else None).p
                     for s in results[c]])
     rmea = {(c, L): rmea_pseudo_p(results[c], c[0], int(L * 10)) for c in conds for L in lengths}
@@ -481,7 +481,7 @@ def main(argv=None) -> int:
             cfg, stat = TESTS[first]
             n = int(lengths[-1] * 10)
             sw = np.array([session_test(m["a"][c[0]][:n], m["b"][c[0]][:n], cfg, statistic=stat,
-                                        raw2=m["b_raw"][c[0]][:n], raw1=m["a_raw"][c[0]][:n]).p
+                                        feature=c[0], raw2=m["b_raw"][c[0]][:n], raw1=m["a_raw"][c[0]][:n]).p
                            for m in map(mirror, results[c])])
             same = np.isclose(sw, pvals[first, c, lengths[-1]], equal_nan=True)
             lines += ["", f"The same null sessions with the speakers swapped: the {first.split(':')[0]} "

@@ -68,7 +68,10 @@ UNCALIBRATED = {
 #: 2.0 % (2.7 vs 1.7 %); the 16.7 % (6/36) of speech rate in turns on the first 36 was the
 #: set's chance (2 of the next 114). What it costs: a short session has fewer utterances
 #: left, and 100 s of real conversation more often too few for a p (rate 111 of 400 sessions
-#: with a p instead of 156).
+#: with a p instead of 156). Not the default (``session_test(warm_up=True)`` applies it): on
+#: the power bench (12 WORLD-resynthesised pseudo-dialogues, bench_sync_power.py --conditions
+#: 2) it took the null from 1 to 3 of 12 at 4-5 min (live) and F0 r 0.3 at +0.5 s, research,
+#: from 10 to 8 of 12 at 4 min; within chance at 12 sessions, but not the "no worse" it needs.
 WARM_UP_S = {"f0": MIN_VOICED / 100.0, "energy": MIN_SPEECH / 100.0, "rate": MIN_SPEECH / 100.0}
 #: The pooled statistic reads a lag only where its r rests on at least this much of the
 #: follower's speech (s of pairs), in the real pairing and in every surrogate alike: a lag
@@ -158,7 +161,7 @@ class SessionSync:
 def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
                  n_surrogates: int | None = None, raw2=None, raw1=None,
                  statistic: str = "pooled", guard: bool = True,
-                 warm_up: bool = True) -> SessionSync:
+                 warm_up: bool = False) -> SessionSync:
     """Session-level synchrony test of two series at ``cfg.rate_hz`` (NaN = missing).
 
     Statistic (``"pooled"``, the default): the whole session's lagged correlation, one Pearson
@@ -195,9 +198,9 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
     utterance, lined up by the alternation of turns), and a test that broke the timing would
     call that F0, energy or rate synchrony (pseudo-dialogues of people who never met, energy
     and rate: 29 % and 67 % false positives with circular shifts, bench/results/sync_null.md).
-    With the series before the hold (``raw2``) and a ``feature`` in :data:`WARM_UP_S`, each
-    speaker's first values (their baseline's warm-up) are left out, from the statistic and its
-    surrogates alike (``warm_up=False``: kept, for the benches).
+    ``warm_up=True`` (measured, not the default: :data:`WARM_UP_S`): with the series before
+    the hold (``raw2``) and a ``feature`` in :data:`WARM_UP_S`, each speaker's first values
+    (their baseline's warm-up) are left out, from the statistic and its surrogates alike.
     With ``raw2`` but fewer than ``MIN_RUNS`` (13) runs: no p-value (a ``reason``); nor for a
     ``feature`` in ``UNCALIBRATED`` unless ``guard=False``. Without ``raw2`` (voice
     activity, whose coupling *is* the timing): ``s2`` circularly shifted by shifts spread
