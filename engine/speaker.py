@@ -194,6 +194,9 @@ class SpeakerTrack:
         self._vad_prm[kv.P_LOUD_DB] = cfg.turns.breath_rel_db
         self._vad_prm[kv.P_TAIL_DB] = v.tail_margin_db
         self._vad_prm[kv.P_TAIL_REL_DB] = v.tail_rel_db
+        self._vad_prm[kv.P_EVID_FRAC] = v.evidence_frac
+        self._vad_prm[kv.P_EVID_FRAC_NEW] = v.evidence_frac_new
+        self._vad_prm[kv.P_EVID_HOLD] = round(v.evidence_hold_s / HOP_S)
         self._vad_state = np.zeros(kv.N_VAD_STATE)
         self._vad_ring = np.zeros(max(1, int(round(v.floor_window_s / HOP_S))), dtype=np.int32)
         self._vad_hist = np.zeros(kv.HIST_BINS, dtype=np.int32)
