@@ -2,27 +2,37 @@
 interacted.
 
     nice -n 5 python bench/bench_sync_null.py [--quick | --session-only | --diagnose]
+        [--pseudo 150] [--windowed 36]
 
 Null sets (``bench/sync_data.py`` builds the speakers' series once, through ``prosync.Session``):
 
 * **real, shifted**: the real two-party recordings in ``../shared/data`` (CANDOR ``shift`` and
   ``hold``, the phone call and all 12 AMI excerpts split by their RTTMs, a second pair of
   speakers where there is one) put end to end (about 9 minutes); one side's series circularly
-  shifted by 30 s or more against the other's (each side in turn), and cut into 100 s sessions.
+  shifted against the other's by each of 40 offsets from 38 to 262 s (``REAL_OFFSETS``; each
+  side in turn), and cut into 100 s sessions: 400 sessions. Each side of a session is the
+  recordings' speakers one after another (most recordings last 30 s), not one voice.
   Each voice keeps its own dynamics and the speech/silence structure of a
   real conversation; the pairing in time is broken.
 * **pseudo, turn-taking**: dialogues of two different people (FDA, ARCTIC, NOIZEUS
   clean) laid out in alternating turns. Their F0, energy and rate never interacted; their voice
   activity *did* (the layout alternates them), so voice activity is not a null there and is
   reported apart.
-* **pseudo, shifted**: the same dialogues with the second side shifted by 60-180 s: a null for
-  every feature.
+* **pseudo, shifted**: the same dialogues with the second side shifted by 60 and 150 s: a null
+  for every feature.
+
+150 pseudo-dialogues (``--pseudo``; the first 36 are the earlier set): the session test runs on
+all of them, the window rows and what is made from them (window z, the earlier session
+statistic, the binomial count, pseudo-dyads, TAMA, L&H: the slow part) on the first 36
+(``--windowed``), so that the full run stays within about 25 minutes on a busy 2-core machine.
 
 Statistics: the window ``z`` of every ``SyncRow`` (``z > 1.96`` = significant at 2.5 %, per
 feature); the session test (``summary.json`` ``session_p``: the whole session's directed lagged
-r against surrogates), next to the earlier statistic (the mean of the windows' lag profiles,
-same surrogates) and the count of significant windows read as independent (a binomial test at
-5 %, what a reader of "significant windows" might do); the pseudo-dyad test of rMEA
+r against surrogates) and the same with each speaker's warm-up left out
+(``session_test(warm_up=True)``, ``session_sync.WARM_UP_S``; not the engine's default), next
+to the earlier statistic (the mean of the windows' lag profiles, same surrogates) and the count
+of significant windows read as independent (a binomial test at 5 %, what a reader of
+"significant windows" might do); the pseudo-dyad test of rMEA
 (``engine/pseudo.py``: the session's grand average |Fisher z| ranked among its pseudo-dyads with
 the other sessions of the set, p < 0.05; and Cohen's d of the set); TAMA (Kousidis et al. 2008,
 20 s frames, 10 s step) and Levitan & Hirschberg (proximity, convergence, synchrony, both
@@ -75,6 +85,19 @@ TAMA_FEATURES = ("f0_mean_hz", "energy_mean_db", "rate_sps")
 LH_FEATURES = ("f0_mean_hz", "energy_mean_db", "rate_sps")
 RAW = FEATURES[:3]  # features whose session test rotates the second speaker's runs
 PSEUDO_KW = dict(rate_hz=RATE, lag_s=2.0, window_s=8.0, step_s=1.0)
+#: Shifts of the real set (s): in every 30 s block from 30 s to half the ~540 s of real speech
+#: put end to end (beyond half, each side in turn repeats an alignment), at 8, 12, 15, 18 and
+#: 22 s into it, away from the multiples of 30 s where most AMI excerpts start (so no
+#: excerpt's start, its baseline warm-up or leading silence, lines up with another's). The
+#: earlier set: 8 and 22 s, up to 158 s.
+REAL_OFFSETS = [30 * k + d for k in range(1, 9) for d in (8, 12, 15, 18, 22)]
+#: The earlier shifts: the real sessions whose window-level statistics are computed.
+REAL_WINDOWED = [38, 52, 68, 82, 98, 112, 128, 142, 158]
+#: Shifts of the second side of a pseudo-dialogue (s).
+PSEUDO_OFFSETS = [60, 150]
+#: Pseudo-dialogues in the null sets, and those whose window-level statistics are computed.
+PSEUDO_N = 150
+WINDOWED_N = 36
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -174,7 +197,26 @@ def real_shifted(recs, offsets_s, both=True):
                 [u for u in ipus if u.speaker == "b"], d, total)
             for s0 in range(0, int(total) - SEG_S + 1, SEG_S):
                 out.append(dict(_cut(a, bs, ip, s0, s0 + SEG_S, f"real{fixed}+{d:g}s@{s0}"),
-                                src=f"{fixed}@{s0}"))
+                                src=f"{fixed}@{s0}", offset=d))
+    return out
+
+
+def centred(recs):
+    """The recordings with each speaker's series minus that speaker's mean over the recording
+    (own values; voice activity too): each side of the real set is the recordings' speakers
+    one after another, different people every 30 s or so, whose levels step at every
+    boundary; a real session's side is one voice."""
+    out = []
+    for r in recs:
+        ser = {k: dict(v) for k, v in r["series"].items()}
+        for side in ("a", "b"):
+            for f in FEATURES:
+                src = ser[side + "_raw"][f] if f in RAW else ser[side][f]
+                m = float(np.nanmean(src)) if np.isfinite(src).any() else 0.0
+                ser[side][f] = ser[side][f] - m
+                if f in RAW:
+                    ser[side + "_raw"][f] = ser[side + "_raw"][f] - m
+        out.append(dict(r, series=ser))
     return out
 
 
@@ -219,14 +261,9 @@ def window_rows(sess, cfg: SyncConfig):
 
 
 def session_decisions(tr, rows, cfg):
-    """feature -> (p of the engine's session test, p of the earlier statistic (mean of the
-    windows' lag profiles), naive binomial p of significant windows, window z's, the session
-    test's surrogates)."""
+    """feature -> (p of the earlier statistic (mean of the windows' lag profiles), naive
+    binomial p of significant windows, window z's)."""
     out = {}
-    res = tr.session_test()
-    # speech rate has no session p in the engine (``UNCALIBRATED``): measured without the guard
-    a, b, raw1, raw2 = tr.session_series("rate")
-    res["rate"] = session_test(a, b, cfg, feature="rate", raw2=raw2, raw1=raw1, guard=False)
     for f in FEATURES:
         z = np.array([r.z for r in rows if r.feature == f])
         z = z[np.isfinite(z)]
@@ -234,8 +271,8 @@ def session_decisions(tr, rows, cfg):
         naive = float(stats.binomtest(k, len(z), 0.025, alternative="greater").pvalue) if len(z) else math.nan
         a, b, raw1, raw2 = tr.session_series(f)
         old = session_test(a, b, cfg, feature=f, raw2=raw2, raw1=raw1, statistic="windows",
-                           guard=False).p
-        out[f] = (res[f].p, old, naive, z, res[f].n_surrogates)
+                           guard=False, warm_up=False).p
+        out[f] = (old, naive, z)
     return out
 
 
@@ -359,47 +396,75 @@ def session_spread(name, sessions, cfg, features, lines):
     print("\n".join(lines[-(len(features) + 5):]), flush=True)
 
 
-def evaluate(name, sessions, cfg, features, lines):
+def session_ps(s, cfg, features, warm_up=False):
+    """feature -> (p, surrogates) of the engine's session test on a whole session (what
+    ``SynchronyTracker.session_test`` gives on the same series; speech rate with the guard off;
+    ``warm_up=True``: each speaker's first values left out, ``WARM_UP_S``)."""
+    out = {}
+    for f in features:
+        raw = [s[k][f] if f in s[k] else None for k in ("a_raw", "b_raw")]
+        t = session_test(s["a"][f], s["b"][f], cfg, feature=f, raw1=raw[0], raw2=raw[1],
+                         guard=False, warm_up=warm_up)
+        out[f] = (t.p, t.n_surrogates)
+    return out
+
+
+def evaluate(name, sessions, cfg, features, lines, windowed=None):
+    """Every statistic on ``sessions``; the window rows and everything made from them (window
+    z, the earlier session statistic, the binomial count, pseudo-dyads, TAMA, L&H) on the
+    subset ``windowed`` (default: all), the session test on all of them."""
     t0 = time.perf_counter()
+    windowed = sessions if windowed is None else windowed
     win = {f: Tally() for f in features}
     ses = {f: Tally() for f in features}
+    left = {f: Tally() for f in features}
     old = {f: Tally() for f in features}
     naive = {f: Tally() for f in features}
     pv = {f: [] for f in features}
     ns = {f: [] for f in features}
     for s in sessions:
-        tr, rows = window_rows(s, cfg)
-        dec = session_decisions(tr, rows, cfg)
-        for f in features:
-            p, po, pn, z, nsur = dec[f]
+        for f, (p, nsur) in session_ps(s, cfg, features).items():
             if math.isfinite(p):
                 pv[f].append(p)
                 ns[f].append(nsur)
+                ses[f].add(s["src"], significant(p))
+        for f, (p, _) in session_ps(s, cfg, features, warm_up=True).items():
+            if math.isfinite(p):
+                left[f].add(s["src"], significant(p))
+    for s in windowed:
+        tr, rows = window_rows(s, cfg)
+        dec = session_decisions(tr, rows, cfg)
+        for f in features:
+            po, pn, z = dec[f]
             win[f].add(s["src"], np.sum(z > 1.96), len(z))
-            for c, v, sig in ((ses, p, significant(p)), (old, po, significant(po)),
-                              (naive, pn, pn < 0.05)):
+            for c, v, sig in ((old, po, significant(po)), (naive, pn, pn < 0.05)):
                 if math.isfinite(v):
                     c[f].add(s["src"], sig)
-    pseudo = {f: pseudo_p(sessions, f) for f in features}
+    pseudo = {f: pseudo_p(windowed, f) for f in features}
+    sub = ("" if windowed is sessions else
+           f" (session test on all {len(sessions)}; every other column on the first "
+           f"{len(windowed)})")
     lines += [f"### {name}: {len(sessions)} sessions of "
-              f"{np.median([s['duration_s'] for s in sessions]):.0f} s\n",
+              f"{np.median([s['duration_s'] for s in sessions]):.0f} s{sub}\n",
               "| feature | window z > 1.96 (nominal 2.5 %) | session test p <= 0.05 | "
+              "session test, warm-up left out (`warm_up=True`, not the default) | "
               "before: mean of windows' profiles | "
               "significant windows as independent (binomial p < 0.05) | pseudo-dyad p < 0.05 "
               "| pseudo-dyad Cohen's d |",
-              "|---|---|---|---|---|---|---:|"]
+              "|---|---|---|---|---|---|---|---:|"]
     for f in features:
         (pp, src), d = pseudo[f]
         pd = Tally()
         for v, c in zip(pp, src, strict=True):
             pd.add(c, v < 0.05)
-        lines.append(f"| {f} | {win[f].cell()} | {ses[f].cell()} | {old[f].cell()} | "
+        lines.append(f"| {f} | {win[f].cell()} | {ses[f].cell()} | {left[f].cell()} | "
+                     f"{old[f].cell()} | "
                      f"{naive[f].cell()} | {pd.cell()} | {d:+.2f} |")
     lines.append("")
     lines += spread_lines(pv, ns)
     tam = {(f, k): Tally() for f in TAMA_FEATURES for k in ("textbook", "calibrated")}
     lh: dict = {}
-    for s in sessions:
+    for s in windowed:
         for f in TAMA_FEATURES:
             for k, p in zip(("textbook", "calibrated"), tama_ps(s, f), strict=True):
                 if math.isfinite(p):
@@ -516,13 +581,44 @@ def diagnose_rotation(series, cfg, lags_s=(1.0, 3.0)):
               + f" ({len(real)} series)")
 
 
+WARM_SPANS_S = ((0, 1), (1, 3), (3, 6), (6, 10), (10, 20), (20, 60))
+
+
+def diagnose_warm_up(recs):
+    """The bias of each voice's first values (f0, energy, rate before the hold) by span of the
+    voice's own values (s), in SD of its values after the first 60 s of them, mean ± its
+    standard error over the voices: both speakers of a session start together, so a bias
+    shared by every voice lines up at the start (``session_sync.WARM_UP_S``)."""
+    print("Bias of each voice's first values (SD of its later values), by s of own values:")
+    for f in RAW:
+        out = {e: [] for e in WARM_SPANS_S}
+        for r in recs:
+            for k in ("a_raw", "b_raw"):
+                x = r["series"][k][f]
+                own = x[np.isfinite(x)]
+                if len(own) < 60 * RATE + 50:
+                    continue
+                rest = own[60 * RATE:]
+                for lo, hi in WARM_SPANS_S:
+                    out[lo, hi].append((own[lo * RATE:hi * RATE].mean() - rest.mean()) / rest.std())
+        print(f"  {f} ({len(out[0, 1])} voices): " + ", ".join(
+            f"{lo}-{hi} s {np.mean(v):+.2f} ± {np.std(v) / np.sqrt(len(v)):.2f}"
+            for (lo, hi), v in out.items()))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer sessions; nothing written")
-    ap.add_argument("--pseudo", type=int, default=36, help="pseudo-dialogues (default 36)")
+    ap.add_argument("--pseudo", type=int, default=PSEUDO_N,
+                    help=f"pseudo-dialogues (default {PSEUDO_N}; the first 36 are the earlier set)")
+    ap.add_argument("--windowed", type=int, default=WINDOWED_N,
+                    help=f"pseudo-dialogues whose window rows, pseudo-dyads and turn-level "
+                         f"measures are computed (default {WINDOWED_N}, the slow part); the "
+                         "session test runs on all")
     ap.add_argument("--session-only", action="store_true",
-                    help="the session test's p-value spread on the live null sets alone (a few "
-                         "seconds); nothing written")
+                    help="the session test's p-value spread on the live null sets alone, and on "
+                         "the real set with each recording's speakers centred (a few minutes); "
+                         "nothing written")
     ap.add_argument("--diagnose", action="store_true",
                     help="window z by recording boundary and by complete pairs, and the session "
                          "test's surrogates' autocorrelation (about a minute); nothing written")
@@ -537,17 +633,23 @@ def main(argv=None) -> int:
     cfg = SyncConfig()
     # most AMI excerpts last exactly 30 s: offsets far from multiples of 30 s, so that no
     # excerpt's start (baseline warm-up, leading silence) lines up with another's
-    offs = [38, 52, 68, 82, 98, 112, 128, 142, 158] if not args.quick else [45, 135]
+    offs = REAL_OFFSETS if not args.quick else [45, 135]
     real = real_shifted(recs, offs)
     pas = pseudo_as_is(pds)
-    psh = pseudo_shifted(pds, [60, 150] if not args.quick else [90])
+    psh = pseudo_shifted(pds, PSEUDO_OFFSETS if not args.quick else [90])
+    nw = min(args.windowed, n_pd)
+    pas_w = pas[:nw]
+    psh_w = [s for s in psh if s["src"] in {r["name"] for r in pds[:nw]}]
     if args.diagnose:
         diagnose_windows(real, recs, offs, psh, cfg)
         diagnose_rotation([r["series"] for r in pds], cfg)
+        diagnose_warm_up(pds)
         return 0
     if args.session_only:
-        for name, ss in (("real conversations shifted", real), ("pseudo-dialogues as laid out", pas),
-                         ("pseudo-dialogues shifted", psh)):
+        for name, ss in (("real conversations shifted", real),
+                         ("real conversations shifted, each recording's speakers centred",
+                          real_shifted(centred(recs), offs)),
+                         ("pseudo-dialogues as laid out", pas), ("pseudo-dialogues shifted", psh)):
             session_spread(name, ss, cfg, FEATURES if ss is not pas else FEATURES[:3], [])
         return 0
     lines = [
@@ -565,15 +667,18 @@ def main(argv=None) -> int:
         f"Engine: `{_sync.__name__}`; {len(recs)} real recordings, {len(pds)} pseudo-dialogues "
         "of 240 s.\n",
     ]
-    evaluate("real conversations, one side shifted by " + ", ".join(f"{o}" for o in offs)
-             + " s (each side in turn)", real, cfg, FEATURES, lines)
+    real_w = [s for s in real if s["offset"] in REAL_WINDOWED] if not args.quick else real
+    evaluate(f"real conversations, one side shifted by {len(offs)} offsets from {min(offs)} to "
+             f"{max(offs)} s (each side in turn; window-level statistics on the shifts "
+             + ", ".join(f"{o}" for o in REAL_WINDOWED) + " s)", real, cfg, FEATURES, lines,
+             real_w)
     evaluate("pseudo-dialogues, turn-taking as laid out (voice activity coupled by the layout)",
-             pas, cfg, FEATURES, lines)
-    evaluate("pseudo-dialogues, second side shifted", psh, cfg, FEATURES, lines)
+             pas, cfg, FEATURES, lines, pas_w)
+    evaluate("pseudo-dialogues, second side shifted", psh, cfg, FEATURES, lines, psh_w)
     evaluate("research preset (30 s windows, ±5 s, 10 s step): pseudo-dialogues, second side "
-             "shifted", psh, SyncConfig.preset("research"), FEATURES, lines)
+             "shifted", psh, SyncConfig.preset("research"), FEATURES, lines, psh_w)
     evaluate("research preset: pseudo-dialogues, turn-taking as laid out", pas,
-             SyncConfig.preset("research"), FEATURES, lines)
+             SyncConfig.preset("research"), FEATURES, lines, pas_w)
     evaluate_short("live preset, short sessions (held out: the 96 s minimum was set on the real "
                    "conversations last round)", [("pseudo-dialogues, second side shifted", psh),
                                                  ("pseudo-dialogues as laid out", pas)],
