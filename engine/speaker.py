@@ -17,6 +17,7 @@ import numpy as np
 import webrtcvad
 
 from ..native import vad as kv
+from ..native.bands import HIST
 from ..native.frames import shift_left
 from ..native.hop import speaker_frames
 from .config import HOP, HOP_S, SAMPLE_RATE, Config
@@ -33,6 +34,9 @@ RATE_PERIODICITY = 0.8
 #: The VAD's band filters sum their squares over blocks this long (divides the energy window
 #: and the offset of its start from the hop's: 40 samples).
 BAND_BLOCK = math.gcd(HOP, ENERGY_WIN, abs(HOP // 2 - ENERGY_WIN // 2))
+#: ... and run up to this many blocks in one pass (80 ms: a whole-file batch sets up each band
+#: once per pass, not once per block).
+BAND_CHUNK = 32
 #: With several VAD bands, each band's floor is this quantile of its frames' energies (speech
 #: frames too: no decision is needed first), tracked in steps of this many dB per frame (it
 #: rises at most 1 dB per second of unbroken speech and falls 9 dB per second).
@@ -190,6 +194,9 @@ class SpeakerTrack:
         self._vad_prm[kv.P_LOUD_DB] = cfg.turns.breath_rel_db
         self._vad_prm[kv.P_TAIL_DB] = v.tail_margin_db
         self._vad_prm[kv.P_TAIL_REL_DB] = v.tail_rel_db
+        self._vad_prm[kv.P_EVID_FRAC] = v.evidence_frac
+        self._vad_prm[kv.P_EVID_FRAC_NEW] = v.evidence_frac_new
+        self._vad_prm[kv.P_EVID_HOLD] = round(v.evidence_hold_s / HOP_S)
         self._vad_state = np.zeros(kv.N_VAD_STATE)
         self._vad_ring = np.zeros(max(1, int(round(v.floor_window_s / HOP_S))), dtype=np.int32)
         self._vad_hist = np.zeros(kv.HIST_BINS, dtype=np.int32)
@@ -198,8 +205,9 @@ class SpeakerTrack:
         self._vad_prm[kv.P_BAND_STEP] = BAND_FLOOR_STEP_DB
         self._vad_sos = band_sos(v.band_lo_hz, v.band_hi_hz, v.band_count)
         nb = self._vad_sos.shape[0]
-        self._vad_z = np.zeros((nb, 2, 2))
-        self._vad_bring = np.zeros((nb, ENERGY_WIN // BAND_BLOCK))
+        self._vad_z = np.zeros((nb, 4))
+        self._vad_buf = np.zeros((3, HIST + BAND_CHUNK * BAND_BLOCK))
+        self._vad_bring = np.zeros((nb, BAND_CHUNK + ENERGY_WIN // BAND_BLOCK))
         self._vad_bst = np.zeros(1, np.int64)
         self._vad_floors = np.zeros(self._vad_sos.shape[0] + 1)
         self._vad_energy = np.zeros(MAX_FRAMES)
@@ -218,7 +226,7 @@ class SpeakerTrack:
             HOP, ENERGY_WIN, SAMPLE_RATE, np.float32(RATE_PERIODICITY), self._pcm,
             vad_handle(self._vad), *pt.kernel_state(), self._y_state,
             self._vad_prm, self._vad_state, self._vad_ring, self._vad_hist, self._vad_pend,
-            BAND_BLOCK, self._vad_sos, self._vad_z, self._vad_bring, self._vad_bst,
+            BAND_BLOCK, self._vad_sos, self._vad_z, self._vad_buf, self._vad_bring, self._vad_bst,
             self._vad_floors, self._vad_energy, self._hang_state,
             self._hang, self._soft, *rt.kernel_state(), self.out)
 

@@ -91,6 +91,16 @@ def jit_dot(fn):
     return numba.njit(**JIT_DOT_FLAGS)(fn)
 
 
+#: Flags for recursive filters without NaN logic: the project's flags, plus fused multiply-add
+#: (no reassociation: the order of every sum stays as written, and equal inputs give equal bits).
+JIT_FMA_FLAGS = {**JIT_FLAGS, "fastmath": {"contract"}}
+
+
+def jit_fma(fn):
+    """Compile ``fn`` with :data:`JIT_FMA_FLAGS` (a filter's inner loop)."""
+    return numba.njit(**JIT_FMA_FLAGS)(fn)
+
+
 def jit_disabled() -> bool:
     """True under ``NUMBA_DISABLE_JIT=1`` (kernels run as plain Python)."""
     return bool(numba.config.DISABLE_JIT)

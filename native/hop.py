@@ -51,8 +51,8 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
                    pcm, vad_handle,
                    p_h, p_y, p_r, p_d, p_cand, p_cnt, p_edb, p_prm, p_delta, p_nd, p_rtau, p_rbp,
                    p_rf, p_lvl, p_pos, p_geom, y_state,
-                   v_prm, v_state, v_ring, v_hist, v_pend, v_blk, v_sos, v_z, v_bring, v_bst,
-                   v_floors, v_energy,
+                   v_prm, v_state, v_ring, v_hist, v_pend, v_blk, v_sos, v_z, v_buf, v_bring,
+                   v_bst, v_floors, v_energy,
                    hang_state, hang,
                    soft, r_weights, r_hist, r_pos, r_contour, r_params, r_fstate, r_istate,
                    r_ring, r_head, r_shist, r_win, r_min, out):
@@ -67,9 +67,9 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
     win2, ewin2, swin2, win_refine, which it computes once; ``y_state`` (int64[2], zeros when
     fresh) the stream position and length of the decimated signal ``p_y`` holds from the last
     call), ``v_*`` and ``hang*`` the VAD's (``v_blk`` ... ``v_floors``: the band filters of the
-    energy the VAD decides on, their state and floors, :func:`.bands.band_snr_energy` with
-    ``v_prm[P_BAND_Q]``, ``v_prm[P_BAND_STEP]``; no band: the broadband energy;
-    ``v_energy`` (float64[>= n]) receives that energy),
+    energy the VAD decides on, their state, buffers and floors,
+    :func:`.bands.band_snr_energy` with ``v_prm[P_BAND_Q]``, ``v_prm[P_BAND_STEP]``; no band:
+    the broadband energy; ``v_energy`` (float64[>= n]) receives that energy),
     ``r_*`` the rate tracker's (:class:`prosync.engine.rate.RateTracker`). Returns the number of
     failed webrtcvad calls (0).
     """
@@ -108,8 +108,8 @@ def speaker_frames(x, c0, n, k0, hop, energy_win, sr, rate_periodicity,
     refine_f0(x, c0, n, hop, p_geom[8], float(sr), voiced, f0)
     # raw decision (turn timing) on the band's energy, then the hangover for ``speech``
     if v_sos.shape[0] > 0:
-        band_snr_energy(x, c0, n, k0, hop, energy_win, v_blk, v_sos, v_z, v_bring, v_bst,
-                        v_floors, v_prm[P_BAND_Q], v_prm[P_BAND_STEP], v_energy)
+        band_snr_energy(x, c0, n, k0, hop, energy_win, v_blk, v_sos, v_z, v_buf, v_bring,
+                        v_bst, v_floors, v_prm[P_BAND_Q], v_prm[P_BAND_STEP], v_energy)
     else:  # the broadband energy, as stored
         for i in range(n):
             v_energy[i] = energy_db[i]

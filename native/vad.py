@@ -41,14 +41,16 @@ HIST_BINS = 280
 P_ON_DB, P_OFF_DB, P_VOICED_DB, P_FLOOR_Q, P_MAX_UNVOICED, P_REL_DB, P_LEVEL_Q, P_LEVEL_STEP, \
     P_PERIODIC, P_PEAK_Q, P_PEAK_ON_DB, P_PEAK_OFF_DB, P_MASK_RANGE_DB, P_MASK_SLOPE_DB, \
     P_MASK_MAX, P_MASK_MIN_RUN, P_LEAD_MAX, P_LOUD_DB, P_TAIL_DB, P_TAIL_REL_DB, P_BAND_Q, \
-    P_BAND_STEP = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21
+    P_BAND_STEP, P_EVID_FRAC, P_EVID_FRAC_NEW, P_EVID_HOLD = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, \
+    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24
 #: (``P_BAND_Q``, ``P_BAND_STEP``: the band floors of :func:`.bands.band_snr_energy`, which
 #: computes the energy this VAD is given; not read here.)
-N_VAD_PARAMS = 22
+N_VAD_PARAMS = 25
 #: Indices of its scalar state vector (a fresh state is all zeros).
 S_IN_SPEECH, S_UNVOICED, S_RING_POS, S_RING_FILL, S_N_PEND, S_FLOOR, S_LEVEL, S_NOISE, \
-    S_PEAK, S_MASKED, S_RUN, S_RISE, S_PREV_E = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
-N_VAD_STATE = 13
+    S_PEAK, S_MASKED, S_RUN, S_RISE, S_PREV_E, S_EVID_HOLD = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, \
+    12, 13
+N_VAD_STATE = 14
 
 
 @jit
@@ -164,7 +166,11 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
     out_evidence : bool array, shape (>= n,)
         Speech frames that show a voice and not the background: voiced, clear of the noise's
         own peaks (``P_PEAK_ON_DB`` over the peak quantile) and, once the speaker's level is
-        known, in the upper half of the range from the floor to that level (in dB). The turn
+        known, above a fraction of the range from the floor to that level (in dB):
+        ``P_EVID_FRAC`` (0.5: its upper half) within ``P_EVID_HOLD`` frames after the last
+        evidence frame (the voice goes on), ``P_EVID_FRAC_NEW`` after longer (a voice that
+        starts anew must stand further out of the background: a talker further away, riding
+        10 dB under the speaker, is not this channel's voice). The turn
         tracker keeps a stretch of speech only with enough of them: a murmur of babble or an
         engine's hum that the pitch tracker calls voiced, riding a few dB over the noise's usual
         level, is not a voice of this channel.
@@ -204,6 +210,9 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
     loud_db = prm[P_LOUD_DB]
     tail_db = prm[P_TAIL_DB]
     tail_rel = prm[P_TAIL_REL_DB]
+    ev_frac = prm[P_EVID_FRAC]
+    ev_frac_new = prm[P_EVID_FRAC_NEW]
+    ev_hold = prm[P_EVID_HOLD]
     for i in range(n):
         e = float(energy_db[i])
         b = energy_bin(e)
@@ -235,9 +244,16 @@ def vad_hysteresis(energy_db, webrtc, voiced, periodicity, n, prm, st, ring, his
         if e <= floor + off_db:
             st[S_NOISE] = 0.0
         # a voiced frame clear of the noise it rides on: the speech level learns from these;
-        # evidence of the voice when also in the upper half of the floor..level range
+        # evidence of the voice when also in the upper part of the floor..level range: over the
+        # fraction ev_frac of it while the voice goes on (evidence in the last ev_hold frames),
+        # ev_frac_new when it starts anew
         clear = speech and voiced[i] and e > peak + pk_on
-        evid = clear and (level == 0.0 or e > 0.5 * (floor + level))
+        frac = ev_frac if st[S_EVID_HOLD] > 0 else ev_frac_new
+        evid = clear and (level == 0.0 or e > floor + frac * (level - floor))
+        if evid:
+            st[S_EVID_HOLD] = ev_hold
+        elif st[S_EVID_HOLD] > 0:
+            st[S_EVID_HOLD] -= 1.0
         if clear:
             if level == 0.0:
                 st[S_LEVEL] = e

@@ -34,7 +34,8 @@ class RefSpeakerTrack(SpeakerTrack):
         ve = self._vad_energy
         if self._vad_sos.shape[0]:
             band_snr_energy(x, c0, n, k0, HOP, ENERGY_WIN, BAND_BLOCK, self._vad_sos,
-                            self._vad_z, self._vad_bring, self._vad_bst, self._vad_floors,
+                            self._vad_z, self._vad_buf, self._vad_bring, self._vad_bst,
+                            self._vad_floors,
                             self._vad_prm[kv.P_BAND_Q], self._vad_prm[kv.P_BAND_STEP], ve)
         else:
             ve[:n] = o["energy_db"][:n]

@@ -1,5 +1,6 @@
-"""native/bands.py against a slow twin: scipy's sosfilt over the whole stream, each frame's mean
-square taken from it, and the band floors tracked one frame at a time in Python."""
+"""native/bands.py against a slow twin: scipy's sosfilt (transposed sections) over the whole stream,
+each frame's mean square taken from it, and the band floors tracked in dB one frame at a time in
+Python (the kernel: direct form, two bands at a time, floors as powers)."""
 
 import math
 
@@ -8,7 +9,7 @@ import pytest
 from scipy.signal import butter, sosfilt
 
 from prosync.engine.speaker import band_sos
-from prosync.native.bands import band_snr_energy
+from prosync.native.bands import HIST, band_snr_energy
 from prosync.native.frames import frame_energy_db
 
 HOP, WIN = 160, 400
@@ -16,19 +17,21 @@ BLK = math.gcd(HOP, WIN, abs(HOP // 2 - WIN // 2))
 PAD = WIN // 2  # stream sample s is x[PAD + s]: frame 0 starts at s = -120
 
 
-def kernel(x, n_frames, sos, calls, q=0.1, step=0.1, shift=0):
+def kernel(x, n_frames, sos, calls, q=0.1, step=0.1, shift=0, chunk=7):
     """The kernel over ``calls`` (frames per call), the buffer shifted left by ``shift`` samples
-    before each call after the first (as the engine's buffer moves)."""
+    before each call after the first (as the engine's buffer moves), filtering up to ``chunk``
+    blocks at a time."""
     nb = sos.shape[0]
-    z = np.zeros((nb, 2, 2))
-    ring = np.zeros((nb, WIN // BLK))
+    z = np.zeros((nb, 4))
+    buf = np.zeros((3, HIST + chunk * BLK))
+    ring = np.zeros((nb, chunk + WIN // BLK))
     bst = np.zeros(1, np.int64)
     floors = np.zeros(nb + 1)
     out = np.zeros(n_frames)
     k0, base = 0, 0
     for n in calls:
         c0 = PAD + k0 * HOP + HOP // 2 - base
-        band_snr_energy(x[base:], c0, n, k0, HOP, WIN, BLK, sos, z, ring, bst, floors, q, step,
+        band_snr_energy(x[base:], c0, n, k0, HOP, WIN, BLK, sos, z, buf, ring, bst, floors, q, step,
                         out[k0:k0 + n])
         k0 += n
         base += shift
@@ -70,7 +73,8 @@ def signal(seconds=0.6):
 
 
 @pytest.mark.parametrize("band", [(300.0, 3400.0, 1), (150.0, 0.0, 1), (0.0, 1000.0, 1),
-                                  (150.0, 0.0, 5), (200.0, 4000.0, 3)])
+                                  (150.0, 0.0, 5), (200.0, 4000.0, 3), (150.0, 0.0, 2),
+                                  (60.0, 0.0, 8)])
 def test_band_energy_matches_twin(band):
     x = signal()
     sos = band_sos(*band)
@@ -80,6 +84,10 @@ def test_band_energy_matches_twin(band):
     # batched differently, in a buffer that moves: the same values
     np.testing.assert_allclose(kernel(x, 50, sos, [1, 14, 7, 28], shift=0), want, atol=1e-9)
     np.testing.assert_allclose(kernel(x, 50, sos, [10] * 5, shift=HOP * 10), want, atol=1e-9)
+    # bit for bit whatever the batches and the blocks filtered in one pass
+    got = kernel(x, 50, sos, [50], chunk=1)
+    for calls, chunk in (([1] * 50, 7), ([3, 40, 7], 1), ([50], 32)):
+        np.testing.assert_array_equal(kernel(x, 50, sos, calls, chunk=chunk), got)
 
 
 def test_one_band_drops_what_lies_outside_it():

@@ -86,6 +86,8 @@ def test_preset_option_on_every_command():
     ("vad", "cross_talk_corr", 1.5, r"vad.cross_talk_corr=1.5 is invalid: use 0 to 1"),
     ("vad", "floor_quantile", -0.1, r"vad.floor_quantile=-0.1 is invalid"),
     ("vad", "webrtc_mode", True, r"vad.webrtc_mode=True is invalid"),
+    ("vad", "evidence_frac_new", 1.2, r"vad.evidence_frac_new=1.2 is invalid: use 0 to 1 \(default 0.7\)"),
+    ("vad", "evidence_hold_s", -0.1, r"vad.evidence_hold_s=-0.1 is invalid: use 0 to 10 s"),
     ("rate", "min_dip_db", 0.0, r"rate.min_dip_db=0.0 is invalid: use more than 0 and at most 20 dB"),
     ("turns", "ipu_bridge_s", float("inf"), r"turns.ipu_bridge_s=inf is invalid: use 0 to 2 s"),
     ("turns", "min_ipu_s", 3.0, r"turns.min_ipu_s=3.0 is invalid: use 0 to 2 s"),

@@ -58,14 +58,16 @@ def test_apply_hangover_matches_reference_across_splits(seed):
 def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, max_uv, rel_db,
                        level_q, level_step, window, per_min, q_hi=0.9, pk_on=-100.0, pk_off=-100.0,
                        m_range=45.0, m_slope=0.0, m_max=0, m_run=0, lead_max=0, loud_db=20.0,
-                       tail_db=0.0, tail_rel=0.0):
+                       tail_db=0.0, tail_rel=0.0, ev_frac=0.5, ev_frac_new=0.5, ev_hold=0):
     """Obviously correct frame loop of :func:`vad_hysteresis`: the floor is the ``q`` quantile
     (lower bin edge, 0.5 dB bins) of a plain list of the last ``window`` non-speech frames, the
     noise peak its ``q_hi`` quantile; a faded tail is extended by a count of frames. Returns the
     decisions, the evidence flags, the onset leads (looked up afterwards: the frames before each
     onset, back to the last speech frame, that stood over their own floor and peak), the floor
     and the level, and the loud flags (speech within ``loud_db`` of the level before the frame;
-    none before a level is known)."""
+    none before a level is known). Evidence: a clear voiced frame over the fraction ``ev_frac`` of
+    the way from the floor to the level when one of the last ``ev_hold`` frames was evidence,
+    ``ev_frac_new`` otherwise (any clear frame, before a level is known)."""
     from prosync.native.vad import HIST_LO_DB, HIST_PER_DB, energy_bin
 
     hist_frames = []  # bins of non-speech frames, oldest first
@@ -117,7 +119,9 @@ def vad_hysteresis_ref(energy_db, webrtc, voiced, per, on_db, off_db, v_db, q, m
         if e <= floor + off_db:
             noise = False
         clear = bool(speech and v and e > peak + pk_on)  # the level learns from these
-        ev = clear and (level == 0.0 or e > (floor + level) / 2)
+        goes_on = ev_hold > 0 and any(evid[-ev_hold:])
+        frac = ev_frac if goes_on else ev_frac_new
+        ev = clear and (level == 0.0 or e > floor + frac * (level - floor))
         if clear:
             if level == 0.0:
                 level = e
@@ -198,16 +202,20 @@ def test_vad_hysteresis_matches_reference_across_splits(seed):
     lead_max = [10, 0, 3, 50][seed % 4]
     loud_db = [20.0, 5.0, 0.0, 60.0][seed // 2 % 4]
     tail_db, tail_rel = [(12.0, 30.0), (0.0, 0.0), (10.0, 5.0), (20.0, 60.0)][seed % 4]
+    ev_frac, ev_frac_new, ev_hold = [(0.5, 0.5, 0), (0.5, 0.7, 30), (0.0, 0.9, 1),
+                                     (0.9, 0.3, 200)][seed // 2 % 4]
     want, want_ev, want_lead, want_floor, want_level, want_loud = vad_hysteresis_ref(
         e, web, voiced, per, on, off, vdb, q, max_uv, rel, 0.5, 0.5, window, per_min, q_hi, pk_on,
-        pk_off, m_range, m_slope, m_max, m_run, lead_max, loud_db, tail_db, tail_rel)
+        pk_off, m_range, m_slope, m_max, m_run, lead_max, loud_db, tail_db, tail_rel, ev_frac,
+        ev_frac_new, ev_hold)
     prm = np.zeros(kv.N_VAD_PARAMS)
     prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
          kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC, kv.P_PEAK_Q, kv.P_PEAK_ON_DB,
          kv.P_PEAK_OFF_DB, kv.P_MASK_RANGE_DB, kv.P_MASK_SLOPE_DB, kv.P_MASK_MAX,
-         kv.P_MASK_MIN_RUN, kv.P_LEAD_MAX, kv.P_LOUD_DB, kv.P_TAIL_DB, kv.P_TAIL_REL_DB]] = [
+         kv.P_MASK_MIN_RUN, kv.P_LEAD_MAX, kv.P_LOUD_DB, kv.P_TAIL_DB, kv.P_TAIL_REL_DB,
+         kv.P_EVID_FRAC, kv.P_EVID_FRAC_NEW, kv.P_EVID_HOLD]] = [
              on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min, q_hi, pk_on, pk_off, m_range, m_slope,
-             m_max, m_run, lead_max, loud_db, tail_db, tail_rel]
+             m_max, m_run, lead_max, loud_db, tail_db, tail_rel, ev_frac, ev_frac_new, ev_hold]
     st = np.zeros(kv.N_VAD_STATE)
     ring = np.zeros(window, np.int32)
     hist = np.zeros(kv.HIST_BINS, np.int32)
@@ -233,7 +241,7 @@ def test_vad_hysteresis_matches_reference_across_splits(seed):
 
 def _hyst(e, web, voiced, on=9.0, off=4.0, vdb=3.0, q=0.2, max_uv=30, rel=35.0, window=300,
           per=None, per_min=0.5, q_hi=0.9, pk_on=-100.0, pk_off=-100.0, m_slope=0.0, m_run=0,
-          lead_max=0, full=False):
+          lead_max=0, ev_frac=0.5, ev_frac_new=0.5, ev_hold=0, full=False):
     from prosync.native import vad as kv
 
     e = np.asarray(e, np.float32)
@@ -241,9 +249,10 @@ def _hyst(e, web, voiced, on=9.0, off=4.0, vdb=3.0, q=0.2, max_uv=30, rel=35.0, 
     prm[[kv.P_ON_DB, kv.P_OFF_DB, kv.P_VOICED_DB, kv.P_FLOOR_Q, kv.P_MAX_UNVOICED, kv.P_REL_DB,
          kv.P_LEVEL_Q, kv.P_LEVEL_STEP, kv.P_PERIODIC, kv.P_PEAK_Q, kv.P_PEAK_ON_DB,
          kv.P_PEAK_OFF_DB, kv.P_MASK_RANGE_DB, kv.P_MASK_SLOPE_DB, kv.P_MASK_MAX,
-         kv.P_MASK_MIN_RUN, kv.P_LEAD_MAX, kv.P_LOUD_DB]] = [
+         kv.P_MASK_MIN_RUN, kv.P_LEAD_MAX, kv.P_LOUD_DB, kv.P_EVID_FRAC, kv.P_EVID_FRAC_NEW,
+         kv.P_EVID_HOLD]] = [
              on, off, vdb, q, max_uv, rel, 0.5, 0.5, per_min, q_hi, pk_on, pk_off, 45.0, m_slope, 15,
-             m_run, lead_max, 20.0]
+             m_run, lead_max, 20.0, ev_frac, ev_frac_new, ev_hold]
     per = np.zeros(e.shape[0], np.float32) if per is None else np.asarray(per, np.float32)
     out = np.zeros(e.shape[0], bool)
     ev = np.zeros(e.shape[0], bool)
@@ -372,6 +381,27 @@ def test_hysteresis_voiced_noise_at_its_own_peaks_is_no_evidence():
     assert out[380:384].all() and not ev[380:384].any()
     _, st = _hyst(e[:380], np.zeros(380, bool), voiced[:380], pk_on=3.0, pk_off=0.0, max_uv=50)
     assert st[6] == pytest.approx(-15.0, abs=1.0)  # the level: the vowel's, not the murmur's
+
+
+def test_hysteresis_evidence_needs_the_upper_part_of_floor_to_level():
+    # a voiced murmur 6 dB under the speaker's vowels (floor about -34.5, level -15: about 0.7 of
+    # the way from the floor to the level), 100 ms after the vowel: evidence with the upper half
+    # (0.5), not with the upper 20 % (0.8) as a voice that starts anew; with the vowel's
+    # evidence held 0.3 s, the voice goes on and the upper half applies again
+    rng = np.random.default_rng(5)
+    e = (-35.0 + 5.0 * rng.random(400)).astype(np.float32)
+    e[350:370] = -15.0  # the speaker's vowel: sets the level
+    e[380:386] = -21.0  # the murmur
+    voiced = np.zeros(400, bool)
+    voiced[350:370] = voiced[380:386] = True
+    web = np.zeros(400, bool)
+    for frac, frac_new, hold, want in ((0.5, 0.5, 0, True), (0.5, 0.8, 0, False),
+                                       (0.5, 0.8, 5, False), (0.5, 0.8, 30, True),
+                                       (0.8, 0.8, 30, False)):
+        out, st, ev, _ = _hyst(e, web, voiced, pk_on=3.0, pk_off=0.0, max_uv=50, ev_frac=frac,
+                               ev_frac_new=frac_new, ev_hold=hold, full=True)
+        assert ev[350:370].all()
+        assert out[380:386].all() and ev[380:386].all() == want and ev[380:386].any() == want
 
 
 def test_hysteresis_onset_lead_counts_the_rise_before_the_onset():
