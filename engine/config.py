@@ -84,8 +84,9 @@ class VadConfig:
     #: ``evidence_hold_s`` of the last such frame (the voice goes on; 0.5 its upper half), over
     #: ``evidence_frac_new`` of it after longer (a voice starting anew: real noise's talkers
     #: and announcements, 10 dB under the speaker, are no voice of this channel). 0.7 and 0.6 s
-    #: tuned on FDA + PTDB only; held out, real noise precision 0.811 -> 0.880, the rest
-    #: unchanged (bench/results/turns_planted_reading.md, round 7).
+    #: tuned on FDA + PTDB only; held out, real noise 15 dB recall / precision 0.977 / 0.811 ->
+    #: 1.000 / 0.880, every other condition unchanged (bench/results/turns_planted_reading.md,
+    #: round 7).
     peak_quantile: float = 0.9
     peak_on_db: float = 3.0
     peak_off_db: float = 0.0
@@ -199,8 +200,9 @@ class TurnConfig:
     min_ipu_s: float = 0.08
     #: An IPU needs this much evidence of a voice (the VAD's ``speech_evidence``: voiced speech
     #: ``vad.peak_on_db`` over the ``vad.peak_quantile`` of the noise, in the upper part of the
-    #: floor..speech level range, ``vad.evidence_frac``): breaths, noise bursts, voiced-sounding
-    #: noise and talkers in the background are dropped.
+    #: floor..speech level range, ``vad.evidence_frac`` while the voice goes on and
+    #: ``vad.evidence_frac_new`` when it starts anew, ``vad.evidence_hold_s``): breaths, noise
+    #: bursts, voiced-sounding noise and talkers in the background are dropped.
     min_voiced_s: float = 0.03
     #: An IPU starts where the energy first rose over the background before the VAD's onset, at
     #: most this much earlier (bookkeeping on frames already seen: speech is not detected later,

@@ -201,7 +201,8 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
     and rate: 29 % and 67 % false positives with circular shifts, bench/results/sync_null.md).
     ``warm_up=True`` (measured, not the default: :data:`WARM_UP_S`): with the series before
     the hold (``raw2``) and a ``feature`` in :data:`WARM_UP_S`, each speaker's first values
-    (their baseline's warm-up) are left out, from the statistic and its surrogates alike.
+    (their baseline's warm-up) are left out, from the statistic and its surrogates alike (the
+    first speaker's only with ``raw1``: without it, ``s1`` is kept whole).
     With ``raw2`` but fewer than ``MIN_RUNS`` (13) runs: no p-value (a ``reason``); nor for a
     ``feature`` in ``UNCALIBRATED`` unless ``guard=False``. Without ``raw2`` (voice
     activity, whose coupling *is* the timing): ``s2`` circularly shifted by shifts spread
