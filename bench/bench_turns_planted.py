@@ -547,6 +547,7 @@ def plot_truth(data: Path, out: Path) -> None:
 
 
 def main(argv=None) -> None:
+    global CONFIG, SEED
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="2 short dialogues per group")
     ap.add_argument("--systems", default=",".join(SYSTEMS))
@@ -562,8 +563,11 @@ def main(argv=None) -> None:
     ap.add_argument("--dump", default="", metavar="FILE",
                     help="write every truth and detected floor transfer (truth FTO, system FTO, "
                          "the IPUs either side of each) per dialogue, condition and system")
+    ap.add_argument("--seed", type=int, default=SEED,
+                    help=f"draw of the planted layouts (default {SEED}; other seeds are redraws "
+                         "of the same recordings, to see how much a figure moves by chance)")
     args = ap.parse_args(argv)
-    global CONFIG
+    SEED = args.seed
     CONFIG = config_with(args.set) if args.set else None
     if args.cut:
         planted.CUT = replace(planted.CUT, **{k: type(getattr(planted.CUT, k))(
@@ -618,7 +622,8 @@ def main(argv=None) -> None:
              "Command: `nice -n 5 python bench/bench_turns_planted.py`" +
              (" --quick (development subset)" if args.quick else "") +
              "".join(f" --set {x}" for x in args.set) +
-             "".join(f" --cut {x}" for x in args.cut) + ". "
+             "".join(f" --cut {x}" for x in args.cut) +
+             (f" --seed {args.seed}" if args.seed != ap.get_default("seed") else "") + ". "
              f"{sum(len(ds) for ds in dialogues.values())} dialogues, {audio_s:.0f} s of stereo audio "
              f"per condition; theta {THETA_S * 1000:.0f} ms; transfers matched within "
              f"{MATCH_S * 1000:.0f} ms.", ""]
