@@ -31,19 +31,14 @@ from _shared import write_section  # noqa: E402
 
 from prosync.engine.config import VadConfig  # noqa: E402
 from prosync.engine.speaker import BAND_CHUNK, band_sos  # noqa: E402
-from prosync.native.bands import HIST, band_snr_energy  # noqa: E402
+from prosync.native.bands import band_snr_energy, band_state  # noqa: E402
 from prosync.native.frames import frame_energy_db  # noqa: E402
 
 SR, HOP, WIN, BLK, PAD = 16000, 160, 400, 40, 200
 
 
 def run_bands(x, nf, per, sos):
-    nb = sos.shape[0]
-    z = np.zeros((nb, 4))
-    buf = np.zeros((3, HIST + BAND_CHUNK * BLK))
-    ring = np.zeros((nb, BAND_CHUNK + WIN // BLK))
-    bst = np.zeros(1, np.int64)
-    floors = np.zeros(nb + 1)
+    z, buf, ring, bst, floors = band_state(sos.shape[0], BAND_CHUNK, BLK, WIN)
     out = np.zeros(nf)
     t = time.thread_time_ns()
     for k0 in range(0, nf, per):

@@ -17,7 +17,7 @@ import numpy as np
 import webrtcvad
 
 from ..native import vad as kv
-from ..native.bands import HIST
+from ..native.bands import band_state
 from ..native.frames import shift_left
 from ..native.hop import speaker_frames
 from .config import HOP, HOP_S, SAMPLE_RATE, Config
@@ -204,12 +204,8 @@ class SpeakerTrack:
         self._vad_prm[kv.P_BAND_Q] = BAND_FLOOR_Q
         self._vad_prm[kv.P_BAND_STEP] = BAND_FLOOR_STEP_DB
         self._vad_sos = band_sos(v.band_lo_hz, v.band_hi_hz, v.band_count)
-        nb = self._vad_sos.shape[0]
-        self._vad_z = np.zeros((nb, 4))
-        self._vad_buf = np.zeros((3, HIST + BAND_CHUNK * BAND_BLOCK))
-        self._vad_bring = np.zeros((nb, BAND_CHUNK + ENERGY_WIN // BAND_BLOCK))
-        self._vad_bst = np.zeros(1, np.int64)
-        self._vad_floors = np.zeros(self._vad_sos.shape[0] + 1)
+        (self._vad_z, self._vad_buf, self._vad_bring, self._vad_bst,
+         self._vad_floors) = band_state(self._vad_sos.shape[0], BAND_CHUNK, BAND_BLOCK, ENERGY_WIN)
         self._vad_energy = np.zeros(MAX_FRAMES)
         self._hang = int(round(cfg.vad.hangover_s / HOP_S))
         self._hang_state = np.zeros(1)

@@ -16,6 +16,14 @@ from ._jit import jit, jit_fma
 HIST = 4
 
 
+def band_state(bands: int, chunk: int, blk: int, win: int):
+    """Fresh state for :func:`band_snr_energy` with ``bands`` filters filtering up to ``chunk``
+    blocks of ``blk`` samples at a time, frames ``win`` samples long: ``(z, buf, ring, bst,
+    floors)``, each array sized as the kernel needs it."""
+    return (np.zeros((bands, 4)), np.zeros((3, HIST + chunk * blk)),
+            np.zeros((bands, chunk + win // blk)), np.zeros(1, np.int64), np.zeros(bands + 1))
+
+
 @jit_fma
 def numerator(v, t_end, sos, b, f):
     """``f[t] = sum_k n_k v[HIST + t - k]`` for ``t < t_end``: band ``b``'s two section
@@ -131,7 +139,8 @@ def band_snr_energy(x, c0, n, k0, hop, win, blk, sos, z, buf, ring, bst, floors,
     at a time: ``z`` (float64[B, 4]) holds the filters' state, ``buf`` (float64[3, HIST +
     C*blk]) the samples after their last ``HIST``, ``ring`` (float64[B, >= C + win/blk]) the
     last blocks' sums of squares and ``bst`` (int64[1], 0 when fresh) the next block to filter,
-    so the result does not depend on how frames are batched, nor on ``C``.
+    so the result does not depend on how frames are batched, nor on ``C``
+    (:func:`band_state` makes all five).
 
     With one band the frame gets that band's energy ``E_0``. With several, each band's energy
     ``E_b`` is set against its own floor ``N_b``: ``10 log10(sum_b 10^(N_b/10)) + max_b (E_b -
@@ -146,6 +155,8 @@ def band_snr_energy(x, c0, n, k0, hop, win, blk, sos, z, buf, ring, bst, floors,
     nw = win // blk
     rl = ring.shape[1]
     cap = (buf.shape[1] - HIST) // blk
+    if rl < cap + nw or z.shape[0] < nb or floors.shape[0] <= nb:
+        raise ValueError("band_snr_energy: state too small for these bands (use band_state)")
     up = 10.0 ** (step * q / 10.0)
     down = 10.0 ** (-step * (1.0 - q) / 10.0)
     origin = k0 * hop + hop // 2  # stream index of x[c0]

@@ -9,7 +9,7 @@ import pytest
 from scipy.signal import butter, sosfilt
 
 from prosync.engine.speaker import band_sos
-from prosync.native.bands import HIST, band_snr_energy
+from prosync.native.bands import band_snr_energy, band_state
 from prosync.native.frames import frame_energy_db
 
 HOP, WIN = 160, 400
@@ -21,12 +21,7 @@ def kernel(x, n_frames, sos, calls, q=0.1, step=0.1, shift=0, chunk=7):
     """The kernel over ``calls`` (frames per call), the buffer shifted left by ``shift`` samples
     before each call after the first (as the engine's buffer moves), filtering up to ``chunk``
     blocks at a time."""
-    nb = sos.shape[0]
-    z = np.zeros((nb, 4))
-    buf = np.zeros((3, HIST + chunk * BLK))
-    ring = np.zeros((nb, chunk + WIN // BLK))
-    bst = np.zeros(1, np.int64)
-    floors = np.zeros(nb + 1)
+    z, buf, ring, bst, floors = band_state(sos.shape[0], chunk, BLK, WIN)
     out = np.zeros(n_frames)
     k0, base = 0, 0
     for n in calls:
@@ -88,6 +83,20 @@ def test_band_energy_matches_twin(band):
     got = kernel(x, 50, sos, [50], chunk=1)
     for calls, chunk in (([1] * 50, 7), ([3, 40, 7], 1), ([50], 32)):
         np.testing.assert_array_equal(kernel(x, 50, sos, calls, chunk=chunk), got)
+
+
+def test_state_too_small_is_refused():
+    """A ring shorter than the blocks one pass filters plus a frame's would wrap onto blocks a
+    frame still reads: refused with one line naming the fix, not silently wrong."""
+    x = signal()
+    sos = band_sos(150.0, 0.0, 5)
+    z, buf, ring, bst, floors = band_state(5, 7, BLK, WIN)
+    with pytest.raises(ValueError, match="band_state"):
+        band_snr_energy(x, PAD + HOP // 2, 10, 0, HOP, WIN, BLK, sos, z, buf, ring[:, :-1], bst,
+                        floors, 0.1, 0.1, np.zeros(10))
+    with pytest.raises(ValueError, match="band_state"):
+        band_snr_energy(x, PAD + HOP // 2, 10, 0, HOP, WIN, BLK, sos, z, buf, ring, bst,
+                        floors[:5], 0.1, 0.1, np.zeros(10))
 
 
 def test_one_band_drops_what_lies_outside_it():
