@@ -73,7 +73,7 @@ from prosync.engine.config import SyncConfig  # noqa: E402
 from prosync.engine.entrain_null import lh_p, tama_p  # noqa: E402
 from prosync.engine.entrainment import IPU, levitan_hirschberg, tama, turns_from_ipus  # noqa: E402
 from prosync.engine.pseudo import cohens_d, grand_average  # noqa: E402
-from prosync.engine.session_sync import session_test, significant  # noqa: E402
+from prosync.engine.session_sync import UNCALIBRATED, session_test, significant  # noqa: E402
 from prosync.engine.summary import ENTRAINMENT_FEATURES, _zscored  # noqa: E402
 from prosync.engine.synchrony import FEATURES, SynchronyTracker  # noqa: E402
 from prosync.native.surrogate import find_runs, hold_runs, rotate_runs  # noqa: E402
@@ -659,8 +659,8 @@ def main(argv=None) -> int:
         f"{cfg.step_s:g} s, 10 Hz series). Window rows come from `SynchronyTracker` fed with each "
         "session's series; session tests from the engine's session-level statistic "
         f"({'present' if hasattr(SynchronyTracker, 'session_test') else 'absent: n/a'}). "
-        "Speech rate's session test is measured with the engine's guard off (the engine gives "
-        "no rate p: `UNCALIBRATED`). "
+        "Session tests are measured with the engine's guard off (`guard=False`: a feature in "
+        f"`UNCALIBRATED` gets no p from the engine; now {sorted(UNCALIBRATED) or 'none'}). "
         "Pseudo-dyads use the same settings with a 1 s step. Intervals: 95 % Wilson on the "
         "effective number of units given their clusters (sessions sharing audio; a session's "
         "windows): *n_eff* in each cell.\n",
