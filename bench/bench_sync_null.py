@@ -398,8 +398,8 @@ def session_spread(name, sessions, cfg, features, lines):
 
 def session_ps(s, cfg, features, warm_up=False):
     """feature -> (p, surrogates) of the engine's session test on a whole session (what
-    ``SynchronyTracker.session_test`` gives on the same series; speech rate with the guard off;
-    ``warm_up=True``: each speaker's first values left out, ``WARM_UP_S``)."""
+    ``SynchronyTracker.session_test`` gives on the same series; every feature with the guard off,
+    ``UNCALIBRATED``; ``warm_up=True``: each speaker's first values left out, ``WARM_UP_S``)."""
     out = {}
     for f in features:
         raw = [s[k][f] if f in s[k] else None for k in ("a_raw", "b_raw")]

@@ -267,8 +267,10 @@ SESSION_SYNC = Table("session_sync", "one row per feature each time the session-
     _c("p", "float64", "", "session-level p-value: rank of |r| among surrogates of the second "
        "speaker that keep both speakers' timing (prosync.engine.session_sync); null without a "
        "test"),
-    _c("r_crit", "float64", "", "the surrogates' |r| that a session's |r| must exceed to be "
-       "significant (p <= 0.05; about their 95th percentile)"),
+    _c("r_crit", "float64", "", "the |r| a session's |r| must exceed to be significant (p <= "
+       "0.05): about the surrogates' 95th percentile for f0 and energy; for rate and vad the "
+       "session's |r| plus the surrogates' margin over the real pairing split at their "
+       "junctions (prosync.engine.session_sync), so it moves with r"),
     _c("units", "int32", "", "complete pairs behind r", nullable=False),
     _c("n_surrogates", "int32", "", "surrogates behind p", nullable=False),
     _c("note", "string", "", "why there is no p-value, or that a non-significant session is "

@@ -176,7 +176,10 @@ class SessionSync:
     speaker's series
     circularly shifted (vad) (``n_surrogates``; :func:`session_test`); ``r_crit``: the
     surrogates' value a session's |r| must exceed to be significant (:func:`critical_r`:
-    ``significant(p)`` is ``|r| > r_crit``); ``units``: the complete pairs behind ``r`` (with
+    ``significant(p)`` is ``|r| > r_crit``; where the surrogates are split at their junction,
+    a feature not in :data:`UNSPLIT`, a surrogate's value is the session's |r| plus its margin
+    over the real pairing split there, so ``r_crit`` moves with the session's |r|); ``units``:
+    the complete pairs behind ``r`` (with
     ``statistic="windows"``: the windows). NaN with a ``reason`` when the session is too short.
     """
 

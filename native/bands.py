@@ -155,7 +155,7 @@ def band_snr_energy(x, c0, n, k0, hop, win, blk, sos, z, buf, ring, bst, floors,
     nw = win // blk
     rl = ring.shape[1]
     cap = (buf.shape[1] - HIST) // blk
-    if rl < cap + nw or z.shape[0] < nb or floors.shape[0] <= nb:
+    if cap < 1 or rl < cap + nw or z.shape[0] < nb or floors.shape[0] <= nb:
         raise ValueError("band_snr_energy: state too small for these bands (use band_state)")
     up = 10.0 ** (step * q / 10.0)
     down = 10.0 ** (-step * (1.0 - q) / 10.0)

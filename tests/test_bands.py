@@ -87,7 +87,8 @@ def test_band_energy_matches_twin(band):
 
 def test_state_too_small_is_refused():
     """A ring shorter than the blocks one pass filters plus a frame's would wrap onto blocks a
-    frame still reads: refused with one line naming the fix, not silently wrong."""
+    frame still reads, and a buffer without room for one block never filters: refused with
+    one line naming the fix, not silently wrong nor looping for ever."""
     x = signal()
     sos = band_sos(150.0, 0.0, 5)
     z, buf, ring, bst, floors = band_state(5, 7, BLK, WIN)
@@ -97,6 +98,11 @@ def test_state_too_small_is_refused():
     with pytest.raises(ValueError, match="band_state"):
         band_snr_energy(x, PAD + HOP // 2, 10, 0, HOP, WIN, BLK, sos, z, buf, ring, bst,
                         floors[:5], 0.1, 0.1, np.zeros(10))
+    # no block at a time (chunk 0): the kernel looped for ever, filtering nothing
+    z, buf, ring, bst, floors = band_state(5, 0, BLK, WIN)
+    with pytest.raises(ValueError, match="band_state"):
+        band_snr_energy(x, PAD + HOP // 2, 10, 0, HOP, WIN, BLK, sos, z, buf, ring, bst,
+                        floors, 0.1, 0.1, np.zeros(10))
 
 
 def test_one_band_drops_what_lies_outside_it():

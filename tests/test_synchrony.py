@@ -641,3 +641,57 @@ def test_session_test_surrogates_are_compared_split_at_their_junction():
         rot += session_test(a, b, cfg, raw1=raws[0], raw2=raws[1]).p <= 0.05
         shift += session_test(np.nan_to_num(a), np.nan_to_num(b), cfg).p <= 0.05
     assert rot <= 6 and shift <= 4, (rot, shift)
+
+
+def test_session_test_splits_each_surrogate_at_its_own_junction(monkeypatch):
+    """Where the split falls (``_centred_at``'s ``tau``): a rotation's at the slot that gets the
+    first utterance's content (the last utterance's content just before it), a circular shift
+    by ``d``'s at ``d`` in the shifted series (``b[N - d:]`` then ``b[:N - d]``: ``b`` split at
+    ``N - d``), and the real pairing split at the same ``tau`` as the surrogate. (The test
+    above passes with ``tau`` at the wrong slot or ``b`` split at ``d``: this one does not.)"""
+    from prosync.engine import session_sync
+    from prosync.native.surrogate import hold_runs, pooled_profiles
+
+    calls = []
+    real = session_sync._centred_at
+
+    def spy(x, tau):
+        calls.append((np.array(x, dtype=np.float64), int(tau)))
+        return real(x, tau)
+
+    monkeypatch.setattr(session_sync, "_centred_at", spy)
+    cfg = SyncConfig()
+    n = 1200
+    t = np.arange(n)
+    raws, held = [], []
+    for on in ((t // 30) % 2 == 0, ((t + 15) // 30) % 2 == 0):  # 20 utterances each
+        run = np.cumsum(on & ~np.r_[False, on[:-1]]) - 1  # each utterance's index: its level
+        raw = np.where(on, run + 0.01 * np.sin(t), np.nan)
+        h = np.empty(n)
+        hold_runs(raw, 40, 3, h)
+        raws.append(raw)
+        held.append(h)
+    session_test(held[0], held[1], cfg, raw1=raws[0], raw2=raws[1])
+    sur = [(x, tau) for x, tau in calls
+           if not any(np.array_equal(x, h, equal_nan=True) for h in held)]
+    assert len(sur) >= 38, len(sur)
+    for x, tau in sur:
+        before = x[:tau][np.isfinite(x[:tau])]
+        assert round(x[tau]) == 0 and round(before[-1]) == round(np.nanmax(x)), tau
+    # the real pairing split at every surrogate's tau, both speakers
+    taus = {tau for _, tau in sur}
+    for h in held:
+        assert taus <= {tau for x, tau in calls if np.array_equal(x, h, equal_nan=True)}
+
+    # circular shifts: the kernel pairs ``a`` with ``b`` shifted as np.roll(b, d)
+    b = np.sin(t / 7.0) + t / n
+    prof, cnt = np.empty((1, 1)), np.empty((1, 1))
+    pooled_profiles(np.roll(b, 300), b, np.ones(n), np.ones(n), 0, np.array([300]), prof, cnt)
+    assert prof[0, 0] == pytest.approx(1.0)
+    a = np.cos(t / 5.0)
+    calls.clear()
+    session_test(a, b, cfg)
+    assert len(calls) % 3 == 0 and len(calls) >= 3 * 19
+    for (xa, d), (xb, sb), (xr, dr) in zip(calls[::3], calls[1::3], calls[2::3]):
+        assert np.array_equal(xa, a) and np.array_equal(xb, b) and np.array_equal(xr, b)
+        assert 0 < d < n and sb == n - d and dr == d  # roll(b, d)[d:] is b[:n - d]
