@@ -147,7 +147,12 @@ UNSPLIT = frozenset({"f0", "energy"})
 # placements (f0): the content at its own rate and silence after it when shorter (fewer
 # pairs): real 4.3 %, shifted 0.7 %; the contents run on across the slot's end (its end no
 # longer an utterance's end): real 5.5 %, shifted 3.3 %, in turns 10.0 % (mean p 0.33);
-# :func:`splice_runs` (mirrored): 2.0 / 1.3 / 2.7 %.
+# :func:`splice_runs` (mirrored): 2.0 / 1.3 / 2.7 %. Speech rate is not framed either: framed
+# it is liberal on every set (live real shifted / in turns / shifted 2.6 / 2.7 / 5.0 -> 14.1 /
+# 8.0 / 8.0 %, research shifted / in turns 4.7 / 4.0 -> 9.0 / 8.7 %; mean p 0.43-0.46), while
+# stretched its mean p is 0.47-0.52. On synthetic independent speakers (phrase-level levels,
+# overlapping speech, 1000 sessions of 200 s) f0 framed gives 5.8 % [4.5, 7.4], stretched
+# 1.9 % [1.2, 2.9] (bench/results/sync_null.md, "Session 12 follow-up").
 
 #: Features whose session test places the rotated contents at their own rate
 #: (:func:`frame_runs`, "Stretching"); energy and speech rate stretch them to the slot
