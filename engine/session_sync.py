@@ -20,7 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibration.baseline import MIN_SPEECH, MIN_VOICED
-from ..native.surrogate import find_runs, hold_runs, pooled_profiles, rotate_runs, session_profiles
+from ..native.surrogate import (
+    find_runs,
+    frame_runs,
+    hold_runs,
+    pooled_profiles,
+    rotate_runs,
+    session_profiles,
+)
 from .config import SyncConfig, preset_name
 from .schema import FEATURES
 
@@ -111,14 +118,50 @@ MIN_PAIRS_S = 10.0
 #: at +2 s 12 -> 11; bench_sync_power.py --conditions 3).
 UNSPLIT = frozenset({"f0", "energy"})
 
+# Stretching. :func:`rotate_runs` resamples a content to its slot's length, so a short
+# utterance's values are repeated over a long slot. The pooled r lives mostly between
+# utterances (the partner's level is held through the other's turn), and an utterance weighs
+# by its bins: a short utterance's mean is noisy and far from the session's mean more often
+# (run length against |run mean - session mean|: f0 r -0.26, energy -0.42 on the shifted real
+# conversations), and stretched over a long slot it weighs like a long one's. The rotations'
+# sum over runs of (length x mean deviation)^2 is about twice the real pairing's (real /
+# rotated, median over speakers: f0 0.50, energy 0.23 on the shifted real conversations;
+# 0.75 / 0.64 on the shifted pseudo-dialogues), the rotated f0 is smoother (autocorrelation of
+# the own values at 0.1 / 0.5 / 1 s: 0.64 / 0.24 / 0.16 real, 0.82 / 0.53 / 0.30 rotated), and
+# the surrogates' |r| spread wider than the real pairing's null: the real statistic's z among
+# its surrogates -0.36 +- 0.90 for f0 on the real set, p <= 0.05 in 1.0-2.0 % of the live
+# null sessions. Not the cause: the hold (the surrogates' hold equals the engine's, value for
+# value), the junction (f0 split alike: 1.0 / 2.0 / 2.0 %), the largest |r| over the lags (the
+# r at lag 0 alone: 2.5 % on the real set, 0.0 % in turns). :func:`frame_runs` places each
+# content at its own rate, none of its values repeated, framing the slot (its first half at
+# the onset, its second half ending at the end: each utterance keeps its onset and its end at
+# the slot's edges, the turn-taking its shape); a slot longer than its content gets the next
+# contents' values in between. No constant. f0, live, p <= 0.05 (bench/bench_sync_null.py's
+# sets; real shifted / pseudo-dialogues in turns / shifted), stretched -> framed: 1.0 / 2.0 /
+# 1.7 -> 6.0 / 2.0 / 4.0 % (mean p 0.61 / 0.42 / 0.54 -> 0.53 / 0.44 / 0.51); research shifted /
+# in turns 1.3 / 6.0 -> 4.0 / 8.7 % (mean p 0.54 / 0.37 -> 0.49 / 0.36); the first 100 s
+# shifted / in turns 2.7 / 0.7 -> 3.4 / 2.0 %. Energy is not framed: real shifted 1.1 -> 4.5 %
+# (mean p 0.56 -> 0.48), but in turns 4.0 -> 2.0 % live and research (mean p 0.52 -> 0.62,
+# 0.46 -> 0.55): the contents put between a slot's edges bring their onsets and ends (energy's
+# rise and fall) into the middle of an utterance, which the turn-taking does not have. Other
+# placements (f0): the content at its own rate and silence after it when shorter (fewer
+# pairs): real 4.3 %, shifted 0.7 %; the contents run on across the slot's end (its end no
+# longer an utterance's end): real 5.5 %, shifted 3.3 %, in turns 10.0 % (mean p 0.33);
+# :func:`splice_runs` (mirrored): 2.0 / 1.3 / 2.7 %.
+
+#: Features whose session test places the rotated contents at their own rate
+#: (:func:`frame_runs`, "Stretching"); energy and speech rate stretch them to the slot
+#: (:func:`rotate_runs`).
+FRAMED = frozenset({"f0"})
+
 #: The session test's level: a session is significant when ``p <= ALPHA``
 #: (:func:`significant`). The test uses a number of surrogates ``n`` with ``ALPHA * (n + 1)``
 #: a whole number (19, 39, 59, 79 or 99), so that under the null ``p <= ALPHA`` has exactly
 #: ``ALPHA`` chance: the rank p-value ``(1 + #{null >= real}) / (1 + n)`` takes the values
 #: ``1/(n+1), 2/(n+1), ...``, and with ``n + 1`` not a multiple of 20, or with ``p < ALPHA``,
 #: the level was lower (32 surrogates and p < 0.05: 1/33 = 3.0 %; 99 and p < 0.05: 4 %), part
-#: of why the f0 test was conservative (1.4-2.8 % of null sessions; it still is, with a mean
-#: p of 0.57-0.61 on the null sets: bench/results/sync_null.md).
+#: of why the f0 test was conservative (1.4-2.8 % of null sessions; the rest was the stretched
+#: surrogates, "Stretching").
 ALPHA = 0.05
 
 
@@ -226,7 +269,8 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
 
     Surrogates: with ``raw2`` (the second speaker's series before the hold; f0, energy and
     rate), the content of the speaker's runs of values (IPUs: gaps of at most 0.3 s joined)
-    is rotated over the run slots (slot i gets run i + k's values, resampled to its length,
+    is rotated over the run slots (slot i gets run i + k's values, resampled to its length;
+    f0's at their own rate, :func:`frame_runs`, module comment "Stretching";
     forward and back to front, for every k at least ``MIN_ROTATION`` runs away) and the hold
     applied again. With ``raw1`` too, each direction rotates its follower: the second
     speaker's runs for the lags where it follows, the first speaker's for the negative lags
@@ -357,13 +401,15 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
         cj = np.empty((1, nl))
         split = None if pre is not None or feature in UNSPLIT else np.empty((k + 1, nl))
         real_at = {}
+        # f0 and energy: each content at its own rate, no value repeated ("Stretching")
+        place = frame_runs if pre is None and feature in FRAMED else rotate_runs
         for side, (raw, starts, ends, nrun) in enumerate(runs):
             rots = [(r, rev) for r in range(MIN_ROTATION, nrun - MIN_ROTATION + 1) for rev in (0, 1)]
             rots = [rots[i] for i in np.round(np.linspace(0, len(rots) - 1, per)).astype(int)]
             for j, (r, rev) in enumerate(rots, 1 + side * per):
                 # one speaker rotated, the other as it is: one lag profile per surrogate, like
                 # the real one; the slot that gets the first run's content is the junction
-                rotate_runs(raw, starts, ends, nrun, r, bool(rev), sur)
+                place(raw, starts, ends, nrun, r, bool(rev), sur)
                 hold_runs(sur, hb, bridge, held)
                 x, y = (a, held) if side == 0 else (held, b)
                 if split is None:  # unsplit: the earlier statistic, or f0 and energy

@@ -396,6 +396,49 @@ def splice_runs(raw, starts, ends, nrun, k, reverse, out):
 
 
 @jit
+def _content(raw, starts, ends, j, u, reverse):
+    """Value ``u`` of run ``j``'s content, back to front when ``reverse``."""
+    return raw[ends[j] - 1 - u] if reverse else raw[starts[j] + u]
+
+
+@jit
+def frame_runs(raw, starts, ends, nrun, k, reverse, out):
+    """:func:`rotate_runs` with the contents at their own rate and no value repeated: slot
+    ``i`` (length ``ni``) is framed by run ``(i + k) % nrun``'s content (length ``nj``; back to
+    front when ``reverse``), its first ``ceil(n / 2)`` values from the slot's onset and its last
+    ``floor(n / 2)`` ending at the slot's end (``n = min(ni, nj)``: a longer content loses its
+    middle); where the content is shorter, the slot's middle gets the next runs' contents in
+    turn (each at its own rate, the same way round), so every slot is filled as it was and
+    keeps an utterance's onset and end at its edges. NaN outside the runs. Stretching
+    (:func:`rotate_runs`) repeats a short utterance's values over a long slot, whose mean,
+    noisy as a short utterance's, then weighs like a long one's (``engine.session_sync``,
+    "Stretching")."""
+    for t in range(raw.shape[0]):
+        out[t] = np.nan
+    for i in range(nrun):
+        j = (i + k) % nrun
+        si = starts[i]
+        ni = ends[i] - si
+        nj = ends[j] - starts[j]
+        m = min(ni, nj)
+        h = m - m // 2
+        for t in range(h):
+            out[si + t] = _content(raw, starts, ends, j, t, reverse)
+        for t in range(m // 2):
+            out[ends[i] - m // 2 + t] = _content(raw, starts, ends, j, nj - m // 2 + t, reverse)
+        t = si + h
+        jj = j
+        while t < ends[i] - m // 2:
+            jj = (jj + 1) % nrun
+            nn = ends[jj] - starts[jj]
+            for u in range(nn):
+                if t >= ends[i] - m // 2:
+                    break
+                out[t] = _content(raw, starts, ends, jj, u, reverse)
+                t += 1
+
+
+@jit
 def pooled_profiles(a, b, own_a, own_b, lag, shifts, prof, cnt):
     """Whole-session lagged correlation of ``a`` against ``b`` circularly shifted, per shift.
 

@@ -211,3 +211,30 @@ def splice_runs(raw, runs, k, reverse=False) -> np.ndarray:
         idx = [t if t < ni - ni // 2 else nj - ni + t for t in range(ni)]
         out[s:e] = [mirror[u % len(mirror)] for u in idx]
     return out
+
+
+
+def frame_runs(raw, runs, k, reverse=False) -> np.ndarray:
+    """Slot i framed by run i + k's content at its own rate (reversed first when
+    ``reverse``): its first ceil(n / 2) values at the slot's onset, its last floor(n / 2)
+    ending at the slot's end (n: the shorter of the two), the next runs' contents (each the
+    same way round) one after another in between; NaN outside the runs."""
+    raw = np.asarray(raw, dtype=float)
+    out = np.full(len(raw), np.nan)
+
+    def content(j):
+        c = raw[runs[j][0]:runs[j][1]]
+        return c[::-1] if reverse else c
+
+    for i, (s, e) in enumerate(runs):
+        j = (i + k) % len(runs)
+        c = content(j)
+        n = min(e - s, len(c))
+        head, tail = c[:n - n // 2], c[len(c) - n // 2:]
+        mid, jj = [], j
+        while sum(map(len, mid)) < (e - s) - n:
+            jj = (jj + 1) % len(runs)
+            mid.append(content(jj))
+        middle = np.concatenate(mid)[:(e - s) - n] if mid else np.empty(0)
+        out[s:e] = np.concatenate([head, middle, tail])
+    return out

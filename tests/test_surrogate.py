@@ -9,6 +9,7 @@ import pytest
 
 from prosync.native.surrogate import (
     find_runs,
+    frame_runs,
     hold_runs,
     pool_p,
     pooled_profiles,
@@ -218,3 +219,43 @@ def test_utterance_surrogates_match_plain_loop(seed):
         assert np.isnan(pool).sum() >= 5
     elif seed < 2:
         assert np.isfinite(pool).sum() >= 5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_frame_runs_matches_plain_loop_and_repeats_no_value(seed):
+    """Each slot framed by its content at the content's own rate (first half at the onset,
+    second half ending at the end), the next runs' contents in between where the content is
+    shorter: filled exactly where the runs are, no value of a slot repeated."""
+    rng = np.random.default_rng(90 + seed)
+    n = 400
+    raw = np.cumsum(rng.random(n) + 0.01)  # every value distinct
+    for s in rng.integers(0, n, 40):
+        raw[s:s + rng.integers(1, 15)] = np.nan
+    starts = np.empty(n, np.int64)
+    ends = np.empty(n, np.int64)
+    nrun = find_runs(raw, 2, starts, ends)
+    runs = ref.find_runs(raw, 2)
+    lengths = [e - s for s, e in runs]
+    assert nrun > 8 and min(lengths) < max(lengths) // 2  # short and long runs
+    inside = np.zeros(n, bool)
+    for s, e in runs:
+        inside[s:e] = True
+    for k in (1, 2, nrun // 2, nrun - 1):
+        for rev in (False, True):
+            out = np.empty(n)
+            frame_runs(raw, starts, ends, nrun, k, rev, out)
+            np.testing.assert_array_equal(out, ref.frame_runs(raw, runs, k, rev))
+            assert np.all(np.isnan(out[~inside]))
+            for i, (s, e) in enumerate(runs):
+                sj, ej = runs[(i + k) % nrun]
+                c = raw[sj:ej][::-1] if rev else raw[sj:ej]
+                fin = out[s:e][np.isfinite(out[s:e])]
+                assert len(np.unique(fin)) == len(fin)  # nothing stretched
+                if np.isfinite(c[0]):
+                    assert out[s] == c[0]  # the content's onset at the slot's
+                if len(c) > 1 and e - s > 1 and np.isfinite(c[-1]):
+                    assert out[e - 1] == c[-1]  # and its end at the slot's end
+    # a content as long as its slot is copied as it is
+    same = np.empty(n)
+    frame_runs(raw, starts, ends, nrun, 0, False, same)
+    np.testing.assert_array_equal(same[inside], raw[inside])

@@ -695,3 +695,53 @@ def test_session_test_splits_each_surrogate_at_its_own_junction(monkeypatch):
     for (xa, d), (xb, sb), (xr, dr) in zip(calls[::3], calls[1::3], calls[2::3]):
         assert np.array_equal(xa, a) and np.array_equal(xb, b) and np.array_equal(xr, b)
         assert 0 < d < n and sb == n - d and dr == d  # roll(b, d)[d:] is b[:n - d]
+
+
+def test_session_test_places_f0_contents_at_their_own_rate(monkeypatch):
+    """f0's surrogates (``session_sync.FRAMED``) repeat none of the rotated speaker's values
+    within an utterance's slot (no stretching: a short utterance's mean does not weigh over a
+    long slot; module comment "Stretching") and fill every slot as the real series does;
+    energy's and speech rate's are still stretched (resampled to the slot). Fails with
+    ``rotate_runs`` for f0."""
+    from prosync.engine import session_sync
+    from prosync.native.surrogate import find_runs, hold_runs
+
+    surs = []
+    real_hold = session_sync.hold_runs
+
+    def spy(raw, hb, bridge, out):
+        surs.append(np.array(raw))
+        return real_hold(raw, hb, bridge, out)
+
+    monkeypatch.setattr(session_sync, "hold_runs", spy)
+    rng = np.random.default_rng(3)
+    n = 1500
+    raws, held = [], []
+    for side in range(2):  # utterances of 0.3-4 s, every value distinct
+        raw = np.full(n, np.nan)
+        t = 5 * side
+        while t < n:
+            d = int(rng.integers(3, 40))
+            raw[t:t + d] = rng.random(min(d, n - t)) + np.arange(t, min(t + d, n))
+            t += d + int(rng.integers(5, 30))
+        h = np.empty(n)
+        hold_runs(raw, 40, 3, h)
+        raws.append(raw)
+        held.append(h)
+    starts = [np.empty(n, np.int64) for _ in raws]
+    ends = [np.empty(n, np.int64) for _ in raws]
+    runs = [find_runs(r, 3, s, e) for r, s, e in zip(raws, starts, ends, strict=True)]
+
+    def repeats(sur):
+        """Values repeated within the slots of the speaker whose timing ``sur`` has."""
+        side = next(i for i, r in enumerate(raws)
+                    if np.array_equal(np.isfinite(sur), np.isfinite(r)))  # every slot filled
+        return sum(np.isfinite(sur[s:e]).sum() - len(np.unique(sur[s:e]))
+                   for s, e in zip(starts[side][:runs[side]], ends[side][:runs[side]], strict=True))
+
+    for feat, stretched in (("f0", False), ("energy", True), ("rate", True)):
+        surs.clear()
+        t = session_test(held[0], held[1], SyncConfig(), feature=feat, raw1=raws[0], raw2=raws[1])
+        assert math.isfinite(t.p) and len(surs) >= 38
+        rep = [repeats(s) for s in surs]
+        assert (min(rep) > 0) if stretched else (max(rep) == 0), (feat, rep[:5])
