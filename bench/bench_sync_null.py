@@ -552,8 +552,9 @@ def _autocorr(x, k):
 
 def diagnose_rotation(series, cfg, lags_s=(1.0, 3.0)):
     """Autocorrelation of each speaker's held series (f0, energy, rate) as it is and with its
-    utterances rotated over their slots as the session test's surrogates do (``rotate_runs``,
-    8 rotations spread over the runs, forward): a surrogate more autocorrelated than the real
+    utterances rotated over their slots and stretched to them (``rotate_runs``, as the session
+    test's surrogates do for energy and rate; f0's are framed, ``frame_runs``; 8 rotations spread
+    over the runs, forward): a surrogate more autocorrelated than the real
     series has a wider null of r, and a rank test against it is conservative."""
     hb = int(round(cfg.hold_s * RATE))
     bridge = int(round(0.3 * RATE))

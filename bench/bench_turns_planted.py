@@ -78,6 +78,7 @@ import planted  # noqa: E402
 from _shared import ROOT, config_with, shared_data  # noqa: E402
 from planted import (  # noqa: E402
     CONDITIONS,
+    MORE_CONDITIONS,
     THETA_S,
     Cut,
     apply_condition,
@@ -575,6 +576,12 @@ def main(argv=None) -> None:
             for k, v in (c.split("=") for c in args.cut)})
     systems = [s for s in args.systems.split(",") if s]
     conds = [c for c in args.conditions.split(",") if c]
+    known = CONDITIONS + MORE_CONDITIONS
+    bad = [c for c in conds if c not in known]
+    if bad:
+        print(f"bench_turns_planted: unknown condition {bad[0]!r}; use some of: {', '.join(known)}",
+              file=sys.stderr)
+        sys.exit(2)
     data = shared_data()
     if args.plot_truth:
         plot_truth(data, Path(args.plot_truth))
@@ -599,9 +606,9 @@ def main(argv=None) -> None:
             "|---|---|---|---|---|---|---|---|---|"]
     wall = {s: 0.0 for s in systems}
     for cond in conds:
-        # seeded by the condition's place in CONDITIONS: a --conditions subset draws the same
-        # noise, beds and delays as the full run
-        ci = CONDITIONS.index(cond)
+        # seeded by the condition's place in CONDITIONS (then MORE_CONDITIONS): a --conditions
+        # subset draws the same noise, beds and delays as the full run
+        ci = (CONDITIONS + MORE_CONDITIONS).index(cond)
         for g, ds in dialogues.items():
             for di, d in enumerate(ds):
                 crng = np.random.default_rng([SEED, ci, di])

@@ -372,6 +372,10 @@ def telephone(x: np.ndarray) -> np.ndarray:
 
 CONDITIONS = ("clean", "cross-talk", "pink 20 dB", "pink 10 dB", "real noise 15 dB", "room tone",
               "quiet second speaker", "telephone")
+#: Harder conditions, not in the default run (``--conditions "pink 5 dB,pink 0 dB"``): where a rule
+#: set in dB over the noise breaks. Seeded after :data:`CONDITIONS`, so the default run's draws
+#: stay as they were.
+MORE_CONDITIONS = ("pink 5 dB", "pink 0 dB")
 
 
 def apply_condition(cond: str, d: Dialogue, noises: list, rng):

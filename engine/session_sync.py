@@ -155,8 +155,11 @@ UNSPLIT = frozenset({"f0", "energy"})
 # 1.9 % [1.2, 2.9] (bench/results/sync_null.md, "Session 12 follow-up").
 
 #: Features whose session test places the rotated contents at their own rate
-#: (:func:`frame_runs`, "Stretching"); energy and speech rate stretch them to the slot
-#: (:func:`rotate_runs`).
+#: (:func:`frame_runs`, "Stretching"; the pooled statistic only, ``statistic="windows"`` stretches);
+#: energy and speech rate stretch them to the slot (:func:`rotate_runs`). A subset of
+#: :data:`UNSPLIT`: a framed surrogate joins contents inside slots (a slot's filler, a shorter
+#: content's tail), not at the one junction the split describes ("Junctions"), so a split
+#: feature cannot be framed until the split follows those joins (tests/test_synchrony.py checks).
 FRAMED = frozenset({"f0"})
 
 #: The session test's level: a session is significant when ``p <= ALPHA``
@@ -275,7 +278,8 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
     Surrogates: with ``raw2`` (the second speaker's series before the hold; f0, energy and
     rate), the content of the speaker's runs of values (IPUs: gaps of at most 0.3 s joined)
     is rotated over the run slots (slot i gets run i + k's values, resampled to its length;
-    f0's at their own rate, :func:`frame_runs`, module comment "Stretching";
+    with the pooled statistic, f0's at their own rate, :func:`frame_runs`, module comment
+    "Stretching";
     forward and back to front, for every k at least ``MIN_ROTATION`` runs away) and the hold
     applied again. With ``raw1`` too, each direction rotates its follower: the second
     speaker's runs for the lags where it follows, the first speaker's for the negative lags
@@ -406,7 +410,8 @@ def session_test(s1, s2, cfg: SyncConfig, feature: str = "value",
         cj = np.empty((1, nl))
         split = None if pre is not None or feature in UNSPLIT else np.empty((k + 1, nl))
         real_at = {}
-        # f0 and energy: each content at its own rate, no value repeated ("Stretching")
+        # FRAMED (f0): each content at its own rate, none of its values repeated within its slot
+        # ("Stretching"); the rest stretched to the slot
         place = frame_runs if pre is None and feature in FRAMED else rotate_runs
         for side, (raw, starts, ends, nrun) in enumerate(runs):
             rots = [(r, rev) for r in range(MIN_ROTATION, nrun - MIN_ROTATION + 1) for rev in (0, 1)]

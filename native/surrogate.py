@@ -403,7 +403,8 @@ def _content(raw, starts, ends, j, u, reverse):
 
 @jit
 def frame_runs(raw, starts, ends, nrun, k, reverse, out):
-    """:func:`rotate_runs` with the contents at their own rate and no value repeated: slot
+    """:func:`rotate_runs` with the contents at their own rate and no value repeated within a
+    slot (a content used as filler also appears in its own slot): slot
     ``i`` (length ``ni``) is framed by run ``(i + k) % nrun``'s content (length ``nj``; back to
     front when ``reverse``), its first ``ceil(n / 2)`` values from the slot's onset and its last
     ``floor(n / 2)`` ending at the slot's end (``n = min(ni, nj)``: a longer content loses its

@@ -697,6 +697,15 @@ def test_session_test_splits_each_surrogate_at_its_own_junction(monkeypatch):
         assert 0 < d < n and sb == n - d and dr == d  # roll(b, d)[d:] is b[:n - d]
 
 
+def test_framed_features_are_not_split():
+    """A framed surrogate (``FRAMED``) joins contents inside slots, not at the one junction the
+    split of the real pairing describes, so only features left unsplit (``UNSPLIT``) may be
+    framed (module comments "Junctions" and "Stretching")."""
+    from prosync.engine import session_sync
+
+    assert session_sync.FRAMED <= session_sync.UNSPLIT, session_sync.FRAMED - session_sync.UNSPLIT
+
+
 def test_session_test_places_f0_contents_at_their_own_rate(monkeypatch):
     """f0's surrogates (``session_sync.FRAMED``) repeat none of the rotated speaker's values
     within an utterance's slot (no stretching: a short utterance's mean does not weigh over a
