@@ -150,7 +150,8 @@ UNSPLIT = frozenset({"f0", "energy"})
 # :func:`splice_runs` (mirrored): 2.0 / 1.3 / 2.7 %. Speech rate is not framed either: framed
 # it is liberal on every set (live real shifted / in turns / shifted 2.6 / 2.7 / 5.0 -> 14.1 /
 # 8.0 / 8.0 %, research shifted / in turns 4.7 / 4.0 -> 9.0 / 8.7 %; mean p 0.43-0.46), while
-# stretched its mean p is 0.47-0.52. On synthetic independent speakers (phrase-level levels,
+# stretched its mean p is 0.47-0.52; framed and not split (:data:`UNSPLIT`), more still: 19.9 /
+# 8.7 / 9.0 %, research 10.3 / 10.7 %. On synthetic independent speakers (phrase-level levels,
 # overlapping speech, 1000 sessions of 200 s) f0 framed gives 5.8 % [4.5, 7.4], stretched
 # 1.9 % [1.2, 2.9] (bench/results/sync_null.md, "Session 12 follow-up").
 
