@@ -142,8 +142,11 @@ UNSPLIT = frozenset({"f0", "energy"})
 # in turns 1.3 / 6.0 -> 4.0 / 8.7 % (mean p 0.54 / 0.37 -> 0.49 / 0.36); the first 100 s
 # shifted / in turns 2.7 / 0.7 -> 3.4 / 2.0 %. Energy is not framed: real shifted 1.1 -> 4.5 %
 # (mean p 0.56 -> 0.48), but in turns 4.0 -> 2.0 % live and research (mean p 0.52 -> 0.62,
-# 0.46 -> 0.55): the contents put between a slot's edges bring their onsets and ends (energy's
-# rise and fall) into the middle of an utterance, which the turn-taking does not have. Other
+# 0.46 -> 0.55), and not for the fillers alone: framed with nothing in a longer slot's middle,
+# or the content mirrored to fill it (no other utterance), in turns reads as conservative (2.0 /
+# 3.3 %, mean p 0.59-0.63; bench/results/sync_null.md "Session 12, energy"), so it comes with
+# placing energy at its own rate at all; weighting each utterance alike over-corrects (real
+# 10.6 %) and changes what r means. Other
 # placements (f0): the content at its own rate and silence after it when shorter (fewer
 # pairs): real 4.3 %, shifted 0.7 %; the contents run on across the slot's end (its end no
 # longer an utterance's end): real 5.5 %, shifted 3.3 %, in turns 10.0 % (mean p 0.33);
