@@ -7,6 +7,7 @@ it at the end of a session.
 from __future__ import annotations
 
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,7 @@ class SessionSummary:
         self.clipped = [0] * len(names)
         self.dc = [0.0] * len(names)
         self.samples = [0] * len(names)
+        self.crc = [0] * len(names)  # CRC-32 of each source's samples: identical channels
         # the last FRAME_MEMORY frames per speaker, in a ring (raw record bytes)
         self._ring = {n: np.zeros(FRAME_MEMORY, dtype=FRAME_DTYPE) for n in names}
         self._ring_n = dict.fromkeys(names, 0)
@@ -73,6 +75,7 @@ class SessionSummary:
             self.clipped[i] += int(np.count_nonzero(np.abs(b) >= 0.999))
             self.dc[i] += float(np.sum(b, dtype=np.float64))
             self.samples[i] += len(b)
+            self.crc[i] = zlib.crc32(np.ascontiguousarray(b, np.float32), self.crc[i])
 
     def update(self, upd):
         for spk, c in upd.frames.items():
@@ -182,8 +185,16 @@ class SessionSummary:
                             "of samples at full scale): lower the recording gain")
             dc = self.dc[i] / max(self.samples[i], 1)
             if abs(dc) > 0.01:
-                warn.append(f"{where} has a DC offset of {dc:+.3f} full scale: energy and voice "
-                            "activity may be biased; high-pass the recording")
+                warn.append(f"{where} has a DC offset of {dc:+.3f} full scale (removed before "
+                            "analysis): check the recorder's input")
+        if (len(sources) == 2 and self.samples[0] == self.samples[1] and self.peak[0] > 0.0
+                and self.crc[0] == self.crc[1] and self.dc[0] == self.dc[1]):
+            what = (f"channels {sources[0].channel + 1} and {sources[1].channel + 1}" if shared
+                    else f"it and {sources[1].path}")
+            warn.append(f"{sources[0].path}: {what} carry the same audio (one recording copied "
+                        "to both?): the two speakers cannot be told apart, and the second reads as "
+                        "the first's cross-talk (no speech found); give each speaker's own channel "
+                        "or file, or score one channel as a single speaker (channels=1)")
         return warn
 
     def _silence(self, i: int, speech: float | None, seconds: float) -> str:

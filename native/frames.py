@@ -1,4 +1,4 @@
-"""Framing kernels: buffer shifting, per-frame energy, float to PCM16."""
+"""Framing kernels: DC removal, buffer shifting, per-frame energy, float to PCM16."""
 
 import numpy as np
 
@@ -10,6 +10,32 @@ def shift_left(x, start, count):
     """Move ``x[start:start+count]`` to ``x[0:count]`` in place (forward copy, no temporary)."""
     for i in range(count):
         x[i] = x[start + i]
+
+
+@jit
+def dc_block(x, start, count, r, state):
+    """Remove the DC offset of ``x[start:start+count]`` in place, continuing across calls.
+
+    ``y[i] = x[i] - x[i-1] + r * y[i-1]``: a zero at DC and a pole at ``r`` just inside the
+    unit circle (a first-order high-pass). ``state``: float64[3], all zeros when fresh:
+    the last input, the last output, 1 once a sample was seen. The first sample's previous
+    input is itself, so a stream that starts on an offset starts without a step.
+    """
+    if count <= 0:
+        return
+    px = state[0]
+    py = state[1]
+    if state[2] == 0.0:
+        px = float(x[start])
+        state[2] = 1.0
+    for i in range(count):
+        v = float(x[start + i])
+        y = v - px + r * py
+        px = v
+        py = y
+        x[start + i] = y
+    state[0] = px
+    state[1] = py
 
 
 @jit

@@ -130,7 +130,7 @@ def _check(sig_a, sig_b, speech_b):
 def test_silent_channel_warnings_digital_near_silent_and_speechless():
     rng = np.random.default_rng(1)
     voice = (0.3 * np.sin(np.arange(16000) / 5)).astype(np.float32)
-    assert _check(voice, voice, 400) == []
+    assert _check(voice, voice[::-1].copy(), 400) == []
     w = _check(voice, np.zeros(16000, np.float32), 0)
     assert len(w) == 1 and "x.wav channel 2 (speaker b) is digital silence" in w[0]
     hiss = rng.uniform(-2.8e-4, 2.8e-4, 16000).astype(np.float32)  # peak -71 dBFS, as hold.wav
@@ -140,6 +140,18 @@ def test_silent_channel_warnings_digital_near_silent_and_speechless():
     assert len(w) == 1 and "channel 2 (speaker b) is near-silent (peak -71 dBFS, 0% speech)" in w[0]
     w = _check(voice, voice * 0.01, 3)  # -50 dBFS, audible hiss but speech in 0.3% of frames
     assert len(w) == 1 and "has no speech found (peak -50 dBFS, 0% speech)" in w[0]
+
+
+def test_identical_channels_are_named_as_such():
+    """A mono recording copied to both channels: before, the only warning was the second
+    channel's "no speech found ... check that the microphone is not muted" (the cross-talk rule
+    gives every frame to the first)."""
+    voice = (0.3 * np.sin(np.arange(16000) / 5)).astype(np.float32)
+    w = _check(voice, voice.copy(), 0)
+    assert any("channels 1 and 2 carry the same audio" in x and "channels=1" in x for x in w), w
+    assert not any("same audio" in x for x in _check(voice, voice * 0.5, 400))
+    z = np.zeros(16000, np.float32)
+    assert not any("same audio" in x for x in _check(z, z, 0))  # silence is named as such
 
 
 def test_levitan_hirschberg_p_values_withheld_below_the_minimum():
