@@ -277,6 +277,18 @@ def test_hysteresis_keeps_a_quiet_tail_and_a_voiced_one():
     assert st[0] == 0  # not in speech at the end
 
 
+def test_hysteresis_decides_the_same_on_a_recorder_25_db_quieter():
+    """Level invariance: the decision rides on the tracked floor and level, not on dBFS. With the
+    absolute gate at -75 dBFS the tail of the test above (floor + 4-6 dB), 25 dB down at -89 to
+    -91 dB, was cut."""
+    e = [-70.0] * 20 + [-40.0] * 10 + [-64.0] * 5 + [-65.5] * 3 + [-66.5] * 2 + [-70.0] * 10
+    web = [False] * 20 + [True] * 10 + [False] * 20
+    voiced = [False] * 20 + [True] * 10 + [False] * 8 + [True] * 2 + [False] * 10
+    out, _ = _hyst(e, web, voiced)
+    quiet, _ = _hyst([v - 25.0 for v in e], web, voiced)
+    assert out[30:40].all() and quiet.tolist() == out.tolist()
+
+
 def test_hysteresis_floor_is_a_percentile_not_the_minimum():
     # room tone around -60 dB with dips to -70: a minimum tracker sits at -70 and lets -61 dB
     # lip noise through a 9 dB margin; the 20th percentile (-60.5 dB) does not
