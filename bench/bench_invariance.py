@@ -46,6 +46,7 @@ from _shared import ROOT, shared_data  # noqa: E402
 from prosync.engine.turns import turn_events_from_segments  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "invariance.md"
+READING = ROOT / "bench" / "results" / "invariance_reading.md"  # hand-written
 SR = 16000
 LEAD_S = 30.0
 RATES = (8000, 11025, 22050, 44100, 48000)
@@ -169,7 +170,8 @@ def pitch_part(data: Path, only, log) -> list[str]:
          "GPE % / VDE % pooled over the 8 files against the laryngograph / EGG truth; delta = "
          "transformed - original (percentage points). Praat ac gets the transformed audio at "
          "16 kHz (soxr HQ).", "",
-         "| transformation | prosync GPE / VDE | delta | Praat ac GPE / VDE | delta | worst file (prosync delta VDE) |",
+         "| transformation | prosync GPE / VDE | delta | Praat ac GPE / VDE | delta | "
+         "worst file (prosync delta VDE) |",
          "|---|---|---|---|---|---|"]
     g0, v0 = pooled("prosync", "original")
     pg0, pv0 = pooled("Praat ac", "original")
@@ -315,7 +317,7 @@ def cli_part(data: Path, log) -> list[str]:
             for row in rows:
                 kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
             ev = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none"
-        text = " / ".join(e.replace("|", "/") for e in err[:3]) + (" ..." if len(err) > 3 else "")
+        text = " / ".join(e.replace("|", "/").replace(f"{tmp}/", "") for e in err[:3]) + (" ..." if len(err) > 3 else "")
         L.append(f"| {label} | {r.returncode} | {len(err)}: {text} | "
                  f"{'yes' if 'Traceback' in r.stderr else 'no'} | {ev} |")
         log(f"cli {label}: exit {r.returncode}")
@@ -346,6 +348,8 @@ def main(argv=None) -> None:
         L += cli_part(data, log)
     L.append(f"Wall time {time.perf_counter() - t0:.0f} s.")
     text = "\n".join(L) + "\n"
+    if Path(args.out) == RESULTS and READING.exists():  # the hand-written reading goes with it
+        text += "\n" + READING.read_text()
     print(text)
     if set(parts) >= {"pitch", "turns", "cli"} and not only:
         Path(args.out).write_text(text)

@@ -49,6 +49,8 @@ def _open(path: Path) -> sf.SoundFile:
         raise AudioInputError(f"{path}: file not found: check the path")
     if path.is_dir():
         raise AudioInputError(f"{path}: is a folder, not an audio file: give the file's path")
+    if path.stat().st_size == 0:  # libsndfile: "Format not recognised", and the fix said: convert
+        raise AudioInputError(f"{path}: is an empty file (0 bytes), no audio: check the recording")
     try:
         f = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:

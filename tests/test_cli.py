@@ -170,3 +170,12 @@ def test_synchrony_table_holds_at_80_columns(monkeypatch, capsys):
     # the mean of each window's signed r at its peak |r|: it can be below the mean r at lag 0
     assert any("signed" in ln for ln in lines)
     assert all(len(ln) <= 80 for ln in lines)
+
+
+def test_identical_channels_warn_with_the_flag_to_use(tmp_path, capsys):
+    a, _, _ = dialogue()
+    sf.write(str(tmp_path / "dup.wav"), np.stack([a, a], 1), 16000, subtype="PCM_16")
+    assert main(["score", str(tmp_path / "dup.wav"), "--out", str(tmp_path / "o"),
+                 "--no-report"]) == 0
+    err = capsys.readouterr().err
+    assert "channels 1 and 2 carry the same audio" in err and "(--channels 1)" in err

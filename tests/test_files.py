@@ -42,6 +42,8 @@ def test_channels_pick(tmp_path):
     (lambda d: d, {}, "is a folder"),
     (lambda d: (d / "t.wav").write_bytes(b"RIFF....WAVEjunk") and d / "t.wav", {}, "cannot read"),
     (lambda d: write(d / "e.wav", np.zeros((0, 1), np.float32)), {}, "no audio samples"),
+    # libsndfile writes a FLAC of no frames as 0 bytes, which it then cannot open
+    (lambda d: (d / "e.flac").write_bytes(b"") or d / "e.flac", {}, r"empty file \(0 bytes\)"),
     (lambda d: write(d / "l.wav", np.zeros(100, np.float32), sr=4000), {}, "below 8000"),
     (lambda d: write(d / "six.wav", np.zeros((100, 6), np.float32)), {}, "channels="),
     (lambda d: write(d / "q.wav", np.zeros((100, 4), np.float32)), {"channels": [1, 9]},

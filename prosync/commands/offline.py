@@ -132,8 +132,10 @@ def _run_score(inputs, out, speakers=None, channels=None, quiet=False, title=Non
                             description=f"{done:.0f}/{total:.0f} s of audio")
 
             res = score(inputs, out, speakers=speakers, channels=channels, progress=cb, **kw)
-    for w in res.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    from prosync.cli import cli_message
+
+    for w in res.warnings:  # a library parameter named in a warning as its flag (channels=1)
+        print(f"warning: {cli_message(w)}", file=sys.stderr)
     if len(res.summary.get("speakers", ())) == 1 and not quiet:
         from prosync.report import ONE_SPEAKER
 
