@@ -317,7 +317,8 @@ def cli_part(data: Path, log) -> list[str]:
             for row in rows:
                 kinds[row["kind"]] = kinds.get(row["kind"], 0) + 1
             ev = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none"
-        text = " / ".join(e.replace("|", "/").replace(f"{tmp}/", "") for e in err[:3]) + (" ..." if len(err) > 3 else "")
+        text = " / ".join(e.replace("|", "/").replace(f"{tmp}/", "") for e in err[:3])
+        text += " ..." if len(err) > 3 else ""
         L.append(f"| {label} | {r.returncode} | {len(err)}: {text} | "
                  f"{'yes' if 'Traceback' in r.stderr else 'no'} | {ev} |")
         log(f"cli {label}: exit {r.returncode}")
