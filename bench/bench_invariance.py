@@ -73,8 +73,10 @@ def transforms():
     def dc(cs):
         return [(c + 0.05).astype(np.float32) for c in cs], SR, 0.0
 
-    def hum(hz):
-        return lambda cs: ([c + _hum(len(c), SR, hz) for c in cs], SR, 0.0)
+    def hum(hz, harmonics=1):
+        # harmonic k at -6 (k - 1) dB under the fundamental
+        return lambda cs: ([c + sum(_hum(len(c), SR, k * hz, -40.0 - 6.0 * (k - 1))
+                                    for k in range(1, harmonics + 1)) for c in cs], SR, 0.0)
 
     def rate(r):
         return lambda cs: ([soxr.resample(c, SR, r, "HQ").astype(np.float32) for c in cs], r, 0.0)
@@ -90,7 +92,9 @@ def transforms():
                  for i, c in enumerate(cs)], SR, LEAD_S)
 
     t = {"level -30 dB": gain(-30), "level -45 dB": gain(-45), "+12 dB, clipped": clip12,
-         "DC offset 0.05": dc, "hum 50 Hz -40 dBFS": hum(50), "hum 60 Hz -40 dBFS": hum(60)}
+         "DC offset 0.05": dc, "hum 50 Hz -40 dBFS": hum(50), "hum 60 Hz -40 dBFS": hum(60),
+         "hum 60 Hz + 120 / 180 Hz (-46 / -52 dBFS)": hum(60, 3),
+         "hum 59.95 Hz -40 dBFS (mains 0.05 Hz low)": hum(59.95)}
     t.update({f"rate {r / 1000:g} kHz": rate(r) for r in RATES})
     t["30 s zeros before"] = lead_zeros
     t["30 s room noise before (-70 dBFS)"] = lead_room

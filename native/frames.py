@@ -1,4 +1,4 @@
-"""Framing kernels: DC removal, buffer shifting, per-frame energy, float to PCM16."""
+"""Framing kernels: DC removal, mains hum, buffer shifting, per-frame energy, float to PCM16."""
 
 import numpy as np
 
@@ -36,6 +36,76 @@ def dc_block(x, start, count, r, state):
         x[start + i] = y
     state[0] = px
     state[1] = py
+
+
+@jit
+def hum_cancel(x, start, count, w, mu, block, quiet, rise, state, gstate):
+    """Subtract steady tones at the angular frequencies ``w`` (rad/sample) from
+    ``x[start:start+count]`` in place, learning each tone's amplitude and phase only in the quiet
+    blocks (continuing across calls).
+
+    Tone ``k`` is ``Re(A_k c_k[n])`` with ``c_k[n] = exp(j w_k n)``; the residual ``e`` is the
+    input less every tone. ``A_k`` follows the residual by block least mean squares (step
+    ``mu``: a time constant of ``2 / mu`` samples): at the end of each block of ``block`` samples
+    (counted from the stream's start) ``A_k += mu sum(e conj(c_k))`` over the block, but only
+    when the block was quiet: its residual energy within the factor ``quiet`` of the residual's
+    floor, which follows a lower block at once and rises by the factor ``rise`` per block.
+    The output is the input less the tones that are *on*: a tone is on from the end of a block
+    where its energy over a block (``|A_k|^2 / 2 block``) exceeds the residual's floor (a tone
+    louder than everything else in the quiet blocks); otherwise the input passes unchanged
+    (noise learnt in a narrow band is never subtracted).
+    A mains hum is there in every silence, so it is learnt there and taken out everywhere;
+    speech never moves the estimate (a narrow notch always on rang after every word as a pure
+    tone that the pitch tracker took for voice).
+    ``state``: float64[K, 7] (``c_k``, ``A_k`` and the block's sum, each real and imaginary;
+    1 while on); ``gstate``: float64[3] (the block's residual energy, the floor, samples into
+    the block); all zeros when fresh. Digital silence sets the floor to 1e-30, from which it
+    rises by ``rise`` per block: a hum after seconds of exact zeros is learnt only once the
+    floor has risen to it (a -40 dBFS hum after 5 s of zeros: from 27 s on).
+    """
+    k_n = w.shape[0]
+    for k in range(k_n):
+        if state[k, 0] == 0.0 and state[k, 1] == 0.0:
+            state[k, 0] = 1.0
+    for i in range(count):
+        v = float(x[start + i])
+        r = v  # the residual, every tone taken out
+        for k in range(k_n):
+            h = state[k, 2] * state[k, 0] - state[k, 3] * state[k, 1]
+            r -= h
+            if state[k, 6] != 0.0:
+                v -= h
+        x[start + i] = v
+        for k in range(k_n):
+            cr = state[k, 0]
+            ci = state[k, 1]
+            state[k, 4] += r * cr
+            state[k, 5] -= r * ci
+            cw = np.cos(w[k])
+            sw = np.sin(w[k])
+            state[k, 0] = cr * cw - ci * sw
+            state[k, 1] = cr * sw + ci * cw
+        gstate[0] += r * r
+        gstate[2] += 1.0
+        if gstate[2] >= block:
+            e = gstate[0]
+            f = e if gstate[1] == 0.0 else min(e, gstate[1] * rise)
+            gstate[1] = max(f, 1e-30)
+            learn = e <= quiet * gstate[1]
+            for k in range(k_n):
+                if learn:
+                    state[k, 2] += mu * state[k, 4]
+                    state[k, 3] += mu * state[k, 5]
+                state[k, 4] = 0.0
+                state[k, 5] = 0.0
+                a2 = state[k, 2] * state[k, 2] + state[k, 3] * state[k, 3]
+                state[k, 6] = 1.0 if 0.5 * a2 * block > gstate[1] else 0.0
+                # keep |c_k| = 1
+                m = np.sqrt(state[k, 0] * state[k, 0] + state[k, 1] * state[k, 1])
+                state[k, 0] /= m
+                state[k, 1] /= m
+            gstate[0] = 0.0
+            gstate[2] = 0.0
 
 
 @jit
