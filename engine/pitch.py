@@ -14,7 +14,9 @@ Per 10 ms frame (all kernels in :mod:`prosync.native.pitch`):
    transition cost; unvoiced cost falling with the energy below the speaker's level, and carrying
    the octave cost of the frame's best candidate so that voicing does not depend on the voice's
    register; a cost for F0 more than an octave above the speaker's own register, tracked from
-   the frames decided voiced; no voicing below -80 dBFS) decides each
+   the frames decided voiced; in stationary, aperiodic noise a credit of the noise's share of
+   the frame's power on candidates near the speaker's running median F0, see
+   :data:`prosync.native.pitch.NS_W`; no voicing below -80 dBFS) decides each
    frame ``lag`` frames late (fixed-lag smoothing inside the 50 ms look-ahead budget: 3 frames
    with the default 60 Hz floor);
 4. the chosen period is refined on the 16 kHz signal (YIN difference function at the four

@@ -221,8 +221,28 @@ REG_STEP = 0.05
 #: beyond it: read and conversational speech stays within about an octave of its register, and an
 #: F0 at 2-3x the speaker's is a harmonic (the telephone band removes a low voice's F0 and H2).
 REG_MARGIN = 1.0
+#: The noise-share credit (issue 14, session 13). Stationary noise adds its share of a voiced
+#: frame's power to the frame's aperiodicity: with ``ns = 10 ** ((floor - e) / 10)`` (``floor``
+#: the :data:`FLOOR_Q` quantile of every frame's band energy, tracked online) a candidate's
+#: voiced cost is lowered by ``NS_W * ns`` (round 5's correction), only where ``ns`` <= ``NS_CAP``
+#: (the frame 5 dB or more above the floor; below, the noise itself would be voiced), the frame is
+#: within ``uv_knee_db`` of the speaker's level, the noise at the floor is aperiodic (the median
+#: periodicity of the frames within :data:`NS_FLOOR_BAND_DB` of the floor, tracked online in
+#: steps of :data:`NS_PER_STEP` from :data:`NS_PER_START`, at most :data:`NS_PER_MAX`: babble at
+#: the floor reads 0.46-0.76, stationary noises 0.08-0.41), and the candidate's F0 is within
+#: :data:`NS_F0_OCT` octaves of the speaker's running median F0 (the median of the log2 lags of
+#: the frames decided voiced, steps of :data:`REG_STEP`; any candidate before the first). The F0
+#: gate is what keeps the frames the credit voices from bringing their octave errors: without it
+#: the same credit adds gross errors (held out +51 frames), with it gross errors fall (-179).
+NS_W = 0.3
+NS_CAP = 0.3
+NS_F0_OCT = 0.3
+NS_PER_MAX = 0.45
+NS_FLOOR_BAND_DB = 3.0
+NS_PER_START = 0.6
+NS_PER_STEP = 0.01
 #: Length of the level state array of :func:`track`.
-N_LEVEL = 8
+N_LEVEL = 14
 #: Band energy (dB re full scale, mean square) below which a frame is never voiced: about 3 LSB
 #: RMS of 16-bit audio. Periodic patterns of one or two LSB (the residue of a call's noise
 #: suppression, hum at the quantisation floor) otherwise pass as voice before the speaker's
@@ -321,6 +341,10 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
       log-odds of a learned voicing model (a logistic regression on the frame's evidence,
       :func:`evidence`, weights ``prm[P_VW:P_VW + N_EVIDENCE]``): the evidence that a frame is
       voiced makes the unvoiced state dearer, inside the search, so path and voicing agree;
+    - voiced, minus the noise-share credit ``NS_W * ns`` (see :data:`NS_W`): in stationary,
+      aperiodic noise a frame within the knee of the level and 5 dB or more above the noise floor
+      has its candidates' cost lowered by the noise's expected share of their aperiodicity, but
+      only the candidates within :data:`NS_F0_OCT` octaves of the speaker's running median F0;
     - transitions: ``jump * |log2(tau_a / tau_b)|`` voiced to voiced, ``vuv`` across voicing;
     - a frame whose band energy is below :data:`SILENCE_DB` has no voiced state.
 
@@ -345,7 +369,9 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
     rf : float64[D+2, 2] state: band energy and periodicity of the same frames.
     lvl : float64[N_LEVEL] state: speaker level (dB), 1.0 once a frame was voiced, running max
         of ``e``; then the voicing evidence's trackers (see :func:`evidence`); then the register
-        (log2 lag) and 1.0 once it is set.
+        (log2 lag) and 1.0 once it is set; then the noise floor (dB) and 1.0 once set, the median
+        log2 lag of the frames decided voiced and 1.0 once set, the median periodicity of the
+        frames near the floor and 1.0 once set (the noise-share credit's state).
     pos : int64[1] state: frames stepped so far.
     out_f0 : float32[:] F0 in Hz, NaN when unvoiced. out_per : float32[:] periodicity 0..1
         (``1 -`` the lowest voiced local cost without the octave term). out_voiced : bool[:].
@@ -372,6 +398,17 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
         lev = lvl[0] if lvl[1] > 0.0 else max(lvl[2] - prm[P_PRIOR_DB], prm[P_PRIOR_FLOOR])
         rel = min(max(e - lev + prm[P_UV_KNEE], -60.0), 0.0)
         cuv = prm[P_UV_BASE] + prm[P_UV_DB] * (rel + prm[P_UV_REL_DB])
+        # the noise-share credit (NS_*): floor read before this frame updates it
+        if lvl[9] == 0.0:
+            lvl[8] = e
+            lvl[9] = 1.0
+        fl = lvl[8]
+        lvl[8] += prm[P_LEVEL_STEP] * (FLOOR_Q - (1.0 if e < fl else 0.0))
+        nsb = 0.0
+        if e >= lev - prm[P_UV_KNEE] and lvl[13] > 0.0 and lvl[12] <= NS_PER_MAX:
+            ns = 10.0 ** (0.1 * (fl - e))
+            if ns <= NS_CAP:
+                nsb = NS_W * ns
         if vg != 0.0:
             evidence(cand, r, e, rf[prev, 0], f == 0, prm, lvl, ev)
             z = 0.0
@@ -413,10 +450,12 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
                 if 1.0 - ap > best_per:
                     best_per = 1.0 - ap
                 loc = ap + oc * np.log2(t / tmin) if e >= SILENCE_DB else BIG
+                lt = np.log2(t)
                 if om != 0.0:
-                    lt = np.log2(t)
                     if lt < hi:
                         loc += om * (hi - lt)
+                if nsb > 0.0 and (lvl[11] == 0.0 or abs(lt - lvl[10]) <= NS_F0_OCT):
+                    loc -= nsb
             else:
                 loc = cuv
             best = 0.0
@@ -448,6 +487,12 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
             delta[s] = nd[s] - lo
         rf[sl, 0] = e
         rf[sl, 1] = min(best_per, 1.0)
+        if e < lvl[8] + NS_FLOOR_BAND_DB:
+            if lvl[13] > 0.0:
+                lvl[12] += NS_PER_STEP * (0.5 - (1.0 if best_per < lvl[12] else 0.0))
+            else:
+                lvl[12] = NS_PER_START
+                lvl[13] = 1.0
         pos[0] = f + 1
         g = f - D
         if g < 0:
@@ -477,6 +522,11 @@ def track(cand, edb, m, o0, prm, delta, nd, rtau, rbp, rf, lvl, pos, out_f0, out
             else:
                 lvl[6] = lg
                 lvl[7] = 1.0
+            if lvl[11] > 0.0:
+                lvl[10] += REG_STEP * (0.5 - (1.0 if lg < lvl[10] else 0.0))
+            else:
+                lvl[10] = lg
+                lvl[11] = 1.0
         else:
             out_f0[oi] = np.nan
             out_voiced[oi] = False

@@ -97,12 +97,13 @@ def ref_evidence(cand, edb, prm):
     return out
 
 
-def ref_track(cand, edb, prm, lag):
+def ref_track(cand, edb, prm, lag, stats=None):
     """Whole-stream fixed-lag Viterbi, written plainly (see :func:`prosync.native.pitch.track`).
 
     ``cand``: float64[4, n, K] (lag, CMNDF, NAC, lag-1 autocorrelation; lag 0 = no candidate).
     Returns ``f0`` (NaN = unvoiced), ``voiced`` and ``periodicity`` for the frames
-    ``0 .. n-1-lag`` (the rest would need frames after the stream's end).
+    ``0 .. n-1-lag`` (the rest would need frames after the stream's end). ``stats``: a dict,
+    given ``"credited"``, the number of frames with a noise-share credit.
     """
     from prosync.native import pitch as kp
 
@@ -115,6 +116,9 @@ def ref_track(cand, edb, prm, lag):
     level, seen, runmax = 0.0, False, -np.inf
     om = prm[kp.P_OCT_HIGH]
     reg, reg_seen = 0.0, False   # the speaker's register: log2 lag, the REG_Q quantile
+    med, med_seen = 0.0, False   # the speaker's median log2 lag (noise-share credit's F0 gate)
+    floor, floor_seen = 0.0, False   # the noise floor: FLOOR_Q quantile of every frame's energy
+    fper, fper_seen = 0.0, False     # median periodicity of the frames near the floor
     delta = None
     back = []   # back[f][s] = best predecessor of state s at frame f
     per = np.zeros(n)
@@ -126,6 +130,16 @@ def ref_track(cand, edb, prm, lag):
         rel = min(max(edb[f] - lev + prm[kp.P_UV_KNEE], -60.0), 0.0)
         loc = []
         aps = []
+        # the noise-share credit: the floor as it was before this frame
+        if not floor_seen:
+            floor, floor_seen = edb[f], True
+        fl = floor
+        floor += prm[kp.P_LEVEL_STEP] * (kp.FLOOR_Q - (edb[f] < fl))
+        ns = 10.0 ** ((fl - edb[f]) / 10.0)
+        credit = (kp.NS_W * ns if edb[f] >= lev - prm[kp.P_UV_KNEE] and fper_seen
+                  and fper <= kp.NS_PER_MAX and ns <= kp.NS_CAP else 0.0)
+        if stats is not None:
+            stats["credited"] = stats.get("credited", 0) + (credit > 0.0)
         def high(t, reg=reg, reg_seen=reg_seen):
             """The cost of a lag more than REG_MARGIN octaves above the register."""
             if om == 0.0 or not reg_seen:
@@ -148,9 +162,15 @@ def ref_track(cand, edb, prm, lag):
             else:
                 ap = (1 - wn) * cand[1, f, s] + wn * (1 - cand[2, f, s])
                 aps.append(1 - ap)
-                loc.append(ap + oc * math.log2(cand[0, f, s] / tmin) + high(cand[0, f, s])
-                           if edb[f] >= kp.SILENCE_DB else kp.BIG)
+                near = not med_seen or abs(math.log2(cand[0, f, s]) - med) <= kp.NS_F0_OCT
+                loc.append((ap + oc * math.log2(cand[0, f, s] / tmin) + high(cand[0, f, s])
+                            if edb[f] >= kp.SILENCE_DB else kp.BIG) - (credit if near else 0.0))
         per[f] = min(max(aps + [0.0]), 1.0)
+        if edb[f] < floor + kp.NS_FLOOR_BAND_DB:   # the floor after this frame's step
+            if fper_seen:
+                fper += kp.NS_PER_STEP * (0.5 - (per[f] < fper))
+            else:
+                fper, fper_seen = kp.NS_PER_START, True
         new = [0.0] * (K + 1)
         bp = [0] * (K + 1)
         for s in range(K + 1):
@@ -193,6 +213,10 @@ def ref_track(cand, edb, prm, lag):
                 reg += kp.REG_STEP * (kp.REG_Q - (lg < reg))
             else:
                 reg, reg_seen = lg, True
+            if med_seen:
+                med += kp.REG_STEP * (0.5 - (lg < med))
+            else:
+                med, med_seen = lg, True
     return f0, voiced, per[:n - lag]
 
 

@@ -178,6 +178,31 @@ def test_track_matches_reference_for_any_split(lag, seed, voicing_model):
         np.testing.assert_allclose(per[:n - lag], per_ref, rtol=1e-6)
 
 
+@pytest.mark.parametrize("lag", [0, 3])
+def test_track_with_noise_share_credit_matches_reference(lag):
+    # aperiodic frames near the floor, so the credit is on for the frames 5 dB above it
+    n, K = 400, 5
+    cand, edb = _random_candidates(n, K, 7)
+    low = edb < -38.0
+    cand[1, low] = np.where(cand[0, low] > 0, 0.9, 1.0)
+    cand[2, low] = 0.05
+    prm = tracker_params(16)
+    stats = {}
+    f0_ref, v_ref, per_ref = ref_track(cand, edb, prm, lag, stats)
+    assert stats["credited"] > 20
+    delta, nd = np.zeros(K + 1), np.zeros(K + 1 + kp.N_EVIDENCE)
+    rtau, rbp = np.zeros((lag + 2, K)), np.zeros((lag + 2, K + 1), np.int64)
+    rf, lvl, pos = np.zeros((lag + 2, 2)), np.zeros(kp.N_LEVEL), np.zeros(1, np.int64)
+    f0, per, vo = np.zeros(n, np.float32), np.zeros(n, np.float32), np.zeros(n, bool)
+    for k in range(0, n, 37):
+        m = min(37, n - k)
+        kp.track(np.ascontiguousarray(cand[:, k:k + m]), edb[k:k + m], m, k - lag, prm,
+                 delta, nd, rtau, rbp, rf, lvl, pos, f0, per, vo)
+    np.testing.assert_array_equal(vo[:n - lag], v_ref)
+    np.testing.assert_allclose(f0[:n - lag], f0_ref, rtol=1e-6)
+    np.testing.assert_allclose(per[:n - lag], per_ref, rtol=1e-6)
+
+
 def test_refine_f0_matches_reference():
     rng = np.random.default_rng(3)
     t = np.arange(8000) / SR
