@@ -204,8 +204,9 @@ class SpeakerTrack:
         self._samples_in = 0                 # 16 kHz samples received
         self.next_frame = 0
         self._dc = np.zeros(3)               # the DC blocker's state (dc_block)
-        self._hum = np.zeros((MAINS_W.shape[0], 7))  # the hum canceller's state (hum_cancel)
+        self._hum = np.zeros((MAINS_W.shape[0], 9))  # the hum canceller's state (hum_cancel)
         self._hum_g = np.zeros(3)
+        self._hum_scr = np.zeros((2, MAINS_BLOCK))
         self._vad = webrtcvad.Vad(cfg.vad.webrtc_mode)
         self._pcm = np.zeros(MAX_FRAMES * HOP, dtype=np.int16)
         v = cfg.vad
@@ -300,7 +301,7 @@ class SpeakerTrack:
             if count:  # the audio, not the zeros that finish the last frames
                 dc_block(self._x, self._n, m, DC_POLE, self._dc)
                 hum_cancel(self._x, self._n, m, MAINS_W, MAINS_MU, MAINS_BLOCK, MAINS_QUIET,
-                           MAINS_RISE, self._hum, self._hum_g)
+                           MAINS_RISE, self._hum, self._hum_g, self._hum_scr)
                 self._samples_in += m
             self._n += m
             pos += m

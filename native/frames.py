@@ -39,7 +39,7 @@ def dc_block(x, start, count, r, state):
 
 
 @jit
-def hum_cancel(x, start, count, w, mu, block, quiet, rise, state, gstate):
+def hum_cancel(x, start, count, w, mu, block, quiet, rise, state, gstate, scr):
     """Subtract steady tones at the angular frequencies ``w`` (rad/sample) from
     ``x[start:start+count]`` in place, learning each tone's amplitude and phase only in the quiet
     blocks (continuing across calls).
@@ -50,6 +50,9 @@ def hum_cancel(x, start, count, w, mu, block, quiet, rise, state, gstate):
     (counted from the stream's start) ``A_k += mu sum(e conj(c_k))`` over the block, but only
     when the block was quiet: its residual energy within the factor ``quiet`` of the residual's
     floor, which follows a lower block at once and rises by the factor ``rise`` per block.
+    Digital silence (a block's mean square under 1e-10, -100 dBFS, the 16-bit quantisation floor)
+    is no evidence: it moves neither the floor nor the tones (a floor pulled down to exact zeros
+    took 27 s to rise back to a -40 dBFS hum that followed 5 s of them).
     The output is the input less the tones that are *on*: a tone is on from the end of a block
     where its energy over a block (``|A_k|^2 / 2 block``) exceeds the residual's floor (a tone
     louder than everything else in the quiet blocks); otherwise the input passes unchanged
@@ -57,41 +60,73 @@ def hum_cancel(x, start, count, w, mu, block, quiet, rise, state, gstate):
     A mains hum is there in every silence, so it is learnt there and taken out everywhere;
     speech never moves the estimate (a narrow notch always on rang after every word as a pure
     tone that the pitch tracker took for voice).
-    ``state``: float64[K, 7] (``c_k``, ``A_k`` and the block's sum, each real and imaginary;
-    1 while on); ``gstate``: float64[3] (the block's residual energy, the floor, samples into
-    the block); all zeros when fresh. Digital silence sets the floor to 1e-30, from which it
-    rises by ``rise`` per block: a hum after seconds of exact zeros is learnt only once the
-    floor has risen to it (a -40 dBFS hum after 5 s of zeros: from 27 s on).
+    ``state``: float64[K, 9] (``c_k``, ``A_k`` and the block's sum, each real and imaginary;
+    1 while on; ``cos w_k``, ``sin w_k``); ``gstate``: float64[3] (the block's residual energy,
+    the floor, samples into the block); all zeros when fresh. ``scr``: float64[2, >= block].
+    The work runs tone by tone over each stretch of a block (registers, not memory, carry each
+    tone's phasor and sums).
     """
     k_n = w.shape[0]
     for k in range(k_n):
         if state[k, 0] == 0.0 and state[k, 1] == 0.0:
             state[k, 0] = 1.0
-    for i in range(count):
-        v = float(x[start + i])
-        r = v  # the residual, every tone taken out
-        for k in range(k_n):
-            h = state[k, 2] * state[k, 0] - state[k, 3] * state[k, 1]
-            r -= h
-            if state[k, 6] != 0.0:
-                v -= h
-        x[start + i] = v
-        for k in range(k_n):
+            state[k, 7] = np.cos(w[k])
+            state[k, 8] = np.sin(w[k])
+    i = 0
+    while i < count:
+        seg = min(count - i, block - int(gstate[2]))
+        s0 = start + i
+        tsum = scr[0]
+        osum = scr[1]
+        for j in range(seg):
+            tsum[j] = 0.0
+            osum[j] = 0.0
+        for k in range(k_n):  # the tones over the stretch
             cr = state[k, 0]
             ci = state[k, 1]
-            state[k, 4] += r * cr
-            state[k, 5] -= r * ci
-            cw = np.cos(w[k])
-            sw = np.sin(w[k])
-            state[k, 0] = cr * cw - ci * sw
-            state[k, 1] = cr * sw + ci * cw
-        gstate[0] += r * r
-        gstate[2] += 1.0
+            ar = state[k, 2]
+            ai = state[k, 3]
+            cw = state[k, 7]
+            sw = state[k, 8]
+            on = state[k, 6]
+            for j in range(seg):
+                h = ar * cr - ai * ci
+                tsum[j] += h
+                osum[j] += on * h
+                cr, ci = cr * cw - ci * sw, cr * sw + ci * cw
+        e = 0.0
+        for j in range(seg):  # the residual, and the output less the tones on
+            v = float(x[s0 + j])
+            r = v - tsum[j]
+            tsum[j] = r
+            e += r * r
+            x[s0 + j] = v - osum[j]
+        gstate[0] += e
+        for k in range(k_n):  # each tone's correlation with the residual
+            cr = state[k, 0]
+            ci = state[k, 1]
+            cw = state[k, 7]
+            sw = state[k, 8]
+            accr = state[k, 4]
+            acci = state[k, 5]
+            for j in range(seg):
+                r = tsum[j]
+                accr += r * cr
+                acci -= r * ci
+                cr, ci = cr * cw - ci * sw, cr * sw + ci * cw
+            state[k, 0] = cr
+            state[k, 1] = ci
+            state[k, 4] = accr
+            state[k, 5] = acci
+        gstate[2] += seg
+        i += seg
         if gstate[2] >= block:
             e = gstate[0]
-            f = e if gstate[1] == 0.0 else min(e, gstate[1] * rise)
-            gstate[1] = max(f, 1e-30)
-            learn = e <= quiet * gstate[1]
+            evidence = e >= 1e-10 * block
+            if evidence:
+                f = e if gstate[1] == 0.0 else min(e, gstate[1] * rise)
+                gstate[1] = max(f, 1e-30)
+            learn = evidence and e <= quiet * gstate[1]
             for k in range(k_n):
                 if learn:
                     state[k, 2] += mu * state[k, 4]
@@ -99,7 +134,7 @@ def hum_cancel(x, start, count, w, mu, block, quiet, rise, state, gstate):
                 state[k, 4] = 0.0
                 state[k, 5] = 0.0
                 a2 = state[k, 2] * state[k, 2] + state[k, 3] * state[k, 3]
-                state[k, 6] = 1.0 if 0.5 * a2 * block > gstate[1] else 0.0
+                state[k, 6] = 1.0 if gstate[1] > 0.0 and 0.5 * a2 * block > gstate[1] else 0.0
                 # keep |c_k| = 1
                 m = np.sqrt(state[k, 0] * state[k, 0] + state[k, 1] * state[k, 1])
                 state[k, 0] /= m

@@ -292,7 +292,8 @@ def test_a_dc_offset_changes_neither_voicing_nor_speech():
 def _ref_hum_cancel(x, w, mu, block, quiet, rise):
     """Slow twin of :func:`prosync.native.frames.hum_cancel` on a whole signal, in Python with
     complex numbers: the residual is the input less ``Re(A_k exp(j w_k n))`` for every ``k``;
-    at the end of each block, when the block was quiet (residual energy <= ``quiet`` times the
+    at the end of each block (a block of digital silence, mean square under 1e-10, changes
+    nothing), when the block was quiet (residual energy <= ``quiet`` times the
     floor; the floor is the first block's energy, then ``min(energy, floor * rise)``),
     ``A_k += mu sum(res exp(-j w_k n))`` over the block; tone ``k`` is on for the next block
     when ``|A_k|^2 / 2 block`` exceeds the floor. The output is the input less the tones on."""
@@ -309,6 +310,8 @@ def _ref_hum_cancel(x, w, mu, block, quiet, rise):
         if len(n) < block:
             break
         acc = float(np.sum(res * res))
+        if acc < 1e-10 * block:  # digital silence: no evidence, nothing moves
+            continue
         floor = acc if floor == 0.0 else min(acc, floor * rise)
         floor = max(floor, 1e-30)
         if acc <= quiet * floor:
@@ -326,13 +329,14 @@ def test_hum_cancel_equals_its_slow_twin_in_any_blocks():
     n = 6000
     x = rng.standard_normal(n) * 1e-3 + 0.01 * np.sin(2 * np.pi * 60 * np.arange(n) / 16000 + 1)
     x[2500:3500] += 0.3 * np.sin(2 * np.pi * 130 * np.arange(1000) / 16000)  # a loud burst
+    x[:480] = 0.0  # digital silence first: no evidence
     x = x.astype(np.float32)
     ref = _ref_hum_cancel(x, w, mu, block, quiet, rise)
     got = x.copy()
-    st, gst = np.zeros((3, 7)), np.zeros(3)
+    st, gst, scr = np.zeros((3, 9)), np.zeros(3), np.zeros((2, block))
     i = 0
     for m in (0, 1, 7, 160, 1, 2000, 6000):  # a zero-length call too
-        hum_cancel(got, i, min(m, n - i), w, mu, block, quiet, rise, st, gst)
+        hum_cancel(got, i, min(m, n - i), w, mu, block, quiet, rise, st, gst, scr)
         i += min(m, n - i)
     assert i == n
     np.testing.assert_allclose(got, ref, rtol=0, atol=2e-6)
@@ -355,6 +359,27 @@ def test_mains_hum_changes_neither_voicing_nor_speech():
                                               (x + hum).astype(np.float32), 1600)])
     # the hum is learnt in the first second of silence; from then on nothing changes
     a, b = a[100:], b[100:]
+    assert a["voiced"].sum() > 100
+    assert np.mean(a["voiced"] != b["voiced"]) < 0.01
+    assert np.mean(a["speech"] != b["speech"]) < 0.01
+
+
+def test_mains_hum_after_digital_silence_is_learnt_at_once():
+    """Exact zeros first (a recorder's start) are no evidence for the hum canceller: a 60 Hz
+    hum that follows 3 s of them is learnt in its first second, as without the zeros (before,
+    the zeros pulled the canceller's floor down to 1e-30 and a -40 dBFS hum after 5 s of them
+    was learnt only 27 s later)."""
+    zeros = np.zeros(3 * 16000, np.float32)
+    sil = np.zeros(16000, np.float32)
+    y = np.concatenate([sil, harmonic(140, 1.0), sil, harmonic(180, 0.8), sil])
+    y += (np.random.default_rng(2).standard_normal(len(y)) * 10 ** (-70 / 20)).astype(np.float32)
+    t = np.arange(len(y)) / 16000
+    hum = (10 ** (-40 / 20) * np.sin(2 * np.pi * 60 * t)).astype(np.float32)
+    a = np.concatenate([r for _, r in collect(SpeakerTrack(Config(), 16000),
+                                              np.concatenate([zeros, y]), 1600)])
+    b = np.concatenate([r for _, r in collect(SpeakerTrack(Config(), 16000),
+                                              np.concatenate([zeros, y + hum]), 1600)])
+    a, b = a[400:], b[400:]  # from 1 s after the zeros
     assert a["voiced"].sum() > 100
     assert np.mean(a["voiced"] != b["voiced"]) < 0.01
     assert np.mean(a["speech"] != b["speech"]) < 0.01
