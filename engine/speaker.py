@@ -76,6 +76,10 @@ MAINS_MU = 2.0 / (MAINS_TAU_S * SAMPLE_RATE)
 MAINS_BLOCK = HOP
 MAINS_QUIET = 10.0 ** (MAINS_QUIET_DB / 10.0)
 MAINS_RISE = 10.0 ** (MAINS_RISE_DB * MAINS_BLOCK / SAMPLE_RATE / 10.0)
+#: Each tone's phasor over a block (``cos``, ``sin`` of ``w j``) and its turn over a whole block.
+MAINS_ER = np.cos(np.outer(MAINS_W, np.arange(MAINS_BLOCK)))
+MAINS_EI = np.sin(np.outer(MAINS_W, np.arange(MAINS_BLOCK)))
+MAINS_ROT = np.stack([np.cos(MAINS_W * MAINS_BLOCK), np.sin(MAINS_W * MAINS_BLOCK)], axis=1)
 #: Frames analysed per kernel call at most (1 s): bounds the buffer and the output arrays.
 MAX_FRAMES = 100
 
@@ -204,7 +208,7 @@ class SpeakerTrack:
         self._samples_in = 0                 # 16 kHz samples received
         self.next_frame = 0
         self._dc = np.zeros(3)               # the DC blocker's state (dc_block)
-        self._hum = np.zeros((MAINS_W.shape[0], 9))  # the hum canceller's state (hum_cancel)
+        self._hum = np.zeros((MAINS_W.shape[0], 7))  # the hum canceller's state (hum_cancel)
         self._hum_g = np.zeros(3)
         self._hum_scr = np.zeros((2, MAINS_BLOCK))
         self._vad = webrtcvad.Vad(cfg.vad.webrtc_mode)
@@ -300,8 +304,9 @@ class SpeakerTrack:
             self._x[self._n:self._n + m] = samples[pos:pos + m]
             if count:  # the audio, not the zeros that finish the last frames
                 dc_block(self._x, self._n, m, DC_POLE, self._dc)
-                hum_cancel(self._x, self._n, m, MAINS_W, MAINS_MU, MAINS_BLOCK, MAINS_QUIET,
-                           MAINS_RISE, self._hum, self._hum_g, self._hum_scr)
+                hum_cancel(self._x, self._n, m, MAINS_ER, MAINS_EI, MAINS_ROT, MAINS_MU,
+                           MAINS_BLOCK, MAINS_QUIET, MAINS_RISE, self._hum, self._hum_g,
+                           self._hum_scr)
                 self._samples_in += m
             self._n += m
             pos += m

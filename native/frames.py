@@ -39,20 +39,20 @@ def dc_block(x, start, count, r, state):
 
 
 @jit
-def hum_cancel(x, start, count, w, mu, block, quiet, rise, state, gstate, scr):
-    """Subtract steady tones at the angular frequencies ``w`` (rad/sample) from
-    ``x[start:start+count]`` in place, learning each tone's amplitude and phase only in the quiet
-    blocks (continuing across calls).
+def hum_cancel(x, start, count, er, ei, rot, mu, block, quiet, rise, state, gstate, scr):
+    """Subtract steady tones from ``x[start:start+count]`` in place, learning each tone's
+    amplitude and phase only in the quiet blocks (continuing across calls).
 
-    Tone ``k`` is ``Re(A_k c_k[n])`` with ``c_k[n] = exp(j w_k n)``; the residual ``e`` is the
-    input less every tone. ``A_k`` follows the residual by block least mean squares (step
-    ``mu``: a time constant of ``2 / mu`` samples): at the end of each block of ``block`` samples
-    (counted from the stream's start) ``A_k += mu sum(e conj(c_k))`` over the block, but only
-    when the block was quiet: its residual energy within the factor ``quiet`` of the residual's
-    floor, which follows a lower block at once and rises by the factor ``rise`` per block.
-    Digital silence (a block's mean square under 1e-10, -100 dBFS, the 16-bit quantisation floor)
-    is no evidence: it moves neither the floor nor the tones (a floor pulled down to exact zeros
-    took 27 s to rise back to a -40 dBFS hum that followed 5 s of them).
+    Tone ``k`` at angular frequency ``w_k`` (rad/sample) is ``Re(A_k c_k[n])`` with ``c_k[n] =
+    exp(j w_k n)``; the residual ``e`` is the input less every tone. ``A_k`` follows the residual
+    by block least mean squares (step ``mu``: a time constant of ``2 / mu`` samples): at the end
+    of each block of ``block`` samples (counted from the stream's start) ``A_k += mu sum(e
+    conj(c_k))`` over the block, but only when the block was quiet: its residual energy within
+    the factor ``quiet`` of the residual's floor, which follows a lower block at once and rises
+    by the factor ``rise`` per block. Digital silence (a block's mean square under 1e-10, -100
+    dBFS, the 16-bit quantisation floor) is no evidence: it moves neither the floor nor the
+    tones (a floor pulled down to exact zeros took 27 s to rise back to a -40 dBFS hum that
+    followed 5 s of them).
     The output is the input less the tones that are *on*: a tone is on from the end of a block
     where its energy over a block (``|A_k|^2 / 2 block``) exceeds the residual's floor (a tone
     louder than everything else in the quiet blocks); otherwise the input passes unchanged
@@ -60,40 +60,39 @@ def hum_cancel(x, start, count, w, mu, block, quiet, rise, state, gstate, scr):
     A mains hum is there in every silence, so it is learnt there and taken out everywhere;
     speech never moves the estimate (a narrow notch always on rang after every word as a pure
     tone that the pitch tracker took for voice).
-    ``state``: float64[K, 9] (``c_k``, ``A_k`` and the block's sum, each real and imaginary;
-    1 while on; ``cos w_k``, ``sin w_k``); ``gstate``: float64[3] (the block's residual energy,
-    the floor, samples into the block); all zeros when fresh. ``scr``: float64[2, >= block].
-    The work runs tone by tone over each stretch of a block (registers, not memory, carry each
-    tone's phasor and sums).
+    ``er``, ``ei``: float64[K, block], ``cos`` and ``sin`` of ``w_k j`` for ``j`` in a block;
+    ``rot``: float64[K, 2], ``cos`` and ``sin`` of ``w_k block``. Within a block ``c_k`` is the
+    block's first phasor times the table, so every inner loop is a product of arrays without a
+    recurrence (vectorised). ``state``: float64[K, 7] (``c_k`` at the block's start, ``A_k`` and
+    the block's sum, each real and imaginary; 1 while on); ``gstate``: float64[3] (the block's
+    residual energy, the floor, samples into the block); all zeros when fresh. ``scr``:
+    float64[2, >= block].
     """
-    k_n = w.shape[0]
+    k_n = er.shape[0]
     for k in range(k_n):
         if state[k, 0] == 0.0 and state[k, 1] == 0.0:
             state[k, 0] = 1.0
-            state[k, 7] = np.cos(w[k])
-            state[k, 8] = np.sin(w[k])
     i = 0
     while i < count:
-        seg = min(count - i, block - int(gstate[2]))
+        p = int(gstate[2])
+        seg = min(count - i, block - p)
         s0 = start + i
-        tsum = scr[0]
-        osum = scr[1]
-        for j in range(seg):
-            tsum[j] = 0.0
-            osum[j] = 0.0
-        for k in range(k_n):  # the tones over the stretch
+        tsum = scr[0, :seg]
+        osum = scr[1, :seg]
+        tsum[:] = 0.0
+        osum[:] = 0.0
+        for k in range(k_n):  # the tones over the stretch: Re(A_k c_k)
             cr = state[k, 0]
             ci = state[k, 1]
-            ar = state[k, 2]
-            ai = state[k, 3]
-            cw = state[k, 7]
-            sw = state[k, 8]
+            br = state[k, 2] * cr - state[k, 3] * ci
+            bi = state[k, 2] * ci + state[k, 3] * cr
             on = state[k, 6]
+            tr = er[k, p:p + seg]
+            ti = ei[k, p:p + seg]
             for j in range(seg):
-                h = ar * cr - ai * ci
+                h = br * tr[j] - bi * ti[j]
                 tsum[j] += h
                 osum[j] += on * h
-                cr, ci = cr * cw - ci * sw, cr * sw + ci * cw
         e = 0.0
         for j in range(seg):  # the residual, and the output less the tones on
             v = float(x[s0 + j])
@@ -102,22 +101,18 @@ def hum_cancel(x, start, count, w, mu, block, quiet, rise, state, gstate, scr):
             e += r * r
             x[s0 + j] = v - osum[j]
         gstate[0] += e
-        for k in range(k_n):  # each tone's correlation with the residual
+        for k in range(k_n):  # each tone's correlation with the residual: sum e conj(c_k)
+            tr = er[k, p:p + seg]
+            ti = ei[k, p:p + seg]
+            sr = 0.0
+            si = 0.0
+            for j in range(seg):
+                sr += tsum[j] * tr[j]
+                si += tsum[j] * ti[j]
             cr = state[k, 0]
             ci = state[k, 1]
-            cw = state[k, 7]
-            sw = state[k, 8]
-            accr = state[k, 4]
-            acci = state[k, 5]
-            for j in range(seg):
-                r = tsum[j]
-                accr += r * cr
-                acci -= r * ci
-                cr, ci = cr * cw - ci * sw, cr * sw + ci * cw
-            state[k, 0] = cr
-            state[k, 1] = ci
-            state[k, 4] = accr
-            state[k, 5] = acci
+            state[k, 4] += cr * sr - ci * si
+            state[k, 5] -= cr * si + ci * sr
         gstate[2] += seg
         i += seg
         if gstate[2] >= block:
@@ -135,10 +130,12 @@ def hum_cancel(x, start, count, w, mu, block, quiet, rise, state, gstate, scr):
                 state[k, 5] = 0.0
                 a2 = state[k, 2] * state[k, 2] + state[k, 3] * state[k, 3]
                 state[k, 6] = 1.0 if gstate[1] > 0.0 and 0.5 * a2 * block > gstate[1] else 0.0
-                # keep |c_k| = 1
-                m = np.sqrt(state[k, 0] * state[k, 0] + state[k, 1] * state[k, 1])
-                state[k, 0] /= m
-                state[k, 1] /= m
+                # the next block's first phasor, kept at |c_k| = 1
+                cr = state[k, 0] * rot[k, 0] - state[k, 1] * rot[k, 1]
+                ci = state[k, 0] * rot[k, 1] + state[k, 1] * rot[k, 0]
+                m = np.sqrt(cr * cr + ci * ci)
+                state[k, 0] = cr / m
+                state[k, 1] = ci / m
             gstate[0] = 0.0
             gstate[2] = 0.0
 

@@ -333,10 +333,12 @@ def test_hum_cancel_equals_its_slow_twin_in_any_blocks():
     x = x.astype(np.float32)
     ref = _ref_hum_cancel(x, w, mu, block, quiet, rise)
     got = x.copy()
-    st, gst, scr = np.zeros((3, 9)), np.zeros(3), np.zeros((2, block))
+    st, gst, scr = np.zeros((3, 7)), np.zeros(3), np.zeros((2, block))
+    er, ei = np.cos(np.outer(w, np.arange(block))), np.sin(np.outer(w, np.arange(block)))
+    rot = np.stack([np.cos(w * block), np.sin(w * block)], axis=1)
     i = 0
     for m in (0, 1, 7, 160, 1, 2000, 6000):  # a zero-length call too
-        hum_cancel(got, i, min(m, n - i), w, mu, block, quiet, rise, st, gst, scr)
+        hum_cancel(got, i, min(m, n - i), er, ei, rot, mu, block, quiet, rise, st, gst, scr)
         i += min(m, n - i)
     assert i == n
     np.testing.assert_allclose(got, ref, rtol=0, atol=2e-6)
